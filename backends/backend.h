@@ -1,0 +1,33 @@
+/*
+ * backends/backend.h — the backend interface (private to the library).
+ *
+ * A backend chooses, for each node of a plan, the kernel that runs it, and
+ * may prepare per-node state when the plan is compiled (oneDNN primitives,
+ * created once per shape) and release it when the plan is freed. A backend
+ * that has no kernel of its own for a node falls back to the op table's
+ * reference kernel.
+ */
+#ifndef RECUR_BACKENDS_BACKEND_H
+#define RECUR_BACKENDS_BACKEND_H
+
+#include "ops/op.h"
+
+typedef struct recur_backend {
+    const char *name;
+    /* The kernel for node n of graph g, or NULL to use the reference kernel. */
+    recur_kernel_fn (*select)(const recur_graph *g, const recur_node *n);
+    /* Prepares per-node state (*state) for kernel args whose buffers are
+     * not yet known (y, x are NULL); NULL hook: nothing to prepare. Returns
+     * RECUR_OK or an error with a message in err. */
+    recur_status (*prepare)(const recur_kernel_args *a, void **state, char *err, size_t errlen);
+    /* Releases what prepare made. */
+    void (*release)(void *state);
+} recur_backend;
+
+/* The portable reference backend: the op table's kernels, nothing else. */
+extern const recur_backend recur_backend_reference_impl;
+
+/* The backend called `name`, or NULL if it is not built in. */
+const recur_backend *recur_backend_find(const char *name);
+
+#endif

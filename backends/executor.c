@@ -1,0 +1,440 @@
+/*
+ * backends/executor.c — compiles a graph into a plan and runs it.
+ *
+ * Compiling: order the needed nodes (id order is topological), give every
+ * computed value a buffer from a pool of blocks reused once their value is
+ * dead (liveness), lay the blocks out in one arena, size one shared
+ * workspace, resolve every kernel's input pointers, and let the backend
+ * prepare per-node state. Running walks the steps and calls kernels: it
+ * allocates nothing.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "recur/exec.h"
+
+#define ALIGN_BYTES 64
+
+typedef struct plan_step {
+    int32_t id;
+    recur_kernel_fn fn;
+    void *state;
+    int x_off; /* this step's slice of the plan's xptr/xshape arrays */
+} plan_step;
+
+struct recur_plan {
+    recur_graph *g;
+    const recur_backend *be;
+    int n_steps;
+    plan_step *steps;
+    int n_vals;            /* graph size when compiled */
+    float **val;           /* val[id]: the buffer of node id, NULL if not in the plan */
+    char *role;            /* role[id]: ROLE_* below */
+    const float **xptr;    /* all steps' input pointers, back to back */
+    recur_shape *xshape;
+    int n_inputs;
+    int32_t *inputs;       /* ids of the graph inputs the plan reads */
+    void *arena;
+    size_t arena_bytes;
+    float *work;
+    size_t work_bytes;
+    uint64_t run;
+    int ran;
+    recur_compile_opts opts;
+    recur_status err;
+    char errmsg[1024];
+};
+
+enum { ROLE_NONE, ROLE_INPUT_UNFED, ROLE_INPUT_FED, ROLE_STORAGE, ROLE_COMPUTED, ROLE_OUTPUT = 8 };
+
+static recur_status plan_fail(recur_plan *p, recur_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static recur_status plan_fail(recur_plan *p, recur_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
+    va_end(ap);
+    p->err = code;
+    return code;
+}
+
+const char *recur_plan_errmsg(const recur_plan *p) { return p ? p->errmsg : "no plan (NULL)"; }
+recur_status recur_plan_errcode(const recur_plan *p) { return p ? p->err : RECUR_ERR_ARG; }
+size_t recur_plan_memory(const recur_plan *p) { return p ? p->arena_bytes + p->work_bytes : 0; }
+int recur_plan_size(const recur_plan *p) { return p ? p->n_steps : 0; }
+const char *recur_plan_backend(const recur_plan *p) { return p ? p->be->name : NULL; }
+
+static size_t value_bytes(const recur_node *n)
+{
+    size_t b = sizeof(float) * (size_t)recur_shape_numel(n->shape);
+    return (b + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
+}
+
+/* ------------------------------------------------------- memory planning */
+
+/* A pool of blocks; a block holds one live value at a time. */
+typedef struct block_pool {
+    size_t *size;
+    char *busy;
+    int n, cap;
+} block_pool;
+
+/*
+ * Takes a free block for `bytes` (the smallest that fits, else the largest
+ * free one grown, else a new one). Returns its index or -1 if out of memory.
+ */
+static int pool_take(block_pool *bp, size_t bytes, int reuse)
+{
+    int best = -1, largest = -1;
+    for (int i = 0; reuse && i < bp->n; i++) {
+        if (bp->busy[i]) continue;
+        if (bp->size[i] >= bytes && (best < 0 || bp->size[i] < bp->size[best])) best = i;
+        if (largest < 0 || bp->size[i] > bp->size[largest]) largest = i;
+    }
+    if (best < 0 && largest >= 0) {
+        best = largest;
+        bp->size[best] = bytes;
+    }
+    if (best < 0) {
+        if (bp->n == bp->cap) {
+            int cap = bp->cap ? 2 * bp->cap : 32;
+            size_t *s = realloc(bp->size, sizeof *s * (size_t)cap);
+            if (!s) return -1;
+            bp->size = s;
+            char *b = realloc(bp->busy, (size_t)cap);
+            if (!b) return -1;
+            bp->busy = b;
+            bp->cap = cap;
+        }
+        best = bp->n++;
+        bp->size[best] = bytes;
+    }
+    bp->busy[best] = 1;
+    return best;
+}
+
+/*
+ * Assigns blocks to values and lays them out in one arena. block_of[id] is
+ * the block of each planned value (-1 for those with storage elsewhere).
+ */
+static recur_status plan_memory(recur_plan *p)
+{
+    recur_graph *g = p->g;
+    int n = p->n_vals;
+    int *last_use = malloc(sizeof(int) * (size_t)n), *block_of = malloc(sizeof(int) * (size_t)n);
+    block_pool bp = {0};
+    recur_status st = RECUR_OK;
+    if (!last_use || !block_of) {
+        st = plan_fail(p, RECUR_ERR_NOMEM, "compile: out of memory planning buffers");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) last_use[i] = -1, block_of[i] = -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        const recur_node *node = &g->nodes[p->steps[s].id];
+        for (int k = 0; k < node->n_in; k++) last_use[node->in[k]] = s;
+    }
+    /* Inputs are fed before a run and read during it: each keeps its own block. */
+    for (int i = 0; i < p->n_inputs; i++) {
+        int b = pool_take(&bp, value_bytes(&g->nodes[p->inputs[i]]), 0);
+        if (b < 0) goto nomem;
+        block_of[p->inputs[i]] = b;
+    }
+    for (int s = 0; s < p->n_steps; s++) {
+        int32_t id = p->steps[s].id;
+        const recur_node *node = &g->nodes[id];
+        int b = pool_take(&bp, value_bytes(node), !p->opts.no_reuse);
+        if (b < 0) goto nomem;
+        block_of[id] = b;
+        /* Values read for the last time here free their blocks (outputs never do). */
+        for (int k = 0; k < node->n_in; k++) {
+            int32_t in = node->in[k];
+            if (last_use[in] == s && (p->role[in] & 7) == ROLE_COMPUTED && !(p->role[in] & ROLE_OUTPUT) &&
+                block_of[in] >= 0)
+                bp.busy[block_of[in]] = 0;
+        }
+        if (last_use[id] < 0 && !(p->role[id] & ROLE_OUTPUT)) bp.busy[b] = 0;
+    }
+    /* Lay the blocks out back to back. */
+    size_t *offset = malloc(sizeof(size_t) * (size_t)(bp.n + 1));
+    if (!offset) goto nomem;
+    size_t total = 0;
+    for (int b = 0; b < bp.n; b++) {
+        offset[b] = total;
+        total += bp.size[b];
+    }
+    p->arena_bytes = total;
+    if (total && !(p->arena = aligned_alloc(ALIGN_BYTES, total))) {
+        free(offset);
+        goto nomem;
+    }
+    if (total) memset(p->arena, 0, total);
+    for (int i = 0; i < n; i++)
+        if (block_of[i] >= 0) p->val[i] = (float *)((char *)p->arena + offset[block_of[i]]);
+    free(offset);
+    goto out;
+nomem:
+    st = plan_fail(p, RECUR_ERR_NOMEM, "compile: out of memory for the plan's buffers");
+out:
+    free(last_use);
+    free(block_of);
+    free(bp.size);
+    free(bp.busy);
+    return st;
+}
+
+/* --------------------------------------------------------------- compile */
+
+static void copy_error_to_graph(recur_plan *p) { recur_set_error(p->g, p->err, "%s", p->errmsg); }
+
+recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_compile_opts *opts)
+{
+    if (!g) return NULL;
+    if (n_outputs < 1 || !outputs) {
+        recur_set_error(g, RECUR_ERR_ARG, "compile: at least one output is needed");
+        return NULL;
+    }
+    recur_compile_opts o = opts ? *opts : (recur_compile_opts){0};
+    const recur_backend *be = recur_backend_find(o.backend);
+    if (!be) {
+        recur_set_error(g, RECUR_ERR_UNSUPPORTED, "compile: backend \"%s\" is not built into this library", o.backend);
+        return NULL;
+    }
+    recur_plan *p = calloc(1, sizeof *p);
+    if (!p) {
+        recur_set_error(g, RECUR_ERR_NOMEM, "compile: out of memory");
+        return NULL;
+    }
+    p->g = g;
+    p->be = be;
+    p->opts = o;
+    p->n_vals = g->n;
+    int32_t *order = malloc(sizeof(int32_t) * (size_t)(g->n + 1));
+    p->val = calloc((size_t)g->n + 1, sizeof *p->val);
+    p->role = calloc((size_t)g->n + 1, 1);
+    p->steps = malloc(sizeof *p->steps * (size_t)(g->n + 1));
+    p->inputs = malloc(sizeof(int32_t) * (size_t)(g->n + 1));
+    if (!order || !p->val || !p->role || !p->steps || !p->inputs) {
+        free(order);
+        recur_plan_free(p);
+        recur_set_error(g, RECUR_ERR_NOMEM, "compile: out of memory");
+        return NULL;
+    }
+    int count = recur_topo_order(g, n_outputs, outputs, order, g->n);
+    if (count < 0) {
+        free(order);
+        recur_plan_free(p);
+        return NULL; /* recur_topo_order recorded why */
+    }
+
+    /* Roles and steps. */
+    int n_x = 0;
+    for (int i = 0; i < count; i++) {
+        int32_t id = order[i];
+        recur_node *node = &g->nodes[id];
+        if (node->op == RECUR_OP_INPUT) {
+            p->role[id] = ROLE_INPUT_UNFED;
+            p->inputs[p->n_inputs++] = id;
+        } else if (node->op == RECUR_OP_PARAM || node->op == RECUR_OP_CONST) {
+            p->role[id] = ROLE_STORAGE;
+            p->val[id] = node->data;
+        } else {
+            p->role[id] = ROLE_COMPUTED;
+            recur_kernel_fn fn = be->select(g, node);
+            if (!fn) fn = recur_op(node->op)->forward;
+            if (!fn) {
+                plan_fail(p, RECUR_ERR_UNSUPPORTED, "compile: op %s (node %s) has no kernel",
+                          recur_op(node->op)->name, recur_node_name(g, id));
+                goto fail;
+            }
+            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x};
+            n_x += node->n_in;
+        }
+    }
+    for (int i = 0; i < n_outputs; i++) p->role[outputs[i].id] |= ROLE_OUTPUT;
+    free(order);
+    order = NULL;
+
+    if (plan_memory(p) != RECUR_OK) goto fail;
+
+    /* Inputs of every kernel, resolved once. */
+    p->xptr = malloc(sizeof *p->xptr * (size_t)(n_x + 1));
+    p->xshape = malloc(sizeof *p->xshape * (size_t)(n_x + 1));
+    if (!p->xptr || !p->xshape) {
+        plan_fail(p, RECUR_ERR_NOMEM, "compile: out of memory");
+        goto fail;
+    }
+    size_t work = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        const recur_node *node = &g->nodes[p->steps[s].id];
+        for (int k = 0; k < node->n_in; k++) {
+            p->xptr[p->steps[s].x_off + k] = p->val[node->in[k]];
+            p->xshape[p->steps[s].x_off + k] = g->nodes[node->in[k]].shape;
+        }
+        const recur_op_def *def = recur_op(node->op);
+        if (def->workspace) {
+            size_t w = def->workspace(g, node);
+            if (w > work) work = w;
+        }
+    }
+    if (work) {
+        p->work_bytes = (work + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
+        if (!(p->work = aligned_alloc(ALIGN_BYTES, p->work_bytes))) {
+            plan_fail(p, RECUR_ERR_NOMEM, "compile: out of memory for a %zu-byte workspace", p->work_bytes);
+            goto fail;
+        }
+    }
+
+    /* Backend state, made once per node here and never on the run path. */
+    if (be->prepare) {
+        for (int s = 0; s < p->n_steps; s++) {
+            plan_step *step = &p->steps[s];
+            recur_kernel_args a = {.node = &g->nodes[step->id], .xs = p->xshape + step->x_off,
+                                   .n_in = g->nodes[step->id].n_in};
+            char err[512] = "";
+            if (be->prepare(&a, &step->state, err, sizeof err) != RECUR_OK) {
+                plan_fail(p, RECUR_ERR_RUNTIME, "compile: backend %s could not prepare node %s (%s): %s", be->name,
+                          recur_node_name(g, step->id), recur_op(a.node->op)->name, err);
+                goto fail;
+            }
+        }
+    }
+    return p;
+fail:
+    free(order);
+    copy_error_to_graph(p);
+    recur_plan_free(p);
+    return NULL;
+}
+
+void recur_plan_free(recur_plan *p)
+{
+    if (!p) return;
+    if (p->be && p->be->release && p->steps)
+        for (int s = 0; s < p->n_steps; s++)
+            if (p->steps[s].state) p->be->release(p->steps[s].state);
+    free(p->steps);
+    free(p->val);
+    free(p->role);
+    free(p->xptr);
+    free(p->xshape);
+    free(p->inputs);
+    free(p->arena);
+    free(p->work);
+    free(p);
+}
+
+/* ------------------------------------------------------------ feed, run */
+
+static int in_plan(const recur_plan *p, recur_value v) { return v.id >= 0 && v.id < p->n_vals && p->role[v.id]; }
+
+recur_status recur_plan_feed(recur_plan *p, recur_value v, const float *data, int64_t n)
+{
+    if (!p) return RECUR_ERR_ARG;
+    if (!in_plan(p, v) || (p->role[v.id] & 7) > ROLE_INPUT_FED || !(p->role[v.id] & 7))
+        return plan_fail(p, RECUR_ERR_VALUE, "feed: value %d (%s) is not an input this plan reads", v.id,
+                         v.id >= 0 && v.id < p->g->n ? recur_node_name(p->g, v.id) : "not a node");
+    const recur_node *node = &p->g->nodes[v.id];
+    int64_t want = recur_shape_numel(node->shape);
+    char shp[64];
+    if (!data || n != want)
+        return plan_fail(p, RECUR_ERR_FEED, "feed: input \"%s\" %s takes %lld floats, got %lld%s",
+                         recur_node_name(p->g, v.id), recur_shape_str(node->shape, shp, sizeof shp),
+                         (long long)want, (long long)n, data ? "" : " (NULL data)");
+    memcpy(p->val[v.id], data, sizeof(float) * (size_t)n);
+    p->role[v.id] = (char)((p->role[v.id] & ROLE_OUTPUT) | ROLE_INPUT_FED);
+    return RECUR_OK;
+}
+
+recur_status recur_plan_feed_name(recur_plan *p, const char *name, const float *data, int64_t n)
+{
+    if (!p) return RECUR_ERR_ARG;
+    if (!name) return plan_fail(p, RECUR_ERR_ARG, "feed: NULL input name");
+    for (int i = 0; i < p->n_inputs; i++)
+        if (strcmp(recur_node_name(p->g, p->inputs[i]), name) == 0)
+            return recur_plan_feed(p, (recur_value){p->inputs[i]}, data, n);
+    return plan_fail(p, RECUR_ERR_VALUE, "feed: this plan reads no input named \"%s\"", name);
+}
+
+/* First non-finite element of a buffer, or -1. */
+static int64_t first_nonfinite(const float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(y[i])) return i;
+    return -1;
+}
+
+recur_status recur_plan_run(recur_plan *p)
+{
+    if (!p) return RECUR_ERR_ARG;
+    recur_graph *g = p->g;
+    for (int i = 0; i < p->n_inputs; i++)
+        if ((p->role[p->inputs[i]] & 7) == ROLE_INPUT_UNFED) {
+            char shp[64];
+            return plan_fail(p, RECUR_ERR_FEED, "run: input \"%s\" %s was never fed", recur_node_name(g, p->inputs[i]),
+                             recur_shape_str(g->nodes[p->inputs[i]].shape, shp, sizeof shp));
+        }
+    p->ran = 0;
+    char err[512];
+    for (int s = 0; s < p->n_steps; s++) {
+        const plan_step *step = &p->steps[s];
+        const recur_node *node = &g->nodes[step->id];
+        recur_kernel_args a = {.node = node, .y = p->val[step->id], .x = p->xptr + step->x_off,
+                               .xs = p->xshape + step->x_off, .n_in = node->n_in, .work = p->work,
+                               .state = step->state, .run = p->run, .inference = p->opts.inference,
+                               .err = err, .errlen = sizeof err};
+        err[0] = 0;
+        recur_status st = step->fn(&a);
+        if (st != RECUR_OK)
+            return plan_fail(p, st, "run: node %s (op %s): %s", recur_node_name(g, step->id),
+                             recur_op(node->op)->name, err[0] ? err : recur_status_str(st));
+        if (p->opts.check_finite) {
+            int64_t bad = first_nonfinite(a.y, recur_shape_numel(node->shape));
+            if (bad >= 0) {
+                char shp[64];
+                return plan_fail(p, RECUR_ERR_RUNTIME,
+                                 "run: node %s (op %s) %s produced %g at element %lld: the first non-finite value",
+                                 recur_node_name(g, step->id), recur_op(node->op)->name,
+                                 recur_shape_str(node->shape, shp, sizeof shp), (double)a.y[bad], (long long)bad);
+            }
+        }
+    }
+    p->run++;
+    p->ran = 1;
+    return RECUR_OK;
+}
+
+const float *recur_plan_output(recur_plan *p, recur_value v)
+{
+    if (!p) return NULL;
+    if (!in_plan(p, v) || !(p->role[v.id] & ROLE_OUTPUT)) {
+        plan_fail(p, RECUR_ERR_VALUE, "fetch: value %d (%s) is not an output of this plan", v.id,
+                  v.id >= 0 && v.id < p->g->n ? recur_node_name(p->g, v.id) : "not a node");
+        return NULL;
+    }
+    if (!p->ran) {
+        plan_fail(p, RECUR_ERR_STATE, "fetch: the plan has not run successfully yet");
+        return NULL;
+    }
+    return p->val[v.id];
+}
+
+recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t n)
+{
+    if (!p) return RECUR_ERR_ARG;
+    const float *y = recur_plan_output(p, v);
+    if (!y) return p->err;
+    const recur_node *node = &p->g->nodes[v.id];
+    int64_t want = recur_shape_numel(node->shape);
+    char shp[64];
+    if (!out || n != want)
+        return plan_fail(p, RECUR_ERR_FEED, "fetch: output \"%s\" %s has %lld floats, the buffer holds %lld%s",
+                         recur_node_name(p->g, v.id), recur_shape_str(node->shape, shp, sizeof shp),
+                         (long long)want, (long long)n, out ? "" : " (NULL buffer)");
+    memcpy(out, y, sizeof(float) * (size_t)n);
+    return RECUR_OK;
+}

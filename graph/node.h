@@ -1,0 +1,152 @@
+/*
+ * graph/node.h — the graph's internal representation, shared by the graph
+ * core, the op table, autodiff and the backends (private to the library).
+ */
+#ifndef RECUR_GRAPH_NODE_H
+#define RECUR_GRAPH_NODE_H
+
+#include <stdarg.h>
+
+#include "recur/graph.h"
+#include "graph/random.h"
+
+/* Every op recur knows. The op table (ops/table.c) has one entry per id. */
+typedef enum recur_op_id {
+    /* leaves */
+    RECUR_OP_INPUT,
+    RECUR_OP_PARAM,
+    RECUR_OP_CONST,
+    RECUR_OP_FILL,
+    /* elementwise */
+    RECUR_OP_ADD,
+    RECUR_OP_SUB,
+    RECUR_OP_MUL,
+    RECUR_OP_DIV,
+    RECUR_OP_NEG,
+    RECUR_OP_SCALE,
+    RECUR_OP_TANH,
+    RECUR_OP_SIGMOID,
+    RECUR_OP_RELU,
+    RECUR_OP_LEAKY_RELU,
+    RECUR_OP_EXP,
+    RECUR_OP_LOG,
+    RECUR_OP_SQRT,
+    RECUR_OP_SQUARE,
+    RECUR_OP_ONE_MINUS,
+    RECUR_OP_STOP_GRADIENT,
+    RECUR_OP_DROPOUT,
+    /* linear algebra and reductions */
+    RECUR_OP_MATMUL,
+    RECUR_OP_BROADCAST_TO,
+    RECUR_OP_SUM_TO,
+    /* normalisers */
+    RECUR_OP_SOFTMAX,
+    RECUR_OP_LOG_SOFTMAX,
+    /* shape and index */
+    RECUR_OP_CONCAT,
+    RECUR_OP_SLICE,
+    RECUR_OP_RESHAPE,
+    RECUR_OP_TRANSPOSE,
+    RECUR_OP_STACK,
+    RECUR_OP_TAKE,
+    RECUR_OP_GATHER,
+    RECUR_OP_ONE_HOT,
+    /* losses */
+    RECUR_OP_MSE,
+    RECUR_OP_SOFTMAX_XENT,
+    /* gradient helpers */
+    RECUR_OP_TANH_GRAD,
+    RECUR_OP_SIGMOID_GRAD,
+    RECUR_OP_RELU_GRAD,
+    RECUR_OP_LEAKY_RELU_GRAD,
+    RECUR_OP_SOFTMAX_GRAD,
+    RECUR_OP_LOG_SOFTMAX_GRAD,
+    RECUR_OP_SOFTMAX_XENT_GRAD,
+    RECUR_OP_SCATTER_ADD,
+    RECUR_OP_PAD_AXIS,
+    RECUR_OP_COUNT
+} recur_op_id;
+
+/*
+ * Attributes of a node. Each op documents which fields it uses (in its ops/ file);
+ * the rest stay zero.
+ */
+typedef struct recur_attr {
+    float f[2];          /* scale factor, slope, dropout p, fill value */
+    int64_t i[6];        /* axis, start, length, transposes, permutation, depth */
+    uint64_t seed;       /* dropout */
+    recur_shape target;  /* the requested shape of reshape, broadcast_to, sum_to, fill, leaves */
+} recur_attr;
+
+/* Inputs kept inline up to this count; more (concat, stack) go to the heap. */
+#define RECUR_INLINE_INPUTS 4
+
+typedef struct recur_node {
+    int op;                  /* recur_op_id */
+    int n_in;
+    int32_t *in;             /* input ids; points to in_inline or to the heap */
+    int32_t in_inline[RECUR_INLINE_INPUTS];
+    recur_shape shape;       /* the output's shape */
+    recur_attr attr;
+    char *name;              /* NULL until named (or an automatic name is asked for) */
+    float *data;             /* storage of a parameter or constant, else NULL */
+    int removed;             /* 1 once pruned */
+} recur_node;
+
+struct recur_graph {
+    recur_node *nodes;
+    int n, cap;
+    recur_rng rng;
+    recur_status err;
+    char errmsg[1024];
+};
+
+/* The node of a valid, live value, or NULL. */
+static inline recur_node *recur_node_of(const recur_graph *g, recur_value v)
+{
+    if (!g || v.id < 0 || v.id >= g->n || g->nodes[v.id].removed) return NULL;
+    return &g->nodes[v.id];
+}
+
+/* Records an error on g (printf-style message). Returns `code` for convenience. */
+recur_status recur_set_error(recur_graph *g, recur_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Checks that v is a usable operand of a new node of op `opname`: on an
+ * invalid value keeps an earlier error (or records one), on a removed or
+ * foreign id records one. Returns the node, or NULL after recording.
+ */
+recur_node *recur_operand(recur_graph *g, recur_value v, const char *opname);
+
+/*
+ * Appends a node of op `op` with the given inputs and attributes, after
+ * running the op's shape rule. On failure nothing is added and RECUR_NONE
+ * is returned with the error recorded. `attr` may be NULL.
+ */
+recur_value recur_node_add(recur_graph *g, int op, int n_in, const recur_value *in,
+                           const recur_attr *attr);
+
+/*
+ * For shape rules: records a RECUR_ERR_SHAPE naming the op, the node about
+ * to be made and every operand with its name and shape, after `what`.
+ */
+recur_status recur_shape_fail(recur_graph *g, const recur_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The shape of input i of node n. */
+static inline recur_shape recur_in_shape(const recur_graph *g, const recur_node *n, int i)
+{
+    return g->nodes[n->in[i]].shape;
+}
+
+/* A node's name, making the automatic "op#id" name on first use. */
+const char *recur_node_name(const recur_graph *g, int32_t id);
+
+/* Normalises a possibly negative axis for a rank; -1 if out of range. */
+int recur_axis(int axis, int ndim);
+
+/* Removes every node with id >= n (used to undo a failed multi-node build). */
+void recur_graph_truncate(recur_graph *g, int n);
+
+#endif

@@ -1,0 +1,13 @@
+/*
+ * recur.h — the umbrella header: includes every public header of recur.
+ */
+#ifndef RECUR_H
+#define RECUR_H
+
+#include "recur/common.h"
+#include "recur/graph.h"
+#include "recur/ops.h"
+#include "recur/autodiff.h"
+#include "recur/exec.h"
+
+#endif

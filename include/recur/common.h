@@ -1,0 +1,99 @@
+/*
+ * recur/common.h — status codes, shapes and value handles shared by every
+ * part of recur.
+ *
+ * Conventions (see DESIGN.md):
+ *   - every public symbol starts with recur_, every macro with RECUR_;
+ *   - a call that can fail returns a recur_status (RECUR_OK == 0) or an
+ *     invalid handle, and the reason is readable afterwards through the
+ *     error call of the object it was made on (recur_errmsg for a graph,
+ *     recur_plan_errmsg for a compiled plan);
+ *   - tensors are dense float32, row-major, with up to 4 dimensions.
+ */
+#ifndef RECUR_COMMON_H
+#define RECUR_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RECUR_VERSION_MAJOR 0
+#define RECUR_VERSION_MINOR 1
+#define RECUR_VERSION_PATCH 0
+#define RECUR_VERSION_STRING "0.1.0"
+
+/** The most dimensions a tensor can have. */
+#define RECUR_MAX_DIMS 4
+
+/** Status of a call. 0 is success; every other value names a kind of failure. */
+typedef enum recur_status {
+    RECUR_OK = 0,
+    RECUR_ERR_SHAPE,      /**< shapes of the operands do not fit the op */
+    RECUR_ERR_ARG,        /**< a bad argument: NULL, out of range, unknown name */
+    RECUR_ERR_VALUE,      /**< a value handle that is invalid or from another graph */
+    RECUR_ERR_NOMEM,      /**< an allocation failed */
+    RECUR_ERR_STATE,      /**< the call is not allowed in the object's current state */
+    RECUR_ERR_FEED,       /**< a missing or wrongly sized input at run time */
+    RECUR_ERR_RUNTIME,    /**< a kernel found bad data (index out of range, NaN) */
+    RECUR_ERR_NOGRAD,     /**< an op has no gradient rule for the requested input */
+    RECUR_ERR_IO,         /**< a file could not be read or written */
+    RECUR_ERR_FORMAT,     /**< a file or string is malformed or corrupt */
+    RECUR_ERR_UNSUPPORTED /**< the feature is not available in this build */
+} recur_status;
+
+/** A short, static English name of a status code ("shape mismatch", ...). */
+const char *recur_status_str(recur_status s);
+
+/**
+ * A tensor shape: ndim dimensions d[0..ndim-1], row-major. ndim == 0 is a
+ * scalar (one element). Dimensions are >= 1.
+ */
+typedef struct recur_shape {
+    int ndim;
+    int64_t d[RECUR_MAX_DIMS];
+} recur_shape;
+
+/** Shape constructors: recur_shape0() is a scalar, recur_shape2(3, 4) a 3x4 matrix. */
+recur_shape recur_shape0(void);
+recur_shape recur_shape1(int64_t d0);
+recur_shape recur_shape2(int64_t d0, int64_t d1);
+recur_shape recur_shape3(int64_t d0, int64_t d1, int64_t d2);
+recur_shape recur_shape4(int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+
+/** Number of elements of a shape (1 for a scalar). */
+int64_t recur_shape_numel(recur_shape s);
+
+/** 1 when both shapes have the same rank and dimensions. */
+int recur_shape_equal(recur_shape a, recur_shape b);
+
+/**
+ * Writes a shape as "[3, 4]" ("[]" for a scalar) into buf (always
+ * NUL-terminated) and returns buf, so it can be used inside printf.
+ */
+char *recur_shape_str(recur_shape s, char *buf, size_t len);
+
+/**
+ * A value of a graph: the output of one node, named by its id. Values are
+ * small and copied freely. id < 0 is the invalid value, returned by a
+ * builder that failed (the graph's error message says why); passing an
+ * invalid value to another builder makes it fail too, keeping the first
+ * message, so a chain of calls can be checked once at its end.
+ */
+typedef struct recur_value {
+    int32_t id;
+} recur_value;
+
+/** The invalid value. */
+#define RECUR_NONE ((recur_value){-1})
+
+/** 1 when v is a valid handle (it may still belong to another graph). */
+static inline int recur_ok(recur_value v) { return v.id >= 0; }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

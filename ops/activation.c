@@ -1,0 +1,213 @@
+/*
+ * ops/activation.c — pointwise nonlinearities (tanh, sigmoid, relu,
+ * leaky_relu, exp, log, sqrt) and the gradient helper ops their rules
+ * build (tanh_grad, sigmoid_grad, relu_grad, leaky_relu_grad).
+ */
+#include <math.h>
+
+#include "ops/op.h"
+
+static recur_value operand(const recur_graph *g, recur_value y, int i)
+{
+    return (recur_value){g->nodes[y.id].in[i]};
+}
+
+/* sigmoid(x) = 1 / (1 + e^-x), written to stay finite for large |x|. */
+static inline float sigmoidf(float x)
+{
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+RECUR_UNARY_KERNEL(tanh_forward, tanhf(x))
+RECUR_UNARY_KERNEL(sigmoid_forward, sigmoidf(x))
+RECUR_UNARY_KERNEL(relu_forward, x > 0 ? x : 0.0f)
+RECUR_UNARY_KERNEL(leaky_relu_forward, x > 0 ? x : s * x)
+RECUR_UNARY_KERNEL(exp_forward, expf(x))
+RECUR_UNARY_KERNEL(log_forward, logf(x))
+RECUR_UNARY_KERNEL(sqrt_forward, sqrtf(x))
+
+/* d tanh = dy (1 - y^2), from the output y */
+static recur_status tanh_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_tanh_grad(g, y, dy);
+    return recur_built(g, dx[0]);
+}
+
+/* d sigmoid = dy y (1 - y) */
+static recur_status sigmoid_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_sigmoid_grad(g, y, dy);
+    return recur_built(g, dx[0]);
+}
+
+/* d relu = dy [x > 0] */
+static recur_status relu_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_relu_grad(g, operand(g, y, 0), dy);
+    return recur_built(g, dx[0]);
+}
+
+/* d leaky_relu = dy ([x > 0] + slope [x <= 0]) */
+static recur_status leaky_relu_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_leaky_relu_grad(g, operand(g, y, 0), dy, g->nodes[y.id].attr.f[0]);
+    return recur_built(g, dx[0]);
+}
+
+/* d e^x = dy e^x = dy y */
+static recur_status exp_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_mul(g, dy, y);
+    return recur_built(g, dx[0]);
+}
+
+/* d log x = dy / x */
+static recur_status log_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_div(g, dy, operand(g, y, 0));
+    return recur_built(g, dx[0]);
+}
+
+/* d sqrt x = dy / (2 sqrt x) = 0.5 dy / y */
+static recur_status sqrt_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_div(g, recur_scale(g, dy, 0.5f), y);
+    return recur_built(g, dx[0]);
+}
+
+static void slope_attrs(const recur_node *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "slope=%g", (double)n->attr.f[0]);
+}
+
+recur_value recur_tanh(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_TANH, x, NULL); }
+recur_value recur_sigmoid(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_SIGMOID, x, NULL); }
+recur_value recur_relu(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_RELU, x, NULL); }
+recur_value recur_exp(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_EXP, x, NULL); }
+recur_value recur_log(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_LOG, x, NULL); }
+recur_value recur_sqrt(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_SQRT, x, NULL); }
+
+recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope)
+{
+    recur_attr attr = {.f = {slope}};
+    return recur_unary(g, RECUR_OP_LEAKY_RELU, x, &attr);
+}
+
+#define POINTWISE(ident, opname, fwd, grd, ...)                                                              \
+    const recur_op_def recur_def_##ident = {.name = opname, .min_in = 1, .max_in = 1,                        \
+                                            .shape = recur_shape_same_as_first, .forward = fwd, .grad = grd, \
+                                            __VA_ARGS__}
+POINTWISE(tanh, "tanh", tanh_forward, tanh_grad);
+POINTWISE(sigmoid, "sigmoid", sigmoid_forward, sigmoid_grad);
+POINTWISE(relu, "relu", relu_forward, relu_grad);
+POINTWISE(leaky_relu, "leaky_relu", leaky_relu_forward, leaky_relu_grad, .attrs = slope_attrs);
+POINTWISE(exp, "exp", exp_forward, exp_grad);
+POINTWISE(log, "log", log_forward, log_grad);
+POINTWISE(sqrt, "sqrt", sqrt_forward, sqrt_grad);
+
+/* ------------------------------------------------- gradient helper ops */
+
+/* Defines a kernel y_i = expr over (a, b) = (input 0, input 1) elementwise, s = attr.f[0]. */
+#define PAIR_KERNEL(fname, expr)                               \
+    static recur_status fname(const recur_kernel_args *k)      \
+    {                                                          \
+        int64_t n = recur_shape_numel(k->node->shape);         \
+        const float *A = k->x[0], *B = k->x[1];                \
+        float s = k->node->attr.f[0];                          \
+        (void)s;                                               \
+        for (int64_t i = 0; i < n; i++) {                      \
+            float a = A[i], b = B[i];                          \
+            k->y[i] = (expr);                                  \
+        }                                                      \
+        return RECUR_OK;                                       \
+    }
+
+/* inputs (y, dy) or (x, dy) */
+PAIR_KERNEL(tanh_grad_forward, b * (1.0f - a * a))
+PAIR_KERNEL(sigmoid_grad_forward, b * a * (1.0f - a))
+PAIR_KERNEL(relu_grad_forward, a > 0 ? b : 0.0f)
+PAIR_KERNEL(leaky_relu_grad_forward, a > 0 ? b : s * b)
+
+/*
+ * tanh_grad(y, dy) = dy (1 - y^2):
+ *   d/d(dy) = g (1 - y^2) = tanh_grad(y, g);  d/dy = -2 y dy g.
+ */
+static recur_status tanh_grad_grad(recur_graph *g, recur_value y, recur_value gy, const int *needs, recur_value *dx)
+{
+    recur_value t = operand(g, y, 0), dy = operand(g, y, 1);
+    if (needs[0]) dx[0] = recur_mul(g, recur_mul(g, gy, dy), recur_scale(g, t, -2.0f));
+    if (needs[1]) dx[1] = recur_tanh_grad(g, t, gy);
+    for (int i = 0; i < 2; i++)
+        if (needs[i] && !recur_ok(dx[i])) return recur_built(g, dx[i]);
+    return RECUR_OK;
+}
+
+/*
+ * sigmoid_grad(y, dy) = dy y (1 - y):
+ *   d/d(dy) = sigmoid_grad(y, g);  d/dy = g dy (1 - 2y).
+ */
+static recur_status sigmoid_grad_grad(recur_graph *g, recur_value y, recur_value gy, const int *needs,
+                                      recur_value *dx)
+{
+    recur_value s = operand(g, y, 0), dy = operand(g, y, 1);
+    if (needs[0]) dx[0] = recur_mul(g, recur_mul(g, gy, dy), recur_one_minus(g, recur_scale(g, s, 2.0f)));
+    if (needs[1]) dx[1] = recur_sigmoid_grad(g, s, gy);
+    for (int i = 0; i < 2; i++)
+        if (needs[i] && !recur_ok(dx[i])) return recur_built(g, dx[i]);
+    return RECUR_OK;
+}
+
+/* relu_grad(x, dy) is piecewise linear in dy: d/d(dy) = relu_grad(x, g); d/dx = 0 almost everywhere. */
+static recur_status relu_grad_grad(recur_graph *g, recur_value y, recur_value gy, const int *needs, recur_value *dx)
+{
+    if (needs[1]) dx[1] = recur_relu_grad(g, operand(g, y, 0), gy);
+    return needs[1] ? recur_built(g, dx[1]) : RECUR_OK;
+}
+
+static recur_status leaky_relu_grad_grad(recur_graph *g, recur_value y, recur_value gy, const int *needs,
+                                         recur_value *dx)
+{
+    if (needs[1]) dx[1] = recur_leaky_relu_grad(g, operand(g, y, 0), gy, g->nodes[y.id].attr.f[0]);
+    return needs[1] ? recur_built(g, dx[1]) : RECUR_OK;
+}
+
+recur_value recur_tanh_grad(recur_graph *g, recur_value y, recur_value dy)
+{
+    return recur_binary(g, RECUR_OP_TANH_GRAD, y, dy);
+}
+
+recur_value recur_sigmoid_grad(recur_graph *g, recur_value y, recur_value dy)
+{
+    return recur_binary(g, RECUR_OP_SIGMOID_GRAD, y, dy);
+}
+
+recur_value recur_relu_grad(recur_graph *g, recur_value x, recur_value dy)
+{
+    return recur_binary(g, RECUR_OP_RELU_GRAD, x, dy);
+}
+
+recur_value recur_leaky_relu_grad(recur_graph *g, recur_value x, recur_value dy, float slope)
+{
+    recur_value in[2] = {x, dy};
+    recur_attr attr = {.f = {slope}};
+    return recur_node_add(g, RECUR_OP_LEAKY_RELU_GRAD, 2, in, &attr);
+}
+
+#define POINTWISE_GRAD(ident, opname, fwd, grd, ...)                                                    \
+    const recur_op_def recur_def_##ident = {.name = opname, .min_in = 2, .max_in = 2,                   \
+                                            .shape = recur_shape_all_equal, .forward = fwd, .grad = grd, \
+                                            __VA_ARGS__}
+POINTWISE_GRAD(tanh_grad, "tanh_grad", tanh_grad_forward, tanh_grad_grad);
+POINTWISE_GRAD(sigmoid_grad, "sigmoid_grad", sigmoid_grad_forward, sigmoid_grad_grad);
+POINTWISE_GRAD(relu_grad, "relu_grad", relu_grad_forward, relu_grad_grad);
+POINTWISE_GRAD(leaky_relu_grad, "leaky_relu_grad", leaky_relu_grad_forward, leaky_relu_grad_grad,
+               .attrs = slope_attrs);

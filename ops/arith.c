@@ -1,0 +1,181 @@
+/*
+ * ops/arith.c — arithmetic: add, sub, mul, div (with NumPy broadcasting),
+ * neg, scale, square, one_minus, and bias_add (an add with a stricter check).
+ */
+#include "ops/broadcast.h"
+
+/* ------------------------------------------------------- binary, broadcasting */
+
+static recur_status binary_shape(recur_graph *g, recur_node *n)
+{
+    if (!recur_broadcast_shape(recur_in_shape(g, n, 0), recur_in_shape(g, n, 1), &n->shape))
+        return recur_shape_fail(g, n, "shapes do not broadcast (dimensions must be equal or 1, aligned at the last)");
+    return RECUR_OK;
+}
+
+/*
+ * y_i = a_{i'} (op) b_{i''}, where i' and i'' are i mapped into the operands
+ * (equal shapes take the flat loop).
+ */
+#define BINARY_KERNEL(fname, expr)                                                 \
+    static recur_status fname(const recur_kernel_args *k)                          \
+    {                                                                              \
+        int64_t n = recur_shape_numel(k->node->shape);                             \
+        const float *A = k->x[0], *B = k->x[1];                                    \
+        float *y = k->y;                                                           \
+        if (recur_shape_equal(k->xs[0], k->xs[1])) {                               \
+            for (int64_t i = 0; i < n; i++) {                                      \
+                float a = A[i], b = B[i];                                          \
+                y[i] = (expr);                                                     \
+            }                                                                      \
+            return RECUR_OK;                                                       \
+        }                                                                          \
+        recur_bcast ia, ib;                                                        \
+        recur_bcast_init(&ia, k->node->shape, k->xs[0]);                           \
+        recur_bcast_init(&ib, k->node->shape, k->xs[1]);                           \
+        for (int64_t i = 0; i < n; i++) {                                          \
+            float a = A[recur_bcast_offset(&ia, i)], b = B[recur_bcast_offset(&ib, i)]; \
+            y[i] = (expr);                                                         \
+        }                                                                          \
+        return RECUR_OK;                                                           \
+    }
+
+BINARY_KERNEL(add_forward, a + b)
+BINARY_KERNEL(sub_forward, a - b)
+BINARY_KERNEL(mul_forward, a * b)
+BINARY_KERNEL(div_forward, a / b)
+
+/* Sums a gradient back to operand i's shape (the inverse of its broadcast). */
+static recur_value to_operand(recur_graph *g, recur_value y, int i, recur_value grad)
+{
+    return recur_sum_to(g, grad, g->nodes[g->nodes[y.id].in[i]].shape);
+}
+
+static recur_value operand(const recur_graph *g, recur_value y, int i)
+{
+    return (recur_value){g->nodes[y.id].in[i]};
+}
+
+/* Finishes a two-input gradient rule: the status of whichever gradients were wanted. */
+static recur_status done2(recur_graph *g, const int *needs, const recur_value *dx)
+{
+    for (int i = 0; i < 2; i++)
+        if (needs[i] && !recur_ok(dx[i])) return recur_built(g, dx[i]);
+    return RECUR_OK;
+}
+
+/* d(a + b) = da + db: each operand gets dy summed to its shape. */
+static recur_status add_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    if (needs[0]) dx[0] = to_operand(g, y, 0, dy);
+    if (needs[1]) dx[1] = to_operand(g, y, 1, dy);
+    return done2(g, needs, dx);
+}
+
+/* d(a - b): da = dy, db = -dy. */
+static recur_status sub_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    if (needs[0]) dx[0] = to_operand(g, y, 0, dy);
+    if (needs[1]) dx[1] = to_operand(g, y, 1, recur_neg(g, dy));
+    return done2(g, needs, dx);
+}
+
+/* d(a * b): da = dy * b, db = dy * a. */
+static recur_status mul_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    if (needs[0]) dx[0] = to_operand(g, y, 0, recur_mul(g, dy, operand(g, y, 1)));
+    if (needs[1]) dx[1] = to_operand(g, y, 1, recur_mul(g, dy, operand(g, y, 0)));
+    return done2(g, needs, dx);
+}
+
+/* d(a / b): da = dy / b, db = -dy * a / b^2 = -(dy * y) / b. */
+static recur_status div_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    recur_value b = operand(g, y, 1);
+    if (needs[0]) dx[0] = to_operand(g, y, 0, recur_div(g, dy, b));
+    if (needs[1]) dx[1] = to_operand(g, y, 1, recur_neg(g, recur_div(g, recur_mul(g, dy, y), b)));
+    return done2(g, needs, dx);
+}
+
+recur_value recur_add(recur_graph *g, recur_value a, recur_value b) { return recur_binary(g, RECUR_OP_ADD, a, b); }
+recur_value recur_sub(recur_graph *g, recur_value a, recur_value b) { return recur_binary(g, RECUR_OP_SUB, a, b); }
+recur_value recur_mul(recur_graph *g, recur_value a, recur_value b) { return recur_binary(g, RECUR_OP_MUL, a, b); }
+recur_value recur_div(recur_graph *g, recur_value a, recur_value b) { return recur_binary(g, RECUR_OP_DIV, a, b); }
+
+recur_value recur_bias_add(recur_graph *g, recur_value x, recur_value b)
+{
+    recur_node *nx = recur_operand(g, x, "bias_add"), *nb = recur_operand(g, b, "bias_add");
+    if (!nx || !nb) return RECUR_NONE;
+    if (nb->shape.ndim != 1 || nx->shape.ndim < 1 || nb->shape.d[0] != nx->shape.d[nx->shape.ndim - 1]) {
+        char sx[64], sb[64];
+        recur_set_error(g, RECUR_ERR_SHAPE,
+                        "op bias_add: bias \"%s\" %s must be a vector as long as the last dimension of \"%s\" %s",
+                        recur_node_name(g, b.id), recur_shape_str(nb->shape, sb, sizeof sb), recur_node_name(g, x.id),
+                        recur_shape_str(nx->shape, sx, sizeof sx));
+        return RECUR_NONE;
+    }
+    return recur_add(g, x, b);
+}
+
+const recur_op_def recur_def_add = {.name = "add", .min_in = 2, .max_in = 2, .shape = binary_shape,
+                                    .forward = add_forward, .grad = add_grad};
+const recur_op_def recur_def_sub = {.name = "sub", .min_in = 2, .max_in = 2, .shape = binary_shape,
+                                    .forward = sub_forward, .grad = sub_grad};
+const recur_op_def recur_def_mul = {.name = "mul", .min_in = 2, .max_in = 2, .shape = binary_shape,
+                                    .forward = mul_forward, .grad = mul_grad};
+const recur_op_def recur_def_div = {.name = "div", .min_in = 2, .max_in = 2, .shape = binary_shape,
+                                    .forward = div_forward, .grad = div_grad};
+
+/* ------------------------------------------------------------------ unary */
+
+RECUR_UNARY_KERNEL(neg_forward, -x)
+RECUR_UNARY_KERNEL(scale_forward, s * x)
+RECUR_UNARY_KERNEL(square_forward, x * x)
+RECUR_UNARY_KERNEL(one_minus_forward, 1.0f - x)
+
+/* d(-x) = -dy; d(1 - x) = -dy */
+static recur_status neg_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)y, (void)needs;
+    dx[0] = recur_neg(g, dy);
+    return recur_built(g, dx[0]);
+}
+
+/* d(s x) = s dy */
+static recur_status scale_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_scale(g, dy, g->nodes[y.id].attr.f[0]);
+    return recur_built(g, dx[0]);
+}
+
+/* d(x^2) = 2 x dy */
+static recur_status square_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_mul(g, dy, recur_scale(g, operand(g, y, 0), 2.0f));
+    return recur_built(g, dx[0]);
+}
+
+static void scale_attrs(const recur_node *n, char *buf, size_t len) { snprintf(buf, len, "s=%g", (double)n->attr.f[0]); }
+
+recur_value recur_neg(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_NEG, x, NULL); }
+recur_value recur_square(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_SQUARE, x, NULL); }
+recur_value recur_one_minus(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_ONE_MINUS, x, NULL); }
+
+recur_value recur_scale(recur_graph *g, recur_value x, float s)
+{
+    recur_attr attr = {.f = {s}};
+    return recur_unary(g, RECUR_OP_SCALE, x, &attr);
+}
+
+const recur_op_def recur_def_neg = {.name = "neg", .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
+                                    .forward = neg_forward, .grad = neg_grad};
+const recur_op_def recur_def_scale = {.name = "scale", .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
+                                      .forward = scale_forward, .grad = scale_grad, .attrs = scale_attrs};
+const recur_op_def recur_def_square = {.name = "square", .min_in = 1, .max_in = 1,
+                                       .shape = recur_shape_same_as_first, .forward = square_forward,
+                                       .grad = square_grad};
+const recur_op_def recur_def_one_minus = {.name = "one_minus", .min_in = 1, .max_in = 1,
+                                          .shape = recur_shape_same_as_first, .forward = one_minus_forward,
+                                          .grad = neg_grad};
