@@ -18,6 +18,8 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     if (n_wrt < 0 || (n_wrt > 0 && (!wrt || !grads)))
         return recur_set_error(g, RECUR_ERR_ARG, "grad: bad wrt/grads arrays");
     for (int i = 0; i < n_wrt; i++) grads[i] = RECUR_NONE;
+    if (!recur_ok(loss))
+        return recur_set_error(g, RECUR_ERR_VALUE, "grad: the loss is the invalid value RECUR_NONE (an earlier call failed)");
     recur_node *ln = recur_operand(g, loss, "grad");
     if (!ln) return g->err ? g->err : RECUR_ERR_VALUE;
     if (recur_shape_numel(ln->shape) != 1) {
@@ -32,27 +34,31 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     recur_status st = RECUR_OK;
     char *on_path = calloc((size_t)n0 + 1, 1);
     recur_value *adj = malloc(sizeof *adj * ((size_t)n0 + 1));
-    if (!on_path || !adj) {
+    int32_t *order = malloc(sizeof *order * ((size_t)n0 + 1));
+    int count = on_path && adj && order ? recur_topo(g, 1, &loss, NULL, order, "grad") : -2;
+    if (count < 0) {
         free(on_path);
         free(adj);
-        return recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory");
+        free(order);
+        return count == -2 ? recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory") : g->err;
     }
     for (int i = 0; i < n0; i++) adj[i] = RECUR_NONE;
 
-    /* on_path[v]: v depends on some wrt value (ids are a topological order). */
+    /* on_path[v]: v depends on some wrt value. */
     for (int i = 0; i < n_wrt; i++) on_path[wrt[i].id] = 1;
-    for (int i = 0; i < n0; i++) {
-        const recur_node *n = &g->nodes[i];
-        if (n->removed) continue;
-        for (int k = 0; k < n->n_in && !on_path[i]; k++)
-            if (on_path[n->in[k]]) on_path[i] = 1;
+    for (int j = 0; j < count; j++) {
+        const recur_node *n = &g->nodes[order[j]];
+        for (int k = 0; k < n->n_in && !on_path[order[j]]; k++)
+            if (on_path[n->in[k]]) on_path[order[j]] = 1;
     }
 
     if (on_path[loss.id]) {
         adj[loss.id] = recur_fill(g, ln->shape, 1.0f);
         if (!recur_ok(adj[loss.id])) st = recur_built(g, adj[loss.id]);
     }
-    for (int i = loss.id; i >= 0 && st == RECUR_OK; i--) {
+    /* Users before their inputs: every adjoint is complete when it is used. */
+    for (int j = count - 1; j >= 0 && st == RECUR_OK; j--) {
+        int32_t i = order[j];
         if (!recur_ok(adj[i]) || !on_path[i]) continue;
         const recur_node *n = &g->nodes[i];
         if (n->n_in == 0) continue;
@@ -73,8 +79,9 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
         const recur_op_def *def = recur_op(n->op);
         if (any && !def->grad) {
             char shp[64];
-            st = recur_set_error(g, RECUR_ERR_NOGRAD, "grad: op %s (node %s %s) has no gradient rule", def->name,
-                                 recur_node_name(g, i), recur_shape_str(n->shape, shp, sizeof shp));
+            st = recur_set_error(g, RECUR_ERR_NOGRAD, "grad: op %s (node %s %s) has no gradient rule%s%s", def->name,
+                                 recur_node_name(g, i), recur_shape_str(n->shape, shp, sizeof shp),
+                                 def->hint ? ": " : "", def->hint ? def->hint : "");
         } else if (any) {
             st = def->grad(g, (recur_value){i}, adj[i], needp, dx);
         }
@@ -96,6 +103,7 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     }
     free(on_path);
     free(adj);
+    free(order);
     if (st != RECUR_OK) {
         recur_graph_truncate(g, n0);
         for (int i = 0; i < n_wrt; i++) grads[i] = RECUR_NONE;

@@ -11,6 +11,7 @@
 #define RECUR_BACKENDS_BACKEND_H
 
 #include "ops/op.h"
+#include "recur/exec.h"
 
 typedef struct recur_backend {
     const char *name;
@@ -26,6 +27,12 @@ typedef struct recur_backend {
 
 /* The portable reference backend: the op table's kernels, nothing else. */
 extern const recur_backend recur_backend_reference_impl;
+
+/* The buffer a plan holds for value v (any value it reads or computes), or NULL. */
+float *recur_plan_value_buffer(recur_plan *p, recur_value v);
+
+/* Marks fed value v as fed, for callers that wrote its buffer directly. */
+void recur_plan_mark_fed(recur_plan *p, recur_value v);
 
 /* The backend called `name`, or NULL if it is not built in. */
 const recur_backend *recur_backend_find(const char *name);

@@ -1,7 +1,7 @@
 /*
  * backends/executor.c — compiles a graph into a plan and runs it.
  *
- * Compiling: order the needed nodes (id order is topological), give every
+ * Compiling: order the needed nodes topologically, give every
  * computed value a buffer from a pool of blocks reused once their value is
  * dead (liveness), lay the blocks out in one arena, size one shared
  * workspace, resolve every kernel's input pointers, and let the backend
@@ -193,11 +193,23 @@ static void copy_error_to_graph(recur_plan *p) { recur_set_error(p->g, p->err, "
 
 recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_compile_opts *opts)
 {
+    return recur_compile_fed(g, n_outputs, outputs, 0, NULL, opts);
+}
+
+recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *outputs, int n_fed,
+                              const recur_value *fed, const recur_compile_opts *opts)
+{
     if (!g) return NULL;
     if (n_outputs < 1 || !outputs) {
         recur_set_error(g, RECUR_ERR_ARG, "compile: at least one output is needed");
         return NULL;
     }
+    if (n_fed < 0 || (n_fed > 0 && !fed)) {
+        recur_set_error(g, RECUR_ERR_ARG, "compile: bad list of fed values");
+        return NULL;
+    }
+    for (int i = 0; i < n_fed; i++)
+        if (!recur_operand(g, fed[i], "compile")) return NULL;
     recur_compile_opts o = opts ? *opts : (recur_compile_opts){0};
     const recur_backend *be = recur_backend_find(o.backend);
     if (!be) {
@@ -214,21 +226,25 @@ recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outp
     p->opts = o;
     p->n_vals = g->n;
     int32_t *order = malloc(sizeof(int32_t) * (size_t)(g->n + 1));
+    char *is_fed = calloc((size_t)g->n + 1, 1);
     p->val = calloc((size_t)g->n + 1, sizeof *p->val);
     p->role = calloc((size_t)g->n + 1, 1);
     p->steps = malloc(sizeof *p->steps * (size_t)(g->n + 1));
     p->inputs = malloc(sizeof(int32_t) * (size_t)(g->n + 1));
-    if (!order || !p->val || !p->role || !p->steps || !p->inputs) {
+    if (!order || !is_fed || !p->val || !p->role || !p->steps || !p->inputs) {
         free(order);
+        free(is_fed);
         recur_plan_free(p);
         recur_set_error(g, RECUR_ERR_NOMEM, "compile: out of memory");
         return NULL;
     }
-    int count = recur_topo_order(g, n_outputs, outputs, order, g->n);
+    for (int i = 0; i < n_fed; i++) is_fed[fed[i].id] = 1;
+    int count = recur_topo(g, n_outputs, outputs, is_fed, order, "compile");
     if (count < 0) {
         free(order);
+        free(is_fed);
         recur_plan_free(p);
-        return NULL; /* recur_topo_order recorded why */
+        return NULL; /* recur_topo recorded why */
     }
 
     /* Roles and steps. */
@@ -236,7 +252,7 @@ recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outp
     for (int i = 0; i < count; i++) {
         int32_t id = order[i];
         recur_node *node = &g->nodes[id];
-        if (node->op == RECUR_OP_INPUT) {
+        if (node->op == RECUR_OP_INPUT || is_fed[id]) {
             p->role[id] = ROLE_INPUT_UNFED;
             p->inputs[p->n_inputs++] = id;
         } else if (node->op == RECUR_OP_PARAM || node->op == RECUR_OP_CONST) {
@@ -247,8 +263,9 @@ recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outp
             recur_kernel_fn fn = be->select(g, node);
             if (!fn) fn = recur_op(node->op)->forward;
             if (!fn) {
-                plan_fail(p, RECUR_ERR_UNSUPPORTED, "compile: op %s (node %s) has no kernel",
-                          recur_op(node->op)->name, recur_node_name(g, id));
+                const recur_op_def *def = recur_op(node->op);
+                plan_fail(p, RECUR_ERR_UNSUPPORTED, "compile: op %s (node %s) has no kernel%s%s", def->name,
+                          recur_node_name(g, id), def->hint ? ": " : "", def->hint ? def->hint : "");
                 goto fail;
             }
             p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x};
@@ -257,7 +274,9 @@ recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outp
     }
     for (int i = 0; i < n_outputs; i++) p->role[outputs[i].id] |= ROLE_OUTPUT;
     free(order);
+    free(is_fed);
     order = NULL;
+    is_fed = NULL;
 
     if (plan_memory(p) != RECUR_OK) goto fail;
 
@@ -306,6 +325,7 @@ recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outp
     return p;
 fail:
     free(order);
+    free(is_fed);
     copy_error_to_graph(p);
     recur_plan_free(p);
     return NULL;
@@ -348,6 +368,14 @@ recur_status recur_plan_feed(recur_plan *p, recur_value v, const float *data, in
     memcpy(p->val[v.id], data, sizeof(float) * (size_t)n);
     p->role[v.id] = (char)((p->role[v.id] & ROLE_OUTPUT) | ROLE_INPUT_FED);
     return RECUR_OK;
+}
+
+float *recur_plan_value_buffer(recur_plan *p, recur_value v) { return in_plan(p, v) ? p->val[v.id] : NULL; }
+
+void recur_plan_mark_fed(recur_plan *p, recur_value v)
+{
+    if (in_plan(p, v) && (p->role[v.id] & 7) == ROLE_INPUT_UNFED)
+        p->role[v.id] = (char)((p->role[v.id] & ROLE_OUTPUT) | ROLE_INPUT_FED);
 }
 
 recur_status recur_plan_feed_name(recur_plan *p, const char *name, const float *data, int64_t n)

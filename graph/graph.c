@@ -29,6 +29,7 @@ void recur_graph_free(recur_graph *g)
     if (!g) return;
     for (int i = 0; i < g->n; i++) node_release(&g->nodes[i]);
     free(g->nodes);
+    recur_loops_free(g);
     free(g);
 }
 
@@ -210,6 +211,7 @@ recur_value recur_node_add(recur_graph *g, int op, int n_in, const recur_value *
     } else {
         n.shape = n.attr.target;
     }
+    if (st == RECUR_OK) st = recur_loop_tag(g, &n);
     if (st == RECUR_OK && g->n == g->cap) {
         int cap = g->cap ? 2 * g->cap : 64;
         recur_node *nodes = realloc(g->nodes, sizeof *nodes * (size_t)cap);
@@ -376,30 +378,37 @@ int recur_params(const recur_graph *g, recur_value *out, int cap)
 recur_status recur_graph_validate(recur_graph *g)
 {
     if (!g) return RECUR_ERR_ARG;
-    for (int i = 0; i < g->n; i++) {
+    recur_value *live = malloc(sizeof *live * ((size_t)g->n + 1));
+    int32_t *order = malloc(sizeof *order * ((size_t)g->n + 1));
+    if (!live || !order) {
+        free(live);
+        free(order);
+        return recur_set_error(g, RECUR_ERR_NOMEM, "validate: out of memory");
+    }
+    recur_status st = RECUR_OK;
+    int n_live = 0;
+    for (int i = 0; i < g->n && st == RECUR_OK; i++) {
         recur_node *n = &g->nodes[i];
         if (n->removed) continue;
+        live[n_live++] = (recur_value){i};
         const recur_op_def *def = recur_op(n->op);
-        for (int k = 0; k < n->n_in; k++) {
-            int32_t in = n->in[k];
-            if (in < 0 || in >= i)
-                return recur_set_error(g, RECUR_ERR_STATE, "validate: node %s input %d refers to node %d, not an earlier one",
-                                       recur_node_name(g, i), k, in);
-            if (g->nodes[in].removed)
-                return recur_set_error(g, RECUR_ERR_STATE, "validate: node %s uses removed node %s",
-                                       recur_node_name(g, i), recur_node_name(g, in));
-        }
-        if (def->shape) {
-            recur_node copy = *n;
-            recur_status st = def->shape(g, &copy);
-            if (st != RECUR_OK) return st;
-            if (!recur_shape_equal(copy.shape, n->shape)) {
-                char a[64], b[64];
-                return recur_set_error(g, RECUR_ERR_SHAPE, "validate: node %s (%s) records shape %s but its rule gives %s",
-                                       recur_node_name(g, i), def->name, recur_shape_str(n->shape, a, sizeof a),
-                                       recur_shape_str(copy.shape, b, sizeof b));
-            }
+        for (int k = 0; k < n->n_in && st == RECUR_OK; k++)
+            if (n->in[k] < 0 || n->in[k] >= g->n)
+                st = recur_set_error(g, RECUR_ERR_STATE, "validate: node %s input %d refers to node %d, not a node",
+                                     recur_node_name(g, i), k, n->in[k]);
+        if (st != RECUR_OK || !def->shape) continue;
+        recur_node copy = *n;
+        if ((st = def->shape(g, &copy)) != RECUR_OK) break;
+        if (!recur_shape_equal(copy.shape, n->shape)) {
+            char a[64], b[64];
+            st = recur_set_error(g, RECUR_ERR_SHAPE, "validate: node %s (%s) records shape %s but its rule gives %s",
+                                 recur_node_name(g, i), def->name, recur_shape_str(n->shape, a, sizeof a),
+                                 recur_shape_str(copy.shape, b, sizeof b));
         }
     }
-    return RECUR_OK;
+    /* Every live node's inputs are live and there is no cycle. */
+    if (st == RECUR_OK && recur_topo(g, n_live, live, NULL, order, "validate") < 0) st = g->err;
+    free(live);
+    free(order);
+    return st;
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include "recur/graph.h"
+#include "recur/loop.h"
 #include "graph/random.h"
 
 /* Every op recur knows. The op table (ops/table.c) has one entry per id. */
@@ -64,6 +65,12 @@ typedef enum recur_op_id {
     RECUR_OP_SOFTMAX_XENT_GRAD,
     RECUR_OP_SCATTER_ADD,
     RECUR_OP_PAD_AXIS,
+    /* recurrence (graph/loop.c, ops/loop_ops.c) */
+    RECUR_OP_LOOP,        /* the loop node: inputs = sequences, initial states, captured values */
+    RECUR_OP_LOOP_STEP,   /* body placeholder: step t of a sequence input */
+    RECUR_OP_LOOP_STATE,  /* body placeholder: a carried state at step t */
+    RECUR_OP_LOOP_OUTPUT, /* a loop's stacked output or final state (input: the loop node) */
+    RECUR_OP_ALIAS,       /* the same value as its input (what unrolling makes of a loop output) */
     RECUR_OP_COUNT
 } recur_op_id;
 
@@ -91,11 +98,33 @@ typedef struct recur_node {
     char *name;              /* NULL until named (or an automatic name is asked for) */
     float *data;             /* storage of a parameter or constant, else NULL */
     int removed;             /* 1 once pruned */
+    int loop;                /* 1 + index of the loop whose body holds this node; 0: outer graph */
+    int unrolled;            /* 1 + index of the loop this node is an unrolled copy from; 0: none */
+    int64_t step;            /* for unrolled copies: the time step */
+    int32_t origin;          /* for unrolled copies: the body node copied */
 } recur_node;
+
+/* A loop's record (graph/loop.c). Ids are node ids. */
+typedef struct recur_loop_rec {
+    char *name;
+    int reverse;
+    int open;               /* the body is being built */
+    int unrolled;
+    int64_t T;
+    int32_t node;           /* the loop node, -1 until ended */
+    int32_t first, last;    /* body nodes have ids in [first, last) and loop == 1 + index */
+    int n_seq, n_state;
+    int32_t *seq, *step;    /* sequence inputs and their step placeholders */
+    int32_t *init, *state, *next; /* initial values, state placeholders, next values (-1: not closed) */
+    int32_t *copies;        /* after unrolling: copies[t * (last - first) + (id - first)] */
+} recur_loop_rec;
 
 struct recur_graph {
     recur_node *nodes;
     int n, cap;
+    recur_loop_rec *loops;
+    int n_loops;
+    int open_loop;          /* 1 + index of the open loop, 0 if none */
     recur_rng rng;
     recur_status err;
     char errmsg[1024];
@@ -145,6 +174,34 @@ const char *recur_node_name(const recur_graph *g, int32_t id);
 
 /* Normalises a possibly negative axis for a rank; -1 if out of range. */
 int recur_axis(int axis, int ndim);
+
+/*
+ * Writes to `order` (room for g->n ids) the nodes needed for `outs`, each
+ * after its inputs (depth-first post-order). A node with leaves[id] != 0
+ * (leaves may be NULL) is included but its inputs are not followed.
+ * Returns the count, or -1 with an error recorded as coming from `who`.
+ */
+int recur_topo(recur_graph *g, int n_out, const recur_value *outs, const char *leaves, int32_t *order,
+               const char *who);
+
+/*
+ * Loop membership of a node about to be added (graph/loop.c): a node using
+ * a body value of the open loop joins that body; using a body value of any
+ * other loop is an error recorded on g.
+ */
+recur_status recur_loop_tag(recur_graph *g, recur_node *n);
+
+/* Makes loop-output node `out` of an unrolled loop an alias of its unrolled value (graph/unroll.c). */
+recur_status recur_unroll_output(recur_graph *g, recur_value out);
+
+/*
+ * Drops loop l, which must be the graph's newest loop, and every node from
+ * id n0 on: undoes a layer whose construction failed halfway.
+ */
+void recur_loop_discard(recur_graph *g, recur_loop l, int n0);
+
+/* Frees the graph's loop records. */
+void recur_loops_free(recur_graph *g);
 
 /* Removes every node with id >= n (used to undo a failed multi-node build). */
 void recur_graph_truncate(recur_graph *g, int n);

@@ -9,5 +9,7 @@
 #include "recur/ops.h"
 #include "recur/autodiff.h"
 #include "recur/exec.h"
+#include "recur/loop.h"
+#include "recur/layers.h"
 
 #endif

@@ -38,14 +38,37 @@ static const recur_op_def *const table[RECUR_OP_COUNT] = {
     [RECUR_OP_SUM_TO] = &recur_def_sum_to,
     [RECUR_OP_STOP_GRADIENT] = &recur_def_stop_gradient,
     /* ops/matmul.c */
+    [RECUR_OP_MATMUL] = &recur_def_matmul,
     /* ops/softmax.c */
+    [RECUR_OP_SOFTMAX] = &recur_def_softmax,
+    [RECUR_OP_LOG_SOFTMAX] = &recur_def_log_softmax,
+    [RECUR_OP_SOFTMAX_GRAD] = &recur_def_softmax_grad,
+    [RECUR_OP_LOG_SOFTMAX_GRAD] = &recur_def_log_softmax_grad,
     /* ops/layout.c */
     [RECUR_OP_RESHAPE] = &recur_def_reshape,
     [RECUR_OP_TRANSPOSE] = &recur_def_transpose,
     /* ops/shape.c */
+    [RECUR_OP_CONCAT] = &recur_def_concat,
+    [RECUR_OP_SLICE] = &recur_def_slice,
+    [RECUR_OP_STACK] = &recur_def_stack,
+    [RECUR_OP_TAKE] = &recur_def_take,
+    [RECUR_OP_PAD_AXIS] = &recur_def_pad_axis,
     /* ops/index.c */
+    [RECUR_OP_GATHER] = &recur_def_gather,
+    [RECUR_OP_SCATTER_ADD] = &recur_def_scatter_add,
+    [RECUR_OP_ONE_HOT] = &recur_def_one_hot,
     /* ops/loss.c */
+    [RECUR_OP_MSE] = &recur_def_mse,
+    [RECUR_OP_SOFTMAX_XENT] = &recur_def_softmax_xent,
+    [RECUR_OP_SOFTMAX_XENT_GRAD] = &recur_def_softmax_xent_grad,
     /* ops/dropout.c */
+    [RECUR_OP_DROPOUT] = &recur_def_dropout,
+    /* ops/loop_ops.c */
+    [RECUR_OP_LOOP] = &recur_def_loop,
+    [RECUR_OP_LOOP_STEP] = &recur_def_loop_step,
+    [RECUR_OP_LOOP_STATE] = &recur_def_loop_state,
+    [RECUR_OP_LOOP_OUTPUT] = &recur_def_loop_output,
+    [RECUR_OP_ALIAS] = &recur_def_alias,
 };
 
 static const recur_op_def unknown_def = {.name = "unknown", .min_in = 0, .max_in = -1};

@@ -56,6 +56,9 @@ typedef struct recur_op_def {
     recur_grad_fn grad;        /* NULL: the op has no gradient rule */
     /* Workspace bytes the kernel needs (NULL: none). */
     size_t (*workspace)(const recur_graph *g, const recur_node *n);
+    /* Why a node of this op cannot be compiled or differentiated, for error
+     * messages (NULL: the generic message). */
+    const char *hint;
     /* Writes the node's attributes as "k=v k=v" for dumps (NULL: none). */
     void (*attrs)(const recur_node *n, char *buf, size_t len);
 } recur_op_def;
@@ -80,6 +83,8 @@ extern const recur_op_def recur_def_tanh_grad, recur_def_sigmoid_grad, recur_def
 extern const recur_op_def recur_def_leaky_relu_grad, recur_def_softmax_grad;
 extern const recur_op_def recur_def_log_softmax_grad, recur_def_softmax_xent_grad;
 extern const recur_op_def recur_def_scatter_add, recur_def_pad_axis;
+extern const recur_op_def recur_def_loop, recur_def_loop_step, recur_def_loop_state, recur_def_loop_output;
+extern const recur_op_def recur_def_alias;
 
 /* Shared helpers for op files. */
 

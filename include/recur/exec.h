@@ -16,6 +16,7 @@
 #define RECUR_EXEC_H
 
 #include "graph.h"
+#include "loop.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,15 @@ typedef struct recur_compile_opts {
 recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outputs,
                           const recur_compile_opts *opts);
 
+/**
+ * Like recur_compile, but each value in `fed` (any node, not only an input)
+ * is fed at run time with recur_plan_feed instead of being computed, and
+ * what only it needs is left out of the plan. Step-by-step execution of a
+ * loop body uses this with the body's step and state values.
+ */
+recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *outputs, int n_fed,
+                              const recur_value *fed, const recur_compile_opts *opts);
+
 /** Frees a plan. NULL is allowed. */
 void recur_plan_free(recur_plan *p);
 
@@ -52,9 +62,9 @@ const char *recur_plan_errmsg(const recur_plan *p);
 recur_status recur_plan_errcode(const recur_plan *p);
 
 /**
- * Copies n floats into input `v` for the next runs. RECUR_ERR_FEED if n is
- * not the input's element count, RECUR_ERR_VALUE if v is not an input the
- * plan needs.
+ * Copies n floats into input `v` (or a value compiled as fed) for the next
+ * runs. RECUR_ERR_FEED if n is not its element count, RECUR_ERR_VALUE if v
+ * is not an input the plan reads.
  */
 recur_status recur_plan_feed(recur_plan *p, recur_value v, const float *data, int64_t n);
 
@@ -84,6 +94,56 @@ int recur_plan_size(const recur_plan *p);
 
 /** Name of the plan's backend. */
 const char *recur_plan_backend(const recur_plan *p);
+
+/* ------------------------------------------------ step-by-step execution */
+
+/**
+ * A stepper runs one loop's body one time step per call, keeping the
+ * carried states between calls: generation and streaming inference (one
+ * token in, one distribution out). It needs no unrolling and works before
+ * or after recur_unroll.
+ *
+ * Each step it reads the current states and the step inputs (fed through
+ * the step values recur_loop_input returned), computes the requested
+ * per-step outputs, and moves every state to its next value. Captured
+ * values that are computed from inputs or from other loops (an encoder's
+ * states for attention) must be fed once with recur_stepper_feed; weights
+ * and constants are read directly.
+ */
+typedef struct recur_stepper recur_stepper;
+
+/**
+ * Compiles loop l's body for stepping, with `outputs` (body values) readable
+ * after each step. States start from their initial values when those are
+ * computed from parameters and constants only, otherwise from zeros until
+ * recur_stepper_set_state. NULL with the reason on the graph.
+ */
+recur_stepper *recur_stepper_new(recur_graph *g, recur_loop l, int n_outputs, const recur_value *outputs,
+                                 const recur_compile_opts *opts);
+
+/** Frees a stepper. NULL is allowed. */
+void recur_stepper_free(recur_stepper *s);
+
+/** Message of the stepper's most recent failure. */
+const char *recur_stepper_errmsg(const recur_stepper *s);
+
+/** Feeds a step value (for the next steps) or a captured value. */
+recur_status recur_stepper_feed(recur_stepper *s, recur_value v, const float *data, int64_t n);
+
+/** Sets a state's current value (e.g. a decoder's context from an encoder). */
+recur_status recur_stepper_set_state(recur_stepper *s, recur_value state, const float *data, int64_t n);
+
+/** Copies a state's current value out. */
+recur_status recur_stepper_get_state(recur_stepper *s, recur_value state, float *out, int64_t n);
+
+/** Puts every state back to its initial value (see recur_stepper_new). */
+recur_status recur_stepper_reset(recur_stepper *s);
+
+/** Runs one step. */
+recur_status recur_stepper_step(recur_stepper *s);
+
+/** The last step's value of output v (valid until the next step). */
+const float *recur_stepper_output(recur_stepper *s, recur_value v);
 
 /** 1 if a backend of that name is built into this library. */
 int recur_backend_available(const char *name);

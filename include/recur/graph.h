@@ -5,9 +5,9 @@
  *
  * A graph is built once and run many times. Every node has exactly one
  * output value, identified by the node's id (see recur_value). Nodes are
- * only ever appended, so a value's inputs always have smaller ids; a
- * graph is acyclic by construction. Recurrence is expressed with the
- * loop node (recur/loop.h), never with cycles.
+ * only ever appended and ids never change. Builders only take existing
+ * values as operands, so a graph is acyclic by construction; recurrence is
+ * expressed with the loop node (recur/loop.h), never with cycles.
  *
  * Errors: a builder that fails returns RECUR_NONE and leaves the graph as it
  * was (no node is added); recur_errmsg() tells why, naming the op, the node
@@ -160,7 +160,7 @@ recur_status recur_graph_validate(recur_graph *g);
 
 /**
  * Writes into `order` (capacity `cap`) the ids of the nodes needed to
- * compute `outputs`, inputs before users (a depth-first topological order).
+ * compute `outputs`, each after its inputs (a depth-first topological order).
  * Returns the count, or -1 with an error (bad value, too small a buffer).
  */
 int recur_topo_order(recur_graph *g, int n_outputs, const recur_value *outputs, int32_t *order, int cap);

@@ -1,0 +1,393 @@
+/*
+ * graph/loop.c — building loops: opening one, declaring its sequence inputs
+ * and carried states, closing the states, ending the body, and taking its
+ * stacked outputs and final states into the outer graph.
+ *
+ * The body lives in the same node array as the outer graph; its nodes carry
+ * loop = 1 + the loop's index. A node joins the body when one of its
+ * operands is in the body (recur_loop_tag), so loop-invariant work done
+ * while the loop is open stays outside it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/node.h"
+#include "ops/op.h"
+#include "recur/loop.h"
+
+#define INVALID_LOOP ((recur_loop){-1})
+
+static void loop_rec_release(recur_loop_rec *L)
+{
+    free(L->name);
+    free(L->seq), free(L->step);
+    free(L->init), free(L->state), free(L->next);
+    free(L->copies);
+    memset(L, 0, sizeof *L);
+}
+
+void recur_loops_free(recur_graph *g)
+{
+    while (g->n_loops > 0) loop_rec_release(&g->loops[--g->n_loops]);
+    free(g->loops);
+    g->loops = NULL;
+    g->n_loops = 0;
+}
+
+void recur_loop_discard(recur_graph *g, recur_loop l, int n0)
+{
+    if (!g || l.id < 0 || l.id != g->n_loops - 1) return;
+    recur_loop_rec *L = &g->loops[l.id];
+    if (n0 > L->first) n0 = L->first;
+    loop_rec_release(L);
+    g->n_loops--;
+    if (g->open_loop == l.id + 1) g->open_loop = 0;
+    recur_graph_truncate(g, n0);
+}
+
+/* The record of loop l, or NULL with an error naming the call. */
+static recur_loop_rec *loop_of(recur_graph *g, recur_loop l, const char *who)
+{
+    if (!g) return NULL;
+    if (l.id < 0 || l.id >= g->n_loops) {
+        recur_set_error(g, RECUR_ERR_VALUE, "%s: loop %d does not exist (an earlier recur_loop_begin failed?)", who,
+                        l.id);
+        return NULL;
+    }
+    return &g->loops[l.id];
+}
+
+/* The record of loop l if it is open, else NULL with an error. */
+static recur_loop_rec *open_loop_of(recur_graph *g, recur_loop l, const char *who)
+{
+    recur_loop_rec *L = loop_of(g, l, who);
+    if (L && !L->open) {
+        recur_set_error(g, RECUR_ERR_STATE, "%s: loop \"%s\" is already ended", who, L->name);
+        return NULL;
+    }
+    return L;
+}
+
+recur_status recur_loop_tag(recur_graph *g, recur_node *n)
+{
+    for (int k = 0; k < n->n_in; k++) {
+        const recur_node *in = &g->nodes[n->in[k]];
+        if (!in->loop) continue;
+        if (in->loop != g->open_loop) {
+            const char *opname = recur_op(n->op)->name;
+            return recur_set_error(g, RECUR_ERR_STATE,
+                                   "op %s (new node %s#%d): operand \"%s\" belongs to the body of loop \"%s\", which is "
+                                   "ended; use recur_loop_stacked or recur_loop_final to use its values outside it",
+                                   opname, opname, g->n, recur_node_name(g, n->in[k]),
+                                   g->loops[in->loop - 1].name);
+        }
+        n->loop = in->loop;
+    }
+    return RECUR_OK;
+}
+
+/* Appends x to a growable int32 array of `count` entries. */
+static int push(int32_t **arr, int count, int32_t x)
+{
+    int32_t *a = realloc(*arr, sizeof(int32_t) * (size_t)(count + 1));
+    if (!a) return 0;
+    a[count] = x;
+    *arr = a;
+    return 1;
+}
+
+recur_loop recur_loop_begin(recur_graph *g, const char *name, int reverse)
+{
+    if (!g) return INVALID_LOOP;
+    if (g->open_loop) {
+        recur_set_error(g, RECUR_ERR_STATE, "loop_begin: loop \"%s\" is still open (loops do not nest; end it first)",
+                        g->loops[g->open_loop - 1].name);
+        return INVALID_LOOP;
+    }
+    char auto_name[32];
+    if (!name || !*name) {
+        snprintf(auto_name, sizeof auto_name, "loop%d", g->n_loops);
+        name = auto_name;
+    }
+    for (int i = 0; i < g->n_loops; i++)
+        if (strcmp(g->loops[i].name, name) == 0) {
+            recur_set_error(g, RECUR_ERR_ARG, "loop_begin: a loop named \"%s\" already exists", name);
+            return INVALID_LOOP;
+        }
+    recur_loop_rec *loops = realloc(g->loops, sizeof *loops * (size_t)(g->n_loops + 1));
+    if (!loops) {
+        recur_set_error(g, RECUR_ERR_NOMEM, "loop_begin: out of memory");
+        return INVALID_LOOP;
+    }
+    g->loops = loops;
+    recur_loop_rec *L = &loops[g->n_loops];
+    memset(L, 0, sizeof *L);
+    L->name = strdup(name);
+    if (!L->name) {
+        recur_set_error(g, RECUR_ERR_NOMEM, "loop_begin: out of memory");
+        return INVALID_LOOP;
+    }
+    L->reverse = reverse != 0;
+    L->open = 1;
+    L->node = -1;
+    L->first = g->n;
+    g->open_loop = ++g->n_loops;
+    return (recur_loop){g->n_loops - 1};
+}
+
+/* Adds a body placeholder (op LOOP_STEP or LOOP_STATE) of loop l. */
+static recur_value placeholder(recur_graph *g, recur_loop l, int op, int index, recur_shape shape, const char *name)
+{
+    recur_attr attr = {.i = {l.id, index}, .target = shape};
+    recur_value v = recur_node_add(g, op, 0, NULL, &attr);
+    if (!recur_ok(v)) return v;
+    g->nodes[v.id].loop = l.id + 1;
+    if (name && recur_set_name(g, v, name) != RECUR_OK) {
+        recur_graph_truncate(g, v.id);
+        return RECUR_NONE;
+    }
+    return v;
+}
+
+recur_value recur_loop_input(recur_graph *g, recur_loop l, recur_value seq)
+{
+    recur_loop_rec *L = open_loop_of(g, l, "loop_input");
+    recur_node *s = L ? recur_operand(g, seq, "loop_input") : NULL;
+    if (!s) return RECUR_NONE;
+    char shp[64];
+    if (s->loop) {
+        recur_set_error(g, RECUR_ERR_STATE, "loop_input: sequence \"%s\" of loop \"%s\" is a body value, not a value of the outer graph",
+                        recur_node_name(g, seq.id), L->name);
+        return RECUR_NONE;
+    }
+    if (s->shape.ndim < 1) {
+        recur_set_error(g, RECUR_ERR_SHAPE, "loop_input: sequence \"%s\" of loop \"%s\" is a scalar; a sequence is [T, ...]",
+                        recur_node_name(g, seq.id), L->name);
+        return RECUR_NONE;
+    }
+    if (L->n_seq > 0 && s->shape.d[0] != L->T) {
+        recur_set_error(g, RECUR_ERR_SHAPE,
+                        "loop_input: sequence \"%s\" %s of loop \"%s\" has %lld steps but \"%s\" has %lld",
+                        recur_node_name(g, seq.id), recur_shape_str(s->shape, shp, sizeof shp), L->name,
+                        (long long)s->shape.d[0], recur_node_name(g, L->seq[0]), (long long)L->T);
+        return RECUR_NONE;
+    }
+    recur_shape step = {s->shape.ndim - 1, {0}};
+    for (int i = 1; i < s->shape.ndim; i++) step.d[i - 1] = s->shape.d[i];
+    int64_t T = s->shape.d[0];
+    char name[160];
+    snprintf(name, sizeof name, "%s[t]", recur_node_name(g, seq.id));
+    recur_value v = placeholder(g, l, RECUR_OP_LOOP_STEP, L->n_seq, step, name);
+    if (!recur_ok(v)) return v;
+    L = &g->loops[l.id];
+    if (!push(&L->seq, L->n_seq, seq.id) || !push(&L->step, L->n_seq, v.id)) {
+        recur_graph_truncate(g, v.id);
+        recur_set_error(g, RECUR_ERR_NOMEM, "loop_input: out of memory");
+        return RECUR_NONE;
+    }
+    L->n_seq++;
+    L->T = T;
+    return v;
+}
+
+recur_value recur_loop_state(recur_graph *g, recur_loop l, const char *name, recur_value init)
+{
+    recur_loop_rec *L = open_loop_of(g, l, "loop_state");
+    recur_node *i = L ? recur_operand(g, init, "loop_state") : NULL;
+    if (!i) return RECUR_NONE;
+    if (i->loop) {
+        recur_set_error(g, RECUR_ERR_STATE,
+                        "loop_state: initial value \"%s\" of loop \"%s\" is a body value, not a value of the outer graph",
+                        recur_node_name(g, init.id), L->name);
+        return RECUR_NONE;
+    }
+    char auto_name[160];
+    if (!name || !*name) {
+        snprintf(auto_name, sizeof auto_name, "%s.state%d", L->name, L->n_state);
+        name = auto_name;
+    }
+    recur_value v = placeholder(g, l, RECUR_OP_LOOP_STATE, L->n_state, i->shape, name);
+    if (!recur_ok(v)) return v;
+    L = &g->loops[l.id];
+    if (!push(&L->init, L->n_state, init.id) || !push(&L->state, L->n_state, v.id) ||
+        !push(&L->next, L->n_state, -1)) {
+        recur_graph_truncate(g, v.id);
+        recur_set_error(g, RECUR_ERR_NOMEM, "loop_state: out of memory");
+        return RECUR_NONE;
+    }
+    L->n_state++;
+    return v;
+}
+
+/* Index of state placeholder `state` in L, or -1. */
+static int state_index(const recur_loop_rec *L, recur_value state)
+{
+    for (int k = 0; k < L->n_state; k++)
+        if (L->state[k] == state.id) return k;
+    return -1;
+}
+
+recur_status recur_loop_next(recur_graph *g, recur_loop l, recur_value state, recur_value next)
+{
+    recur_loop_rec *L = open_loop_of(g, l, "loop_next");
+    if (!L) return g ? g->err : RECUR_ERR_ARG;
+    recur_node *nx = recur_operand(g, next, "loop_next");
+    if (!nx) return g->err;
+    int k = state_index(L, state);
+    if (k < 0)
+        return recur_set_error(g, RECUR_ERR_VALUE, "loop_next: value %d is not a state of loop \"%s\"", state.id,
+                               L->name);
+    char a[64], b[64];
+    if (!recur_shape_equal(nx->shape, g->nodes[state.id].shape))
+        return recur_set_error(g, RECUR_ERR_SHAPE, "loop_next: state \"%s\" %s of loop \"%s\" closed with \"%s\" %s",
+                               recur_node_name(g, state.id), recur_shape_str(g->nodes[state.id].shape, a, sizeof a),
+                               L->name, recur_node_name(g, next.id), recur_shape_str(nx->shape, b, sizeof b));
+    if (nx->loop && nx->loop != l.id + 1)
+        return recur_set_error(g, RECUR_ERR_STATE, "loop_next: \"%s\" belongs to another loop's body",
+                               recur_node_name(g, next.id));
+    L->next[k] = next.id;
+    return RECUR_OK;
+}
+
+recur_status recur_loop_end(recur_graph *g, recur_loop l)
+{
+    recur_loop_rec *L = open_loop_of(g, l, "loop_end");
+    if (!L) return g ? g->err : RECUR_ERR_ARG;
+    if (L->n_seq == 0)
+        return recur_set_error(g, RECUR_ERR_STATE, "loop_end: loop \"%s\" has no sequence input (recur_loop_input)",
+                               L->name);
+    for (int k = 0; k < L->n_state; k++)
+        if (L->next[k] < 0)
+            return recur_set_error(g, RECUR_ERR_STATE,
+                                   "loop_end: state \"%s\" of loop \"%s\" was never closed with recur_loop_next",
+                                   recur_node_name(g, L->state[k]), L->name);
+    /* The loop node's inputs: sequences, initial states, and every outer value the body uses. */
+    int n_in = 0, cap = L->n_seq + L->n_state + 16;
+    recur_value *in = malloc(sizeof *in * (size_t)cap);
+    char *seen = calloc((size_t)g->n + 1, 1);
+    if (!in || !seen) {
+        free(in);
+        free(seen);
+        return recur_set_error(g, RECUR_ERR_NOMEM, "loop_end: out of memory");
+    }
+    for (int k = 0; k < L->n_seq; k++) in[n_in++] = (recur_value){L->seq[k]};
+    for (int k = 0; k < L->n_state; k++) in[n_in++] = (recur_value){L->init[k]};
+    for (int k = 0; k < L->n_state; k++)
+        if (!g->nodes[L->next[k]].loop && !seen[L->next[k]]) { /* a state closed with an outer value */
+            seen[L->next[k]] = 1;
+            in[n_in++] = (recur_value){L->next[k]};
+        }
+    for (int id = L->first; id < g->n; id++) {
+        const recur_node *n = &g->nodes[id];
+        if (n->loop != l.id + 1) continue;
+        for (int k = 0; k < n->n_in; k++) {
+            int32_t src = n->in[k];
+            if (g->nodes[src].loop || seen[src]) continue;
+            seen[src] = 1;
+            if (n_in == cap) {
+                recur_value *grown = realloc(in, sizeof *in * (size_t)(cap *= 2));
+                if (!grown) {
+                    free(in);
+                    free(seen);
+                    return recur_set_error(g, RECUR_ERR_NOMEM, "loop_end: out of memory");
+                }
+                in = grown;
+            }
+            in[n_in++] = (recur_value){src};
+        }
+    }
+    free(seen);
+    int last = g->n;
+    g->open_loop = 0; /* the loop node itself is an outer node */
+    recur_attr attr = {.i = {l.id}, .target = recur_shape0()};
+    recur_value node = recur_node_add(g, RECUR_OP_LOOP, n_in, in, &attr);
+    free(in);
+    if (!recur_ok(node)) {
+        g->open_loop = l.id + 1;
+        return g->err;
+    }
+    L = &g->loops[l.id];
+    L->node = node.id;
+    L->last = last;
+    L->open = 0;
+    if (recur_set_name(g, node, L->name) != RECUR_OK) recur_clear_error(g); /* the name may be taken: keep loop#id */
+    return RECUR_OK;
+}
+
+/* A loop output node (stacked or final) of an ended loop. */
+static recur_value loop_output(recur_graph *g, recur_loop l, recur_value v, int final, const char *who)
+{
+    recur_loop_rec *L = loop_of(g, l, who);
+    recur_node *n = L ? recur_operand(g, v, who) : NULL;
+    if (!n) return RECUR_NONE;
+    if (L->open) {
+        recur_set_error(g, RECUR_ERR_STATE, "%s: loop \"%s\" must be ended first (recur_loop_end)", who, L->name);
+        return RECUR_NONE;
+    }
+    if (final && state_index(L, v) < 0) {
+        recur_set_error(g, RECUR_ERR_VALUE, "%s: \"%s\" is not a state of loop \"%s\"", who, recur_node_name(g, v.id),
+                        L->name);
+        return RECUR_NONE;
+    }
+    if (!final && n->loop != l.id + 1) {
+        recur_set_error(g, RECUR_ERR_VALUE, "%s: \"%s\" is not a value of the body of loop \"%s\"", who,
+                        recur_node_name(g, v.id), L->name);
+        return RECUR_NONE;
+    }
+    recur_shape s = n->shape;
+    if (!final) {
+        if (s.ndim == RECUR_MAX_DIMS) {
+            char shp[64];
+            recur_set_error(g, RECUR_ERR_SHAPE, "%s: \"%s\" %s has %d dimensions already; stacking adds one", who,
+                            recur_node_name(g, v.id), recur_shape_str(s, shp, sizeof shp), RECUR_MAX_DIMS);
+            return RECUR_NONE;
+        }
+        for (int i = s.ndim; i > 0; i--) s.d[i] = s.d[i - 1];
+        s.d[0] = L->T;
+        s.ndim++;
+    }
+    recur_attr attr = {.i = {l.id, final, v.id}, .target = s};
+    recur_value loopnode = {L->node};
+    recur_value out = recur_node_add(g, RECUR_OP_LOOP_OUTPUT, 1, &loopnode, &attr);
+    if (recur_ok(out) && L->unrolled) {
+        /* Asked for after unrolling: alias the unrolled result at once. */
+        recur_status st = recur_unroll_output(g, out);
+        if (st != RECUR_OK) {
+            recur_graph_truncate(g, out.id);
+            return RECUR_NONE;
+        }
+    }
+    return out;
+}
+
+recur_value recur_loop_stacked(recur_graph *g, recur_loop l, recur_value per_step)
+{
+    return loop_output(g, l, per_step, 0, "loop_stacked");
+}
+
+recur_value recur_loop_final(recur_graph *g, recur_loop l, recur_value state)
+{
+    return loop_output(g, l, state, 1, "loop_final");
+}
+
+int recur_loop_count(const recur_graph *g) { return g ? g->n_loops : 0; }
+
+recur_loop recur_loop_at(const recur_graph *g, int i)
+{
+    return g && i >= 0 && i < g->n_loops ? (recur_loop){i} : INVALID_LOOP;
+}
+
+const char *recur_loop_name(const recur_graph *g, recur_loop l)
+{
+    return g && l.id >= 0 && l.id < g->n_loops ? g->loops[l.id].name : NULL;
+}
+
+int64_t recur_loop_length(const recur_graph *g, recur_loop l)
+{
+    return g && l.id >= 0 && l.id < g->n_loops ? g->loops[l.id].T : 0;
+}
+
+int recur_loop_is_reverse(const recur_graph *g, recur_loop l)
+{
+    return g && l.id >= 0 && l.id < g->n_loops ? g->loops[l.id].reverse : 0;
+}

@@ -1,0 +1,201 @@
+/*
+ * ops/index.c — ops that read integer indices: gather (embedding lookup),
+ * its gradient scatter_add, and one_hot.
+ *
+ * Indices are float32 tensors holding whole numbers (recur/ops.h). The
+ * kernels check every index at run time and fail with RECUR_ERR_RUNTIME
+ * naming the bad value and its (flat) position; the executor adds the
+ * node's name. No gradient flows to indices: they are data, not weights.
+ *
+ * Inputs and attributes:
+ *   gather:      table [V, D], indices S            -> S + [D]
+ *   scatter_add: indices S, dy S + [D]; i[0] = rows -> [rows, D]
+ *   one_hot:     indices S; i[0] = depth            -> S + [depth]
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ops/op.h"
+
+static recur_value operand(const recur_graph *g, recur_value y, int i)
+{
+    return (recur_value){g->nodes[y.id].in[i]};
+}
+
+/* The integer value of index v, or -1 if v is not a whole number in [0, count). */
+static int64_t index_of(float v, int64_t count)
+{
+    if (!(v >= 0 && (double)v < (double)count && v == floorf(v))) return -1;
+    return (int64_t)v;
+}
+
+static recur_status bad_index(const recur_kernel_args *a, float v, int64_t pos, int64_t count, const char *what)
+{
+    return recur_kernel_fail(a, "index %g at position %lld is not %s (a whole number in [0, %lld))", (double)v,
+                             (long long)pos, what, (long long)count);
+}
+
+/* S + [last] as a shape, or a failure of node n when S has rank RECUR_MAX_DIMS already. */
+static recur_status append_dim(recur_graph *g, recur_node *n, recur_shape s, int64_t last, const char *what)
+{
+    if (s.ndim >= RECUR_MAX_DIMS)
+        return recur_shape_fail(g, n, "indices of rank %d would make a result of rank %d (at most %d) with %s",
+                                s.ndim, s.ndim + 1, RECUR_MAX_DIMS, what);
+    n->shape = s;
+    n->shape.d[n->shape.ndim++] = last;
+    return RECUR_OK;
+}
+
+/* ----------------------------------------------------------------- gather */
+
+static recur_status gather_shape(recur_graph *g, recur_node *n)
+{
+    recur_shape t = recur_in_shape(g, n, 0);
+    if (t.ndim != 2) return recur_shape_fail(g, n, "the table must be a matrix [rows, D]");
+    return append_dim(g, n, recur_in_shape(g, n, 1), t.d[1], "the table's row");
+}
+
+/* y[s, :] = table[idx[s], :] for every position s of the indices */
+static recur_status gather_forward(const recur_kernel_args *a)
+{
+    int64_t V = a->xs[0].d[0], D = a->xs[0].d[1], n = recur_shape_numel(a->xs[1]);
+    const float *idx = a->x[1];
+    for (int64_t s = 0; s < n; s++) {
+        int64_t r = index_of(idx[s], V);
+        if (r < 0) return bad_index(a, idx[s], s, V, "a row of the table");
+        memcpy(a->y + s * D, a->x[0] + r * D, sizeof(float) * (size_t)D);
+    }
+    return RECUR_OK;
+}
+
+/*
+ * d gather(W, idx) / dW = scatter_add(idx, dy, V): row r of dW is the sum
+ * of the dy rows of the positions that read row r. The indices get none.
+ */
+static recur_status gather_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    if (!needs[0]) return RECUR_OK;
+    recur_value table = operand(g, y, 0), idx = operand(g, y, 1);
+    dx[0] = recur_scatter_add(g, idx, dy, g->nodes[table.id].shape.d[0]);
+    return recur_built(g, dx[0]);
+}
+
+recur_value recur_gather(recur_graph *g, recur_value table, recur_value indices)
+{
+    return recur_binary(g, RECUR_OP_GATHER, table, indices);
+}
+
+const recur_op_def recur_def_gather = {.name = "gather", .min_in = 2, .max_in = 2, .shape = gather_shape,
+                                       .forward = gather_forward, .grad = gather_grad};
+
+/* ------------------------------------------------------------ scatter_add */
+
+static recur_status scatter_add_shape(recur_graph *g, recur_node *n)
+{
+    recur_shape s = recur_in_shape(g, n, 0), d = recur_in_shape(g, n, 1);
+    int64_t rows = n->attr.i[0];
+    if (rows < 1) return recur_shape_fail(g, n, "rows = %lld, must be >= 1", (long long)rows);
+    recur_shape lead = d;
+    lead.ndim = d.ndim - 1;
+    if (d.ndim < 1 || !recur_shape_equal(lead, s))
+        return recur_shape_fail(g, n, "dy must have the indices' shape plus a last dimension");
+    n->shape = recur_shape2(rows, d.d[d.ndim - 1]);
+    return RECUR_OK;
+}
+
+/* The sums are taken in double (a common index may collect many rows). */
+static size_t scatter_add_workspace(const recur_graph *g, const recur_node *n)
+{
+    (void)g;
+    return sizeof(double) * (size_t)recur_shape_numel(n->shape);
+}
+
+/* y[r, :] = sum of dy[s, :] over the positions s with idx[s] = r */
+static recur_status scatter_add_forward(const recur_kernel_args *a)
+{
+    int64_t rows = a->node->shape.d[0], D = a->node->shape.d[1], n = recur_shape_numel(a->xs[0]);
+    const float *idx = a->x[0], *dy = a->x[1];
+    double *acc = (double *)a->work;
+    memset(acc, 0, sizeof(double) * (size_t)(rows * D));
+    for (int64_t s = 0; s < n; s++) {
+        int64_t r = index_of(idx[s], rows);
+        if (r < 0) return bad_index(a, idx[s], s, rows, "a row of the result");
+        for (int64_t j = 0; j < D; j++) acc[r * D + j] += dy[s * D + j];
+    }
+    for (int64_t i = 0; i < rows * D; i++) a->y[i] = (float)acc[i];
+    return RECUR_OK;
+}
+
+/*
+ * scatter_add is linear in dy, with the transposed map a gather:
+ * d/d(dy) = gather(G, idx) for the upstream gradient G [rows, D]. The
+ * indices get none.
+ */
+static recur_status scatter_add_grad(recur_graph *g, recur_value y, recur_value gy, const int *needs,
+                                     recur_value *dx)
+{
+    if (!needs[1]) return RECUR_OK;
+    dx[1] = recur_gather(g, gy, operand(g, y, 0));
+    return recur_built(g, dx[1]);
+}
+
+static void rows_attrs(const recur_node *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "rows=%lld", (long long)n->attr.i[0]);
+}
+
+recur_value recur_scatter_add(recur_graph *g, recur_value indices, recur_value dy, int64_t rows)
+{
+    recur_value in[2] = {indices, dy};
+    recur_attr attr = {.i = {rows}};
+    return recur_node_add(g, RECUR_OP_SCATTER_ADD, 2, in, &attr);
+}
+
+const recur_op_def recur_def_scatter_add = {.name = "scatter_add", .min_in = 2, .max_in = 2,
+                                            .shape = scatter_add_shape, .forward = scatter_add_forward,
+                                            .grad = scatter_add_grad, .workspace = scatter_add_workspace,
+                                            .attrs = rows_attrs};
+
+/* ---------------------------------------------------------------- one_hot */
+
+static recur_status one_hot_shape(recur_graph *g, recur_node *n)
+{
+    int64_t depth = n->attr.i[0];
+    if (depth < 1) return recur_shape_fail(g, n, "depth = %lld, must be >= 1", (long long)depth);
+    return append_dim(g, n, recur_in_shape(g, n, 0), depth, "the depth");
+}
+
+/* y[s, c] = 1 if c = idx[s] else 0 */
+static recur_status one_hot_forward(const recur_kernel_args *a)
+{
+    int64_t depth = a->node->attr.i[0], n = recur_shape_numel(a->xs[0]);
+    const float *idx = a->x[0];
+    memset(a->y, 0, sizeof(float) * (size_t)(n * depth));
+    for (int64_t s = 0; s < n; s++) {
+        int64_t c = index_of(idx[s], depth);
+        if (c < 0) return bad_index(a, idx[s], s, depth, "within the depth");
+        a->y[s * depth + c] = 1.0f;
+    }
+    return RECUR_OK;
+}
+
+/* The result is piecewise constant in the (integer) indices: no gradient flows, dx stays RECUR_NONE. */
+static recur_status one_hot_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)g, (void)y, (void)dy, (void)needs, (void)dx;
+    return RECUR_OK;
+}
+
+static void depth_attrs(const recur_node *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "depth=%lld", (long long)n->attr.i[0]);
+}
+
+recur_value recur_one_hot(recur_graph *g, recur_value indices, int64_t depth)
+{
+    recur_attr attr = {.i = {depth}};
+    return recur_unary(g, RECUR_OP_ONE_HOT, indices, &attr);
+}
+
+const recur_op_def recur_def_one_hot = {.name = "one_hot", .min_in = 1, .max_in = 1, .shape = one_hot_shape,
+                                        .forward = one_hot_forward, .grad = one_hot_grad, .attrs = depth_attrs};

@@ -1,0 +1,209 @@
+/*
+ * ops/loss.c — losses: mean squared error and softmax cross-entropy with
+ * integer targets (fused and numerically stable), and the fused gradient
+ * helper op of the latter (softmax_xent_grad). Both losses are scalars;
+ * their sums are taken in double.
+ *
+ * Inputs of the cross-entropy ops; the mask is optional and, when given,
+ * always the last input, so a node's input count says whether it has one:
+ *   softmax_xent:      logits [..., C], targets [...] [, mask [...]]
+ *   softmax_xent_grad: logits [..., C], targets [...], dloss [] [, mask [...]]
+ */
+#include <math.h>
+
+#include "ops/op.h"
+
+static recur_value operand(const recur_graph *g, recur_value y, int i)
+{
+    return (recur_value){g->nodes[y.id].in[i]};
+}
+
+/* ------------------------------------------------------------------ mse */
+
+static recur_status mse_shape(recur_graph *g, recur_node *n)
+{
+    if (!recur_shape_equal(recur_in_shape(g, n, 0), recur_in_shape(g, n, 1)))
+        return recur_shape_fail(g, n, "pred and target must have the same shape");
+    n->shape = recur_shape0();
+    return RECUR_OK;
+}
+
+/* y = (1/N) sum_i (p_i - t_i)^2 */
+static recur_status mse_forward(const recur_kernel_args *k)
+{
+    int64_t n = recur_shape_numel(k->xs[0]);
+    const float *p = k->x[0], *t = k->x[1];
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)p[i] - t[i];
+        sum += d * d;
+    }
+    k->y[0] = (float)(sum / (double)n);
+    return RECUR_OK;
+}
+
+/* d mse: dp = dy * 2 (p - t) / N (dy a scalar, broadcast), dt = -dp */
+static recur_status mse_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    recur_value p = operand(g, y, 0), t = operand(g, y, 1);
+    float two_over_n = 2.0f / (float)recur_shape_numel(g->nodes[p.id].shape);
+    recur_value dp = recur_mul(g, recur_scale(g, recur_sub(g, p, t), two_over_n), dy);
+    if (needs[0]) dx[0] = dp;
+    if (needs[1]) dx[1] = recur_neg(g, dp);
+    for (int i = 0; i < 2; i++)
+        if (needs[i] && !recur_ok(dx[i])) return recur_built(g, dx[i]);
+    return RECUR_OK;
+}
+
+recur_value recur_mse(recur_graph *g, recur_value pred, recur_value target)
+{
+    return recur_binary(g, RECUR_OP_MSE, pred, target);
+}
+
+const recur_op_def recur_def_mse = {.name = "mse", .min_in = 2, .max_in = 2, .shape = mse_shape,
+                                    .forward = mse_forward, .grad = mse_grad};
+
+/* --------------------------------------------------------- softmax_xent */
+
+/*
+ * Checks logits [..., C], targets of logits' shape without the last
+ * dimension, and the optional mask (input `mask_in`, if present) of the
+ * targets' shape.
+ */
+static recur_status xent_check(recur_graph *g, recur_node *n, int mask_in)
+{
+    recur_shape x = recur_in_shape(g, n, 0), t = recur_in_shape(g, n, 1);
+    if (x.ndim < 1) return recur_shape_fail(g, n, "logits need a last (class) dimension");
+    recur_shape rows = x;
+    rows.ndim--;
+    if (!recur_shape_equal(t, rows))
+        return recur_shape_fail(g, n, "targets must have the logits' shape without the last (class) dimension");
+    if (mask_in < n->n_in && !recur_shape_equal(recur_in_shape(g, n, mask_in), t))
+        return recur_shape_fail(g, n, "the mask must have the targets' shape");
+    return RECUR_OK;
+}
+
+static recur_status xent_shape(recur_graph *g, recur_node *n)
+{
+    recur_status st = xent_check(g, n, 2);
+    if (st == RECUR_OK) n->shape = recur_shape0();
+    return st;
+}
+
+static recur_status xent_grad_shape(recur_graph *g, recur_node *n)
+{
+    recur_status st = xent_check(g, n, 3);
+    if (st != RECUR_OK) return st;
+    if (recur_shape_numel(recur_in_shape(g, n, 2)) != 1)
+        return recur_shape_fail(g, n, "dloss must hold one element");
+    n->shape = recur_in_shape(g, n, 0);
+    return RECUR_OK;
+}
+
+/* The class index of target t of a row of C classes, or -1 if t is not a whole number in [0, C). */
+static int64_t class_of(float t, int64_t C)
+{
+    if (!(t >= 0 && t < (float)C && t == floorf(t))) return -1;
+    return (int64_t)t;
+}
+
+static recur_status bad_target(const recur_kernel_args *k, int64_t i, float t, int64_t C)
+{
+    return recur_kernel_fail(k, "target %g at position %lld is not a class index (a whole number in [0, %lld))",
+                             (double)t, (long long)i, (long long)C);
+}
+
+/* log sum_j exp(x_j) of a row, as m + log sum_j exp(x_j - m) with m = max_j x_j */
+static double row_lse(const float *x, int64_t C)
+{
+    float m = x[0];
+    for (int64_t j = 1; j < C; j++) m = x[j] > m ? x[j] : m;
+    double sum = 0;
+    for (int64_t j = 0; j < C; j++) sum += exp((double)x[j] - m);
+    return (double)m + log(sum);
+}
+
+/*
+ * y = sum_i m_i nll_i / sum_i m_i, nll_i = lse(x_i) - x_i[t_i]; rows with
+ * m_i = 0 are skipped (their targets unchecked); y = 0 if sum_i m_i = 0.
+ */
+static recur_status xent_forward(const recur_kernel_args *k)
+{
+    int64_t C = k->xs[0].d[k->xs[0].ndim - 1], rows = recur_shape_numel(k->xs[1]);
+    const float *mask = k->n_in > 2 ? k->x[2] : NULL;
+    double loss = 0, msum = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        float m = mask ? mask[i] : 1.0f;
+        if (m == 0) continue;
+        int64_t c = class_of(k->x[1][i], C);
+        if (c < 0) return bad_target(k, i, k->x[1][i], C);
+        const float *x = k->x[0] + i * C;
+        loss += m * (row_lse(x, C) - x[c]);
+        msum += m;
+    }
+    k->y[0] = msum != 0 ? (float)(loss / msum) : 0.0f;
+    return RECUR_OK;
+}
+
+/*
+ * d softmax_xent / d logits = softmax_xent_grad(logits, targets, mask, dy);
+ * targets and mask are data (class ids, weights): no gradient flows to them.
+ */
+static recur_status xent_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    if (!needs[0]) return RECUR_OK;
+    const recur_node *n = &g->nodes[y.id];
+    recur_value mask = n->n_in > 2 ? operand(g, y, 2) : RECUR_NONE;
+    dx[0] = recur_softmax_xent_grad(g, operand(g, y, 0), operand(g, y, 1), mask, dy);
+    return recur_built(g, dx[0]);
+}
+
+recur_value recur_softmax_xent(recur_graph *g, recur_value logits, recur_value targets, recur_value mask)
+{
+    recur_value in[3] = {logits, targets, mask};
+    return recur_node_add(g, RECUR_OP_SOFTMAX_XENT, recur_ok(mask) ? 3 : 2, in, NULL);
+}
+
+const recur_op_def recur_def_softmax_xent = {.name = "softmax_xent", .min_in = 2, .max_in = 3, .shape = xent_shape,
+                                             .forward = xent_forward, .grad = xent_grad};
+
+/* ---------------------------------------------------- softmax_xent_grad */
+
+/*
+ * z_i = dloss m_i (softmax(x_i) - onehot(t_i)) / sum_j m_j per row i; rows
+ * with m_i = 0 (or every row, if sum_j m_j = 0) are 0 and their targets
+ * unchecked.
+ */
+static recur_status xent_grad_forward(const recur_kernel_args *k)
+{
+    int64_t C = k->xs[0].d[k->xs[0].ndim - 1], rows = recur_shape_numel(k->xs[1]);
+    const float *mask = k->n_in > 3 ? k->x[3] : NULL;
+    double msum = 0;
+    for (int64_t i = 0; i < rows; i++) msum += mask ? mask[i] : 1.0f;
+    double scale = msum != 0 ? (double)k->x[2][0] / msum : 0.0;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *x = k->x[0] + i * C;
+        float *z = k->y + i * C;
+        float m = mask ? mask[i] : 1.0f;
+        if (m == 0 || msum == 0) {
+            for (int64_t j = 0; j < C; j++) z[j] = 0.0f;
+            continue;
+        }
+        int64_t c = class_of(k->x[1][i], C);
+        if (c < 0) return bad_target(k, i, k->x[1][i], C);
+        double lse = row_lse(x, C), s = scale * m;
+        for (int64_t j = 0; j < C; j++) z[j] = (float)(s * (exp((double)x[j] - lse) - (j == c)));
+    }
+    return RECUR_OK;
+}
+
+recur_value recur_softmax_xent_grad(recur_graph *g, recur_value logits, recur_value targets, recur_value mask,
+                                    recur_value dloss)
+{
+    recur_value in[4] = {logits, targets, dloss, mask};
+    return recur_node_add(g, RECUR_OP_SOFTMAX_XENT_GRAD, recur_ok(mask) ? 4 : 3, in, NULL);
+}
+
+/* No gradient rule: second derivatives of the cross-entropy are not needed (training differentiates once). */
+const recur_op_def recur_def_softmax_xent_grad = {.name = "softmax_xent_grad", .min_in = 3, .max_in = 4,
+                                                  .shape = xent_grad_shape, .forward = xent_grad_forward};

@@ -1,0 +1,412 @@
+/*
+ * ops/shape.c — ops that cut and join tensors along one axis: concat,
+ * slice (and split, n slices), stack (a new axis), take (one index of an
+ * axis, removing it; select_step is take along axis 0) and pad_axis (the
+ * gradient of slice).
+ *
+ * Attributes (the axis is stored normalised, in [0, rank)):
+ *   concat:   i[0] = axis
+ *   slice:    i[0] = axis, i[1] = start, i[2] = len
+ *   stack:    i[0] = axis (of the result)
+ *   take:     i[0] = axis, i[1] = index
+ *   pad_axis: i[0] = axis, i[1] = start, i[2] = total
+ *
+ * Every kernel sees its tensors as [outer, axis, inner] blocks: outer is
+ * the product of the dimensions before the axis, inner of those after it,
+ * so one step along the axis moves `inner` floats and an outer block holds
+ * axis * inner floats. The kernels copy runs of whole blocks.
+ */
+#include <string.h>
+
+#include "ops/op.h"
+
+/* The products of the dimensions of s before and after `axis`. */
+static void blocks(recur_shape s, int axis, int64_t *outer, int64_t *inner)
+{
+    *outer = *inner = 1;
+    for (int i = 0; i < axis; i++) *outer *= s.d[i];
+    for (int i = axis + 1; i < s.ndim; i++) *inner *= s.d[i];
+}
+
+/* For o < outer: copies `count` floats from src + o * src_step to dst + o * dst_step. */
+static void copy_blocks(float *dst, int64_t dst_step, const float *src, int64_t src_step, int64_t outer,
+                        int64_t count)
+{
+    for (int64_t o = 0; o < outer; o++) memcpy(dst + o * dst_step, src + o * src_step, sizeof(float) * (size_t)count);
+}
+
+/*
+ * Normalises `axis` (negative counts from the end) for a value of rank
+ * `ndim` in op `opname`; -1 with a RECUR_ERR_ARG naming the op and x if it
+ * is out of range.
+ */
+static int axis_arg(recur_graph *g, const char *opname, recur_value x, int axis, int ndim)
+{
+    int ax = recur_axis(axis, ndim);
+    if (ax < 0) {
+        char shp[64], valid[48] = "it has no axes";
+        if (ndim > 0) snprintf(valid, sizeof valid, "valid axes are %d..%d", -ndim, ndim - 1);
+        recur_set_error(g, RECUR_ERR_ARG, "op %s: axis %d is out of range for \"%s\" %s (%s)", opname, axis,
+                        recur_node_name(g, x.id), recur_shape_str(g->nodes[x.id].shape, shp, sizeof shp), valid);
+    }
+    return ax;
+}
+
+/* Checks that xs[0..n-1] (n >= 1, xs not NULL) are usable operands of op `opname`. */
+static int operands(recur_graph *g, const char *opname, int n, const recur_value *xs)
+{
+    if (!g) return 0;
+    if (n < 1 || !xs) {
+        recur_set_error(g, RECUR_ERR_ARG, "op %s: needs at least one value (n = %d%s)", opname, n,
+                        xs ? "" : ", xs is NULL");
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (!recur_operand(g, xs[i], opname)) return 0;
+    return 1;
+}
+
+static recur_value operand(const recur_graph *g, recur_value y, int i)
+{
+    return (recur_value){g->nodes[y.id].in[i]};
+}
+
+static void axis_attrs(const recur_node *n, char *buf, size_t len) { snprintf(buf, len, "axis=%d", (int)n->attr.i[0]); }
+
+/* ----------------------------------------------------------------- concat */
+
+/* Inputs of one rank >= 1, equal outside the axis; the result's axis is the sum of theirs. */
+static recur_status concat_shape(recur_graph *g, recur_node *n)
+{
+    recur_shape s = recur_in_shape(g, n, 0);
+    int ax = (int)n->attr.i[0];
+    if (ax < 0 || ax >= s.ndim) return recur_shape_fail(g, n, "axis %d is out of range for rank %d", ax, s.ndim);
+    int64_t total = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        recur_shape x = recur_in_shape(g, n, k);
+        int same = x.ndim == s.ndim;
+        for (int i = 0; same && i < s.ndim; i++) same = i == ax || x.d[i] == s.d[i];
+        if (!same)
+            return recur_shape_fail(g, n, "input %d does not match input 0 outside axis %d (same rank, same "
+                                          "dimensions except along the axis)", k, ax);
+        total += x.d[ax];
+    }
+    n->shape = s;
+    n->shape.d[ax] = total;
+    return RECUR_OK;
+}
+
+/* y[o, off_k + j, i] = x_k[o, j, i] for j < len_k, off_k = len_0 + ... + len_{k-1} */
+static recur_status concat_forward(const recur_kernel_args *a)
+{
+    int ax = (int)a->node->attr.i[0];
+    int64_t outer, inner, off = 0, ylen = a->node->shape.d[ax];
+    blocks(a->node->shape, ax, &outer, &inner);
+    for (int k = 0; k < a->n_in; k++) {
+        int64_t len = a->xs[k].d[ax];
+        copy_blocks(a->y + off * inner, ylen * inner, a->x[k], len * inner, outer, len * inner);
+        off += len;
+    }
+    return RECUR_OK;
+}
+
+/* d concat: dx_k = slice(dy, axis, off_k, len_k), the part of dy that x_k filled */
+static recur_status concat_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    int ax = (int)g->nodes[y.id].attr.i[0], n_in = g->nodes[y.id].n_in;
+    int64_t off = 0;
+    for (int k = 0; k < n_in; k++) {
+        /* Builders append nodes and may move the node array: read it afresh. */
+        int64_t len = g->nodes[operand(g, y, k).id].shape.d[ax];
+        if (needs[k]) {
+            dx[k] = recur_slice(g, dy, ax, off, len);
+            if (!recur_ok(dx[k])) return recur_built(g, dx[k]);
+        }
+        off += len;
+    }
+    return RECUR_OK;
+}
+
+recur_value recur_concat(recur_graph *g, int n, const recur_value *xs, int axis)
+{
+    if (!operands(g, "concat", n, xs)) return RECUR_NONE;
+    int ax = axis_arg(g, "concat", xs[0], axis, g->nodes[xs[0].id].shape.ndim);
+    if (ax < 0) return RECUR_NONE;
+    if (n == 1) return xs[0];
+    recur_attr attr = {.i = {ax}};
+    return recur_node_add(g, RECUR_OP_CONCAT, n, xs, &attr);
+}
+
+const recur_op_def recur_def_concat = {.name = "concat", .min_in = 1, .max_in = -1, .shape = concat_shape,
+                                       .forward = concat_forward, .grad = concat_grad, .attrs = axis_attrs};
+
+/* ------------------------------------------------------------------ slice */
+
+static recur_status slice_shape(recur_graph *g, recur_node *n)
+{
+    recur_shape x = recur_in_shape(g, n, 0);
+    int ax = (int)n->attr.i[0];
+    int64_t start = n->attr.i[1], len = n->attr.i[2];
+    if (ax < 0 || ax >= x.ndim) return recur_shape_fail(g, n, "axis %d is out of range for rank %d", ax, x.ndim);
+    if (start < 0 || len < 1 || start > x.d[ax] - len)
+        return recur_shape_fail(g, n, "slice [%lld, %lld) of length %lld is not inside axis %d of length %lld",
+                                (long long)start, (long long)(start + len), (long long)len, ax, (long long)x.d[ax]);
+    n->shape = x;
+    n->shape.d[ax] = len;
+    return RECUR_OK;
+}
+
+/* y[o, j, i] = x[o, start + j, i] for j < len */
+static recur_status slice_forward(const recur_kernel_args *a)
+{
+    int ax = (int)a->node->attr.i[0];
+    int64_t start = a->node->attr.i[1], len = a->node->attr.i[2], outer, inner;
+    blocks(a->xs[0], ax, &outer, &inner);
+    copy_blocks(a->y, len * inner, a->x[0] + start * inner, a->xs[0].d[ax] * inner, outer, len * inner);
+    return RECUR_OK;
+}
+
+/* d slice: dx = pad_axis(dy, axis, start, D), zeros where x was cut away */
+static recur_status slice_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    const recur_attr at = g->nodes[y.id].attr;
+    int64_t total = g->nodes[operand(g, y, 0).id].shape.d[at.i[0]];
+    dx[0] = recur_pad_axis(g, dy, (int)at.i[0], at.i[1], total);
+    return recur_built(g, dx[0]);
+}
+
+static void slice_attrs(const recur_node *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "axis=%d start=%lld len=%lld", (int)n->attr.i[0], (long long)n->attr.i[1],
+             (long long)n->attr.i[2]);
+}
+
+recur_value recur_slice(recur_graph *g, recur_value x, int axis, int64_t start, int64_t len)
+{
+    recur_node *n = recur_operand(g, x, "slice");
+    if (!n) return RECUR_NONE;
+    int ax = axis_arg(g, "slice", x, axis, n->shape.ndim);
+    if (ax < 0) return RECUR_NONE;
+    if (start == 0 && len == n->shape.d[ax]) return x;
+    recur_attr attr = {.i = {ax, start, len}};
+    return recur_unary(g, RECUR_OP_SLICE, x, &attr);
+}
+
+const recur_op_def recur_def_slice = {.name = "slice", .min_in = 1, .max_in = 1, .shape = slice_shape,
+                                      .forward = slice_forward, .grad = slice_grad, .attrs = slice_attrs};
+
+/* ------------------------------------------------------------------ split */
+
+/* n slices of length D / n; on failure the slices already made are removed again. */
+recur_status recur_split(recur_graph *g, recur_value x, int axis, int n, recur_value *out)
+{
+    if (!g) return RECUR_ERR_ARG;
+    if (n < 1 || !out)
+        return recur_set_error(g, RECUR_ERR_ARG, "op split: needs n >= 1 parts and an array for them (n = %d%s)", n,
+                               out ? "" : ", out is NULL");
+    for (int i = 0; i < n; i++) out[i] = RECUR_NONE;
+    recur_node *nx = recur_operand(g, x, "split");
+    if (!nx) return g->err;
+    recur_shape s = nx->shape;
+    int ax = axis_arg(g, "split", x, axis, s.ndim);
+    if (ax < 0) return g->err;
+    if (s.d[ax] % n != 0) {
+        char shp[64];
+        return recur_set_error(g, RECUR_ERR_SHAPE,
+                               "op split: axis %d of \"%s\" %s has length %lld, which does not divide into %d "
+                               "equal parts",
+                               ax, recur_node_name(g, x.id), recur_shape_str(s, shp, sizeof shp),
+                               (long long)s.d[ax], n);
+    }
+    int64_t part = s.d[ax] / n;
+    int n0 = g->n;
+    for (int i = 0; i < n; i++) {
+        out[i] = recur_slice(g, x, ax, i * part, part);
+        if (!recur_ok(out[i])) {
+            recur_status st = recur_built(g, out[i]);
+            recur_graph_truncate(g, n0);
+            for (int k = 0; k < n; k++) out[k] = RECUR_NONE;
+            return st;
+        }
+    }
+    return RECUR_OK;
+}
+
+/* ------------------------------------------------------------------ stack */
+
+/* Inputs of one shape; the result has a new dimension n at the axis (rank + 1 <= RECUR_MAX_DIMS). */
+static recur_status stack_shape(recur_graph *g, recur_node *n)
+{
+    recur_shape s = recur_in_shape(g, n, 0);
+    int ax = (int)n->attr.i[0];
+    if (s.ndim >= RECUR_MAX_DIMS)
+        return recur_shape_fail(g, n, "stacking values of rank %d would make rank %d (at most %d)", s.ndim,
+                                s.ndim + 1, RECUR_MAX_DIMS);
+    if (ax < 0 || ax > s.ndim) return recur_shape_fail(g, n, "axis %d is out of range for rank %d", ax, s.ndim + 1);
+    for (int k = 1; k < n->n_in; k++)
+        if (!recur_shape_equal(recur_in_shape(g, n, k), s))
+            return recur_shape_fail(g, n, "input %d differs from input 0 (stacked values must have one shape)", k);
+    n->shape.ndim = s.ndim + 1;
+    for (int i = 0, j = 0; i < n->shape.ndim; i++) n->shape.d[i] = i == ax ? n->n_in : s.d[j++];
+    return RECUR_OK;
+}
+
+/* y[o, k, i] = x_k[o, i] */
+static recur_status stack_forward(const recur_kernel_args *a)
+{
+    int ax = (int)a->node->attr.i[0];
+    int64_t outer, inner;
+    blocks(a->node->shape, ax, &outer, &inner);
+    for (int k = 0; k < a->n_in; k++) copy_blocks(a->y + k * inner, a->n_in * inner, a->x[k], inner, outer, inner);
+    return RECUR_OK;
+}
+
+/* d stack: dx_k = take(dy, axis, k) */
+static recur_status stack_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    int ax = (int)g->nodes[y.id].attr.i[0], n_in = g->nodes[y.id].n_in;
+    for (int k = 0; k < n_in; k++)
+        if (needs[k]) {
+            dx[k] = recur_take(g, dy, ax, k);
+            if (!recur_ok(dx[k])) return recur_built(g, dx[k]);
+        }
+    return RECUR_OK;
+}
+
+recur_value recur_stack(recur_graph *g, int n, const recur_value *xs, int axis)
+{
+    if (!operands(g, "stack", n, xs)) return RECUR_NONE;
+    /* The axis is one of the result's, which has one more dimension. */
+    int ax = axis_arg(g, "stack", xs[0], axis, g->nodes[xs[0].id].shape.ndim + 1);
+    if (ax < 0) return RECUR_NONE;
+    recur_attr attr = {.i = {ax}};
+    return recur_node_add(g, RECUR_OP_STACK, n, xs, &attr);
+}
+
+const recur_op_def recur_def_stack = {.name = "stack", .min_in = 1, .max_in = -1, .shape = stack_shape,
+                                      .forward = stack_forward, .grad = stack_grad, .attrs = axis_attrs};
+
+/* ------------------------------------------------------------------- take */
+
+static recur_status take_shape(recur_graph *g, recur_node *n)
+{
+    recur_shape x = recur_in_shape(g, n, 0);
+    int ax = (int)n->attr.i[0];
+    int64_t index = n->attr.i[1];
+    if (ax < 0 || ax >= x.ndim) return recur_shape_fail(g, n, "axis %d is out of range for rank %d", ax, x.ndim);
+    if (index < 0 || index >= x.d[ax])
+        return recur_shape_fail(g, n, "index %lld is outside axis %d of length %lld", (long long)index, ax,
+                                (long long)x.d[ax]);
+    n->shape.ndim = x.ndim - 1;
+    for (int i = 0, j = 0; i < x.ndim; i++)
+        if (i != ax) n->shape.d[j++] = x.d[i];
+    return RECUR_OK;
+}
+
+/* y[o, i] = x[o, index, i] */
+static recur_status take_forward(const recur_kernel_args *a)
+{
+    int ax = (int)a->node->attr.i[0];
+    int64_t outer, inner;
+    blocks(a->xs[0], ax, &outer, &inner);
+    copy_blocks(a->y, inner, a->x[0] + a->node->attr.i[1] * inner, a->xs[0].d[ax] * inner, outer, inner);
+    return RECUR_OK;
+}
+
+/* d take: dx = pad_axis(dy with a size-1 axis put back, axis, index, D) */
+static recur_status take_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    const recur_attr at = g->nodes[y.id].attr;
+    int ax = (int)at.i[0];
+    recur_shape one = g->nodes[operand(g, y, 0).id].shape;
+    int64_t total = one.d[ax];
+    one.d[ax] = 1;
+    dx[0] = recur_pad_axis(g, recur_reshape(g, dy, one), ax, at.i[1], total);
+    return recur_built(g, dx[0]);
+}
+
+static void take_attrs(const recur_node *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "axis=%d index=%lld", (int)n->attr.i[0], (long long)n->attr.i[1]);
+}
+
+/* take, reporting errors of the axis as op `opname`. */
+static recur_value take(recur_graph *g, recur_value x, int axis, int64_t index, const char *opname)
+{
+    recur_node *n = recur_operand(g, x, opname);
+    if (!n) return RECUR_NONE;
+    int ax = axis_arg(g, opname, x, axis, n->shape.ndim);
+    if (ax < 0) return RECUR_NONE;
+    recur_attr attr = {.i = {ax, index}};
+    return recur_unary(g, RECUR_OP_TAKE, x, &attr);
+}
+
+recur_value recur_take(recur_graph *g, recur_value x, int axis, int64_t index)
+{
+    return take(g, x, axis, index, "take");
+}
+
+recur_value recur_select_step(recur_graph *g, recur_value x, int64_t t) { return take(g, x, 0, t, "select_step"); }
+
+const recur_op_def recur_def_take = {.name = "take", .min_in = 1, .max_in = 1, .shape = take_shape,
+                                     .forward = take_forward, .grad = take_grad, .attrs = take_attrs};
+
+/* --------------------------------------------------------------- pad_axis */
+
+static recur_status pad_axis_shape(recur_graph *g, recur_node *n)
+{
+    recur_shape x = recur_in_shape(g, n, 0);
+    int ax = (int)n->attr.i[0];
+    int64_t start = n->attr.i[1], total = n->attr.i[2];
+    if (ax < 0 || ax >= x.ndim) return recur_shape_fail(g, n, "axis %d is out of range for rank %d", ax, x.ndim);
+    if (start < 0 || start > total - x.d[ax])
+        return recur_shape_fail(g, n, "placing axis %d of length %lld at %lld does not fit inside length %lld", ax,
+                                (long long)x.d[ax], (long long)start, (long long)total);
+    n->shape = x;
+    n->shape.d[ax] = total;
+    return RECUR_OK;
+}
+
+/* y[o, j, i] = x[o, j - start, i] for start <= j < start + len, else 0 */
+static recur_status pad_axis_forward(const recur_kernel_args *a)
+{
+    int ax = (int)a->node->attr.i[0];
+    int64_t start = a->node->attr.i[1], total = a->node->attr.i[2], len = a->xs[0].d[ax], outer, inner;
+    blocks(a->xs[0], ax, &outer, &inner);
+    memset(a->y, 0, sizeof(float) * (size_t)recur_shape_numel(a->node->shape));
+    copy_blocks(a->y + start * inner, total * inner, a->x[0], len * inner, outer, len * inner);
+    return RECUR_OK;
+}
+
+/* d pad_axis: dx = slice(dy, axis, start, len), the part of dy where x was placed */
+static recur_status pad_axis_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    const recur_attr at = g->nodes[y.id].attr;
+    int64_t len = g->nodes[operand(g, y, 0).id].shape.d[at.i[0]];
+    dx[0] = recur_slice(g, dy, (int)at.i[0], at.i[1], len);
+    return recur_built(g, dx[0]);
+}
+
+static void pad_axis_attrs(const recur_node *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "axis=%d start=%lld total=%lld", (int)n->attr.i[0], (long long)n->attr.i[1],
+             (long long)n->attr.i[2]);
+}
+
+recur_value recur_pad_axis(recur_graph *g, recur_value x, int axis, int64_t start, int64_t total)
+{
+    recur_node *n = recur_operand(g, x, "pad_axis");
+    if (!n) return RECUR_NONE;
+    int ax = axis_arg(g, "pad_axis", x, axis, n->shape.ndim);
+    if (ax < 0) return RECUR_NONE;
+    if (start == 0 && total == n->shape.d[ax]) return x;
+    recur_attr attr = {.i = {ax, start, total}};
+    return recur_unary(g, RECUR_OP_PAD_AXIS, x, &attr);
+}
+
+const recur_op_def recur_def_pad_axis = {.name = "pad_axis", .min_in = 1, .max_in = 1, .shape = pad_axis_shape,
+                                         .forward = pad_axis_forward, .grad = pad_axis_grad,
+                                         .attrs = pad_axis_attrs};

@@ -1,0 +1,246 @@
+/*
+ * tests/test_exec.c — the executor: compiling plans, feeding, running,
+ * fetching, buffer reuse, no allocation while running, error paths.
+ */
+#include "test_util.h"
+
+#include <malloc.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_feed_run_fetch(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape1(3));
+    recur_value k = recur_param(g, "k", recur_shape1(3), recur_init_constant(2));
+    recur_value y = recur_mul(g, x, k);
+    recur_value s = recur_sum(g, y);
+    TU_OK(g, s);
+    recur_plan *p = recur_compile(g, 2, (recur_value[]){y, s}, NULL);
+    assert_non_null(p);
+    assert_string_equal(recur_plan_backend(p), "reference");
+    assert_int_equal(recur_plan_size(p), 2);
+    assert_int_equal(recur_plan_feed_name(p, "x", (const float[]){1, 2, 3}, 3), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    float out[3], total;
+    assert_int_equal(recur_plan_fetch(p, y, out, 3), RECUR_OK);
+    tu_assert_close(out, (const float[]){2, 4, 6}, 3, 0, 0);
+    assert_int_equal(recur_plan_fetch(p, s, &total, 1), RECUR_OK);
+    assert_true(total == 12.0f);
+    const float *direct = recur_plan_output(p, y);
+    assert_non_null(direct);
+    assert_true(direct[2] == 6.0f);
+
+    /* Parameters live in the graph: a change is seen by the next run, feeds persist. */
+    recur_param_data(g, k)[0] = 10;
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p, s, &total, 1), RECUR_OK);
+    assert_true(total == 20.0f);
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+static void test_feed_and_fetch_errors(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape2(2, 3));
+    recur_value other = recur_input(g, "other", recur_shape1(1));
+    recur_value y = recur_tanh(g, x);
+    recur_value z = recur_exp(g, y);
+    recur_plan *p = recur_compile(g, 1, &z, NULL);
+    assert_non_null(p);
+    float data[6] = {0};
+
+    /* Running before feeding names the input and its shape. */
+    assert_int_equal(recur_plan_run(p), RECUR_ERR_FEED);
+    assert_non_null(strstr(recur_plan_errmsg(p), "\"x\" [2, 3]"));
+    assert_non_null(strstr(recur_plan_errmsg(p), "never fed"));
+    /* Fetching before a successful run. */
+    float out[6];
+    assert_int_equal(recur_plan_fetch(p, z, out, 6), RECUR_ERR_STATE);
+    /* Wrong sizes, NULL data, inputs the plan does not read, unknown names. */
+    assert_int_equal(recur_plan_feed(p, x, data, 5), RECUR_ERR_FEED);
+    assert_non_null(strstr(recur_plan_errmsg(p), "takes 6 floats, got 5"));
+    assert_int_equal(recur_plan_feed(p, x, NULL, 6), RECUR_ERR_FEED);
+    assert_int_equal(recur_plan_feed(p, other, data, 1), RECUR_ERR_VALUE);
+    assert_non_null(strstr(recur_plan_errmsg(p), "other"));
+    assert_int_equal(recur_plan_feed(p, y, data, 6), RECUR_ERR_VALUE);
+    assert_int_equal(recur_plan_feed(p, (recur_value){1000}, data, 6), RECUR_ERR_VALUE);
+    assert_int_equal(recur_plan_feed_name(p, "nope", data, 6), RECUR_ERR_VALUE);
+    /* The plan is still usable. */
+    assert_int_equal(recur_plan_feed(p, x, data, 6), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p, z, out, 6), RECUR_OK);
+    assert_true(out[0] == 1.0f); /* exp(tanh(0)) */
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+static void test_fetch_errors(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape1(4));
+    recur_value y = recur_tanh(g, x);
+    recur_value z = recur_exp(g, y);
+    recur_plan *p = recur_compile(g, 1, &z, NULL);
+    assert_non_null(p);
+    float data[4] = {0, 1, 2, 3}, out[4];
+    assert_int_equal(recur_plan_feed(p, x, data, 4), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    /* y is computed but is not an output (its buffer may be reused). */
+    assert_int_equal(recur_plan_fetch(p, y, out, 4), RECUR_ERR_VALUE);
+    assert_non_null(strstr(recur_plan_errmsg(p), "not an output"));
+    assert_null(recur_plan_output(p, y));
+    assert_int_equal(recur_plan_fetch(p, z, out, 3), RECUR_ERR_FEED);
+    assert_int_equal(recur_plan_fetch(p, z, NULL, 4), RECUR_ERR_FEED);
+    assert_int_equal(recur_plan_fetch(p, z, out, 4), RECUR_OK);
+    assert_true(fabsf(out[1] - expf(tanhf(1))) < 1e-6f);
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+static void test_compile_errors(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape1(4));
+    recur_value y = recur_tanh(g, x);
+    assert_null(recur_compile(g, 0, &y, NULL));
+    assert_int_equal(recur_errcode(g), RECUR_ERR_ARG);
+    assert_null(recur_compile(g, 1, (recur_value[]){{77}}, NULL));
+    assert_int_equal(recur_errcode(g), RECUR_ERR_VALUE);
+    recur_compile_opts o = {.backend = "quantum"};
+    assert_null(recur_compile(g, 1, &y, &o));
+    assert_int_equal(recur_errcode(g), RECUR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(recur_errmsg(g), "quantum"));
+    assert_true(recur_backend_available("reference"));
+    assert_false(recur_backend_available("quantum"));
+    assert_null(recur_compile(NULL, 1, &y, NULL));
+    recur_graph_free(g);
+}
+
+/* A long chain: with reuse, the plan needs a few buffers, not one per node. */
+static void test_buffer_reuse(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    const int64_t N = 1000;
+    recur_value x = recur_input(g, "x", recur_shape1(N));
+    recur_value h = x;
+    for (int i = 0; i < 50; i++) h = recur_add(g, recur_tanh(g, h), x);
+    TU_OK(g, h);
+    float *data = malloc(sizeof(float) * (size_t)N);
+    assert_non_null(data);
+    tu_fill_uniform(data, N, -1, 1, 3);
+    recur_plan *reuse = recur_compile(g, 1, &h, NULL);
+    recur_compile_opts o = {.no_reuse = 1};
+    recur_plan *fresh = recur_compile(g, 1, &h, &o);
+    assert_non_null(reuse);
+    assert_non_null(fresh);
+    size_t bytes = sizeof(float) * (size_t)N;
+    assert_true(recur_plan_memory(fresh) >= 101 * bytes);
+    assert_true(recur_plan_memory(reuse) <= 4 * bytes);
+    recur_plan *plans[2] = {reuse, fresh};
+    float *out[2];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(recur_plan_feed(plans[k], x, data, N), RECUR_OK);
+        assert_int_equal(recur_plan_run(plans[k]), RECUR_OK);
+        out[k] = malloc(bytes);
+        assert_int_equal(recur_plan_fetch(plans[k], h, out[k], N), RECUR_OK);
+    }
+    assert_memory_equal(out[0], out[1], bytes);
+    /* And both agree with the math done here. */
+    for (int64_t i = 0; i < N; i += 97) {
+        float v = data[i];
+        for (int k = 0; k < 50; k++) v = tanhf(v) + data[i];
+        assert_true(fabsf(v - out[0][i]) < 1e-5f);
+    }
+    free(out[0]), free(out[1]), free(data);
+    recur_plan_free(reuse);
+    recur_plan_free(fresh);
+    recur_graph_free(g);
+}
+
+/* Running a compiled plan allocates nothing (checked through glibc's heap statistics). */
+static void test_run_allocates_nothing(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape2(8, 16));
+    recur_value w = tu_param(g, "w", recur_shape1(16));
+    recur_value loss = recur_mean(g, recur_square(g, recur_tanh(g, recur_mul(g, x, w))));
+    recur_value dw;
+    TU_ST(g, recur_grad(g, loss, 1, &w, &dw));
+    recur_plan *p = recur_compile(g, 2, (recur_value[]){loss, dw}, NULL);
+    assert_non_null(p);
+    float data[128];
+    tu_fill_uniform(data, 128, -1, 1, 9);
+    assert_int_equal(recur_plan_feed(p, x, data, 128), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 20; i++) assert_int_equal(recur_plan_run(p), RECUR_OK);
+    struct mallinfo2 after = mallinfo2();
+    assert_int_equal(before.uordblks, after.uordblks);
+    assert_int_equal(before.hblkhd, after.hblkhd);
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+static void test_check_finite_names_the_node(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape1(3));
+    recur_value l = recur_name(g, recur_log(g, x), "logx");
+    recur_value y = recur_scale(g, l, 2);
+    recur_compile_opts o = {.check_finite = 1};
+    recur_plan *p = recur_compile(g, 1, &y, &o);
+    assert_non_null(p);
+    assert_int_equal(recur_plan_feed(p, x, (const float[]){1, -1, 2}, 3), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_ERR_RUNTIME);
+    assert_non_null(strstr(recur_plan_errmsg(p), "logx"));
+    assert_non_null(strstr(recur_plan_errmsg(p), "element 1"));
+    /* Good data runs fine afterwards. */
+    assert_int_equal(recur_plan_feed(p, x, (const float[]){1, 3, 2}, 3), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+/* Adding nodes to the graph after compiling (which may move its node array) leaves the plan working. */
+static void test_graph_grows_after_compile(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape1(2));
+    recur_value y = recur_add(g, recur_tanh(g, x), x);
+    recur_plan *p = recur_compile(g, 1, &y, NULL);
+    assert_non_null(p);
+    for (int i = 0; i < 500; i++) TU_OK(g, recur_neg(g, y));
+    assert_int_equal(recur_plan_feed(p, x, (const float[]){0.5f, -2}, 2), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    float out[2];
+    assert_int_equal(recur_plan_fetch(p, y, out, 2), RECUR_OK);
+    tu_assert_close(out, (const float[]){tanhf(0.5f) + 0.5f, tanhf(-2) - 2}, 2, 1e-6, 0);
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_feed_run_fetch),
+        cmocka_unit_test(test_feed_and_fetch_errors),
+        cmocka_unit_test(test_fetch_errors),
+        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_buffer_reuse),
+        cmocka_unit_test(test_run_allocates_nothing),
+        cmocka_unit_test(test_check_finite_names_the_node),
+        cmocka_unit_test(test_graph_grows_after_compile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,304 @@
+/*
+ * tests/test_ops_activation.c — tanh, sigmoid, relu, leaky_relu, exp, log,
+ * sqrt and the gradient helper ops tanh_grad, sigmoid_grad, relu_grad,
+ * leaky_relu_grad: values on hand-computed cases (saturation at +-100
+ * included), first- and second-order gradients against finite differences
+ * on random shapes, and shape errors of the helpers.
+ */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const float X5[5] = {-2, -0.5f, 0, 0.5f, 2};
+
+/* Evaluates y = f(x) on a constant x of n elements and compares with want. */
+static void check_unary(recur_value (*f)(recur_graph *, recur_value), const float *x, const float *want, int n,
+                        double rtol, double atol)
+{
+    recur_graph *g = recur_graph_new(1);
+    recur_value vx = recur_constant(g, "x", recur_shape1(n), x);
+    recur_value y = f(g, vx);
+    TU_OK(g, y);
+    assert_true(recur_shape_equal(recur_value_shape(g, y), recur_shape1(n)));
+    float *got = tu_eval(g, y, 0, NULL);
+    tu_assert_close(got, want, n, rtol, atol);
+    free(got);
+    recur_graph_free(g);
+}
+
+static recur_value leaky01(recur_graph *g, recur_value x) { return recur_leaky_relu(g, x, 0.1f); }
+
+static void test_activation_values(void **state)
+{
+    (void)state;
+    check_unary(recur_tanh, X5, (const float[]){-0.96402758f, -0.46211716f, 0, 0.46211716f, 0.96402758f}, 5, 1e-6, 0);
+    check_unary(recur_sigmoid, X5, (const float[]){0.11920292f, 0.37754067f, 0.5f, 0.62245933f, 0.88079708f}, 5, 1e-6,
+                0);
+    check_unary(recur_relu, X5, (const float[]){0, 0, 0, 0.5f, 2}, 5, 0, 0);
+    check_unary(leaky01, X5, (const float[]){-0.2f, -0.05f, 0, 0.5f, 2}, 5, 1e-7, 0);
+    check_unary(recur_exp, X5, (const float[]){0.13533528f, 0.60653066f, 1, 1.64872127f, 7.38905610f}, 5, 1e-6, 0);
+    check_unary(recur_log, (const float[]){0.5f, 1, 2, 10}, (const float[]){-0.69314718f, 0, 0.69314718f, 2.30258509f},
+                4, 1e-6, 0);
+    check_unary(recur_sqrt, (const float[]){0, 0.25f, 1, 2, 9}, (const float[]){0, 0.5f, 1, 1.41421356f, 3}, 5, 1e-7,
+                0);
+}
+
+/* Far into saturation tanh and sigmoid give their limits exactly, never NaN. */
+static void test_saturation(void **state)
+{
+    (void)state;
+    const float big[4] = {-1000, -100, 100, 1000};
+    check_unary(recur_tanh, big, (const float[]){-1, -1, 1, 1}, 4, 0, 0);
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_constant(g, "x", recur_shape1(4), big);
+    recur_value y = recur_sigmoid(g, x);
+    float *s = tu_eval(g, y, 0, NULL);
+    for (int i = 0; i < 4; i++) assert_true(isfinite(s[i]));
+    assert_true(s[0] == 0.0f);
+    assert_true(s[1] > 0.0f && s[1] == expf(-100.0f)); /* e^-100 / (1 + e^-100): a subnormal float, not 1 / inf */
+    assert_true(s[2] == 1.0f);
+    assert_true(s[3] == 1.0f);
+    free(s);
+    /* Their gradients there are 0, not NaN. */
+    recur_value xp = recur_param(g, "xp", recur_shape1(4), recur_init_zeros());
+    TU_ST(g, recur_param_set(g, xp, big, 4));
+    recur_value d[2];
+    TU_ST(g, recur_grad(g, recur_sum(g, recur_tanh(g, xp)), 1, &xp, &d[0]));
+    TU_ST(g, recur_grad(g, recur_sum(g, recur_sigmoid(g, xp)), 1, &xp, &d[1]));
+    for (int k = 0; k < 2; k++) {
+        float *v = tu_eval(g, d[k], 0, NULL);
+        tu_assert_close(v, (const float[]){0, 0, 0, 0}, 4, 0, 1e-40);
+        free(v);
+    }
+    recur_graph_free(g);
+}
+
+/* log and sqrt follow C outside their domain: log 0 = -inf, log(-1) and sqrt(-1) are NaN. */
+static void test_log_sqrt_outside_domain(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_constant(g, "x", recur_shape1(2), (const float[]){0, -1});
+    float *l = tu_eval(g, recur_log(g, x), 0, NULL), *s = tu_eval(g, recur_sqrt(g, x), 0, NULL);
+    assert_true(isinf(l[0]) && l[0] < 0);
+    assert_true(isnan(l[1]));
+    assert_true(s[0] == 0.0f);
+    assert_true(isnan(s[1]));
+    free(l);
+    free(s);
+    recur_graph_free(g);
+}
+
+/* Evaluates a helper op h(a, b) on constants of 4 elements and compares with want. */
+static void check_helper(recur_value (*h)(recur_graph *, recur_value, recur_value), const float *a, const float *b,
+                         const float *want)
+{
+    recur_graph *g = recur_graph_new(1);
+    recur_value va = recur_constant(g, "a", recur_shape2(2, 2), a), vb = recur_constant(g, "b", recur_shape2(2, 2), b);
+    recur_value y = h(g, va, vb);
+    TU_OK(g, y);
+    assert_true(recur_shape_equal(recur_value_shape(g, y), recur_shape2(2, 2)));
+    float *got = tu_eval(g, y, 0, NULL);
+    tu_assert_close(got, want, 4, 1e-6, 1e-7);
+    free(got);
+    recur_graph_free(g);
+}
+
+static recur_value leaky_grad01(recur_graph *g, recur_value x, recur_value dy)
+{
+    return recur_leaky_relu_grad(g, x, dy, 0.1f);
+}
+
+static void test_helper_values(void **state)
+{
+    (void)state;
+    /* tanh_grad(y, dy) = dy (1 - y^2) */
+    check_helper(recur_tanh_grad, (const float[]){-0.5f, 0, 0.5f, 0.9f}, (const float[]){2, 3, -1, 10},
+                 (const float[]){1.5f, 3, -0.75f, 1.9f});
+    /* sigmoid_grad(y, dy) = dy y (1 - y) */
+    check_helper(recur_sigmoid_grad, (const float[]){0.5f, 0.2f, 0.9f, 0}, (const float[]){4, 1, 10, 5},
+                 (const float[]){1, 0.16f, 0.9f, 0});
+    /* relu_grad(x, dy) = dy [x > 0]; at x = 0 the gradient is 0 */
+    check_helper(recur_relu_grad, (const float[]){-1, 0, 0.5f, 2}, (const float[]){3, 4, 5, 6},
+                 (const float[]){0, 0, 5, 6});
+    /* leaky_relu_grad(x, dy, 0.1) = dy if x > 0 else 0.1 dy */
+    check_helper(leaky_grad01, (const float[]){-1, 0, 0.5f, 2}, (const float[]){3, 4, 5, 6},
+                 (const float[]){0.3f, 0.4f, 5, 6});
+}
+
+/* The gradient of each op, built by recur_grad, on a known input: d f / dx at X5 (times dy = 1). */
+static void test_gradient_values(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_param(g, "x", recur_shape1(5), recur_init_zeros());
+    TU_ST(g, recur_param_set(g, x, X5, 5));
+    recur_value d;
+    TU_ST(g, recur_grad(g, recur_sum(g, recur_relu(g, x)), 1, &x, &d));
+    float *v = tu_eval(g, d, 0, NULL);
+    tu_assert_close(v, (const float[]){0, 0, 0, 1, 1}, 5, 0, 0);
+    free(v);
+    TU_ST(g, recur_grad(g, recur_sum(g, recur_leaky_relu(g, x, 0.1f)), 1, &x, &d));
+    v = tu_eval(g, d, 0, NULL);
+    tu_assert_close(v, (const float[]){0.1f, 0.1f, 0.1f, 1, 1}, 5, 1e-7, 0);
+    free(v);
+    /* 1 - tanh^2 and s (1 - s) at 0.5: 0.78644773, 0.23500371 */
+    TU_ST(g, recur_grad(g, recur_sum(g, recur_tanh(g, x)), 1, &x, &d));
+    v = tu_eval(g, d, 0, NULL);
+    tu_assert_close(v + 3, (const float[]){0.78644773f}, 1, 1e-6, 0);
+    free(v);
+    TU_ST(g, recur_grad(g, recur_sum(g, recur_sigmoid(g, x)), 1, &x, &d));
+    v = tu_eval(g, d, 0, NULL);
+    tu_assert_close(v + 3, (const float[]){0.23500371f}, 1, 1e-6, 0);
+    free(v);
+    recur_graph_free(g);
+}
+
+/* A parameter whose elements lie in +-[lo, hi] with random signs (away from 0 when lo > 0). */
+static recur_value param_away_from_zero(recur_graph *g, const char *name, recur_shape s, float lo, float hi,
+                                        uint64_t seed)
+{
+    recur_value v = recur_param(g, name, s, recur_init_uniform(lo, hi));
+    TU_OK(g, v);
+    int64_t n = recur_shape_numel(s);
+    float *data = recur_param_data(g, v), *sign = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(sign);
+    tu_fill_uniform(sign, n, -1, 1, seed);
+    for (int64_t i = 0; i < n; i++)
+        if (sign[i] < 0) data[i] = -data[i];
+    free(sign);
+    return v;
+}
+
+enum { TANH, SIGMOID, RELU, LEAKY, EXP, LOG, SQRT, N_ACT };
+static const char *const ACT_NAMES[N_ACT] = {"tanh", "sigmoid", "relu", "leaky_relu", "exp", "log", "sqrt"};
+
+/* x for activation k: log and sqrt need positives, relu and leaky_relu values away from their kink. */
+static recur_value act_input(recur_graph *g, int k, recur_shape s, uint64_t seed)
+{
+    if (k == LOG || k == SQRT) return recur_param(g, "x", s, recur_init_uniform(0.5f, 2));
+    if (k == RELU || k == LEAKY) return param_away_from_zero(g, "x", s, 0.2f, 1.5f, seed);
+    return recur_param(g, "x", s, recur_init_uniform(-2, 2));
+}
+
+static recur_value act_apply(recur_graph *g, int k, recur_value x)
+{
+    switch (k) {
+    case TANH: return recur_tanh(g, x);
+    case SIGMOID: return recur_sigmoid(g, x);
+    case RELU: return recur_relu(g, x);
+    case LEAKY: return recur_leaky_relu(g, x, 0.1f);
+    case EXP: return recur_exp(g, x);
+    case LOG: return recur_log(g, x);
+    default: return recur_sqrt(g, x);
+    }
+}
+
+static const recur_shape SHAPES[] = {{1, {5}}, {2, {3, 4}}, {3, {2, 3, 2}}, {4, {2, 1, 3, 2}}};
+#define N_SHAPES (int)(sizeof SHAPES / sizeof SHAPES[0])
+
+static void test_activation_gradients(void **state)
+{
+    (void)state;
+    for (int k = 0; k < N_ACT; k++) {
+        for (int c = 0; c < N_SHAPES; c++) {
+            recur_graph *g = recur_graph_new((uint64_t)(k * 10 + c));
+            recur_value x = act_input(g, k, SHAPES[c], (uint64_t)(k * 10 + c));
+            TU_OK(g, x);
+            recur_value y = act_apply(g, k, x);
+            TU_OK(g, y);
+            assert_string_equal(recur_value_op(g, y), ACT_NAMES[k]);
+            tu_gradcheck(g, y, 1, &x, 0, NULL, 1e-2);
+            recur_graph_free(g);
+        }
+    }
+}
+
+/* Second order: the gradient graph of each activation (built from the helper ops) differentiated again. */
+static void test_activation_second_order(void **state)
+{
+    (void)state;
+    for (int k = 0; k < N_ACT; k++) {
+        for (int c = 0; c < N_SHAPES; c++) {
+            recur_graph *g = recur_graph_new((uint64_t)(100 + k * 10 + c));
+            recur_value x = act_input(g, k, SHAPES[c], (uint64_t)(100 + k * 10 + c));
+            TU_OK(g, x);
+            recur_value w = tu_param(g, "w", SHAPES[c]);
+            recur_value dx;
+            TU_ST(g, recur_grad(g, recur_sum(g, recur_mul(g, act_apply(g, k, x), w)), 1, &x, &dx));
+            tu_gradcheck(g, dx, 2, (recur_value[]){x, w}, 0, NULL, 1e-2);
+            recur_graph_free(g);
+        }
+    }
+}
+
+/* Each helper op differentiated with respect to both of its inputs. */
+static void test_helper_gradients(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 4; k++) {
+        for (int c = 0; c < N_SHAPES; c++) {
+            recur_graph *g = recur_graph_new((uint64_t)(200 + k * 10 + c));
+            /* relu_grad's and leaky_relu_grad's first input is x: keep it away from 0. */
+            recur_value a = k >= 2 ? param_away_from_zero(g, "a", SHAPES[c], 0.2f, 1.5f, (uint64_t)(k * 10 + c))
+                          : k == 1 ? recur_param(g, "a", SHAPES[c], recur_init_uniform(0.05f, 0.95f))
+                                   : tu_param(g, "a", SHAPES[c]);
+            recur_value b = tu_param(g, "b", SHAPES[c]);
+            recur_value y = k == 0 ? recur_tanh_grad(g, a, b)
+                          : k == 1 ? recur_sigmoid_grad(g, a, b)
+                          : k == 2 ? recur_relu_grad(g, a, b)
+                                   : recur_leaky_relu_grad(g, a, b, 0.1f);
+            TU_OK(g, y);
+            tu_gradcheck(g, y, 2, (recur_value[]){a, b}, 0, NULL, 1e-2);
+            recur_graph_free(g);
+        }
+    }
+}
+
+static void test_helper_shape_errors(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", recur_shape2(2, 3));
+    recur_value b = recur_input(g, "b", recur_shape1(3));
+    int before = recur_graph_size(g);
+    recur_value (*helpers[])(recur_graph *, recur_value, recur_value) = {recur_tanh_grad, recur_sigmoid_grad,
+                                                                        recur_relu_grad, leaky_grad01};
+    const char *names[] = {"op tanh_grad", "op sigmoid_grad", "op relu_grad", "op leaky_relu_grad"};
+    for (int k = 0; k < 4; k++) {
+        /* No broadcasting: the two operands must have one shape. */
+        assert_false(recur_ok(helpers[k](g, a, b)));
+        assert_int_equal(recur_errcode(g), RECUR_ERR_SHAPE);
+        const char *msg = recur_errmsg(g);
+        assert_non_null(strstr(msg, names[k]));
+        assert_non_null(strstr(msg, "\"a\" [2, 3]"));
+        assert_non_null(strstr(msg, "\"b\" [3]"));
+        assert_int_equal(recur_graph_size(g), before);
+        recur_clear_error(g);
+    }
+    /* An invalid operand keeps the first error, and the graph stays usable. */
+    assert_false(recur_ok(recur_tanh(g, RECUR_NONE)));
+    assert_int_equal(recur_errcode(g), RECUR_ERR_VALUE);
+    recur_clear_error(g);
+    TU_OK(g, recur_tanh_grad(g, a, a));
+    TU_OK(g, recur_leaky_relu(g, b, 0.1f));
+    recur_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_activation_values),
+        cmocka_unit_test(test_saturation),
+        cmocka_unit_test(test_log_sqrt_outside_domain),
+        cmocka_unit_test(test_helper_values),
+        cmocka_unit_test(test_gradient_values),
+        cmocka_unit_test(test_activation_gradients),
+        cmocka_unit_test(test_activation_second_order),
+        cmocka_unit_test(test_helper_gradients),
+        cmocka_unit_test(test_helper_shape_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
