@@ -31,10 +31,23 @@ extern const recur_backend recur_backend_reference_impl;
 /* The buffer a plan holds for value v (any value it reads or computes), or NULL. */
 float *recur_plan_value_buffer(recur_plan *p, recur_value v);
 
+/* The shape of a value the plan reads or computes (a zero-rank shape if none). */
+recur_shape recur_plan_value_shape(const recur_plan *p, recur_value v);
+
+/* 1 if v is one of the plan's outputs. */
+int recur_plan_is_output(const recur_plan *p, recur_value v);
+
+/* Records an error on the plan (printf-style), returning code. */
+recur_status recur_plan_set_error(recur_plan *p, recur_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Marks fed value v as fed, for callers that wrote its buffer directly. */
 void recur_plan_mark_fed(recur_plan *p, recur_value v);
 
-/* The backend called `name`, or NULL if it is not built in. */
+/* The backend called `name` (NULL: the default, recur_backend_default_name()), or NULL if it is not built in. */
 const recur_backend *recur_backend_find(const char *name);
+
+/* The name of the default backend: $RECUR_BACKEND if set and not empty, else "reference". */
+const char *recur_backend_default_name(void);
 
 #endif

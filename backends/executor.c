@@ -50,10 +50,8 @@ struct recur_plan {
 
 enum { ROLE_NONE, ROLE_INPUT_UNFED, ROLE_INPUT_FED, ROLE_STORAGE, ROLE_COMPUTED, ROLE_OUTPUT = 8 };
 
-static recur_status plan_fail(recur_plan *p, recur_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static recur_status plan_fail(recur_plan *p, recur_status code, const char *fmt, ...)
+recur_status recur_plan_set_error(recur_plan *p, recur_status code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -130,7 +128,7 @@ static recur_status plan_memory(recur_plan *p)
     block_pool bp = {0};
     recur_status st = RECUR_OK;
     if (!last_use || !block_of) {
-        st = plan_fail(p, RECUR_ERR_NOMEM, "compile: out of memory planning buffers");
+        st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory planning buffers");
         goto out;
     }
     for (int i = 0; i < n; i++) last_use[i] = -1, block_of[i] = -1;
@@ -178,7 +176,7 @@ static recur_status plan_memory(recur_plan *p)
     free(offset);
     goto out;
 nomem:
-    st = plan_fail(p, RECUR_ERR_NOMEM, "compile: out of memory for the plan's buffers");
+    st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory for the plan's buffers");
 out:
     free(last_use);
     free(block_of);
@@ -213,7 +211,8 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
     recur_compile_opts o = opts ? *opts : (recur_compile_opts){0};
     const recur_backend *be = recur_backend_find(o.backend);
     if (!be) {
-        recur_set_error(g, RECUR_ERR_UNSUPPORTED, "compile: backend \"%s\" is not built into this library", o.backend);
+        recur_set_error(g, RECUR_ERR_UNSUPPORTED, "compile: backend \"%s\"%s is not built into this library",
+                        o.backend ? o.backend : recur_backend_default_name(), o.backend ? "" : " (from RECUR_BACKEND)");
         return NULL;
     }
     recur_plan *p = calloc(1, sizeof *p);
@@ -264,7 +263,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
             if (!fn) fn = recur_op(node->op)->forward;
             if (!fn) {
                 const recur_op_def *def = recur_op(node->op);
-                plan_fail(p, RECUR_ERR_UNSUPPORTED, "compile: op %s (node %s) has no kernel%s%s", def->name,
+                recur_plan_set_error(p, RECUR_ERR_UNSUPPORTED, "compile: op %s (node %s) has no kernel%s%s", def->name,
                           recur_node_name(g, id), def->hint ? ": " : "", def->hint ? def->hint : "");
                 goto fail;
             }
@@ -284,7 +283,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
     p->xptr = malloc(sizeof *p->xptr * (size_t)(n_x + 1));
     p->xshape = malloc(sizeof *p->xshape * (size_t)(n_x + 1));
     if (!p->xptr || !p->xshape) {
-        plan_fail(p, RECUR_ERR_NOMEM, "compile: out of memory");
+        recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory");
         goto fail;
     }
     size_t work = 0;
@@ -303,7 +302,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
     if (work) {
         p->work_bytes = (work + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
         if (!(p->work = aligned_alloc(ALIGN_BYTES, p->work_bytes))) {
-            plan_fail(p, RECUR_ERR_NOMEM, "compile: out of memory for a %zu-byte workspace", p->work_bytes);
+            recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory for a %zu-byte workspace", p->work_bytes);
             goto fail;
         }
     }
@@ -316,7 +315,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
                                    .n_in = g->nodes[step->id].n_in};
             char err[512] = "";
             if (be->prepare(&a, &step->state, err, sizeof err) != RECUR_OK) {
-                plan_fail(p, RECUR_ERR_RUNTIME, "compile: backend %s could not prepare node %s (%s): %s", be->name,
+                recur_plan_set_error(p, RECUR_ERR_RUNTIME, "compile: backend %s could not prepare node %s (%s): %s", be->name,
                           recur_node_name(g, step->id), recur_op(a.node->op)->name, err);
                 goto fail;
             }
@@ -356,13 +355,13 @@ recur_status recur_plan_feed(recur_plan *p, recur_value v, const float *data, in
 {
     if (!p) return RECUR_ERR_ARG;
     if (!in_plan(p, v) || (p->role[v.id] & 7) > ROLE_INPUT_FED || !(p->role[v.id] & 7))
-        return plan_fail(p, RECUR_ERR_VALUE, "feed: value %d (%s) is not an input this plan reads", v.id,
+        return recur_plan_set_error(p, RECUR_ERR_VALUE, "feed: value %d (%s) is not an input this plan reads", v.id,
                          v.id >= 0 && v.id < p->g->n ? recur_node_name(p->g, v.id) : "not a node");
     const recur_node *node = &p->g->nodes[v.id];
     int64_t want = recur_shape_numel(node->shape);
     char shp[64];
     if (!data || n != want)
-        return plan_fail(p, RECUR_ERR_FEED, "feed: input \"%s\" %s takes %lld floats, got %lld%s",
+        return recur_plan_set_error(p, RECUR_ERR_FEED, "feed: input \"%s\" %s takes %lld floats, got %lld%s",
                          recur_node_name(p->g, v.id), recur_shape_str(node->shape, shp, sizeof shp),
                          (long long)want, (long long)n, data ? "" : " (NULL data)");
     memcpy(p->val[v.id], data, sizeof(float) * (size_t)n);
@@ -371,6 +370,13 @@ recur_status recur_plan_feed(recur_plan *p, recur_value v, const float *data, in
 }
 
 float *recur_plan_value_buffer(recur_plan *p, recur_value v) { return in_plan(p, v) ? p->val[v.id] : NULL; }
+
+recur_shape recur_plan_value_shape(const recur_plan *p, recur_value v)
+{
+    return in_plan(p, v) ? p->g->nodes[v.id].shape : recur_shape0();
+}
+
+int recur_plan_is_output(const recur_plan *p, recur_value v) { return in_plan(p, v) && (p->role[v.id] & ROLE_OUTPUT); }
 
 void recur_plan_mark_fed(recur_plan *p, recur_value v)
 {
@@ -381,11 +387,11 @@ void recur_plan_mark_fed(recur_plan *p, recur_value v)
 recur_status recur_plan_feed_name(recur_plan *p, const char *name, const float *data, int64_t n)
 {
     if (!p) return RECUR_ERR_ARG;
-    if (!name) return plan_fail(p, RECUR_ERR_ARG, "feed: NULL input name");
+    if (!name) return recur_plan_set_error(p, RECUR_ERR_ARG, "feed: NULL input name");
     for (int i = 0; i < p->n_inputs; i++)
         if (strcmp(recur_node_name(p->g, p->inputs[i]), name) == 0)
             return recur_plan_feed(p, (recur_value){p->inputs[i]}, data, n);
-    return plan_fail(p, RECUR_ERR_VALUE, "feed: this plan reads no input named \"%s\"", name);
+    return recur_plan_set_error(p, RECUR_ERR_VALUE, "feed: this plan reads no input named \"%s\"", name);
 }
 
 /* First non-finite element of a buffer, or -1. */
@@ -403,7 +409,7 @@ recur_status recur_plan_run(recur_plan *p)
     for (int i = 0; i < p->n_inputs; i++)
         if ((p->role[p->inputs[i]] & 7) == ROLE_INPUT_UNFED) {
             char shp[64];
-            return plan_fail(p, RECUR_ERR_FEED, "run: input \"%s\" %s was never fed", recur_node_name(g, p->inputs[i]),
+            return recur_plan_set_error(p, RECUR_ERR_FEED, "run: input \"%s\" %s was never fed", recur_node_name(g, p->inputs[i]),
                              recur_shape_str(g->nodes[p->inputs[i]].shape, shp, sizeof shp));
         }
     p->ran = 0;
@@ -418,13 +424,13 @@ recur_status recur_plan_run(recur_plan *p)
         err[0] = 0;
         recur_status st = step->fn(&a);
         if (st != RECUR_OK)
-            return plan_fail(p, st, "run: node %s (op %s): %s", recur_node_name(g, step->id),
+            return recur_plan_set_error(p, st, "run: node %s (op %s): %s", recur_node_name(g, step->id),
                              recur_op(node->op)->name, err[0] ? err : recur_status_str(st));
         if (p->opts.check_finite) {
             int64_t bad = first_nonfinite(a.y, recur_shape_numel(node->shape));
             if (bad >= 0) {
                 char shp[64];
-                return plan_fail(p, RECUR_ERR_RUNTIME,
+                return recur_plan_set_error(p, RECUR_ERR_RUNTIME,
                                  "run: node %s (op %s) %s produced %g at element %lld: the first non-finite value",
                                  recur_node_name(g, step->id), recur_op(node->op)->name,
                                  recur_shape_str(node->shape, shp, sizeof shp), (double)a.y[bad], (long long)bad);
@@ -440,12 +446,12 @@ const float *recur_plan_output(recur_plan *p, recur_value v)
 {
     if (!p) return NULL;
     if (!in_plan(p, v) || !(p->role[v.id] & ROLE_OUTPUT)) {
-        plan_fail(p, RECUR_ERR_VALUE, "fetch: value %d (%s) is not an output of this plan", v.id,
+        recur_plan_set_error(p, RECUR_ERR_VALUE, "fetch: value %d (%s) is not an output of this plan", v.id,
                   v.id >= 0 && v.id < p->g->n ? recur_node_name(p->g, v.id) : "not a node");
         return NULL;
     }
     if (!p->ran) {
-        plan_fail(p, RECUR_ERR_STATE, "fetch: the plan has not run successfully yet");
+        recur_plan_set_error(p, RECUR_ERR_STATE, "fetch: the plan has not run successfully yet");
         return NULL;
     }
     return p->val[v.id];
@@ -460,7 +466,7 @@ recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t 
     int64_t want = recur_shape_numel(node->shape);
     char shp[64];
     if (!out || n != want)
-        return plan_fail(p, RECUR_ERR_FEED, "fetch: output \"%s\" %s has %lld floats, the buffer holds %lld%s",
+        return recur_plan_set_error(p, RECUR_ERR_FEED, "fetch: output \"%s\" %s has %lld floats, the buffer holds %lld%s",
                          recur_node_name(p->g, v.id), recur_shape_str(node->shape, shp, sizeof shp),
                          (long long)want, (long long)n, out ? "" : " (NULL buffer)");
     memcpy(out, y, sizeof(float) * (size_t)n);

@@ -21,6 +21,8 @@ struct recur_stepper {
     int n_state;
     int32_t *state, *next, *init;
     char *init_computed;
+    int n_capture;
+    int32_t *capture;      /* captured values fed by the caller */
     char errmsg[1024];
 };
 
@@ -107,7 +109,8 @@ recur_stepper *recur_stepper_new(recur_graph *g, recur_loop l, int n_outputs, co
     s->next = malloc(sizeof(int32_t) * (size_t)(L->n_state + 1));
     s->init = malloc(sizeof(int32_t) * (size_t)(L->n_state + 1));
     s->init_computed = calloc((size_t)L->n_state + 1, 1);
-    if (!s->state || !s->next || !s->init || !s->init_computed) goto nomem;
+    s->capture = malloc(sizeof(int32_t) * ((size_t)g->n + 1));
+    if (!s->state || !s->next || !s->init || !s->init_computed || !s->capture) goto nomem;
     memcpy(s->state, L->state, sizeof(int32_t) * (size_t)L->n_state);
     memcpy(s->next, L->next, sizeof(int32_t) * (size_t)L->n_state);
     memcpy(s->init, L->init, sizeof(int32_t) * (size_t)L->n_state);
@@ -124,6 +127,7 @@ recur_stepper *recur_stepper_new(recur_graph *g, recur_loop l, int n_outputs, co
             if (g->nodes[src].loop || is_fed[src] || !runtime_dependent(g, src, memo)) continue;
             is_fed[src] = 1;
             fed[n_fed++] = (recur_value){src};
+            s->capture[s->n_capture++] = src;
         }
     }
     for (int i = 0; i < n_outputs; i++) outs[i] = outputs[i];
@@ -158,8 +162,15 @@ void recur_stepper_free(recur_stepper *s)
     if (!s) return;
     recur_plan_free(s->plan);
     recur_plan_free(s->init_plan);
-    free(s->state), free(s->next), free(s->init), free(s->init_computed);
+    free(s->state), free(s->next), free(s->init), free(s->init_computed), free(s->capture);
     free(s);
+}
+
+int recur_stepper_captures(const recur_stepper *s, recur_value *out, int cap)
+{
+    if (!s) return 0;
+    for (int i = 0; i < s->n_capture && i < cap && out; i++) out[i] = (recur_value){s->capture[i]};
+    return s->n_capture;
 }
 
 static int state_index(const recur_stepper *s, recur_value v)

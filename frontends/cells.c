@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "frontends/frontend.h"
 #include "graph/node.h"
-#include "recur/layers.h"
 
 enum { W_IH, W_HH, B_IH, B_HH };
 
@@ -136,7 +136,7 @@ recur_status recur_cell_new(recur_graph *g, recur_cell *cell, recur_cell_kind ki
     for (int p = 0; p < 4; p++) {
         char name[256];
         snprintf(name, sizeof name, "%s%s%s%s", prefix ? prefix : "", prefix ? "." : "", names[p], suffix ? suffix : "");
-        cell->param[p] = recur_param(g, name, shapes[p], recur_init_uniform(-k, k));
+        cell->param[p] = recur_layer_param(g, name, shapes[p], recur_init_uniform(-k, k));
         if (!recur_ok(cell->param[p])) return g->err;
     }
     return RECUR_OK;

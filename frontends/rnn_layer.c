@@ -53,6 +53,17 @@ recur_status recur_cell_over(recur_graph *g, const recur_cell *cell, const char 
             return st;
         }
     }
+    /* Loop names are unique: a second model built from the same layers (sharing
+     * their weights) gets "name#k" with k the loop's index. */
+    char unique[256];
+    if (name) {
+        int taken = 0;
+        for (int i = 0; i < recur_loop_count(g); i++) taken |= strcmp(recur_loop_name(g, recur_loop_at(g, i)), name) == 0;
+        if (taken) {
+            snprintf(unique, sizeof unique, "%s#%d", name, recur_loop_count(g));
+            name = unique;
+        }
+    }
     recur_loop L = recur_loop_begin(g, name, reverse);
     if (L.id < 0) {
         recur_graph_truncate(g, n0);

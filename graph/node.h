@@ -11,7 +11,7 @@
 #include "recur/loop.h"
 #include "graph/random.h"
 
-/* Every op recur knows. The op table (ops/table.c) has one entry per id. */
+/* Every op recur knows. The op table (ops/common.c) has one entry per id. */
 typedef enum recur_op_id {
     /* leaves */
     RECUR_OP_INPUT,

@@ -11,5 +11,10 @@
 #include "recur/exec.h"
 #include "recur/loop.h"
 #include "recur/layers.h"
+#include "recur/seq2seq.h"
+#include "recur/tbptt.h"
+#include "recur/checkpoint.h"
+#include "recur/optim.h"
+#include "recur/data.h"
 
 #endif

@@ -63,7 +63,7 @@ static recur_status transpose_shape(recur_graph *g, recur_node *n)
     for (int k = 0; k < x.ndim; k++) {
         int64_t p = n->attr.i[k];
         if (p < 0 || p >= x.ndim || seen[p]++)
-            return recur_shape_fail(g, n, "the permutation is not one of 0..%d", x.ndim - 1);
+            return recur_shape_fail(g, n, "perm is not a permutation of 0..%d", x.ndim - 1);
         n->shape.d[k] = x.d[p];
     }
     n->shape.ndim = x.ndim;

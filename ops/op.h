@@ -4,7 +4,7 @@
  * to the library).
  *
  * An op's file (ops/<family>.c) defines its builder(s) from recur/ops.h and
- * its `recur_op_def`; ops/table.c collects the definitions by op id.
+ * its `recur_op_def`; ops/common.c collects the definitions by op id.
  */
 #ifndef RECUR_OPS_OP_H
 #define RECUR_OPS_OP_H

@@ -39,12 +39,17 @@ void tu_assert_close(const float *got, const float *want, int64_t n, double rtol
 
 /*
  * Gradient check of value y with respect to wrt: builds the scalar
- * L = sum(y * w) for a fixed random w (so every output element matters
- * differently), and compares recur_grad with central differences element by
+ * L = sum((y - y0) * w) for a fixed random w (so every output element
+ * matters differently) and y0 = y before any perturbation (so L stays near 0
+ * and its float rounding does not swamp the differences), and compares recur_grad with central differences element by
  * element. Asserts the largest relative error is below tol.
  */
 void tu_gradcheck(recur_graph *g, recur_value y, int n_wrt, const recur_value *wrt, int n_feeds,
                   const recur_feed *feeds, double tol);
+
+/* tu_gradcheck with a chosen finite-difference step (smaller for piecewise-linear ops like relu). */
+void tu_gradcheck_eps(recur_graph *g, recur_value y, int n_wrt, const recur_value *wrt, int n_feeds,
+                      const recur_feed *feeds, double tol, float eps);
 
 /* Path of a file under tests/data (RECUR_TEST_DATA), in a static buffer. */
 const char *tu_data_path(const char *rel);

@@ -27,7 +27,8 @@ typedef struct recur_plan recur_plan;
 
 /** Options of recur_compile; NULL or zeros select the defaults. */
 typedef struct recur_compile_opts {
-    const char *backend; /**< "reference" (default) or "onednn" where built */
+    const char *backend; /**< "reference" or "onednn"; NULL: the environment variable RECUR_BACKEND if set
+                              and not empty (an unknown name there fails to compile, naming it), else "reference" */
     int inference;       /**< 1: dropout is the identity */
     int no_reuse;        /**< 1: every value gets its own buffer (for debugging) */
     int check_finite;    /**< 1: after each node, stop with RECUR_ERR_RUNTIME naming the first node that made a NaN or Inf */
@@ -138,6 +139,13 @@ recur_status recur_stepper_get_state(recur_stepper *s, recur_value state, float 
 
 /** Puts every state back to its initial value (see recur_stepper_new). */
 recur_status recur_stepper_reset(recur_stepper *s);
+
+/**
+ * Lists the captured values this stepper needs fed (computed at run time
+ * outside its loop, like an encoder's states): writes up to cap of them to
+ * out and returns how many there are.
+ */
+int recur_stepper_captures(const recur_stepper *s, recur_value *out, int cap);
 
 /** Runs one step. */
 recur_status recur_stepper_step(recur_stepper *s);

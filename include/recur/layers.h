@@ -10,6 +10,12 @@
  * g, o; GRU: r, z, n), G = 1, 4, 3 for RNN, LSTM, GRU. A multi-layer
  * recurrent layer names them "<name>.weight_ih_l<k>[_reverse]" and so on.
  * Sequences are time-major [T, B, F].
+ *
+ * Sharing: a layer whose parameter names already exist in the graph (with
+ * the same shapes) reuses those parameters instead of creating new ones.
+ * Building the same layers again under the same names therefore makes a
+ * second model with shared weights, e.g. a generation model over one time
+ * step next to the training model over T steps.
  */
 #ifndef RECUR_LAYERS_H
 #define RECUR_LAYERS_H

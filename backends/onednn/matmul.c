@@ -1,0 +1,91 @@
+/*
+ * backends/onednn/matmul.c — the matmul op (ops/matmul.c) as one oneDNN
+ * matmul primitive, in each of its forms:
+ *   plain   a [M, K] . b [K, N]            one 2-D product
+ *   rows    a [..., K] . b [K, N]          one 2-D product of [R, K] and [K, N], R = a's leading dims
+ *   batched a [..., M, K] . b [..., K, N]  one 3-D product, the leading dims (one or two) as the batch
+ * Transposed operands are described by their strides, never copied.
+ */
+#include <stdio.h>
+
+#include "backends/onednn/onednn.h"
+
+/*
+ * The geometry oneDNN sees: `batch` products op(a) [m, k] . op(b) [k, n]
+ * (batch 0: a 2-D product with no batch dimension).
+ */
+typedef struct mm_dims {
+    int64_t batch, m, k, n;
+} mm_dims;
+
+static mm_dims dims_of(recur_shape a, recur_shape b, int ta, int tb)
+{
+    mm_dims q;
+    int ra = a.ndim, rb = b.ndim;
+    q.k = ta ? a.d[ra - 2] : a.d[ra - 1];
+    q.n = tb ? b.d[rb - 2] : b.d[rb - 1];
+    if (rb == 2) {
+        /* plain or rows: every leading dimension of a is a row */
+        q.batch = 0;
+        q.m = recur_shape_numel(a) / q.k;
+    } else {
+        q.batch = 1;
+        for (int i = 0; i < ra - 2; i++) q.batch *= a.d[i];
+        q.m = ta ? a.d[ra - 1] : a.d[ra - 2];
+    }
+    return q;
+}
+
+/*
+ * The descriptor of a row-major operand op(x) [rows, cols] (with the batch
+ * dimension in front when batch > 0). Stored untransposed, x [rows, cols]
+ * has strides (cols, 1); stored transposed, x [cols, rows] is read with
+ * strides (1, rows). Batch entries lie rows * cols floats apart.
+ */
+static dnnl_status_t operand_md(dnnl_memory_desc_t *md, int64_t batch, int64_t rows, int64_t cols, int trans)
+{
+    dnnl_dims_t dims = {0}, strides = {0};
+    int nd = 0;
+    if (batch > 0) {
+        dims[nd] = batch;
+        strides[nd++] = rows * cols;
+    }
+    dims[nd] = rows;
+    strides[nd++] = trans ? 1 : cols;
+    dims[nd] = cols;
+    strides[nd++] = trans ? rows : 1;
+    return dnnl_memory_desc_init_by_strides(md, nd, dims, dnnl_f32, strides);
+}
+
+recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim *p, char *err, size_t errlen)
+{
+    int ta = (int)a->node->attr.i[0], tb = (int)a->node->attr.i[1];
+    recur_shape as = a->xs[0], bs = a->xs[1];
+    char sa[64], sb[64], sy[64];
+    snprintf(p->what, sizeof p->what, "matmul of a %s (trans_a=%d) and b %s (trans_b=%d) into %s",
+             recur_shape_str(as, sa, sizeof sa), ta, recur_shape_str(bs, sb, sizeof sb), tb,
+             recur_shape_str(a->node->shape, sy, sizeof sy));
+    if (a->n_in != 2 || as.ndim < 2 || bs.ndim < 2 || (bs.ndim != 2 && bs.ndim != as.ndim)) {
+        snprintf(err, errlen, "oneDNN %s: not a matmul form this backend knows", p->what);
+        return RECUR_ERR_RUNTIME;
+    }
+    mm_dims q = dims_of(as, bs, ta, tb);
+    onednn_arg args[3] = {{.arg = DNNL_ARG_SRC, .bind = 0},
+                          {.arg = DNNL_ARG_WEIGHTS, .bind = 1},
+                          {.arg = DNNL_ARG_DST, .bind = ONEDNN_BIND_OUTPUT}};
+    dnnl_status_t s = operand_md(&args[0].md, q.batch, q.m, q.k, ta);
+    if (s == dnnl_success) s = operand_md(&args[1].md, q.batch, q.k, q.n, tb);
+    if (s == dnnl_success) s = operand_md(&args[2].md, q.batch, q.m, q.n, 0);
+    if (s != dnnl_success) {
+        snprintf(err, errlen, "oneDNN %s: dnnl_memory_desc_init_by_strides failed: %s", p->what,
+                 dnnl_status2str(s));
+        return RECUR_ERR_RUNTIME;
+    }
+    dnnl_matmul_desc_t desc;
+    s = dnnl_matmul_desc_init(&desc, &args[0].md, &args[1].md, NULL, &args[2].md);
+    if (s != dnnl_success) {
+        snprintf(err, errlen, "oneDNN %s: dnnl_matmul_desc_init failed: %s", p->what, dnnl_status2str(s));
+        return RECUR_ERR_RUNTIME;
+    }
+    return recur_onednn_prim_create(p, &desc, 3, args, err, errlen);
+}

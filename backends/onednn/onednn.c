@@ -1,0 +1,172 @@
+/*
+ * backends/onednn/onednn.c — the oneDNN backend: matrix products run as
+ * oneDNN matmul primitives, every other op on its reference kernel.
+ *
+ * When a plan is compiled, prepare() creates each matmul node's primitive
+ * once, with its memory objects, stream and scratchpad (see onednn.h for
+ * who owns what and the threading rules); the kernel binds the plan's
+ * buffers and executes; release() destroys it all with the plan.
+ *
+ * Only matmul is here because it is the op that pays on this machine: the
+ * elementwise ops of a cell are memory-bound loops that the reference
+ * kernels already run at memory speed, and a oneDNN call per small
+ * elementwise node costs more in dispatch than it saves.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <threads.h>
+
+#include "backends/onednn/onednn.h"
+
+/* ------------------------------------------------------------ the engine */
+
+static once_flag engine_once = ONCE_FLAG_INIT;
+static dnnl_engine_t engine;
+static dnnl_status_t engine_status = dnnl_runtime_error;
+
+static void engine_create(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+
+/* The process's CPU engine, created on first use; kept until the process ends. */
+static dnnl_engine_t process_engine(void)
+{
+    call_once(&engine_once, engine_create);
+    return engine_status == dnnl_success ? engine : NULL;
+}
+
+/* ---------------------------------------------------------- the counters */
+
+static atomic_long n_created, n_alive;
+
+long recur_onednn_primitives_created(void) { return atomic_load(&n_created); }
+long recur_onednn_primitives_alive(void) { return atomic_load(&n_alive); }
+
+/* ------------------------------------------------------------ primitives */
+
+/* Writes "<what>: <call> failed: <status>" to err and returns RECUR_ERR_RUNTIME. */
+static recur_status dnnl_fail(char *err, size_t errlen, const char *what, const char *call, dnnl_status_t s)
+{
+    snprintf(err, errlen, "oneDNN %s: %s failed: %s", what, call, dnnl_status2str(s));
+    return RECUR_ERR_RUNTIME;
+}
+
+#define DNNL_TRY(call, name)                                                    \
+    do {                                                                        \
+        dnnl_status_t s_ = (call);                                              \
+        if (s_ != dnnl_success) return dnnl_fail(err, errlen, p->what, name, s_); \
+    } while (0)
+
+recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, const onednn_arg *args,
+                                      char *err, size_t errlen)
+{
+    dnnl_engine_t eng = process_engine();
+    if (!eng) return dnnl_fail(err, errlen, p->what, "dnnl_engine_create (CPU engine)", engine_status);
+    if (n_args + 1 > ONEDNN_MAX_ARGS) {
+        snprintf(err, errlen, "oneDNN %s: %d arguments, at most %d fit", p->what, n_args, ONEDNN_MAX_ARGS - 1);
+        return RECUR_ERR_RUNTIME;
+    }
+
+    /* The scratchpad is ours (allocated below), so executing never allocates one. */
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create");
+    dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, desc, attr, eng, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) return dnnl_fail(err, errlen, p->what, "dnnl_primitive_desc_create", s);
+    s = dnnl_primitive_create(&p->prim, pd);
+    const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    dnnl_memory_desc_t scratch = scratch_md ? *scratch_md : (dnnl_memory_desc_t){0};
+    dnnl_primitive_desc_destroy(pd);
+    if (s != dnnl_success) {
+        p->prim = NULL;
+        return dnnl_fail(err, errlen, p->what, "dnnl_primitive_create", s);
+    }
+    atomic_fetch_add(&n_created, 1);
+    atomic_fetch_add(&n_alive, 1);
+
+    DNNL_TRY(dnnl_stream_create(&p->stream, eng, dnnl_stream_default_flags), "dnnl_stream_create");
+    for (int i = 0; i < n_args; i++) {
+        p->args[i].arg = args[i].arg;
+        p->bind[i] = args[i].bind;
+        DNNL_TRY(dnnl_memory_create(&p->args[i].memory, &args[i].md, eng, DNNL_MEMORY_NONE), "dnnl_memory_create");
+        p->n_args = i + 1;
+    }
+    if (scratch_md && dnnl_memory_desc_get_size(&scratch) > 0) {
+        int i = p->n_args;
+        p->args[i].arg = DNNL_ARG_SCRATCHPAD;
+        p->bind[i] = ONEDNN_BIND_OWN;
+        DNNL_TRY(dnnl_memory_create(&p->args[i].memory, &scratch, eng, DNNL_MEMORY_ALLOCATE),
+                 "dnnl_memory_create (scratchpad)");
+        p->n_args = i + 1;
+    }
+    return RECUR_OK;
+}
+
+void recur_onednn_prim_free(onednn_prim *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n_args; i++) dnnl_memory_destroy(p->args[i].memory);
+    if (p->stream) dnnl_stream_destroy(p->stream);
+    if (p->prim) {
+        dnnl_primitive_destroy(p->prim);
+        atomic_fetch_sub(&n_alive, 1);
+    }
+    free(p);
+}
+
+/* --------------------------------------------------------------- backend */
+
+/*
+ * Runs a prepared primitive: points each argument at its buffer (inputs
+ * are only read: the const is cast away because the handle is untyped) and
+ * executes.
+ */
+static recur_status onednn_kernel(const recur_kernel_args *a)
+{
+    const onednn_prim *p = a->state;
+    if (!p) return recur_kernel_fail(a, "oneDNN: the node was not prepared when the plan was compiled");
+    for (int i = 0; i < p->n_args; i++) {
+        int b = p->bind[i];
+        if (b == ONEDNN_BIND_OWN) continue;
+        void *data = b == ONEDNN_BIND_OUTPUT ? (void *)a->y : (void *)a->x[b];
+        dnnl_status_t s = dnnl_memory_set_data_handle(p->args[i].memory, data);
+        if (s != dnnl_success)
+            return recur_kernel_fail(a, "oneDNN %s: dnnl_memory_set_data_handle failed: %s", p->what,
+                                     dnnl_status2str(s));
+    }
+    dnnl_status_t s = dnnl_primitive_execute(p->prim, p->stream, p->n_args, p->args);
+    if (s == dnnl_success) s = dnnl_stream_wait(p->stream);
+    if (s != dnnl_success)
+        return recur_kernel_fail(a, "oneDNN %s: dnnl_primitive_execute failed: %s", p->what, dnnl_status2str(s));
+    return RECUR_OK;
+}
+
+static recur_kernel_fn onednn_select(const recur_graph *g, const recur_node *n)
+{
+    (void)g;
+    return n->op == RECUR_OP_MATMUL ? onednn_kernel : NULL;
+}
+
+static recur_status onednn_prepare(const recur_kernel_args *a, void **state, char *err, size_t errlen)
+{
+    *state = NULL;
+    if (a->node->op != RECUR_OP_MATMUL) return RECUR_OK;
+    onednn_prim *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory for a oneDNN primitive");
+        return RECUR_ERR_NOMEM;
+    }
+    recur_status st = recur_onednn_matmul_prepare(a, p, err, errlen);
+    if (st != RECUR_OK) {
+        recur_onednn_prim_free(p);
+        return st;
+    }
+    *state = p;
+    return RECUR_OK;
+}
+
+static void onednn_release(void *state) { recur_onednn_prim_free(state); }
+
+const recur_backend recur_backend_onednn_impl = {
+    .name = "onednn", .select = onednn_select, .prepare = onednn_prepare, .release = onednn_release};

@@ -1,0 +1,410 @@
+/*
+ * recur/data.h — data feeding: numeric series (CSV columns, normalisation,
+ * sliding windows), character corpora (UTF-8 symbols, windows, batches)
+ * and sentence-pair corpora for seq2seq (word vocabularies, bucketed and
+ * padded batches), plus seeded shuffling and finding the data sets.
+ *
+ * Every tensor these functions fill is float32, row-major and time-major
+ * as the rest of recur: a batch of sequences is [T, B] (ids, as floats,
+ * ready for recur_gather or recur_one_hot) or [T, B, F].
+ *
+ *   recur_series *s = recur_series_load_csv(path, "SUNACTIVITY", NULL);
+ *   int64_t N = recur_window_count(recur_series_len(s), 5);
+ *   recur_windows_time_major(recur_series_data(s), recur_series_len(s), 5, x, y);
+ *
+ * A call that fails returns a status (or NULL) and leaves the reason,
+ * naming the file, line, column or value at fault, in recur_data_errmsg().
+ * Handles (recur_series, recur_corpus, recur_pairs, recur_pair_batches)
+ * own their memory and are freed by their _free call; NULL is allowed there.
+ */
+#ifndef RECUR_DATA_H
+#define RECUR_DATA_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ----------------------------------------------------------------- common */
+
+/**
+ * Message of the calling thread's most recent failed data call ("" if
+ * none), e.g. "co2.csv:14: column 2 (\"co2\"): \"abc\" is not a number".
+ */
+const char *recur_data_errmsg(void);
+
+/** Status of the calling thread's most recent failed data call (RECUR_OK if none). */
+recur_status recur_data_errcode(void);
+
+/**
+ * Finds the data set file `name` (e.g. "sunspots_yearly.csv"): first in the
+ * directory named by the RECUR_DATA environment variable, then in
+ * "../shared/data" relative to the current directory. Writes the path of
+ * the first readable one into buf (len bytes, NUL-terminated).
+ * RECUR_ERR_IO, naming every place tried, when none is readable;
+ * RECUR_ERR_ARG when buf is too small.
+ */
+recur_status recur_data_path(const char *name, char *buf, size_t len);
+
+/**
+ * Shuffles idx[0..n) in place, the same way for the same seed on every
+ * platform: Fisher-Yates driven by recur's generator (xoshiro256** seeded
+ * with splitmix64), for i = n-1 down to 1 swap idx[i] with idx[j], j
+ * uniform in [0, i] (drawn without modulo bias).
+ */
+recur_status recur_shuffle(int64_t *idx, int64_t n, uint64_t seed);
+
+/** Fills perm with 0, 1, ..., n-1 and shuffles it with recur_shuffle. */
+recur_status recur_permutation(int64_t *perm, int64_t n, uint64_t seed);
+
+/* ------------------------------------------------------- numeric series */
+
+/** A series of float values, with the file line each came from. */
+typedef struct recur_series recur_series;
+
+/** What to do with a missing value (an empty field, "NA", "N/A", "NaN" or "null"). */
+typedef enum recur_missing {
+    RECUR_MISSING_SKIP = 0,    /**< leave the row out (counted by recur_series_missing) */
+    RECUR_MISSING_ERROR,       /**< fail with RECUR_ERR_FORMAT naming the line */
+    RECUR_MISSING_INTERPOLATE  /**< fill interior gaps linearly between their neighbours; drop leading and trailing ones */
+} recur_missing;
+
+/** Options of recur_series_load_csv; NULL or zeros select the defaults. */
+typedef struct recur_csv_opts {
+    char delimiter;        /**< field separator (default ',') */
+    int no_header;         /**< 1: the first line is data, not column names */
+    int column_index;      /**< 0-based column to read when no column name is given */
+    recur_missing missing; /**< default RECUR_MISSING_SKIP */
+} recur_csv_opts;
+
+/**
+ * Loads one column of a CSV file as a series. The column is named by its
+ * header (`column`, compared after removing quotes) or, when `column` is
+ * NULL, by opts->column_index. Fields may be enclosed in double quotes
+ * ("" inside stands for one quote); spaces around fields, blank lines, a
+ * UTF-8 byte-order mark and CRLF line ends are ignored. A field that is not
+ * a finite number, or a row too short to have the column, fails with
+ * RECUR_ERR_FORMAT naming the file, the line and the column; an unreadable
+ * file fails with RECUR_ERR_IO. NULL on failure (see recur_data_errmsg).
+ */
+recur_series *recur_series_load_csv(const char *path, const char *column, const recur_csv_opts *opts);
+
+/** A series holding a copy of v[0..n) (n >= 1). NULL on failure. */
+recur_series *recur_series_new(const float *v, int64_t n);
+
+/** Frees a series. NULL is allowed. */
+void recur_series_free(recur_series *s);
+
+/** Number of values. */
+int64_t recur_series_len(const recur_series *s);
+
+/** The values (writable: normalise them in place with recur_norm_apply). */
+float *recur_series_data(recur_series *s);
+
+/**
+ * 1-based line of the file that value i came from (for an interpolated
+ * value, the line of its empty field); 0 for a series not read from a file
+ * or i out of range.
+ */
+int64_t recur_series_line(const recur_series *s, int64_t i);
+
+/** How many missing fields the loader met (skipped or interpolated). */
+int64_t recur_series_missing(const recur_series *s);
+
+/**
+ * Splits by position: *train gets values [0, n_train), *test gets values
+ * [n_train - context, len), i.e. the test part preceded by the last
+ * `context` training values, so that windows of `context` values over *test
+ * predict exactly the values after the training part. Needs
+ * 0 <= context <= n_train, 1 <= n_train < len. Both are new series (free them).
+ */
+recur_status recur_series_split(const recur_series *s, int64_t n_train, int64_t context, recur_series **train,
+                                recur_series **test);
+
+/** How values are normalised: x' = (x - shift) / scale. */
+typedef enum recur_norm_kind {
+    RECUR_NORM_MINMAX, /**< shift = min, scale = max - min: the fitted data maps onto [0, 1] */
+    RECUR_NORM_ZSCORE  /**< shift = mean, scale = standard deviation (population, 1/n) */
+} recur_norm_kind;
+
+/** A fitted normalisation (a small value; copy it freely). */
+typedef struct recur_norm {
+    recur_norm_kind kind;
+    double shift, scale; /**< scale is 1 when the fitted values are all equal */
+} recur_norm;
+
+/**
+ * Fits a normalisation to x[0..n) (fit on the training part only, then
+ * apply it to both parts). RECUR_ERR_ARG for n < 1 or a non-finite value.
+ */
+recur_status recur_norm_fit(recur_norm *nm, recur_norm_kind kind, const float *x, int64_t n);
+
+/** x <- (x - shift) / scale, in place. */
+recur_status recur_norm_apply(const recur_norm *nm, float *x, int64_t n);
+
+/** The inverse, x <- x * scale + shift, in place (e.g. on predictions). */
+recur_status recur_norm_invert(const recur_norm *nm, float *x, int64_t n);
+
+/**
+ * Number of sliding windows of n values, each with the next value as its
+ * target, in a series of len values: N = len - n (0 when len <= n).
+ */
+int64_t recur_window_count(int64_t len, int64_t n);
+
+/**
+ * Windows as plain rows, for a dense net reading n values at once:
+ *   x [N, n]:  x[i][k] = v[i + k]
+ *   y [N] (equally [N, 1]):  y[i] = v[i + n]
+ * with N = recur_window_count(len, n); the caller allocates x and y.
+ * RECUR_ERR_ARG when n < 1 or len <= n.
+ */
+recur_status recur_windows_rows(const float *v, int64_t len, int64_t n, float *x, float *y);
+
+/**
+ * The same windows time-major, for a recurrent net reading one value per
+ * step: x [n, N, 1] with x[k][i][0] = v[i + k], y [N] as in recur_windows_rows.
+ */
+recur_status recur_windows_time_major(const float *v, int64_t len, int64_t n, float *x, float *y);
+
+/* ----------------------------------------------------- character corpora */
+
+/**
+ * A character corpus: a UTF-8 text as a sequence of ids, one per Unicode
+ * code point, over a vocabulary of the text's distinct code points sorted
+ * in increasing order (id 0 is the smallest code point).
+ */
+typedef struct recur_corpus recur_corpus;
+
+/**
+ * Reads a UTF-8 text file (a leading byte-order mark is dropped; every
+ * other code point, newlines included, is a symbol). RECUR_ERR_IO if it
+ * cannot be read, RECUR_ERR_FORMAT naming the byte offset and line of
+ * invalid UTF-8 or of an empty text. NULL on failure.
+ */
+recur_corpus *recur_corpus_load(const char *path);
+
+/** A corpus of text[0..len) (UTF-8; it need not be NUL-terminated). NULL on failure. */
+recur_corpus *recur_corpus_from_text(const char *text, size_t len);
+
+/** Frees a corpus. NULL is allowed. */
+void recur_corpus_free(recur_corpus *c);
+
+/** Number of symbols (code points) of the text. */
+int64_t recur_corpus_len(const recur_corpus *c);
+
+/** The text as ids, recur_corpus_len of them. */
+const int64_t *recur_corpus_ids(const recur_corpus *c);
+
+/** Number of distinct symbols. */
+int64_t recur_corpus_vocab_size(const recur_corpus *c);
+
+/** The code point of id, or -1 when id is out of range. */
+int32_t recur_corpus_symbol(const recur_corpus *c, int64_t id);
+
+/** The id of code point cp, or -1 when the corpus never uses it. */
+int64_t recur_corpus_find(const recur_corpus *c, uint32_t cp);
+
+/**
+ * Encodes the NUL-terminated UTF-8 string text into ids (at most cap of
+ * them; ids may be NULL to only count) and sets *n to the number of
+ * symbols. RECUR_ERR_ARG naming the symbol and its byte offset when the
+ * vocabulary lacks it, or when cap is too small; RECUR_ERR_FORMAT for
+ * invalid UTF-8.
+ */
+recur_status recur_corpus_encode(const recur_corpus *c, const char *text, int64_t *ids, int64_t cap, int64_t *n);
+
+/**
+ * Decodes ids[0..n) into UTF-8 in buf (len bytes, NUL-terminated).
+ * RECUR_ERR_ARG naming the position of an id out of range, or the bytes
+ * needed when buf is too small.
+ */
+recur_status recur_corpus_decode(const recur_corpus *c, const int64_t *ids, int64_t n, char *buf, size_t len);
+
+/**
+ * Splits by position: *train gets symbols [0, n_train), *test the rest;
+ * both keep this corpus's vocabulary. Needs 0 < n_train < len.
+ */
+recur_status recur_corpus_split(const recur_corpus *c, int64_t n_train, recur_corpus **train, recur_corpus **test);
+
+/**
+ * Number of windows of L symbols, one starting every `stride` symbols,
+ * that have a next symbol after them: window w covers ids [w*stride,
+ * w*stride + L) and its targets are ids [w*stride + 1, w*stride + L + 1).
+ * 0 when the text is shorter than L + 1 or L, stride < 1.
+ */
+int64_t recur_corpus_window_count(const recur_corpus *c, int64_t L, int64_t stride);
+
+/**
+ * Fills one batch of B windows (window indices windows[0..B), each below
+ * recur_corpus_window_count), time-major, ids as floats:
+ *   x      [L, B]: x[t][b]      = ids[s_b + t]
+ *   y_seq  [L, B]: y_seq[t][b]  = ids[s_b + t + 1]   (the next symbol at every step)
+ *   y_next [B]:    y_next[b]    = ids[s_b + L]       (the symbol after the window)
+ * with s_b = windows[b] * stride. y_seq and y_next may each be NULL.
+ * RECUR_ERR_ARG naming the batch column of a window out of range.
+ */
+recur_status recur_corpus_batch(const recur_corpus *c, int64_t L, int64_t stride, const int64_t *windows, int64_t B,
+                                float *x, float *y_seq, float *y_next);
+
+/* ------------------------------------------------- sentence-pair corpora */
+
+/** Ids every word vocabulary reserves. */
+#define RECUR_PAD_ID 0   /**< "[PAD]": padding after the end of a sentence */
+#define RECUR_START_ID 1 /**< "[START]": the decoder's first input */
+#define RECUR_END_ID 2   /**< "[END]": the decoder's last target */
+#define RECUR_UNK_ID 3   /**< "[UNK]": a word outside the vocabulary */
+/** Number of reserved ids; words start here. */
+#define RECUR_FIRST_WORD_ID 4
+
+/** The two sides of a pair. */
+typedef enum recur_side {
+    RECUR_SOURCE = 0, /**< what is read by the encoder (English in the Tatoeba file) */
+    RECUR_TARGET = 1  /**< what the decoder writes (French) */
+} recur_side;
+
+/**
+ * Sentence pairs for translation, tokenised and encoded, with one word
+ * vocabulary per side.
+ */
+typedef struct recur_pairs recur_pairs;
+
+/** Options of recur_pairs_load; NULL or zeros select the defaults. */
+typedef struct recur_pairs_opts {
+    int64_t min_count; /**< words seen fewer times than this map to [UNK] (default 1: keep every word) */
+    int64_t max_len;   /**< leave out pairs with more tokens than this on either side (0: no limit) */
+    int64_t max_pairs; /**< keep at most this many pairs, the first ones of the file (0: all) */
+    int swap;          /**< 1: the second column is the source and the first the target */
+} recur_pairs_opts;
+
+/**
+ * Tokenises a sentence into buf (len bytes, NUL-terminated) as its tokens
+ * joined by single spaces, and sets *n_tokens (may be NULL). The rules:
+ * text is lowercased (ASCII, Latin-1 and Œ); the right single quote ’ is
+ * read as '; whitespace (also no-break and thin spaces) separates tokens;
+ * each punctuation mark (ASCII punctuation, « » “ ” ‘ … – — ¿ ¡) is a token
+ * of its own, except ' and - between two letters or digits, which stay in
+ * the word ("don't", "peut-être"). "Don't go, Tom!" -> "don't go , tom !".
+ * RECUR_ERR_FORMAT for invalid UTF-8, RECUR_ERR_ARG when buf is too small.
+ */
+recur_status recur_tokenize(const char *text, char *buf, size_t len, int64_t *n_tokens);
+
+/**
+ * Loads sentence pairs from a tab-separated file of lines
+ * "source<TAB>target[<TAB>anything]" (the Tatoeba format, whose third
+ * column is the attribution). Both sides are tokenised (recur_tokenize) and
+ * each side gets a vocabulary: the reserved ids 0-3, then the words seen at
+ * least min_count times by decreasing count, ties in byte order. Pairs with
+ * an empty side, or longer than max_len, are left out (counted by
+ * recur_pairs_skipped). A non-blank line without a tab fails with
+ * RECUR_ERR_FORMAT naming the file and line. NULL on failure.
+ */
+recur_pairs *recur_pairs_load(const char *path, const recur_pairs_opts *opts);
+
+/** Frees the pairs. NULL is allowed. */
+void recur_pairs_free(recur_pairs *p);
+
+/** Number of pairs kept. */
+int64_t recur_pairs_count(const recur_pairs *p);
+
+/** Number of pairs left out (an empty side or longer than max_len). */
+int64_t recur_pairs_skipped(const recur_pairs *p);
+
+/** The original text of pair i's side, or NULL when i is out of range. */
+const char *recur_pairs_text(const recur_pairs *p, int64_t i, recur_side side);
+
+/** The third column of pair i's line ("" if none), or NULL when i is out of range. */
+const char *recur_pairs_attribution(const recur_pairs *p, int64_t i);
+
+/**
+ * Pair i's side as word ids (no [START] or [END]); *n receives their
+ * count. NULL when i is out of range.
+ */
+const int64_t *recur_pairs_ids(const recur_pairs *p, int64_t i, recur_side side, int64_t *n);
+
+/** Size of a side's vocabulary, reserved ids included. */
+int64_t recur_pairs_vocab_size(const recur_pairs *p, recur_side side);
+
+/** The word of an id ("[PAD]", "[START]", "[END]", "[UNK]" for the reserved ones); NULL when out of range. */
+const char *recur_pairs_word(const recur_pairs *p, recur_side side, int64_t id);
+
+/**
+ * The id of a (tokenised, lowercase) word, or of a reserved name such as
+ * "[END]"; RECUR_UNK_ID when the vocabulary lacks it.
+ */
+int64_t recur_pairs_word_id(const recur_pairs *p, recur_side side, const char *word);
+
+/**
+ * Tokenises and encodes a new sentence with a side's vocabulary (unknown
+ * words become RECUR_UNK_ID; no [START] or [END] is added): at most cap ids
+ * (ids may be NULL to only count), *n receives the number of tokens.
+ * RECUR_ERR_ARG when cap is too small.
+ */
+recur_status recur_pairs_encode(const recur_pairs *p, recur_side side, const char *sentence, int64_t *ids,
+                                int64_t cap, int64_t *n);
+
+/**
+ * Decodes ids into words joined by spaces in buf (len bytes,
+ * NUL-terminated): [PAD] and [START] are skipped, [END] ends the sentence,
+ * an unknown word reads "[UNK]". RECUR_ERR_ARG for an id out of range or
+ * a buffer too small.
+ */
+recur_status recur_pairs_decode(const recur_pairs *p, recur_side side, const int64_t *ids, int64_t n, char *buf,
+                                size_t len);
+
+/** The batches of one epoch over sentence pairs. */
+typedef struct recur_pair_batches recur_pair_batches;
+
+/** Options of recur_pair_batches_new; NULL or zeros select the defaults. */
+typedef struct recur_pair_batch_opts {
+    int64_t pool;    /**< batches per sorting pool (default 32) */
+    int64_t src_len; /**< pad every source to this many steps (0: the longest source of each batch) */
+    int64_t tgt_len; /**< pad decoder tensors to this many steps (0: the longest target of each batch + 1) */
+    int drop_last;   /**< 1: leave out a final batch of fewer than B pairs */
+} recur_pair_batch_opts;
+
+/**
+ * One batch, time-major; pointers into the batcher, valid until its next
+ * recur_pair_batches_get or recur_pair_batches_free. Column b < n_pairs
+ * holds pair pair[b]; columns from n_pairs to B (in a final, short batch)
+ * are all padding with mask 0. With source ids s_1..s_m and target ids
+ * w_1..w_k of column b:
+ *   src      [S, B]: s_1 .. s_m, then [PAD]       src_mask [S, B]: 1 for t < m
+ *   dec_in   [T, B]: [START], w_1 .. w_k, [PAD]...
+ *   dec_tgt  [T, B]: w_1 .. w_k, [END], [PAD]...  tgt_mask [T, B]: 1 for t <= k
+ */
+typedef struct recur_pair_batch {
+    int64_t B;        /**< columns (the batch size asked for) */
+    int64_t n_pairs;  /**< columns holding a pair */
+    int64_t S, T;     /**< source and decoder steps */
+    const int64_t *pair; /**< the pair index of each of the n_pairs columns */
+    const float *src, *src_mask, *dec_in, *dec_tgt, *tgt_mask;
+} recur_pair_batch;
+
+/**
+ * Cuts pairs into length-bucketed batches of B pairs for one epoch: the
+ * pairs (those listed in subset[0..n_subset), or all when subset is NULL)
+ * are shuffled with the seed, split into pools of pool * B pairs, each pool
+ * is sorted by (source length, target length) and cut into batches of B,
+ * and the order of the batches is shuffled with the seed: every pair is in
+ * exactly one batch (unless drop_last), and a batch holds sentences of
+ * similar length. Use a new seed for each epoch. Keeps a pointer to p:
+ * free the batches first. RECUR_ERR_ARG (NULL) for a bad B or subset
+ * index, or a pair longer than a fixed src_len / tgt_len.
+ */
+recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *subset, int64_t n_subset, int64_t B,
+                                           uint64_t seed, const recur_pair_batch_opts *opts);
+
+/** Frees the batches. NULL is allowed. */
+void recur_pair_batches_free(recur_pair_batches *bb);
+
+/** Number of batches. */
+int64_t recur_pair_batches_count(const recur_pair_batches *bb);
+
+/** Fills batch k (0 <= k < count) into the batcher's buffers and describes it in *out. Allocates nothing. */
+recur_status recur_pair_batches_get(recur_pair_batches *bb, int64_t k, recur_pair_batch *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

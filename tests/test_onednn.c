@@ -1,0 +1,398 @@
+/*
+ * tests/test_onednn.c — the oneDNN backend against the reference backend:
+ * every matmul form and transpose combination on awkward sizes, the forward
+ * and backward passes of a small MLP and of an unrolled LSTM layer, no
+ * allocation and no primitive creation while a plan runs, the backend's
+ * name, and the default backend taken from RECUR_BACKEND.
+ */
+#include "test_util.h"
+
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/onednn/onednn.h"
+
+/*
+ * Agreement of oneDNN with the reference kernel on one product element
+ * y = sum_l a_l b_l: the reference sums in double, oneDNN in float (in its
+ * own order), so they differ by float rounding of the sum, bounded by a few
+ * float epsilons (6e-8) times sum_l |a_l b_l|. MM_TOL allows 1e-6 of that.
+ */
+#define MM_TOL 1e-6
+
+/*
+ * Agreement of whole networks, whose gradients are sums with cancellation:
+ * each element within NET_TOL times the largest magnitude of its output
+ * tensor (the differences seen are about 3e-7 of it: float rounding).
+ */
+#define NET_TOL 1e-5
+
+static const int64_t sizes[] = {1, 7, 33, 129};
+
+/* Fills n floats of `dst` with |src|. */
+static void abs_copy(float *dst, const float *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) dst[i] = fabsf(src[i]);
+}
+
+/*
+ * Builds matmul(a, b, ta, tb) for a of shape as and b of shape bs, runs it
+ * on both backends with random inputs and checks each element within
+ * MM_TOL * sum_l |a_l b_l| (that sum is the same product run on the
+ * reference backend with |a| and |b|).
+ */
+static void check_matmul(recur_shape as, recur_shape bs, int ta, int tb)
+{
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", as), b = recur_input(g, "b", bs);
+    recur_value y = recur_matmul(g, a, b, ta, tb);
+    TU_OK(g, y);
+    int64_t na = recur_shape_numel(as), nb = recur_shape_numel(bs), ny = recur_shape_numel(recur_value_shape(g, y));
+    float *da = malloc(sizeof(float) * (size_t)na), *db = malloc(sizeof(float) * (size_t)nb);
+    float *abs_a = malloc(sizeof(float) * (size_t)na), *abs_b = malloc(sizeof(float) * (size_t)nb);
+    assert_true(da && db && abs_a && abs_b);
+    tu_fill_uniform(da, na, -1, 1, (uint64_t)(na * 31 + nb));
+    tu_fill_uniform(db, nb, -1, 1, (uint64_t)(nb * 17 + na + 5));
+    abs_copy(abs_a, da, na);
+    abs_copy(abs_b, db, nb);
+    recur_feed feeds[2] = {{a, da, na}, {b, db, nb}}, abs_feeds[2] = {{a, abs_a, na}, {b, abs_b, nb}};
+    float *got = tu_eval_on(g, y, 2, feeds, "onednn");
+    float *want = tu_eval_on(g, y, 2, feeds, "reference");
+    float *mag = tu_eval_on(g, y, 2, abs_feeds, "reference");
+    for (int64_t i = 0; i < ny; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= MM_TOL * mag[i])) {
+            char sa[64], sb[64];
+            fail_msg("matmul a %s (trans_a=%d) . b %s (trans_b=%d): element %lld: oneDNN %.9g, reference %.9g "
+                     "(|diff| %.3g > %.1g * %.4g)",
+                     recur_shape_str(as, sa, sizeof sa), ta, recur_shape_str(bs, sb, sizeof sb), tb, (long long)i,
+                     (double)got[i], (double)want[i], d, MM_TOL, (double)mag[i]);
+        }
+    }
+    free(got), free(want), free(mag);
+    free(da), free(db), free(abs_a), free(abs_b);
+    recur_graph_free(g);
+}
+
+/* The i-th size triple (m, k, n): every size of `sizes` in every role over four consecutive i. */
+static void triple(int i, int64_t *m, int64_t *k, int64_t *n)
+{
+    *m = sizes[i % 4];
+    *k = sizes[(i + 1) % 4];
+    *n = sizes[(i + 3) % 4];
+}
+
+/* a [m, k] (or [k, m]) . b [k, n] (or [n, k]). */
+static void test_plain_2d(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        int64_t m, k, n;
+        triple(i, &m, &k, &n);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                check_matmul(ta ? recur_shape2(k, m) : recur_shape2(m, k), tb ? recur_shape2(n, k) : recur_shape2(k, n),
+                             ta, tb);
+    }
+}
+
+/* a [..., k] . b [k, n] (or [n, k]): a's leading dims (3-D and 4-D) are rows. */
+static void test_rows(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        int64_t m, k, n;
+        triple(i, &m, &k, &n);
+        for (int tb = 0; tb < 2; tb++) {
+            recur_shape bs = tb ? recur_shape2(n, k) : recur_shape2(k, n);
+            check_matmul(recur_shape3(3, m, k), bs, 0, tb);
+            check_matmul(recur_shape4(2, m, 3, k), bs, 0, tb);
+        }
+    }
+}
+
+/* a [B, m, k] . b [B, k, n] and the 4-D form [B1, B2, ...], each operand possibly transposed. */
+static void test_batched(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        int64_t m, k, n;
+        triple(i, &m, &k, &n);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int64_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+                check_matmul(recur_shape3(3, ar, ac), recur_shape3(3, br, bc), ta, tb);
+                check_matmul(recur_shape3(1, ar, ac), recur_shape3(1, br, bc), ta, tb);
+                check_matmul(recur_shape4(2, 3, ar, ac), recur_shape4(2, 3, br, bc), ta, tb);
+            }
+    }
+}
+
+/* Runs plan p (already fed) and returns a malloc'd copy of output v. */
+static float *run_fetch(recur_plan *p, recur_graph *g, recur_value v)
+{
+    int64_t n = recur_shape_numel(recur_value_shape(g, v));
+    float *out = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(out);
+    assert_int_equal(recur_plan_fetch(p, v, out, n), RECUR_OK);
+    return out;
+}
+
+/*
+ * Compiles `outs` of g on both backends, feeds them the same inputs, runs,
+ * and checks that every output agrees within NET_TOL.
+ */
+static void compare_backends(recur_graph *g, int n_outs, const recur_value *outs, int n_feeds, const recur_feed *feeds)
+{
+    recur_compile_opts ro = {.backend = "reference"}, oo = {.backend = "onednn"};
+    recur_plan *ref = recur_compile(g, n_outs, outs, &ro), *dnn = recur_compile(g, n_outs, outs, &oo);
+    if (!ref || !dnn) fail_msg("compile: %s", recur_errmsg(g));
+    assert_string_equal(recur_plan_backend(ref), "reference");
+    assert_string_equal(recur_plan_backend(dnn), "onednn");
+    for (int i = 0; i < n_feeds; i++) {
+        assert_int_equal(recur_plan_feed(ref, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+        assert_int_equal(recur_plan_feed(dnn, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+    }
+    if (recur_plan_run(ref) != RECUR_OK) fail_msg("run (reference): %s", recur_plan_errmsg(ref));
+    if (recur_plan_run(dnn) != RECUR_OK) fail_msg("run (onednn): %s", recur_plan_errmsg(dnn));
+    double worst = 0;
+    for (int i = 0; i < n_outs; i++) {
+        float *want = run_fetch(ref, g, outs[i]), *got = run_fetch(dnn, g, outs[i]);
+        int64_t n = recur_shape_numel(recur_value_shape(g, outs[i]));
+        double scale = 0;
+        for (int64_t j = 0; j < n; j++) scale = fmax(scale, fabs((double)want[j]));
+        for (int64_t j = 0; j < n; j++) {
+            double d = fabs((double)got[j] - (double)want[j]);
+            if (!(d <= NET_TOL * scale))
+                fail_msg("%s element %lld: oneDNN %.9g, reference %.9g (|diff| %.3g > %.1g * max %.4g)",
+                         recur_value_name(g, outs[i]), (long long)j, (double)got[j], (double)want[j], d, NET_TOL,
+                         scale);
+            if (scale > 0 && d / scale > worst) worst = d / scale;
+        }
+        free(want), free(got);
+    }
+    print_message("%d outputs agree: largest difference %.2g of the output's largest magnitude\n", n_outs, worst);
+    recur_plan_free(ref);
+    recur_plan_free(dnn);
+}
+
+/* Names each gradient "d/d<its wrt value>" for messages. */
+static void name_grads(recur_graph *g, int n, const recur_value *wrt, const recur_value *grads)
+{
+    for (int i = 0; i < n; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "d/d%s", recur_value_name(g, wrt[i]));
+        TU_ST(g, recur_set_name(g, grads[i], name));
+    }
+}
+
+/* A two-layer MLP, softmax cross-entropy: the loss and the gradients of every weight and of x. */
+static void test_mlp_forward_backward(void **state)
+{
+    (void)state;
+    enum { B = 33, I = 13, Hd = 29, C = 7 };
+    recur_graph *g = recur_graph_new(3);
+    recur_value x = recur_input(g, "x", recur_shape2(B, I));
+    recur_value t = recur_input(g, "t", recur_shape1(B));
+    recur_value h = recur_tanh(g, recur_dense(g, "l1", x, Hd, 1));
+    recur_value logits = recur_dense(g, "l2", h, C, 1);
+    recur_value loss = recur_softmax_xent(g, logits, t, RECUR_NONE);
+    TU_OK(g, loss);
+    recur_value wrt[5], grads[5];
+    int np = recur_params(g, wrt, 4);
+    assert_int_equal(np, 4);
+    wrt[np++] = x;
+    TU_ST(g, recur_grad(g, loss, np, wrt, grads));
+    name_grads(g, np, wrt, grads);
+    recur_value outs[7] = {loss, logits};
+    for (int i = 0; i < np; i++) outs[2 + i] = grads[i];
+    float xd[B * I], td[B];
+    tu_fill_uniform(xd, B * I, -2, 2, 11);
+    for (int i = 0; i < B; i++) td[i] = (float)(i * 5 % C);
+    compare_backends(g, 2 + np, outs, 2, (recur_feed[]){{x, xd, B * I}, {t, td, B}});
+    recur_graph_free(g);
+}
+
+/* An unrolled LSTM layer's training graph: the loss, outputs, final states and every gradient. */
+typedef struct lstm_net {
+    recur_graph *g;
+    recur_value x, h0, c0;
+    int n_outs;
+    recur_value outs[16];
+} lstm_net;
+
+static lstm_net build_lstm(int64_t T, int64_t B, int64_t I, int64_t H, int layers)
+{
+    lstm_net m;
+    recur_graph *g = m.g = recur_graph_new(7);
+    m.x = recur_input(g, "x", recur_shape3(T, B, I));
+    m.h0 = recur_input(g, "h0", recur_shape3(layers, B, H));
+    m.c0 = recur_input(g, "c0", recur_shape3(layers, B, H));
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = I, .hidden = H, .layers = layers};
+    recur_rnn rnn;
+    TU_ST(g, recur_rnn_new(g, "lstm", &o, m.x, m.h0, m.c0, &rnn));
+    float *w = malloc(sizeof(float) * (size_t)(T * B * H));
+    assert_non_null(w);
+    tu_fill_uniform(w, T * B * H, -1, 1, 21);
+    recur_value wy = recur_constant(g, "wy", recur_shape3(T, B, H), w);
+    free(w);
+    recur_value loss = recur_add(g, recur_sum(g, recur_mul(g, rnn.outputs, wy)), recur_sum(g, rnn.c_n));
+    TU_OK(g, loss);
+    TU_ST(g, recur_unroll(g));
+    recur_value wrt[12], grads[12];
+    int nw = recur_params(g, wrt, 8);
+    wrt[nw++] = m.x;
+    wrt[nw++] = m.h0;
+    wrt[nw++] = m.c0;
+    TU_ST(g, recur_grad(g, loss, nw, wrt, grads));
+    name_grads(g, nw, wrt, grads);
+    m.n_outs = 0;
+    m.outs[m.n_outs++] = loss;
+    m.outs[m.n_outs++] = rnn.outputs;
+    m.outs[m.n_outs++] = rnn.h_n;
+    for (int i = 0; i < nw; i++) m.outs[m.n_outs++] = grads[i];
+    return m;
+}
+
+static void fill_lstm_inputs(const lstm_net *m, float **x, float **h0, float **c0, recur_feed feeds[3])
+{
+    recur_value v[3] = {m->x, m->h0, m->c0};
+    float **d[3] = {x, h0, c0};
+    for (int i = 0; i < 3; i++) {
+        int64_t n = recur_shape_numel(recur_value_shape(m->g, v[i]));
+        *d[i] = malloc(sizeof(float) * (size_t)n);
+        assert_non_null(*d[i]);
+        tu_fill_uniform(*d[i], n, -1, 1, 40 + (uint64_t)i);
+        feeds[i] = (recur_feed){v[i], *d[i], n};
+    }
+}
+
+static void test_lstm_forward_backward(void **state)
+{
+    (void)state;
+    lstm_net m = build_lstm(6, 3, 7, 33, 2);
+    float *x, *h0, *c0;
+    recur_feed feeds[3];
+    fill_lstm_inputs(&m, &x, &h0, &c0, feeds);
+    compare_backends(m.g, m.n_outs, m.outs, 3, feeds);
+    free(x), free(h0), free(c0);
+    recur_graph_free(m.g);
+}
+
+/*
+ * A training plan on oneDNN creates its primitives when compiled (one per
+ * matmul node), none while running, allocates nothing while running, and
+ * destroys them when freed.
+ */
+static void test_compile_time_primitives_and_no_allocation(void **state)
+{
+    (void)state;
+    lstm_net m = build_lstm(5, 4, 9, 16, 1);
+    float *x, *h0, *c0;
+    recur_feed feeds[3];
+    fill_lstm_inputs(&m, &x, &h0, &c0, feeds);
+    long created0 = recur_onednn_primitives_created(), alive0 = recur_onednn_primitives_alive();
+    recur_compile_opts o = {.backend = "onednn"};
+    recur_plan *p = recur_compile(m.g, m.n_outs, m.outs, &o);
+    if (!p) fail_msg("compile: %s", recur_errmsg(m.g));
+    long made = recur_onednn_primitives_created() - created0;
+    assert_true(made > 10); /* 5 steps, forward and backward products */
+    assert_int_equal(recur_onednn_primitives_alive() - alive0, made);
+    for (int i = 0; i < 3; i++) assert_int_equal(recur_plan_feed(p, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    float loss1;
+    assert_int_equal(recur_plan_fetch(p, m.outs[0], &loss1, 1), RECUR_OK);
+
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 10; i++) assert_int_equal(recur_plan_run(p), RECUR_OK);
+    struct mallinfo2 after = mallinfo2();
+    assert_int_equal(before.uordblks, after.uordblks);
+    assert_int_equal(before.hblkhd, after.hblkhd);
+    assert_int_equal(recur_onednn_primitives_created() - created0, made);
+    /* Runs repeat exactly. */
+    float loss2;
+    assert_int_equal(recur_plan_fetch(p, m.outs[0], &loss2, 1), RECUR_OK);
+    assert_true(loss1 == loss2);
+
+    recur_plan_free(p);
+    assert_int_equal(recur_onednn_primitives_alive(), alive0);
+    free(x), free(h0), free(c0);
+    recur_graph_free(m.g);
+}
+
+/* One primitive per matmul node, none for other ops; the plan names its backend. */
+static void test_one_primitive_per_matmul(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", recur_shape2(4, 5));
+    recur_value w = tu_param(g, "w", recur_shape2(5, 5));
+    recur_value y = recur_tanh(g, recur_matmul(g, recur_matmul(g, a, w, 0, 0), w, 0, 1));
+    TU_OK(g, y);
+    long created0 = recur_onednn_primitives_created();
+    recur_compile_opts o = {.backend = "onednn"};
+    recur_plan *p = recur_compile(g, 1, &y, &o);
+    assert_non_null(p);
+    assert_string_equal(recur_plan_backend(p), "onednn");
+    assert_int_equal(recur_onednn_primitives_created() - created0, 2);
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+/* Without a backend in the options, RECUR_BACKEND chooses; an unknown name there is an error naming it. */
+static void test_default_backend_from_environment(void **state)
+{
+    (void)state;
+    const char *env = getenv("RECUR_BACKEND");
+    char saved[64] = "";
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", recur_shape2(3, 3));
+    recur_value y = recur_matmul(g, a, a, 0, 1);
+    TU_OK(g, y);
+    const char *names[] = {"onednn", "reference"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(setenv("RECUR_BACKEND", names[i], 1), 0);
+        recur_plan *p = recur_compile(g, 1, &y, NULL);
+        assert_non_null(p);
+        assert_string_equal(recur_plan_backend(p), names[i]);
+        recur_plan_free(p);
+    }
+    assert_int_equal(unsetenv("RECUR_BACKEND"), 0);
+    recur_plan *p = recur_compile(g, 1, &y, NULL);
+    assert_non_null(p);
+    assert_string_equal(recur_plan_backend(p), "reference");
+    recur_plan_free(p);
+    assert_int_equal(setenv("RECUR_BACKEND", "quantum", 1), 0);
+    assert_null(recur_compile(g, 1, &y, NULL));
+    assert_int_equal(recur_errcode(g), RECUR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(recur_errmsg(g), "\"quantum\""));
+    assert_non_null(strstr(recur_errmsg(g), "RECUR_BACKEND"));
+    /* An explicit backend in the options wins over the environment. */
+    recur_compile_opts o = {.backend = "onednn"};
+    p = recur_compile(g, 1, &y, &o);
+    assert_non_null(p);
+    assert_string_equal(recur_plan_backend(p), "onednn");
+    recur_plan_free(p);
+    if (env) setenv("RECUR_BACKEND", saved, 1);
+    else unsetenv("RECUR_BACKEND");
+    recur_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_2d),
+        cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_batched),
+        cmocka_unit_test(test_mlp_forward_backward),
+        cmocka_unit_test(test_lstm_forward_backward),
+        cmocka_unit_test(test_compile_time_primitives_and_no_allocation),
+        cmocka_unit_test(test_one_primitive_per_matmul),
+        cmocka_unit_test(test_default_backend_from_environment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

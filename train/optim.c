@@ -1,0 +1,397 @@
+/*
+ * train/optim.c — the optimizer handle: options and their checks, the
+ * state tensors, and the step (gradient norm, clipping, the kind's rule,
+ * the schedule). The rules themselves are in train/optim_rules.c.
+ *
+ * Memory: every state tensor lives in one arena allocated by
+ * recur_optim_new; state tensor k of parameter i is
+ * tensors[i * n_state + k]. A step only reads and writes existing memory.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/node.h"
+#include "train/optim_impl.h"
+
+typedef struct optim_param {
+    recur_value v;
+    float *data;   /* the graph's storage of the parameter */
+    int64_t numel;
+    recur_shape shape;
+} optim_param;
+
+struct recur_optim {
+    recur_graph *g;
+    recur_optim_opts opts;
+    const recur_optim_rule *rule;
+    int n;
+    optim_param *param;
+    const float **grads;        /* recur_optim_step_plan's gradient pointers */
+    int n_state;                /* state tensors per parameter */
+    recur_optim_tensor *tensor; /* n * n_state of them, names owned */
+    float *arena;
+    int64_t arena_numel;
+    int64_t t;                  /* steps done */
+    double lr;                  /* the next step's learning rate */
+    double grad_norm;           /* the last step's norm before clipping, -1 before the first */
+    recur_status err;
+    char errmsg[1024];
+};
+
+static recur_status optim_fail(recur_optim *o, recur_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static recur_status optim_fail(recur_optim *o, recur_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->errmsg, sizeof o->errmsg, fmt, ap);
+    va_end(ap);
+    o->err = code;
+    return code;
+}
+
+const char *recur_optim_errmsg(const recur_optim *o) { return o ? o->errmsg : "no optimizer (NULL)"; }
+recur_status recur_optim_errcode(const recur_optim *o) { return o ? o->err : RECUR_ERR_ARG; }
+
+/* ---------------------------------------------------------------- options */
+
+recur_optim_opts recur_optim_defaults(recur_optim_kind kind)
+{
+    recur_optim_opts o;
+    memset(&o, 0, sizeof o);
+    o.kind = kind;
+    o.lr = 1e-3;
+    o.beta1 = 0.9;
+    o.beta2 = 0.999;
+    o.eps = 1e-8;
+    o.alpha = 0.99;
+    switch (kind) {
+    case RECUR_OPTIM_ADAMW: o.weight_decay = 1e-2; break;
+    case RECUR_OPTIM_RMSPROP: o.lr = 1e-2; break;
+    case RECUR_OPTIM_ADAGRAD:
+        o.lr = 1e-2;
+        o.eps = 1e-10;
+        break;
+    default: break;
+    }
+    return o;
+}
+
+/*
+ * Records on g, unless lo <= x <= hi (x < hi when hi_open), that option
+ * `field` of `kind` is out of range. Returns 1 when it is in range.
+ */
+static int in_range(recur_graph *g, const char *kind, const char *field, double x, double lo, double hi, int hi_open)
+{
+    if (x >= lo && (hi_open ? x < hi : x <= hi)) return 1;
+    if (isinf(hi))
+        recur_set_error(g, RECUR_ERR_ARG, "optim_new: %s option %s = %g must be a finite number >= %g", kind, field, x,
+                        lo);
+    else
+        recur_set_error(g, RECUR_ERR_ARG, "optim_new: %s option %s = %g is outside [%g, %g%c", kind, field, x, lo, hi,
+                        hi_open ? ')' : ']');
+    return 0;
+}
+
+/* Checks every option the kind uses; records the first problem on g. */
+static int opts_valid(recur_graph *g, const recur_optim_opts *o, const char *kind)
+{
+    const double inf = INFINITY;
+    if (!in_range(g, kind, "lr", o->lr, 0, inf, 1) || !in_range(g, kind, "weight_decay", o->weight_decay, 0, inf, 1) ||
+        !in_range(g, kind, "max_grad_norm", o->max_grad_norm, 0, inf, 1) ||
+        !in_range(g, kind, "clip_value", o->clip_value, 0, inf, 1))
+        return 0;
+    switch (o->kind) {
+    case RECUR_OPTIM_SGD:
+        if (!in_range(g, kind, "momentum", o->momentum, 0, inf, 1) ||
+            !in_range(g, kind, "dampening", o->dampening, 0, 1, 0))
+            return 0;
+        if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
+            recur_set_error(g, RECUR_ERR_ARG,
+                            "optim_new: sgd option nesterov needs momentum > 0 and dampening = 0 (momentum = %g, "
+                            "dampening = %g)",
+                            o->momentum, o->dampening);
+            return 0;
+        }
+        break;
+    case RECUR_OPTIM_ADAM:
+    case RECUR_OPTIM_ADAMW:
+        if (!in_range(g, kind, "beta1", o->beta1, 0, 1, 1) || !in_range(g, kind, "beta2", o->beta2, 0, 1, 1) ||
+            !in_range(g, kind, "eps", o->eps, 0, inf, 1))
+            return 0;
+        break;
+    case RECUR_OPTIM_RMSPROP:
+        if (!in_range(g, kind, "alpha", o->alpha, 0, 1, 0) || !in_range(g, kind, "eps", o->eps, 0, inf, 1) ||
+            !in_range(g, kind, "momentum", o->momentum, 0, inf, 1))
+            return 0;
+        break;
+    case RECUR_OPTIM_ADAGRAD:
+        if (!in_range(g, kind, "eps", o->eps, 0, inf, 1) || !in_range(g, kind, "lr_decay", o->lr_decay, 0, inf, 1) ||
+            !in_range(g, kind, "initial_accumulator_value", o->initial_accumulator_value, 0, inf, 1))
+            return 0;
+        break;
+    }
+    if (!recur_schedule_valid(&o->schedule)) {
+        const recur_schedule *s = &o->schedule;
+        if (s->kind == RECUR_SCHEDULE_STEP && s->step_size < 1)
+            recur_set_error(g, RECUR_ERR_ARG, "optim_new: schedule step_size = %lld must be >= 1",
+                            (long long)s->step_size);
+        else if (s->kind == RECUR_SCHEDULE_STEP || s->kind == RECUR_SCHEDULE_EXPONENTIAL)
+            recur_set_error(g, RECUR_ERR_ARG, "optim_new: schedule gamma = %g must be finite and > 0", s->gamma);
+        else
+            recur_set_error(g, RECUR_ERR_ARG, "optim_new: unknown schedule kind %d", (int)s->kind);
+        return 0;
+    }
+    return 1;
+}
+
+/* Checks that params[0..n-1] are distinct parameters of g; records the first problem. */
+static int params_valid(recur_graph *g, int n, const recur_value *params)
+{
+    if (n < 1 || !params) {
+        recur_set_error(g, RECUR_ERR_ARG, "optim_new: needs at least one parameter (n = %d%s)", n,
+                        params ? "" : ", params = NULL");
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!recur_is_param(g, params[i])) {
+            const char *what = recur_value_op(g, params[i]);
+            if (what)
+                recur_set_error(g, RECUR_ERR_VALUE, "optim_new: params[%d] \"%s\" (op %s) is not a parameter", i,
+                                recur_value_name(g, params[i]), what);
+            else
+                recur_set_error(g, RECUR_ERR_VALUE, "optim_new: params[%d] (value %d) is not a live node of this graph",
+                                i, params[i].id);
+            return 0;
+        }
+        for (int k = 0; k < i; k++)
+            if (params[k].id == params[i].id) {
+                recur_set_error(g, RECUR_ERR_ARG, "optim_new: parameter \"%s\" is listed twice (params[%d] and [%d])",
+                                recur_value_name(g, params[i]), k, i);
+                return 0;
+            }
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+void recur_optim_free(recur_optim *o)
+{
+    if (!o) return;
+    if (o->tensor)
+        for (int i = 0; i < o->n * o->n_state; i++) free((char *)o->tensor[i].name);
+    free(o->tensor);
+    free(o->arena);
+    free(o->grads);
+    free(o->param);
+    free(o);
+}
+
+/* Lays out the state tensors in one arena and names them "<kind>.<state>/<param>". */
+static int make_state(recur_optim *o)
+{
+    const char *names[RECUR_OPTIM_MAX_STATES];
+    o->n_state = o->rule->states(&o->opts, names);
+    int count = o->n * o->n_state;
+    if (count == 0) return 1;
+    o->tensor = calloc((size_t)count, sizeof *o->tensor);
+    o->arena = calloc((size_t)(o->arena_numel * o->n_state), sizeof(float));
+    if (!o->tensor || !o->arena) return 0;
+    float *at = o->arena;
+    for (int i = 0; i < o->n; i++) {
+        const char *pname = recur_value_name(o->g, o->param[i].v);
+        for (int k = 0; k < o->n_state; k++) {
+            recur_optim_tensor *t = &o->tensor[i * o->n_state + k];
+            size_t len = strlen(o->rule->name) + strlen(names[k]) + strlen(pname) + 3;
+            char *name = malloc(len);
+            if (!name) return 0;
+            snprintf(name, len, "%s.%s/%s", o->rule->name, names[k], pname);
+            t->name = name;
+            t->data = at;
+            t->numel = o->param[i].numel;
+            t->shape = o->param[i].shape;
+            t->param = o->param[i].v;
+            at += t->numel;
+        }
+    }
+    return 1;
+}
+
+recur_optim *recur_optim_new(recur_graph *g, const recur_optim_opts *opts, int n, const recur_value *params)
+{
+    if (!g) return NULL;
+    recur_optim_opts defaults = recur_optim_defaults(RECUR_OPTIM_ADAM);
+    if (!opts) opts = &defaults;
+    const recur_optim_rule *rule = recur_optim_rule_of(opts->kind);
+    if (!rule) {
+        recur_set_error(g, RECUR_ERR_ARG, "optim_new: unknown optimizer kind %d", (int)opts->kind);
+        return NULL;
+    }
+    if (!opts_valid(g, opts, rule->name) || !params_valid(g, n, params)) return NULL;
+    recur_optim *o = calloc(1, sizeof *o);
+    if (!o) goto nomem;
+    o->g = g;
+    o->opts = *opts;
+    o->rule = rule;
+    o->n = n;
+    o->param = calloc((size_t)n, sizeof *o->param);
+    o->grads = calloc((size_t)n, sizeof *o->grads);
+    if (!o->param || !o->grads) goto nomem;
+    for (int i = 0; i < n; i++) {
+        optim_param *p = &o->param[i];
+        p->v = params[i];
+        p->data = recur_param_data(g, params[i]);
+        p->shape = recur_value_shape(g, params[i]);
+        p->numel = recur_shape_numel(p->shape);
+        o->arena_numel += p->numel;
+    }
+    if (!make_state(o)) goto nomem;
+    recur_optim_reset(o);
+    return o;
+nomem:
+    recur_optim_free(o);
+    recur_set_error(g, RECUR_ERR_NOMEM, "optim_new: out of memory for the state of %d parameters", n);
+    return NULL;
+}
+
+void recur_optim_reset(recur_optim *o)
+{
+    if (!o) return;
+    float init = o->opts.kind == RECUR_OPTIM_ADAGRAD ? (float)o->opts.initial_accumulator_value : 0.0f;
+    for (int64_t j = 0; j < o->arena_numel * o->n_state; j++) o->arena[j] = init;
+    o->t = 0;
+    o->lr = o->opts.lr;
+    o->grad_norm = -1;
+}
+
+/* ------------------------------------------------------------------- step */
+
+/*
+ * One step: ||g|| over every gradient (in double); refuse a non-finite one;
+ * the clipping factor min(1, max_grad_norm / ||g||); each parameter's rule;
+ * then t += 1 and lr *= the schedule's factor for step t.
+ */
+recur_status recur_optim_step(recur_optim *o, const float *const *grads)
+{
+    if (!o) return RECUR_ERR_ARG;
+    if (!grads) return optim_fail(o, RECUR_ERR_ARG, "optim_step: grads is NULL");
+    double sumsq = 0;
+    for (int i = 0; i < o->n; i++) {
+        if (!grads[i])
+            return optim_fail(o, RECUR_ERR_ARG, "optim_step: grads[%d] (the gradient of parameter \"%s\") is NULL", i,
+                              recur_value_name(o->g, o->param[i].v));
+        sumsq += recur_sumsq(grads[i], o->param[i].numel);
+    }
+    o->grad_norm = sqrt(sumsq);
+    if (!isfinite(sumsq)) {
+        int bad = 0;
+        while (bad < o->n - 1 && isfinite(recur_sumsq(grads[bad], o->param[bad].numel))) bad++;
+        char shp[64];
+        return optim_fail(o, RECUR_ERR_RUNTIME,
+                          "optim_step: the gradient of parameter \"%s\" %s holds a NaN or an infinity; step %lld "
+                          "skipped, nothing changed",
+                          recur_value_name(o->g, o->param[bad].v),
+                          recur_shape_str(o->param[bad].shape, shp, sizeof shp), (long long)o->t + 1);
+    }
+    const recur_optim_opts *opts = &o->opts;
+    recur_optim_coef c = {.gscale = 1, .gclip = 0, .lr = o->lr, .t = o->t + 1};
+    if (opts->max_grad_norm > 0 && o->grad_norm > opts->max_grad_norm)
+        c.gscale = (float)(opts->max_grad_norm / o->grad_norm);
+    if (opts->clip_value > 0) c.gclip = opts->clip_value > FLT_MAX ? FLT_MAX : (float)opts->clip_value;
+    float *state[RECUR_OPTIM_MAX_STATES] = {0};
+    for (int i = 0; i < o->n; i++) {
+        for (int k = 0; k < o->n_state; k++) state[k] = o->tensor[i * o->n_state + k].data;
+        o->rule->update(opts, &c, o->param[i].numel, o->param[i].data, grads[i], state);
+    }
+    o->t++;
+    o->lr *= recur_schedule_factor(&opts->schedule, o->t);
+    return RECUR_OK;
+}
+
+recur_status recur_optim_step_plan(recur_optim *o, recur_plan *plan, const recur_value *grad_values)
+{
+    if (!o) return RECUR_ERR_ARG;
+    if (!plan || !grad_values)
+        return optim_fail(o, RECUR_ERR_ARG, "optim_step_plan: %s is NULL", plan ? "grad_values" : "plan");
+    for (int i = 0; i < o->n; i++) {
+        const float *y = recur_plan_output(plan, grad_values[i]);
+        if (!y)
+            return optim_fail(o, recur_plan_errcode(plan), "optim_step_plan: gradient %d of parameter \"%s\": %s", i,
+                              recur_value_name(o->g, o->param[i].v), recur_plan_errmsg(plan));
+        recur_shape s = recur_value_shape(o->g, grad_values[i]);
+        if (!recur_shape_equal(s, o->param[i].shape)) {
+            char a[64], b[64];
+            return optim_fail(o, RECUR_ERR_SHAPE,
+                              "optim_step_plan: gradient %d \"%s\" has shape %s but parameter \"%s\" has %s", i,
+                              recur_value_name(o->g, grad_values[i]), recur_shape_str(s, a, sizeof a),
+                              recur_value_name(o->g, o->param[i].v), recur_shape_str(o->param[i].shape, b, sizeof b));
+        }
+        o->grads[i] = y;
+    }
+    return recur_optim_step(o, o->grads);
+}
+
+/* -------------------------------------------------------------- accessors */
+
+double recur_optim_lr(const recur_optim *o) { return o ? o->lr : NAN; }
+
+recur_status recur_optim_set_lr(recur_optim *o, double lr)
+{
+    if (!o) return RECUR_ERR_ARG;
+    if (!(lr >= 0) || isinf(lr))
+        return optim_fail(o, RECUR_ERR_ARG, "optim_set_lr: lr = %g must be a finite number >= 0", lr);
+    o->lr = lr;
+    return RECUR_OK;
+}
+
+int64_t recur_optim_steps(const recur_optim *o) { return o ? o->t : 0; }
+
+recur_status recur_optim_set_steps(recur_optim *o, int64_t t)
+{
+    if (!o) return RECUR_ERR_ARG;
+    if (t < 0) return optim_fail(o, RECUR_ERR_ARG, "optim_set_steps: step count %lld is negative", (long long)t);
+    o->t = t;
+    return RECUR_OK;
+}
+
+double recur_optim_grad_norm(const recur_optim *o) { return o ? o->grad_norm : -1; }
+
+recur_optim_kind recur_optim_kind_of(const recur_optim *o) { return o ? o->opts.kind : RECUR_OPTIM_SGD; }
+
+int recur_optim_size(const recur_optim *o) { return o ? o->n : 0; }
+
+recur_value recur_optim_param(const recur_optim *o, int i)
+{
+    return o && i >= 0 && i < o->n ? o->param[i].v : RECUR_NONE;
+}
+
+int recur_optim_state_count(const recur_optim *o) { return o ? o->n * o->n_state : 0; }
+
+recur_status recur_optim_state(recur_optim *o, int i, recur_optim_tensor *out)
+{
+    if (!o) return RECUR_ERR_ARG;
+    int count = o->n * o->n_state;
+    if (!out || i < 0 || i >= count)
+        return optim_fail(o, RECUR_ERR_ARG, "optim_state: index %d is outside [0, %d)%s", i, count,
+                          out ? "" : " or out is NULL");
+    *out = o->tensor[i];
+    return RECUR_OK;
+}
+
+recur_status recur_optim_state_find(recur_optim *o, const char *name, recur_optim_tensor *out)
+{
+    if (!o) return RECUR_ERR_ARG;
+    if (!name || !out) return optim_fail(o, RECUR_ERR_ARG, "optim_state_find: %s is NULL", name ? "out" : "name");
+    for (int i = 0; i < o->n * o->n_state; i++)
+        if (strcmp(o->tensor[i].name, name) == 0) {
+            *out = o->tensor[i];
+            return RECUR_OK;
+        }
+    return optim_fail(o, RECUR_ERR_ARG, "optim_state_find: this %s optimizer has no state tensor \"%s\"",
+                      o->rule->name, name);
+}
