@@ -5,12 +5,40 @@
  * read backwards over a topological order is
  *   adj(L) = 1,   adj(x) = sum over users y of x: (dy/dx)^T adj(y),
  * where each op's gradient rule builds the term (dy/dx)^T adj(y) as graph
- * nodes. Only nodes on a path from a wrt value to the loss are visited.
+ * nodes, and a node's terms are summed (autodiff/accumulate.c) once all its
+ * users are done. Only nodes on a path from a wrt value to the loss are
+ * visited.
  */
 #include <stdlib.h>
 
+#include "autodiff/accumulate.h"
 #include "ops/op.h"
 #include "recur/autodiff.h"
+
+/* A node's gradient terms, summed when the node is reached (all its users are done by then). */
+typedef struct terms {
+    int n, cap;
+    int32_t *v;
+} terms;
+
+static int push_term(terms *t, int32_t v)
+{
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 4;
+        int32_t *grown = realloc(t->v, sizeof(int32_t) * (size_t)cap);
+        if (!grown) return 0;
+        t->v = grown;
+        t->cap = cap;
+    }
+    t->v[t->n++] = v;
+    return 1;
+}
+
+/* The adjoint of node i: the sum of its terms (RECUR_NONE if it has none). */
+static recur_value adjoint(recur_graph *g, terms *acc, int32_t i)
+{
+    return acc[i].n ? recur_grad_sum(g, acc[i].n, acc[i].v) : RECUR_NONE;
+}
 
 recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur_value *wrt, recur_value *grads)
 {
@@ -33,13 +61,12 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     const int n0 = g->n; /* nodes from here on are gradient nodes, dropped on failure */
     recur_status st = RECUR_OK;
     char *on_path = calloc((size_t)n0 + 1, 1);
+    terms *acc = calloc((size_t)n0 + 1, sizeof *acc);
     recur_value *adj = malloc(sizeof *adj * ((size_t)n0 + 1));
     int32_t *order = malloc(sizeof *order * ((size_t)n0 + 1));
-    int count = on_path && adj && order ? recur_topo(g, 1, &loss, NULL, order, "grad") : -2;
+    int count = on_path && acc && adj && order ? recur_topo(g, 1, &loss, NULL, order, "grad") : -2;
     if (count < 0) {
-        free(on_path);
-        free(adj);
-        free(order);
+        free(on_path), free(acc), free(adj), free(order);
         return count == -2 ? recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory") : g->err;
     }
     for (int i = 0; i < n0; i++) adj[i] = RECUR_NONE;
@@ -53,13 +80,18 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     }
 
     if (on_path[loss.id]) {
-        adj[loss.id] = recur_fill(g, ln->shape, 1.0f);
-        if (!recur_ok(adj[loss.id])) st = recur_built(g, adj[loss.id]);
+        recur_value one = recur_fill(g, ln->shape, 1.0f);
+        if (!recur_ok(one) || !push_term(&acc[loss.id], one.id)) st = recur_ok(one) ? RECUR_ERR_NOMEM : recur_built(g, one);
     }
-    /* Users before their inputs: every adjoint is complete when it is used. */
+    /* Users before their inputs: every adjoint is complete when it is reached. */
     for (int j = count - 1; j >= 0 && st == RECUR_OK; j--) {
         int32_t i = order[j];
-        if (!recur_ok(adj[i]) || !on_path[i]) continue;
+        if (!on_path[i] || !acc[i].n) continue;
+        adj[i] = adjoint(g, acc, i);
+        if (!recur_ok(adj[i])) {
+            st = recur_built(g, adj[i]);
+            break;
+        }
         const recur_node *n = &g->nodes[i];
         if (n->n_in == 0) continue;
         int needs[64], *needp = n->n_in <= 64 ? needs : malloc(sizeof(int) * (size_t)n->n_in);
@@ -85,25 +117,21 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
         } else if (any) {
             st = def->grad(g, (recur_value){i}, adj[i], needp, dx);
         }
-        /* Sum each contribution into its input's adjoint. Builders append
-         * nodes and may move the node array: index it afresh each time. */
-        for (int k = 0; k < g->nodes[i].n_in && st == RECUR_OK; k++) {
-            if (!needp[k] || !recur_ok(dx[k])) continue;
-            int32_t in = g->nodes[i].in[k];
-            adj[in] = recur_ok(adj[in]) ? recur_add(g, adj[in], dx[k]) : dx[k];
-            if (!recur_ok(adj[in])) st = recur_built(g, adj[in]);
-        }
+        /* Each contribution becomes a term of its input's adjoint (the rule may have moved the node array). */
+        for (int k = 0; k < g->nodes[i].n_in && st == RECUR_OK; k++)
+            if (needp[k] && recur_ok(dx[k]) && !push_term(&acc[g->nodes[i].in[k]], dx[k].id))
+                st = recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory");
         if (needp != needs) free(needp);
         if (dx != small) free(dx);
     }
 
     for (int i = 0; i < n_wrt && st == RECUR_OK; i++) {
-        grads[i] = recur_ok(adj[wrt[i].id]) ? adj[wrt[i].id] : recur_fill(g, g->nodes[wrt[i].id].shape, 0.0f);
+        recur_value a = recur_ok(adj[wrt[i].id]) ? adj[wrt[i].id] : adjoint(g, acc, wrt[i].id);
+        grads[i] = recur_ok(a) ? a : recur_fill(g, g->nodes[wrt[i].id].shape, 0.0f);
         if (!recur_ok(grads[i])) st = recur_built(g, grads[i]);
     }
-    free(on_path);
-    free(adj);
-    free(order);
+    for (int i = 0; i < n0; i++) free(acc[i].v);
+    free(on_path), free(acc), free(adj), free(order);
     if (st != RECUR_OK) {
         recur_graph_truncate(g, n0);
         for (int i = 0; i < n_wrt; i++) grads[i] = RECUR_NONE;

@@ -7,14 +7,34 @@
 
 #include "graph/node.h"
 #include "ops/op.h"
+#include "recur/passes.h"
+
+/* The passes a new graph uses: RECUR_PASSES ("none", "all", or a comma list), else all. */
+static unsigned default_passes(void)
+{
+    const char *env = getenv("RECUR_PASSES");
+    if (!env || !*env || strcmp(env, "all") == 0) return RECUR_PASS_ALL;
+    unsigned p = 0;
+    if (strstr(env, "hoist")) p |= RECUR_PASS_HOIST;
+    if (strstr(env, "grad_batch")) p |= RECUR_PASS_GRAD_BATCH;
+    return p;
+}
 
 recur_graph *recur_graph_new(uint64_t seed)
 {
     recur_graph *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     recur_rng_seed(&g->rng, seed);
+    g->passes = default_passes();
     return g;
 }
+
+void recur_set_passes(recur_graph *g, unsigned passes)
+{
+    if (g) g->passes = passes & RECUR_PASS_ALL;
+}
+
+unsigned recur_passes(const recur_graph *g) { return g ? g->passes : 0; }
 
 static void node_release(recur_node *n)
 {

@@ -23,6 +23,7 @@ static void loop_rec_release(recur_loop_rec *L)
     free(L->seq), free(L->step);
     free(L->init), free(L->state), free(L->next);
     free(L->copies);
+    free(L->hoisted);
     memset(L, 0, sizeof *L);
 }
 

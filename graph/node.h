@@ -117,6 +117,8 @@ typedef struct recur_loop_rec {
     int32_t *seq, *step;    /* sequence inputs and their step placeholders */
     int32_t *init, *state, *next; /* initial values, state placeholders, next values (-1: not closed) */
     int32_t *copies;        /* after unrolling: copies[t * (last - first) + (id - first)] */
+    int32_t *hoisted;       /* after unrolling with RECUR_PASS_HOIST: the [T, ...] value computing body
+                             * node id for every step at once, hoisted[id - first], or -1 */
 } recur_loop_rec;
 
 struct recur_graph {
@@ -125,6 +127,7 @@ struct recur_graph {
     recur_loop_rec *loops;
     int n_loops;
     int open_loop;          /* 1 + index of the open loop, 0 if none */
+    unsigned passes;        /* RECUR_PASS_* mask (recur/passes.h) */
     recur_rng rng;
     recur_status err;
     char errmsg[1024];
@@ -190,6 +193,14 @@ int recur_topo(recur_graph *g, int n_out, const recur_value *outs, const char *l
  * other loop is an error recorded on g.
  */
 recur_status recur_loop_tag(recur_graph *g, recur_node *n);
+
+/*
+ * The hoisting pass (graph/hoist.c): for every body node of loop li that
+ * uses no state and whose op can take a leading time dimension, adds to g
+ * the node computing it for all T steps at once and records its id in
+ * L->hoisted (allocated here; -1 for the others).
+ */
+recur_status recur_hoist_loop(recur_graph *g, int li);
 
 /* Makes loop-output node `out` of an unrolled loop an alias of its unrolled value (graph/unroll.c). */
 recur_status recur_unroll_output(recur_graph *g, recur_value out);

@@ -31,33 +31,66 @@ static int32_t copy_at(const recur_graph *g, const recur_loop_rec *L, int32_t id
 /* The time index of processing step s. */
 static int64_t time_of(const recur_loop_rec *L, int64_t s) { return L->reverse ? L->T - 1 - s : s; }
 
+/*
+ * per_step[b] = 1 if hoisted body node b is read at every step: by a body
+ * node that is not hoisted, or as a state's next value.
+ */
+static char *hoisted_read_per_step(const recur_graph *g, const recur_loop_rec *L, int li)
+{
+    int64_t nb = L->last - L->first;
+    char *per_step = calloc((size_t)nb + 1, 1);
+    if (!per_step) return NULL;
+    for (int32_t id = L->first; id < L->last; id++) {
+        const recur_node *n = &g->nodes[id];
+        if (n->loop != li + 1 || L->hoisted[id - L->first] >= 0) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (g->nodes[n->in[k]].loop == li + 1 && L->hoisted[n->in[k] - L->first] >= 0) per_step[n->in[k] - L->first] = 1;
+    }
+    for (int k = 0; k < L->n_state; k++)
+        if (g->nodes[L->next[k]].loop == li + 1 && L->hoisted[L->next[k] - L->first] >= 0)
+            per_step[L->next[k] - L->first] = 1;
+    return per_step;
+}
+
 static recur_status unroll_loop(recur_graph *g, int li)
 {
+    recur_status st = recur_hoist_loop(g, li);
+    if (st != RECUR_OK) return st;
     recur_loop_rec *L = &g->loops[li];
     int64_t nb = L->last - L->first, T = L->T;
     L->copies = malloc(sizeof(int32_t) * (size_t)(T * nb));
-    if (!L->copies) return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory for loop \"%s\"", L->name);
+    char *per_step = hoisted_read_per_step(g, L, li);
+    if (!L->copies || !per_step) {
+        free(per_step);
+        return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory for loop \"%s\"", L->name);
+    }
     for (int64_t i = 0; i < T * nb; i++) L->copies[i] = -1;
 
     const int n_before = g->n; /* nodes from here on are this unrolling's copies */
     recur_value small[8], *in = small;
     int in_cap = 8;
-    for (int64_t s = 0; s < T; s++) {
+    for (int64_t s = 0; s < T && st == RECUR_OK; s++) {
         int64_t t = time_of(L, s);
         for (int32_t id = L->first; id < L->last; id++) {
             L = &g->loops[li];
             recur_node *n = &g->nodes[id];
             if (n->loop != li + 1) continue;
+            int32_t hoisted = L->hoisted[id - L->first];
             recur_value copy;
-            if (n->op == RECUR_OP_LOOP_STEP) {
-                copy = recur_select_step(g, (recur_value){L->seq[n->attr.i[1]]}, t);
+            if (hoisted >= 0) {
+                /* Computed for every step at once: step t reads its slice, if anything reads it. */
+                if (!per_step[id - L->first]) continue;
+                copy = recur_select_step(g, (recur_value){hoisted}, t);
             } else if (n->op == RECUR_OP_LOOP_STATE) {
                 int k = (int)n->attr.i[1];
                 copy = s == 0 ? (recur_value){L->init[k]} : (recur_value){copy_at(g, L, L->next[k], time_of(L, s - 1))};
             } else {
                 if (n->n_in > in_cap) {
                     recur_value *grown = malloc(sizeof *grown * (size_t)n->n_in);
-                    if (!grown) return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory");
+                    if (!grown) {
+                        st = recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory");
+                        break;
+                    }
                     if (in != small) free(in);
                     in = grown;
                     in_cap = n->n_in;
@@ -67,8 +100,8 @@ static recur_status unroll_loop(recur_graph *g, int li)
                 copy = recur_node_add(g, n->op, n->n_in, in, &attr);
             }
             if (!recur_ok(copy)) {
-                if (in != small) free(in);
-                return g->err;
+                st = g->err;
+                break;
             }
             recur_node *c = &g->nodes[copy.id];
             if (copy.id >= n_before && !c->unrolled) {
@@ -86,6 +119,8 @@ static recur_status unroll_loop(recur_graph *g, int li)
         }
     }
     if (in != small) free(in);
+    free(per_step);
+    if (st != RECUR_OK) return st;
     g->loops[li].unrolled = 1;
     /* Every output of this loop becomes an alias of its unrolled value. */
     for (int32_t id = 0; id < g->n; id++) {
@@ -108,6 +143,8 @@ recur_status recur_unroll_output(recur_graph *g, recur_value out)
         int k = 0;
         while (k < L->n_state && L->state[k] != v) k++;
         result = (recur_value){copy_at(g, L, L->next[k], time_of(L, L->T - 1))};
+    } else if (g->nodes[v].loop && L->hoisted && L->hoisted[v - L->first] >= 0) {
+        result = (recur_value){L->hoisted[v - L->first]}; /* already [T, ...] */
     } else {
         recur_value *steps = malloc(sizeof *steps * (size_t)L->T);
         if (!steps) return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory");
@@ -156,5 +193,13 @@ recur_value recur_loop_step_value(recur_graph *g, recur_loop l, recur_value v, i
                         recur_node_name(g, v.id), (long long)t, L->name, (long long)L->T);
         return RECUR_NONE;
     }
-    return (recur_value){copy_at(g, L, v.id, t)};
+    int32_t c = copy_at(g, L, v.id, t);
+    if (c < 0 && L->hoisted && L->hoisted[v.id - L->first] >= 0) {
+        /* Hoisted and read by no step: its slice for step t is made on demand. */
+        recur_value slice = recur_select_step(g, (recur_value){L->hoisted[v.id - L->first]}, t);
+        if (!recur_ok(slice)) return slice;
+        L = &g->loops[l.id];
+        L->copies[t * (L->last - L->first) + (v.id - L->first)] = c = slice.id;
+    }
+    return (recur_value){c};
 }

@@ -10,11 +10,15 @@
 #include "recur/autodiff.h"
 #include "recur/exec.h"
 #include "recur/loop.h"
+#include "recur/passes.h"
 #include "recur/layers.h"
+#include "recur/draw.h"
 #include "recur/seq2seq.h"
 #include "recur/tbptt.h"
 #include "recur/checkpoint.h"
 #include "recur/optim.h"
 #include "recur/data.h"
+#include "recur/trainer.h"
+#include "recur/plot.h"
 
 #endif

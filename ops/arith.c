@@ -14,30 +14,41 @@ static recur_status binary_shape(recur_graph *g, recur_node *n)
 }
 
 /*
- * y_i = a_{i'} (op) b_{i''}, where i' and i'' are i mapped into the operands
- * (equal shapes take the flat loop).
+ * y_i = a_{i'} (op) b_{i''}, where i' and i'' are i mapped into the operands.
+ * When each operand only repeats whole (same shape, a scalar, a bias row:
+ * recur_bcast_period), i' = i mod period and a counter walks it; other
+ * broadcasts take the general index map.
  */
-#define BINARY_KERNEL(fname, expr)                                                 \
-    static recur_status fname(const recur_kernel_args *k)                          \
-    {                                                                              \
-        int64_t n = recur_shape_numel(k->node->shape);                             \
-        const float *A = k->x[0], *B = k->x[1];                                    \
-        float *y = k->y;                                                           \
-        if (recur_shape_equal(k->xs[0], k->xs[1])) {                               \
-            for (int64_t i = 0; i < n; i++) {                                      \
-                float a = A[i], b = B[i];                                          \
-                y[i] = (expr);                                                     \
-            }                                                                      \
-            return RECUR_OK;                                                       \
-        }                                                                          \
-        recur_bcast ia, ib;                                                        \
-        recur_bcast_init(&ia, k->node->shape, k->xs[0]);                           \
-        recur_bcast_init(&ib, k->node->shape, k->xs[1]);                           \
-        for (int64_t i = 0; i < n; i++) {                                          \
-            float a = A[recur_bcast_offset(&ia, i)], b = B[recur_bcast_offset(&ib, i)]; \
-            y[i] = (expr);                                                         \
-        }                                                                          \
-        return RECUR_OK;                                                           \
+#define BINARY_KERNEL(fname, expr)                                                      \
+    static recur_status fname(const recur_kernel_args *k)                               \
+    {                                                                                   \
+        int64_t n = recur_shape_numel(k->node->shape);                                  \
+        const float *A = k->x[0], *B = k->x[1];                                         \
+        float *y = k->y;                                                                \
+        int64_t pa = recur_bcast_period(k->node->shape, k->xs[0]);                      \
+        int64_t pb = recur_bcast_period(k->node->shape, k->xs[1]);                      \
+        if (pa == n && pb == n) {                                                       \
+            for (int64_t i = 0; i < n; i++) {                                           \
+                float a = A[i], b = B[i];                                               \
+                y[i] = (expr);                                                          \
+            }                                                                           \
+        } else if (pa > 0 && pb > 0) {                                                  \
+            for (int64_t i = 0, ia = 0, ib = 0; i < n; i++) {                           \
+                float a = A[ia], b = B[ib];                                             \
+                y[i] = (expr);                                                          \
+                if (++ia == pa) ia = 0;                                                 \
+                if (++ib == pb) ib = 0;                                                 \
+            }                                                                           \
+        } else {                                                                        \
+            recur_bcast ia, ib;                                                         \
+            recur_bcast_init(&ia, k->node->shape, k->xs[0]);                            \
+            recur_bcast_init(&ib, k->node->shape, k->xs[1]);                            \
+            for (int64_t i = 0; i < n; i++) {                                           \
+                float a = A[recur_bcast_offset(&ia, i)], b = B[recur_bcast_offset(&ib, i)]; \
+                y[i] = (expr);                                                          \
+            }                                                                           \
+        }                                                                               \
+        return RECUR_OK;                                                                \
     }
 
 BINARY_KERNEL(add_forward, a + b)

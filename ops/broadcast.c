@@ -44,6 +44,17 @@ void recur_bcast_init(recur_bcast *it, recur_shape out, recur_shape in)
     for (int i = 0; i < RECUR_MAX_DIMS; i++) it->st[i] = (din[i] == 1 && it->d[i] != 1) ? 0 : st[i];
 }
 
+int64_t recur_bcast_period(recur_shape out, recur_shape in)
+{
+    int lead = 0;
+    while (lead < in.ndim && in.d[lead] == 1) lead++;
+    int k = in.ndim - lead; /* in's dimensions that matter */
+    if (k > out.ndim) return 0;
+    for (int i = 0; i < k; i++)
+        if (in.d[lead + i] != out.d[out.ndim - k + i]) return 0;
+    return recur_shape_numel(in);
+}
+
 int64_t recur_bcast_offset(const recur_bcast *it, int64_t flat)
 {
     int64_t off = 0;
@@ -71,9 +82,16 @@ static recur_status broadcast_to_shape(recur_graph *g, recur_node *n)
 
 static recur_status broadcast_to_forward(const recur_kernel_args *a)
 {
+    int64_t n = recur_shape_numel(a->node->shape), period = recur_bcast_period(a->node->shape, a->xs[0]);
+    if (period > 0) { /* whole repeats: y_i = x_{i mod period} */
+        for (int64_t i = 0, j = 0; i < n; i++) {
+            a->y[i] = a->x[0][j];
+            if (++j == period) j = 0;
+        }
+        return RECUR_OK;
+    }
     recur_bcast it;
     recur_bcast_init(&it, a->node->shape, a->xs[0]);
-    int64_t n = recur_shape_numel(a->node->shape);
     for (int64_t i = 0; i < n; i++) a->y[i] = a->x[0][recur_bcast_offset(&it, i)];
     return RECUR_OK;
 }
@@ -120,12 +138,20 @@ static size_t sum_to_workspace(const recur_graph *g, const recur_node *n)
 
 static recur_status sum_to_forward(const recur_kernel_args *a)
 {
-    recur_bcast it;
-    recur_bcast_init(&it, a->xs[0], a->node->shape);
     int64_t ny = recur_shape_numel(a->node->shape), nx = recur_shape_numel(a->xs[0]);
     double *acc = (double *)a->work;
     memset(acc, 0, sizeof(double) * (size_t)ny);
-    for (int64_t i = 0; i < nx; i++) acc[recur_bcast_offset(&it, i)] += a->x[0][i];
+    int64_t period = recur_bcast_period(a->xs[0], a->node->shape);
+    if (period > 0) { /* summing whole rows (a bias gradient): y_j = sum_r x[r, j] */
+        for (int64_t i = 0, j = 0; i < nx; i++) {
+            acc[j] += a->x[0][i];
+            if (++j == period) j = 0;
+        }
+    } else {
+        recur_bcast it;
+        recur_bcast_init(&it, a->xs[0], a->node->shape);
+        for (int64_t i = 0; i < nx; i++) acc[recur_bcast_offset(&it, i)] += a->x[0][i];
+    }
     for (int64_t i = 0; i < ny; i++) a->y[i] = (float)acc[i];
     return RECUR_OK;
 }

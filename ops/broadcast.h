@@ -20,6 +20,14 @@ typedef struct recur_bcast {
 
 void recur_bcast_init(recur_bcast *it, recur_shape out, recur_shape in);
 
+/*
+ * The period of `in` inside `out` when broadcasting only repeats it whole:
+ * in (without leading 1s) equals out's trailing dimensions, so out's element
+ * i reads in's element i % period (a scalar: 1; a bias row: its length; the
+ * same shape: numel). 0 when the broadcast is anything else.
+ */
+int64_t recur_bcast_period(recur_shape out, recur_shape in);
+
 /* Offset into the input of the output's element `flat`. */
 int64_t recur_bcast_offset(const recur_bcast *it, int64_t flat);
 

@@ -1,0 +1,149 @@
+/*
+ * autodiff/accumulate.c — summing gradient contributions, with one op where
+ * the terms allow it (RECUR_PASS_GRAD_BATCH):
+ *
+ *   sum_t pad_axis(d_t, axis, start_t, total), disjoint ranges
+ *       = concat(d_0, zeros..., d_1, ...) along axis
+ *         (the gradient of a sequence read one step at a time);
+ *   sum_t op_a(A_t) op_b(B_t)   (2-D matmuls, the same flags and output shape)
+ *       = op_a([A_0 | A_1 | ...]) op_b([B_0 ; B_1 ; ...])
+ *         with the operands concatenated along their inner dimension
+ *         (a weight's gradient over the steps of an unrolled loop: one large
+ *         product instead of T small ones and T - 1 additions).
+ */
+#include <stdlib.h>
+
+#include "autodiff/accumulate.h"
+#include "ops/op.h"
+#include "recur/passes.h"
+
+static recur_value add_to(recur_graph *g, recur_value sum, recur_value term)
+{
+    return recur_ok(sum) ? recur_add(g, sum, term) : term;
+}
+
+static int cmp_start(const void *a, const void *b, void *g)
+{
+    const recur_graph *gr = g;
+    int64_t sa = gr->nodes[*(const int32_t *)a].attr.i[1], sb = gr->nodes[*(const int32_t *)b].attr.i[1];
+    return (sa > sb) - (sa < sb);
+}
+
+/* Insertion sort of pad terms by start (qsort_r is not C11). */
+static void sort_by_start(const recur_graph *g, int32_t *v, int n)
+{
+    for (int i = 1; i < n; i++) {
+        int32_t x = v[i];
+        int j = i;
+        while (j > 0 && cmp_start(&v[j - 1], &x, (void *)g) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+/* pad terms with disjoint ranges as one concatenation, or RECUR_NONE if they overlap. */
+static recur_value concat_pads(recur_graph *g, int32_t *pads, int n)
+{
+    sort_by_start(g, pads, n);
+    const recur_node *first = &g->nodes[pads[0]];
+    int axis = (int)first->attr.i[0];
+    int64_t total = first->attr.i[2], at = 0;
+    recur_value *pieces = malloc(sizeof *pieces * (size_t)(2 * n + 1));
+    if (!pieces) return RECUR_NONE;
+    int m = 0;
+    recur_value out = RECUR_NONE;
+    for (int i = 0; i <= n; i++) {
+        int64_t start = i < n ? g->nodes[pads[i]].attr.i[1] : total;
+        if (start < at) goto done; /* overlapping ranges: not a concatenation */
+        if (start > at) {          /* a gap: zeros */
+            recur_shape s = g->nodes[pads[0]].shape;
+            s.d[axis] = start - at;
+            pieces[m++] = recur_fill(g, s, 0.0f);
+        }
+        if (i == n) break;
+        int32_t src = g->nodes[pads[i]].in[0];
+        pieces[m++] = (recur_value){src};
+        at = start + g->nodes[src].shape.d[axis];
+    }
+    out = recur_concat(g, m, pieces, axis);
+done:
+    free(pieces);
+    return out;
+}
+
+/* 2-D matmul terms with equal flags and output shapes as one matmul. */
+static recur_value batch_matmuls(recur_graph *g, const int32_t *mm, int n)
+{
+    recur_value *a = malloc(sizeof *a * (size_t)n), *b = malloc(sizeof *b * (size_t)n), out = RECUR_NONE;
+    if (a && b) {
+        int ta = (int)g->nodes[mm[0]].attr.i[0] != 0, tb = (int)g->nodes[mm[0]].attr.i[1] != 0;
+        for (int i = 0; i < n; i++) {
+            a[i] = (recur_value){g->nodes[mm[i]].in[0]};
+            b[i] = (recur_value){g->nodes[mm[i]].in[1]};
+        }
+        /* The inner dimension: a's columns (rows when transposed), b's rows (columns when transposed). */
+        recur_value A = recur_concat(g, n, a, ta ? 0 : 1), B = recur_concat(g, n, b, tb ? 1 : 0);
+        out = recur_matmul(g, A, B, ta, tb);
+    }
+    free(a);
+    free(b);
+    return out;
+}
+
+static int is_pad_like(const recur_graph *g, int32_t v, int32_t ref)
+{
+    const recur_node *n = &g->nodes[v], *r = &g->nodes[ref];
+    return n->op == RECUR_OP_PAD_AXIS && n->attr.i[0] == r->attr.i[0] && n->attr.i[2] == r->attr.i[2];
+}
+
+static int is_matmul_like(const recur_graph *g, int32_t v, int32_t ref)
+{
+    const recur_node *n = &g->nodes[v], *r = &g->nodes[ref];
+    return n->op == RECUR_OP_MATMUL && g->nodes[n->in[0]].shape.ndim == 2 && g->nodes[n->in[1]].shape.ndim == 2 &&
+           (n->attr.i[0] != 0) == (r->attr.i[0] != 0) && (n->attr.i[1] != 0) == (r->attr.i[1] != 0) &&
+           recur_shape_equal(n->shape, r->shape);
+}
+
+recur_value recur_grad_sum(recur_graph *g, int n, const int32_t *terms)
+{
+    if (n == 1) return (recur_value){terms[0]};
+    int32_t *pads = malloc(sizeof(int32_t) * (size_t)n), *mms = malloc(sizeof(int32_t) * (size_t)n);
+    int32_t *rest = malloc(sizeof(int32_t) * (size_t)n);
+    if (!pads || !mms || !rest) {
+        free(pads), free(mms), free(rest);
+        recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory");
+        return RECUR_NONE;
+    }
+    int np = 0, nm = 0, nr = 0;
+    int32_t pad_ref = -1, mm_ref = -1;
+    for (int i = 0; i < n; i++) {
+        int32_t v = terms[i];
+        if (!(g->passes & RECUR_PASS_GRAD_BATCH)) {
+            rest[nr++] = v;
+        } else if (g->nodes[v].op == RECUR_OP_PAD_AXIS && (pad_ref < 0 || is_pad_like(g, v, pad_ref))) {
+            if (pad_ref < 0) pad_ref = v;
+            pads[np++] = v;
+        } else if (g->nodes[v].op == RECUR_OP_MATMUL && (mm_ref < 0 || is_matmul_like(g, v, mm_ref)) &&
+                   is_matmul_like(g, v, v)) {
+            if (mm_ref < 0) mm_ref = v;
+            mms[nm++] = v;
+        } else {
+            rest[nr++] = v;
+        }
+    }
+    recur_value sum = RECUR_NONE;
+    if (np >= 2) {
+        recur_value c = concat_pads(g, pads, np);
+        if (recur_ok(c)) sum = c;
+        else for (int i = 0; i < np; i++) rest[nr++] = pads[i];
+    } else if (np == 1) {
+        rest[nr++] = pads[0];
+    }
+    if (nm >= 2) sum = add_to(g, sum, batch_matmuls(g, mms, nm));
+    else if (nm == 1) rest[nr++] = mms[0];
+    for (int i = 0; i < nr; i++) sum = add_to(g, sum, (recur_value){rest[i]});
+    free(pads), free(mms), free(rest);
+    return sum;
+}

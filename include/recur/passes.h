@@ -1,0 +1,44 @@
+/*
+ * recur/passes.h — the graph passes that make a general graph fast, and the
+ * switches that turn them off (for testing, every test must pass with all
+ * of them on and with all of them off).
+ *
+ *   RECUR_PASS_HOIST       unrolling computes the part of a loop body that
+ *                          uses no state (input projections x_t W^T + b,
+ *                          embeddings, ...) once for all T steps as one
+ *                          large op, instead of T small ones;
+ *   RECUR_PASS_GRAD_BATCH  autodiff sums a value's gradient contributions
+ *                          with one op where it can: per-step weight
+ *                          gradients sum_t A_t^T B_t become one matmul over
+ *                          the concatenated rows, per-step slices of a
+ *                          sequence's gradient become one concatenation.
+ *
+ * A graph starts with every pass on, unless the RECUR_PASSES environment
+ * variable says otherwise ("none", "all", or a comma list of "hoist",
+ * "grad_batch").
+ */
+#ifndef RECUR_PASSES_H
+#define RECUR_PASSES_H
+
+#include "graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    RECUR_PASS_HOIST = 1u << 0,
+    RECUR_PASS_GRAD_BATCH = 1u << 1,
+    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH
+};
+
+/** Sets which passes g's unrolling and differentiation use (a RECUR_PASS_* mask). */
+void recur_set_passes(recur_graph *g, unsigned passes);
+
+/** The passes g uses. */
+unsigned recur_passes(const recur_graph *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,266 @@
+/*
+ * train/trainer.c — the training loop: making a trainer (gradients, one
+ * plan, the optimizer), one step (feed, run, check the loss, update,
+ * callbacks) and the queries. Checkpoints are in train/trainer_ckpt.c,
+ * the progress line in train/progress.c.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "graph/node.h"
+#include "recur/autodiff.h"
+#include "train/trainer_impl.h"
+
+recur_status recur_trainer_set_error(recur_trainer *t, recur_status code, const char *fmt, ...)
+{
+    if (!t) return code;
+    char msg[sizeof t->errmsg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap); /* through a copy: fmt's arguments may point into t->errmsg */
+    va_end(ap);
+    memcpy(t->errmsg, msg, sizeof msg);
+    t->err = code;
+    t->n_errors++;
+    return code;
+}
+
+const char *recur_trainer_errmsg(const recur_trainer *t) { return t ? t->errmsg : "no trainer (NULL)"; }
+recur_status recur_trainer_errcode(const recur_trainer *t) { return t ? t->err : RECUR_ERR_ARG; }
+
+double recur_trainer_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+recur_trainer_opts recur_trainer_defaults(void)
+{
+    recur_trainer_opts o;
+    memset(&o, 0, sizeof o);
+    o.optim = recur_optim_defaults(RECUR_OPTIM_ADAM);
+    return o;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+void recur_trainer_free(recur_trainer *t)
+{
+    if (!t) return;
+    recur_optim_free(t->opt);
+    recur_plan_free(t->plan);
+    free(t->window);
+    free(t->extra);
+    free(t->grad);
+    free(t);
+}
+
+/* Checks the options recur_optim_new and recur_compile do not check; records the first problem on g. */
+static int opts_valid(recur_graph *g, const recur_trainer_opts *o)
+{
+    const char *field = NULL;
+    double x = 0;
+    if (o->n_extra < 0 || (o->n_extra > 0 && !o->extra))
+        return recur_set_error(g, RECUR_ERR_ARG, "trainer_new: n_extra = %d needs as many values in extra%s", o->n_extra,
+                               o->extra ? "" : " (extra = NULL)"), 0;
+    if (o->progress < RECUR_PROGRESS_AUTO || o->progress > RECUR_PROGRESS_PLAIN)
+        return recur_set_error(g, RECUR_ERR_ARG, "trainer_new: unknown progress mode %d", (int)o->progress), 0;
+    if (o->eval_every < 0) field = "eval_every", x = (double)o->eval_every;
+    else if (o->progress_every < 0) field = "progress_every", x = (double)o->progress_every;
+    else if (o->steps_per_epoch < 0) field = "steps_per_epoch", x = (double)o->steps_per_epoch;
+    else if (o->mean_window < 0) field = "mean_window", x = (double)o->mean_window;
+    else if (!(o->tokens_per_step >= 0) || isinf(o->tokens_per_step)) field = "tokens_per_step", x = o->tokens_per_step;
+    if (field) return recur_set_error(g, RECUR_ERR_ARG, "trainer_new: option %s = %g must be >= 0", field, x), 0;
+    return 1;
+}
+
+/* Prefixes the graph's recorded message with "trainer_new: <what>: " and returns NULL. */
+static recur_trainer *new_fail(recur_graph *g, recur_trainer *t, const char *what)
+{
+    char msg[sizeof g->errmsg];
+    snprintf(msg, sizeof msg, "%s", recur_errmsg(g));
+    recur_set_error(g, recur_errcode(g) ? recur_errcode(g) : RECUR_ERR_STATE, "trainer_new: %s: %s", what, msg);
+    recur_trainer_free(t);
+    return NULL;
+}
+
+recur_trainer *recur_trainer_new(recur_graph *g, recur_value loss, int n_params, const recur_value *params,
+                                 const recur_trainer_opts *o)
+{
+    if (!g) return NULL;
+    recur_trainer_opts defaults = recur_trainer_defaults();
+    if (!o) o = &defaults;
+    if (!opts_valid(g, o)) return NULL;
+    if (n_params < 1 || !params) {
+        recur_set_error(g, RECUR_ERR_ARG, "trainer_new: needs at least one parameter (n_params = %d%s)", n_params,
+                        params ? "" : ", params = NULL");
+        return NULL;
+    }
+    recur_trainer *t = calloc(1, sizeof *t);
+    if (!t) return recur_set_error(g, RECUR_ERR_NOMEM, "trainer_new: out of memory"), NULL;
+    t->g = g;
+    t->o = *o;
+    t->loss = loss;
+    t->n = n_params;
+    t->last_loss = NAN;
+    t->eval_loss = NAN;
+    if (!t->o.progress_every) t->o.progress_every = 100;
+    if (!t->o.mean_window) t->o.mean_window = 100;
+    if (!t->o.progress_file) t->o.progress_file = stderr;
+
+    int n_out = 1 + n_params + o->n_extra;
+    t->grad = malloc(sizeof *t->grad * (size_t)n_params);
+    t->extra = malloc(sizeof *t->extra * ((size_t)o->n_extra + 1));
+    t->window = malloc(sizeof *t->window * (size_t)t->o.mean_window);
+    recur_value *outs = malloc(sizeof *outs * (size_t)n_out);
+    if (!t->grad || !t->extra || !t->window || !outs) {
+        free(outs);
+        recur_set_error(g, RECUR_ERR_NOMEM, "trainer_new: out of memory");
+        recur_trainer_free(t);
+        return NULL;
+    }
+    if (o->n_extra) memcpy(t->extra, o->extra, sizeof *t->extra * (size_t)o->n_extra);
+    t->o.extra = t->extra;
+
+    if (recur_grad(g, loss, n_params, params, t->grad) != RECUR_OK) {
+        free(outs);
+        return new_fail(g, t, "differentiating the loss");
+    }
+    outs[0] = loss;
+    memcpy(outs + 1, t->grad, sizeof *outs * (size_t)n_params);
+    if (o->n_extra) memcpy(outs + 1 + n_params, t->extra, sizeof *outs * (size_t)o->n_extra);
+    t->plan = recur_compile(g, n_out, outs, &t->o.compile);
+    free(outs);
+    if (!t->plan) return new_fail(g, t, "compiling the training plan");
+    t->opt = recur_optim_new(g, &t->o.optim, n_params, params);
+    if (!t->opt) return new_fail(g, t, "making the optimizer");
+    recur_progress_init(t);
+    return t;
+}
+
+/* ------------------------------------------------------------------ a step */
+
+/*
+ * Gives the reason of a callback that returned st != RECUR_OK: its own
+ * message when it recorded one (t->n_errors went past errors_before), else
+ * the plan's when a plan call failed during it (its message changed),
+ * else the status's name.
+ */
+static recur_status callback_fail(recur_trainer *t, recur_status st, int64_t step, const char *who,
+                                  uint64_t errors_before, const char *plan_msg_before)
+{
+    if (t->n_errors != errors_before)
+        return recur_trainer_set_error(t, st, "step %lld: %s: %s", (long long)step, who, t->errmsg);
+    const char *pm = recur_plan_errmsg(t->plan);
+    if (plan_msg_before && recur_plan_errcode(t->plan) != RECUR_OK && strcmp(pm, plan_msg_before) != 0)
+        return recur_trainer_set_error(t, st, "step %lld: %s: %s", (long long)step, who, pm);
+    return recur_trainer_set_error(t, st, "step %lld: %s returned %s", (long long)step, who, recur_status_str(st));
+}
+
+/* Adds a step's loss to the running-mean window. */
+static void window_push(recur_trainer *t, float loss)
+{
+    t->window[t->window_pos] = loss;
+    t->window_pos = (t->window_pos + 1) % t->o.mean_window;
+    if (t->window_n < t->o.mean_window) t->window_n++;
+}
+
+static recur_status evaluate(recur_trainer *t)
+{
+    double l = NAN;
+    uint64_t errors = t->n_errors;
+    recur_status st = t->o.eval(t->o.user, t, t->step, &l);
+    if (st != RECUR_OK) return callback_fail(t, st, t->step, "the eval callback", errors, NULL);
+    t->eval_loss = l;
+    recur_progress_eval(t);
+    return RECUR_OK;
+}
+
+/* One training step (see the top of recur/trainer.h). Steps are numbered from 1 in messages. */
+static recur_status train_step(recur_trainer *t)
+{
+    int64_t s = t->step + 1;
+    if (t->o.feed) {
+        char before[sizeof t->errmsg];
+        snprintf(before, sizeof before, "%s", recur_plan_errmsg(t->plan));
+        uint64_t errors = t->n_errors;
+        recur_status st = t->o.feed(t->o.user, t->step, t->plan);
+        if (st != RECUR_OK) return callback_fail(t, st, s, "the feed callback", errors, before);
+    }
+    if (recur_plan_run(t->plan) != RECUR_OK)
+        return recur_trainer_set_error(t, recur_plan_errcode(t->plan), "step %lld: %s", (long long)s,
+                                       recur_plan_errmsg(t->plan));
+    const float *lp = recur_plan_output(t->plan, t->loss);
+    float loss = lp ? lp[0] : NAN;
+    if (!isfinite(loss))
+        return recur_trainer_set_error(t, RECUR_ERR_RUNTIME, "step %lld: the loss \"%s\" is %g%s", (long long)s,
+                                       recur_value_name(t->g, t->loss), (double)loss,
+                                       t->o.compile.check_finite
+                                           ? ""
+                                           : " (set compile.check_finite = 1 to find the op that made it)");
+    if (recur_optim_step_plan(t->opt, t->plan, t->grad) != RECUR_OK)
+        return recur_trainer_set_error(t, recur_optim_errcode(t->opt), "step %lld: %s", (long long)s,
+                                       recur_optim_errmsg(t->opt));
+    t->step = s;
+    t->last_loss = loss;
+    window_push(t, loss);
+    if (t->o.on_step) {
+        uint64_t errors = t->n_errors;
+        recur_status st = t->o.on_step(t->o.user, t, s, loss);
+        if (st != RECUR_OK) return callback_fail(t, st, s, "the step callback", errors, NULL);
+    }
+    if (t->o.eval && t->o.eval_every > 0 && s % t->o.eval_every == 0) return evaluate(t);
+    return RECUR_OK;
+}
+
+recur_status recur_trainer_run(recur_trainer *t, int64_t n_steps)
+{
+    if (!t) return RECUR_ERR_ARG;
+    if (n_steps < 0)
+        return recur_trainer_set_error(t, RECUR_ERR_ARG, "trainer_run: n_steps = %lld must be >= 0",
+                                       (long long)n_steps);
+    t->stop = 0;
+    t->run_start = recur_trainer_now();
+    t->run_first = t->step;
+    t->run_total = t->step + n_steps;
+    t->last_draw = -1;
+    recur_status st = RECUR_OK;
+    for (int64_t i = 0; i < n_steps && st == RECUR_OK && !t->stop; i++) {
+        st = train_step(t);
+        if (st == RECUR_OK) recur_progress_step(t, t->stop || i == n_steps - 1);
+    }
+    if (st == RECUR_OK && t->o.eval && t->o.eval_every == 0 && t->step > t->run_first) st = evaluate(t);
+    recur_progress_end(t);
+    return st;
+}
+
+void recur_trainer_stop(recur_trainer *t)
+{
+    if (t) t->stop = 1;
+}
+
+/* --------------------------------------------------------------- queries */
+
+recur_plan *recur_trainer_plan(recur_trainer *t) { return t ? t->plan : NULL; }
+recur_optim *recur_trainer_optim(recur_trainer *t) { return t ? t->opt : NULL; }
+recur_graph *recur_trainer_graph(recur_trainer *t) { return t ? t->g : NULL; }
+int64_t recur_trainer_step(const recur_trainer *t) { return t ? t->step : 0; }
+float recur_trainer_loss(const recur_trainer *t) { return t ? t->last_loss : NAN; }
+double recur_trainer_eval_loss(const recur_trainer *t) { return t ? t->eval_loss : NAN; }
+
+recur_value recur_trainer_grad(const recur_trainer *t, int i)
+{
+    return t && i >= 0 && i < t->n ? t->grad[i] : RECUR_NONE;
+}
+
+double recur_trainer_mean_loss(const recur_trainer *t)
+{
+    if (!t || t->window_n == 0) return NAN;
+    double sum = 0;
+    for (int64_t i = 0; i < t->window_n; i++) sum += t->window[i];
+    return sum / (double)t->window_n;
+}
