@@ -9,7 +9,10 @@
  *       = op_a([A_0 | A_1 | ...]) op_b([B_0 ; B_1 ; ...])
  *         with the operands concatenated along their inner dimension
  *         (a weight's gradient over the steps of an unrolled loop: one large
- *         product instead of T small ones and T - 1 additions).
+ *         product instead of T small ones and T - 1 additions);
+ *   sum_t sum_to(d_t, s)   (d_t of one shape, s without d_t's leading axis or 1 there)
+ *       = sum_to([d_0; d_1; ...], s)
+ *         (a bias's gradient over the steps: one reduction).
  */
 #include <stdlib.h>
 
@@ -92,6 +95,27 @@ static recur_value batch_matmuls(recur_graph *g, const int32_t *mm, int n)
     return out;
 }
 
+/* sum_to terms of one input shape and target as one reduction over their concatenation. */
+static recur_value batch_sums(recur_graph *g, const int32_t *st, int n)
+{
+    recur_value *parts = malloc(sizeof *parts * (size_t)n), out = RECUR_NONE;
+    if (parts) {
+        for (int i = 0; i < n; i++) parts[i] = (recur_value){g->nodes[st[i]].in[0]};
+        out = recur_sum_to(g, recur_concat(g, n, parts, 0), g->nodes[st[0]].shape);
+    }
+    free(parts);
+    return out;
+}
+
+static int is_sum_like(const recur_graph *g, int32_t v, int32_t ref)
+{
+    const recur_node *n = &g->nodes[v], *r = &g->nodes[ref];
+    recur_shape x = g->nodes[n->in[0]].shape;
+    int axis_free = n->shape.ndim < x.ndim || (n->shape.ndim > 0 && n->shape.d[0] == 1);
+    return n->op == RECUR_OP_SUM_TO && axis_free && x.ndim >= 1 && recur_shape_equal(n->shape, r->shape) &&
+           recur_shape_equal(x, g->nodes[r->in[0]].shape);
+}
+
 static int is_pad_like(const recur_graph *g, int32_t v, int32_t ref)
 {
     const recur_node *n = &g->nodes[v], *r = &g->nodes[ref];
@@ -110,14 +134,14 @@ recur_value recur_grad_sum(recur_graph *g, int n, const int32_t *terms)
 {
     if (n == 1) return (recur_value){terms[0]};
     int32_t *pads = malloc(sizeof(int32_t) * (size_t)n), *mms = malloc(sizeof(int32_t) * (size_t)n);
-    int32_t *rest = malloc(sizeof(int32_t) * (size_t)n);
-    if (!pads || !mms || !rest) {
-        free(pads), free(mms), free(rest);
+    int32_t *rest = malloc(sizeof(int32_t) * (size_t)n), *sums = malloc(sizeof(int32_t) * (size_t)n);
+    if (!pads || !mms || !rest || !sums) {
+        free(pads), free(mms), free(rest), free(sums);
         recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory");
         return RECUR_NONE;
     }
-    int np = 0, nm = 0, nr = 0;
-    int32_t pad_ref = -1, mm_ref = -1;
+    int np = 0, nm = 0, nr = 0, ns = 0;
+    int32_t pad_ref = -1, mm_ref = -1, sum_ref = -1;
     for (int i = 0; i < n; i++) {
         int32_t v = terms[i];
         if (!(g->passes & RECUR_PASS_GRAD_BATCH)) {
@@ -129,6 +153,9 @@ recur_value recur_grad_sum(recur_graph *g, int n, const int32_t *terms)
                    is_matmul_like(g, v, v)) {
             if (mm_ref < 0) mm_ref = v;
             mms[nm++] = v;
+        } else if (g->nodes[v].op == RECUR_OP_SUM_TO && is_sum_like(g, v, sum_ref < 0 ? v : sum_ref)) {
+            if (sum_ref < 0) sum_ref = v;
+            sums[ns++] = v;
         } else {
             rest[nr++] = v;
         }
@@ -143,7 +170,9 @@ recur_value recur_grad_sum(recur_graph *g, int n, const int32_t *terms)
     }
     if (nm >= 2) sum = add_to(g, sum, batch_matmuls(g, mms, nm));
     else if (nm == 1) rest[nr++] = mms[0];
+    if (ns >= 2) sum = add_to(g, sum, batch_sums(g, sums, ns));
+    else if (ns == 1) rest[nr++] = sums[0];
     for (int i = 0; i < nr; i++) sum = add_to(g, sum, (recur_value){rest[i]});
-    free(pads), free(mms), free(rest);
+    free(pads), free(mms), free(rest), free(sums);
     return sum;
 }

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backends/backend.h"
 #include "recur/exec.h"
@@ -43,6 +44,8 @@ struct recur_plan {
     size_t work_bytes;
     uint64_t run;
     int ran;
+    double op_ms[RECUR_OP_COUNT];  /* opts.profile: time spent per op over all runs */
+    int64_t op_calls[RECUR_OP_COUNT];
     recur_compile_opts opts;
     recur_status err;
     char errmsg[1024];
@@ -120,22 +123,34 @@ static int pool_take(block_pool *bp, size_t bytes, int reuse)
  * Assigns blocks to values and lays them out in one arena. block_of[id] is
  * the block of each planned value (-1 for those with storage elsewhere).
  */
+/* Ops whose output is their input's data unchanged: they share its buffer (no kernel runs). */
+static int is_view(int op) { return op == RECUR_OP_RESHAPE || op == RECUR_OP_ALIAS || op == RECUR_OP_STOP_GRADIENT; }
+
 static recur_status plan_memory(recur_plan *p)
 {
     recur_graph *g = p->g;
     int n = p->n_vals;
     int *last_use = malloc(sizeof(int) * (size_t)n), *block_of = malloc(sizeof(int) * (size_t)n);
+    int32_t *root = malloc(sizeof(int32_t) * (size_t)n); /* the value whose buffer a value uses */
+    char *pinned = calloc((size_t)n + 1, 1);              /* roots of outputs: never freed */
     block_pool bp = {0};
     recur_status st = RECUR_OK;
-    if (!last_use || !block_of) {
+    if (!last_use || !block_of || !root || !pinned) {
         st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory planning buffers");
         goto out;
     }
-    for (int i = 0; i < n; i++) last_use[i] = -1, block_of[i] = -1;
+    for (int i = 0; i < n; i++) last_use[i] = -1, block_of[i] = -1, root[i] = i;
+    /* Views share their input's buffer; liveness is tracked on the buffer's owner (the root). */
     for (int s = 0; s < p->n_steps; s++) {
         const recur_node *node = &g->nodes[p->steps[s].id];
-        for (int k = 0; k < node->n_in; k++) last_use[node->in[k]] = s;
+        if (!p->opts.no_reuse && is_view(node->op)) {
+            root[p->steps[s].id] = root[node->in[0]];
+            p->steps[s].fn = NULL; /* nothing to run */
+        }
+        for (int k = 0; k < node->n_in; k++) last_use[root[node->in[k]]] = s;
     }
+    for (int i = 0; i < n; i++)
+        if (p->role[i] & ROLE_OUTPUT) pinned[root[i]] = 1;
     /* Inputs are fed before a run and read during it: each keeps its own block. */
     for (int i = 0; i < p->n_inputs; i++) {
         int b = pool_take(&bp, value_bytes(&g->nodes[p->inputs[i]]), 0);
@@ -145,17 +160,17 @@ static recur_status plan_memory(recur_plan *p)
     for (int s = 0; s < p->n_steps; s++) {
         int32_t id = p->steps[s].id;
         const recur_node *node = &g->nodes[id];
+        if (root[id] != id) continue; /* a view: no buffer of its own */
         int b = pool_take(&bp, value_bytes(node), !p->opts.no_reuse);
         if (b < 0) goto nomem;
         block_of[id] = b;
-        /* Values read for the last time here free their blocks (outputs never do). */
+        /* Buffers read for the last time here are free again (outputs' never are). */
         for (int k = 0; k < node->n_in; k++) {
-            int32_t in = node->in[k];
-            if (last_use[in] == s && (p->role[in] & 7) == ROLE_COMPUTED && !(p->role[in] & ROLE_OUTPUT) &&
-                block_of[in] >= 0)
+            int32_t in = root[node->in[k]];
+            if (last_use[in] == s && (p->role[in] & 7) == ROLE_COMPUTED && !pinned[in] && block_of[in] >= 0)
                 bp.busy[block_of[in]] = 0;
         }
-        if (last_use[id] < 0 && !(p->role[id] & ROLE_OUTPUT)) bp.busy[b] = 0;
+        if (last_use[id] < 0 && !pinned[id]) bp.busy[b] = 0;
     }
     /* Lay the blocks out back to back. */
     size_t *offset = malloc(sizeof(size_t) * (size_t)(bp.n + 1));
@@ -173,6 +188,8 @@ static recur_status plan_memory(recur_plan *p)
     if (total) memset(p->arena, 0, total);
     for (int i = 0; i < n; i++)
         if (block_of[i] >= 0) p->val[i] = (float *)((char *)p->arena + offset[block_of[i]]);
+    for (int s = 0; s < p->n_steps; s++) /* views, in order: a view of a view finds its root set */
+        if (root[p->steps[s].id] != p->steps[s].id) p->val[p->steps[s].id] = p->val[root[p->steps[s].id]];
     free(offset);
     goto out;
 nomem:
@@ -180,6 +197,8 @@ nomem:
 out:
     free(last_use);
     free(block_of);
+    free(root);
+    free(pinned);
     free(bp.size);
     free(bp.busy);
     return st;
@@ -311,6 +330,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
     if (be->prepare) {
         for (int s = 0; s < p->n_steps; s++) {
             plan_step *step = &p->steps[s];
+            if (!step->fn) continue; /* a view */
             recur_kernel_args a = {.node = &g->nodes[step->id], .xs = p->xshape + step->x_off,
                                    .n_in = g->nodes[step->id].n_in};
             char err[512] = "";
@@ -416,13 +436,21 @@ recur_status recur_plan_run(recur_plan *p)
     char err[512];
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
+        if (!step->fn) continue; /* a view of its input's buffer: nothing to compute */
         const recur_node *node = &g->nodes[step->id];
         recur_kernel_args a = {.node = node, .y = p->val[step->id], .x = p->xptr + step->x_off,
                                .xs = p->xshape + step->x_off, .n_in = node->n_in, .work = p->work,
                                .state = step->state, .run = p->run, .inference = p->opts.inference,
                                .err = err, .errlen = sizeof err};
         err[0] = 0;
+        struct timespec t0, t1;
+        if (p->opts.profile) clock_gettime(CLOCK_MONOTONIC, &t0);
         recur_status st = step->fn(&a);
+        if (p->opts.profile) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            p->op_ms[node->op] += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+            p->op_calls[node->op]++;
+        }
         if (st != RECUR_OK)
             return recur_plan_set_error(p, st, "run: node %s (op %s): %s", recur_node_name(g, step->id),
                              recur_op(node->op)->name, err[0] ? err : recur_status_str(st));
@@ -471,4 +499,23 @@ recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t 
                          (long long)want, (long long)n, out ? "" : " (NULL buffer)");
     memcpy(out, y, sizeof(float) * (size_t)n);
     return RECUR_OK;
+}
+
+recur_status recur_plan_profile(const recur_plan *p, FILE *f)
+{
+    if (!p || !f) return RECUR_ERR_ARG;
+    int order[RECUR_OP_COUNT], n = 0;
+    double total = 0;
+    for (int op = 0; op < RECUR_OP_COUNT; op++)
+        if (p->op_calls[op]) order[n++] = op, total += p->op_ms[op];
+    for (int i = 1; i < n; i++) /* slowest first */
+        for (int j = i; j > 0 && p->op_ms[order[j]] > p->op_ms[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    fprintf(f, "%-20s %12s %7s %10s\n", "op", "total ms", "share", "calls");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%-20s %12.3f %6.1f%% %10lld\n", recur_op(order[i])->name, p->op_ms[order[i]],
+                total > 0 ? 100 * p->op_ms[order[i]] / total : 0.0, (long long)p->op_calls[order[i]]);
+    return ferror(f) ? RECUR_ERR_IO : RECUR_OK;
 }

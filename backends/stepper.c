@@ -255,7 +255,7 @@ recur_status recur_stepper_step(recur_stepper *s)
         if (s->next[k] == s->state[k]) continue;
         recur_value sv = {s->state[k]};
         int64_t n = recur_shape_numel(s->g->nodes[sv.id].shape);
-        memcpy(recur_plan_value_buffer(s->plan, sv), recur_plan_output(s->plan, (recur_value){s->next[k]}),
+        memmove(recur_plan_value_buffer(s->plan, sv), recur_plan_output(s->plan, (recur_value){s->next[k]}),
                sizeof(float) * (size_t)n);
     }
     return RECUR_OK;

@@ -133,7 +133,9 @@ static dnnl_memory_desc_t md_plain(int ndims, const dnnl_dim_t *dims,
                                    dnnl_format_tag_t tag)
 {
     dnnl_memory_desc_t md;
-    CHECK(dnnl_memory_desc_init_by_tag(&md, ndims, dims, dnnl_f32, tag));
+    dnnl_dims_t full = {0}; /* the API reads a whole dnnl_dims_t */
+    for (int i = 0; i < ndims; i++) full[i] = dims[i];
+    CHECK(dnnl_memory_desc_init_by_tag(&md, ndims, full, dnnl_f32, tag));
     return md;
 }
 

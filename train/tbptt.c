@@ -72,7 +72,7 @@ recur_status recur_tbptt_run(recur_tbptt *tb)
     recur_status st = recur_plan_run(tb->plan);
     if (st != RECUR_OK) return st;
     for (int i = 0; i < tb->n; i++)
-        memcpy(recur_plan_value_buffer(tb->plan, tb->init[i]), recur_plan_output(tb->plan, tb->final[i]),
+        memmove(recur_plan_value_buffer(tb->plan, tb->init[i]), recur_plan_output(tb->plan, tb->final[i]),
                sizeof(float) * (size_t)tb->len[i]);
     return RECUR_OK;
 }

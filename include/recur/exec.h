@@ -32,6 +32,7 @@ typedef struct recur_compile_opts {
     int inference;       /**< 1: dropout is the identity */
     int no_reuse;        /**< 1: every value gets its own buffer (for debugging) */
     int check_finite;    /**< 1: after each node, stop with RECUR_ERR_RUNTIME naming the first node that made a NaN or Inf */
+    int profile;         /**< 1: time every kernel; recur_plan_profile reports the time per op */
 } recur_compile_opts;
 
 /**
@@ -89,6 +90,12 @@ const float *recur_plan_output(recur_plan *p, recur_value v);
 
 /** Bytes of memory the plan allocated for its values and workspace (parameters excluded). */
 size_t recur_plan_memory(const recur_plan *p);
+
+/**
+ * Writes, for a plan compiled with opts.profile, the time its runs spent in
+ * each op (total milliseconds, share, kernel calls), slowest first.
+ */
+recur_status recur_plan_profile(const recur_plan *p, FILE *f);
 
 /** Number of nodes the plan executes per run. */
 int recur_plan_size(const recur_plan *p);
