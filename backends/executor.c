@@ -14,44 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "backends/backend.h"
-#include "recur/exec.h"
+#include "backends/plan.h"
+#include "recur/passes.h"
 
-#define ALIGN_BYTES 64
 
-typedef struct plan_step {
-    int32_t id;
-    recur_kernel_fn fn;
-    void *state;
-    int x_off; /* this step's slice of the plan's xptr/xshape arrays */
-} plan_step;
-
-struct recur_plan {
-    recur_graph *g;
-    const recur_backend *be;
-    int n_steps;
-    plan_step *steps;
-    int n_vals;            /* graph size when compiled */
-    float **val;           /* val[id]: the buffer of node id, NULL if not in the plan */
-    char *role;            /* role[id]: ROLE_* below */
-    const float **xptr;    /* all steps' input pointers, back to back */
-    recur_shape *xshape;
-    int n_inputs;
-    int32_t *inputs;       /* ids of the graph inputs the plan reads */
-    void *arena;
-    size_t arena_bytes;
-    float *work;
-    size_t work_bytes;
-    uint64_t run;
-    int ran;
-    double op_ms[RECUR_OP_COUNT];  /* opts.profile: time spent per op over all runs */
-    int64_t op_calls[RECUR_OP_COUNT];
-    recur_compile_opts opts;
-    recur_status err;
-    char errmsg[1024];
-};
-
-enum { ROLE_NONE, ROLE_INPUT_UNFED, ROLE_INPUT_FED, ROLE_STORAGE, ROLE_COMPUTED, ROLE_OUTPUT = 8 };
 
 
 recur_status recur_plan_set_error(recur_plan *p, recur_status code, const char *fmt, ...)
@@ -67,7 +33,12 @@ recur_status recur_plan_set_error(recur_plan *p, recur_status code, const char *
 const char *recur_plan_errmsg(const recur_plan *p) { return p ? p->errmsg : "no plan (NULL)"; }
 recur_status recur_plan_errcode(const recur_plan *p) { return p ? p->err : RECUR_ERR_ARG; }
 size_t recur_plan_memory(const recur_plan *p) { return p ? p->arena_bytes + p->work_bytes : 0; }
-int recur_plan_size(const recur_plan *p) { return p ? p->n_steps : 0; }
+int recur_plan_size(const recur_plan *p)
+{
+    int n = 0;
+    for (int s = 0; p && s < p->n_steps; s++) n += p->steps[s].fn != NULL;
+    return n;
+}
 const char *recur_plan_backend(const recur_plan *p) { return p ? p->be->name : NULL; }
 
 static size_t value_bytes(const recur_node *n)
@@ -142,12 +113,13 @@ static recur_status plan_memory(recur_plan *p)
     for (int i = 0; i < n; i++) last_use[i] = -1, block_of[i] = -1, root[i] = i;
     /* Views share their input's buffer; liveness is tracked on the buffer's owner (the root). */
     for (int s = 0; s < p->n_steps; s++) {
-        const recur_node *node = &g->nodes[p->steps[s].id];
-        if (!p->opts.no_reuse && is_view(node->op)) {
-            root[p->steps[s].id] = root[node->in[0]];
-            p->steps[s].fn = NULL; /* nothing to run */
+        plan_step *step = &p->steps[s];
+        if (step->dead) continue;
+        if (!p->opts.no_reuse && is_view(g->nodes[step->id].op)) {
+            root[step->id] = root[step->in[0]];
+            step->fn = NULL; /* nothing to run */
         }
-        for (int k = 0; k < node->n_in; k++) last_use[root[node->in[k]]] = s;
+        for (int k = 0; k < step->n_in; k++) last_use[root[step->in[k]]] = s;
     }
     for (int i = 0; i < n; i++)
         if (p->role[i] & ROLE_OUTPUT) pinned[root[i]] = 1;
@@ -158,15 +130,15 @@ static recur_status plan_memory(recur_plan *p)
         block_of[p->inputs[i]] = b;
     }
     for (int s = 0; s < p->n_steps; s++) {
-        int32_t id = p->steps[s].id;
-        const recur_node *node = &g->nodes[id];
-        if (root[id] != id) continue; /* a view: no buffer of its own */
-        int b = pool_take(&bp, value_bytes(node), !p->opts.no_reuse);
+        const plan_step *step = &p->steps[s];
+        int32_t id = step->id;
+        if (step->dead || root[id] != id) continue; /* fused away, or a view: no buffer of its own */
+        int b = pool_take(&bp, value_bytes(&g->nodes[id]), !p->opts.no_reuse);
         if (b < 0) goto nomem;
         block_of[id] = b;
         /* Buffers read for the last time here are free again (outputs' never are). */
-        for (int k = 0; k < node->n_in; k++) {
-            int32_t in = root[node->in[k]];
+        for (int k = 0; k < step->n_in; k++) {
+            int32_t in = root[step->in[k]];
             if (last_use[in] == s && (p->role[in] & 7) == ROLE_COMPUTED && !pinned[in] && block_of[in] >= 0)
                 bp.busy[block_of[in]] = 0;
         }
@@ -189,7 +161,8 @@ static recur_status plan_memory(recur_plan *p)
     for (int i = 0; i < n; i++)
         if (block_of[i] >= 0) p->val[i] = (float *)((char *)p->arena + offset[block_of[i]]);
     for (int s = 0; s < p->n_steps; s++) /* views, in order: a view of a view finds its root set */
-        if (root[p->steps[s].id] != p->steps[s].id) p->val[p->steps[s].id] = p->val[root[p->steps[s].id]];
+        if (!p->steps[s].dead && root[p->steps[s].id] != p->steps[s].id)
+            p->val[p->steps[s].id] = p->val[root[p->steps[s].id]];
     free(offset);
     goto out;
 nomem:
@@ -286,7 +259,9 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
                           recur_node_name(g, id), def->hint ? ": " : "", def->hint ? def->hint : "");
                 goto fail;
             }
-            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x};
+            const recur_op_def *def = recur_op(node->op);
+            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x, .n_in = node->n_in,
+                                                 .work = def->workspace ? def->workspace(g, node) : 0};
             n_x += node->n_in;
         }
     }
@@ -295,10 +270,25 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
     free(is_fed);
     order = NULL;
     is_fed = NULL;
+    /* Each step's inputs, copied (the graph's node array may move later). */
+    if (!(p->ins = malloc(sizeof(int32_t) * (size_t)(n_x + 1)))) {
+        recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory");
+        goto fail;
+    }
+    for (int s = 0; s < p->n_steps; s++) {
+        const recur_node *node = &g->nodes[p->steps[s].id];
+        for (int k = 0; k < node->n_in; k++) p->ins[p->steps[s].x_off + k] = node->in[k];
+        p->steps[s].in = p->ins + p->steps[s].x_off;
+    }
+    /* Fusion hides the intermediates check_finite must inspect, and no_reuse wants every buffer. */
+    if ((g->passes & RECUR_PASS_FUSE) && !o.no_reuse && !o.check_finite && recur_fuse_pointwise(p) != RECUR_OK)
+        goto fail;
 
     if (plan_memory(p) != RECUR_OK) goto fail;
 
-    /* Inputs of every kernel, resolved once. */
+    /* Inputs of every kernel, resolved once (fused kernels read their leaves). */
+    n_x = 0;
+    for (int s = 0; s < p->n_steps; s++) p->steps[s].x_off = n_x, n_x += p->steps[s].dead ? 0 : p->steps[s].n_in;
     p->xptr = malloc(sizeof *p->xptr * (size_t)(n_x + 1));
     p->xshape = malloc(sizeof *p->xshape * (size_t)(n_x + 1));
     if (!p->xptr || !p->xshape) {
@@ -307,16 +297,13 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
     }
     size_t work = 0;
     for (int s = 0; s < p->n_steps; s++) {
-        const recur_node *node = &g->nodes[p->steps[s].id];
-        for (int k = 0; k < node->n_in; k++) {
-            p->xptr[p->steps[s].x_off + k] = p->val[node->in[k]];
-            p->xshape[p->steps[s].x_off + k] = g->nodes[node->in[k]].shape;
+        const plan_step *step = &p->steps[s];
+        if (step->dead) continue;
+        for (int k = 0; k < step->n_in; k++) {
+            p->xptr[step->x_off + k] = p->val[step->in[k]];
+            p->xshape[step->x_off + k] = g->nodes[step->in[k]].shape;
         }
-        const recur_op_def *def = recur_op(node->op);
-        if (def->workspace) {
-            size_t w = def->workspace(g, node);
-            if (w > work) work = w;
-        }
+        if (step->work > work) work = step->work;
     }
     if (work) {
         p->work_bytes = (work + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
@@ -330,9 +317,8 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
     if (be->prepare) {
         for (int s = 0; s < p->n_steps; s++) {
             plan_step *step = &p->steps[s];
-            if (!step->fn) continue; /* a view */
-            recur_kernel_args a = {.node = &g->nodes[step->id], .xs = p->xshape + step->x_off,
-                                   .n_in = g->nodes[step->id].n_in};
+            if (!step->fn || step->owns_state) continue; /* a view, fused away, or a fused kernel */
+            recur_kernel_args a = {.node = &g->nodes[step->id], .xs = p->xshape + step->x_off, .n_in = step->n_in};
             char err[512] = "";
             if (be->prepare(&a, &step->state, err, sizeof err) != RECUR_OK) {
                 recur_plan_set_error(p, RECUR_ERR_RUNTIME, "compile: backend %s could not prepare node %s (%s): %s", be->name,
@@ -353,10 +339,13 @@ fail:
 void recur_plan_free(recur_plan *p)
 {
     if (!p) return;
-    if (p->be && p->be->release && p->steps)
-        for (int s = 0; s < p->n_steps; s++)
-            if (p->steps[s].state) p->be->release(p->steps[s].state);
+    for (int s = 0; p->steps && s < p->n_steps; s++) {
+        if (!p->steps[s].state) continue;
+        if (p->steps[s].owns_state) recur_fused_free(p->steps[s].state);
+        else if (p->be && p->be->release) p->be->release(p->steps[s].state);
+    }
     free(p->steps);
+    free(p->ins);
     free(p->val);
     free(p->role);
     free(p->xptr);
@@ -439,7 +428,7 @@ recur_status recur_plan_run(recur_plan *p)
         if (!step->fn) continue; /* a view of its input's buffer: nothing to compute */
         const recur_node *node = &g->nodes[step->id];
         recur_kernel_args a = {.node = node, .y = p->val[step->id], .x = p->xptr + step->x_off,
-                               .xs = p->xshape + step->x_off, .n_in = node->n_in, .work = p->work,
+                               .xs = p->xshape + step->x_off, .n_in = step->n_in, .work = p->work,
                                .state = step->state, .run = p->run, .inference = p->opts.inference,
                                .err = err, .errlen = sizeof err};
         err[0] = 0;
@@ -448,8 +437,9 @@ recur_status recur_plan_run(recur_plan *p)
         recur_status st = step->fn(&a);
         if (p->opts.profile) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
-            p->op_ms[node->op] += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
-            p->op_calls[node->op]++;
+            double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+            if (step->owns_state) p->fused_ms += ms, p->fused_calls++;
+            else p->op_ms[node->op] += ms, p->op_calls[node->op]++;
         }
         if (st != RECUR_OK)
             return recur_plan_set_error(p, st, "run: node %s (op %s): %s", recur_node_name(g, step->id),
@@ -505,7 +495,7 @@ recur_status recur_plan_profile(const recur_plan *p, FILE *f)
 {
     if (!p || !f) return RECUR_ERR_ARG;
     int order[RECUR_OP_COUNT], n = 0;
-    double total = 0;
+    double total = p->fused_ms;
     for (int op = 0; op < RECUR_OP_COUNT; op++)
         if (p->op_calls[op]) order[n++] = op, total += p->op_ms[op];
     for (int i = 1; i < n; i++) /* slowest first */
@@ -517,5 +507,8 @@ recur_status recur_plan_profile(const recur_plan *p, FILE *f)
     for (int i = 0; i < n; i++)
         fprintf(f, "%-20s %12.3f %6.1f%% %10lld\n", recur_op(order[i])->name, p->op_ms[order[i]],
                 total > 0 ? 100 * p->op_ms[order[i]] / total : 0.0, (long long)p->op_calls[order[i]]);
+    if (p->fused_calls)
+        fprintf(f, "%-20s %12.3f %6.1f%% %10lld\n", "(fused pointwise)", p->fused_ms,
+                total > 0 ? 100 * p->fused_ms / total : 0.0, (long long)p->fused_calls);
     return ferror(f) ? RECUR_ERR_IO : RECUR_OK;
 }

@@ -10,8 +10,9 @@
  * [END], [UNK], then the words seen at least --min-count times); keep pairs
  * of at most --max-len tokens; hold out about 10% of the English sentences
  * (all translations of a held-out sentence go with it, so the held-out
- * sources were never seen in training); train an LSTM encoder-decoder with
- * additive attention by teacher forcing, Adam and gradient clipping, on
+ * sources were never seen in training); train a GRU encoder-decoder with
+ * additive attention by teacher forcing, Adam (the learning rate decaying
+ * by 0.999 a step) and gradient clipping, on
  * batches padded to fixed lengths S and T with masks; report the masked
  * cross-entropy over the held-out pairs (the training graph, compiled for
  * the loss alone) and translate held-out sentences greedily and with beam
@@ -31,7 +32,7 @@
 #include "recur/data.h"
 #include "recur/optim.h"
 
-enum { BATCH = 32, EMBED = 64, MAX_PARAMS = 32, SHOW = 8, BEAM = 4 };
+enum { BATCH = 32, EMBED = 128, MAX_PARAMS = 32, SHOW = 8, BEAM = 4 };
 
 /* Command-line options. */
 typedef struct options {
@@ -199,7 +200,7 @@ static int translate_held_out(recur_translator *tr, const recur_pairs *p, const 
 
 int main(int argc, char **argv)
 {
-    options o = {.steps = 1500, .hidden = 128, .max_len = 10, .min_count = 2, .seed = 1, .backend = "onednn"};
+    options o = {.steps = 1200, .hidden = 128, .max_len = 10, .min_count = 2, .seed = 1, .backend = "onednn"};
     if (parse_args(argc, argv, &o) != 0) return usage();
     if (!recur_backend_available(o.backend)) {
         fprintf(stderr, "translate: backend \"%s\" is not available in this build\n", o.backend);
@@ -238,7 +239,7 @@ int main(int argc, char **argv)
     /* The model and its teacher-forced training graph, differentiated. */
     recur_graph *g = recur_graph_new(o.seed);
     recur_seq2seq m;
-    recur_seq2seq_opts so = {.kind = RECUR_LSTM,
+    recur_seq2seq_opts so = {.kind = RECUR_GRU,
                              .src_vocab = recur_pairs_vocab_size(p, RECUR_SOURCE),
                              .tgt_vocab = recur_pairs_vocab_size(p, RECUR_TARGET),
                              .embed = EMBED,
@@ -259,12 +260,13 @@ int main(int argc, char **argv)
     recur_optim_opts oo = recur_optim_defaults(RECUR_OPTIM_ADAM);
     oo.lr = 3e-3;
     oo.max_grad_norm = 5;
+    oo.schedule = (recur_schedule){.kind = RECUR_SCHEDULE_EXPONENTIAL, .gamma = 0.999};
     recur_optim *opt = plan && eval ? recur_optim_new(g, &oo, np, ps) : NULL;
     if (!opt) return fprintf(stderr, "translate: compiling: %s\n", recur_errmsg(g)), 1;
     int64_t n_weights = 0;
     for (int i = 0; i < np; i++) n_weights += recur_shape_numel(recur_value_shape(g, ps[i]));
-    printf("model: LSTM encoder and decoder, embeddings of %d, hidden %d, additive attention; %lld weights;\n"
-           "Adam (lr %g, gradient norm clipped at %g), backend %s\n\n",
+    printf("model: GRU encoder and decoder, embeddings of %d, hidden %d, additive attention; %lld weights;\n"
+           "Adam (lr %g decaying by 0.999 a step, gradient norm clipped at %g), backend %s\n\n",
            EMBED, o.hidden, (long long)n_weights, oo.lr, oo.max_grad_norm, recur_plan_backend(plan));
 
     /* Training: one batcher per epoch, reshuffled with a new seed. */

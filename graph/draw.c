@@ -106,6 +106,18 @@ static recur_status write_dot(recur_graph *g, Agraph_t *G, char **buf, size_t *l
     return RECUR_OK;
 }
 
+/*
+ * The process's one Graphviz context, made on first use and kept: its
+ * pango plugin caches font names across contexts, so freeing a context and
+ * making another would leave that cache pointing at freed memory.
+ */
+static GVC_t *context(void)
+{
+    static GVC_t *gvc;
+    if (!gvc) gvc = gvContext();
+    return gvc;
+}
+
 /* Lays G out with dot and renders it into memory in gvc's format `renderer`. */
 static recur_status render(recur_graph *g, Agraph_t *G, const char *renderer, char **buf, size_t *len)
 {
@@ -113,7 +125,7 @@ static recur_status render(recur_graph *g, Agraph_t *G, const char *renderer, ch
     agerrlevel_t old_level = agseterr(AGERR); /* errors to gv_capture, warnings nowhere */
     gv_len = 0;
     gv_msg[0] = '\0';
-    GVC_t *gvc = gvContext();
+    GVC_t *gvc = context();
     int rc = -1, laid_out = 0;
     FILE *f = NULL;
     if (gvc) {
@@ -124,7 +136,6 @@ static recur_status render(recur_graph *g, Agraph_t *G, const char *renderer, ch
         else if (laid_out) rc = -1;
         if (f && fclose(f) != 0) rc = -1;
         if (laid_out) gvFreeLayout(gvc, G);
-        gvFreeContext(gvc);
     }
     agseterrf(old_f);
     agseterr(old_level);

@@ -36,7 +36,8 @@ enum {
     DRAW_VIA_FINAL = 1,   /* through a loop's final state */
     DRAW_VIA_STATE = 2,   /* through a state placeholder (tag: the state's index) */
     DRAW_VIA_INIT = 4,    /* through a state's initial value, at the loop's first step */
-    DRAW_VIA_CAPTURE = 8  /* an outer value a loop body captures (not a weight) */
+    DRAW_VIA_CAPTURE = 8, /* an outer value a loop body captures (not a weight) */
+    DRAW_VIA_ALL = 16     /* one step of a whole sequence read at once */
 };
 
 /* A key one value reads, with how it got there. */
@@ -59,7 +60,7 @@ typedef struct draw_loop {
     int level;       /* stacking level: 0, or 1 + the level of the loops its inputs come from */
     int sub;         /* sub-row within the level (a bidirectional layer's reverse loop: 1) */
     int row;         /* row from the bottom over all levels */
-    int col0, width; /* drawn columns [col0, col0 + width) */
+    int col0, width; /* drawn columns [col0, col0 + width), from 1 (0: initial states) */
     int label0;      /* the per-column label of its step 0 */
     int head, tail;  /* steps shown before and after the ellipsis; head == T when none */
     int follows;     /* 1 + the loop whose final state starts this one (decoder of an encoder), 0: none */
@@ -191,7 +192,7 @@ typedef enum draw_edge_kind {
     DRAW_E_STATE,    /* a carried state (horizontal when unrolled, through the delay when rolled) */
     DRAW_E_EXPORT,   /* a final state used outside its loop: dashed */
     DRAW_E_CAPTURE,  /* an outer value a body reads at every step: dotted, not ranked */
-    DRAW_E_FEEDBACK, /* an output fed back as the next input: dashed, not ranked */
+    DRAW_E_FEEDBACK, /* an output fed back as the next input: dashed */
     DRAW_E_SKIP,     /* a residual connection passing a row */
     DRAW_E_GRAD,     /* gradient flow */
     DRAW_E_INVIS     /* layout only */
@@ -206,7 +207,6 @@ typedef struct draw_edge {
 } draw_edge;
 
 typedef enum draw_cluster_style {
-    DRAW_CL_COLUMN,   /* a time step's column: invisible */
     DRAW_CL_CELL,     /* the ops of a cell (at a step) */
     DRAW_CL_GRAD      /* the gradient ops of a cell at a step */
 } draw_cluster_style;

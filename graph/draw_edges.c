@@ -55,13 +55,24 @@ static int edge_kind(const draw_scene *s, int from, int to, int flags)
     return DRAW_E_DATA;
 }
 
-/* The label of state edge `tag` into an item of loop li: the state's name when the loop has several. */
-static const char *state_label(const draw_ctx *c, const draw_scene *s, int li, int tag)
+/*
+ * The label of the edge from loop li's initial states at cell level, where
+ * one edge carries all the states: their names ("h, c") when there are several.
+ */
+static const char *state_label(const draw_ctx *c, const draw_scene *s, int li, char *buf, size_t len)
 {
-    if (s->op_level || li < 0 || c->g->loops[li].n_state < 2 || tag >= c->g->loops[li].n_state) return "";
-    const char *name = draw_user_name(c->g, c->g->loops[li].state[tag]);
-    return name ? name : "";
+    buf[0] = '\0';
+    if (s->op_level || li < 0 || c->g->loops[li].n_state < 2) return buf;
+    for (int k = 0; k < c->g->loops[li].n_state; k++) {
+        const char *name = draw_user_name(c->g, c->g->loops[li].state[k]);
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", k ? ", " : "", name ? name : "state");
+    }
+    return buf;
 }
+
+/* The tag of a state edge: the state's index at op level; 0 at cell level, where states share one edge. */
+static int state_tag(const draw_scene *s, int tag) { return s->op_level ? tag : 0; }
 
 /* The ellipsis item of loop li's cell row. */
 static int row_ellipsis(draw_scene *s, int li)
@@ -76,11 +87,12 @@ void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw
 {
     int rk = draw_key_index(c, r->key);
     if (rk < 0 || to < 0) return;
-    int tag = r->flags & DRAW_VIA_STATE ? r->tag : 0;
+    int tag = r->flags & DRAW_VIA_STATE ? state_tag(s, r->tag) : 0;
+    char label[128];
     if (item[rk] == DRAW_DROPPED) { /* a state carried over the hidden steps comes out of the ellipsis */
         int li = draw_body_loop(c, r->key.id) - 1;
         if (r->flags & DRAW_VIA_STATE && li >= 0)
-            draw_edge_add(s, row_ellipsis(s, li), to, DRAW_E_STATE, tag, state_label(c, s, li, tag));
+            draw_edge_add(s, row_ellipsis(s, li), to, DRAW_E_STATE, tag, "");
         return;
     }
     if (item[rk] == DRAW_PER_USER) {
@@ -95,7 +107,7 @@ void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw
         if (init_loop < 0) return;
         int init = draw_item_add(s, DRAW_INIT, init_loop, -1, "");
         if (init >= 0) s->items[init].loop = init_loop;
-        draw_edge_add(s, init, to, DRAW_E_STATE, tag, state_label(c, s, init_loop, tag));
+        draw_edge_add(s, init, to, DRAW_E_STATE, tag, state_label(c, s, init_loop, label, sizeof label));
         return;
     }
     for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++) {
@@ -103,9 +115,8 @@ void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw
         if (from == to) continue;
         int kind = edge_kind(s, from, to, flags);
         if (kind < 0) continue;
-        const char *label = "";
-        if (kind == DRAW_E_STATE) label = state_label(c, s, s->items[to].loop, tag);
-        if (kind == DRAW_E_EXPORT && flags & DRAW_VIA_INIT && !s->op_level) label = "context";
+        label[0] = '\0'; /* states are named on the edges from the initial states only */
+        if (kind == DRAW_E_EXPORT && flags & DRAW_VIA_INIT && !s->op_level) snprintf(label, sizeof label, "context");
         if (kind == DRAW_E_DATA && s->items[to].kind == DRAW_JOIN && s->items[from].level >= 0 &&
             s->items[from].level < s->items[to].level)
             kind = DRAW_E_SKIP; /* a residual input passing the rows between */
@@ -171,8 +182,7 @@ recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_
                 int rk = draw_key_index(c, ref->key);
                 if (!(ref->flags & DRAW_VIA_STATE) || rk < 0 || item[rk] < DRAW_HIDDEN) continue;
                 for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
-                    draw_edge_add(s, vis->v[i].item, row_ellipsis(s, li), DRAW_E_STATE, ref->tag,
-                                  state_label(c, s, li, ref->tag));
+                    draw_edge_add(s, vis->v[i].item, row_ellipsis(s, li), DRAW_E_STATE, state_tag(s, ref->tag), "");
             }
         }
         vis->len[k] = vis->n - vis->start[k];

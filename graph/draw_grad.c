@@ -2,12 +2,16 @@
  * graph/draw_grad.c — where the gradient nodes of the backward view go.
  *
  * recur_grad does not record which forward node a gradient node belongs
- * to, so each gradient node is given the cell (loop, step) of the values it
- * works on by these rules, in order:
- *   1. a node that reads forward values at some step sits at the earliest
- *      of those steps in its loop's walk order (tanh_grad(h_t, adj) at t;
- *      a weight's contribution adj(pre_t)^T h_{t-1} at t-1), ties going to
- *      the lower row;
+ * to, so each gradient node is given the cell (loop, step) whose backward
+ * computation it is part of by these rules, in order:
+ *   1. a node that reads forward values at some step sits at the latest
+ *      step (in its loop's walk order) among those and its placed gradient
+ *      operands: step t's backward reads the forward values of step t and
+ *      the state h_{t-1} it started from, and the gradients arriving at t
+ *      (tanh_grad(h_t, adj) sits at t, and so does a weight's contribution
+ *      adj(pre_t)^T h_{t-1}); a node that reads a whole sequence, or
+ *      concatenates or stacks values of several steps, gathers over time
+ *      and sits nowhere (nor do the rules below place it);
  *   2. else, when every gradient node it reads has a place and they agree,
  *      it sits there (a bias gradient sum_to(adj(pre_t)) sits at step t);
  *   3. else, when the gradient nodes that use it agree, it sits with them
@@ -29,13 +33,13 @@ static int64_t walk_pos(const draw_ctx *c, int li, int64_t t)
     return c->g->loops[li].reverse ? c->g->loops[li].T - 1 - t : t;
 }
 
-/* 1 if cell (l1, t1) comes before (l2, t2): earlier in the walk, then lower row, then lower loop. */
-static int earlier(const draw_ctx *c, int l1, int64_t t1, int l2, int64_t t2)
+/* 1 if cell (l1, t1) comes after (l2, t2): later in the walk, then higher row, then higher loop. */
+static int later(const draw_ctx *c, int l1, int64_t t1, int l2, int64_t t2)
 {
     int64_t p1 = walk_pos(c, l1, t1), p2 = walk_pos(c, l2, t2);
-    if (p1 != p2) return p1 < p2;
-    if (c->loops[l1].row != c->loops[l2].row) return c->loops[l1].row < c->loops[l2].row;
-    return l1 < l2;
+    if (p1 != p2) return p1 > p2;
+    if (c->loops[l1].row != c->loops[l2].row) return c->loops[l1].row > c->loops[l2].row;
+    return l1 > l2;
 }
 
 /* The forward cell of key k: 1 + loop (its step in *t), or 0 for an untimed or gradient key. */
@@ -57,7 +61,7 @@ static void agree_operands(draw_ctx *c, int i, int strict)
         draw_key k = c->refs.v[r].key;
         int j = draw_key_index(c, k);
         if (j < 0 || draw_is_forward(c, k)) continue;
-        if (!c->gloop[j]) {
+        if (c->gloop[j] <= 0) {
             if (strict) return;
             continue;
         }
@@ -98,14 +102,28 @@ recur_status draw_grad_steps(draw_ctx *c)
     }
     /* Rules 1 and 2. */
     for (int j = 0; j < n; j++) {
-        int i = order[j], best = 0;
+        int i = order[j], best = 0, n_fwd = 0, steps = 0, whole = 0;
         int64_t bt = 0;
         for (int r = c->op_start[i]; r < c->op_start[i + 1]; r++) {
+            draw_key k = c->refs.v[r].key;
             int64_t t;
-            int li = forward_cell(c, c->refs.v[r].key, &t);
-            if (li && (!best || earlier(c, li - 1, t, best - 1, bt))) best = li, bt = t;
+            whole |= c->refs.v[r].flags & DRAW_VIA_ALL;
+            int li = forward_cell(c, k, &t);
+            n_fwd += li != 0;
+            if (!li) {
+                int g = draw_key_index(c, k);
+                if (g < 0 || draw_is_forward(c, k) || c->gloop[g] <= 0) continue;
+                li = c->gloop[g], t = c->gstep[g];
+            }
+            if (best && (li != best || t != bt)) steps++;
+            if (!best || later(c, li - 1, t, best - 1, bt)) best = li, bt = t;
         }
-        if (best) {
+        int op = c->g->nodes[c->keys[i].id].op;
+        if (whole || ((op == RECUR_OP_CONCAT || op == RECUR_OP_STACK) && steps)) {
+            c->gloop[i] = -1; /* gathers over time: no place, and rules 3 and 4 leave it so */
+            continue;
+        }
+        if (n_fwd) {
             c->gloop[i] = best, c->gstep[i] = (int32_t)bt;
         } else {
             agree_operands(c, i, 1);
@@ -136,7 +154,7 @@ recur_status draw_grad_steps(draw_ctx *c)
         int32_t l = 0, t = 0;
         for (int u = n_users[i]; u < n_users[i + 1]; u++) {
             int w = users[u];
-            if (!c->gloop[w]) continue;
+            if (c->gloop[w] <= 0) continue;
             if (!have) l = c->gloop[w], t = c->gstep[w], have = 1;
             else if (l != c->gloop[w] || t != c->gstep[w]) same = 0;
         }
@@ -145,6 +163,8 @@ recur_status draw_grad_steps(draw_ctx *c)
     /* Rule 4. */
     for (int j = 0; j < n; j++)
         if (!c->gloop[order[j]]) agree_operands(c, order[j], 0);
+    for (int i = 0; i < nk; i++)
+        if (c->gloop[i] < 0) c->gloop[i] = 0;
     free(order), free(n_users), free(users), free(fill);
     return RECUR_OK;
 }

@@ -13,6 +13,8 @@
  * so a bidirectional layer's reverse loop is the row above its forward one.
  * A loop is T columns wide (unrolled), head + 1 + tail with an ellipsis
  * column when it has more than max_steps steps, and one column rolled.
+ * Columns start at 1: column 0 (left of the first loops) holds the empty
+ * circles of their initial states.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +205,7 @@ static recur_status place_loops(draw_ctx *c)
         if (c->unrolled && m > 0 && L->T > m) P->head = (m + 1) / 2, P->tail = m / 2;
         P->width = !c->unrolled ? 1 : P->head < L->T ? P->head + 1 + P->tail : (int)L->T;
         if (!P->used) continue;
+        P->col0 = 1; /* column 0 holds the initial states of the first loops */
         for (int w = 0; w < words; w++) below[w] = before[w] = 0;
         int n_list = 0;
         for (int k = 0; k < L->n_seq; k++) draw_loops_of(c, L->seq[k], below, seen, stack, list, &n_list);

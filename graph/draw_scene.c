@@ -122,7 +122,7 @@ int draw_edge_add(draw_scene *s, int from, int to, draw_edge_kind kind, int tag,
     draw_edge *e = &s->edges[s->n_edges];
     memset(e, 0, sizeof *e);
     e->from = from, e->to = to, e->kind = kind, e->tag = tag;
-    e->loose = kind == DRAW_E_CAPTURE || kind == DRAW_E_FEEDBACK;
+    e->loose = kind == DRAW_E_CAPTURE;
     snprintf(e->label, sizeof e->label, "%s", label ? label : "");
     uint32_t j = edge_hash(from, to, kind, tag) & (uint32_t)(s->edge_hash_cap - 1);
     while (s->edge_hash[j]) j = (j + 1) & (uint32_t)(s->edge_hash_cap - 1);
@@ -281,6 +281,7 @@ static void style_edge(Agedge_t *e, const draw_edge *d, int op_level)
     case DRAW_E_FEEDBACK:
         set(e, "style", "dashed");
         set(e, "color", "#666666");
+        set(e, "weight", "0");
         break;
     case DRAW_E_SKIP:
         set(e, "color", "#2e7d32");
@@ -294,7 +295,8 @@ static void style_edge(Agedge_t *e, const draw_edge *d, int op_level)
         break;
     }
     if (d->loose) set(e, "constraint", "false");
-    if (d->label[0]) set(e, "label", d->label);
+    /* xlabel, not label: dot lays out labels of flat edges with extra ranks, and crashes on some. */
+    if (d->label[0]) set(e, "xlabel", d->label);
 }
 
 /* Layer, column and index of an item, to sort items into rank groups and column chains. */
@@ -325,19 +327,36 @@ static int by_col_layer(const void *a, const void *b)
 }
 
 /*
- * An invisible edge a -> b for the layout, unless an edge already joins
- * them (dot trips over some parallel edges between clustered nodes).
- * Returns 0 when out of memory.
+ * An invisible edge a -> b of the given weight for the layout; when an
+ * edge already joins them it gets the weight instead (dot trips over some
+ * parallel edges between nodes of one rank). Returns 0 when out of memory.
  */
 static int invisible(Agraph_t *G, Agnode_t *a, Agnode_t *b, const char *weight)
 {
-    if (a == b || agedge(G, a, b, NULL, 0) || agedge(G, b, a, NULL, 0)) return 1;
-    Agedge_t *e = agedge(G, a, b, NULL, 1);
+    if (a == b) return 1;
+    Agedge_t *e = agedge(G, a, b, NULL, 0);
+    if (!e) e = agedge(G, b, a, NULL, 0);
+    if (e) {
+        if (atoi(agget(e, "weight") ? agget(e, "weight") : "1") < atoi(weight)) set(e, "weight", weight);
+        return 1;
+    }
+    e = agedge(G, a, b, NULL, 1);
     if (e) {
         set(e, "style", "invis");
         set(e, "weight", weight);
     }
     return e != NULL;
+}
+
+/* 1 if items a and b share a column and another item of it lies between their layers (pl sorted by column, layer). */
+static int passes(const draw_scene *s, const place *pl, int a, int b)
+{
+    const draw_item *x = &s->items[a], *y = &s->items[b];
+    if (x->col < 0 || x->col != y->col || x->layer < 0 || y->layer < 0) return 0;
+    int lo = x->layer < y->layer ? x->layer : y->layer, hi = x->layer ^ y->layer ^ lo;
+    for (int i = 0; i < s->n_items; i++)
+        if (pl[i].col == x->col && pl[i].layer > lo && pl[i].layer < hi) return 1;
+    return 0;
 }
 
 Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
@@ -380,9 +399,6 @@ Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
         escape_label(cl->label, label, sizeof label);
         set(sub[i], "label", label);
         switch (cl->style) {
-        case DRAW_CL_COLUMN:
-            set(sub[i], "style", "invis");
-            break;
         case DRAW_CL_CELL:
             set(sub[i], "style", "rounded,filled");
             set(sub[i], "fillcolor", cl->reverse ? "#fdf0e4" : "#eaf2fb");
@@ -404,15 +420,25 @@ Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
         style_item(node[i], it, s->op_level);
         pl[i] = (place){it->layer, it->col, i};
     }
+    qsort(pl, (size_t)s->n_items, sizeof *pl, by_col_layer);
     for (int i = 0; i < s->n_edges; i++) {
         const draw_edge *d = &s->edges[i];
         const draw_item *a = &s->items[d->from], *b = &s->items[d->to];
-        /* Right to left within a layer: written left to right, drawn backwards. */
-        int back = a->layer >= 0 && a->layer == b->layer && a->col > b->col && b->col >= 0;
+        /* Right to left within a layer: written left to right, drawn backwards; so is an output fed
+         * back down to an input, which dot then routes as an ordinary upward edge. */
+        int back = (a->layer >= 0 && a->layer == b->layer && a->col > b->col && b->col >= 0) ||
+                   d->kind == DRAW_E_FEEDBACK;
         Agedge_t *e = back ? agedge(G, node[d->to], node[d->from], NULL, 1) : agedge(G, node[d->from], node[d->to], NULL, 1);
         if (!e) goto fail;
         style_edge(e, d, s->op_level);
         if (back) set(e, "dir", "back");
+        /* An edge passing an item of its column: into a cell on the left side, else on the right,
+         * so that the edges around a row never cross and every column looks alike. */
+        if (!back && passes(s, pl, d->from, d->to)) {
+            const char *side = b->kind == DRAW_CELL || b->kind == DRAW_GRAD ? "w" : "e";
+            set(e, "tailport", side);
+            set(e, "headport", side);
+        }
     }
     /* Rank groups, and invisible edges keeping the layers in order. */
     qsort(pl, (size_t)s->n_items, sizeof *pl, by_layer);
@@ -444,6 +470,12 @@ Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
         if (pl[i].col >= 0 && pl[i].col == pl[i - 1].col && pl[i - 1].layer >= 0 && pl[i].layer > pl[i - 1].layer &&
             !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "8"))
             goto fail;
+    /* Feedback edges from the outputs down to the inputs keep the columns in order only so. */
+    for (int i = 0; i < s->n_edges; i++)
+        if (s->edges[i].kind == DRAW_E_FEEDBACK) {
+            agsafeset(G, "ordering", "out", "");
+            break;
+        }
     if (title && *title) {
         char label[512];
         escape_label(title, label, sizeof label);

@@ -350,7 +350,8 @@ void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_r
             if (t != DRAW_NOSTEP || !c->unrolled) {
                 resolve_body(c, li - 1, body, t, flags, tag, out);
             } else {
-                for (int32_t s = 0; s < g->loops[li - 1].T; s++) resolve_body(c, li - 1, body, s, flags, tag, out);
+                for (int32_t s = 0; s < g->loops[li - 1].T; s++)
+                    resolve_body(c, li - 1, body, s, flags | DRAW_VIA_ALL, tag, out);
             }
             return;
         }
@@ -378,7 +379,8 @@ void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_r
             if (t != DRAW_NOSTEP) {
                 draw_refs_push(c, out, (draw_key){id, t}, flags, tag);
             } else {
-                for (int32_t s = 0; s < c->td[id]; s++) draw_refs_push(c, out, (draw_key){id, s}, flags, tag);
+                for (int32_t s = 0; s < c->td[id]; s++)
+                    draw_refs_push(c, out, (draw_key){id, s}, flags | DRAW_VIA_ALL, tag);
             }
             return;
         }

@@ -9,8 +9,9 @@
  *   then                the loss (backward view), and one row of gradient
  *                       cells per loop row, the top row's first (it is
  *                       nearest the loss), and the gradient outputs.
- * Every column is a cluster; at op level each cell at a step is a cluster
- * of its ops inside its column's cluster.
+ * Columns are kept in order and straight by invisible edges (draw_scene.c),
+ * not by clusters (dot does not keep clusters in the order of flat edges);
+ * at op level the ops of each cell at a step form a cluster.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,53 +19,35 @@
 
 #include "graph/draw.h"
 
-/* Clusters of the columns (made on first use). */
-typedef struct columns {
-    int *cluster; /* per column: index of its cluster, -1: none yet */
-    int n;
-} columns;
-
 static int row_layer(int row) { return 10 * (row + 1); }
 
-static int column_cluster(draw_scene *s, columns *cols, int col)
-{
-    if (col < 0 || col >= cols->n) return -1;
-    if (cols->cluster[col] < 0) {
-        char name[32];
-        snprintf(name, sizeof name, "col%d", col);
-        cols->cluster[col] = draw_cluster_add(s, name, "", -1, DRAW_CL_COLUMN);
-    }
-    return cols->cluster[col];
-}
-
 /* The cluster of the ops of loop li at step t (gradient ops when grad). */
-static int cell_cluster(draw_ctx *c, draw_scene *s, columns *cols, int li, int64_t t, int grad)
+static int cell_cluster(draw_ctx *c, draw_scene *s, int li, int64_t t, int grad)
 {
     char name[48], label[256];
     snprintf(name, sizeof name, "%s%d_%lld", grad ? "grad" : "cell", li, (long long)t);
     for (int i = 0; i < s->n_clusters; i++)
         if (strcmp(s->clusters[i].name + 8, name) == 0) return i; /* after "cluster_" */
     snprintf(label, sizeof label, "%s%s, t = %lld", grad ? "\xe2\x88\x82 " : "", draw_loop_label(c, li), (long long)t);
-    int cl = draw_cluster_add(s, name, label, column_cluster(s, cols, draw_col(c, li, t)), grad ? DRAW_CL_GRAD : DRAW_CL_CELL);
+    int cl = draw_cluster_add(s, name, label, -1, grad ? DRAW_CL_GRAD : DRAW_CL_CELL);
     if (cl >= 0) s->clusters[cl].reverse = c->loops[li].reverse;
     return cl;
 }
 
 /* Makes item (kind, a, b) at column col of loop li. */
-static int place(draw_scene *s, columns *cols, draw_kind kind, int a, int b, const char *label, int layer, int col, int li)
+static int place(draw_scene *s, draw_kind kind, int a, int b, const char *label, int layer, int col, int li)
 {
     int I = draw_item_add(s, kind, a, b, label);
     if (I < 0) return I;
     draw_item *it = &s->items[I];
     it->layer = layer;
     it->col = col;
-    it->cluster = column_cluster(s, cols, col);
     it->loop = li;
     return I;
 }
 
 /* What key k is drawn as at cell level. */
-static int32_t cell_item(draw_ctx *c, draw_scene *s, columns *cols, int k, int loss_item)
+static int32_t cell_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
 {
     draw_key key = c->keys[k];
     const recur_node *n = &c->g->nodes[key.id];
@@ -75,7 +58,7 @@ static int32_t cell_item(draw_ctx *c, draw_scene *s, columns *cols, int k, int l
         int li = c->gloop[k] - 1, col = draw_col(c, li, c->gstep[k]);
         if (col < 0) return DRAW_DROPPED;
         snprintf(label, sizeof label, "\xe2\x88\x82 %s", draw_loop_label(c, li));
-        int I = place(s, cols, DRAW_GRAD, li, c->gstep[k], label, -1, col, li);
+        int I = place(s, DRAW_GRAD, li, c->gstep[k], label, -1, col, li);
         if (I >= 0) s->items[I].grad = 1, s->items[I].reverse = c->loops[li].reverse;
         return I;
     }
@@ -84,7 +67,7 @@ static int32_t cell_item(draw_ctx *c, draw_scene *s, columns *cols, int k, int l
     if (n->loop && li >= 0) {
         int col = draw_col(c, li, key.t);
         if (col < 0) return DRAW_DROPPED;
-        int I = place(s, cols, DRAW_CELL, li, key.t, draw_loop_label(c, li), row_layer(c->loops[li].row), col, li);
+        int I = place(s, DRAW_CELL, li, key.t, draw_loop_label(c, li), row_layer(c->loops[li].row), col, li);
         if (I >= 0) s->items[I].level = c->loops[li].level, s->items[I].reverse = c->loops[li].reverse;
         return I;
     }
@@ -93,15 +76,15 @@ static int32_t cell_item(draw_ctx *c, draw_scene *s, columns *cols, int k, int l
     if (col < 0) return DRAW_DROPPED;
     if (c->token[key.id] == 1) {
         draw_token_label(c, key.id, key.t, label, sizeof label);
-        return place(s, cols, DRAW_INPUT, key.id, key.t, label, 0, col, c->axis[key.id]);
+        return place(s, DRAW_INPUT, key.id, key.t, label, 0, col, c->axis[key.id]);
     }
     if (c->join[key.id])
-        return place(s, cols, DRAW_JOIN, key.id, key.t, draw_join_label(c, key.id), -1, col, c->axis[key.id]);
+        return place(s, DRAW_JOIN, key.id, key.t, draw_join_label(c, key.id), -1, col, c->axis[key.id]);
     return DRAW_HIDDEN;
 }
 
 /* What key k is drawn as at op level. */
-static int32_t op_item(draw_ctx *c, draw_scene *s, columns *cols, int k, int loss_item)
+static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
 {
     draw_key key = c->keys[k];
     const recur_node *n = &c->g->nodes[key.id];
@@ -121,7 +104,7 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, columns *cols, int k, int los
         draw_op_label(c, key.id, label, sizeof label);
         int I = draw_item_add(s, DRAW_OP, key.id, key.t, label);
         if (I >= 0) {
-            s->items[I].cluster = cell_cluster(c, s, cols, li, t, grad);
+            s->items[I].cluster = cell_cluster(c, s, li, t, grad);
             s->items[I].loop = li;
             s->items[I].grad = grad;
             s->items[I].level = grad ? -1 : c->loops[li].level;
@@ -135,17 +118,17 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, columns *cols, int k, int los
             draw_token_label(c, key.id, key.t, label, sizeof label);
         else
             draw_op_label(c, key.id, label, sizeof label);
-        return place(s, cols, DRAW_INPUT, key.id, key.t, label, c->token[key.id] == 1 ? 0 : -1, col,
+        return place(s, DRAW_INPUT, key.id, key.t, label, c->token[key.id] == 1 ? 0 : -1, col,
                      c->axis[key.id]);
     }
     draw_op_label(c, key.id, label, sizeof label);
-    int I = place(s, cols, DRAW_OP, key.id, key.t, label, -1, col, key.t == DRAW_NOSTEP ? -1 : c->axis[key.id]);
+    int I = place(s, DRAW_OP, key.id, key.t, label, -1, col, key.t == DRAW_NOSTEP ? -1 : c->axis[key.id]);
     if (I >= 0) s->items[I].grad = !draw_is_forward(c, key);
     return I;
 }
 
 /* Ellipses of the rows beside the cells (inputs, joins, outputs, gradients) of loops with hidden steps. */
-static void row_ellipses(draw_ctx *c, draw_scene *s, columns *cols)
+static void row_ellipses(draw_ctx *c, draw_scene *s)
 {
     int n = s->n_items;
     for (int li = 0; li < c->n_loops; li++) {
@@ -153,9 +136,10 @@ static void row_ellipses(draw_ctx *c, draw_scene *s, columns *cols)
         if (!c->loops[li].used || ecol < 0) continue;
         for (int i = 0; i < n; i++) {
             const draw_item *it = &s->items[i];
-            if (it->loop != li || it->col < 0 || it->layer < 0 || it->kind == DRAW_CELL || it->kind == DRAW_OP)
+            if (it->loop != li || it->col < 0 || it->layer < 0 || it->kind == DRAW_CELL || it->kind == DRAW_OP ||
+                it->kind == DRAW_ELLIPSIS || it->kind == DRAW_INIT)
                 continue;
-            int e = place(s, cols, DRAW_ELLIPSIS, li, it->layer, "\xe2\x80\xa6", it->layer, ecol, li);
+            int e = place(s, DRAW_ELLIPSIS, li, it->layer, "\xe2\x80\xa6", it->layer, ecol, li);
             if (e >= 0 && it->kind == DRAW_GRAD) s->items[e].grad = 1;
         }
         /* The gradient flows over the hidden steps through its row's ellipsis. */
@@ -203,23 +187,16 @@ recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
         if (c->loops[li].used && c->loops[li].col0 + c->loops[li].width > n_cols)
             n_cols = c->loops[li].col0 + c->loops[li].width;
     s->op_level = c->o.level == RECUR_LEVEL_OP || n_cols == 0;
-    columns cols = {malloc(sizeof(int) * ((size_t)n_cols + 1)), n_cols};
     int32_t *item = malloc(sizeof *item * ((size_t)c->n_keys + 1));
     draw_vis vis = {0};
-    if (!cols.cluster || !item) {
-        free(cols.cluster), free(item);
-        return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
-    }
-    for (int i = 0; i < n_cols; i++) cols.cluster[i] = -1;
-    /* Columns in order, so that their clusters come out left to right. */
-    for (int i = 0; i < n_cols; i++) column_cluster(s, &cols, i);
+    if (!item) return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
     int loss_item = -1;
     if (c->o.view == RECUR_VIEW_BACKWARD) {
         const char *name = draw_user_name(c->g, c->o.loss.id);
         loss_item = draw_item_add(s, s->op_level ? DRAW_OP : DRAW_LOSS, c->o.loss.id, -1, name ? name : "loss");
     }
     for (int j = 0; j < c->n_keys; j++)
-        item[j] = s->op_level ? op_item(c, s, &cols, j, loss_item) : cell_item(c, s, &cols, j, loss_item);
+        item[j] = s->op_level ? op_item(c, s, j, loss_item) : cell_item(c, s, j, loss_item);
     recur_status st = s->st == RECUR_OK ? draw_connect(c, s, item, &vis) : RECUR_ERR_NOMEM;
     if (st == RECUR_OK) draw_outputs(c, s, item, &vis);
 
@@ -231,9 +208,6 @@ recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
             const draw_loop *P = &c->loops[it->loop];
             it->layer = s->op_level ? -1 : row_layer(P->row);
             it->col = it->kind == DRAW_INIT ? (P->reverse ? P->col0 + P->width : P->col0 - 1) : draw_ellipsis_col(c, it->loop);
-            /* An initial state sits in its row's first column (the last for a reverse loop). */
-            int first = P->reverse ? P->col0 + P->width - 1 : P->col0;
-            it->cluster = column_cluster(s, &cols, it->kind == DRAW_INIT ? first : it->col);
         }
     }
     if (!s->op_level) draw_join_layers(s);
@@ -247,7 +221,6 @@ recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
             draw_item *it = &s->items[i];
             if (it->kind != DRAW_OUTPUT || it->a != k) continue;
             if (!grad) it->layer = top + 1 + k;
-            it->cluster = column_cluster(s, &cols, it->col);
         }
     }
     if (c->o.view == RECUR_VIEW_BACKWARD && loss_item >= 0) {
@@ -259,18 +232,17 @@ recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
             it->layer = loss_layer + row_layer(c->n_rows - 1 - c->loops[it->a].row);
             if (it->layer > grad_top) grad_top = it->layer;
         }
-        for (int k = 0, m = 0; k < c->n_out; k++) {
+        for (int k = 0; k < c->n_out; k++) {
             if (c->fwd[c->out[k].id]) continue;
             for (int i = 0; i < s->n_items; i++)
                 if (s->items[i].kind == DRAW_OUTPUT && s->items[i].a == k && !s->op_level)
-                    s->items[i].layer = grad_top + 10 + m;
-            m++;
+                    s->items[i].layer = grad_top + 10; /* the weights' gradients side by side */
         }
     }
-    if (!s->op_level && st == RECUR_OK) row_ellipses(c, s, &cols);
+    if (!s->op_level && st == RECUR_OK) row_ellipses(c, s);
     if (c->o.feedback && st == RECUR_OK) feedback(c, s);
     draw_vis_free(&vis);
-    free(cols.cluster), free(item);
+    free(item);
     if (st == RECUR_OK && s->st != RECUR_OK) st = recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
     return st;
 }

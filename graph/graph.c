@@ -17,6 +17,7 @@ static unsigned default_passes(void)
     unsigned p = 0;
     if (strstr(env, "hoist")) p |= RECUR_PASS_HOIST;
     if (strstr(env, "grad_batch")) p |= RECUR_PASS_GRAD_BATCH;
+    if (strstr(env, "fuse")) p |= RECUR_PASS_FUSE;
     return p;
 }
 

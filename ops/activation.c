@@ -6,22 +6,15 @@
 #include <math.h>
 
 #include "ops/op.h"
+#include "ops/pointwise.h"
 
 static recur_value operand(const recur_graph *g, recur_value y, int i)
 {
     return (recur_value){g->nodes[y.id].in[i]};
 }
 
-/* sigmoid(x) = 1 / (1 + e^-x), written to stay finite for large |x|. */
-static inline float sigmoidf(float x)
-{
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
 RECUR_UNARY_KERNEL(tanh_forward, tanhf(x))
-RECUR_UNARY_KERNEL(sigmoid_forward, sigmoidf(x))
+RECUR_UNARY_KERNEL(sigmoid_forward, recur_sigmoidf(x))
 RECUR_UNARY_KERNEL(relu_forward, x > 0 ? x : 0.0f)
 RECUR_UNARY_KERNEL(leaky_relu_forward, x > 0 ? x : s * x)
 RECUR_UNARY_KERNEL(exp_forward, expf(x))

@@ -1,9 +1,12 @@
 /*
  * tests/test_onednn.c — the oneDNN backend against the reference backend:
- * every matmul form and transpose combination on awkward sizes, the forward
- * and backward passes of a small MLP and of an unrolled LSTM layer, no
- * allocation and no primitive creation while a plan runs, the backend's
- * name, and the default backend taken from RECUR_BACKEND.
+ * every matmul form and transpose combination on awkward sizes, every
+ * eltwise and binary op the backend runs on awkward sizes, which binary
+ * broadcasts it takes and which it leaves to the reference kernels, the
+ * forward and backward passes of a small MLP and of an unrolled LSTM layer,
+ * no allocation and no primitive creation while a plan runs, errors that
+ * name the operation and its shapes, the backend's name, and the default
+ * backend taken from RECUR_BACKEND.
  */
 #include "test_util.h"
 
@@ -31,7 +34,19 @@
  */
 #define NET_TOL 1e-5
 
+/*
+ * Agreement of a oneDNN eltwise node with the reference kernel, relative
+ * to the reference value: oneDNN's tanh was measured at most 1.2 ulp from
+ * the exact value, logistic 3.5, exp 2.6, the reference kernels' libm
+ * calls 2.3, so they differ by at most 6 ulp, 7e-7 of the value; ELT_TOL
+ * allows 1e-6. relu, leaky relu, sqrt and square are exact on both.
+ */
+#define ELT_TOL 1e-6
+
 static const int64_t sizes[] = {1, 7, 33, 129};
+
+/* The sizes of the elementwise agreement tests. */
+static const int64_t elt_sizes[] = {1, 7, 33, 1000};
 
 /* Fills n floats of `dst` with |src|. */
 static void abs_copy(float *dst, const float *src, int64_t n)
@@ -324,22 +339,304 @@ static void test_compile_time_primitives_and_no_allocation(void **state)
     recur_graph_free(m.g);
 }
 
-/* One primitive per matmul node, none for other ops; the plan names its backend. */
-static void test_one_primitive_per_matmul(void **state)
+/*
+ * One primitive per node the backend runs (two matmuls and a tanh), none
+ * for ops left to the reference kernels (an add of equal shapes, a
+ * tanh_grad); the plan names its backend. (Pointwise fusion is off: it
+ * would run tanh, add and tanh_grad as one fused kernel.)
+ */
+static void test_one_primitive_per_node(void **state)
 {
     (void)state;
     recur_graph *g = recur_graph_new(1);
+    recur_set_passes(g, recur_passes(g) & ~RECUR_PASS_FUSE);
     recur_value a = recur_input(g, "a", recur_shape2(4, 5));
     recur_value w = tu_param(g, "w", recur_shape2(5, 5));
-    recur_value y = recur_tanh(g, recur_matmul(g, recur_matmul(g, a, w, 0, 0), w, 0, 1));
+    recur_value m = recur_matmul(g, recur_matmul(g, a, w, 0, 0), w, 0, 1);
+    recur_value y = recur_tanh_grad(g, recur_tanh(g, m), recur_add(g, m, a));
     TU_OK(g, y);
     long created0 = recur_onednn_primitives_created();
     recur_compile_opts o = {.backend = "onednn"};
     recur_plan *p = recur_compile(g, 1, &y, &o);
     assert_non_null(p);
     assert_string_equal(recur_plan_backend(p), "onednn");
-    assert_int_equal(recur_onednn_primitives_created() - created0, 2);
+    assert_int_equal(recur_onednn_primitives_created() - created0, 3);
     recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+/*
+ * Evaluates y on the reference backend and on oneDNN (whose plan must
+ * create exactly `prims` primitives when compiled) and checks every
+ * element within rtol of the reference's (rtol 0: equal).
+ */
+static void check_both(recur_graph *g, recur_value y, int n_feeds, const recur_feed *feeds, long prims, double rtol,
+                       const char *what)
+{
+    long created0 = recur_onednn_primitives_created();
+    float *got = tu_eval_on(g, y, n_feeds, feeds, "onednn");
+    long made = recur_onednn_primitives_created() - created0;
+    if (made != prims) fail_msg("%s: %ld oneDNN primitives, want %ld", what, made, prims);
+    float *want = tu_eval_on(g, y, n_feeds, feeds, "reference");
+    int64_t n = recur_shape_numel(recur_value_shape(g, y));
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= rtol * fabs((double)want[i])))
+            fail_msg("%s: element %lld: oneDNN %.9g, reference %.9g (|diff| %.3g > %.1g of it)", what, (long long)i,
+                     (double)got[i], (double)want[i], d, rtol);
+    }
+    free(got), free(want);
+}
+
+/* The elementwise ops oneDNN eltwise runs, each with an input range that exercises it. */
+typedef struct elt_case {
+    const char *name;
+    recur_value (*build)(recur_graph *g, recur_value x, recur_value dy);
+    float lo, hi;
+} elt_case;
+
+static recur_value elt_tanh(recur_graph *g, recur_value x, recur_value dy) { return (void)dy, recur_tanh(g, x); }
+static recur_value elt_sigmoid(recur_graph *g, recur_value x, recur_value dy) { return (void)dy, recur_sigmoid(g, x); }
+static recur_value elt_relu(recur_graph *g, recur_value x, recur_value dy) { return (void)dy, recur_relu(g, x); }
+static recur_value elt_exp(recur_graph *g, recur_value x, recur_value dy) { return (void)dy, recur_exp(g, x); }
+static recur_value elt_sqrt(recur_graph *g, recur_value x, recur_value dy) { return (void)dy, recur_sqrt(g, x); }
+static recur_value elt_square(recur_graph *g, recur_value x, recur_value dy) { return (void)dy, recur_square(g, x); }
+
+static recur_value elt_leaky(recur_graph *g, recur_value x, recur_value dy)
+{
+    return (void)dy, recur_leaky_relu(g, x, 0.1f);
+}
+
+static recur_value elt_leaky_grad(recur_graph *g, recur_value x, recur_value dy)
+{
+    return recur_leaky_relu_grad(g, x, dy, -0.3f);
+}
+
+static const elt_case elt_cases[] = {
+    {"tanh", elt_tanh, -6, 6},         {"sigmoid", elt_sigmoid, -20, 20},   {"relu", elt_relu, -1, 1},
+    {"leaky_relu", elt_leaky, -1, 1},  {"exp", elt_exp, -20, 20},           {"sqrt", elt_sqrt, 0, 100},
+    {"square", elt_square, -100, 100}, {"leaky_relu_grad", elt_leaky_grad, -1, 1},
+};
+
+/* Each eltwise op on [n] and [3, n] for awkward n: one primitive, the reference's values within ELT_TOL. */
+static void test_eltwise_agrees(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof elt_cases / sizeof elt_cases[0]; c++)
+        for (int k = 0; k < 4; k++)
+            for (int rank = 1; rank <= 2; rank++) {
+                int64_t n = elt_sizes[k];
+                recur_shape s = rank == 1 ? recur_shape1(n) : recur_shape2(3, n);
+                int64_t numel = recur_shape_numel(s);
+                recur_graph *g = recur_graph_new(1);
+                recur_value x = recur_input(g, "x", s), dy = recur_input(g, "dy", s);
+                recur_value y = elt_cases[c].build(g, x, dy);
+                TU_OK(g, y);
+                float *xd = malloc(sizeof(float) * (size_t)numel), *dyd = malloc(sizeof(float) * (size_t)numel);
+                assert_true(xd && dyd);
+                tu_fill_uniform(xd, numel, elt_cases[c].lo, elt_cases[c].hi, (uint64_t)(c * 100 + k * 10 + rank));
+                tu_fill_uniform(dyd, numel, -2, 2, (uint64_t)(c * 100 + k * 10 + rank + 5));
+                char what[96], sh[64];
+                snprintf(what, sizeof what, "%s of %s", elt_cases[c].name, recur_shape_str(s, sh, sizeof sh));
+                check_both(g, y, 2, (recur_feed[]){{x, xd, numel}, {dy, dyd, numel}}, 1, ELT_TOL, what);
+                free(xd), free(dyd);
+                recur_graph_free(g);
+            }
+}
+
+/* A binary op by its id, for the tables below. */
+static recur_value binary_op(recur_graph *g, int op, recur_value a, recur_value b)
+{
+    switch (op) {
+    case 0: return recur_add(g, a, b);
+    case 1: return recur_sub(g, a, b);
+    case 2: return recur_mul(g, a, b);
+    default: return recur_div(g, a, b);
+    }
+}
+
+static const char *const binary_names[] = {"add", "sub", "mul", "div"};
+
+/*
+ * Evaluates a (op) b for operands of shapes as and bs (b kept away from 0)
+ * on both backends, oneDNN creating `prims` primitives (-1: 0 or 1), and
+ * checks equal results: IEEE arithmetic on the same pairs of floats.
+ */
+static void check_binary(int op, recur_shape as, recur_shape bs, long prims)
+{
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", as), b = recur_input(g, "b", bs);
+    recur_value y = binary_op(g, op, a, b);
+    TU_OK(g, y);
+    int64_t na = recur_shape_numel(as), nb = recur_shape_numel(bs);
+    float *ad = malloc(sizeof(float) * (size_t)na), *bd = malloc(sizeof(float) * (size_t)nb);
+    assert_true(ad && bd);
+    tu_fill_uniform(ad, na, -3, 3, (uint64_t)(na + 3 * op));
+    tu_fill_uniform(bd, nb, 0.5f, 2, (uint64_t)(nb + 7 * op + 1));
+    for (int64_t i = 0; i < nb; i += 2) bd[i] = -bd[i];
+    char what[160], sa[64], sb[64];
+    snprintf(what, sizeof what, "%s of a %s and b %s", binary_names[op], recur_shape_str(as, sa, sizeof sa),
+             recur_shape_str(bs, sb, sizeof sb));
+    recur_feed feeds[2] = {{a, ad, na}, {b, bd, nb}};
+    if (prims >= 0) {
+        check_both(g, y, 2, feeds, prims, 0, what);
+    } else {
+        long created0 = recur_onednn_primitives_created();
+        float *got = tu_eval_on(g, y, 2, feeds, "onednn");
+        assert_in_range(recur_onednn_primitives_created() - created0, 0, 1);
+        float *want = tu_eval_on(g, y, 2, feeds, "reference");
+        int64_t n = recur_shape_numel(recur_value_shape(g, y));
+        for (int64_t i = 0; i < n; i++)
+            if (got[i] != want[i])
+                fail_msg("%s: element %lld: oneDNN %.9g, reference %.9g", what, (long long)i, (double)got[i],
+                         (double)want[i]);
+        free(got), free(want);
+    }
+    free(ad), free(bd);
+    recur_graph_free(g);
+}
+
+/*
+ * Every binary op and broadcast form on awkward sizes (R, C) from {1, 7,
+ * 33, 1000}: equal shapes, a bias row [C], a column [R, 1], a scalar, the
+ * repeated operand first, a middle dimension repeated in 3-D and two in
+ * 4-D. Where a size is 1 a form may become equal shapes, which add, sub
+ * and mul leave to the reference kernel.
+ */
+static void test_binary_agrees(void **state)
+{
+    (void)state;
+    for (int op = 0; op < 4; op++)
+        for (int k = 0; k < 4; k++) {
+            int64_t R = elt_sizes[k], C = elt_sizes[(k + 1) % 4];
+            recur_shape full = recur_shape2(R, C);
+            check_binary(op, full, full, -1);
+            check_binary(op, full, recur_shape1(C), -1);
+            check_binary(op, full, recur_shape2(R, 1), -1);
+            check_binary(op, full, recur_shape0(), -1);
+            check_binary(op, recur_shape2(1, C), full, -1);
+            check_binary(op, recur_shape3(R, 3, C), recur_shape3(R, 1, C), -1);
+            check_binary(op, recur_shape4(2, R, 3, C), recur_shape4(1, R, 1, C), -1);
+        }
+}
+
+/*
+ * Which binary nodes oneDNN runs: those whose first operand has the output's
+ * shape (or whose second has, for add and mul, which commute), except add,
+ * sub and mul of equal shapes, which tie with the reference kernel.
+ */
+static void test_binary_forms(void **state)
+{
+    (void)state;
+    enum { ADD, SUB, MUL, DIV };
+    recur_shape rc = recur_shape2(4, 5), c = recur_shape1(5), r1 = recur_shape2(4, 1);
+    check_binary(ADD, rc, c, 1);              /* bias row */
+    check_binary(ADD, c, rc, 1);              /* the same, operands swapped */
+    check_binary(MUL, r1, rc, 1);             /* a column first: mul commutes */
+    check_binary(SUB, rc, recur_shape0(), 1);
+    check_binary(DIV, rc, r1, 1);
+    check_binary(DIV, rc, rc, 1);             /* equal shapes: div pays */
+    check_binary(MUL, recur_shape4(2, 3, 4, 5), recur_shape4(1, 3, 1, 5), 1);
+    check_binary(SUB, c, rc, 0);              /* the repeated operand first: sub does not commute */
+    check_binary(DIV, r1, rc, 0);
+    check_binary(ADD, r1, recur_shape2(1, 5), 0); /* both operands repeat */
+    check_binary(ADD, rc, rc, 0);             /* equal shapes tie with the reference */
+    check_binary(SUB, rc, rc, 0);
+    check_binary(MUL, rc, rc, 0);
+}
+
+/*
+ * A graph of every op the backend moves, and its gradient: compiling makes
+ * the primitives, running ten more times makes none and allocates nothing,
+ * the results repeat exactly and agree with the reference, and freeing the
+ * plan destroys them all. (Pointwise fusion is off, or it would run most
+ * of these ops in fused kernels instead.)
+ */
+static void test_eltwise_binary_plan_allocates_nothing(void **state)
+{
+    (void)state;
+    enum { R = 33, C = 7 };
+    recur_graph *g = recur_graph_new(5);
+    recur_set_passes(g, recur_passes(g) & ~RECUR_PASS_FUSE);
+    recur_value x = recur_input(g, "x", recur_shape2(R, C));
+    recur_value b = tu_param(g, "b", recur_shape1(C)), col = tu_param(g, "col", recur_shape2(R, 1));
+    recur_value h = recur_mul(g, recur_add(g, x, b), col);
+    recur_value t = recur_tanh(g, h), s = recur_sigmoid(g, h), l = recur_leaky_relu(g, h, 0.2f);
+    recur_value e = recur_sqrt(g, recur_exp(g, s));
+    recur_value y = recur_add(g, recur_div(g, recur_square(g, t), e), recur_add(g, recur_relu(g, h), l));
+    recur_value loss = recur_sum(g, recur_mul(g, y, y));
+    TU_OK(g, loss);
+    recur_value wrt[3] = {x, b, col}, grads[3];
+    TU_ST(g, recur_grad(g, loss, 3, wrt, grads));
+    name_grads(g, 3, wrt, grads);
+    recur_value outs[4] = {loss, grads[0], grads[1], grads[2]};
+    float xd[R * C];
+    tu_fill_uniform(xd, R * C, -2, 2, 77);
+    recur_feed feed = {x, xd, R * C};
+    compare_backends(g, 4, outs, 1, &feed);
+
+    /* The forward pass alone: the bias add, the column mul, seven activations and the div. */
+    long created0 = recur_onednn_primitives_created(), alive0 = recur_onednn_primitives_alive();
+    recur_compile_opts o = {.backend = "onednn"};
+    recur_plan *p = recur_compile(g, 1, &loss, &o);
+    if (!p) fail_msg("compile: %s", recur_errmsg(g));
+    assert_int_equal(recur_onednn_primitives_created() - created0, 10);
+    recur_plan_free(p);
+    assert_int_equal(recur_onednn_primitives_alive(), alive0);
+
+    created0 = recur_onednn_primitives_created();
+    p = recur_compile(g, 4, outs, &o);
+    if (!p) fail_msg("compile: %s", recur_errmsg(g));
+    long made = recur_onednn_primitives_created() - created0;
+    assert_true(made > 10); /* and the backward pass's (leaky_relu_grad, divs, the column mul) */
+    assert_int_equal(recur_onednn_primitives_alive() - alive0, made);
+    assert_int_equal(recur_plan_feed(p, x, xd, R * C), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    float first[C];
+    assert_int_equal(recur_plan_fetch(p, grads[1], first, C), RECUR_OK);
+
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 10; i++) assert_int_equal(recur_plan_run(p), RECUR_OK);
+    struct mallinfo2 after = mallinfo2();
+    assert_int_equal(before.uordblks, after.uordblks);
+    assert_int_equal(before.hblkhd, after.hblkhd);
+    assert_int_equal(recur_onednn_primitives_created() - created0, made);
+    float again[C];
+    assert_int_equal(recur_plan_fetch(p, grads[1], again, C), RECUR_OK);
+    assert_memory_equal(first, again, sizeof first);
+
+    recur_plan_free(p);
+    assert_int_equal(recur_onednn_primitives_alive(), alive0);
+    recur_graph_free(g);
+}
+
+/*
+ * A node the backend cannot run as asked fails to prepare with an error
+ * naming the operation and its shapes (the backend's select never sends
+ * such a node; this checks the message and that nothing leaks).
+ */
+static void test_prepare_errors_name_op_and_shapes(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", recur_shape1(3)), b = recur_input(g, "b", recur_shape2(2, 3));
+    recur_value y = recur_sub(g, a, b);
+    TU_OK(g, y);
+    recur_shape xs[2] = {recur_shape1(3), recur_shape2(2, 3)};
+    recur_kernel_args args = {.node = &g->nodes[y.id], .xs = xs, .n_in = 2};
+    char err[512] = "";
+    onednn_prim *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    assert_int_equal(recur_onednn_binary_prepare(&args, p, err, sizeof err), RECUR_ERR_RUNTIME);
+    assert_non_null(strstr(err, "binary sub of a [3] and b [2, 3] into [2, 3]"));
+    recur_onednn_prim_free(p);
+
+    p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    err[0] = 0;
+    assert_int_equal(recur_onednn_eltwise_prepare(&args, p, err, sizeof err), RECUR_ERR_RUNTIME);
+    assert_non_null(strstr(err, "eltwise sub of [2, 3]"));
+    recur_onednn_prim_free(p);
     recur_graph_free(g);
 }
 
@@ -392,7 +689,12 @@ int main(void)
         cmocka_unit_test(test_mlp_forward_backward),
         cmocka_unit_test(test_lstm_forward_backward),
         cmocka_unit_test(test_compile_time_primitives_and_no_allocation),
-        cmocka_unit_test(test_one_primitive_per_matmul),
+        cmocka_unit_test(test_one_primitive_per_node),
+        cmocka_unit_test(test_eltwise_agrees),
+        cmocka_unit_test(test_binary_agrees),
+        cmocka_unit_test(test_binary_forms),
+        cmocka_unit_test(test_eltwise_binary_plan_allocates_nothing),
+        cmocka_unit_test(test_prepare_errors_name_op_and_shapes),
         cmocka_unit_test(test_default_backend_from_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,6 +133,41 @@ static void test_passes_change_the_graph(void **state)
     }
 }
 
+/* Pointwise fusion runs chains as one kernel: bitwise the same results, fewer buffers. */
+static void test_fusion_is_exact(void **state)
+{
+    (void)state;
+    int kinds[] = {RECUR_LSTM, RECUR_GRU, -1};
+    for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
+        built b = build(kinds[c], RECUR_PASS_ALL, 0);
+        recur_value outs[17] = {b.loss};
+        memcpy(outs + 1, b.grads, sizeof(recur_value) * (size_t)b.n_params);
+        recur_compile_opts ref = {.backend = "reference"};
+        recur_plan *fused = recur_compile(b.g, b.n_params + 1, outs, &ref);
+        recur_set_passes(b.g, RECUR_PASS_ALL & ~RECUR_PASS_FUSE);
+        recur_plan *plain = recur_compile(b.g, b.n_params + 1, outs, &ref);
+        assert_non_null(fused);
+        assert_non_null(plain);
+        float x[T * B * I];
+        tu_fill_uniform(x, T * B * I, -1, 1, 9);
+        recur_plan *plans[2] = {fused, plain};
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(recur_plan_feed(plans[k], b.xs, x, T * B * I), RECUR_OK);
+            assert_int_equal(recur_plan_run(plans[k]), RECUR_OK);
+        }
+        for (int i = 0; i <= b.n_params; i++) {
+            int64_t n = recur_shape_numel(recur_value_shape(b.g, outs[i]));
+            assert_memory_equal(recur_plan_output(fused, outs[i]), recur_plan_output(plain, outs[i]), sizeof(float) * (size_t)n);
+        }
+        print_message("%s: %d kernels fused, %d unfused\n", kinds[c] < 0 ? "mgu" : recur_cell_kind_name(kinds[c]),
+                      recur_plan_size(fused), recur_plan_size(plain));
+        assert_true(recur_plan_size(fused) * 10 < recur_plan_size(plain) * 8);
+        recur_plan_free(fused);
+        recur_plan_free(plain);
+        recur_graph_free(b.g);
+    }
+}
+
 /* The pass switches and their environment variable. */
 static void test_pass_switches(void **state)
 {
@@ -150,6 +185,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equivalence_all_families),
         cmocka_unit_test(test_passes_change_the_graph),
+        cmocka_unit_test(test_fusion_is_exact),
         cmocka_unit_test(test_pass_switches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

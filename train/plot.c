@@ -75,6 +75,9 @@ static recur_status check_spec(const plot_spec *p)
         if (s->n < 1 || !s->y)
             return recur_plot_fail(RECUR_ERR_ARG, "plot %s: series %d \"%s\" has no values (n = %lld%s)", p->path, i,
                                    s->name ? s->name : "", (long long)s->n, s->y ? "" : ", y = NULL");
+        if (s->colour < 0 || s->colour > N_COLOURS)
+            return recur_plot_fail(RECUR_ERR_ARG, "plot %s: series %d: colour %d is outside 0..%d", p->path, i,
+                                   s->colour, N_COLOURS);
         if (!one_line(s->name))
             return recur_plot_fail(RECUR_ERR_ARG, "plot %s: the name of series %d holds a line break", p->path, i);
     }
@@ -157,7 +160,7 @@ static recur_status write_script(const plot_spec *p, const plot_tmp *t)
     set_text(f, "title", p->o.title);
     set_text(f, "xlabel", p->o.xlabel);
     set_text(f, "ylabel", p->o.ylabel);
-    fputs("set grid lc rgb '#dddddd'\nset key top right box opaque samplen 3\nset border lc rgb '#444444'\n", f);
+    fputs("set grid lc rgb '#dddddd'\nset key below horizontal reverse Left samplen 3 spacing 1.2 width 2\nset autoscale xfix\nset border lc rgb '#444444'\n", f);
     if (p->o.log_y) fputs("set logscale y\nset format y '%g'\n", f);
     if (!isnan(p->split)) {
         fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dashtype 2 lw 1.5 lc rgb '#555555'\n", p->split,
@@ -174,7 +177,8 @@ static recur_status write_script(const plot_spec *p, const plot_tmp *t)
         if (p->data_first && i == 0)
             fputs(" with linespoints lw 3 pt 7 ps 0.4 lc rgb '#a0a0a0'", f);
         else
-            fprintf(f, " with lines lw 2 lc rgb '%s'", colours[(i - p->data_first) % N_COLOURS]);
+            fprintf(f, " with lines lw 2 lc rgb '%s' dashtype %d",
+                    colours[s->colour ? s->colour - 1 : (i - p->data_first) % N_COLOURS], s->dashed ? 2 : 1);
         if (s->name) {
             fputs(" title ", f);
             put_quoted(f, s->name);

@@ -197,8 +197,9 @@ static recur_status train_step(recur_trainer *t)
     const float *lp = recur_plan_output(t->plan, t->loss);
     float loss = lp ? lp[0] : NAN;
     if (!isfinite(loss))
-        return recur_trainer_set_error(t, RECUR_ERR_RUNTIME, "step %lld: the loss \"%s\" is %g%s", (long long)s,
-                                       recur_value_name(t->g, t->loss), (double)loss,
+        return recur_trainer_set_error(t, RECUR_ERR_RUNTIME, "step %lld: the loss \"%s\" is %s%s", (long long)s,
+                                       recur_value_name(t->g, t->loss),
+                                       isnan(loss) ? "NaN" : loss > 0 ? "infinite" : "-infinite",
                                        t->o.compile.check_finite
                                            ? ""
                                            : " (set compile.check_finite = 1 to find the op that made it)");

@@ -1,16 +1,18 @@
 /*
  * backends/onednn/onednn.c — the oneDNN backend: matrix products run as
- * oneDNN matmul primitives, every other op on its reference kernel.
+ * oneDNN matmul primitives (matmul.c), the activations whose libm calls
+ * are slow as eltwise primitives (eltwise.c), the broadcasting arithmetic
+ * as binary primitives (binary.c), every other op on its reference kernel.
  *
- * When a plan is compiled, prepare() creates each matmul node's primitive
+ * When a plan is compiled, prepare() creates each such node's primitive
  * once, with its memory objects, stream and scratchpad (see onednn.h for
  * who owns what and the threading rules); the kernel binds the plan's
  * buffers and executes; release() destroys it all with the plan.
  *
- * Only matmul is here because it is the op that pays on this machine: the
- * elementwise ops of a cell are memory-bound loops that the reference
- * kernels already run at memory speed, and a oneDNN call per small
- * elementwise node costs more in dispatch than it saves.
+ * An op runs here only where it was measured faster than its reference
+ * kernel (eltwise.c and binary.c list the figures): elementwise loops that
+ * the reference kernels already run at memory speed stay there, since a
+ * oneDNN call costs about half a microsecond to dispatch.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -142,22 +144,37 @@ static recur_status onednn_kernel(const recur_kernel_args *a)
     return RECUR_OK;
 }
 
+/* The primitive kind that runs node n (whose inputs have shapes xs), or ONEDNN_NONE for the reference kernel. */
+enum { ONEDNN_NONE, ONEDNN_MATMUL, ONEDNN_ELTWISE, ONEDNN_BINARY };
+
+static int kind_of(const recur_node *n, const recur_shape *xs)
+{
+    if (n->op == RECUR_OP_MATMUL) return ONEDNN_MATMUL;
+    if (recur_onednn_eltwise_runs(n)) return ONEDNN_ELTWISE;
+    if (n->n_in == 2 && recur_onednn_binary_runs(n, xs)) return ONEDNN_BINARY;
+    return ONEDNN_NONE;
+}
+
 static recur_kernel_fn onednn_select(const recur_graph *g, const recur_node *n)
 {
-    (void)g;
-    return n->op == RECUR_OP_MATMUL ? onednn_kernel : NULL;
+    recur_shape xs[2] = {{0}};
+    for (int i = 0; i < n->n_in && i < 2; i++) xs[i] = g->nodes[n->in[i]].shape;
+    return kind_of(n, xs) != ONEDNN_NONE ? onednn_kernel : NULL;
 }
 
 static recur_status onednn_prepare(const recur_kernel_args *a, void **state, char *err, size_t errlen)
 {
     *state = NULL;
-    if (a->node->op != RECUR_OP_MATMUL) return RECUR_OK;
+    int kind = kind_of(a->node, a->xs);
+    if (kind == ONEDNN_NONE) return RECUR_OK;
     onednn_prim *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, errlen, "out of memory for a oneDNN primitive");
         return RECUR_ERR_NOMEM;
     }
-    recur_status st = recur_onednn_matmul_prepare(a, p, err, errlen);
+    recur_status st = kind == ONEDNN_MATMUL    ? recur_onednn_matmul_prepare(a, p, err, errlen)
+                      : kind == ONEDNN_ELTWISE ? recur_onednn_eltwise_prepare(a, p, err, errlen)
+                                               : recur_onednn_binary_prepare(a, p, err, errlen);
     if (st != RECUR_OK) {
         recur_onednn_prim_free(p);
         return st;

@@ -25,7 +25,8 @@
 /* The oneDNN backend ("onednn"). */
 extern const recur_backend recur_backend_onednn_impl;
 
-/* The most primitive arguments a node binds (matmul: src, weights, dst, scratchpad). */
+/* The most primitive arguments a node binds (matmul: src, weights, dst, scratchpad; binary: src0, src1, dst,
+ * scratchpad). */
 #define ONEDNN_MAX_ARGS 4
 
 /* Where a primitive argument's data lives at run time: input i (>= 0), or: */
@@ -66,6 +67,24 @@ void recur_onednn_prim_free(onednn_prim *p);
  * primitive (backends/onednn/matmul.c).
  */
 recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim *p, char *err, size_t errlen);
+
+/*
+ * 1 if the backend runs node n (an activation or a gradient helper op of
+ * one) as a oneDNN eltwise primitive (backends/onednn/eltwise.c).
+ */
+int recur_onednn_eltwise_runs(const recur_node *n);
+
+/* Prepares node a->node, one that recur_onednn_eltwise_runs accepts, into p. */
+recur_status recur_onednn_eltwise_prepare(const recur_kernel_args *a, onednn_prim *p, char *err, size_t errlen);
+
+/*
+ * 1 if the backend runs node n (add, sub, mul, div) whose inputs have the
+ * shapes xs[0], xs[1] as a oneDNN binary primitive (backends/onednn/binary.c).
+ */
+int recur_onednn_binary_runs(const recur_node *n, const recur_shape *xs);
+
+/* Prepares node a->node, one that recur_onednn_binary_runs accepts, into p. */
+recur_status recur_onednn_binary_prepare(const recur_kernel_args *a, onednn_prim *p, char *err, size_t errlen);
 
 /*
  * Debug counters (for tests): how many oneDNN primitives this process has

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recur/exec.h"
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -28,6 +30,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     fprintf(stderr, " (see 'recur%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
     va_end(ap);
     return CLI_EXIT_USAGE;
+}
+
+const char *cli_default_backend(void)
+{
+    const char *env = getenv("RECUR_BACKEND");
+    if (env && *env) return env;
+    return recur_backend_available("onednn") ? "onednn" : "reference";
 }
 
 const cli_opt *cli_find_opt(const cli_cmd *cmd, const char *name)
@@ -122,9 +131,7 @@ int cli_parse(cli_cmd *cmd, int argc, char **argv, const char **pos, int *n_pos)
 
 void cli_print_help(const cli_cmd *cmd, FILE *f)
 {
-    fprintf(f, "usage: %s\n\n%s\n", cmd->usage, cmd->summary);
-    if (cmd->n_opts == 0) return;
-    fprintf(f, "\noptions:\n");
+    fprintf(f, "usage: %s\n\n%s\n\noptions:\n", cmd->usage, cmd->summary);
     for (int i = 0; i < cmd->n_opts; i++) {
         const cli_opt *o = &cmd->opts[i];
         char left[64], sh[8] = "    ";

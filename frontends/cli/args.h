@@ -68,6 +68,14 @@ void cli_print_help(const cli_cmd *cmd, FILE *f);
 /* The option called `name` of cmd, NULL if none (to ask whether it was given). */
 const cli_opt *cli_find_opt(const cli_cmd *cmd, const char *name);
 
+/*
+ * The backend a subcommand runs on when --backend is not given: the one
+ * named by $RECUR_BACKEND when it is set, else "onednn" when this build
+ * has it (several times faster than "reference" for the character model),
+ * else "reference".
+ */
+const char *cli_default_backend(void);
+
 /* Prints "recur <cmd>: <message>\n" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

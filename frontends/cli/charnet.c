@@ -120,6 +120,35 @@ static recur_status meta_int(recur_ckpt *ck, const char *key, int64_t lo, int64_
     return RECUR_OK;
 }
 
+/* Checks that ck holds tensor `name` of shape [d0, d1]. */
+static recur_status has_tensor(recur_ckpt *ck, const char *name, int64_t d0, int64_t d1, char *why, size_t len)
+{
+    int i = recur_ckpt_find(ck, name);
+    recur_shape want = recur_shape2(d0, d1);
+    if (i >= 0 && recur_shape_equal(recur_ckpt_at(ck, i).shape, want)) return RECUR_OK;
+    char shp[64];
+    snprintf(why, len, "the metadata describes a model with tensor %s of shape %s, which the checkpoint %s", name,
+             recur_shape_str(want, shp, sizeof shp), i >= 0 ? "has in another shape" : "lacks");
+    return RECUR_ERR_FORMAT;
+}
+
+/*
+ * The sizes of the metadata must be those of the tensors in the file
+ * (out.weight [V, H], the last layer's weight_hh [G H, H], emb.weight
+ * [V, E]): a model is built from them, and the file's own size then bounds
+ * what building it allocates.
+ */
+static recur_status check_tensors(recur_ckpt *ck, const cli_model *m, char *why, size_t len)
+{
+    char name[64];
+    int64_t gates = m->cell == RECUR_LSTM ? 4 : m->cell == RECUR_GRU ? 3 : 1;
+    snprintf(name, sizeof name, "%s.weight_hh_l%lld", cli_cell_layer(m->cell), (long long)m->layers - 1);
+    recur_status st = has_tensor(ck, "out.weight", m->vocab, m->hidden, why, len);
+    if (st == RECUR_OK) st = has_tensor(ck, name, gates * m->hidden, m->hidden, why, len);
+    if (st == RECUR_OK && m->embed > 0) st = has_tensor(ck, "emb.weight", m->vocab, m->embed, why, len);
+    return st;
+}
+
 recur_status cli_model_load_meta(recur_ckpt *ck, cli_model *m, recur_corpus **vocab, char *why, size_t len)
 {
     const char *kind, *cell, *v;
@@ -140,6 +169,7 @@ recur_status cli_model_load_meta(recur_ckpt *ck, cli_model *m, recur_corpus **vo
     if (st == RECUR_OK) st = meta_int(ck, "model.hidden", 1, 1 << 16, &m->hidden, why, len);
     if (st == RECUR_OK) st = meta_int(ck, "model.layers", 1, 8, &m->layers, why, len);
     if (st == RECUR_OK) st = meta_int(ck, "model.embed", 0, 1 << 16, &m->embed, why, len);
+    if (st == RECUR_OK) st = check_tensors(ck, m, why, len);
     if (st != RECUR_OK) return st;
     if (recur_ckpt_get_str(ck, "model.vocab", &v) != RECUR_OK) {
         snprintf(why, len, "%s", recur_ckpt_errmsg(ck));

@@ -74,7 +74,9 @@ recur_status cli_model_save_meta(const cli_model *m, const char *vocab, recur_ck
  * corpus over the vocabulary string, whose ids are the model's (free it).
  * RECUR_ERR_FORMAT with a reason in `why` naming the key when one is
  * missing, of the wrong type, out of range, or the vocabulary disagrees
- * with model.vocab_size.
+ * with model.vocab_size, or naming the tensor when the sizes are not those
+ * of the checkpoint's tensors (out.weight, the last layer's weight_hh,
+ * emb.weight).
  */
 recur_status cli_model_load_meta(recur_ckpt *ck, cli_model *m, recur_corpus **vocab, char *why, size_t len);
 

@@ -62,7 +62,11 @@ static int generate(recur_ckpt *ck, const char *path, const gen_args *a)
             rc = CLI_EXIT_OK;
     }
     size_t cap = 4 * (size_t)a->length + 1;
-    if (rc == CLI_EXIT_OK && (!(out = malloc(sizeof *out * (size_t)(a->length ? a->length : 1))) || !(text = malloc(cap)))) {
+    if (rc == CLI_EXIT_OK) {
+        out = malloc(sizeof *out * (size_t)(a->length ? a->length : 1));
+        text = malloc(cap);
+    }
+    if (rc == CLI_EXIT_OK && (!out || !text)) {
         cli_error("generate", "out of memory for %lld symbols", (long long)a->length);
         rc = CLI_EXIT_FAIL;
     }
@@ -95,7 +99,8 @@ int cli_generate(int argc, char **argv)
         {"temperature", 't', CLI_FLOAT, &a.temperature, 0, 100, "X",
          "0: greedy, the likeliest symbol each step (default); > 0: sample, sharper below 1", 0},
         {"seed", 's', CLI_INT, &a.seed, 0, 9e15, "N", "seed of the sampling (default 1)", 0},
-        {"backend", 0, CLI_STR, &a.backend, 0, 0, "NAME", "reference or onednn (default: $RECUR_BACKEND or reference)", 0},
+        {"backend", 0, CLI_STR, &a.backend, 0, 0, "NAME",
+         "reference or onednn (default: $RECUR_BACKEND, else onednn)", 0},
     };
     cli_cmd cmd = {
         .name = "generate",
@@ -113,6 +118,7 @@ int cli_generate(int argc, char **argv)
     if (r != CLI_PARSED) return r;
     if (a.backend && !recur_backend_available(a.backend))
         return cli_usage_error("generate", "--backend: no backend called '%s' (reference, onednn)", a.backend);
+    if (!a.backend) a.backend = cli_default_backend();
     recur_ckpt *ck = cli_load_checkpoint("generate", pos[0]);
     if (!ck) return CLI_EXIT_FAIL;
     int rc = generate(ck, pos[0], &a);

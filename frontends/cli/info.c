@@ -92,7 +92,8 @@ static void print_tensors(recur_ckpt *ck)
         }
     }
     printf("parameters: %lld in %d tensor%s\n", (long long)params, n_param, n_param == 1 ? "" : "s");
-    if (n_state) printf("optimizer state: %lld values in %d tensor%s\n", (long long)state, n_state, n_state == 1 ? "" : "s");
+    if (n_state)
+        printf("optimizer state: %lld values in %d tensor%s\n", (long long)state, n_state, n_state == 1 ? "" : "s");
 }
 
 int cli_info(int argc, char **argv)

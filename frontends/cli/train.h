@@ -9,7 +9,7 @@
 #include "sampler.h"
 
 typedef struct train_args {
-    const char *text, *checkpoint, *backend, *cell, *optimizer, *loss_csv;
+    const char *text, *checkpoint, *backend, *cell, *optimizer, *loss_csv, *loss_plot;
     int64_t hidden, layers, embed, window, batch, epochs, steps, seed, save_every, sample_length, progress_every;
     double lr, clip, test_fraction, temperature;
     int resume;
@@ -40,6 +40,12 @@ typedef struct train_run {
     double epoch_start, epoch_loss;
     int64_t epoch_steps;
     FILE *csv;
+    /* the losses of this run, for the plot: every step's (a growing array), and the test loss
+     * at each epoch's end and the last step (room for cap_tests) */
+    float *losses, *test_losses;
+    double *test_steps;
+    int64_t n_losses, cap_losses, n_tests, cap_tests;
+    int64_t first_step;         /* the step the run started from */
 } train_run;
 
 /* The trainer's callbacks (train_loop.c); user is the train_run. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "recur/plot.h"
 #include "train.h"
 
 double train_now(void)
@@ -107,16 +108,37 @@ static recur_status print_ids(train_run *r, const int64_t *ids, int64_t n)
 }
 
 /*
- * Samples start from the first window of the test part (of the training
- * part when there is no test part): the model reads those L symbols, then
- * writes sample_length of its own, greedily and at the options'
- * temperature. Both are printed after the prompt.
+ * Where the sample's prompt starts in ids[0..n): at the first sentence
+ * with L symbols after its start (a capital letter after ".", "!" or "?"
+ * and white space), so that the prompt reads as a sentence's beginning;
+ * at 0 when there is none.
+ */
+static int64_t prompt_start(const recur_corpus *c, const int64_t *ids, int64_t n, int64_t L)
+{
+    for (int64_t i = 2; i + L <= n; i++) {
+        int32_t cp = recur_corpus_symbol(c, ids[i]), prev;
+        if (cp < 'A' || cp > 'Z') continue;
+        int64_t j = i - 1;
+        while (j > 0 && ((prev = recur_corpus_symbol(c, ids[j])) == ' ' || prev == '\n')) j--;
+        prev = recur_corpus_symbol(c, ids[j]);
+        if (j < i - 1 && (prev == '.' || prev == '!' || prev == '?')) return i;
+    }
+    return 0;
+}
+
+/*
+ * Samples start from L symbols of the test part (of the training part when
+ * there is no test part), from its first sentence's start:
+ * the model reads them, then writes sample_length symbols of its own,
+ * greedily and at the options' temperature. Both are printed after the
+ * prompt.
  */
 recur_status train_samples(train_run *r, const char *what)
 {
     const recur_corpus *src = r->test ? r->test : r->train;
-    const int64_t *prompt = recur_corpus_ids(src);
-    int64_t n_prompt = r->L < recur_corpus_len(src) ? r->L : recur_corpus_len(src), n = r->a->sample_length;
+    int64_t len = recur_corpus_len(src);
+    const int64_t *prompt = recur_corpus_ids(src) + prompt_start(r->text, recur_corpus_ids(src), len, r->L);
+    int64_t n_prompt = r->L < len ? r->L : len, n = r->a->sample_length;
     int64_t *out = malloc(sizeof *out * (size_t)(n ? n : 1));
     if (!out) return recur_trainer_set_error(r->t, RECUR_ERR_NOMEM, "out of memory for a sample");
     double temps[2] = {0, r->a->temperature};
@@ -141,9 +163,38 @@ recur_status train_samples(train_run *r, const char *what)
     return st;
 }
 
+/* Appends v to a growable array of *n values with room for *cap. */
+static int push(void **a, size_t size, int64_t *n, int64_t *cap, const void *v)
+{
+    if (*n == *cap) {
+        int64_t c = *cap ? 2 * *cap : 256;
+        void *p = realloc(*a, size * (size_t)c);
+        if (!p) return -1;
+        *a = p;
+        *cap = c;
+    }
+    memcpy((char *)*a + size * (size_t)(*n)++, v, size);
+    return 0;
+}
+
+/* Draws the run's losses so far; a plot that fails (no gnuplot) is a warning, not an error. */
+static void plot_losses(train_run *r)
+{
+    recur_plot_series s[2] = {
+        {.name = "training loss (per step)", .x0 = (double)r->first_step + 1, .dx = 1, .y = r->losses,
+         .n = r->n_losses},
+        {.name = "test loss", .x = r->test_steps, .y = r->test_losses, .n = r->n_tests, .dashed = 1},
+    };
+    recur_plot_opts o = {.title = "Character model: loss per symbol (nats)", .ylabel = "loss (nats/symbol)"};
+    if (recur_plot_loss(r->a->loss_plot, r->n_tests ? 2 : 1, s, &o) != RECUR_OK)
+        cli_error("train", "warning: no loss plot: %s", recur_plot_errmsg());
+}
+
 recur_status train_on_step(void *user, recur_trainer *t, int64_t step, float loss)
 {
     train_run *r = user;
+    if (r->a->loss_plot && push((void **)&r->losses, sizeof loss, &r->n_losses, &r->cap_losses, &loss) != 0)
+        return recur_trainer_set_error(t, RECUR_ERR_NOMEM, "out of memory for the losses");
     r->epoch_loss += (double)loss;
     r->epoch_steps++;
     int epoch_end = step % r->steps_per_epoch == 0, last = step == r->total;
@@ -153,10 +204,17 @@ recur_status train_on_step(void *user, recur_trainer *t, int64_t step, float los
         double secs = train_now() - r->epoch_start;
         int64_t epoch = (step - 1) / r->steps_per_epoch + 1;
         if (r->eval && (st = train_test_loss(r, &test)) != RECUR_OK) return st;
-        say("epoch %lld%s: %lld steps in %.1f s (%.0f ms/step), train loss %.4f, test loss %.4f nats/symbol "
-            "(unigram entropy %.4f)\n",
+        char test_str[64] = "no test part";
+        if (r->eval) snprintf(test_str, sizeof test_str, "test loss %.4f", test);
+        say("epoch %lld%s: %lld steps in %.1f s (%.0f ms/step), train loss %.4f, %s, unigram entropy %.4f "
+            "(nats/symbol)\n",
             (long long)epoch, epoch_end ? "" : " (part)", (long long)r->epoch_steps, secs,
-            1e3 * secs / (double)r->epoch_steps, r->epoch_loss / (double)r->epoch_steps, test, r->unigram);
+            1e3 * secs / (double)r->epoch_steps, r->epoch_loss / (double)r->epoch_steps, test_str, r->unigram);
+        if (r->a->loss_plot && !isnan(test) && r->n_tests < r->cap_tests) {
+            r->test_losses[r->n_tests] = (float)test;
+            r->test_steps[r->n_tests++] = (double)step;
+        }
+        if (r->a->loss_plot) plot_losses(r);
         if (step == r->steps_per_epoch || last) {
             char what[64];
             if (last) snprintf(what, sizeof what, "the last step (%lld)", (long long)step);

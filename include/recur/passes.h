@@ -15,7 +15,7 @@
  *
  * A graph starts with every pass on, unless the RECUR_PASSES environment
  * variable says otherwise ("none", "all", or a comma list of "hoist",
- * "grad_batch").
+ * "grad_batch", "fuse").
  */
 #ifndef RECUR_PASSES_H
 #define RECUR_PASSES_H
@@ -29,7 +29,8 @@ extern "C" {
 enum {
     RECUR_PASS_HOIST = 1u << 0,
     RECUR_PASS_GRAD_BATCH = 1u << 1,
-    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH
+    RECUR_PASS_FUSE = 1u << 2,
+    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE
 };
 
 /** Sets which passes g's unrolling and differentiation use (a RECUR_PASS_* mask). */

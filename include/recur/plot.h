@@ -42,6 +42,8 @@ typedef struct recur_plot_series {
     double x0, dx;    /**< the x values when x is NULL */
     const float *y;   /**< n values */
     int64_t n;        /**< >= 1 */
+    int colour;       /**< 1..7: that colour of the palette; 0: the next one in order */
+    int dashed;       /**< 1: a dashed line (e.g. the test curve beside a solid training one) */
 } recur_plot_series;
 
 /** Options of a plot; NULL or zeros select the defaults. */
@@ -65,8 +67,9 @@ const char *recur_plot_errmsg(void);
 recur_status recur_plot_errcode(void);
 
 /**
- * Draws the n series as lines (each in its own colour, named in a
- * legend) into the picture at `path`.
+ * Draws the n series as lines (each in its own colour unless it names
+ * one, named in a legend below the plot) into the picture at `path`. The
+ * palette: blue, red, green, orange, purple, brown, pink.
  */
 recur_status recur_plot_lines(const char *path, int n, const recur_plot_series *series, const recur_plot_opts *o);
 

@@ -1,0 +1,221 @@
+/*
+ * backends/fuse.c — pointwise fusion, a pass over a compiled plan.
+ *
+ * A chain of elementwise ops (tanh, sigmoid, +, *, their gradient helpers,
+ * ...) whose intermediate values are read by nothing outside the chain is
+ * one function of the chain's inputs (its leaves). The chain's last op
+ * becomes one step running a small program over the leaves, block by
+ * block, with the intermediates kept in cache-sized registers; the other
+ * steps of the chain run nothing and get no buffer. The program applies
+ * the same formulas (ops/pointwise.h) in the same order, so results are
+ * bitwise those of the unfused plan. The graph itself is not changed.
+ *
+ * Leaves of the output's shape are read in place; a leaf that broadcasts by
+ * whole repeats (a bias row, a scalar) is expanded block by block.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/plan.h"
+#include "ops/broadcast.h"
+#include "ops/pointwise.h"
+
+#define BLOCK 256      /* elements per register */
+#define MAX_LEAVES 16
+#define MAX_INSTS 48
+
+typedef struct fused_inst {
+    int op;
+    float s;           /* attr.f[0] */
+    int a, b;          /* source registers: 0..n_leaves-1 leaves, then instruction results */
+} fused_inst;
+
+typedef struct fused_prog {
+    int n_leaves, n_insts;
+    int32_t leaves[MAX_LEAVES];   /* leaf value ids (the step's inputs) */
+    fused_inst inst[MAX_INSTS];   /* in dependency order; the last is the output */
+} fused_prog;
+
+void recur_fused_free(void *program) { free(program); }
+
+/*
+ * The fused kernel: for each block of BLOCK elements, registers point at
+ * leaf data (or an expanded copy of a broadcast leaf) and instruction
+ * results; the last instruction writes the output directly.
+ */
+static recur_status fused_forward(const recur_kernel_args *k)
+{
+    const fused_prog *fp = k->state;
+    int64_t n = recur_shape_numel(k->node->shape);
+    float *scratch = k->work; /* n_leaves + n_insts registers of blk floats */
+    int64_t blk = n < BLOCK ? n : BLOCK;
+    const float *reg[MAX_LEAVES + MAX_INSTS];
+    int64_t period[MAX_LEAVES];
+    for (int l = 0; l < fp->n_leaves; l++) period[l] = recur_bcast_period(k->node->shape, k->xs[l]);
+    for (int64_t base = 0; base < n; base += blk) {
+        int64_t len = n - base < blk ? n - base : blk;
+        for (int l = 0; l < fp->n_leaves; l++) {
+            if (period[l] == n) {
+                reg[l] = k->x[l] + base;
+            } else { /* whole repeats: element i reads i mod period */
+                float *r = scratch + (size_t)(l * blk);
+                for (int64_t i = 0, j = (base % period[l]); i < len; i++) {
+                    r[i] = k->x[l][j];
+                    if (++j == period[l]) j = 0;
+                }
+                reg[l] = r;
+            }
+        }
+        for (int t = 0; t < fp->n_insts; t++) {
+            const fused_inst *in = &fp->inst[t];
+            float *out = t == fp->n_insts - 1 ? k->y + base : scratch + (size_t)((fp->n_leaves + t) * blk);
+            const float *A = reg[in->a], *B = in->b >= 0 ? reg[in->b] : A;
+            float s = in->s;
+            (void)s;
+            switch (in->op) {
+#define FUSED_CASE(OP, ARITY, EXPR)            \
+    case RECUR_OP_##OP:                        \
+        for (int64_t i = 0; i < len; i++) {    \
+            float a = A[i], b = B[i];          \
+            (void)b;                           \
+            out[i] = (EXPR);                   \
+        }                                      \
+        break;
+                RECUR_POINTWISE_OPS(FUSED_CASE)
+#undef FUSED_CASE
+            default:
+                return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", in->op);
+            }
+            reg[fp->n_leaves + t] = out;
+        }
+    }
+    return RECUR_OK;
+}
+
+/* Builds step root's program from the member steps (in plan order); 0 if it does not fit. */
+static int build_program(recur_plan *p, const int *members, int n_members, fused_prog *fp)
+{
+    recur_graph *g = p->g;
+    memset(fp, 0, sizeof *fp);
+    if (n_members > MAX_INSTS) return 0;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n_members);
+    if (!ids) return 0;
+    for (int m = 0; m < n_members; m++) ids[m] = p->steps[members[m]].id;
+    int ok = 1;
+    for (int m = 0; m < n_members && ok; m++) {
+        const plan_step *st = &p->steps[members[m]];
+        const recur_node *node = &g->nodes[st->id];
+        fused_inst *in = &fp->inst[m];
+        in->op = node->op;
+        in->s = node->attr.f[0];
+        in->b = -1;
+        for (int k = 0; k < st->n_in && ok; k++) {
+            int32_t src = st->in[k], r = -1;
+            for (int q = 0; q < m; q++) /* an earlier member's result */
+                if (ids[q] == src) r = q;
+            if (r >= 0) {
+                r += MAX_LEAVES; /* renumbered below, once the leaf count is known */
+            } else {
+                for (int l = 0; l < fp->n_leaves; l++)
+                    if (fp->leaves[l] == src) r = l;
+                if (r < 0) {
+                    if (fp->n_leaves == MAX_LEAVES) ok = 0;
+                    else fp->leaves[r = fp->n_leaves++] = src;
+                }
+            }
+            if (k == 0) in->a = r;
+            else in->b = r;
+        }
+    }
+    /* Registers: leaves first, then instruction results. */
+    for (int m = 0; m < n_members && ok; m++) {
+        fused_inst *in = &fp->inst[m];
+        if (in->a >= MAX_LEAVES) in->a = fp->n_leaves + (in->a - MAX_LEAVES);
+        if (in->b >= MAX_LEAVES) in->b = fp->n_leaves + (in->b - MAX_LEAVES);
+    }
+    fp->n_insts = n_members;
+    free(ids);
+    return ok;
+}
+
+/* 1 if step s's value may be computed inside its single user's fused kernel. */
+static int fusable(const recur_plan *p, const plan_step *step, recur_shape shape)
+{
+    const recur_node *n = &p->g->nodes[step->id];
+    if (step->dead || !step->fn || !recur_pointwise_arity(n->op) || !recur_shape_equal(n->shape, shape)) return 0;
+    for (int k = 0; k < step->n_in; k++) /* every operand: the output's shape or whole repeats of a smaller one */
+        if (recur_bcast_period(shape, p->g->nodes[step->in[k]].shape) <= 0) return 0;
+    return 1;
+}
+
+recur_status recur_fuse_pointwise(recur_plan *p)
+{
+    recur_graph *g = p->g;
+    int n = p->n_vals;
+    int *users = calloc((size_t)n + 1, sizeof(int)), *step_of = malloc(sizeof(int) * ((size_t)n + 1));
+    int *members = malloc(sizeof(int) * (size_t)(p->n_steps + 1)), *stack = malloc(sizeof(int) * (size_t)(p->n_steps + 1));
+    char *taken = calloc((size_t)p->n_steps + 1, 1);
+    recur_status st = RECUR_OK;
+    if (!users || !step_of || !members || !stack || !taken) {
+        st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) step_of[i] = -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        step_of[p->steps[s].id] = s;
+        for (int k = 0; k < p->steps[s].n_in; k++) users[p->steps[s].in[k]]++;
+    }
+    /* Roots from the last step backwards; each takes in the single-use pointwise steps it reads. */
+    for (int r = p->n_steps - 1; r >= 0; r--) {
+        plan_step *root = &p->steps[r];
+        recur_shape shape = g->nodes[root->id].shape;
+        if (taken[r] || !fusable(p, root, shape)) continue;
+        int n_members = 0, top = 0;
+        stack[top++] = r;
+        while (top > 0) { /* collect the chain behind the root */
+            int s = stack[--top];
+            members[n_members++] = s;
+            taken[s] = 1;
+            for (int k = 0; k < p->steps[s].n_in; k++) {
+                int32_t src = p->steps[s].in[k];
+                int q = step_of[src];
+                if (q < 0 || taken[q] || users[src] != 1 || (p->role[src] & ROLE_OUTPUT) ||
+                    !fusable(p, &p->steps[q], shape) || n_members + top >= MAX_INSTS)
+                    continue;
+                stack[top++] = q;
+            }
+        }
+        if (n_members < 2) continue;
+        /* Plan order is a dependency order for the program. */
+        for (int i = 1; i < n_members; i++)
+            for (int j = i; j > 0 && members[j] < members[j - 1]; j--) {
+                int t = members[j];
+                members[j] = members[j - 1], members[j - 1] = t;
+            }
+        fused_prog *fp = malloc(sizeof *fp);
+        if (!fp) {
+            st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
+            goto out;
+        }
+        if (!build_program(p, members, n_members, fp)) {
+            free(fp);
+            for (int i = 0; i < n_members; i++) taken[members[i]] = members[i] == r; /* leave them unfused */
+            continue;
+        }
+        for (int i = 0; i < n_members - 1; i++) {
+            plan_step *m = &p->steps[members[i]];
+            m->dead = 1;
+            m->fn = NULL;
+        }
+        root->fn = fused_forward;
+        root->state = fp;
+        root->owns_state = 1;
+        root->n_in = fp->n_leaves;
+        root->in = fp->leaves;
+        int64_t numel = recur_shape_numel(shape);
+        root->work = sizeof(float) * (size_t)((numel < BLOCK ? numel : BLOCK) * (fp->n_leaves + fp->n_insts));
+    }
+out:
+    free(users), free(step_of), free(members), free(stack), free(taken);
+    return st;
+}

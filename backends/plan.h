@@ -1,0 +1,66 @@
+/*
+ * backends/plan.h — a compiled plan's layout, shared by the executor and
+ * the plan-level passes (private to the library).
+ */
+#ifndef RECUR_BACKENDS_PLAN_H
+#define RECUR_BACKENDS_PLAN_H
+
+#include "backends/backend.h"
+#include "recur/exec.h"
+
+#define ALIGN_BYTES 64
+
+typedef struct plan_step {
+    int32_t id;
+    recur_kernel_fn fn;     /* NULL: nothing to run (a view, or fused into another step) */
+    void *state;            /* backend state, or the step's fused program (owns_state) */
+    int owns_state;         /* 1: state is a fused program the plan frees */
+    int dead;               /* 1: computed inside another step's fused kernel: no buffer, no run */
+    int n_in;               /* the kernel's inputs: usually the node's, a fused kernel's leaves */
+    const int32_t *in;
+    size_t work;            /* workspace bytes this step needs */
+    int x_off;              /* this step's slice of the plan's xptr/xshape arrays */
+} plan_step;
+
+struct recur_plan {
+    recur_graph *g;
+    const recur_backend *be;
+    int n_steps;
+    plan_step *steps;
+    int n_vals;            /* graph size when compiled */
+    float **val;           /* val[id]: the buffer of node id, NULL if not in the plan */
+    char *role;            /* role[id]: ROLE_* below */
+    int32_t *ins;          /* the steps' input ids, copied from their nodes */
+    const float **xptr;    /* all steps' input pointers, back to back */
+    recur_shape *xshape;
+    int n_inputs;
+    int32_t *inputs;       /* ids of the graph inputs the plan reads */
+    void *arena;
+    size_t arena_bytes;
+    float *work;
+    size_t work_bytes;
+    uint64_t run;
+    int ran;
+    double op_ms[RECUR_OP_COUNT];  /* opts.profile: time spent per op over all runs */
+    int64_t op_calls[RECUR_OP_COUNT];
+    double fused_ms;               /* ... and in fused pointwise kernels */
+    int64_t fused_calls;
+    recur_compile_opts opts;
+    recur_status err;
+    char errmsg[1024];
+};
+
+enum { ROLE_NONE, ROLE_INPUT_UNFED, ROLE_INPUT_FED, ROLE_STORAGE, ROLE_COMPUTED, ROLE_OUTPUT = 8 };
+
+/*
+ * Pointwise fusion (backends/fuse.c): every chain of elementwise ops whose
+ * intermediate values nothing else reads becomes one step running a fused
+ * kernel over the chain's leaves; the chain's other steps become dead.
+ * Returns RECUR_OK or an error recorded on the plan.
+ */
+recur_status recur_fuse_pointwise(recur_plan *p);
+
+/* Frees a fused program (a plan step's owned state). */
+void recur_fused_free(void *program);
+
+#endif
