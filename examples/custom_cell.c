@@ -5,14 +5,22 @@
  *   n  = tanh(W_n x + U_n (f * h) + b_n)
  *   h' = (1 - f) h + f n.
  * recur unrolls it, differentiates it (checked here against finite
- * differences) and trains it to predict a sum of sines from windows of 5
- * values read one per step.
+ * differences), trains it to predict a sum of sines from windows of 5
+ * values read one per step, and draws it: rolled at op level (the cell's
+ * ops inside its loop, the state fed back through the delay box) and
+ * unrolled over the 5 steps, as SVG files in the directory given as the
+ * first argument (default examples/out).
+ *
+ * Usage: custom_cell [OUTDIR]
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "recur.h"
+#include "recur/draw.h"
 #include "recur/optim.h"
 
 enum { W = 5, N = 200, H = 8 };
@@ -34,8 +42,9 @@ static recur_status mgu_step(recur_graph *g, const recur_cell *cell, recur_value
     return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *outdir = argc > 1 ? argv[1] : "examples/out";
     recur_graph *g = recur_graph_new(23);
     mgu p = {recur_param(g, "Wf", recur_shape2(H, 1), recur_init_xavier()),
              recur_param(g, "Uf", recur_shape2(H, H), recur_init_orthogonal(1)),
@@ -52,7 +61,23 @@ int main(void)
     if (recur_cell_over(g, &cell, "mgu", xs, NULL, 0, &r) != RECUR_OK) return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
     recur_value pred = recur_dense(g, "out", r.final[0], 1, 1);
     recur_value loss = recur_mse(g, pred, ys);
-    if (!recur_ok(loss) || recur_unroll(g) != RECUR_OK) return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
+    if (!recur_ok(loss)) return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
+
+    /* Diagrams of the cell, before unrolling: rolled with every op, and unrolled over the window. */
+    char path[512];
+    mkdir(outdir, 0755);
+    snprintf(path, sizeof path, "%s/custom_cell_rolled.svg", outdir);
+    recur_draw_opts rolled = {.view = RECUR_VIEW_ROLLED, .level = RECUR_LEVEL_OP,
+                              .title = "minimal gated unit (custom cell), rolled"};
+    if (recur_draw(g, 1, &pred, &rolled, path) != RECUR_OK) return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
+    printf("wrote %s\n", path);
+    snprintf(path, sizeof path, "%s/custom_cell_unrolled.svg", outdir);
+    recur_draw_opts unrolled = {.view = RECUR_VIEW_UNROLLED, .level = RECUR_LEVEL_CELL,
+                                .title = "minimal gated unit (custom cell), unrolled over a window of 5"};
+    if (recur_draw(g, 1, &pred, &unrolled, path) != RECUR_OK) return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
+    printf("wrote %s\n", path);
+
+    if (recur_unroll(g) != RECUR_OK) return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
 
     static float x[W * N], y[N];
     for (int i = 0; i < N; i++) {
