@@ -13,22 +13,28 @@
  * merged, so x [T, B, F] + bias [F] is [T*B, F] + [1, F] and two equal
  * shapes are one vector [n] + [n].
  *
- * Measured (one node on each backend, one OpenMP thread, the median of 9
- * timings, microseconds per call at [32, 128] / [32, 512] / [64, 2048] /
- * [3200, 2048], reference kernel -> oneDNN, figures varying by up to 2x
- * between rounds on the shared machine):
- *   x + bias [C]         8.2 -> 1.8    17 -> 1.3    130 -> 10   19000 -> 5800
- *   x * column [R, 1]    190 -> 1.6   770 -> 1.2   4600 -> 38  390000 -> 5200
- *   (sub, div and the other forms alike: the reference walks a repeated
- *   operand with a counter or an index map, oneDNN with vector loads)
- *   div, equal shapes    0.9 -> 0.5   3.0 -> 1.6     27 -> 17    3000 -> 3500
- *   add, equal shapes    0.5 -> 0.5   1.5 -> 1.5     18 -> 18    4000 -> 4300
- * Add, sub and mul of equal shapes tie (both at memory speed), so they stay
- * on the reference kernel; div's vector divide is faster here.
+ * Measured: one node on each backend, the median of 9 timings of repeated
+ * runs on the quiet two-core machine, microseconds per call at [32, 128] /
+ * [32, 512] / [64, 2048] / [3200, 2048], reference kernel -> oneDNN, one
+ * OpenMP thread (two threads):
+ *   x + bias [C]        3.5 -> 0.7 (5.4)   14 -> 1.2 (6.4)   110 -> 9.3 (9.1)   5600 -> 960 (390)
+ *   x * column [R, 1]    65 -> 0.6 (5.1)  260 -> 1.2 (6.0)  2100 -> 8.8 (8.2)  100000 -> 900 (350)
+ *   add, equal shapes   0.4 -> 0.4 (4.9)  1.4 -> 1.5 (5.8)    16 -> 16 (10)     1500 -> 1500 (610)
+ *   div, equal shapes   0.7 -> 0.5 (4.9)  2.9 -> 1.5 (5.4)    24 -> 16 (10)     1500 -> 1500 (610)
+ * (sub, mul and div broadcast alike: the reference walks a repeated
+ * operand with a counter or an index map, oneDNN with vector loads). So
+ * broadcasts run here at any size (only a bias row of 4096 floats or fewer
+ * on two threads loses, by 2 us); equal shapes, which the reference runs
+ * at memory speed, from EQUAL_MIN_NUMEL elements, where oneDNN ties on one
+ * thread and wins on two (a oneDNN call costs about 0.5 us to dispatch on
+ * one thread, 4 us on two).
  */
 #include <stdio.h>
 
 #include "backends/onednn/onednn.h"
+
+/* Operands of equal shapes run here from this many elements (see above). */
+#define EQUAL_MIN_NUMEL 65536
 
 /* oneDNN's view of a binary node: which input is src0 and which src1, and their collapsed dimensions. */
 typedef struct binary_form {
@@ -68,12 +74,13 @@ static int is_whole(recur_shape s, recur_shape y)
  * Fills f for op y = a (op) b and returns 1, or returns 0 if the node stays
  * on the reference kernel: an op oneDNN binary does not know, an empty
  * tensor, a first operand that repeats where the op does not commute, or
- * equal shapes for add, sub and mul (see the measurements above).
+ * equal shapes smaller than EQUAL_MIN_NUMEL.
  */
 static int binary_form_of(int op, recur_shape y, recur_shape a, recur_shape b, binary_form *f)
 {
-    if (alg_of(op) == dnnl_alg_kind_undef || recur_shape_numel(y) == 0) return 0;
-    if (op != RECUR_OP_DIV && is_whole(a, y) && is_whole(b, y)) return 0;
+    int64_t numel = recur_shape_numel(y);
+    if (alg_of(op) == dnnl_alg_kind_undef || numel == 0) return 0;
+    if (is_whole(a, y) && is_whole(b, y) && numel < EQUAL_MIN_NUMEL) return 0;
     if (is_whole(a, y)) f->src0 = 0, f->src1 = 1;
     else if ((op == RECUR_OP_ADD || op == RECUR_OP_MUL) && is_whole(b, y)) f->src0 = 1, f->src1 = 0;
     else return 0;

@@ -1,62 +1,71 @@
 /*
  * backends/onednn/eltwise.c — pointwise nonlinearities (ops/activation.c,
- * square from ops/arith.c) as oneDNN eltwise primitives:
+ * square from ops/arith.c) and gradient helpers as oneDNN eltwise
+ * primitives:
  *
  *   tanh, sigmoid (logistic), relu, exp, sqrt, square   y = f(x)
- *   leaky_relu(x; slope)     y = x > 0 ? x : slope x       relu with alpha = slope
- *   leaky_relu_grad(x, dy)   = x > 0 ? dy : slope dy       relu backward from the input, alpha = slope
+ *   leaky_relu(x; slope)     y = x > 0 ? x : slope x    relu with alpha = slope
+ *   tanh_grad(y, dy)         = dy (1 - y^2)             tanh backward from the output (tanh_use_dst_for_bwd)
+ *   sigmoid_grad(y, dy)      = dy y (1 - y)             logistic backward from the output
+ *   relu_grad(x, dy)         = x > 0 ? dy : 0           relu backward from the input
+ *   leaky_relu_grad(x, dy)   = x > 0 ? dy : slope dy    the same with alpha = slope
  *
  * The ops are elementwise, so every tensor is seen as one dense vector of
  * numel floats, whatever its shape.
  *
- * Which ops run here was measured: one node of each op on each backend,
- * one OpenMP thread, the median of 9 timings of repeated runs, microseconds
- * per call at [32, 128] / [32, 512] / [64, 2048] / [3200, 2048], reference
- * kernel -> oneDNN (the figures of three rounds varied by up to 2x; the
- * machine was shared):
- *   tanh          42 -> 1.1     170 -> 4.5    2500 -> 40    140000 -> 8400    (libm tanhf is slow)
- *   sigmoid       11 -> 1.2      42 -> 4.2     400 -> 35     35000 -> 8000
- *   exp            8 -> 0.9      28 -> 3.1     420 -> 24     54000 -> 11000
- *   sqrt           6 -> 0.5      22 -> 1.6     210 -> 20     38000 -> 1400
- *   leaky_relu   1.5 -> 0.3     8.1 -> 1.0      50 -> 9      15000 -> 2000
- *   relu         0.4 -> 0.3     1.3 -> 1.0      11 -> 9       1400 -> 1400    (both at memory speed)
- *   square       0.3 -> 0.3     1.3 -> 1.0      11 -> 10      1500 -> 1500
- *   leaky_relu_grad  2.5 -> 1.1  38 -> 7.4      81 -> 83     12000 -> 7600
+ * An op runs here from the size where oneDNN was measured no slower with
+ * one thread and faster with two (min_numel below). Measured: one node on
+ * each backend, the median of 9 timings of repeated runs on the quiet
+ * two-core machine, microseconds per call at [32, 128] / [32, 512] /
+ * [64, 2048] / [3200, 2048], reference kernel -> oneDNN, one OpenMP thread
+ * (two threads):
+ *   tanh          39 -> 1.1 (5.0)   160 -> 4.0 (7.2)   1300 -> 32 (27)   64000 -> 3200 (1300)
+ *   sigmoid       10 -> 1.1 (5.1)    39 -> 4.0 (7.3)    310 -> 31 (27)   16000 -> 3200 (1300)
+ *   exp          7.0 -> 0.8 (4.4)    28 -> 2.8 (6.4)    220 -> 22 (23)   11000 -> 2600 (1100)
+ *   sqrt         5.2 -> 0.5 (4.2)    21 -> 1.5 (5.1)    170 -> 11 (10)    8400 -> 880 (350)
+ *   leaky_relu   1.6 -> 0.3 (4.3)   7.4 -> 1.0 (5.3)     61 -> 8.4 (9)    2900 -> 890 (360)
+ *   leaky_relu_grad 2.8 -> 1.3 (5.5) 7.3 -> 3.7 (7.1)    61 -> 30 (19)    3100 -> 1600 (850)
+ *   relu         0.3 -> 0.3 (4.1)   1.2 -> 1.0 (5.0)     10 -> 7.9 (6.9)   940 -> 930 (370)
+ *   square       0.3 -> 0.3 (4.3)   1.2 -> 1.0 (4.9)    9.6 -> 8.0 (6.8)   890 -> 900 (350)
+ *   tanh_grad    0.4 -> 1.0 (4.8)   1.4 -> 3.4 (6.5)     16 -> 27 (19)    1600 -> 1600 (770)
+ *   sigmoid_grad 0.6 -> 1.0 (4.7)   2.4 -> 3.4 (6.4)     19 -> 27 (19)    1600 -> 1600 (780)
+ *   relu_grad    0.4 -> 1.0 (4.9)   1.4 -> 3.4 (6.5)     16 -> 27 (19)    1600 -> 1600 (780)
+ * (libm's scalar tanhf and expf make the reference slow on the first four;
+ * the others are one-line loops it runs at memory speed, and a oneDNN call
+ * costs about 0.5 us to dispatch on one thread, 4 us on two.)
+ *
  * Accuracy, against double-precision libm on 4M points of each range:
  * tanh 1.2 ulp at most, logistic 3.5, exp 2.6, sqrt and square exact;
  * exp and logistic give 0 where the true result is below FLT_MIN (x below
- * about -87.3: a subnormal on the reference kernel).
- * Not kept here: log, 1.5 to 3 times faster but wrong near 1 (log 1 =
- * -1.4e-6, millions of ulp) in oneDNN 2.6; and, where eltwise backward lost
- * to the reference's one-line vectorized loops (oneDNN costs about 0.6 us
- * a call to dispatch):
- *   tanh_grad (tanh_use_dst_for_bwd)        0.6 -> 1.1   2.4 -> 3.7   22 -> 30   (large: a tie)
- *   sigmoid_grad (logistic_use_dst_for_bwd) 0.5 -> 1.1   1.6 -> 3.9   20 -> 30
- *   relu_grad (relu backward)               0.4 -> 1.1   1.6 -> 3.6   18 -> 30
- * With two threads the timings were dominated by the other jobs on the
- * two-core machine (oneDNN's threads waiting at barriers) and decided nothing.
+ * about -87.3: a subnormal on the reference kernel). log stays on the
+ * reference kernel: oneDNN 2.6's is 2.3 times faster but wrong near 1
+ * (log 1 = -1.4e-6).
  */
 #include <stdio.h>
 
 #include "backends/onednn/onednn.h"
 
-/* How an op maps onto oneDNN eltwise: its algorithm, forward or backward, and its alpha. */
+/* How an op maps onto oneDNN eltwise, and from which size it runs there. */
 typedef struct eltwise_form {
     int op;
     dnnl_alg_kind_t alg;
-    int backward; /* 1: inputs (x, dy) -> dx through eltwise backward, x as DNNL_ARG_SRC */
-    int slope;    /* 1: alpha is the node's attr.f[0] (leaky relu's slope), else 0 */
+    int data_arg;      /* 0: forward, y = f(x); else backward, inputs (data, dy), data as this argument */
+    int slope;         /* 1: alpha is the node's attr.f[0] (leaky relu's slope), else 0 */
+    int64_t min_numel; /* smaller tensors stay on the reference kernel (see the measurements above) */
 } eltwise_form;
 
 static const eltwise_form forms[] = {
-    {RECUR_OP_TANH, dnnl_eltwise_tanh, 0, 0},
-    {RECUR_OP_SIGMOID, dnnl_eltwise_logistic, 0, 0},
-    {RECUR_OP_RELU, dnnl_eltwise_relu, 0, 0},
-    {RECUR_OP_LEAKY_RELU, dnnl_eltwise_relu, 0, 1},
-    {RECUR_OP_EXP, dnnl_eltwise_exp, 0, 0},
-    {RECUR_OP_SQRT, dnnl_eltwise_sqrt, 0, 0},
-    {RECUR_OP_SQUARE, dnnl_eltwise_square, 0, 0},
-    {RECUR_OP_LEAKY_RELU_GRAD, dnnl_eltwise_relu, 1, 1},
+    {RECUR_OP_TANH, dnnl_eltwise_tanh, 0, 0, 0},
+    {RECUR_OP_SIGMOID, dnnl_eltwise_logistic, 0, 0, 0},
+    {RECUR_OP_EXP, dnnl_eltwise_exp, 0, 0, 0},
+    {RECUR_OP_SQRT, dnnl_eltwise_sqrt, 0, 0, 0},
+    {RECUR_OP_LEAKY_RELU, dnnl_eltwise_relu, 0, 1, 8192},
+    {RECUR_OP_LEAKY_RELU_GRAD, dnnl_eltwise_relu, DNNL_ARG_SRC, 1, 8192},
+    {RECUR_OP_RELU, dnnl_eltwise_relu, 0, 0, 65536},
+    {RECUR_OP_SQUARE, dnnl_eltwise_square, 0, 0, 65536},
+    {RECUR_OP_TANH_GRAD, dnnl_eltwise_tanh_use_dst_for_bwd, DNNL_ARG_DST, 0, 1 << 20},
+    {RECUR_OP_SIGMOID_GRAD, dnnl_eltwise_logistic_use_dst_for_bwd, DNNL_ARG_DST, 0, 1 << 20},
+    {RECUR_OP_RELU_GRAD, dnnl_eltwise_relu, DNNL_ARG_SRC, 0, 1 << 20},
 };
 
 static const eltwise_form *form_of(int op)
@@ -68,8 +77,10 @@ static const eltwise_form *form_of(int op)
 
 int recur_onednn_eltwise_runs(const recur_node *n)
 {
+    const eltwise_form *f = form_of(n->op);
+    int64_t numel = recur_shape_numel(n->shape);
     /* An empty tensor has nothing to compute: the reference kernel's empty loop does it. */
-    return form_of(n->op) != NULL && recur_shape_numel(n->shape) > 0;
+    return f != NULL && numel > 0 && numel >= f->min_numel;
 }
 
 recur_status recur_onednn_eltwise_prepare(const recur_kernel_args *a, onednn_prim *p, char *err, size_t errlen)
@@ -82,7 +93,7 @@ recur_status recur_onednn_eltwise_prepare(const recur_kernel_args *a, onednn_pri
     float alpha = f && f->slope ? n->attr.f[0] : 0.0f;
     if (f && f->slope) snprintf(p->what, sizeof p->what, "eltwise %s (slope %g) of %s", name, (double)alpha, sy);
     else snprintf(p->what, sizeof p->what, "eltwise %s of %s", name, sy);
-    if (!f || a->n_in != (f->backward ? 2 : 1)) {
+    if (!f || a->n_in != (f->data_arg ? 2 : 1)) {
         snprintf(err, errlen, "oneDNN %s: not an elementwise form this backend knows", p->what);
         return RECUR_ERR_RUNTIME;
     }
@@ -95,7 +106,7 @@ recur_status recur_onednn_eltwise_prepare(const recur_kernel_args *a, onednn_pri
         return RECUR_ERR_RUNTIME;
     }
     dnnl_eltwise_desc_t desc;
-    if (!f->backward) {
+    if (!f->data_arg) {
         s = dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, f->alg, &md, alpha, 0.0f);
         if (s != dnnl_success) {
             snprintf(err, errlen, "oneDNN %s: dnnl_eltwise_forward_desc_init failed: %s", p->what,
@@ -111,7 +122,7 @@ recur_status recur_onednn_eltwise_prepare(const recur_kernel_args *a, onednn_pri
         snprintf(err, errlen, "oneDNN %s: dnnl_eltwise_backward_desc_init failed: %s", p->what, dnnl_status2str(s));
         return RECUR_ERR_RUNTIME;
     }
-    onednn_arg args[3] = {{.arg = DNNL_ARG_SRC, .md = md, .bind = 0},
+    onednn_arg args[3] = {{.arg = f->data_arg, .md = md, .bind = 0},
                           {.arg = DNNL_ARG_DIFF_DST, .md = md, .bind = 1},
                           {.arg = DNNL_ARG_DIFF_SRC, .md = md, .bind = ONEDNN_BIND_OUTPUT}};
     return recur_onednn_prim_create(p, &desc, 3, args, err, errlen);
