@@ -10,7 +10,8 @@
  *   2. a scene: the boxes, edges, rank groups and clusters of one view
  *      (draw_rolled.c, draw_unrolled.c), keys joined into boxes by
  *      draw_edges.c, on the containers of draw_scene.c;
- *   3. the scene as a cgraph graph (draw_scene.c), rendered by gvc (draw.c).
+ *   3. the scene as a cgraph graph (draw_scene.c, with the deterministic
+ *      object ids of draw_ids.c), rendered by gvc (draw.c).
  */
 #ifndef RECUR_GRAPH_DRAW_H
 #define RECUR_GRAPH_DRAW_H
@@ -37,7 +38,8 @@ enum {
     DRAW_VIA_STATE = 2,   /* through a state placeholder (tag: the state's index) */
     DRAW_VIA_INIT = 4,    /* through a state's initial value, at the loop's first step */
     DRAW_VIA_CAPTURE = 8, /* an outer value a loop body captures (not a weight) */
-    DRAW_VIA_ALL = 16     /* one step of a whole sequence read at once */
+    DRAW_VIA_ALL = 16,    /* one step of a whole sequence read at once */
+    DRAW_VIA_GATHER = 32  /* through a gradient node that gathers over time (backward view) */
 };
 
 /* A key one value reads, with how it got there. */
@@ -245,6 +247,9 @@ int draw_edge_add(draw_scene *s, int from, int to, draw_edge_kind kind, int tag,
 int draw_cluster_add(draw_scene *s, const char *name, const char *label, int parent, draw_cluster_style style);
 
 void draw_scene_free(draw_scene *s);
+
+/* draw_ids.c: the cgraph discipline of drawings, whose object ids do not depend on the heap. */
+Agdisc_t *draw_disc(void);
 
 /* The scene as a cgraph graph (NULL when out of memory); close it with agclose. */
 Agraph_t *draw_scene_graph(const draw_scene *s, const char *title);

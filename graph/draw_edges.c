@@ -51,6 +51,8 @@ static int edge_kind(const draw_scene *s, int from, int to, int flags)
     if (flags & DRAW_VIA_CAPTURE) return DRAW_E_CAPTURE;
     /* A gradient reading a forward activation: dotted at op level, left out at cell level. */
     if (I->grad && !J->grad && J->kind != DRAW_LOSS) return s->op_level ? DRAW_E_CAPTURE : -1;
+    /* Between gradient cells through a sum over all steps (a batched matmul): dotted. */
+    if (flags & DRAW_VIA_GATHER && I->kind == DRAW_GRAD && J->kind == DRAW_GRAD) return DRAW_E_CAPTURE;
     if (I->grad || J->grad) return DRAW_E_GRAD;
     return DRAW_E_DATA;
 }
@@ -98,7 +100,10 @@ void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw
     if (item[rk] == DRAW_PER_USER) {
         char label[256];
         draw_op_label(c, r->key.id, label, sizeof label);
-        int p = draw_item_add(s, DRAW_PARAM, r->key.id, s->items[to].cluster, label);
+        /* One copy per cluster, or per column for ops outside cells (a dense head at each step). */
+        const draw_item *user = &s->items[to];
+        int where = user->cluster >= 0 ? user->cluster : user->col >= 0 ? 100000 + user->col : -1;
+        int p = draw_item_add(s, DRAW_PARAM, r->key.id, where, label);
         if (p >= 0) s->items[p].cluster = s->items[to].cluster;
         draw_edge_add(s, p, to, DRAW_E_DATA, 0, "");
         return;
@@ -160,18 +165,21 @@ recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_
                 draw_edges_into(c, s, item, vis, &c->refs.v[r], I, li);
             vis_push(c, vis, I, 0);
         } else if (I == DRAW_HIDDEN) {
+            int gather = c->o.view == RECUR_VIEW_BACKWARD && !draw_is_forward(c, c->keys[k]) && !c->gloop[k]
+                             ? DRAW_VIA_GATHER
+                             : 0;
             for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++) {
                 const draw_ref *ref = &c->refs.v[r];
                 int rk = draw_key_index(c, ref->key);
                 if (rk < 0 || item[rk] < DRAW_HIDDEN) continue;
                 for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
-                    vis_push(c, vis, vis->v[i].item, vis->v[i].flags | ref->flags);
+                    vis_push(c, vis, vis->v[i].item, vis->v[i].flags | ref->flags | gather);
             }
             if (c->st != RECUR_OK) break;
             /* A set: sorted, each (item, flags) once. */
             draw_vis_entry *v = vis->v + vis->start[k];
             int n = vis->n - vis->start[k], m = 0;
-            qsort(v, (size_t)n, sizeof *v, by_entry);
+            if (n > 1) qsort(v, (size_t)n, sizeof *v, by_entry);
             for (int i = 0; i < n; i++)
                 if (!m || by_entry(&v[m - 1], &v[i]) != 0) v[m++] = v[i];
             vis->n = vis->start[k] + m;

@@ -295,7 +295,12 @@ const char *draw_user_name(const recur_graph *g, int32_t id)
 
 void draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len)
 {
+    /* An unnamed token (a reshaped mask, say) takes the name of what it was made from. */
     const char *name = draw_user_name(c->g, id);
+    for (int32_t v = id, hops = 0; !name && hops < 8 && c->g->nodes[v].n_in > 0; hops++) {
+        v = c->g->nodes[v].in[0];
+        name = draw_user_name(c->g, v);
+    }
     if (!name) name = "x";
     if (t == DRAW_NOSTEP || !c->unrolled) {
         snprintf(buf, len, "%s[t]", name);

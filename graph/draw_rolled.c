@@ -63,9 +63,9 @@ static int32_t key_item(draw_ctx *c, draw_scene *s, int *clusters, int k)
     }
     if (n->op == RECUR_OP_PARAM) return c->o.hide_params ? DRAW_HIDDEN : DRAW_PER_USER;
     if (n->op == RECUR_OP_FILL) return DRAW_HIDDEN;
-    if (c->token[key.id] == 1) {
-        draw_token_label(c, key.id, DRAW_NOSTEP, label, sizeof label);
-        I = draw_item_add(s, DRAW_INPUT, key.id, -1, label);
+    if (c->token[key.id] == 1) { /* the whole sequence; its step placeholder inside the cell reads "x[t]" */
+        const char *name = draw_user_name(c->g, key.id);
+        I = draw_item_add(s, DRAW_INPUT, key.id, -1, name ? name : "x");
         if (I >= 0) s->items[I].layer = 0;
         return I;
     }

@@ -326,17 +326,29 @@ static int by_col_layer(const void *a, const void *b)
     return by_layer(a, b);
 }
 
+/* 1 if edge e takes part in ranking. */
+static int ranked(Agedge_t *e)
+{
+    const char *c = agget(e, "constraint");
+    return !c || strcmp(c, "false") != 0;
+}
+
 /*
- * An invisible edge a -> b of the given weight for the layout; when an
- * edge already joins them it gets the weight instead (dot trips over some
- * parallel edges between nodes of one rank). Returns 0 when out of memory.
+ * An invisible edge a -> b of the given weight for the layout. Between two
+ * items of one rank (flat) an edge already joining them gets the weight
+ * instead: dot trips over some parallel flat edges. Between ranks an edge
+ * a -> b that takes part in ranking does the same; a loose one does not
+ * keep a below b, so the invisible edge is added beside it.
+ * Returns 0 when out of memory.
  */
-static int invisible(Agraph_t *G, Agnode_t *a, Agnode_t *b, const char *weight)
+static int invisible(Agraph_t *G, Agnode_t *a, Agnode_t *b, const char *weight, int flat)
 {
     if (a == b) return 1;
     Agedge_t *e = agedge(G, a, b, NULL, 0);
-    if (!e) e = agedge(G, b, a, NULL, 0);
-    if (e) {
+    if (e && !flat && !ranked(e)) e = NULL;
+    if (!e && flat) e = agedge(G, b, a, NULL, 0);
+    if (!e && !flat && (e = agedge(G, b, a, NULL, 0)) && ranked(e)) return 1; /* the other way already: leave it */
+    if (e && (flat || ranked(e))) {
         if (atoi(agget(e, "weight") ? agget(e, "weight") : "1") < atoi(weight)) set(e, "weight", weight);
         return 1;
     }
@@ -361,7 +373,7 @@ static int passes(const draw_scene *s, const place *pl, int a, int b)
 
 Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
 {
-    Agraph_t *G = agopen("recur", Agdirected, NULL);
+    Agraph_t *G = agopen("recur", Agdirected, draw_disc());
     if (!G) return NULL;
     /* Declarations with their defaults, in a fixed order. */
     agattr(G, AGRAPH, "rankdir", "BT");
@@ -453,7 +465,7 @@ Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
             if (!r) goto fail;
             set(r, "rank", "same");
             for (int k = i; k < j; k++) agsubnode(r, node[pl[k].idx], 1);
-            if (prev_first && !invisible(G, prev_first, node[pl[i].idx], "0")) goto fail;
+            if (prev_first && !invisible(G, prev_first, node[pl[i].idx], "0", 0)) goto fail;
             prev_first = node[pl[i].idx];
         }
         i = j;
@@ -462,13 +474,13 @@ Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
     qsort(pl, (size_t)s->n_items, sizeof *pl, by_layer_col);
     for (int i = 1; i < s->n_items; i++)
         if (pl[i].layer >= 0 && pl[i].layer == pl[i - 1].layer && pl[i - 1].col >= 0 && pl[i].col > pl[i - 1].col &&
-            !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "0"))
+            !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "0", 1))
             goto fail;
     /* Columns: each item above the one below it in its column. */
     qsort(pl, (size_t)s->n_items, sizeof *pl, by_col_layer);
     for (int i = 1; i < s->n_items; i++)
         if (pl[i].col >= 0 && pl[i].col == pl[i - 1].col && pl[i - 1].layer >= 0 && pl[i].layer > pl[i - 1].layer &&
-            !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "8"))
+            !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "8", 0))
             goto fail;
     /* Feedback edges from the outputs down to the inputs keep the columns in order only so. */
     for (int i = 0; i < s->n_edges; i++)

@@ -331,6 +331,36 @@ static void resolve_body(draw_ctx *c, int li, int32_t b, int32_t t, int flags, i
     }
 }
 
+/*
+ * take(x, axis 0, t) where x is a sum of pad_axis(v_k, axis 0, start_k)
+ * (how a stack's gradient is built when nothing is batched): row t comes
+ * from the v_k whose rows cover t, so the step reads only those. Returns 0
+ * (nothing appended) when x is not such a sum.
+ */
+static int take_of_pads(draw_ctx *c, const recur_node *take, int flags, int tag, draw_refs *out)
+{
+    recur_graph *g = c->g;
+    int64_t t = take->attr.i[1];
+    int32_t stack[64], found[64];
+    int top = 0, n_found = 0;
+    stack[top++] = take->in[0];
+    while (top > 0) {
+        const recur_node *x = &g->nodes[stack[--top]];
+        if (x->op == RECUR_OP_ADD && x->n_in == 2 && top + 2 <= 64 &&
+            recur_shape_equal(g->nodes[x->in[0]].shape, g->nodes[x->in[1]].shape)) {
+            stack[top++] = x->in[0];
+            stack[top++] = x->in[1];
+        } else if (x->op == RECUR_OP_PAD_AXIS && x->attr.i[0] == 0) {
+            int64_t start = x->attr.i[1], len = g->nodes[x->in[0]].shape.d[0];
+            if (t >= start && t < start + len && len == 1 && n_found < 64) found[n_found++] = x->in[0];
+        } else {
+            return 0;
+        }
+    }
+    for (int i = 0; i < n_found; i++) draw_resolve(c, found[i], DRAW_NOSTEP, flags, tag, out);
+    return n_found > 0;
+}
+
 void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_refs *out)
 {
     recur_graph *g = c->g;
@@ -375,6 +405,7 @@ void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_r
             id = n->in[0];
             continue;
         }
+        if (n->op == RECUR_OP_TAKE && n->attr.i[0] == 0 && c->unrolled && take_of_pads(c, n, flags, tag, out)) return;
         if (c->td[id] && c->unrolled) {
             if (t != DRAW_NOSTEP) {
                 draw_refs_push(c, out, (draw_key){id, t}, flags, tag);

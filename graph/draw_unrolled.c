@@ -206,7 +206,7 @@ recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
         draw_item *it = &s->items[i];
         if (it->kind == DRAW_INIT || (it->kind == DRAW_ELLIPSIS && it->b < 0)) {
             const draw_loop *P = &c->loops[it->loop];
-            it->layer = s->op_level ? -1 : row_layer(P->row);
+            it->layer = s->op_level ? 0 : row_layer(P->row); /* op level: with the input tokens */
             it->col = it->kind == DRAW_INIT ? (P->reverse ? P->col0 + P->width : P->col0 - 1) : draw_ellipsis_col(c, it->loop);
         }
     }

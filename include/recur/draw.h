@@ -28,14 +28,17 @@
  *
  * The backward view draws an unrolled graph with the gradient graph that
  * recur_grad added for opts->loss: forward rows as in the unrolled view, the
- * loss above them, and above that one row of gradient cells per loop,
- * gradients flowing against time (right to left). A gradient node sits in
- * the step of the forward values it reads (the earliest step in the loop's
- * walk order, as gradients flow backwards); one that reads none sits where
- * all its gradient operands sit, else where its users sit; a node that still
- * has no step (the sum of a weight's gradient over all steps) is drawn
- * outside the columns. At cell level the edges that read forward activations
- * are left out and the gradient seed dL/dL = 1 is drawn as the loss.
+ * loss above them, and above that one row of gradient cells per loop (the
+ * top layer's first), gradients flowing against time (right to left). As
+ * gradient nodes do not record the forward node they differentiate, each
+ * is placed by its reads: no earlier than the latest forward value it reads
+ * and no later than the earliest gradient it reads; nodes reading neither
+ * take their users' place; a node that sums over all steps (a weight's
+ * gradient, a batched matmul through a hoisted input projection) sits
+ * outside the cells, and gradient edges through it are dotted (see
+ * graph/draw_grad.c for the rules). At cell level the edges that read
+ * forward activations are left out, and the gradient seed dL/dL = 1 is
+ * drawn as the loss.
  *
  * Output is deterministic: the same graph and options give the same bytes.
  * Graphviz keeps global state: do not draw from two threads at once.

@@ -1,0 +1,51 @@
+/* The code that drew this figure, cut from examples/gallery.c. */
+#include <stdio.h>
+
+#include "recur.h"
+
+/* Where the figures go (set by main). */
+static const char *outdir = "docs/figures";
+
+/* Writes <outdir>/<stem>.svg and .png. */
+static recur_status save(recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o, const char *stem)
+{
+    static const char *const ext[] = {"svg", "png"};
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.%s", outdir, stem, ext[i]);
+        recur_status st = recur_draw(g, n_out, out, o, path);
+        if (st != RECUR_OK) return st;
+    }
+    return RECUR_OK;
+}
+
+/* Stops a figure at its first failure, with the graph's message. */
+#define TRY(st)                                                                     \
+    do {                                                                            \
+        recur_status st_ = (st);                                                    \
+        if (st_ != RECUR_OK) {                                                      \
+            fprintf(stderr, "gallery: %s: %s\n", __func__, recur_errmsg(g));        \
+            recur_graph_free(g);                                                    \
+            return st_;                                                             \
+        }                                                                           \
+    } while (0)
+
+/* A deep RNN: three stacked layers, each reading the outputs of the one below. */
+static recur_status fig_deep(void)
+{
+    recur_graph *g = recur_graph_new(2);
+    recur_value x = recur_input(g, "x", recur_shape3(4, 1, 8)); /* [T, B, features] */
+    recur_rnn_opts opts = {.kind = RECUR_RNN_TANH, .input_size = 8, .hidden = 8, .layers = 3};
+    recur_rnn rnn;
+    TRY(recur_rnn_new(g, "rnn", &opts, x, RECUR_NONE, RECUR_NONE, &rnn));
+    recur_value y = recur_name(g, rnn.outputs, "y");
+
+    const char *layer[] = {"layer 1", "layer 2", "layer 3"};
+    recur_draw_opts o = {.view = RECUR_VIEW_ROLLED, .layer_labels = layer, .n_layer_labels = 3};
+    TRY(save(g, 1, &y, &o, "deep_rolled"));
+    o.view = RECUR_VIEW_UNROLLED;
+    TRY(save(g, 1, &y, &o, "deep_unrolled"));
+    recur_graph_free(g);
+    return RECUR_OK;
+}
+
