@@ -15,40 +15,6 @@
 /* table [4, 3]: row r is 3r, 3r + 1, 3r + 2 */
 static const float TABLE[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
 
-/* Checks y's shape and evaluates it (with feeds) against `want`, exactly. */
-static void expect_values(recur_graph *g, recur_value y, recur_shape s, int n_feeds, const recur_feed *feeds,
-                          const float *want)
-{
-    TU_OK(g, y);
-    char got_s[64], want_s[64];
-    if (!recur_shape_equal(recur_value_shape(g, y), s))
-        fail_msg("shape %s, want %s", recur_shape_str(recur_value_shape(g, y), got_s, sizeof got_s),
-                 recur_shape_str(s, want_s, sizeof want_s));
-    float *got = tu_eval(g, y, n_feeds, feeds);
-    tu_assert_close(got, want, recur_shape_numel(s), 0, 0);
-    free(got);
-}
-
-/* After a failed call: its status, that the message holds every part, and that nothing was added. */
-static void check_error(recur_graph *g, int before, recur_status code, const char *const *parts)
-{
-    const char *msg = recur_errmsg(g);
-    if (recur_errcode(g) != code)
-        fail_msg("status %s, want %s (message \"%s\")", recur_status_str(recur_errcode(g)), recur_status_str(code), msg);
-    for (int i = 0; parts[i]; i++)
-        if (!strstr(msg, parts[i])) fail_msg("message \"%s\" lacks \"%s\"", msg, parts[i]);
-    assert_int_equal(recur_graph_size(g), before);
-    recur_clear_error(g);
-}
-
-/* Evaluates a builder call that must fail with `code` and a message holding each of the strings after it. */
-#define EXPECT_FAIL(g, expr, code, ...)                                            \
-    do {                                                                           \
-        int before_ = recur_graph_size(g);                                         \
-        recur_clear_error(g);                                                      \
-        assert_false(recur_ok(expr));                                              \
-        check_error((g), before_, (code), (const char *const[]){__VA_ARGS__, NULL}); \
-    } while (0)
 
 /* Feeds `n` floats to input v of plan p and runs it; the run's status. */
 static recur_status feed_run(recur_plan *p, recur_value v, const float *data, int64_t n)
@@ -76,18 +42,18 @@ static void test_gather_values(void **state)
     recur_value W = recur_constant(g, "W", recur_shape2(4, 3), TABLE);
     /* indices [2, 2] -> [2, 2, 3] */
     recur_value ids = recur_constant(g, "ids", recur_shape2(2, 2), (const float[]){3, 0, 1, 3});
-    expect_values(g, recur_gather(g, W, ids), recur_shape3(2, 2, 3), 0, NULL,
+    tu_expect_values(g, recur_gather(g, W, ids), recur_shape3(2, 2, 3), 0, NULL,
                   (const float[]){9, 10, 11, 0, 1, 2, 3, 4, 5, 9, 10, 11});
     /* a scalar index is one row */
     recur_value one = recur_scalar(g, 2);
-    expect_values(g, recur_gather(g, W, one), recur_shape1(3), 0, NULL, (const float[]){6, 7, 8});
+    tu_expect_values(g, recur_gather(g, W, one), recur_shape1(3), 0, NULL, (const float[]){6, 7, 8});
     /* indices [2, 1, 2] -> rank 4 */
     recur_value ids3 = recur_constant(g, "ids3", recur_shape3(2, 1, 2), (const float[]){0, 0, 2, 1});
-    expect_values(g, recur_gather(g, W, ids3), recur_shape4(2, 1, 2, 3), 0, NULL,
+    tu_expect_values(g, recur_gather(g, W, ids3), recur_shape4(2, 1, 2, 3), 0, NULL,
                   (const float[]){0, 1, 2, 0, 1, 2, 6, 7, 8, 3, 4, 5});
     /* fed indices, as a model's token ids are */
     recur_value in = recur_input(g, "tokens", recur_shape1(3));
-    expect_values(g, recur_gather(g, W, in), recur_shape2(3, 3), 1, (recur_feed[]){{in, (const float[]){1, 1, 0}, 3}},
+    tu_expect_values(g, recur_gather(g, W, in), recur_shape2(3, 3), 1, (recur_feed[]){{in, (const float[]){1, 1, 0}, 3}},
                   (const float[]){3, 4, 5, 3, 4, 5, 0, 1, 2});
     TU_ST(g, recur_graph_validate(g));
     recur_graph_free(g);
@@ -100,20 +66,20 @@ static void test_scatter_add_values(void **state)
     /* indices {1, 0, 1}, dy rows {1,2}, {3,4}, {5,6}: row 0 = {3,4}, row 1 = {1+5, 2+6}, row 2 untouched */
     recur_value ids = recur_constant(g, "ids", recur_shape1(3), (const float[]){1, 0, 1});
     recur_value dy = recur_constant(g, "dy", recur_shape2(3, 2), (const float[]){1, 2, 3, 4, 5, 6});
-    expect_values(g, recur_scatter_add(g, ids, dy, 3), recur_shape2(3, 2), 0, NULL, (const float[]){3, 4, 6, 8, 0, 0});
+    tu_expect_values(g, recur_scatter_add(g, ids, dy, 3), recur_shape2(3, 2), 0, NULL, (const float[]){3, 4, 6, 8, 0, 0});
     /* indices [2, 2], dy [2, 2, 1] */
     recur_value ids2 = recur_constant(g, "ids2", recur_shape2(2, 2), (const float[]){0, 0, 3, 0});
     recur_value dy2 = recur_constant(g, "dy2", recur_shape3(2, 2, 1), (const float[]){1, 10, 100, 1000});
-    expect_values(g, recur_scatter_add(g, ids2, dy2, 4), recur_shape2(4, 1), 0, NULL,
+    tu_expect_values(g, recur_scatter_add(g, ids2, dy2, 4), recur_shape2(4, 1), 0, NULL,
                   (const float[]){1011, 0, 0, 100});
     /* a scalar index and dy [D] */
     recur_value ids0 = recur_scalar(g, 1);
     recur_value dy0 = recur_constant(g, "dy0", recur_shape1(2), (const float[]){7, 8});
-    expect_values(g, recur_scatter_add(g, ids0, dy0, 2), recur_shape2(2, 2), 0, NULL, (const float[]){0, 0, 7, 8});
+    tu_expect_values(g, recur_scatter_add(g, ids0, dy0, 2), recur_shape2(2, 2), 0, NULL, (const float[]){0, 0, 7, 8});
     /* The sums are taken in double: 1e8 + 1 - 1e8 is 1 (in float 1e8 + 1 rounds back to 1e8). */
     recur_value ids3 = recur_constant(g, "ids3", recur_shape1(3), (const float[]){0, 0, 0});
     recur_value dy3 = recur_constant(g, "dy3", recur_shape2(3, 1), (const float[]){1e8f, 1, -1e8f});
-    expect_values(g, recur_scatter_add(g, ids3, dy3, 1), recur_shape2(1, 1), 0, NULL, (const float[]){1});
+    tu_expect_values(g, recur_scatter_add(g, ids3, dy3, 1), recur_shape2(1, 1), 0, NULL, (const float[]){1});
     recur_graph_free(g);
 }
 
@@ -122,13 +88,13 @@ static void test_one_hot_values(void **state)
     (void)state;
     recur_graph *g = recur_graph_new(1);
     recur_value ids = recur_constant(g, "ids", recur_shape1(2), (const float[]){2, 0});
-    expect_values(g, recur_one_hot(g, ids, 3), recur_shape2(2, 3), 0, NULL, (const float[]){0, 0, 1, 1, 0, 0});
+    tu_expect_values(g, recur_one_hot(g, ids, 3), recur_shape2(2, 3), 0, NULL, (const float[]){0, 0, 1, 1, 0, 0});
     recur_value ids2 = recur_constant(g, "ids2", recur_shape2(2, 2), (const float[]){0, 1, 3, 2});
-    expect_values(g, recur_one_hot(g, ids2, 4), recur_shape3(2, 2, 4), 0, NULL,
+    tu_expect_values(g, recur_one_hot(g, ids2, 4), recur_shape3(2, 2, 4), 0, NULL,
                   (const float[]){1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0});
-    expect_values(g, recur_one_hot(g, recur_scalar(g, 1), 2), recur_shape1(2), 0, NULL, (const float[]){0, 1});
+    tu_expect_values(g, recur_one_hot(g, recur_scalar(g, 1), 2), recur_shape1(2), 0, NULL, (const float[]){0, 1});
     /* depth 1: every index is 0 */
-    expect_values(g, recur_one_hot(g, recur_fill(g, recur_shape1(3), 0), 1), recur_shape2(3, 1), 0, NULL,
+    tu_expect_values(g, recur_one_hot(g, recur_fill(g, recur_shape1(3), 0), 1), recur_shape2(3, 1), 0, NULL,
                   (const float[]){1, 1, 1});
     /* one_hot(ids) . W = gather(W, ids) */
     recur_value W = recur_constant(g, "W", recur_shape2(4, 3), TABLE);
@@ -353,17 +319,17 @@ static void test_shape_errors(void **state)
     recur_value dy = recur_input(g, "dy", recur_shape3(2, 2, 3));
     recur_value dy_bad = recur_input(g, "dy_bad", recur_shape3(2, 3, 3));
 
-    EXPECT_FAIL(g, recur_gather(g, v, ids), RECUR_ERR_SHAPE, "op gather", "matrix", "\"v\" [4]", "\"ids\" [2, 2]");
-    EXPECT_FAIL(g, recur_gather(g, W3, ids), RECUR_ERR_SHAPE, "op gather", "\"W3\" [2, 4, 3]");
-    EXPECT_FAIL(g, recur_gather(g, W, ids4), RECUR_ERR_SHAPE, "op gather", "rank 5", "\"ids4\" [1, 2, 1, 2]");
-    EXPECT_FAIL(g, recur_scatter_add(g, ids, dy_bad, 4), RECUR_ERR_SHAPE, "op scatter_add", "\"ids\" [2, 2]",
+    TU_EXPECT_FAIL(g, recur_gather(g, v, ids), RECUR_ERR_SHAPE, "op gather", "matrix", "\"v\" [4]", "\"ids\" [2, 2]");
+    TU_EXPECT_FAIL(g, recur_gather(g, W3, ids), RECUR_ERR_SHAPE, "op gather", "\"W3\" [2, 4, 3]");
+    TU_EXPECT_FAIL(g, recur_gather(g, W, ids4), RECUR_ERR_SHAPE, "op gather", "rank 5", "\"ids4\" [1, 2, 1, 2]");
+    TU_EXPECT_FAIL(g, recur_scatter_add(g, ids, dy_bad, 4), RECUR_ERR_SHAPE, "op scatter_add", "\"ids\" [2, 2]",
                 "\"dy_bad\" [2, 3, 3]");
-    EXPECT_FAIL(g, recur_scatter_add(g, ids, ids, 4), RECUR_ERR_SHAPE, "op scatter_add");
-    EXPECT_FAIL(g, recur_scatter_add(g, ids, dy, 0), RECUR_ERR_SHAPE, "op scatter_add", "rows = 0");
-    EXPECT_FAIL(g, recur_one_hot(g, ids, 0), RECUR_ERR_SHAPE, "op one_hot", "depth = 0", "\"ids\" [2, 2]");
-    EXPECT_FAIL(g, recur_one_hot(g, ids, -2), RECUR_ERR_SHAPE, "op one_hot", "depth = -2");
-    EXPECT_FAIL(g, recur_one_hot(g, ids4, 3), RECUR_ERR_SHAPE, "op one_hot", "rank 5");
-    EXPECT_FAIL(g, recur_gather(g, W, RECUR_NONE), RECUR_ERR_VALUE, "gather");
+    TU_EXPECT_FAIL(g, recur_scatter_add(g, ids, ids, 4), RECUR_ERR_SHAPE, "op scatter_add");
+    TU_EXPECT_FAIL(g, recur_scatter_add(g, ids, dy, 0), RECUR_ERR_SHAPE, "op scatter_add", "rows = 0");
+    TU_EXPECT_FAIL(g, recur_one_hot(g, ids, 0), RECUR_ERR_SHAPE, "op one_hot", "depth = 0", "\"ids\" [2, 2]");
+    TU_EXPECT_FAIL(g, recur_one_hot(g, ids, -2), RECUR_ERR_SHAPE, "op one_hot", "depth = -2");
+    TU_EXPECT_FAIL(g, recur_one_hot(g, ids4, 3), RECUR_ERR_SHAPE, "op one_hot", "rank 5");
+    TU_EXPECT_FAIL(g, recur_gather(g, W, RECUR_NONE), RECUR_ERR_VALUE, "gather");
     /* Usable afterwards. */
     recur_value y = recur_gather(g, W, ids);
     TU_OK(g, y);

@@ -13,39 +13,11 @@
 /* 0, 1, 2, ... : the values of the test tensors below. */
 static const float IOTA[24] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
 
-/* Checks y's shape and evaluates it against `want` (exact: these ops only move data). */
+/* Checks y's shape and its values against `want`, exactly (these ops only move data). */
 static void expect_values(recur_graph *g, recur_value y, recur_shape s, const float *want)
 {
-    TU_OK(g, y);
-    char got_s[64], want_s[64];
-    if (!recur_shape_equal(recur_value_shape(g, y), s))
-        fail_msg("shape %s, want %s", recur_shape_str(recur_value_shape(g, y), got_s, sizeof got_s),
-                 recur_shape_str(s, want_s, sizeof want_s));
-    float *got = tu_eval(g, y, 0, NULL);
-    tu_assert_close(got, want, recur_shape_numel(s), 0, 0);
-    free(got);
+    tu_expect_values(g, y, s, 0, NULL, want);
 }
-
-/* After a failed call: its status, that the message holds every part, and that nothing was added. */
-static void check_error(recur_graph *g, int before, recur_status code, const char *const *parts)
-{
-    const char *msg = recur_errmsg(g);
-    if (recur_errcode(g) != code)
-        fail_msg("status %s, want %s (message \"%s\")", recur_status_str(recur_errcode(g)), recur_status_str(code), msg);
-    for (int i = 0; parts[i]; i++)
-        if (!strstr(msg, parts[i])) fail_msg("message \"%s\" lacks \"%s\"", msg, parts[i]);
-    assert_int_equal(recur_graph_size(g), before);
-    recur_clear_error(g);
-}
-
-/* Evaluates a builder call that must fail with `code` and a message holding each of the strings after it. */
-#define EXPECT_FAIL(g, expr, code, ...)                                            \
-    do {                                                                           \
-        int before_ = recur_graph_size(g);                                         \
-        recur_clear_error(g);                                                      \
-        assert_false(recur_ok(expr));                                              \
-        check_error((g), before_, (code), (const char *const[]){__VA_ARGS__, NULL}); \
-    } while (0)
 
 /* ----------------------------------------------------------------- reshape */
 
@@ -234,14 +206,14 @@ static void test_reshape_errors(void **state)
     (void)state;
     recur_graph *g = recur_graph_new(1);
     recur_value x = recur_input(g, "x", recur_shape2(2, 3));
-    EXPECT_FAIL(g, recur_reshape(g, x, recur_shape2(4, 2)), RECUR_ERR_SHAPE, "op reshape", "cannot reshape to [4, 2]",
+    TU_EXPECT_FAIL(g, recur_reshape(g, x, recur_shape2(4, 2)), RECUR_ERR_SHAPE, "op reshape", "cannot reshape to [4, 2]",
                 "element counts differ", "\"x\" [2, 3]");
-    EXPECT_FAIL(g, recur_reshape(g, x, recur_shape1(5)), RECUR_ERR_SHAPE, "op reshape", "[5]");
-    EXPECT_FAIL(g, recur_reshape(g, x, recur_shape0()), RECUR_ERR_SHAPE, "op reshape", "to []");
+    TU_EXPECT_FAIL(g, recur_reshape(g, x, recur_shape1(5)), RECUR_ERR_SHAPE, "op reshape", "[5]");
+    TU_EXPECT_FAIL(g, recur_reshape(g, x, recur_shape0()), RECUR_ERR_SHAPE, "op reshape", "to []");
     /* A zero or negative dimension, even with a matching product. */
-    EXPECT_FAIL(g, recur_reshape(g, x, recur_shape3(6, 1, 0)), RECUR_ERR_SHAPE, "op reshape");
-    EXPECT_FAIL(g, recur_reshape(g, x, recur_shape2(-2, -3)), RECUR_ERR_SHAPE, "op reshape");
-    EXPECT_FAIL(g, recur_reshape(g, RECUR_NONE, recur_shape1(6)), RECUR_ERR_VALUE, "reshape");
+    TU_EXPECT_FAIL(g, recur_reshape(g, x, recur_shape3(6, 1, 0)), RECUR_ERR_SHAPE, "op reshape");
+    TU_EXPECT_FAIL(g, recur_reshape(g, x, recur_shape2(-2, -3)), RECUR_ERR_SHAPE, "op reshape");
+    TU_EXPECT_FAIL(g, recur_reshape(g, RECUR_NONE, recur_shape1(6)), RECUR_ERR_VALUE, "reshape");
     /* Usable afterwards. */
     TU_OK(g, recur_reshape(g, x, recur_shape1(6)));
     TU_ST(g, recur_graph_validate(g));
@@ -254,13 +226,13 @@ static void test_transpose_errors(void **state)
     recur_graph *g = recur_graph_new(1);
     recur_value x = recur_input(g, "x", recur_shape3(2, 3, 4));
     recur_value v = recur_input(g, "v", recur_shape1(4));
-    EXPECT_FAIL(g, recur_transpose(g, x, (const int[]){0, 0, 1}), RECUR_ERR_SHAPE, "op transpose", "permutation",
+    TU_EXPECT_FAIL(g, recur_transpose(g, x, (const int[]){0, 0, 1}), RECUR_ERR_SHAPE, "op transpose", "permutation",
                 "\"x\" [2, 3, 4]");
-    EXPECT_FAIL(g, recur_transpose(g, x, (const int[]){0, 1, 3}), RECUR_ERR_SHAPE, "op transpose", "0..2");
-    EXPECT_FAIL(g, recur_transpose(g, x, (const int[]){-1, 0, 1}), RECUR_ERR_SHAPE, "op transpose");
-    EXPECT_FAIL(g, recur_transpose(g, x, NULL), RECUR_ERR_ARG, "op transpose", "NULL permutation", "\"x\"");
-    EXPECT_FAIL(g, recur_transpose2(g, v), RECUR_ERR_SHAPE, "op transpose", "\"v\" [4]", "fewer than 2");
-    EXPECT_FAIL(g, recur_transpose2(g, RECUR_NONE), RECUR_ERR_VALUE, "transpose");
+    TU_EXPECT_FAIL(g, recur_transpose(g, x, (const int[]){0, 1, 3}), RECUR_ERR_SHAPE, "op transpose", "0..2");
+    TU_EXPECT_FAIL(g, recur_transpose(g, x, (const int[]){-1, 0, 1}), RECUR_ERR_SHAPE, "op transpose");
+    TU_EXPECT_FAIL(g, recur_transpose(g, x, NULL), RECUR_ERR_ARG, "op transpose", "NULL permutation", "\"x\"");
+    TU_EXPECT_FAIL(g, recur_transpose2(g, v), RECUR_ERR_SHAPE, "op transpose", "\"v\" [4]", "fewer than 2");
+    TU_EXPECT_FAIL(g, recur_transpose2(g, RECUR_NONE), RECUR_ERR_VALUE, "transpose");
     /* Usable afterwards. */
     TU_OK(g, recur_transpose(g, x, (const int[]){1, 0, 2}));
     TU_ST(g, recur_graph_validate(g));

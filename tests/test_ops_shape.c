@@ -14,39 +14,11 @@
 /* 0, 1, 2, ... : the values of the test tensors below. */
 static const float IOTA[24] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
 
-/* Checks y's shape and evaluates it against `want` (exact: these ops only move data). */
+/* Checks y's shape and its values against `want`, exactly (these ops only move data). */
 static void expect_values(recur_graph *g, recur_value y, recur_shape s, const float *want)
 {
-    TU_OK(g, y);
-    char got_s[64], want_s[64];
-    if (!recur_shape_equal(recur_value_shape(g, y), s))
-        fail_msg("shape %s, want %s", recur_shape_str(recur_value_shape(g, y), got_s, sizeof got_s),
-                 recur_shape_str(s, want_s, sizeof want_s));
-    float *got = tu_eval(g, y, 0, NULL);
-    tu_assert_close(got, want, recur_shape_numel(s), 0, 0);
-    free(got);
+    tu_expect_values(g, y, s, 0, NULL, want);
 }
-
-/* After a failed call: its status, that the message holds every part, and that nothing was added. */
-static void check_error(recur_graph *g, int before, recur_status code, const char *const *parts)
-{
-    const char *msg = recur_errmsg(g);
-    if (recur_errcode(g) != code)
-        fail_msg("status %s, want %s (message \"%s\")", recur_status_str(recur_errcode(g)), recur_status_str(code), msg);
-    for (int i = 0; parts[i]; i++)
-        if (!strstr(msg, parts[i])) fail_msg("message \"%s\" lacks \"%s\"", msg, parts[i]);
-    assert_int_equal(recur_graph_size(g), before);
-    recur_clear_error(g);
-}
-
-/* Evaluates a builder call that must fail with `code` and a message holding each of the strings after it. */
-#define EXPECT_FAIL(g, expr, code, ...)                                            \
-    do {                                                                           \
-        int before_ = recur_graph_size(g);                                         \
-        recur_clear_error(g);                                                      \
-        assert_false(recur_ok(expr));                                              \
-        check_error((g), before_, (code), (const char *const[]){__VA_ARGS__, NULL}); \
-    } while (0)
 
 /* ------------------------------------------------------------------ concat */
 
@@ -464,20 +436,20 @@ static void test_concat_errors(void **state)
     recur_value b = recur_input(g, "b", recur_shape2(3, 2));
     recur_value c = recur_input(g, "c", recur_shape3(2, 3, 1));
     recur_value s = recur_scalar(g, 1);
-    EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){a, a}, 2), RECUR_ERR_ARG, "op concat", "axis 2",
+    TU_EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){a, a}, 2), RECUR_ERR_ARG, "op concat", "axis 2",
                 "\"a\" [2, 3]");
-    EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){a, a}, -3), RECUR_ERR_ARG, "op concat", "axis -3");
+    TU_EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){a, a}, -3), RECUR_ERR_ARG, "op concat", "axis -3");
     /* Dimensions outside the axis differ: [2,3] ++ [3,2] along 0 and along 1. */
-    EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){a, b}, 0), RECUR_ERR_SHAPE, "op concat", "input 1",
+    TU_EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){a, b}, 0), RECUR_ERR_SHAPE, "op concat", "input 1",
                 "\"a\" [2, 3]", "\"b\" [3, 2]");
-    EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){a, b}, 1), RECUR_ERR_SHAPE, "op concat", "\"b\" [3, 2]");
+    TU_EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){a, b}, 1), RECUR_ERR_SHAPE, "op concat", "\"b\" [3, 2]");
     /* Ranks differ; the third of three inputs is the bad one. */
-    EXPECT_FAIL(g, recur_concat(g, 3, (recur_value[]){a, a, c}, 0), RECUR_ERR_SHAPE, "input 2",
+    TU_EXPECT_FAIL(g, recur_concat(g, 3, (recur_value[]){a, a, c}, 0), RECUR_ERR_SHAPE, "input 2",
                 "\"c\" [2, 3, 1]");
     /* Scalars have no axis; nothing to join; no array. */
-    EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){s, s}, 0), RECUR_ERR_ARG, "op concat", "axis 0");
-    EXPECT_FAIL(g, recur_concat(g, 0, (recur_value[]){a}, 0), RECUR_ERR_ARG, "op concat", "n = 0");
-    EXPECT_FAIL(g, recur_concat(g, 2, NULL, 0), RECUR_ERR_ARG, "op concat");
+    TU_EXPECT_FAIL(g, recur_concat(g, 2, (recur_value[]){s, s}, 0), RECUR_ERR_ARG, "op concat", "axis 0");
+    TU_EXPECT_FAIL(g, recur_concat(g, 0, (recur_value[]){a}, 0), RECUR_ERR_ARG, "op concat", "n = 0");
+    TU_EXPECT_FAIL(g, recur_concat(g, 2, NULL, 0), RECUR_ERR_ARG, "op concat");
     /* An invalid operand keeps the first message. */
     assert_false(recur_ok(recur_concat(g, 2, (recur_value[]){a, b}, 0)));
     char first[1024];
@@ -501,28 +473,28 @@ static void test_slice_split_errors(void **state)
     recur_graph *g = recur_graph_new(1);
     recur_value x = recur_input(g, "x", recur_shape2(3, 4));
     /* Past the end, before the start, empty. */
-    EXPECT_FAIL(g, recur_slice(g, x, 1, 3, 2), RECUR_ERR_SHAPE, "op slice", "[3, 5)", "length 4", "\"x\" [3, 4]");
-    EXPECT_FAIL(g, recur_slice(g, x, 0, 0, 4), RECUR_ERR_SHAPE, "op slice", "length 3");
-    EXPECT_FAIL(g, recur_slice(g, x, 0, -1, 2), RECUR_ERR_SHAPE, "op slice", "[-1, 1)");
-    EXPECT_FAIL(g, recur_slice(g, x, 0, 1, 0), RECUR_ERR_SHAPE, "op slice");
-    EXPECT_FAIL(g, recur_slice(g, x, 2, 0, 1), RECUR_ERR_ARG, "op slice", "axis 2", "\"x\" [3, 4]");
-    EXPECT_FAIL(g, recur_slice(g, x, -3, 0, 1), RECUR_ERR_ARG, "op slice", "axis -3");
+    TU_EXPECT_FAIL(g, recur_slice(g, x, 1, 3, 2), RECUR_ERR_SHAPE, "op slice", "[3, 5)", "length 4", "\"x\" [3, 4]");
+    TU_EXPECT_FAIL(g, recur_slice(g, x, 0, 0, 4), RECUR_ERR_SHAPE, "op slice", "length 3");
+    TU_EXPECT_FAIL(g, recur_slice(g, x, 0, -1, 2), RECUR_ERR_SHAPE, "op slice", "[-1, 1)");
+    TU_EXPECT_FAIL(g, recur_slice(g, x, 0, 1, 0), RECUR_ERR_SHAPE, "op slice");
+    TU_EXPECT_FAIL(g, recur_slice(g, x, 2, 0, 1), RECUR_ERR_ARG, "op slice", "axis 2", "\"x\" [3, 4]");
+    TU_EXPECT_FAIL(g, recur_slice(g, x, -3, 0, 1), RECUR_ERR_ARG, "op slice", "axis -3");
 
     /* split: the axis must divide; nothing is added and out[] is invalid on failure. */
     recur_value parts[6] = {x, x, x, x, x, x};
     int before = recur_graph_size(g);
     assert_int_equal(recur_split(g, x, 1, 3, parts), RECUR_ERR_SHAPE);
-    check_error(g, before, RECUR_ERR_SHAPE,
+    tu_check_error(g, before, RECUR_ERR_SHAPE,
                 (const char *const[]){"op split", "\"x\" [3, 4]", "length 4", "3 equal parts", NULL});
     for (int k = 0; k < 3; k++) assert_false(recur_ok(parts[k]));
     assert_int_equal(recur_split(g, x, 2, 2, parts), RECUR_ERR_ARG);
-    check_error(g, before, RECUR_ERR_ARG, (const char *const[]){"op split", "axis 2", NULL});
+    tu_check_error(g, before, RECUR_ERR_ARG, (const char *const[]){"op split", "axis 2", NULL});
     assert_int_equal(recur_split(g, x, 0, 0, parts), RECUR_ERR_ARG);
-    check_error(g, before, RECUR_ERR_ARG, (const char *const[]){"op split", "n = 0", NULL});
+    tu_check_error(g, before, RECUR_ERR_ARG, (const char *const[]){"op split", "n = 0", NULL});
     assert_int_equal(recur_split(g, x, 0, 3, NULL), RECUR_ERR_ARG);
-    check_error(g, before, RECUR_ERR_ARG, (const char *const[]){"op split", NULL});
+    tu_check_error(g, before, RECUR_ERR_ARG, (const char *const[]){"op split", NULL});
     assert_int_equal(recur_split(g, RECUR_NONE, 0, 3, parts), RECUR_ERR_VALUE);
-    check_error(g, before, RECUR_ERR_VALUE, (const char *const[]){"split", NULL});
+    tu_check_error(g, before, RECUR_ERR_VALUE, (const char *const[]){"split", NULL});
     /* More parts than elements along the axis does not divide either. */
     assert_int_equal(recur_split(g, x, 0, 6, parts), RECUR_ERR_SHAPE);
     recur_clear_error(g);
@@ -541,25 +513,25 @@ static void test_stack_take_pad_errors(void **state)
     recur_value c4 = recur_input(g, "c4", recur_shape4(1, 2, 1, 2));
     recur_value s = recur_scalar(g, 2);
     /* stack */
-    EXPECT_FAIL(g, recur_stack(g, 2, (recur_value[]){a, b}, 0), RECUR_ERR_SHAPE, "op stack", "input 1",
+    TU_EXPECT_FAIL(g, recur_stack(g, 2, (recur_value[]){a, b}, 0), RECUR_ERR_SHAPE, "op stack", "input 1",
                 "\"a\" [2, 3]", "\"b\" [3, 2]");
-    EXPECT_FAIL(g, recur_stack(g, 3, (recur_value[]){a, a, c4}, 0), RECUR_ERR_SHAPE, "op stack", "input 2");
-    EXPECT_FAIL(g, recur_stack(g, 2, (recur_value[]){c4, c4}, 0), RECUR_ERR_SHAPE, "op stack", "rank 5");
-    EXPECT_FAIL(g, recur_stack(g, 2, (recur_value[]){a, a}, 3), RECUR_ERR_ARG, "op stack", "axis 3", "\"a\" [2, 3]");
-    EXPECT_FAIL(g, recur_stack(g, 2, (recur_value[]){a, a}, -4), RECUR_ERR_ARG, "op stack", "axis -4");
-    EXPECT_FAIL(g, recur_stack(g, 0, (recur_value[]){a}, 0), RECUR_ERR_ARG, "op stack");
+    TU_EXPECT_FAIL(g, recur_stack(g, 3, (recur_value[]){a, a, c4}, 0), RECUR_ERR_SHAPE, "op stack", "input 2");
+    TU_EXPECT_FAIL(g, recur_stack(g, 2, (recur_value[]){c4, c4}, 0), RECUR_ERR_SHAPE, "op stack", "rank 5");
+    TU_EXPECT_FAIL(g, recur_stack(g, 2, (recur_value[]){a, a}, 3), RECUR_ERR_ARG, "op stack", "axis 3", "\"a\" [2, 3]");
+    TU_EXPECT_FAIL(g, recur_stack(g, 2, (recur_value[]){a, a}, -4), RECUR_ERR_ARG, "op stack", "axis -4");
+    TU_EXPECT_FAIL(g, recur_stack(g, 0, (recur_value[]){a}, 0), RECUR_ERR_ARG, "op stack");
     /* take, select_step */
-    EXPECT_FAIL(g, recur_take(g, a, 1, 3), RECUR_ERR_SHAPE, "op take", "index 3", "length 3", "\"a\" [2, 3]");
-    EXPECT_FAIL(g, recur_take(g, a, 0, -1), RECUR_ERR_SHAPE, "op take", "index -1");
-    EXPECT_FAIL(g, recur_take(g, a, 2, 0), RECUR_ERR_ARG, "op take", "axis 2");
-    EXPECT_FAIL(g, recur_select_step(g, a, 2), RECUR_ERR_SHAPE, "index 2", "length 2", "\"a\" [2, 3]");
-    EXPECT_FAIL(g, recur_select_step(g, s, 0), RECUR_ERR_ARG, "op select_step", "axis 0");
+    TU_EXPECT_FAIL(g, recur_take(g, a, 1, 3), RECUR_ERR_SHAPE, "op take", "index 3", "length 3", "\"a\" [2, 3]");
+    TU_EXPECT_FAIL(g, recur_take(g, a, 0, -1), RECUR_ERR_SHAPE, "op take", "index -1");
+    TU_EXPECT_FAIL(g, recur_take(g, a, 2, 0), RECUR_ERR_ARG, "op take", "axis 2");
+    TU_EXPECT_FAIL(g, recur_select_step(g, a, 2), RECUR_ERR_SHAPE, "index 2", "length 2", "\"a\" [2, 3]");
+    TU_EXPECT_FAIL(g, recur_select_step(g, s, 0), RECUR_ERR_ARG, "op select_step", "axis 0");
     /* pad_axis */
-    EXPECT_FAIL(g, recur_pad_axis(g, a, 1, 1, 3), RECUR_ERR_SHAPE, "op pad_axis", "length 3", "at 1",
+    TU_EXPECT_FAIL(g, recur_pad_axis(g, a, 1, 1, 3), RECUR_ERR_SHAPE, "op pad_axis", "length 3", "at 1",
                 "inside length 3");
-    EXPECT_FAIL(g, recur_pad_axis(g, a, 1, 0, 2), RECUR_ERR_SHAPE, "op pad_axis");
-    EXPECT_FAIL(g, recur_pad_axis(g, a, 0, -1, 4), RECUR_ERR_SHAPE, "op pad_axis", "at -1");
-    EXPECT_FAIL(g, recur_pad_axis(g, a, -3, 0, 4), RECUR_ERR_ARG, "op pad_axis", "axis -3");
+    TU_EXPECT_FAIL(g, recur_pad_axis(g, a, 1, 0, 2), RECUR_ERR_SHAPE, "op pad_axis");
+    TU_EXPECT_FAIL(g, recur_pad_axis(g, a, 0, -1, 4), RECUR_ERR_SHAPE, "op pad_axis", "at -1");
+    TU_EXPECT_FAIL(g, recur_pad_axis(g, a, -3, 0, 4), RECUR_ERR_ARG, "op pad_axis", "axis -3");
     /* Usable afterwards. */
     TU_OK(g, recur_stack(g, 2, (recur_value[]){b, b}, 2));
     TU_ST(g, recur_graph_validate(g));

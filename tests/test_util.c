@@ -107,3 +107,27 @@ const char *tu_data_path(const char *rel)
     snprintf(buf, sizeof buf, "%s/%s", root ? root : "tests/data", rel);
     return buf;
 }
+
+void tu_expect_values(recur_graph *g, recur_value y, recur_shape s, int n_feeds, const recur_feed *feeds,
+                      const float *want)
+{
+    TU_OK(g, y);
+    char got_s[64], want_s[64];
+    if (!recur_shape_equal(recur_value_shape(g, y), s))
+        fail_msg("shape %s, want %s", recur_shape_str(recur_value_shape(g, y), got_s, sizeof got_s),
+                 recur_shape_str(s, want_s, sizeof want_s));
+    float *got = tu_eval(g, y, n_feeds, feeds);
+    tu_assert_close(got, want, recur_shape_numel(s), 0, 0);
+    free(got);
+}
+
+void tu_check_error(recur_graph *g, int before, recur_status code, const char *const *parts)
+{
+    const char *msg = recur_errmsg(g);
+    if (recur_errcode(g) != code)
+        fail_msg("status %s, want %s (message \"%s\")", recur_status_str(recur_errcode(g)), recur_status_str(code), msg);
+    for (int i = 0; parts[i]; i++)
+        if (!strstr(msg, parts[i])) fail_msg("message \"%s\" lacks \"%s\"", msg, parts[i]);
+    assert_int_equal(recur_graph_size(g), before);
+    recur_clear_error(g);
+}

@@ -51,6 +51,22 @@ void tu_gradcheck(recur_graph *g, recur_value y, int n_wrt, const recur_value *w
 void tu_gradcheck_eps(recur_graph *g, recur_value y, int n_wrt, const recur_value *wrt, int n_feeds,
                       const recur_feed *feeds, double tol, float eps);
 
+/* Checks y's shape is s and evaluates it (with feeds) against `want` exactly. */
+void tu_expect_values(recur_graph *g, recur_value y, recur_shape s, int n_feeds, const recur_feed *feeds,
+                      const float *want);
+
+/* After a failed call: its status, that the message holds every part (NULL-ended), that nothing was added. */
+void tu_check_error(recur_graph *g, int before, recur_status code, const char *const *parts);
+
+/* Evaluates a builder call that must fail with `code` and a message holding each of the strings after it. */
+#define TU_EXPECT_FAIL(g, expr, code, ...)                                            \
+    do {                                                                              \
+        int before_ = recur_graph_size(g);                                            \
+        recur_clear_error(g);                                                         \
+        assert_false(recur_ok(expr));                                                 \
+        tu_check_error((g), before_, (code), (const char *const[]){__VA_ARGS__, NULL}); \
+    } while (0)
+
 /* Path of a file under tests/data (RECUR_TEST_DATA), in a static buffer. */
 const char *tu_data_path(const char *rel);
 
