@@ -23,6 +23,14 @@ typedef struct recur_backend {
     recur_status (*prepare)(const recur_kernel_args *a, void **state, char *err, size_t errlen);
     /* Releases what prepare made. */
     void (*release)(void *state);
+    /* Per-plan state that the plan's nodes share (NULL hooks: none): made
+     * after the plan's steps, inputs and buffers are known and before the
+     * first prepare, which receives it as a->plan_state; closed after the
+     * last release. plan_open returns RECUR_OK or an error with err filled. */
+    recur_status (*plan_open)(const struct recur_plan *p, void **plan_state, char *err, size_t errlen);
+    void (*plan_close)(void *plan_state);
+    /* Bytes of memory the backend holds for the plan (counted by recur_plan_memory). */
+    size_t (*plan_bytes)(const void *plan_state);
 } recur_backend;
 
 /* The portable reference backend: the op table's kernels, nothing else. */

@@ -32,7 +32,12 @@ recur_status recur_plan_set_error(recur_plan *p, recur_status code, const char *
 
 const char *recur_plan_errmsg(const recur_plan *p) { return p ? p->errmsg : "no plan (NULL)"; }
 recur_status recur_plan_errcode(const recur_plan *p) { return p ? p->err : RECUR_ERR_ARG; }
-size_t recur_plan_memory(const recur_plan *p) { return p ? p->arena_bytes + p->work_bytes : 0; }
+size_t recur_plan_memory(const recur_plan *p)
+{
+    if (!p) return 0;
+    size_t backend = p->be_state && p->be->plan_bytes ? p->be->plan_bytes(p->be_state) : 0;
+    return p->arena_bytes + p->work_bytes + backend;
+}
 int recur_plan_size(const recur_plan *p)
 {
     int n = 0;
@@ -313,12 +318,20 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
         }
     }
 
-    /* Backend state, made once per node here and never on the run path. */
+    /* Backend state, made once per plan and per node here and never on the run path. */
+    if (be->plan_open) {
+        char err[512] = "";
+        if (be->plan_open(p, &p->be_state, err, sizeof err) != RECUR_OK) {
+            recur_plan_set_error(p, RECUR_ERR_RUNTIME, "compile: backend %s could not prepare the plan: %s", be->name, err);
+            goto fail;
+        }
+    }
     if (be->prepare) {
         for (int s = 0; s < p->n_steps; s++) {
             plan_step *step = &p->steps[s];
             if (!step->fn || step->owns_state) continue; /* a view, fused away, or a fused kernel */
-            recur_kernel_args a = {.node = &g->nodes[step->id], .xs = p->xshape + step->x_off, .n_in = step->n_in};
+            recur_kernel_args a = {.node = &g->nodes[step->id], .xs = p->xshape + step->x_off, .n_in = step->n_in,
+                                   .plan_state = p->be_state};
             char err[512] = "";
             if (be->prepare(&a, &step->state, err, sizeof err) != RECUR_OK) {
                 recur_plan_set_error(p, RECUR_ERR_RUNTIME, "compile: backend %s could not prepare node %s (%s): %s", be->name,
@@ -344,6 +357,7 @@ void recur_plan_free(recur_plan *p)
         if (p->steps[s].owns_state) recur_fused_free(p->steps[s].state);
         else if (p->be && p->be->release) p->be->release(p->steps[s].state);
     }
+    if (p->be_state && p->be->plan_close) p->be->plan_close(p->be_state);
     free(p->steps);
     free(p->ins);
     free(p->val);
@@ -422,6 +436,7 @@ recur_status recur_plan_run(recur_plan *p)
                              recur_shape_str(g->nodes[p->inputs[i]].shape, shp, sizeof shp));
         }
     p->ran = 0;
+    uint64_t execution = p->executions++;
     char err[512];
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
@@ -429,7 +444,7 @@ recur_status recur_plan_run(recur_plan *p)
         const recur_node *node = &g->nodes[step->id];
         recur_kernel_args a = {.node = node, .y = p->val[step->id], .x = p->xptr + step->x_off,
                                .xs = p->xshape + step->x_off, .n_in = step->n_in, .work = p->work,
-                               .state = step->state, .run = p->run, .inference = p->opts.inference,
+                               .state = step->state, .run = p->run, .execution = execution, .inference = p->opts.inference,
                                .err = err, .errlen = sizeof err};
         err[0] = 0;
         struct timespec t0, t1;

@@ -39,7 +39,9 @@ struct recur_plan {
     size_t arena_bytes;
     float *work;
     size_t work_bytes;
-    uint64_t run;
+    uint64_t run;          /* completed runs */
+    uint64_t executions;   /* started runs */
+    void *be_state;        /* the backend's per-plan state (recur_backend.plan_open), or NULL */
     int ran;
     double op_ms[RECUR_OP_COUNT];  /* opts.profile: time spent per op over all runs */
     int64_t op_calls[RECUR_OP_COUNT];

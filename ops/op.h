@@ -24,6 +24,9 @@ typedef struct recur_kernel_args {
     float *work;              /* the op's workspace (workspace() bytes), or NULL */
     void *state;              /* per-node state a backend prepared, or NULL */
     uint64_t run;             /* the plan's run counter (dropout masks) */
+    uint64_t execution;       /* differs between any two executions of the plan, failed ones included:
+                               * what a backend caches per execution (packed weights) is keyed on it */
+    void *plan_state;         /* at prepare time: the backend's per-plan state (plan_open), or NULL */
     int inference;            /* 1 in plans compiled for inference */
     char *err;                /* on failure the kernel writes its reason here */
     size_t errlen;

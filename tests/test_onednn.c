@@ -303,6 +303,91 @@ static void test_lstm_forward_backward(void **state)
 }
 
 /*
+ * Packs a weight w [K, N] read by four products x_i w (trans_b = 0) or
+ * x_i w^T (w stored [N, K], trans_b = 1) and runs them; returns how many
+ * times the run packed. Checks every product against the reference
+ * backend, the plan's memory counting the packed copy, and that new data
+ * fed to w between runs is packed again (stale packed weights would give
+ * the old products).
+ */
+static long packed_products(int64_t rows, int tb)
+{
+    enum { K = 37, N = 29, NX = 4 };
+    recur_graph *g = recur_graph_new(7);
+    recur_value w = recur_input(g, "w", tb ? recur_shape2(N, K) : recur_shape2(K, N)), x[NX], y[NX];
+    recur_feed feeds[NX + 1];
+    float *xd[NX], wd[K * N];
+    for (int i = 0; i < NX; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", i);
+        x[i] = recur_input(g, name, recur_shape2(rows, K));
+        y[i] = recur_matmul(g, x[i], w, 0, tb);
+        TU_OK(g, y[i]);
+        xd[i] = malloc(sizeof(float) * (size_t)(rows * K));
+        assert_non_null(xd[i]);
+        tu_fill_uniform(xd[i], rows * K, -1, 1, 11u + (uint64_t)i);
+        feeds[i] = (recur_feed){x[i], xd[i], rows * K};
+    }
+    feeds[NX] = (recur_feed){w, wd, K * N};
+    recur_compile_opts ro = {.backend = "reference"}, oo = {.backend = "onednn"};
+    recur_plan *ref = recur_compile(g, NX, y, &ro), *dnn = recur_compile(g, NX, y, &oo);
+    if (!ref || !dnn) fail_msg("compile: %s", recur_errmsg(g));
+    long packs0 = recur_onednn_packs_done();
+    for (int run = 0; run < 2; run++) {
+        tu_fill_uniform(wd, K * N, -1, 1, 100u + (uint64_t)run); /* new weights each run */
+        for (int i = 0; i <= NX; i++) {
+            assert_int_equal(recur_plan_feed(ref, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+            assert_int_equal(recur_plan_feed(dnn, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+        }
+        assert_int_equal(recur_plan_run(ref), RECUR_OK);
+        if (recur_plan_run(dnn) != RECUR_OK) fail_msg("run (onednn): %s", recur_plan_errmsg(dnn));
+        for (int i = 0; i < NX; i++) {
+            float *want = run_fetch(ref, g, y[i]), *got = run_fetch(dnn, g, y[i]);
+            for (int64_t j = 0; j < rows * N; j++)
+                if (!(fabsf(got[j] - want[j]) <= 1e-5f * K))
+                    fail_msg("run %d, product %d (trans_b=%d), element %lld: oneDNN %.9g, reference %.9g", run, i, tb,
+                             (long long)j, (double)got[j], (double)want[j]);
+            free(want), free(got);
+        }
+    }
+    long packs = recur_onednn_packs_done() - packs0;
+    if (packs > 0) /* the packed copy is the plan's memory too */
+        assert_true(recur_plan_memory(dnn) >= recur_plan_memory(ref) + sizeof(float) * K * N);
+    recur_plan_free(ref), recur_plan_free(dnn);
+    for (int i = 0; i < NX; i++) free(xd[i]);
+    recur_graph_free(g);
+    return packs;
+}
+
+/*
+ * Weights read by products of many rows together are packed into oneDNN's
+ * preferred layout once per run (not once per product), in both
+ * transpositions; weights of few rows are read as they are.
+ */
+static void test_packed_weights(void **state)
+{
+    (void)state;
+    assert_int_equal(packed_products(80, 0), 2); /* 320 rows: one packing per run, two runs */
+    assert_int_equal(packed_products(80, 1), 2);
+    assert_int_equal(packed_products(5, 0), 0); /* 20 rows: not worth packing */
+}
+
+/* An LSTM layer whose recurrent weight is read by enough rows to be packed agrees with the reference. */
+static void test_lstm_packed_forward_backward(void **state)
+{
+    (void)state;
+    lstm_net m = build_lstm(20, 16, 7, 33, 1);
+    float *x, *h0, *c0;
+    recur_feed feeds[3];
+    fill_lstm_inputs(&m, &x, &h0, &c0, feeds);
+    long packs0 = recur_onednn_packs_done();
+    compare_backends(m.g, m.n_outs, m.outs, 3, feeds);
+    assert_true(recur_onednn_packs_done() > packs0);
+    free(x), free(h0), free(c0);
+    recur_graph_free(m.g);
+}
+
+/*
  * A training plan on oneDNN creates its primitives when compiled (one per
  * node the backend runs: matmuls, activations, bias adds), none while
  * running, allocates nothing while running, and destroys them when freed.
@@ -738,6 +823,8 @@ int main(void)
         cmocka_unit_test(test_batched),
         cmocka_unit_test(test_mlp_forward_backward),
         cmocka_unit_test(test_lstm_forward_backward),
+        cmocka_unit_test(test_packed_weights),
+        cmocka_unit_test(test_lstm_packed_forward_backward),
         cmocka_unit_test(test_compile_time_primitives_and_no_allocation),
         cmocka_unit_test(test_one_primitive_per_node),
         cmocka_unit_test(test_eltwise_agrees),

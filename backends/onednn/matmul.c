@@ -81,11 +81,33 @@ recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim
                  dnnl_status2str(s));
         return RECUR_ERR_RUNTIME;
     }
+    /* Weights read by enough products are packed into the layout the primitive chooses (packed.c). */
+    dnnl_memory_desc_t plain_b = args[1].md;
+    int pack = q.batch == 0 && recur_onednn_plan_packs(a->plan_state, a->node->in[1], tb, q.k, q.n);
+    if (pack) {
+        dnnl_dims_t kn = {q.k, q.n};
+        s = dnnl_memory_desc_init_by_tag(&args[1].md, 2, kn, dnnl_f32, dnnl_format_tag_any);
+        if (s != dnnl_success) {
+            snprintf(err, errlen, "oneDNN %s: dnnl_memory_desc_init_by_tag failed: %s", p->what, dnnl_status2str(s));
+            return RECUR_ERR_RUNTIME;
+        }
+    }
     dnnl_matmul_desc_t desc;
     s = dnnl_matmul_desc_init(&desc, &args[0].md, &args[1].md, NULL, &args[2].md);
     if (s != dnnl_success) {
         snprintf(err, errlen, "oneDNN %s: dnnl_matmul_desc_init failed: %s", p->what, dnnl_status2str(s));
         return RECUR_ERR_RUNTIME;
     }
-    return recur_onednn_prim_create(p, &desc, 3, args, err, errlen);
+    recur_status st = recur_onednn_prim_create(p, &desc, 3, args, err, errlen);
+    if (st != RECUR_OK || !pack) return st;
+    st = recur_onednn_packed_get(a->plan_state, a->node->in[1], &plain_b, &args[1].md, recur_onednn_engine(), &p->packed,
+                                 p->what, err, errlen);
+    if (st != RECUR_OK) return st;
+    p->bind[1] = ONEDNN_BIND_OWN; /* args[1] is the weights (see above): it reads the packed copy */
+    s = dnnl_memory_set_data_handle(p->args[1].memory, p->packed->data);
+    if (s != dnnl_success) {
+        snprintf(err, errlen, "oneDNN %s: dnnl_memory_set_data_handle failed: %s", p->what, dnnl_status2str(s));
+        return RECUR_ERR_RUNTIME;
+    }
+    return RECUR_OK;
 }

@@ -30,7 +30,7 @@ static dnnl_status_t engine_status = dnnl_runtime_error;
 static void engine_create(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
 
 /* The process's CPU engine, created on first use; kept until the process ends. */
-static dnnl_engine_t process_engine(void)
+dnnl_engine_t recur_onednn_engine(void)
 {
     call_once(&engine_once, engine_create);
     return engine_status == dnnl_success ? engine : NULL;
@@ -58,10 +58,10 @@ static recur_status dnnl_fail(char *err, size_t errlen, const char *what, const 
         if (s_ != dnnl_success) return dnnl_fail(err, errlen, p->what, name, s_); \
     } while (0)
 
-recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, const onednn_arg *args,
+recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, onednn_arg *args,
                                       char *err, size_t errlen)
 {
-    dnnl_engine_t eng = process_engine();
+    dnnl_engine_t eng = recur_onednn_engine();
     if (!eng) return dnnl_fail(err, errlen, p->what, "dnnl_engine_create (CPU engine)", engine_status);
     if (n_args + 1 > ONEDNN_MAX_ARGS) {
         snprintf(err, errlen, "oneDNN %s: %d arguments, at most %d fit", p->what, n_args, ONEDNN_MAX_ARGS - 1);
@@ -76,6 +76,9 @@ recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc,
     if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, desc, attr, eng, NULL);
     dnnl_primitive_attr_destroy(attr);
     if (s != dnnl_success) return dnnl_fail(err, errlen, p->what, "dnnl_primitive_desc_create", s);
+    for (int i = 0; i < n_args; i++) /* layouts left to the primitive */
+        if (args[i].md.format_kind == dnnl_format_kind_any)
+            args[i].md = *dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, args[i].arg);
     s = dnnl_primitive_create(&p->prim, pd);
     const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     dnnl_memory_desc_t scratch = scratch_md ? *scratch_md : (dnnl_memory_desc_t){0};
@@ -128,6 +131,8 @@ static recur_status onednn_kernel(const recur_kernel_args *a)
 {
     const onednn_prim *p = a->state;
     if (!p) return recur_kernel_fail(a, "oneDNN: the node was not prepared when the plan was compiled");
+    if (p->packed && recur_onednn_packed_update(p->packed, a->x[1], a->execution, a->err, a->errlen, p->what) != RECUR_OK)
+        return RECUR_ERR_RUNTIME;
     for (int i = 0; i < p->n_args; i++) {
         int b = p->bind[i];
         if (b == ONEDNN_BIND_OWN) continue;
@@ -186,4 +191,10 @@ static recur_status onednn_prepare(const recur_kernel_args *a, void **state, cha
 static void onednn_release(void *state) { recur_onednn_prim_free(state); }
 
 const recur_backend recur_backend_onednn_impl = {
-    .name = "onednn", .select = onednn_select, .prepare = onednn_prepare, .release = onednn_release};
+    .name = "onednn",
+    .select = onednn_select,
+    .prepare = onednn_prepare,
+    .release = onednn_release,
+    .plan_open = recur_onednn_plan_open,
+    .plan_close = recur_onednn_plan_close,
+    .plan_bytes = recur_onednn_plan_bytes};

@@ -32,6 +32,24 @@ extern const recur_backend recur_backend_onednn_impl;
 /* Where a primitive argument's data lives at run time: input i (>= 0), or: */
 enum { ONEDNN_BIND_OUTPUT = -1, ONEDNN_BIND_OWN = -2 /* memory the node allocated (scratchpad) */ };
 
+/*
+ * A weights operand packed into the layout a matmul primitive prefers,
+ * shared by the plan's products that read it (backends/onednn/packed.c).
+ */
+typedef struct onednn_packed {
+    int32_t id;                   /* the value packed */
+    dnnl_memory_desc_t from, to;  /* its plain (strided) and its packed layout */
+    dnnl_primitive_t reorder;
+    dnnl_stream_t stream;
+    dnnl_memory_t src, dst;       /* dst owns the packed buffer */
+    void *data;                   /* dst's buffer */
+    uint64_t packed_in;           /* 1 + the execution the buffer was last packed in; 0: never */
+    struct onednn_packed *next;
+} onednn_packed;
+
+/* A plan's oneDNN state: which weights are worth packing, and the packed copies. */
+typedef struct onednn_plan onednn_plan;
+
 /* A node's prepared primitive. */
 typedef struct onednn_prim {
     dnnl_primitive_t prim;
@@ -40,9 +58,12 @@ typedef struct onednn_prim {
     dnnl_exec_arg_t args[ONEDNN_MAX_ARGS]; /* argument id and its memory object */
     int bind[ONEDNN_MAX_ARGS];             /* ONEDNN_BIND_* or an input index */
     char what[192];                        /* the operation and its shapes, for messages */
+    onednn_packed *packed;                 /* weights read packed (input 1 is packed before running), or NULL */
 } onednn_prim;
 
-/* One argument of a primitive to create: its id (DNNL_ARG_*), layout and binding. */
+/* One argument of a primitive to create: its id (DNNL_ARG_*), layout and binding.
+ * A layout of format dnnl_format_tag_any lets the primitive choose; prim_create
+ * writes the chosen layout back. */
 typedef struct onednn_arg {
     int arg;
     dnnl_memory_desc_t md;
@@ -56,8 +77,11 @@ typedef struct onednn_arg {
  * returns RECUR_ERR_RUNTIME with a message naming p->what, the oneDNN call
  * and its status in err, and leaves p for recur_onednn_prim_free.
  */
-recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, const onednn_arg *args,
+recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, onednn_arg *args,
                                       char *err, size_t errlen);
+
+/* The process's CPU engine (created on first use), or NULL if oneDNN could not make one. */
+dnnl_engine_t recur_onednn_engine(void);
 
 /* Destroys what recur_onednn_prim_create made (also after a failure). */
 void recur_onednn_prim_free(onednn_prim *p);
@@ -86,11 +110,35 @@ int recur_onednn_binary_runs(const recur_node *n, const recur_shape *xs);
 /* Prepares node a->node, one that recur_onednn_binary_runs accepts, into p. */
 recur_status recur_onednn_binary_prepare(const recur_kernel_args *a, onednn_prim *p, char *err, size_t errlen);
 
+/* The plan hooks of the backend (packed.c): the state counts the rows of
+ * the products reading each weights operand, and holds the packed copies. */
+recur_status recur_onednn_plan_open(const struct recur_plan *p, void **plan_state, char *err, size_t errlen);
+void recur_onednn_plan_close(void *plan_state);
+size_t recur_onednn_plan_bytes(const void *plan_state);
+
+/* 1 if the products reading value id as b (trans, [k, n]) in the plan are worth packing it for. */
+int recur_onednn_plan_packs(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n);
+
+/*
+ * The plan's packed copy of value id from layout `from` into `to`, made
+ * now if the plan has none yet. Errors name `what`.
+ */
+recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_memory_desc_t *from,
+                                     const dnnl_memory_desc_t *to, dnnl_engine_t eng, onednn_packed **out,
+                                     const char *what, char *err, size_t errlen);
+
+/* Packs `weights` into pk unless this execution already did. */
+recur_status recur_onednn_packed_update(onednn_packed *pk, const float *weights, uint64_t execution, char *err,
+                                        size_t errlen, const char *what);
+
 /*
  * Debug counters (for tests): how many oneDNN primitives this process has
  * created so far, and how many of them are still alive.
  */
 long recur_onednn_primitives_created(void);
 long recur_onednn_primitives_alive(void);
+
+/* Debug counter (for tests): how many times this process has packed weights (packed.c). */
+long recur_onednn_packs_done(void);
 
 #endif
