@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends/arena.h"
 #include "backends/plan.h"
 #include "recur/passes.h"
 
@@ -54,131 +55,143 @@ static size_t value_bytes(const recur_node *n)
 
 /* ------------------------------------------------------- memory planning */
 
-/* A pool of blocks; a block holds one live value at a time. */
-typedef struct block_pool {
-    size_t *size;
-    char *busy;
-    int n, cap;
-} block_pool;
-
-/*
- * Takes a free block for `bytes` (the smallest that fits, else the largest
- * free one grown, else a new one). Returns its index or -1 if out of memory.
- */
-static int pool_take(block_pool *bp, size_t bytes, int reuse)
-{
-    int best = -1, largest = -1;
-    for (int i = 0; reuse && i < bp->n; i++) {
-        if (bp->busy[i]) continue;
-        if (bp->size[i] >= bytes && (best < 0 || bp->size[i] < bp->size[best])) best = i;
-        if (largest < 0 || bp->size[i] > bp->size[largest]) largest = i;
-    }
-    if (best < 0 && largest >= 0) {
-        best = largest;
-        bp->size[best] = bytes;
-    }
-    if (best < 0) {
-        if (bp->n == bp->cap) {
-            int cap = bp->cap ? 2 * bp->cap : 32;
-            size_t *s = realloc(bp->size, sizeof *s * (size_t)cap);
-            if (!s) return -1;
-            bp->size = s;
-            char *b = realloc(bp->busy, (size_t)cap);
-            if (!b) return -1;
-            bp->busy = b;
-            bp->cap = cap;
-        }
-        best = bp->n++;
-        bp->size[best] = bytes;
-    }
-    bp->busy[best] = 1;
-    return best;
-}
-
-/*
- * Assigns blocks to values and lays them out in one arena. block_of[id] is
- * the block of each planned value (-1 for those with storage elsewhere).
- */
 /* Ops whose output is their input's data unchanged: they share its buffer (no kernel runs). */
 static int is_view(int op) { return op == RECUR_OP_RESHAPE || op == RECUR_OP_ALIAS || op == RECUR_OP_STOP_GRADIENT; }
 
+/* 1 if concat node n lays its inputs one after another in memory (every dimension before its axis is 1). */
+static int concat_is_contiguous(const recur_node *n)
+{
+    if (n->op != RECUR_OP_CONCAT) return 0;
+    for (int d = 0; d < n->attr.i[0]; d++)
+        if (n->shape.d[d] != 1) return 0;
+    return 1;
+}
+
+/*
+ * The rest of an in-place concatenation: inputs computed straight into
+ * their place in its buffer are there already; the others (inputs fed or
+ * stored elsewhere) are copied in.
+ */
+static recur_status concat_rest(const recur_kernel_args *a)
+{
+    char *dst = (char *)a->y;
+    for (int i = 0; i < a->n_in; i++) {
+        size_t bytes = sizeof(float) * (size_t)recur_shape_numel(a->xs[i]);
+        if ((const char *)a->x[i] != dst) memcpy(dst, a->x[i], bytes);
+        dst += bytes;
+    }
+    return RECUR_OK;
+}
+
+/*
+ * In-place concatenation: an input x_k of a contiguous concat y that the
+ * plan computes (not fed, stored or an output), reads as no view and
+ * concatenates nowhere else, is computed straight into its part of y's
+ * buffer, y + sum_{j<k} numel(x_j): parent[x_k] = y, off[x_k] = that
+ * offset in bytes. The concat then copies only its other inputs (or runs
+ * nothing). Gradient batching concatenates T per-step values into one
+ * [T*B, ...] operand; this saves that copy and its memory.
+ */
+static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, size_t *off)
+{
+    recur_graph *g = p->g;
+    for (int s = 0; s < p->n_steps; s++) {
+        plan_step *step = &p->steps[s];
+        const recur_node *n = &g->nodes[step->id];
+        if (step->dead || !step->fn || !concat_is_contiguous(n)) continue;
+        size_t at = 0;
+        int placed = 0;
+        for (int k = 0; k < step->n_in; k++) {
+            int32_t x = step->in[k];
+            int ps = step_of[x];
+            if ((p->role[x] & 7) == ROLE_COMPUTED && !(p->role[x] & ROLE_OUTPUT) && parent[x] == x && ps >= 0 &&
+                !p->steps[ps].dead && p->steps[ps].fn && !is_view(g->nodes[x].op)) {
+                int dup = 0;
+                for (int j = 0; j < k; j++) dup |= step->in[j] == x;
+                if (!dup) parent[x] = step->id, off[x] = at, placed++;
+            }
+            at += sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape);
+        }
+        if (placed) step->fn = placed == step->n_in ? NULL : concat_rest;
+    }
+}
+
+/*
+ * Lays the plan's values out in one arena. Every value lives in the
+ * buffer of its root (itself, the value a view reads, the concatenation it
+ * is computed into) at a byte offset. A root's buffer is live from the
+ * first step that writes into it to the last step that reads any value in
+ * it (inputs and outputs: the whole run); buffers live at different times
+ * share memory (arena.c places them).
+ */
 static recur_status plan_memory(recur_plan *p)
 {
     recur_graph *g = p->g;
-    int n = p->n_vals;
-    int *last_use = malloc(sizeof(int) * (size_t)n), *block_of = malloc(sizeof(int) * (size_t)n);
+    int n = p->n_vals, n_bufs = 0;
+    int *last_use = malloc(sizeof(int) * (size_t)n), *buf_of = malloc(sizeof(int) * (size_t)n);
+    int *step_of = malloc(sizeof(int) * (size_t)n);
     int32_t *root = malloc(sizeof(int32_t) * (size_t)n); /* the value whose buffer a value uses */
-    char *pinned = calloc((size_t)n + 1, 1);              /* roots of outputs: never freed */
-    block_pool bp = {0};
+    size_t *off = calloc((size_t)n + 1, sizeof(size_t));  /* ... and where in it, in bytes */
+    char *pinned = calloc((size_t)n + 1, 1);              /* roots of outputs: live to the end */
+    arena_buf *bufs = malloc(sizeof *bufs * (size_t)(n + 1));
     recur_status st = RECUR_OK;
-    if (!last_use || !block_of || !root || !pinned) {
-        st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory planning buffers");
-        goto out;
-    }
-    for (int i = 0; i < n; i++) last_use[i] = -1, block_of[i] = -1, root[i] = i;
-    /* Views share their input's buffer; liveness is tracked on the buffer's owner (the root). */
+    if (!last_use || !buf_of || !step_of || !root || !off || !pinned || !bufs) goto nomem;
+    for (int i = 0; i < n; i++) last_use[i] = -1, buf_of[i] = -1, step_of[i] = -1, root[i] = i;
+    for (int s = 0; s < p->n_steps; s++) step_of[p->steps[s].id] = s;
+    if (!p->opts.no_reuse) place_concats(p, step_of, root, off);
+    /* Views share their input's buffer. */
     for (int s = 0; s < p->n_steps; s++) {
         plan_step *step = &p->steps[s];
-        if (step->dead) continue;
-        if (!p->opts.no_reuse && is_view(g->nodes[step->id].op)) {
-            root[step->id] = root[step->in[0]];
-            step->fn = NULL; /* nothing to run */
+        if (step->dead || p->opts.no_reuse || !is_view(g->nodes[step->id].op)) continue;
+        root[step->id] = step->in[0];
+        step->fn = NULL; /* nothing to run */
+    }
+    /* Follow parents to the root, adding offsets (a parent is a concat computed later, or a view's input). */
+    for (int i = 0; i < n; i++)
+        while (root[root[i]] != root[i]) {
+            off[i] += off[root[i]];
+            root[i] = root[root[i]];
         }
+    for (int s = 0; s < p->n_steps; s++) {
+        const plan_step *step = &p->steps[s];
+        if (step->dead) continue;
         for (int k = 0; k < step->n_in; k++) last_use[root[step->in[k]]] = s;
     }
     for (int i = 0; i < n; i++)
         if (p->role[i] & ROLE_OUTPUT) pinned[root[i]] = 1;
-    /* Inputs are fed before a run and read during it: each keeps its own block. */
+    /* Inputs are fed before a run and read during it: live throughout. */
     for (int i = 0; i < p->n_inputs; i++) {
-        int b = pool_take(&bp, value_bytes(&g->nodes[p->inputs[i]]), 0);
-        if (b < 0) goto nomem;
-        block_of[p->inputs[i]] = b;
+        buf_of[p->inputs[i]] = n_bufs;
+        bufs[n_bufs++] = (arena_buf){-1, p->n_steps, value_bytes(&g->nodes[p->inputs[i]]), 0};
     }
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
-        int32_t id = step->id;
-        if (step->dead || root[id] != id) continue; /* fused away, or a view: no buffer of its own */
-        int b = pool_take(&bp, value_bytes(&g->nodes[id]), !p->opts.no_reuse);
-        if (b < 0) goto nomem;
-        block_of[id] = b;
-        /* Buffers read for the last time here are free again (outputs' never are). */
-        for (int k = 0; k < step->n_in; k++) {
-            int32_t in = root[step->in[k]];
-            if (last_use[in] == s && (p->role[in] & 7) == ROLE_COMPUTED && !pinned[in] && block_of[in] >= 0)
-                bp.busy[block_of[in]] = 0;
-        }
-        if (last_use[id] < 0 && !pinned[id]) bp.busy[b] = 0;
+        int32_t r = root[step->id];
+        if (step->dead || buf_of[r] >= 0 || (p->role[r] & 7) != ROLE_COMPUTED) continue;
+        int last = pinned[r] || p->opts.no_reuse ? p->n_steps : last_use[r] > s ? last_use[r] : s;
+        buf_of[r] = n_bufs;
+        bufs[n_bufs++] = (arena_buf){p->opts.no_reuse ? -1 : s, last, value_bytes(&g->nodes[r]), 0};
     }
-    /* Lay the blocks out back to back. */
-    size_t *offset = malloc(sizeof(size_t) * (size_t)(bp.n + 1));
-    if (!offset) goto nomem;
     size_t total = 0;
-    for (int b = 0; b < bp.n; b++) {
-        offset[b] = total;
-        total += bp.size[b];
-    }
+    if (recur_arena_place(bufs, n_bufs, &total) != 0) goto nomem;
     p->arena_bytes = total;
-    if (total && !(p->arena = aligned_alloc(ALIGN_BYTES, total))) {
-        free(offset);
-        goto nomem;
-    }
+    if (total && !(p->arena = aligned_alloc(ALIGN_BYTES, total))) goto nomem;
     if (total) memset(p->arena, 0, total);
     for (int i = 0; i < n; i++)
-        if (block_of[i] >= 0) p->val[i] = (float *)((char *)p->arena + offset[block_of[i]]);
-    for (int s = 0; s < p->n_steps; s++) /* views, in order: a view of a view finds its root set */
-        if (!p->steps[s].dead && root[p->steps[s].id] != p->steps[s].id)
-            p->val[p->steps[s].id] = p->val[root[p->steps[s].id]];
-    free(offset);
+        if (root[i] == i && buf_of[i] >= 0) p->val[i] = (float *)((char *)p->arena + bufs[buf_of[i]].offset);
+    for (int i = 0; i < n; i++) /* views and placed values: in their root's buffer (arena or storage) */
+        if (root[i] != i && p->val[root[i]]) p->val[i] = (float *)((char *)p->val[root[i]] + off[i]);
     goto out;
 nomem:
     st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory for the plan's buffers");
 out:
     free(last_use);
-    free(block_of);
+    free(buf_of);
+    free(step_of);
     free(root);
+    free(off);
     free(pinned);
-    free(bp.size);
-    free(bp.busy);
+    free(bufs);
     return st;
 }
 

@@ -4,6 +4,9 @@
  */
 #include "test_util.h"
 
+#include "backends/arena.h"
+#include "backends/backend.h"
+
 #include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
@@ -168,6 +171,116 @@ static void test_buffer_reuse(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * Arena placement: buffers live at the same step never overlap in memory;
+ * the arena is at least the largest total live at one step, and for a
+ * chain of values each read only by the next it is two buffers, not n.
+ */
+static void test_arena_placement(void **state)
+{
+    (void)state;
+    enum { N = 200, STEPS = 60 };
+    arena_buf b[N];
+    uint64_t r = 12345;
+    for (int i = 0; i < N; i++) {
+        r = r * 6364136223846793005u + 1442695040888963407u;
+        int first = (int)((r >> 33) % STEPS), len = (int)((r >> 20) % 12);
+        b[i] = (arena_buf){first, first + len, 64 * (1 + (size_t)((r >> 40) % 50)), 0};
+    }
+    size_t total = 0;
+    assert_int_equal(recur_arena_place(b, N, &total), 0);
+    size_t peak = 0;
+    for (int s = 0; s < STEPS + 12; s++) {
+        size_t live = 0;
+        for (int i = 0; i < N; i++) live += b[i].first <= s && s <= b[i].last ? b[i].bytes : 0;
+        if (live > peak) peak = live;
+    }
+    assert_true(total >= peak);
+    for (int i = 0; i < N; i++) {
+        assert_true(b[i].offset + b[i].bytes <= total);
+        for (int j = 0; j < i; j++) {
+            int together = !(b[i].last < b[j].first || b[j].last < b[i].first);
+            int overlap = b[i].offset < b[j].offset + b[j].bytes && b[j].offset < b[i].offset + b[i].bytes;
+            if (together && overlap) fail_msg("buffers %d and %d are live together and overlap", i, j);
+        }
+    }
+    print_message("arena %zu bytes for a peak of %zu live\n", total, peak);
+    arena_buf chain[N];
+    for (int i = 0; i < N; i++) chain[i] = (arena_buf){i, i + 1, 640, 0};
+    assert_int_equal(recur_arena_place(chain, N, &total), 0);
+    assert_int_equal(total, 2 * 640);
+}
+
+/* Runs the plan of y fed with x and returns a copy of y. */
+static float *run_one(recur_graph *g, recur_value y, recur_plan **plan, int n_feeds, const recur_feed *feeds)
+{
+    *plan = recur_compile(g, 1, &y, NULL);
+    if (!*plan) fail_msg("compile: %s", recur_errmsg(g));
+    for (int i = 0; i < n_feeds; i++)
+        assert_int_equal(recur_plan_feed(*plan, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+    assert_int_equal(recur_plan_run(*plan), RECUR_OK);
+    int64_t n = recur_shape_numel(recur_value_shape(g, y));
+    float *out = malloc(sizeof(float) * (size_t)n);
+    assert_int_equal(recur_plan_fetch(*plan, y, out, n), RECUR_OK);
+    return out;
+}
+
+/*
+ * In-place concatenation: values the plan computes are computed straight
+ * into their part of a concatenation along its outer axis (same buffer,
+ * offset by the values before them), the concat runs no kernel, and the
+ * result is that of copying; a fed input is still copied in beside
+ * computed parts; a concatenation along an inner axis copies.
+ */
+static void test_concat_in_place(void **state)
+{
+    (void)state;
+    enum { R = 3, C = 4 };
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", recur_shape2(R, C)), b = recur_input(g, "b", recur_shape2(R, C));
+    recur_value ta = recur_tanh(g, a), sb = recur_sigmoid(g, b);
+    recur_value rows = recur_concat(g, 2, (recur_value[]){ta, sb}, 0);
+    recur_value mixed = recur_concat(g, 3, (recur_value[]){a, recur_exp(g, b), ta}, 0);
+    recur_value cols = recur_concat(g, 2, (recur_value[]){recur_neg(g, a), recur_neg(g, b)}, 1);
+    recur_value y_rows = recur_scale(g, rows, 2), y_mixed = recur_scale(g, mixed, 2), y_cols = recur_scale(g, cols, 2);
+    TU_OK(g, y_cols);
+    recur_set_passes(g, RECUR_PASS_ALL & ~RECUR_PASS_FUSE); /* fusion would hide the elementwise values */
+    float ad[R * C], bd[R * C];
+    tu_fill_uniform(ad, R * C, -2, 2, 1);
+    tu_fill_uniform(bd, R * C, -2, 2, 2);
+    recur_feed feeds[2] = {{a, ad, R * C}, {b, bd, R * C}};
+
+    recur_plan *p;
+    float *got = run_one(g, y_rows, &p, 2, feeds);
+    for (int i = 0; i < R * C; i++) {
+        assert_float_equal(got[i], 2 * tanhf(ad[i]), 1e-6);
+        assert_float_equal(got[R * C + i], 2 / (1 + expf(-bd[i])), 1e-6);
+    }
+    float *cat = recur_plan_value_buffer(p, rows);
+    assert_ptr_equal(recur_plan_value_buffer(p, ta), cat);
+    assert_ptr_equal(recur_plan_value_buffer(p, sb), cat + R * C);
+    assert_int_equal(recur_plan_size(p), 3); /* tanh, sigmoid, scale: the concat runs nothing */
+    free(got), recur_plan_free(p);
+
+    got = run_one(g, y_mixed, &p, 2, feeds);
+    for (int i = 0; i < R * C; i++) {
+        assert_float_equal(got[i], 2 * ad[i], 1e-6);
+        assert_float_equal(got[R * C + i], 2 * expf(bd[i]), 1e-5 * fabsf(got[R * C + i]));
+        assert_float_equal(got[2 * R * C + i], 2 * tanhf(ad[i]), 1e-6);
+    }
+    cat = recur_plan_value_buffer(p, mixed);
+    assert_ptr_equal(recur_plan_value_buffer(p, ta), cat + 2 * R * C);
+    assert_ptr_not_equal(recur_plan_value_buffer(p, a), cat); /* the fed input is copied in */
+    free(got), recur_plan_free(p);
+
+    got = run_one(g, y_cols, &p, 2, feeds);
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < 2 * C; c++)
+            assert_float_equal(got[r * 2 * C + c], -2 * (c < C ? ad[r * C + c] : bd[r * C + c - C]), 1e-6);
+    free(got), recur_plan_free(p);
+    recur_graph_free(g);
+}
+
 /* Running a compiled plan allocates nothing (checked through glibc's heap statistics). */
 static void test_run_allocates_nothing(void **state)
 {
@@ -241,6 +354,8 @@ int main(void)
         cmocka_unit_test(test_fetch_errors),
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_buffer_reuse),
+        cmocka_unit_test(test_arena_placement),
+        cmocka_unit_test(test_concat_in_place),
         cmocka_unit_test(test_run_allocates_nothing),
         cmocka_unit_test(test_check_finite_names_the_node),
         cmocka_unit_test(test_graph_grows_after_compile),

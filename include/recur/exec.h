@@ -89,7 +89,7 @@ recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t 
  */
 const float *recur_plan_output(recur_plan *p, recur_value v);
 
-/** Bytes of memory the plan allocated for its values and workspace (parameters excluded). */
+/** Bytes of memory the plan allocated for its values, its workspace and its backend state (packed weights); parameters excluded. */
 size_t recur_plan_memory(const recur_plan *p);
 
 /**
