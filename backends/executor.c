@@ -55,8 +55,26 @@ static size_t value_bytes(const recur_node *n)
 
 /* ------------------------------------------------------- memory planning */
 
-/* Ops whose output is their input's data unchanged: they share its buffer (no kernel runs). */
-static int is_view(int op) { return op == RECUR_OP_RESHAPE || op == RECUR_OP_ALIAS || op == RECUR_OP_STOP_GRADIENT; }
+/*
+ * Views: nodes whose output is a contiguous run of their input's data read
+ * as it is, so they share its buffer and no kernel runs. Returns the
+ * output's offset into the input in bytes, or -1 if n is no view:
+ *   reshape, alias, stop_gradient         offset 0
+ *   take(x, axis, i), slice(x, axis, i, len) with every dimension of x
+ *   before the axis 1 (select_step of a stacked sequence, a block of rows)
+ *                                         i * (floats after the axis) floats
+ */
+static int64_t view_offset(const recur_graph *g, const recur_node *n)
+{
+    if (n->op == RECUR_OP_RESHAPE || n->op == RECUR_OP_ALIAS || n->op == RECUR_OP_STOP_GRADIENT) return 0;
+    if (n->op != RECUR_OP_TAKE && n->op != RECUR_OP_SLICE) return -1;
+    recur_shape xs = g->nodes[n->in[0]].shape;
+    int64_t axis = n->attr.i[0], inner = 1;
+    for (int d = 0; d < axis; d++)
+        if (xs.d[d] != 1) return -1;
+    for (int d = (int)axis + 1; d < xs.ndim; d++) inner *= xs.d[d];
+    return (int64_t)sizeof(float) * n->attr.i[1] * inner;
+}
 
 /* 1 if concat node n lays its inputs one after another in memory (every dimension before its axis is 1). */
 static int concat_is_contiguous(const recur_node *n)
@@ -84,6 +102,31 @@ static recur_status concat_rest(const recur_kernel_args *a)
 }
 
 /*
+ * A concatenation whose inputs all lie, in its order and back to back, in
+ * one earlier concatenation's buffer (the same per-step values joined
+ * twice, e.g. as [T, B, G] and as [T*B, G]) is a view of that buffer.
+ */
+static int same_as_placed(recur_plan *p, plan_step *step, int32_t *parent, size_t *off)
+{
+    const recur_graph *g = p->g;
+    int32_t host = -1;
+    size_t start = 0, at = 0;
+    for (int k = 0; k < step->n_in; k++) {
+        /* Where x lies: follow views and placements up to a value of its own buffer. */
+        int32_t x = step->in[k];
+        size_t x_off = 0;
+        while (parent[x] != x) x_off += off[x], x = parent[x];
+        if (k == 0) host = x, start = at = x_off;
+        if (x != host || x_off != at || g->nodes[host].op != RECUR_OP_CONCAT || host == step->in[k]) return 0;
+        at += sizeof(float) * (size_t)recur_shape_numel(g->nodes[step->in[k]].shape);
+    }
+    parent[step->id] = host;
+    off[step->id] = start;
+    step->fn = NULL;
+    return 1;
+}
+
+/*
  * In-place concatenation: an input x_k of a contiguous concat y that the
  * plan computes (not fed, stored or an output), reads as no view and
  * concatenates nowhere else, is computed straight into its part of y's
@@ -99,13 +142,14 @@ static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, si
         plan_step *step = &p->steps[s];
         const recur_node *n = &g->nodes[step->id];
         if (step->dead || !step->fn || !concat_is_contiguous(n)) continue;
+        if (same_as_placed(p, step, parent, off)) continue;
         size_t at = 0;
         int placed = 0;
         for (int k = 0; k < step->n_in; k++) {
             int32_t x = step->in[k];
             int ps = step_of[x];
             if ((p->role[x] & 7) == ROLE_COMPUTED && !(p->role[x] & ROLE_OUTPUT) && parent[x] == x && ps >= 0 &&
-                !p->steps[ps].dead && p->steps[ps].fn && !is_view(g->nodes[x].op)) {
+                !p->steps[ps].dead && p->steps[ps].fn && view_offset(g, &g->nodes[x]) < 0) {
                 int dup = 0;
                 for (int j = 0; j < k; j++) dup |= step->in[j] == x;
                 if (!dup) parent[x] = step->id, off[x] = at, placed++;
@@ -138,14 +182,16 @@ static recur_status plan_memory(recur_plan *p)
     if (!last_use || !buf_of || !step_of || !root || !off || !pinned || !bufs) goto nomem;
     for (int i = 0; i < n; i++) last_use[i] = -1, buf_of[i] = -1, step_of[i] = -1, root[i] = i;
     for (int s = 0; s < p->n_steps; s++) step_of[p->steps[s].id] = s;
-    if (!p->opts.no_reuse) place_concats(p, step_of, root, off);
     /* Views share their input's buffer. */
     for (int s = 0; s < p->n_steps; s++) {
         plan_step *step = &p->steps[s];
-        if (step->dead || p->opts.no_reuse || !is_view(g->nodes[step->id].op)) continue;
+        int64_t at = view_offset(g, &g->nodes[step->id]);
+        if (step->dead || p->opts.no_reuse || at < 0) continue;
         root[step->id] = step->in[0];
+        off[step->id] = (size_t)at;
         step->fn = NULL; /* nothing to run */
     }
+    if (!p->opts.no_reuse) place_concats(p, step_of, root, off);
     /* Follow parents to the root, adding offsets (a parent is a concat computed later, or a view's input). */
     for (int i = 0; i < n; i++)
         while (root[root[i]] != root[i]) {

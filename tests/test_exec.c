@@ -262,6 +262,20 @@ static void test_concat_in_place(void **state)
     assert_int_equal(recur_plan_size(p), 3); /* tanh, sigmoid, scale: the concat runs nothing */
     free(got), recur_plan_free(p);
 
+    /* The same values joined again (as [2, R, C]) and a row block of it read in place: views of that buffer. */
+    recur_value again = recur_concat(g, 2, (recur_value[]){recur_reshape(g, ta, recur_shape3(1, R, C)),
+                                                           recur_reshape(g, sb, recur_shape3(1, R, C))}, 0);
+    recur_value second = recur_take(g, again, 0, 1), y_both = recur_add(g, recur_sum(g, rows), recur_sum(g, second));
+    TU_OK(g, y_both);
+    got = run_one(g, y_both, &p, 2, feeds);
+    double want = 0;
+    for (int i = 0; i < R * C; i++) want += tanh(ad[i]) + 2 / (1 + exp(-bd[i]));
+    assert_float_equal(got[0], want, 1e-4);
+    cat = recur_plan_value_buffer(p, rows);
+    assert_ptr_equal(recur_plan_value_buffer(p, again), cat);
+    assert_ptr_equal(recur_plan_value_buffer(p, second), cat + R * C);
+    free(got), recur_plan_free(p);
+
     got = run_one(g, y_mixed, &p, 2, feeds);
     for (int i = 0; i < R * C; i++) {
         assert_float_equal(got[i], 2 * ad[i], 1e-6);
