@@ -57,6 +57,10 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     }
     for (int i = 0; i < n_wrt; i++)
         if (!recur_operand(g, wrt[i], "grad")) return g->err;
+    /* Products sharing an operand become one (a no-op after recur_unroll fused them). */
+    recur_status fused = recur_fuse_matmuls(g);
+    if (fused != RECUR_OK) return fused;
+    ln = &g->nodes[loss.id]; /* the pass may have moved the node array */
 
     const int n0 = g->n; /* nodes from here on are gradient nodes, dropped on failure */
     recur_status st = RECUR_OK;

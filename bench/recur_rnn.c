@@ -12,9 +12,20 @@
  * training step does them three times (forward, data gradients, weight
  * gradients).
  *
- * usage: recur_rnn [--quick] [--config a|b|c|d] [--reps N] [--backend NAME]
- * prints a readable line and "recur <cfg> ms=<median> gflops=<rate> plan_mb=<MiB> nodes=<n>".
+ * --handwritten builds the layers with a cell written by hand instead, one
+ * product per gate and weight as a user writes it from the equations:
+ *   LSTM: a_k = x W_k^T + b_k + h U_k^T (k = i, f, g, o),
+ *         c' = sigmoid(a_f) c + sigmoid(a_i) tanh(a_g),  h' = sigmoid(a_o) tanh(c')
+ *   GRU:  r = sigmoid(x W_r^T + b_r + h U_r^T),  z = sigmoid(x W_z^T + b_z + h U_z^T),
+ *         n = tanh(x W_n^T + b_in + r (h U_n^T + b_hn)),  h' = (1 - z) n + z h
+ * so that the graph passes (matmul fusion above all) must find what the
+ * built-in cells' concatenated weights give by construction.
+ *
+ * usage: recur_rnn [--quick] [--config a|b|c|d] [--reps N] [--backend NAME] [--handwritten]
+ * prints a readable line and "recur <cfg> ms=<median> gflops=<rate> plan_mb=<MiB> nodes=<n>"
+ * ("recur <cfg>-hand ..." with --handwritten).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +46,73 @@ static const config configs[] = {
     {"c", RECUR_GRU, 1, 50, 64, 512, 512},
     {"d", RECUR_LSTM, 2, 50, 50, 65, 128},
 };
+
+/* A hand-written cell's weights: per gate W_k [H, in], U_k [H, H], and 4 biases [H]. */
+typedef struct hand_weights {
+    recur_value W[4], U[4], b[4];
+} hand_weights;
+
+static recur_status hand_lstm_step(recur_graph *g, const recur_cell *c, recur_value x, const recur_value *s,
+                                   recur_value *next, recur_value *out)
+{
+    const hand_weights *w = c->user;
+    recur_value a[4];
+    for (int k = 0; k < 4; k++)
+        a[k] = recur_add(g, recur_bias_add(g, recur_matmul(g, x, w->W[k], 0, 1), w->b[k]), recur_matmul(g, s[0], w->U[k], 0, 1));
+    next[1] = recur_add(g, recur_mul(g, recur_sigmoid(g, a[1]), s[1]), recur_mul(g, recur_sigmoid(g, a[0]), recur_tanh(g, a[2])));
+    next[0] = *out = recur_mul(g, recur_sigmoid(g, a[3]), recur_tanh(g, next[1]));
+    return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
+}
+
+static recur_status hand_gru_step(recur_graph *g, const recur_cell *c, recur_value x, const recur_value *s,
+                                  recur_value *next, recur_value *out)
+{
+    const hand_weights *w = c->user;
+    recur_value h = s[0], xa[3], ha[3];
+    for (int k = 0; k < 3; k++) {
+        xa[k] = recur_bias_add(g, recur_matmul(g, x, w->W[k], 0, 1), w->b[k]);
+        ha[k] = recur_matmul(g, h, w->U[k], 0, 1);
+    }
+    recur_value r = recur_sigmoid(g, recur_add(g, xa[0], ha[0])), z = recur_sigmoid(g, recur_add(g, xa[1], ha[1]));
+    recur_value n = recur_tanh(g, recur_add(g, xa[2], recur_mul(g, r, recur_bias_add(g, ha[2], w->b[3]))));
+    next[0] = *out = recur_add(g, recur_mul(g, recur_one_minus(g, z), n), recur_mul(g, z, h));
+    return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
+}
+
+/*
+ * The configuration's layers from the hand-written cell over xs (weights
+ * from U(-1/sqrt(H), 1/sqrt(H)) as the built-in cells'), and the anchors'
+ * loss: every output and every layer's final states count once.
+ */
+static recur_value hand_layers(recur_graph *g, const config *c, recur_value xs, hand_weights *w)
+{
+    int G = c->kind == RECUR_LSTM ? 4 : 3;
+    float k = (float)(1.0 / sqrt((double)c->H));
+    recur_value x = xs, loss = recur_scalar(g, 0.0f);
+    for (int l = 0; l < c->layers; l++) {
+        int64_t in = l == 0 ? c->I : c->H;
+        char name[32];
+        for (int q = 0; q < G; q++) {
+            snprintf(name, sizeof name, "l%d.W%d", l, q);
+            w[l].W[q] = recur_param(g, name, recur_shape2(c->H, in), recur_init_uniform(-k, k));
+            snprintf(name, sizeof name, "l%d.U%d", l, q);
+            w[l].U[q] = recur_param(g, name, recur_shape2(c->H, c->H), recur_init_uniform(-k, k));
+        }
+        for (int q = 0; q < 4; q++) {
+            snprintf(name, sizeof name, "l%d.b%d", l, q);
+            w[l].b[q] = recur_param(g, name, recur_shape1(c->H), recur_init_uniform(-k, k));
+        }
+        recur_cell cell = {.name = c->kind == RECUR_LSTM ? "hand_lstm" : "hand_gru", .n_state = G == 4 ? 2 : 1,
+                           .state_size = {c->H, c->H}, .input_size = in, .output_size = c->H,
+                           .step = G == 4 ? hand_lstm_step : hand_gru_step, .user = &w[l]};
+        recur_seq_result r;
+        snprintf(name, sizeof name, "layer%d", l);
+        if (recur_cell_over(g, &cell, name, x, NULL, 0, &r) != RECUR_OK) return RECUR_NONE;
+        x = r.outputs;
+        for (int s = 0; s < cell.n_state; s++) loss = recur_add(g, loss, recur_sum(g, r.final[s]));
+    }
+    return recur_add(g, loss, recur_sum(g, x));
+}
 
 static double now_ms(void)
 {
@@ -60,19 +138,24 @@ static double step_flops(const config *c)
     return 3 * f;
 }
 
-static int run(const config *c, int reps, const char *backend)
+static int run(const config *c, int reps, const char *backend, int handwritten)
 {
     recur_graph *g = recur_graph_new(1);
-    recur_value xs = recur_input(g, "xs", recur_shape3(c->T, c->B, c->I));
-    recur_rnn_opts o = {.kind = c->kind, .input_size = c->I, .hidden = c->H, .layers = c->layers};
-    recur_rnn rnn;
-    if (recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &rnn) != RECUR_OK) goto fail;
-    /* The anchors' loss: every output and final state counts once. */
-    recur_value loss = recur_add(g, recur_sum(g, rnn.outputs), recur_sum(g, rnn.h_n));
-    if (c->kind == RECUR_LSTM) loss = recur_add(g, loss, recur_sum(g, rnn.c_n));
+    recur_value xs = recur_input(g, "xs", recur_shape3(c->T, c->B, c->I)), loss;
+    hand_weights w[2];
+    if (handwritten) {
+        loss = hand_layers(g, c, xs, w);
+    } else {
+        recur_rnn_opts o = {.kind = c->kind, .input_size = c->I, .hidden = c->H, .layers = c->layers};
+        recur_rnn rnn;
+        if (recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &rnn) != RECUR_OK) goto fail;
+        /* The anchors' loss: every output and final state counts once. */
+        loss = recur_add(g, recur_sum(g, rnn.outputs), recur_sum(g, rnn.h_n));
+        if (c->kind == RECUR_LSTM) loss = recur_add(g, loss, recur_sum(g, rnn.c_n));
+    }
     if (!recur_ok(loss) || recur_unroll(g) != RECUR_OK) goto fail;
-    recur_value wrt[17], grads[17];
-    int n = recur_params(g, wrt, 16);
+    recur_value wrt[33], grads[33];
+    int n = recur_params(g, wrt, 32);
     wrt[n++] = xs;
     if (recur_grad(g, loss, n, wrt, grads) != RECUR_OK) goto fail;
     recur_compile_opts copts = {.backend = backend, .profile = getenv("RECUR_PROFILE") != NULL};
@@ -96,10 +179,11 @@ static int run(const config *c, int reps, const char *backend)
     }
     qsort(ms, (size_t)reps, sizeof(double), cmp_double);
     double med = ms[reps / 2], gflops = step_flops(c) / (med * 1e6), mb = (double)recur_plan_memory(p) / (1 << 20);
-    printf("recur (%s) %s T=%lld B=%lld I=%lld H=%lld layers=%d backend=%s: %.3f ms/step, %.1f GFLOP/s, plan %.2f MiB, %d nodes\n",
-           c->name, recur_cell_kind_name(c->kind), (long long)c->T, (long long)c->B, (long long)c->I, (long long)c->H,
+    printf("recur (%s) %s%s T=%lld B=%lld I=%lld H=%lld layers=%d backend=%s: %.3f ms/step, %.1f GFLOP/s, plan %.2f MiB, %d nodes\n",
+           c->name, handwritten ? "hand-written " : "", recur_cell_kind_name(c->kind), (long long)c->T, (long long)c->B, (long long)c->I, (long long)c->H,
            c->layers, recur_plan_backend(p), med, gflops, mb, recur_plan_size(p));
-    printf("recur %s ms=%.3f gflops=%.2f plan_mb=%.2f nodes=%d\n", c->name, med, gflops, mb, recur_plan_size(p));
+    printf("recur %s%s ms=%.3f gflops=%.2f plan_mb=%.2f nodes=%d\n", c->name, handwritten ? "-hand" : "", med, gflops,
+           mb, recur_plan_size(p));
     fflush(stdout);
     free(ms);
     if (copts.profile) recur_plan_profile(p, stdout);
@@ -114,15 +198,16 @@ fail:
 
 int main(int argc, char **argv)
 {
-    int quick = 0, reps = 0;
+    int quick = 0, reps = 0, handwritten = 0;
     const char *only = NULL, *backend = "onednn";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) backend = argv[++i];
+        else if (strcmp(argv[i], "--handwritten") == 0) handwritten = 1;
         else {
-            fprintf(stderr, "usage: recur_rnn [--quick] [--config a|b|c|d] [--reps N] [--backend NAME]\n");
+            fprintf(stderr, "usage: recur_rnn [--quick] [--config a|b|c|d] [--reps N] [--backend NAME] [--handwritten]\n");
             return 2;
         }
     }
@@ -131,7 +216,7 @@ int main(int argc, char **argv)
         if (only && strcmp(only, configs[k].name) != 0) continue;
         int big = configs[k].H >= 512;
         int r = reps > 0 ? reps : quick ? (big ? 3 : 7) : (big ? 11 : 31);
-        status |= run(&configs[k], r, backend);
+        status |= run(&configs[k], r, backend, handwritten);
     }
     return status;
 }

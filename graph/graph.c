@@ -9,15 +9,24 @@
 #include "ops/op.h"
 #include "recur/passes.h"
 
-/* The passes a new graph uses: RECUR_PASSES ("none", "all", or a comma list), else all. */
+/* The passes a new graph uses: RECUR_PASSES ("none", "all", or a comma list of names), else all. */
 static unsigned default_passes(void)
 {
+    static const struct { const char *name; unsigned bit; } names[] = {
+        {"hoist", RECUR_PASS_HOIST}, {"grad_batch", RECUR_PASS_GRAD_BATCH},
+        {"fuse", RECUR_PASS_FUSE}, {"matmul_fuse", RECUR_PASS_MATMUL_FUSE},
+    };
     const char *env = getenv("RECUR_PASSES");
     if (!env || !*env || strcmp(env, "all") == 0) return RECUR_PASS_ALL;
     unsigned p = 0;
-    if (strstr(env, "hoist")) p |= RECUR_PASS_HOIST;
-    if (strstr(env, "grad_batch")) p |= RECUR_PASS_GRAD_BATCH;
-    if (strstr(env, "fuse")) p |= RECUR_PASS_FUSE;
+    /* Whole names only: "fuse" must not turn on "matmul_fuse". Unknown names are ignored. */
+    for (const char *s = env; *s;) {
+        size_t len = strcspn(s, ",");
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+            if (strlen(names[k].name) == len && strncmp(s, names[k].name, len) == 0) p |= names[k].bit;
+        s += len;
+        if (*s == ',') s++;
+    }
     return p;
 }
 

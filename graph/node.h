@@ -202,6 +202,15 @@ recur_status recur_loop_tag(recur_graph *g, recur_node *n);
  */
 recur_status recur_hoist_loop(recur_graph *g, int li);
 
+/*
+ * Horizontal matmul fusion (graph/matmul_fuse.c), with RECUR_PASS_MATMUL_FUSE
+ * in g->passes: the live outer matmuls with one A operand, the same
+ * transposes and 2-D B operands become one matmul on the concatenated B's,
+ * each former product turned in place into its slice of the result.
+ * Idempotent. RECUR_OK, or an error recorded on g (the graph stays valid).
+ */
+recur_status recur_fuse_matmuls(recur_graph *g);
+
 /* Makes loop-output node `out` of an unrolled loop an alias of its unrolled value (graph/unroll.c). */
 recur_status recur_unroll_output(recur_graph *g, recur_value out);
 

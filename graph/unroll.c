@@ -12,7 +12,8 @@
  *                                      so autodiff sums its gradient over steps.
  * A stacked output becomes stack(copies over t) and a final state the last
  * step's copy of next_k; the loop-output node turns into an alias of it, so
- * values the caller holds stay valid.
+ * values the caller holds stay valid. Once every loop is unrolled, matmuls
+ * sharing an operand are fused (graph/matmul_fuse.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,8 @@ recur_status recur_unroll(recur_graph *g)
         recur_status st = unroll_loop(g, li);
         if (st != RECUR_OK) return st;
     }
-    return RECUR_OK;
+    /* Every step's copy is an outer node now: fuse the products that share an operand. */
+    return recur_fuse_matmuls(g);
 }
 
 recur_value recur_loop_step_value(recur_graph *g, recur_loop l, recur_value v, int64_t t)

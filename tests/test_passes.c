@@ -2,7 +2,8 @@
  * tests/test_passes.c — the graph passes: with them on and off, every layer
  * family computes the same outputs and gradients, while the passes really
  * change the graph (one input-projection matmul instead of T, one matmul
- * per recurrent weight gradient instead of T), for built-in and custom
+ * per recurrent weight gradient instead of T, one matmul for the gate
+ * products a hand-written cell makes one per gate), for built-in and custom
  * cells alike.
  */
 #include "test_util.h"
@@ -39,21 +40,106 @@ static recur_status mgu_step(recur_graph *g, const recur_cell *c, recur_value x,
     return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
 }
 
+/*
+ * An LSTM written by hand, one product per gate and weight as a researcher
+ * would write it from the equations (no concatenated weights):
+ *   a_k = x W_k^T + b_k + h U_k^T for k in i, f, g, o;
+ *   c' = sigmoid(a_f) c + sigmoid(a_i) tanh(a_g),  h' = sigmoid(a_o) tanh(c').
+ * user: W_i, W_f, W_g, W_o, U_i, U_f, U_g, U_o, b_i, b_f, b_g, b_o.
+ */
+static recur_status hand_lstm_step(recur_graph *g, const recur_cell *c, recur_value x, const recur_value *s,
+                                   recur_value *next, recur_value *out)
+{
+    const recur_value *p = c->user;
+    recur_value a[4];
+    for (int k = 0; k < 4; k++)
+        a[k] = recur_add(g, recur_bias_add(g, recur_matmul(g, x, p[k], 0, 1), p[8 + k]), recur_matmul(g, s[0], p[4 + k], 0, 1));
+    next[1] = recur_add(g, recur_mul(g, recur_sigmoid(g, a[1]), s[1]), recur_mul(g, recur_sigmoid(g, a[0]), recur_tanh(g, a[2])));
+    next[0] = *out = recur_mul(g, recur_sigmoid(g, a[3]), recur_tanh(g, next[1]));
+    return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
+}
+
+/*
+ * A GRU written by hand in PyTorch's form:
+ *   r = sigmoid(x W_r^T + b_r + h U_r^T),  z = sigmoid(x W_z^T + b_z + h U_z^T),
+ *   n = tanh(x W_n^T + b_in + r (h U_n^T + b_hn)),  h' = (1 - z) n + z h.
+ * user: W_r, W_z, W_n, U_r, U_z, U_n, b_r, b_z, b_in, b_hn.
+ */
+static recur_status hand_gru_step(recur_graph *g, const recur_cell *c, recur_value x, const recur_value *s,
+                                  recur_value *next, recur_value *out)
+{
+    const recur_value *p = c->user;
+    recur_value h = s[0], xa[3], ha[3];
+    for (int k = 0; k < 3; k++) {
+        xa[k] = recur_bias_add(g, recur_matmul(g, x, p[k], 0, 1), p[6 + k]);
+        ha[k] = recur_matmul(g, h, p[3 + k], 0, 1);
+    }
+    recur_value r = recur_sigmoid(g, recur_add(g, xa[0], ha[0])), z = recur_sigmoid(g, recur_add(g, xa[1], ha[1]));
+    recur_value n = recur_tanh(g, recur_add(g, xa[2], recur_mul(g, r, recur_bias_add(g, ha[2], p[9]))));
+    next[0] = *out = recur_add(g, recur_mul(g, recur_one_minus(g, z), n), recur_mul(g, z, h));
+    return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
+}
+
+/* The cells build() knows besides the built-in kinds (recur_cell_kind >= 0). */
+enum { MGU = -1, HAND_LSTM = -2, HAND_GRU = -3 };
+
+static const char *kind_name(int kind)
+{
+    return kind == MGU ? "custom mgu" : kind == HAND_LSTM ? "hand-written lstm" : kind == HAND_GRU ? "hand-written gru"
+                                                                                                   : recur_cell_kind_name(kind);
+}
+
 typedef struct built {
     recur_graph *g;
-    recur_value xs, loss, params[16], grads[16];
+    recur_value xs, loss, params[32], grads[32];
     int n_params;
+    recur_value user[2][12]; /* the hand-written cells' weights, per layer */
 } built;
 
-/* kind < 0: the custom cell. Builds loss = sum(outputs^2) + sum(final h) and its gradients. */
-static built build(int kind, unsigned passes, int bidirectional)
+/*
+ * Two layers of a hand-written cell over xs [steps, B, I] with separate
+ * gate weights: the outputs and the last layer's final h.
+ */
+static void hand_layers(built *b, int kind, recur_value *outputs, recur_value *hfin)
+{
+    int G = kind == HAND_LSTM ? 4 : 3; /* gates; both cells have 4 biases */
+    recur_value x = b->xs;
+    for (int l = 0; l < 2; l++) {
+        int64_t in = l == 0 ? I : H;
+        recur_value *p = b->user[l];
+        char name[32];
+        for (int k = 0; k < G; k++) {
+            snprintf(name, sizeof name, "l%d.W%d", l, k);
+            p[k] = tu_param(b->g, name, recur_shape2(H, in));
+            snprintf(name, sizeof name, "l%d.U%d", l, k);
+            p[G + k] = tu_param(b->g, name, recur_shape2(H, H));
+        }
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof name, "l%d.b%d", l, k);
+            p[2 * G + k] = tu_param(b->g, name, recur_shape1(H));
+        }
+        recur_cell c = {.name = kind == HAND_LSTM ? "hand_lstm" : "hand_gru", .n_state = kind == HAND_LSTM ? 2 : 1,
+                        .state_size = {H, H}, .input_size = in, .output_size = H,
+                        .step = kind == HAND_LSTM ? hand_lstm_step : hand_gru_step, .user = p};
+        recur_seq_result r;
+        snprintf(name, sizeof name, "layer%d", l);
+        TU_ST(b->g, recur_cell_over(b->g, &c, name, x, NULL, 0, &r));
+        x = *outputs = r.outputs;
+        *hfin = r.final[0];
+    }
+}
+
+/* Builds loss = sum(outputs^2) + sum(final h) over `steps` steps and its gradients. */
+static built build_steps(int kind, unsigned passes, int bidirectional, int64_t steps)
 {
     built b;
     b.g = recur_graph_new(77);
     recur_set_passes(b.g, passes);
-    b.xs = recur_input(b.g, "xs", recur_shape3(T, B, I));
+    b.xs = recur_input(b.g, "xs", recur_shape3(steps, B, I));
     recur_value outputs, hfin;
-    if (kind >= 0) {
+    if (kind == HAND_LSTM || kind == HAND_GRU) {
+        hand_layers(&b, kind, &outputs, &hfin);
+    } else if (kind >= 0) {
         recur_rnn_opts o = {.kind = (recur_cell_kind)kind, .input_size = I, .hidden = H, .layers = 2,
                             .bidirectional = bidirectional};
         recur_rnn r;
@@ -76,15 +162,18 @@ static built build(int kind, unsigned passes, int bidirectional)
     b.loss = recur_add(b.g, recur_sum(b.g, recur_square(b.g, outputs)), recur_sum(b.g, hfin));
     TU_OK(b.g, b.loss);
     TU_ST(b.g, recur_unroll(b.g));
-    b.n_params = recur_params(b.g, b.params, 16);
+    b.n_params = recur_params(b.g, b.params, 32);
     TU_ST(b.g, recur_grad(b.g, b.loss, b.n_params, b.params, b.grads));
+    TU_ST(b.g, recur_graph_validate(b.g));
     return b;
 }
 
-/* Every output and gradient agrees with the passes on and off. */
-static void check_equivalent(int kind, int bidirectional)
+static built build(int kind, unsigned passes, int bidirectional) { return build_steps(kind, passes, bidirectional, T); }
+
+/* Every output and gradient agrees with passes `a` and passes `b`. */
+static void check_same(int kind, int bidirectional, unsigned a, unsigned b)
 {
-    built on = build(kind, RECUR_PASS_ALL, bidirectional), off = build(kind, 0, bidirectional);
+    built on = build(kind, a, bidirectional), off = build(kind, b, bidirectional);
     assert_int_equal(on.n_params, off.n_params);
     float x[T * B * I];
     tu_fill_uniform(x, T * B * I, -1, 1, 5);
@@ -100,10 +189,13 @@ static void check_equivalent(int kind, int bidirectional)
     recur_graph_free(off.g);
 }
 
+/* Every output and gradient agrees with the passes on and off. */
+static void check_equivalent(int kind, int bidirectional) { check_same(kind, bidirectional, RECUR_PASS_ALL, 0); }
+
 static void test_equivalence_all_families(void **state)
 {
     (void)state;
-    int kinds[] = {RECUR_RNN_TANH, RECUR_RNN_RELU, RECUR_LSTM, RECUR_GRU, RECUR_GRU_CHO, -1};
+    int kinds[] = {RECUR_RNN_TANH, RECUR_RNN_RELU, RECUR_LSTM, RECUR_GRU, RECUR_GRU_CHO, MGU, HAND_LSTM, HAND_GRU};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         check_equivalent(kinds[k], 0);
         if (kinds[k] >= 0) check_equivalent(kinds[k], 1);
@@ -121,10 +213,13 @@ static void test_passes_change_the_graph(void **state)
         int mm_on_fwd = count_ops(on.g, 1, &on.loss, "matmul"), mm_off_fwd = count_ops(off.g, 1, &off.loss, "matmul");
         int mm_on = count_ops(on.g, on.n_params, on.grads, "matmul");
         int mm_off = count_ops(off.g, off.n_params, off.grads, "matmul");
-        /* Forward, per layer: off = 2 products per step (custom cell: 4); on = the input ones once. */
+        /*
+         * Forward, per layer: off = 2 products per step (custom cell: 4); on = the input ones once
+         * (the custom cell's two share x: one fused product), the recurrent ones per step.
+         */
         int per_step = kind < 0 ? 4 : 2, layers = kind < 0 ? 1 : 2;
         assert_int_equal(mm_off_fwd, layers * per_step * T);
-        assert_int_equal(mm_on_fwd, layers * (per_step / 2) * (T + 1));
+        assert_int_equal(mm_on_fwd, layers * (per_step / 2) * T + (kind < 0 ? 1 : layers));
         print_message("%s: forward matmuls %d -> %d, forward+backward %d -> %d\n", kind < 0 ? "custom mgu" : "lstm x2",
                       mm_off_fwd, mm_on_fwd, mm_off, mm_on);
         assert_true(mm_on * 5 < mm_off * 3); /* the sequential dh_{t-1} = dpre_t U products remain */
@@ -168,6 +263,139 @@ static void test_fusion_is_exact(void **state)
     }
 }
 
+/*
+ * Matmul fusion on hand-written cells: the same outputs and gradients as
+ * without it, one product per step where there were one per gate, one
+ * concatenation per weight group for all steps, and a training plan with
+ * exactly as many products as the built-in cell's (whose weights are
+ * concatenated by hand): 2 per layer and step (h U forward, dA U backward)
+ * and a constant number for the hoisted input products and the weight
+ * gradients, whatever T.
+ */
+static void test_matmul_fusion_hand_written(void **state)
+{
+    (void)state;
+    const unsigned no_mm = RECUR_PASS_ALL & ~RECUR_PASS_MATMUL_FUSE;
+    const int hand[2] = {HAND_LSTM, HAND_GRU}, builtin[2] = {RECUR_LSTM, RECUR_GRU};
+    for (int c = 0; c < 2; c++) {
+        int G = hand[c] == HAND_LSTM ? 4 : 3;
+        /* Tolerance: fused products sum the same terms, dh sums them in another order (1e-5 relative). */
+        check_same(hand[c], 0, RECUR_PASS_ALL, no_mm);
+        check_same(hand[c], 0, RECUR_PASS_MATMUL_FUSE, 0);
+        int train[2];
+        for (int64_t steps = T; steps <= 2 * T; steps += T) {
+            built on = build_steps(hand[c], RECUR_PASS_ALL, 0, steps), off = build_steps(hand[c], no_mm, 0, steps);
+            built ref = build_steps(builtin[c], RECUR_PASS_ALL, 0, steps);
+            /* Forward, per layer: G hoisted input products and G per step -> 1 hoisted and 1 per step. */
+            assert_int_equal(count_ops(off.g, 1, &off.loss, "matmul"), 2 * G * (steps + 1));
+            assert_int_equal(count_ops(on.g, 1, &on.loss, "matmul"), 2 * (steps + 1));
+            /* The weights are concatenated once per layer and side (W's, U's), not once per step. */
+            assert_int_equal(count_ops(on.g, 1, &on.loss, "concat"), 2 * 2);
+            assert_int_equal(count_ops(off.g, 1, &off.loss, "concat"), 0);
+            int mm_on = count_ops(on.g, on.n_params, on.grads, "matmul");
+            int mm_off = count_ops(off.g, off.n_params, off.grads, "matmul");
+            int mm_ref = count_ops(ref.g, ref.n_params, ref.grads, "matmul");
+            print_message("%s T=%lld: training plan matmuls %d without matmul fusion, %d with, built-in %d\n",
+                          kind_name(hand[c]), (long long)steps, mm_off, mm_on, mm_ref);
+            assert_int_equal(mm_on, mm_ref);
+            assert_true(mm_on * 2 < mm_off);
+            train[steps / T - 1] = mm_on;
+            recur_graph_free(on.g);
+            recur_graph_free(off.g);
+            recur_graph_free(ref.g);
+        }
+        assert_int_equal(train[1] - train[0], 2 * 2 * T); /* T more steps: 2 products per layer and step */
+    }
+}
+
+/* A loop-free graph with groups the pass must fuse and groups it must leave alone. */
+typedef struct groups {
+    recur_graph *g;
+    recur_value x, y[9], loss, w[8], grads[8];
+} groups;
+
+enum { N_Y = 9, N_W = 7 };
+
+/*
+ * With A = P [M, K] (a parameter): y1 = P (P^T y0) and y3 = P W3 fuse;
+ * y0 = P W0 must stay out of their group (y1's B depends on it); y2 = P V^T
+ * (transposed B: another group, alone); y4 = P W3 again (the same B as y3:
+ * a repeated product, left alone); y5 = z W0 (another A, z = tanh(x) from
+ * the input x); y6 = X Q and y7 = X R, batched products of X [2, M, K] with
+ * Q, R [2, K, N] (not 2-D); y8 = P (x^T x) (B is data: left alone).
+ */
+static groups build_groups(unsigned passes)
+{
+    enum { M = 3, K = 4, N = 5 };
+    groups q;
+    q.g = recur_graph_new(5);
+    recur_graph *g = q.g;
+    recur_set_passes(g, passes);
+    q.x = recur_input(g, "x", recur_shape2(M, K));
+    recur_value P = tu_param(g, "P", recur_shape2(M, K));
+    recur_value z = recur_tanh(g, q.x);
+    q.w[0] = tu_param(g, "W0", recur_shape2(K, N));
+    q.w[1] = tu_param(g, "V", recur_shape2(N, K));
+    q.w[2] = tu_param(g, "W3", recur_shape2(K, 2));
+    recur_value X = recur_broadcast_to(g, recur_reshape(g, P, recur_shape3(1, M, K)), recur_shape3(2, M, K));
+    q.w[3] = tu_param(g, "Q", recur_shape3(2, K, N));
+    q.w[4] = tu_param(g, "R", recur_shape3(2, K, N));
+    q.y[0] = recur_matmul(g, P, q.w[0], 0, 0);
+    q.y[1] = recur_matmul(g, P, recur_matmul(g, P, q.y[0], 1, 0), 0, 0);
+    q.y[2] = recur_matmul(g, P, q.w[1], 0, 1);
+    q.y[3] = recur_matmul(g, P, q.w[2], 0, 0);
+    q.y[4] = recur_matmul(g, P, q.w[2], 0, 0);
+    q.y[5] = recur_matmul(g, z, q.w[0], 0, 0);
+    q.y[6] = recur_matmul(g, X, q.w[3], 0, 0);
+    q.y[7] = recur_matmul(g, X, q.w[4], 0, 0);
+    q.y[8] = recur_matmul(g, P, recur_matmul(g, q.x, q.x, 1, 0), 0, 0);
+    recur_value loss = recur_scalar(g, 0.0f);
+    for (int k = 0; k < N_Y; k++) /* each product weighted differently, so that a swapped slice shows */
+        loss = recur_add(g, loss, recur_scale(g, recur_sum(g, recur_square(g, q.y[k])), 1.0f + 0.5f * (float)k));
+    q.loss = loss;
+    TU_OK(g, q.loss);
+    q.w[5] = q.x;
+    q.w[6] = P;
+    TU_ST(g, recur_grad(g, q.loss, N_W, q.w, q.grads)); /* fuses the loop-free graph */
+    TU_ST(g, recur_graph_validate(g));
+    return q;
+}
+
+static void test_matmul_fusion_groups(void **state)
+{
+    (void)state;
+    groups on = build_groups(RECUR_PASS_ALL), off = build_groups(0);
+    /* y1, y3 share A = P: slices of one product; everything else stays a product of its own. */
+    const char *want[N_Y] = {"matmul", "slice", "matmul", "slice", "matmul", "matmul", "matmul", "matmul", "matmul"};
+    for (int k = 0; k < N_Y; k++) {
+        assert_string_equal(recur_value_op(on.g, on.y[k]), want[k]);
+        assert_string_equal(recur_value_op(off.g, off.y[k]), "matmul");
+    }
+    /*
+     * Fusing again (recur_unroll runs the pass) may fuse the gradient's products that have weights for
+     * B (y0..y4 depend on parameters alone, and so do their adjoints' products), but a third time it
+     * finds nothing new; the values below are taken after both.
+     */
+    TU_ST(on.g, recur_unroll(on.g));
+    int size = recur_graph_size(on.g);
+    TU_ST(on.g, recur_unroll(on.g));
+    assert_int_equal(recur_graph_size(on.g), size);
+    /* Values and gradients against the unfused graph (reference products, no pass): 1e-5 relative. */
+    float x[3 * 4];
+    tu_fill_uniform(x, 12, -1, 1, 3);
+    recur_feed fon = {on.x, x, 12}, foff = {off.x, x, 12};
+    for (int k = 0; k < N_Y + N_W; k++) {
+        recur_value a = k < N_Y ? on.y[k] : on.grads[k - N_Y], b = k < N_Y ? off.y[k] : off.grads[k - N_Y];
+        int64_t n = recur_shape_numel(recur_value_shape(on.g, a));
+        assert_int_equal(n, recur_shape_numel(recur_value_shape(off.g, b)));
+        float *va = tu_eval(on.g, a, 1, &fon), *vb = tu_eval(off.g, b, 1, &foff);
+        tu_assert_close(va, vb, n, 1e-5, 1e-6);
+        free(va), free(vb);
+    }
+    recur_graph_free(on.g);
+    recur_graph_free(off.g);
+}
+
 /* The pass switches and their environment variable. */
 static void test_pass_switches(void **state)
 {
@@ -178,6 +406,25 @@ static void test_pass_switches(void **state)
     recur_set_passes(g, 0xffu);
     assert_int_equal(recur_passes(g), RECUR_PASS_ALL);
     recur_graph_free(g);
+    /* RECUR_PASSES names whole passes: "fuse" is not "matmul_fuse". */
+    const char *saved = getenv("RECUR_PASSES");
+    char *keep = saved ? strdup(saved) : NULL;
+    const struct { const char *env; unsigned want; } cases[] = {
+        {"none", 0},
+        {"all", RECUR_PASS_ALL},
+        {"hoist,grad_batch,fuse", RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE},
+        {"matmul_fuse", RECUR_PASS_MATMUL_FUSE},
+        {"fuse,matmul_fuse,unknown", RECUR_PASS_FUSE | RECUR_PASS_MATMUL_FUSE},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        setenv("RECUR_PASSES", cases[k].env, 1);
+        g = recur_graph_new(1);
+        assert_int_equal(recur_passes(g), cases[k].want);
+        recur_graph_free(g);
+    }
+    if (keep) setenv("RECUR_PASSES", keep, 1);
+    else unsetenv("RECUR_PASSES");
+    free(keep);
 }
 
 int main(void)
@@ -186,6 +433,8 @@ int main(void)
         cmocka_unit_test(test_equivalence_all_families),
         cmocka_unit_test(test_passes_change_the_graph),
         cmocka_unit_test(test_fusion_is_exact),
+        cmocka_unit_test(test_matmul_fusion_hand_written),
+        cmocka_unit_test(test_matmul_fusion_groups),
         cmocka_unit_test(test_pass_switches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

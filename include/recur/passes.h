@@ -11,11 +11,21 @@
  *                          with one op where it can: per-step weight
  *                          gradients sum_t A_t^T B_t become one matmul over
  *                          the concatenated rows, per-step slices of a
- *                          sequence's gradient become one concatenation.
+ *                          sequence's gradient become one concatenation;
+ *   RECUR_PASS_FUSE        a compiled plan runs each chain of elementwise ops
+ *                          (a cell's gate arithmetic) as one kernel;
+ *   RECUR_PASS_MATMUL_FUSE matmuls that share their left operand and
+ *                          transposes (the gate products of a cell written
+ *                          one per gate) become one matmul on the
+ *                          concatenated weights, each old product a slice of
+ *                          it; done when a graph is unrolled (recur_unroll)
+ *                          and when it is differentiated (recur_grad), so a
+ *                          plan compiled before either should be compiled
+ *                          again.
  *
  * A graph starts with every pass on, unless the RECUR_PASSES environment
  * variable says otherwise ("none", "all", or a comma list of "hoist",
- * "grad_batch", "fuse").
+ * "grad_batch", "fuse", "matmul_fuse").
  */
 #ifndef RECUR_PASSES_H
 #define RECUR_PASSES_H
@@ -30,7 +40,8 @@ enum {
     RECUR_PASS_HOIST = 1u << 0,
     RECUR_PASS_GRAD_BATCH = 1u << 1,
     RECUR_PASS_FUSE = 1u << 2,
-    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE
+    RECUR_PASS_MATMUL_FUSE = 1u << 3,
+    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE | RECUR_PASS_MATMUL_FUSE
 };
 
 /** Sets which passes g's unrolling and differentiation use (a RECUR_PASS_* mask). */
