@@ -6,9 +6,10 @@
  * one function of the chain's inputs (its leaves). The chain's last op
  * becomes one step running a small program over the leaves, block by
  * block, with the intermediates kept in cache-sized registers; the other
- * steps of the chain run nothing and get no buffer. The program applies
- * the same formulas (ops/pointwise.h) in the same order, so results are
- * bitwise those of the unfused plan. The graph itself is not changed.
+ * steps of the chain run nothing and get no buffer. Each instruction runs
+ * the loop its op's own kernel runs (recur_pointwise_loop), in the same
+ * order, so results are bitwise those of the unfused plan. The graph
+ * itself is not changed.
  *
  * Leaves of the output's shape are read in place; a leaf that broadcasts by
  * whole repeats (a bias row, a scalar) is expanded block by block.
@@ -18,6 +19,7 @@
 
 #include "backends/plan.h"
 #include "ops/broadcast.h"
+#include "ops/parallel.h"
 #include "ops/pointwise.h"
 
 #define BLOCK 256      /* elements per register */
@@ -32,63 +34,87 @@ typedef struct fused_inst {
 
 typedef struct fused_prog {
     int n_leaves, n_insts;
+    int parts;                    /* ranges the kernel may run at once (a set of scratch registers each) */
     int32_t leaves[MAX_LEAVES];   /* leaf value ids (the step's inputs) */
     fused_inst inst[MAX_INSTS];   /* in dependency order; the last is the output */
 } fused_prog;
 
 void recur_fused_free(void *program) { free(program); }
 
+/* One run of a fused kernel: the program, its leaves, and their periods. */
+typedef struct fused_job {
+    const fused_prog *fp;
+    const recur_kernel_args *k;
+    int64_t n, period[MAX_LEAVES];
+} fused_job;
+
 /*
- * The fused kernel: for each block of BLOCK elements, registers point at
- * leaf data (or an expanded copy of a broadcast leaf) and instruction
- * results; the last instruction writes the output directly.
+ * Registers of block `base` (len elements): leaves of the output's shape
+ * point into their data; a leaf repeating with period p is copied out in
+ * runs, element i reading i mod p.
  */
-static recur_status fused_forward(const recur_kernel_args *k)
+static void load_leaves(const fused_job *j, int64_t base, int64_t len, float *scratch, const float **reg)
 {
-    const fused_prog *fp = k->state;
-    int64_t n = recur_shape_numel(k->node->shape);
-    float *scratch = k->work; /* n_leaves + n_insts registers of blk floats */
-    int64_t blk = n < BLOCK ? n : BLOCK;
-    const float *reg[MAX_LEAVES + MAX_INSTS];
-    int64_t period[MAX_LEAVES];
-    for (int l = 0; l < fp->n_leaves; l++) period[l] = recur_bcast_period(k->node->shape, k->xs[l]);
-    for (int64_t base = 0; base < n; base += blk) {
-        int64_t len = n - base < blk ? n - base : blk;
-        for (int l = 0; l < fp->n_leaves; l++) {
-            if (period[l] == n) {
-                reg[l] = k->x[l] + base;
-            } else { /* whole repeats: element i reads i mod period */
-                float *r = scratch + (size_t)(l * blk);
-                for (int64_t i = 0, j = (base % period[l]); i < len; i++) {
-                    r[i] = k->x[l][j];
-                    if (++j == period[l]) j = 0;
-                }
-                reg[l] = r;
+    for (int l = 0; l < j->fp->n_leaves; l++) {
+        int64_t p = j->period[l];
+        if (p == j->n) {
+            reg[l] = j->k->x[l] + base;
+            continue;
+        }
+        float *r = scratch + (size_t)l * BLOCK;
+        const float *x = j->k->x[l];
+        if (p < 16) { /* a scalar or a short row: element by element */
+            for (int64_t i = 0, at = base % p; i < len; i++) {
+                r[i] = x[at];
+                if (++at == p) at = 0;
+            }
+        } else { /* whole runs of the row */
+            for (int64_t i = 0, at = base % p; i < len; at = 0) {
+                int64_t run = p - at < len - i ? p - at : len - i;
+                memcpy(r + i, x + at, sizeof(float) * (size_t)run);
+                i += run;
             }
         }
+        reg[l] = r;
+    }
+}
+
+/* Blocks [lo, hi) of BLOCK elements, with part `part`'s scratch registers. */
+static void fused_blocks(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    const fused_job *j = ctx;
+    const fused_prog *fp = j->fp;
+    float *scratch = j->k->work + (size_t)part * (size_t)(fp->n_leaves + fp->n_insts) * BLOCK;
+    const float *reg[MAX_LEAVES + MAX_INSTS];
+    for (int64_t blk = lo; blk < hi; blk++) {
+        int64_t base = blk * BLOCK, len = j->n - base < BLOCK ? j->n - base : BLOCK;
+        load_leaves(j, base, len, scratch, reg);
         for (int t = 0; t < fp->n_insts; t++) {
             const fused_inst *in = &fp->inst[t];
-            float *out = t == fp->n_insts - 1 ? k->y + base : scratch + (size_t)((fp->n_leaves + t) * blk);
-            const float *A = reg[in->a], *B = in->b >= 0 ? reg[in->b] : A;
-            float s = in->s;
-            (void)s;
-            switch (in->op) {
-#define FUSED_CASE(OP, ARITY, EXPR)            \
-    case RECUR_OP_##OP:                        \
-        for (int64_t i = 0; i < len; i++) {    \
-            float a = A[i], b = B[i];          \
-            (void)b;                           \
-            out[i] = (EXPR);                   \
-        }                                      \
-        break;
-                RECUR_POINTWISE_OPS(FUSED_CASE)
-#undef FUSED_CASE
-            default:
-                return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", in->op);
-            }
+            float *out = t == fp->n_insts - 1 ? j->k->y + base : scratch + (size_t)(fp->n_leaves + t) * BLOCK;
+            recur_pointwise_loop(in->op, in->s, reg[in->a], in->b >= 0 ? reg[in->b] : reg[in->a], out, len);
             reg[fp->n_leaves + t] = out;
         }
     }
+}
+
+/*
+ * The fused kernel: for each block of BLOCK elements, registers point at
+ * leaf data (or an expanded copy of a broadcast leaf) and instruction
+ * results; the last instruction writes the output directly. Blocks are
+ * independent, so a large tensor's blocks are cut into one range per
+ * thread, each with its own scratch registers (fp->parts sets of them).
+ */
+static recur_status fused_forward(const recur_kernel_args *k)
+{
+    fused_job j = {.fp = k->state, .k = k, .n = recur_shape_numel(k->node->shape)};
+    for (int t = 0; t < j.fp->n_insts; t++)
+        if (!recur_pointwise_arity(j.fp->inst[t].op))
+            return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", j.fp->inst[t].op);
+    for (int l = 0; l < j.fp->n_leaves; l++) j.period[l] = recur_bcast_period(k->node->shape, k->xs[l]);
+    int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * (j.fp->n_leaves + 1);
+    if (recur_parallel_parts(n_blocks, floats) <= j.fp->parts) recur_parallel_range(n_blocks, floats, fused_blocks, &j);
+    else fused_blocks(&j, 0, n_blocks, 0); /* more threads now than when compiled: scratch for one */
     return RECUR_OK;
 }
 
@@ -213,7 +239,8 @@ recur_status recur_fuse_pointwise(recur_plan *p)
         root->n_in = fp->n_leaves;
         root->in = fp->leaves;
         int64_t numel = recur_shape_numel(shape);
-        root->work = sizeof(float) * (size_t)((numel < BLOCK ? numel : BLOCK) * (fp->n_leaves + fp->n_insts));
+        fp->parts = recur_parallel_parts((numel + BLOCK - 1) / BLOCK, numel * (fp->n_leaves + 1));
+        root->work = sizeof(float) * (size_t)BLOCK * (size_t)(fp->n_leaves + fp->n_insts) * (size_t)fp->parts;
     }
 out:
     free(users), free(step_of), free(members), free(stack), free(taken);

@@ -2,9 +2,10 @@
  * ops/activation.c — pointwise nonlinearities (tanh, sigmoid, relu,
  * leaky_relu, exp, log, sqrt) and the gradient helper ops their rules
  * build (tanh_grad, sigmoid_grad, relu_grad, leaky_relu_grad).
+ *
+ * Their kernels are recur_pointwise_forward, which evaluates the formulas
+ * of ops/pointwise.h (tanh, sigmoid and exp from ops/vmath.h).
  */
-#include <math.h>
-
 #include "ops/op.h"
 #include "ops/pointwise.h"
 
@@ -12,14 +13,6 @@ static recur_value operand(const recur_graph *g, recur_value y, int i)
 {
     return (recur_value){g->nodes[y.id].in[i]};
 }
-
-RECUR_UNARY_KERNEL(tanh_forward, tanhf(x))
-RECUR_UNARY_KERNEL(sigmoid_forward, recur_sigmoidf(x))
-RECUR_UNARY_KERNEL(relu_forward, x > 0 ? x : 0.0f)
-RECUR_UNARY_KERNEL(leaky_relu_forward, x > 0 ? x : s * x)
-RECUR_UNARY_KERNEL(exp_forward, expf(x))
-RECUR_UNARY_KERNEL(log_forward, logf(x))
-RECUR_UNARY_KERNEL(sqrt_forward, sqrtf(x))
 
 /* d tanh = dy (1 - y^2), from the output y */
 static recur_status tanh_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
@@ -99,36 +92,15 @@ recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope)
     const recur_op_def recur_def_##ident = {.name = opname, .min_in = 1, .max_in = 1,                        \
                                             .shape = recur_shape_same_as_first, .forward = fwd, .grad = grd, \
                                             __VA_ARGS__}
-POINTWISE(tanh, "tanh", tanh_forward, tanh_grad);
-POINTWISE(sigmoid, "sigmoid", sigmoid_forward, sigmoid_grad);
-POINTWISE(relu, "relu", relu_forward, relu_grad);
-POINTWISE(leaky_relu, "leaky_relu", leaky_relu_forward, leaky_relu_grad, .attrs = slope_attrs);
-POINTWISE(exp, "exp", exp_forward, exp_grad);
-POINTWISE(log, "log", log_forward, log_grad);
-POINTWISE(sqrt, "sqrt", sqrt_forward, sqrt_grad);
+POINTWISE(tanh, "tanh", recur_pointwise_forward, tanh_grad);
+POINTWISE(sigmoid, "sigmoid", recur_pointwise_forward, sigmoid_grad);
+POINTWISE(relu, "relu", recur_pointwise_forward, relu_grad);
+POINTWISE(leaky_relu, "leaky_relu", recur_pointwise_forward, leaky_relu_grad, .attrs = slope_attrs);
+POINTWISE(exp, "exp", recur_pointwise_forward, exp_grad);
+POINTWISE(log, "log", recur_pointwise_forward, log_grad);
+POINTWISE(sqrt, "sqrt", recur_pointwise_forward, sqrt_grad);
 
 /* ------------------------------------------------- gradient helper ops */
-
-/* Defines a kernel y_i = expr over (a, b) = (input 0, input 1) elementwise, s = attr.f[0]. */
-#define PAIR_KERNEL(fname, expr)                               \
-    static recur_status fname(const recur_kernel_args *k)      \
-    {                                                          \
-        int64_t n = recur_shape_numel(k->node->shape);         \
-        const float *A = k->x[0], *B = k->x[1];                \
-        float s = k->node->attr.f[0];                          \
-        (void)s;                                               \
-        for (int64_t i = 0; i < n; i++) {                      \
-            float a = A[i], b = B[i];                          \
-            k->y[i] = (expr);                                  \
-        }                                                      \
-        return RECUR_OK;                                       \
-    }
-
-/* inputs (y, dy) or (x, dy) */
-PAIR_KERNEL(tanh_grad_forward, b * (1.0f - a * a))
-PAIR_KERNEL(sigmoid_grad_forward, b * a * (1.0f - a))
-PAIR_KERNEL(relu_grad_forward, a > 0 ? b : 0.0f)
-PAIR_KERNEL(leaky_relu_grad_forward, a > 0 ? b : s * b)
 
 /*
  * tanh_grad(y, dy) = dy (1 - y^2):
@@ -199,8 +171,8 @@ recur_value recur_leaky_relu_grad(recur_graph *g, recur_value x, recur_value dy,
     const recur_op_def recur_def_##ident = {.name = opname, .min_in = 2, .max_in = 2,                   \
                                             .shape = recur_shape_all_equal, .forward = fwd, .grad = grd, \
                                             __VA_ARGS__}
-POINTWISE_GRAD(tanh_grad, "tanh_grad", tanh_grad_forward, tanh_grad_grad);
-POINTWISE_GRAD(sigmoid_grad, "sigmoid_grad", sigmoid_grad_forward, sigmoid_grad_grad);
-POINTWISE_GRAD(relu_grad, "relu_grad", relu_grad_forward, relu_grad_grad);
-POINTWISE_GRAD(leaky_relu_grad, "leaky_relu_grad", leaky_relu_grad_forward, leaky_relu_grad_grad,
+POINTWISE_GRAD(tanh_grad, "tanh_grad", recur_pointwise_forward, tanh_grad_grad);
+POINTWISE_GRAD(sigmoid_grad, "sigmoid_grad", recur_pointwise_forward, sigmoid_grad_grad);
+POINTWISE_GRAD(relu_grad, "relu_grad", recur_pointwise_forward, relu_grad_grad);
+POINTWISE_GRAD(leaky_relu_grad, "leaky_relu_grad", recur_pointwise_forward, leaky_relu_grad_grad,
                .attrs = slope_attrs);

@@ -3,6 +3,8 @@
  * neg, scale, square, one_minus, and bias_add (an add with a stricter check).
  */
 #include "ops/broadcast.h"
+#include "ops/parallel.h"
+#include "ops/pointwise.h"
 
 /* ------------------------------------------------------- binary, broadcasting */
 
@@ -13,48 +15,74 @@ static recur_status binary_shape(recur_graph *g, recur_node *n)
     return RECUR_OK;
 }
 
+typedef struct run_job {
+    int op;
+    int64_t q, pa, pb; /* run length, periods of a and b */
+    const float *a, *b;
+    float *y;
+} run_job;
+
+/* Runs [lo, hi) of a broadcast in which both operands repeat whole (see binary_forward). */
+static void runs_range(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    const run_job *j = ctx;
+    (void)part;
+    for (int64_t r = lo; r < hi; r++)
+        recur_pointwise_loop(j->op, 0.0f, j->a + (r * j->q) % j->pa, j->b + (r * j->q) % j->pb, j->y + r * j->q, j->q);
+}
+
 /*
  * y_i = a_{i'} (op) b_{i''}, where i' and i'' are i mapped into the operands.
- * When each operand only repeats whole (same shape, a scalar, a bias row:
- * recur_bcast_period), i' = i mod period and a counter walks it; other
- * broadcasts take the general index map.
+ * Equal shapes run the shared pointwise loop. When each operand only
+ * repeats whole (a scalar, a bias row: recur_bcast_period), the smaller
+ * period q divides the larger, so the output splits into runs of q
+ * elements contiguous in both operands: y[r q + j] = a[(r q) mod pa + j]
+ * (op) b[(r q) mod pb + j], each run one vectorized loop (runs of fewer
+ * than 16 walk with counters). Other broadcasts take the general index map.
  */
-#define BINARY_KERNEL(fname, expr)                                                      \
-    static recur_status fname(const recur_kernel_args *k)                               \
-    {                                                                                   \
-        int64_t n = recur_shape_numel(k->node->shape);                                  \
-        const float *A = k->x[0], *B = k->x[1];                                         \
-        float *y = k->y;                                                                \
-        int64_t pa = recur_bcast_period(k->node->shape, k->xs[0]);                      \
-        int64_t pb = recur_bcast_period(k->node->shape, k->xs[1]);                      \
-        if (pa == n && pb == n) {                                                       \
-            for (int64_t i = 0; i < n; i++) {                                           \
-                float a = A[i], b = B[i];                                               \
-                y[i] = (expr);                                                          \
-            }                                                                           \
-        } else if (pa > 0 && pb > 0) {                                                  \
-            for (int64_t i = 0, ia = 0, ib = 0; i < n; i++) {                           \
-                float a = A[ia], b = B[ib];                                             \
-                y[i] = (expr);                                                          \
-                if (++ia == pa) ia = 0;                                                 \
-                if (++ib == pb) ib = 0;                                                 \
-            }                                                                           \
-        } else {                                                                        \
-            recur_bcast ia, ib;                                                         \
-            recur_bcast_init(&ia, k->node->shape, k->xs[0]);                            \
-            recur_bcast_init(&ib, k->node->shape, k->xs[1]);                            \
-            for (int64_t i = 0; i < n; i++) {                                           \
-                float a = A[recur_bcast_offset(&ia, i)], b = B[recur_bcast_offset(&ib, i)]; \
-                y[i] = (expr);                                                          \
-            }                                                                           \
-        }                                                                               \
-        return RECUR_OK;                                                                \
+static recur_status binary_forward(const recur_kernel_args *k)
+{
+    int op = k->node->op;
+    int64_t n = recur_shape_numel(k->node->shape);
+    const float *A = k->x[0], *B = k->x[1];
+    float *y = k->y;
+    int64_t pa = recur_bcast_period(k->node->shape, k->xs[0]);
+    int64_t pb = recur_bcast_period(k->node->shape, k->xs[1]);
+    if (pa == n && pb == n) return recur_pointwise_forward(k);
+    if (pa > 0 && pb > 0 && (pa < pb ? pa : pb) >= 16) {
+        run_job j = {.op = op, .q = pa < pb ? pa : pb, .pa = pa, .pb = pb, .a = A, .b = B, .y = y};
+        recur_parallel_range(n / j.q, 2 * n, runs_range, &j);
+        return RECUR_OK;
     }
-
-BINARY_KERNEL(add_forward, a + b)
-BINARY_KERNEL(sub_forward, a - b)
-BINARY_KERNEL(mul_forward, a * b)
-BINARY_KERNEL(div_forward, a / b)
+#define BINARY_CASE(OP, EXPR)                                                                   \
+    case RECUR_OP_##OP:                                                                         \
+        if (pa > 0 && pb > 0) {                                                                 \
+            for (int64_t i = 0, ia = 0, ib = 0; i < n; i++) {                                   \
+                float a = A[ia], b = B[ib];                                                     \
+                y[i] = (EXPR);                                                                  \
+                if (++ia == pa) ia = 0;                                                         \
+                if (++ib == pb) ib = 0;                                                         \
+            }                                                                                   \
+        } else {                                                                                \
+            recur_bcast ia, ib;                                                                 \
+            recur_bcast_init(&ia, k->node->shape, k->xs[0]);                                    \
+            recur_bcast_init(&ib, k->node->shape, k->xs[1]);                                    \
+            for (int64_t i = 0; i < n; i++) {                                                   \
+                float a = A[recur_bcast_offset(&ia, i)], b = B[recur_bcast_offset(&ib, i)];     \
+                y[i] = (EXPR);                                                                  \
+            }                                                                                   \
+        }                                                                                       \
+        return RECUR_OK;
+    switch (op) {
+        BINARY_CASE(ADD, a + b)
+        BINARY_CASE(SUB, a - b)
+        BINARY_CASE(MUL, a * b)
+        BINARY_CASE(DIV, a / b)
+    default:
+        return recur_kernel_fail(k, "not a binary arithmetic op");
+    }
+#undef BINARY_CASE
+}
 
 /* Sums a gradient back to operand i's shape (the inverse of its broadcast). */
 static recur_value to_operand(recur_graph *g, recur_value y, int i, recur_value grad)
@@ -129,20 +157,15 @@ recur_value recur_bias_add(recur_graph *g, recur_value x, recur_value b)
 }
 
 const recur_op_def recur_def_add = {.name = "add", .min_in = 2, .max_in = 2, .shape = binary_shape,
-                                    .forward = add_forward, .grad = add_grad};
+                                    .forward = binary_forward, .grad = add_grad};
 const recur_op_def recur_def_sub = {.name = "sub", .min_in = 2, .max_in = 2, .shape = binary_shape,
-                                    .forward = sub_forward, .grad = sub_grad};
+                                    .forward = binary_forward, .grad = sub_grad};
 const recur_op_def recur_def_mul = {.name = "mul", .min_in = 2, .max_in = 2, .shape = binary_shape,
-                                    .forward = mul_forward, .grad = mul_grad};
+                                    .forward = binary_forward, .grad = mul_grad};
 const recur_op_def recur_def_div = {.name = "div", .min_in = 2, .max_in = 2, .shape = binary_shape,
-                                    .forward = div_forward, .grad = div_grad};
+                                    .forward = binary_forward, .grad = div_grad};
 
 /* ------------------------------------------------------------------ unary */
-
-RECUR_UNARY_KERNEL(neg_forward, -x)
-RECUR_UNARY_KERNEL(scale_forward, s * x)
-RECUR_UNARY_KERNEL(square_forward, x * x)
-RECUR_UNARY_KERNEL(one_minus_forward, 1.0f - x)
 
 /* d(-x) = -dy; d(1 - x) = -dy */
 static recur_status neg_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
@@ -181,12 +204,12 @@ recur_value recur_scale(recur_graph *g, recur_value x, float s)
 }
 
 const recur_op_def recur_def_neg = {.name = "neg", .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
-                                    .forward = neg_forward, .grad = neg_grad};
+                                    .forward = recur_pointwise_forward, .grad = neg_grad};
 const recur_op_def recur_def_scale = {.name = "scale", .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
-                                      .forward = scale_forward, .grad = scale_grad, .attrs = scale_attrs};
+                                      .forward = recur_pointwise_forward, .grad = scale_grad, .attrs = scale_attrs};
 const recur_op_def recur_def_square = {.name = "square", .min_in = 1, .max_in = 1,
-                                       .shape = recur_shape_same_as_first, .forward = square_forward,
+                                       .shape = recur_shape_same_as_first, .forward = recur_pointwise_forward,
                                        .grad = square_grad};
 const recur_op_def recur_def_one_minus = {.name = "one_minus", .min_in = 1, .max_in = 1,
-                                          .shape = recur_shape_same_as_first, .forward = one_minus_forward,
+                                          .shape = recur_shape_same_as_first, .forward = recur_pointwise_forward,
                                           .grad = neg_grad};

@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "ops/broadcast.h"
+#include "ops/parallel.h"
+
+/* The most columns a thread sums at a time (their double accumulators stay in L1). */
+#define MAX_COLUMNS 4096
 
 /* A shape padded on the left with 1s to RECUR_MAX_DIMS dimensions. */
 static void pad4(recur_shape s, int64_t d[RECUR_MAX_DIMS])
@@ -80,10 +84,34 @@ static recur_status broadcast_to_shape(recur_graph *g, recur_node *n)
     return RECUR_OK;
 }
 
+typedef struct repeat_job {
+    const float *x;
+    float *y;
+    int64_t period;
+} repeat_job;
+
+/* Rows [lo, hi) of a broadcast by whole repeats: each a copy of x. */
+static void repeat_range(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    const repeat_job *j = ctx;
+    (void)part;
+    for (int64_t r = lo; r < hi; r++) memcpy(j->y + r * j->period, j->x, sizeof(float) * (size_t)j->period);
+}
+
 static recur_status broadcast_to_forward(const recur_kernel_args *a)
 {
     int64_t n = recur_shape_numel(a->node->shape), period = recur_bcast_period(a->node->shape, a->xs[0]);
-    if (period > 0) { /* whole repeats: y_i = x_{i mod period} */
+    if (period >= 16) { /* whole repeats: y[r, j] = x[j], one copy of x per row r */
+        repeat_job j = {.x = a->x[0], .y = a->y, .period = period};
+        recur_parallel_range(n / period, n, repeat_range, &j);
+        return RECUR_OK;
+    }
+    if (period == 1) { /* a scalar: a fill the compiler vectorizes */
+        float v = a->x[0][0];
+        for (int64_t i = 0; i < n; i++) a->y[i] = v;
+        return RECUR_OK;
+    }
+    if (period > 0) { /* short repeats: y_i = x_{i mod period} */
         for (int64_t i = 0, j = 0; i < n; i++) {
             a->y[i] = a->x[0][j];
             if (++j == period) j = 0;
@@ -136,22 +164,61 @@ static size_t sum_to_workspace(const recur_graph *g, const recur_node *n)
     return sizeof(double) * (size_t)recur_shape_numel(n->shape);
 }
 
+typedef struct rows_job {
+    const float *x;
+    int64_t R, C, width; /* x is [R, C]; columns per block */
+    double *acc;
+    float *y;
+} rows_job;
+
+/* Column blocks [lo, hi) of a row sum (see sum_rows). */
+static void sum_rows_range(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    const rows_job *j = ctx;
+    (void)part;
+    for (int64_t b = lo; b < hi; b++) {
+        int64_t c0 = b * j->width, len = j->C - c0 < j->width ? j->C - c0 : j->width;
+        double *s = j->acc + c0;
+        for (int64_t c = 0; c < len; c++) s[c] = 0;
+        for (int64_t r = 0; r < j->R; r++) {
+            const float *row = j->x + r * j->C + c0;
+            for (int64_t c = 0; c < len; c++) s[c] += row[c];
+        }
+        for (int64_t c = 0; c < len; c++) j->y[c0 + c] = (float)s[c];
+    }
+}
+
+/*
+ * Summing whole rows (a bias gradient): x is [R, C], y_j = sum_r x[r, j],
+ * accumulated in double row after row, r = 0 .. R-1, the same order for
+ * every column. The columns are cut into one contiguous block per thread
+ * (at most MAX_COLUMNS, so the accumulators stay in cache), and each
+ * thread streams the rows through its block (acc[j] += x[r, j] vectorizes
+ * over j). The sums, and so the results, do not depend on the threads.
+ */
+static void sum_rows(const float *x, int64_t R, int64_t C, double *acc, float *y)
+{
+    int parts = recur_parallel_parts((C + 15) / 16, R * C);
+    int64_t width = (C + parts - 1) / parts;
+    width = (width + 15) / 16 * 16;
+    if (width > MAX_COLUMNS) width = MAX_COLUMNS;
+    rows_job j = {.x = x, .R = R, .C = C, .width = width, .acc = acc, .y = y};
+    recur_parallel_range((C + width - 1) / width, R * C, sum_rows_range, &j);
+}
+
 static recur_status sum_to_forward(const recur_kernel_args *a)
 {
     int64_t ny = recur_shape_numel(a->node->shape), nx = recur_shape_numel(a->xs[0]);
     double *acc = (double *)a->work;
-    memset(acc, 0, sizeof(double) * (size_t)ny);
     int64_t period = recur_bcast_period(a->xs[0], a->node->shape);
-    if (period > 0) { /* summing whole rows (a bias gradient): y_j = sum_r x[r, j] */
-        for (int64_t i = 0, j = 0; i < nx; i++) {
-            acc[j] += a->x[0][i];
-            if (++j == period) j = 0;
-        }
-    } else {
-        recur_bcast it;
-        recur_bcast_init(&it, a->xs[0], a->node->shape);
-        for (int64_t i = 0; i < nx; i++) acc[recur_bcast_offset(&it, i)] += a->x[0][i];
+    if (period > 0) {
+        sum_rows(a->x[0], nx / period, period, acc, a->y);
+        return RECUR_OK;
     }
+    memset(acc, 0, sizeof(double) * (size_t)ny);
+    recur_bcast it;
+    recur_bcast_init(&it, a->xs[0], a->node->shape);
+    for (int64_t i = 0; i < nx; i++) acc[recur_bcast_offset(&it, i)] += a->x[0][i];
     for (int64_t i = 0; i < ny; i++) a->y[i] = (float)acc[i];
     return RECUR_OK;
 }

@@ -3,33 +3,28 @@
  * for kernels that evaluate several of them in one pass (pointwise fusion).
  *
  * X(OP, ARITY, EXPR): EXPR computes the result from a (input 0), b (input 1)
- * and s (attr.f[0]); the same formulas as the ops' own kernels.
+ * and s (attr.f[0]). The ops' own kernels and the fused kernel both run
+ * these formulas through recur_pointwise_loop (ops/pointwise.c), so a
+ * fused chain gives bitwise what its ops give one by one.
  */
 #ifndef RECUR_OPS_POINTWISE_H
 #define RECUR_OPS_POINTWISE_H
 
 #include <math.h>
 
-#include "graph/node.h"
-
-/* sigmoid(x) = 1 / (1 + e^-x), written to stay finite for large |x|. */
-static inline float recur_sigmoidf(float x)
-{
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
+#include "ops/op.h"
+#include "ops/vmath.h"
 
 #define RECUR_POINTWISE_OPS(X)                              \
     X(NEG, 1, -a)                                           \
     X(SCALE, 1, s * a)                                      \
     X(SQUARE, 1, a * a)                                     \
     X(ONE_MINUS, 1, 1.0f - a)                               \
-    X(TANH, 1, tanhf(a))                                    \
-    X(SIGMOID, 1, recur_sigmoidf(a))                        \
+    X(TANH, 1, recur_vtanhf(a))                             \
+    X(SIGMOID, 1, recur_vsigmoidf(a))                       \
     X(RELU, 1, a > 0 ? a : 0.0f)                            \
     X(LEAKY_RELU, 1, a > 0 ? a : s * a)                     \
-    X(EXP, 1, expf(a))                                      \
+    X(EXP, 1, recur_vexpf(a))                               \
     X(LOG, 1, logf(a))                                      \
     X(SQRT, 1, sqrtf(a))                                    \
     X(ADD, 2, a + b)                                        \
@@ -52,5 +47,20 @@ static inline int recur_pointwise_arity(int op)
     default: return 0;
     }
 }
+
+/*
+ * y_i = OP(a_i, b_i) (b unused by one-input ops, which may pass a) for
+ * i < n, with s as OP's attribute: the table's formula as a loop the
+ * compiler vectorizes. 0 if op is not pointwise (nothing is written).
+ */
+int recur_pointwise_loop(int op, float s, const float *a, const float *b, float *y, int64_t n);
+
+/*
+ * The kernel of a pointwise op whose inputs all have its output's shape
+ * (activations, their gradient helpers, neg/scale/square/one_minus):
+ * recur_pointwise_loop over the whole tensor, split across threads when
+ * large (ops/parallel.h).
+ */
+recur_status recur_pointwise_forward(const recur_kernel_args *k);
 
 #endif

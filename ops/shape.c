@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 /* The products of the dimensions of s before and after `axis`. */
 static void blocks(recur_shape s, int axis, int64_t *outer, int64_t *inner)
@@ -28,11 +29,30 @@ static void blocks(recur_shape s, int axis, int64_t *outer, int64_t *inner)
     for (int i = axis + 1; i < s.ndim; i++) *inner *= s.d[i];
 }
 
-/* For o < outer: copies `count` floats from src + o * src_step to dst + o * dst_step. */
+typedef struct copy_job {
+    float *dst;
+    const float *src;
+    int64_t dst_step, src_step, count;
+} copy_job;
+
+static void copy_range(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    const copy_job *j = ctx;
+    (void)part;
+    for (int64_t o = lo; o < hi; o++)
+        memcpy(j->dst + o * j->dst_step, j->src + o * j->src_step, sizeof(float) * (size_t)j->count);
+}
+
+/*
+ * For o < outer: copies `count` floats from src + o * src_step to
+ * dst + o * dst_step; the blocks spread over the threads when there are
+ * many floats to move.
+ */
 static void copy_blocks(float *dst, int64_t dst_step, const float *src, int64_t src_step, int64_t outer,
                         int64_t count)
 {
-    for (int64_t o = 0; o < outer; o++) memcpy(dst + o * dst_step, src + o * src_step, sizeof(float) * (size_t)count);
+    copy_job j = {.dst = dst, .src = src, .dst_step = dst_step, .src_step = src_step, .count = count};
+    recur_parallel_range(outer, outer * count, copy_range, &j);
 }
 
 /*
@@ -96,17 +116,42 @@ static recur_status concat_shape(recur_graph *g, recur_node *n)
     return RECUR_OK;
 }
 
-/* y[o, off_k + j, i] = x_k[o, j, i] for j < len_k, off_k = len_0 + ... + len_{k-1} */
-static recur_status concat_forward(const recur_kernel_args *a)
+typedef struct concat_job {
+    const recur_kernel_args *a;
+    int ax;
+    int64_t outer, inner, ylen; /* ylen: the output's length along the axis */
+} concat_job;
+
+/* Copies items [lo, hi) of the n_in * outer blocks, item i = (input i / outer, outer index i % outer). */
+static void concat_range(void *ctx, int64_t lo, int64_t hi, int part)
 {
-    int ax = (int)a->node->attr.i[0];
-    int64_t outer, inner, off = 0, ylen = a->node->shape.d[ax];
-    blocks(a->node->shape, ax, &outer, &inner);
-    for (int k = 0; k < a->n_in; k++) {
-        int64_t len = a->xs[k].d[ax];
-        copy_blocks(a->y + off * inner, ylen * inner, a->x[k], len * inner, outer, len * inner);
+    const concat_job *j = ctx;
+    (void)part;
+    int k = (int)(lo / j->outer);
+    int64_t off = 0;
+    for (int q = 0; q < k; q++) off += j->a->xs[q].d[j->ax];
+    for (int64_t i = lo; i < hi; k++) { /* the items of input k in [lo, hi) */
+        int64_t len = j->a->xs[k].d[j->ax], o0 = i - k * j->outer, o1 = hi - k * j->outer;
+        if (o1 > j->outer) o1 = j->outer;
+        for (int64_t o = o0; o < o1; o++)
+            memcpy(j->a->y + (o * j->ylen + off) * j->inner, j->a->x[k] + o * len * j->inner,
+                   sizeof(float) * (size_t)(len * j->inner));
+        i += o1 - o0;
         off += len;
     }
+}
+
+/*
+ * y[o, off_k + j, i] = x_k[o, j, i] for j < len_k, off_k = len_0 + ... + len_{k-1}:
+ * n_in * outer block copies, spread over the threads when large.
+ */
+static recur_status concat_forward(const recur_kernel_args *a)
+{
+    concat_job j = {.a = a, .ax = (int)a->node->attr.i[0]};
+    blocks(a->node->shape, j.ax, &j.outer, &j.inner);
+    j.ylen = a->node->shape.d[j.ax];
+    int64_t n = recur_shape_numel(a->node->shape);
+    if (n > 0) recur_parallel_range(a->n_in * j.outer, n, concat_range, &j);
     return RECUR_OK;
 }
 

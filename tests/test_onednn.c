@@ -439,8 +439,8 @@ static void test_one_primitive_per_node(void **state)
     (void)state;
     recur_graph *g = recur_graph_new(1);
     recur_set_passes(g, recur_passes(g) & ~RECUR_PASS_FUSE);
-    recur_value a = recur_input(g, "a", recur_shape2(4, 5));
-    recur_value w = tu_param(g, "w", recur_shape2(5, 5));
+    recur_value a = recur_input(g, "a", recur_shape2(128, 128)); /* tanh runs on oneDNN from 16384 elements */
+    recur_value w = tu_param(g, "w", recur_shape2(128, 128));
     recur_value m = recur_matmul(g, recur_matmul(g, a, w, 0, 0), w, 0, 1);
     recur_value y = recur_tanh_grad(g, recur_tanh(g, m), recur_add(g, m, a));
     TU_OK(g, y);
@@ -565,10 +565,9 @@ static void test_eltwise_agrees(void **state)
 }
 
 /*
- * From which size each eltwise op runs on oneDNN: the transcendental ones
- * from one element, leaky relu and its gradient from 8192, relu and square
- * from 65536, the other gradient helpers from 2^20 (where oneDNN was
- * measured no slower on one thread and faster on two).
+ * From which size each eltwise op runs on oneDNN: tanh, sigmoid and exp
+ * from 16384, relu and square from 65536, sqrt, leaky relu and the
+ * gradient helpers from 2^20 (backends/onednn/eltwise.c has the timings).
  */
 static void test_eltwise_sizes(void **state)
 {
@@ -576,8 +575,8 @@ static void test_eltwise_sizes(void **state)
     static const struct {
         const char *name;
         int64_t from;
-    } cases[] = {{"tanh", 1},         {"sigmoid", 1},         {"exp", 1},          {"sqrt", 1},
-                 {"leaky_relu", 8192}, {"leaky_relu_grad", 8192}, {"relu", 65536},  {"square", 65536},
+    } cases[] = {{"tanh", 16384},     {"sigmoid", 16384},     {"exp", 16384},      {"sqrt", 1 << 20},
+                 {"leaky_relu", 1 << 20}, {"leaky_relu_grad", 1 << 20}, {"relu", 65536},  {"square", 65536},
                  {"tanh_grad", 1 << 20}, {"sigmoid_grad", 1 << 20}, {"relu_grad", 1 << 20}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t c = 0;
@@ -688,7 +687,7 @@ static void test_binary_forms(void **state)
 static void test_eltwise_binary_plan_allocates_nothing(void **state)
 {
     (void)state;
-    enum { R = 33, C = 2000 }; /* 66000 elements: relu, square and equal shapes run on oneDNN too */
+    enum { R = 525, C = 2000 }; /* 1050000 elements: sqrt, leaky relu, relu, square, equal shapes run on oneDNN too */
     recur_graph *g = recur_graph_new(5);
     recur_set_passes(g, recur_passes(g) & ~RECUR_PASS_FUSE);
     recur_value x = recur_input(g, "x", recur_shape2(R, C));

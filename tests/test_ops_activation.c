@@ -2,11 +2,14 @@
  * tests/test_ops_activation.c — tanh, sigmoid, relu, leaky_relu, exp, log,
  * sqrt and the gradient helper ops tanh_grad, sigmoid_grad, relu_grad,
  * leaky_relu_grad: values on hand-computed cases (saturation at +-100
- * included), first- and second-order gradients against finite differences
+ * included), the accuracy of exp, sigmoid and tanh in ulps against double
+ * precision over dense grids (and their NaN, infinity and signed-zero
+ * cases), first- and second-order gradients against finite differences
  * on random shapes, and shape errors of the helpers.
  */
 #include "test_util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +79,101 @@ static void test_saturation(void **state)
         tu_assert_close(v, (const float[]){0, 0, 0, 0}, 4, 0, 1e-40);
         free(v);
     }
+    recur_graph_free(g);
+}
+
+/* |got - want| in units of the last place of the float nearest want (2^-149 among the subnormals). */
+static double ulps(float got, double want)
+{
+    if (isnan(want)) return isnan(got) ? 0 : INFINITY;
+    float w = (float)want;
+    if (isinf(w)) return got == w ? 0 : INFINITY;
+    double ulp = fabsf(w) < FLT_MIN ? ldexp(1, -149) : (double)(nextafterf(fabsf(w), INFINITY) - fabsf(w));
+    return fabs((double)got - want) / ulp;
+}
+
+static double exp_ref(double x) { return exp(x); }
+static double sigmoid_ref(double x) { return 1 / (1 + exp(-x)); }
+static double tanh_ref(double x) { return tanh(x); }
+
+/*
+ * Points for the accuracy checks: an even grid over [-110, 110] (through
+ * exp's overflow at 88.7 and underflow to subnormals and 0 below -87.3),
+ * and every 61st float of magnitude up to 16 with both signs (dense near
+ * 0, where tanh switches from its polynomial to e^-2|x| at 0.6).
+ */
+static float *accuracy_points(int64_t *n)
+{
+    const int64_t grid = 400001;
+    const uint32_t top = 0x41800000u, stride = 61; /* 16.0f */
+    int64_t total = grid + 2 * (int64_t)(top / stride + 1);
+    float *x = malloc(sizeof(float) * (size_t)total);
+    assert_non_null(x);
+    int64_t k = 0;
+    for (int64_t i = 0; i < grid; i++) x[k++] = (float)(-110.0 + 220.0 * (double)i / (double)(grid - 1));
+    for (uint32_t b = 0; b <= top; b += stride) {
+        float v;
+        memcpy(&v, &b, sizeof v);
+        x[k++] = v;
+        x[k++] = -v;
+    }
+    *n = k;
+    return x;
+}
+
+/* Largest error in ulps of f (on the reference backend) against its double-precision formula. */
+static double max_ulps(recur_value (*f)(recur_graph *, recur_value), double (*ref)(double), const float *x, int64_t n)
+{
+    recur_graph *g = recur_graph_new(1);
+    recur_value y = f(g, recur_constant(g, "x", recur_shape1(n), x));
+    TU_OK(g, y);
+    float *got = tu_eval_on(g, y, 0, NULL, "reference");
+    double worst = 0;
+    int64_t at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double e = ulps(got[i], ref((double)x[i]));
+        if (e > worst) worst = e, at = i;
+    }
+    print_message("%s: %.2f ulp at most (x = %.9g)\n", recur_value_op(g, y), worst, (double)x[at]);
+    free(got);
+    recur_graph_free(g);
+    return worst;
+}
+
+/* exp, sigmoid and tanh stay within a few ulps of the true values everywhere, subnormal results included. */
+static void test_accuracy_in_ulps(void **state)
+{
+    (void)state;
+    int64_t n;
+    float *x = accuracy_points(&n);
+    assert_true(max_ulps(recur_exp, exp_ref, x, n) <= 2.0);
+    assert_true(max_ulps(recur_sigmoid, sigmoid_ref, x, n) <= 3.0);
+    assert_true(max_ulps(recur_tanh, tanh_ref, x, n) <= 3.0);
+    free(x);
+}
+
+/* NaN stays NaN; infinities and the ends of the range give the limits; tanh keeps the sign of zero. */
+static void test_special_values(void **state)
+{
+    (void)state;
+    const float x[8] = {NAN, INFINITY, -INFINITY, 89.0f, -104.0f, FLT_MAX, -FLT_MAX, -0.0f};
+    recur_graph *g = recur_graph_new(1);
+    recur_value vx = recur_constant(g, "x", recur_shape1(8), x);
+    float *e = tu_eval_on(g, recur_exp(g, vx), 0, NULL, "reference");
+    float *s = tu_eval_on(g, recur_sigmoid(g, vx), 0, NULL, "reference");
+    float *t = tu_eval_on(g, recur_tanh(g, vx), 0, NULL, "reference");
+    assert_true(isnan(e[0]) && isnan(s[0]) && isnan(t[0]));
+    const float want_e[7] = {INFINITY, 0, INFINITY, 0, INFINITY, 0, 1}, want_s[7] = {1, 0, 1, 0, 1, 0, 0.5f};
+    const float want_t[7] = {1, -1, 1, -1, 1, -1, -0.0f};
+    for (int i = 1; i < 8; i++) {
+        assert_true(e[i] == want_e[i - 1]);
+        assert_true(s[i] == want_s[i - 1]);
+        assert_true(t[i] == want_t[i - 1]);
+    }
+    assert_true(signbit(t[7]));
+    free(e);
+    free(s);
+    free(t);
     recur_graph_free(g);
 }
 
@@ -296,6 +394,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activation_values),
         cmocka_unit_test(test_saturation),
+        cmocka_unit_test(test_accuracy_in_ulps),
+        cmocka_unit_test(test_special_values),
         cmocka_unit_test(test_log_sqrt_outside_domain),
         cmocka_unit_test(test_helper_values),
         cmocka_unit_test(test_gradient_values),

@@ -166,6 +166,50 @@ static void test_bias_add(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * Tensors large enough for the kernels to split across threads (and to
+ * take the vectorized paths): each result against a plain loop here. The
+ * bias row is 515 long, so runs and column blocks end off any vector
+ * width; sum_to's sums in double match a double loop in the same order.
+ */
+static void test_large_broadcasts(void **state)
+{
+    (void)state;
+    enum { R = 301, C = 515 };
+    float *x = malloc(sizeof(float) * R * C), *b = malloc(sizeof(float) * C), *want = malloc(sizeof(float) * R * C);
+    assert_true(x && b && want);
+    tu_fill_uniform(x, R * C, -1, 1, 5);
+    tu_fill_uniform(b, C, -1, 1, 6);
+    recur_graph *g = recur_graph_new(1);
+    recur_value vx = recur_constant(g, "x", recur_shape2(R, C), x), vb = recur_constant(g, "b", recur_shape1(C), b);
+    for (int op = 0; op < 4; op++) { /* x op b and b op x with b repeated per row */
+        recur_value y = op == 0 ? recur_add(g, vx, vb) : op == 1 ? recur_sub(g, vb, vx)
+                      : op == 2 ? recur_mul(g, vb, vx) : recur_div(g, vx, vb);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++) {
+                float u = x[r * C + c], v = b[c];
+                want[r * C + c] = op == 0 ? u + v : op == 1 ? v - u : op == 2 ? v * u : u / v;
+            }
+        float *got = tu_eval(g, y, 0, NULL);
+        assert_memory_equal(got, want, sizeof(float) * R * C);
+        free(got);
+    }
+    for (int r = 0; r < R; r++) memcpy(want + r * C, b, sizeof(float) * C);
+    float *got = tu_eval(g, recur_broadcast_to(g, vb, recur_shape2(R, C)), 0, NULL);
+    assert_memory_equal(got, want, sizeof(float) * R * C);
+    free(got);
+    for (int c = 0; c < C; c++) {
+        double sum = 0;
+        for (int r = 0; r < R; r++) sum += x[r * C + c];
+        want[c] = (float)sum;
+    }
+    got = tu_eval(g, recur_sum_to(g, vx, recur_shape1(C)), 0, NULL);
+    assert_memory_equal(got, want, sizeof(float) * C);
+    free(got);
+    recur_graph_free(g);
+    free(x), free(b), free(want);
+}
+
 static void test_shape_errors(void **state)
 {
     (void)state;
@@ -257,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_reductions_values),
         cmocka_unit_test(test_broadcast_to_and_sum_to),
         cmocka_unit_test(test_bias_add),
+        cmocka_unit_test(test_large_broadcasts),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_binary_gradients),
         cmocka_unit_test(test_unary_gradients),

@@ -94,6 +94,49 @@ static void test_concat_many(void **state)
 
 /* ----------------------------------------------------------- slice, split */
 
+/* Concatenations large enough to split across threads, along each axis, against a plain loop. */
+static void test_concat_large(void **state)
+{
+    (void)state;
+    enum { R = 97, N = 3 };
+    const int64_t len[N] = {700, 1, 301};
+    recur_graph *g = recur_graph_new(1);
+    recur_value xs[N];
+    float *data[N];
+    for (int k = 0; k < N; k++) {
+        data[k] = malloc(sizeof(float) * (size_t)(R * len[k]));
+        assert_non_null(data[k]);
+        tu_fill_uniform(data[k], R * len[k], -1, 1, (uint64_t)k + 1);
+        char name[8];
+        snprintf(name, sizeof name, "x%d", k);
+        xs[k] = recur_constant(g, name, recur_shape2(R, len[k]), data[k]);
+    }
+    int64_t total = len[0] + len[1] + len[2];
+    float *want = malloc(sizeof(float) * (size_t)(R * total));
+    assert_non_null(want);
+    for (int64_t r = 0, off = 0; r < R; r++, off = 0) /* along axis 1: row r of each input in turn */
+        for (int k = 0; k < N; k++, off += len[k - 1])
+            memcpy(want + r * total + off, data[k] + r * len[k], sizeof(float) * (size_t)len[k]);
+    float *got = tu_eval(g, recur_concat(g, N, xs, 1), 0, NULL);
+    assert_memory_equal(got, want, sizeof(float) * (size_t)(R * total));
+    free(got);
+    /* along axis 0: the transposed layout, each input [len_k, R] whole after the other */
+    recur_value ts[N];
+    for (int k = 0; k < N; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "t%d", k);
+        ts[k] = recur_constant(g, name, recur_shape2(len[k], R), data[k]);
+    }
+    for (int k = 0, off = 0; k < N; off += (int)(len[k] * R), k++)
+        memcpy(want + off, data[k], sizeof(float) * (size_t)(len[k] * R));
+    got = tu_eval(g, recur_concat(g, N, ts, 0), 0, NULL);
+    assert_memory_equal(got, want, sizeof(float) * (size_t)(R * total));
+    free(got);
+    recur_graph_free(g);
+    for (int k = 0; k < N; k++) free(data[k]);
+    free(want);
+}
+
 static void test_slice_values(void **state)
 {
     (void)state;
@@ -543,6 +586,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concat_values),
         cmocka_unit_test(test_concat_many),
+        cmocka_unit_test(test_concat_large),
         cmocka_unit_test(test_slice_values),
         cmocka_unit_test(test_split_values),
         cmocka_unit_test(test_stack_values),

@@ -13,8 +13,8 @@
  * The ops are elementwise, so every tensor is seen as one dense vector of
  * numel floats, whatever its shape.
  *
- * An op runs here from the size where oneDNN was measured no slower with
- * one thread and faster with two (min_numel below). Measured: one node on
+ * An op runs here from the size where oneDNN was measured faster, on two
+ * threads above all (min_numel below). First measured: one node on
  * each backend, the median of 9 timings of repeated runs on the quiet
  * two-core machine, microseconds per call at [32, 128] / [32, 512] /
  * [64, 2048] / [3200, 2048], reference kernel -> oneDNN, one OpenMP thread
@@ -30,9 +30,25 @@
  *   tanh_grad    0.4 -> 1.0 (4.8)   1.4 -> 3.4 (6.5)     16 -> 27 (19)    1600 -> 1600 (770)
  *   sigmoid_grad 0.6 -> 1.0 (4.7)   2.4 -> 3.4 (6.4)     19 -> 27 (19)    1600 -> 1600 (780)
  *   relu_grad    0.4 -> 1.0 (4.9)   1.4 -> 3.4 (6.5)     16 -> 27 (19)    1600 -> 1600 (780)
- * (libm's scalar tanhf and expf make the reference slow on the first four;
+ * (libm's scalar tanhf and expf made the reference slow on the first four;
  * the others are one-line loops it runs at memory speed, and a oneDNN call
  * costs about 0.5 us to dispatch on one thread, 4 us on two.)
+ *
+ * Since the reference kernels became vectorized and threaded (ops/vmath.h,
+ * ops/pointwise.c), measured again the same way (minimum of 9 timings, the
+ * machine shared), reference -> oneDNN, one thread (two threads):
+ *   sigmoid  [32, 128] 2.0 -> 1.6 (1.7 -> 4.5)  [32, 256] 3.3 -> 2.1 (3.3 -> 5.9)
+ *            [64, 256] 6.6 -> 3.9 (8.4 -> 8.1)  [64, 2048] 63 -> 39 (36 -> 24)
+ *   tanh     [32, 128] 2.5 -> 1.4 (2.3 -> 4.6)  [32, 256] 4.6 -> 2.2 (4.8 -> 5.5)
+ *            [64, 256] 9.0 -> 4.1 (9.4 -> 7.0)  [64, 2048] 79 -> 36 (43 -> 27)
+ *   exp      [32, 128] 1.5 -> 1.1 (1.6 -> 5.7)  [64, 512] 12 -> 6.7 (9.9 -> 9.0)
+ *   sqrt     [32, 128] 0.3 -> 0.5 (0.3 -> 5.4)  [64, 2048] 11 -> 12 (9.3 -> 11)   [3200, 2048] 880 -> 910 (470 -> 480)
+ *   leaky_relu       [64, 2048] 7.0 -> 8.4 (7.2 -> 9.9)   [3200, 2048] 1000 -> 1200 (550 -> 480)
+ *   leaky_relu_grad  [64, 2048] 16 -> 29 (9.9 -> 20)      [3200, 2048] 2200 -> 2000 (780 -> 940)
+ * oneDNN's AVX-512 tanh, logistic and exp still win from 16384 elements;
+ * below, its dispatch on two threads costs more than the whole reference
+ * loop. sqrt and leaky relu are now memory-bound loops on both sides, so
+ * they stay on the reference kernel up to 1M elements.
  *
  * Accuracy, against double-precision libm on 4M points of each range:
  * tanh 1.2 ulp at most, logistic 3.5, exp 2.6, sqrt and square exact;
@@ -55,12 +71,12 @@ typedef struct eltwise_form {
 } eltwise_form;
 
 static const eltwise_form forms[] = {
-    {RECUR_OP_TANH, dnnl_eltwise_tanh, 0, 0, 0},
-    {RECUR_OP_SIGMOID, dnnl_eltwise_logistic, 0, 0, 0},
-    {RECUR_OP_EXP, dnnl_eltwise_exp, 0, 0, 0},
-    {RECUR_OP_SQRT, dnnl_eltwise_sqrt, 0, 0, 0},
-    {RECUR_OP_LEAKY_RELU, dnnl_eltwise_relu, 0, 1, 8192},
-    {RECUR_OP_LEAKY_RELU_GRAD, dnnl_eltwise_relu, DNNL_ARG_SRC, 1, 8192},
+    {RECUR_OP_TANH, dnnl_eltwise_tanh, 0, 0, 16384},
+    {RECUR_OP_SIGMOID, dnnl_eltwise_logistic, 0, 0, 16384},
+    {RECUR_OP_EXP, dnnl_eltwise_exp, 0, 0, 16384},
+    {RECUR_OP_SQRT, dnnl_eltwise_sqrt, 0, 0, 1 << 20},
+    {RECUR_OP_LEAKY_RELU, dnnl_eltwise_relu, 0, 1, 1 << 20},
+    {RECUR_OP_LEAKY_RELU_GRAD, dnnl_eltwise_relu, DNNL_ARG_SRC, 1, 1 << 20},
     {RECUR_OP_RELU, dnnl_eltwise_relu, 0, 0, 65536},
     {RECUR_OP_SQUARE, dnnl_eltwise_square, 0, 0, 65536},
     {RECUR_OP_TANH_GRAD, dnnl_eltwise_tanh_use_dst_for_bwd, DNNL_ARG_DST, 0, 1 << 20},
