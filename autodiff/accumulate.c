@@ -76,6 +76,20 @@ done:
     return out;
 }
 
+/* Sorts ids newest (largest) first. */
+static void newest_first(int32_t *v, int n)
+{
+    for (int i = 1; i < n; i++) {
+        int32_t x = v[i];
+        int j = i;
+        while (j > 0 && v[j - 1] < x) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
 /* 2-D matmul terms with equal flags and output shapes as one matmul. */
 static recur_value batch_matmuls(recur_graph *g, const int32_t *mm, int n)
 {
@@ -160,6 +174,12 @@ recur_value recur_grad_sum(recur_graph *g, int n, const int32_t *terms)
             rest[nr++] = v;
         }
     }
+    /* Batched terms in the order of the forward steps they come from: autodiff makes the steps' terms
+     * last step first, so the newest term is the first step's. The per-step values then lie in one
+     * order in every concatenation (the hoisted input's gradient, each weight's, the bias's), and the
+     * executor can place them once and read every such concatenation as one buffer. */
+    newest_first(mms, nm);
+    newest_first(sums, ns);
     recur_value sum = RECUR_NONE;
     if (np >= 2) {
         recur_value c = concat_pads(g, pads, np);

@@ -146,17 +146,113 @@ static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, si
         size_t at = 0;
         int placed = 0;
         for (int k = 0; k < step->n_in; k++) {
-            int32_t x = step->in[k];
+            /* The value computed for input k: itself, or what a whole-buffer view of it (a reshape) reads. */
+            int32_t in = step->in[k], x = in;
+            size_t x_off = 0;
+            while (parent[x] != x) x_off += off[x], x = parent[x];
+            size_t bytes = sizeof(float) * (size_t)recur_shape_numel(g->nodes[in].shape);
             int ps = step_of[x];
-            if ((p->role[x] & 7) == ROLE_COMPUTED && !(p->role[x] & ROLE_OUTPUT) && parent[x] == x && ps >= 0 &&
-                !p->steps[ps].dead && p->steps[ps].fn && view_offset(g, &g->nodes[x]) < 0) {
-                int dup = 0;
-                for (int j = 0; j < k; j++) dup |= step->in[j] == x;
-                if (!dup) parent[x] = step->id, off[x] = at, placed++;
+            if (x_off == 0 && bytes == sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape) &&
+                (p->role[x] & 7) == ROLE_COMPUTED && !(p->role[x] & ROLE_OUTPUT) && !(p->role[in] & ROLE_OUTPUT) &&
+                ps >= 0 && !p->steps[ps].dead && p->steps[ps].fn && view_offset(g, &g->nodes[x]) < 0) {
+                parent[x] = step->id; /* (a repeated input is placed once: its next copy no longer resolves to itself) */
+                off[x] = at;
+                placed++;
             }
-            at += sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape);
+            at += bytes;
         }
         if (placed) step->fn = placed == step->n_in ? NULL : concat_rest;
+    }
+}
+
+/* 1 if nodes a and b apply the same op with the same attributes to the same inputs (given as canonical ids). */
+static int same_computation(const recur_graph *g, const recur_node *a, const recur_node *b, const int32_t *canon)
+{
+    if (a->op != b->op || a->n_in != b->n_in || !recur_shape_equal(a->shape, b->shape)) return 0;
+    for (int k = 0; k < a->n_in; k++)
+        if (canon[a->in[k]] != canon[b->in[k]] || !recur_shape_equal(g->nodes[a->in[k]].shape, g->nodes[b->in[k]].shape))
+            return 0;
+    const recur_attr *x = &a->attr, *y = &b->attr;
+    if (x->f[0] != y->f[0] || x->f[1] != y->f[1] || x->seed != y->seed || !recur_shape_equal(x->target, y->target))
+        return 0;
+    for (int i = 0; i < 6; i++)
+        if (x->i[i] != y->i[i]) return 0;
+    return 1;
+}
+
+/*
+ * Common subexpressions: a step that computes what an earlier step
+ * computes (the same op and attributes on the same values: autodiff
+ * writes some gradient pieces twice, e.g. the per-step gate gradient
+ * joined once for the recurrent weight and once for the hoisted input
+ * projection) runs nothing and reads the earlier step's buffer. Every op
+ * is a pure function of its inputs and attributes, dropout included (its
+ * mask comes from its seed and the run counter).
+ */
+static void share_duplicates(recur_plan *p, int32_t *parent)
+{
+    recur_graph *g = p->g;
+    int32_t *canon = parent; /* a duplicate's parent is its first computation */
+    for (int s = 0; s < p->n_steps; s++) {
+        plan_step *step = &p->steps[s];
+        const recur_node *n = &g->nodes[step->id];
+        if (step->dead || !step->fn || step->owns_state || n->n_in == 0) continue;
+        for (int e = 0; e < s; e++) {
+            const plan_step *earlier = &p->steps[e];
+            if (earlier->dead || !earlier->fn || earlier->owns_state || canon[earlier->id] != earlier->id) continue;
+            if (!same_computation(g, &g->nodes[earlier->id], n, canon)) continue;
+            parent[step->id] = earlier->id;
+            step->fn = NULL;
+            break;
+        }
+    }
+}
+
+/* Where value x lies: the value owning its buffer, and the byte offset into it (*at). */
+static int32_t resolve(const int32_t *parent, const size_t *off, int32_t x, size_t *at)
+{
+    *at = 0;
+    while (parent[x] != x) *at += off[x], x = parent[x];
+    return x;
+}
+
+/* 1 if sum_to node n sums its input over leading axes only: its target is the input's trailing dimensions. */
+static int sums_leading_axes(const recur_graph *g, const recur_node *n)
+{
+    recur_shape x = g->nodes[n->in[0]].shape, t = n->shape;
+    if (t.ndim > x.ndim) return 0;
+    for (int d = 0; d < t.ndim; d++)
+        if (t.d[t.ndim - 1 - d] != x.d[x.ndim - 1 - d]) return 0;
+    return 1;
+}
+
+/*
+ * Reductions of one buffer: two sum_to steps that sum the same data over
+ * its leading axes into the same shape compute the same values, whatever
+ * shape their inputs give that data ([T, B, G] or [T*B, G], once the
+ * concatenations share a buffer): the second reads the first's result.
+ */
+static void share_reductions(recur_plan *p, int32_t *parent, size_t *off)
+{
+    recur_graph *g = p->g;
+    for (int s = 0; s < p->n_steps; s++) {
+        plan_step *step = &p->steps[s];
+        const recur_node *n = &g->nodes[step->id];
+        if (step->dead || !step->fn || n->op != RECUR_OP_SUM_TO || !sums_leading_axes(g, n)) continue;
+        size_t at, e_at;
+        int32_t src = resolve(parent, off, n->in[0], &at);
+        for (int e = 0; e < s; e++) {
+            const plan_step *earlier = &p->steps[e];
+            const recur_node *m = &g->nodes[earlier->id];
+            if (earlier->dead || !earlier->fn || m->op != RECUR_OP_SUM_TO || !sums_leading_axes(g, m) ||
+                !recur_shape_equal(m->shape, n->shape) ||
+                recur_shape_numel(g->nodes[m->in[0]].shape) != recur_shape_numel(g->nodes[n->in[0]].shape) ||
+                resolve(parent, off, m->in[0], &e_at) != src || e_at != at)
+                continue;
+            parent[step->id] = earlier->id;
+            step->fn = NULL;
+            break;
+        }
     }
 }
 
@@ -182,6 +278,7 @@ static recur_status plan_memory(recur_plan *p)
     if (!last_use || !buf_of || !step_of || !root || !off || !pinned || !bufs) goto nomem;
     for (int i = 0; i < n; i++) last_use[i] = -1, buf_of[i] = -1, step_of[i] = -1, root[i] = i;
     for (int s = 0; s < p->n_steps; s++) step_of[p->steps[s].id] = s;
+    if (!p->opts.no_reuse) share_duplicates(p, root);
     /* Views share their input's buffer. */
     for (int s = 0; s < p->n_steps; s++) {
         plan_step *step = &p->steps[s];
@@ -192,6 +289,7 @@ static recur_status plan_memory(recur_plan *p)
         step->fn = NULL; /* nothing to run */
     }
     if (!p->opts.no_reuse) place_concats(p, step_of, root, off);
+    if (!p->opts.no_reuse) share_reductions(p, root, off);
     /* Follow parents to the root, adding offsets (a parent is a concat computed later, or a view's input). */
     for (int i = 0; i < n; i++)
         while (root[root[i]] != root[i]) {
