@@ -295,6 +295,44 @@ static void test_concat_in_place(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * Shared computations: a step computing what an earlier step computes
+ * (the same op and attributes on the same values) runs nothing and reads
+ * the earlier result; two reductions of one buffer over its leading axes
+ * ([2, R, C] and [2R, C] views of one concatenation) share one result.
+ */
+static void test_shared_computations(void **state)
+{
+    (void)state;
+    enum { R = 3, C = 5 };
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", recur_shape2(R, C)), b = recur_input(g, "b", recur_shape2(R, C));
+    recur_value t1 = recur_tanh(g, a), t2 = recur_tanh(g, a), other = recur_tanh(g, b);
+    recur_value ea = recur_exp(g, a), eb = recur_exp(g, b);
+    recur_value flat = recur_concat(g, 2, (recur_value[]){ea, eb}, 0);
+    recur_value stacked = recur_concat(g, 2, (recur_value[]){recur_reshape(g, ea, recur_shape3(1, R, C)),
+                                                              recur_reshape(g, eb, recur_shape3(1, R, C))}, 0);
+    recur_value s1 = recur_sum_to(g, flat, recur_shape1(C)), s2 = recur_sum_to(g, stacked, recur_shape1(C));
+    recur_value y = recur_add(g, recur_add(g, recur_sum(g, recur_add(g, t1, t2)), recur_sum(g, other)),
+                              recur_sum(g, recur_sub(g, s1, recur_scale(g, s2, 0.5f))));
+    TU_OK(g, y);
+    recur_set_passes(g, RECUR_PASS_ALL & ~RECUR_PASS_FUSE);
+    float ad[R * C], bd[R * C];
+    tu_fill_uniform(ad, R * C, -1, 1, 5);
+    tu_fill_uniform(bd, R * C, -1, 1, 6);
+    recur_feed feeds[2] = {{a, ad, R * C}, {b, bd, R * C}};
+    recur_plan *p;
+    float *got = run_one(g, y, &p, 2, feeds);
+    double want = 0;
+    for (int i = 0; i < R * C; i++) want += 2 * tanh(ad[i]) + tanh(bd[i]) + 0.5 * (exp(ad[i]) + exp(bd[i]));
+    assert_float_equal(got[0], want, 1e-4);
+    assert_ptr_equal(recur_plan_value_buffer(p, t2), recur_plan_value_buffer(p, t1));
+    assert_ptr_not_equal(recur_plan_value_buffer(p, other), recur_plan_value_buffer(p, t1));
+    assert_ptr_equal(recur_plan_value_buffer(p, s2), recur_plan_value_buffer(p, s1));
+    free(got), recur_plan_free(p);
+    recur_graph_free(g);
+}
+
 /* Running a compiled plan allocates nothing (checked through glibc's heap statistics). */
 static void test_run_allocates_nothing(void **state)
 {
@@ -370,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_arena_placement),
         cmocka_unit_test(test_concat_in_place),
+        cmocka_unit_test(test_shared_computations),
         cmocka_unit_test(test_run_allocates_nothing),
         cmocka_unit_test(test_check_finite_names_the_node),
         cmocka_unit_test(test_graph_grows_after_compile),
