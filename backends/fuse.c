@@ -36,6 +36,10 @@ typedef struct fused_prog {
     int n_leaves, n_insts;
     int parts;                    /* ranges the kernel may run at once (a set of scratch registers each) */
     int32_t leaves[MAX_LEAVES];   /* leaf value ids (the step's inputs) */
+    /* A leaf that is a slice x[..., start:start+cols] of the last axis of a value x [..., stride]
+     * is read from x itself (leaves[l] is x): element i of the leaf is
+     * x[(i / cols) * stride + start + i % cols]. cols[l] == 0: a leaf read as it is. */
+    int64_t cols[MAX_LEAVES], stride[MAX_LEAVES], start[MAX_LEAVES];
     fused_inst inst[MAX_INSTS];   /* in dependency order; the last is the output */
 } fused_prog;
 
@@ -56,6 +60,19 @@ typedef struct fused_job {
 static void load_leaves(const fused_job *j, int64_t base, int64_t len, float *scratch, const float **reg)
 {
     for (int l = 0; l < j->fp->n_leaves; l++) {
+        int64_t cols = j->fp->cols[l];
+        if (cols > 0) { /* a column slice of a wider value: copied out row run by row run */
+            float *r = scratch + (size_t)l * BLOCK;
+            const float *x = j->k->x[l] + j->fp->start[l];
+            for (int64_t i = 0; i < len;) {
+                int64_t row = (base + i) / cols, col = (base + i) % cols;
+                int64_t run = cols - col < len - i ? cols - col : len - i;
+                memcpy(r + i, x + row * j->fp->stride[l] + col, sizeof(float) * (size_t)run);
+                i += run;
+            }
+            reg[l] = r;
+            continue;
+        }
         int64_t p = j->period[l];
         if (p == j->n) {
             reg[l] = j->k->x[l] + base;
@@ -111,11 +128,32 @@ static recur_status fused_forward(const recur_kernel_args *k)
     for (int t = 0; t < j.fp->n_insts; t++)
         if (!recur_pointwise_arity(j.fp->inst[t].op))
             return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", j.fp->inst[t].op);
-    for (int l = 0; l < j.fp->n_leaves; l++) j.period[l] = recur_bcast_period(k->node->shape, k->xs[l]);
+    for (int l = 0; l < j.fp->n_leaves; l++)
+        j.period[l] = j.fp->cols[l] ? 0 : recur_bcast_period(k->node->shape, k->xs[l]);
     int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * (j.fp->n_leaves + 1);
     if (recur_parallel_parts(n_blocks, floats) <= j.fp->parts) recur_parallel_range(n_blocks, floats, fused_blocks, &j);
     else fused_blocks(&j, 0, n_blocks, 0); /* more threads now than when compiled: scratch for one */
     return RECUR_OK;
+}
+
+/*
+ * The value a fused kernel reads for leaf src: src itself, or, when src is
+ * a slice of the last axis of a value x (a gate of a preactivation
+ * [B, G*H]) with the output's shape, x (its columns start.. start+cols of
+ * rows of `stride`). The slice then need not be copied out at all.
+ */
+static int32_t column_slice_source(const recur_plan *p, int32_t src, recur_shape out, int64_t *cols, int64_t *stride,
+                                   int64_t *start)
+{
+    const recur_graph *g = p->g;
+    const recur_node *n = &g->nodes[src];
+    if (n->op != RECUR_OP_SLICE || n->attr.i[0] != n->shape.ndim - 1 || !recur_shape_equal(n->shape, out)) return src;
+    const recur_node *x = &g->nodes[n->in[0]];
+    if (!p->role[n->in[0]] || n->attr.i[2] == x->shape.d[x->shape.ndim - 1]) return src;
+    *cols = n->attr.i[2];
+    *stride = x->shape.d[x->shape.ndim - 1];
+    *start = n->attr.i[1];
+    return n->in[0];
 }
 
 /* Builds step root's program from the member steps (in plan order); 0 if it does not fit. */
@@ -142,11 +180,17 @@ static int build_program(recur_plan *p, const int *members, int n_members, fused
             if (r >= 0) {
                 r += MAX_LEAVES; /* renumbered below, once the leaf count is known */
             } else {
+                int64_t cols = 0, stride = 0, start = 0;
+                int32_t leaf = column_slice_source(p, src, g->nodes[ids[n_members - 1]].shape, &cols, &stride, &start);
                 for (int l = 0; l < fp->n_leaves; l++)
-                    if (fp->leaves[l] == src) r = l;
+                    if (fp->leaves[l] == leaf && fp->cols[l] == cols && fp->start[l] == start) r = l;
                 if (r < 0) {
                     if (fp->n_leaves == MAX_LEAVES) ok = 0;
-                    else fp->leaves[r = fp->n_leaves++] = src;
+                    else {
+                        r = fp->n_leaves++;
+                        fp->leaves[r] = leaf;
+                        fp->cols[r] = cols, fp->stride[r] = stride, fp->start[r] = start;
+                    }
                 }
             }
             if (k == 0) in->a = r;
@@ -241,6 +285,18 @@ recur_status recur_fuse_pointwise(recur_plan *p)
         int64_t numel = recur_shape_numel(shape);
         fp->parts = recur_parallel_parts((numel + BLOCK - 1) / BLOCK, numel * (fp->n_leaves + 1));
         root->work = sizeof(float) * (size_t)BLOCK * (size_t)(fp->n_leaves + fp->n_insts) * (size_t)fp->parts;
+    }
+    /* Column slices that fused kernels read from their source and nothing else reads are not copied out. */
+    if (st == RECUR_OK) {
+        memset(users, 0, sizeof(int) * ((size_t)n + 1));
+        for (int s = 0; s < p->n_steps; s++)
+            for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) users[p->steps[s].in[k]]++;
+        for (int s = 0; s < p->n_steps; s++) {
+            plan_step *step = &p->steps[s];
+            if (!step->dead && step->fn && g->nodes[step->id].op == RECUR_OP_SLICE && !users[step->id] &&
+                !(p->role[step->id] & ROLE_OUTPUT))
+                step->dead = 1, step->fn = NULL;
+        }
     }
 out:
     free(users), free(step_of), free(members), free(stack), free(taken);

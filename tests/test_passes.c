@@ -8,6 +8,8 @@
  */
 #include "test_util.h"
 
+#include "backends/backend.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +266,46 @@ static void test_fusion_is_exact(void **state)
 }
 
 /*
+ * A fused kernel reads column slices (gates of a preactivation [R, 3C])
+ * straight from the wide value: the slices are not copied out (no buffer,
+ * no kernel), and the result is bitwise that of the unfused plan.
+ */
+static void test_fusion_reads_column_slices(void **state)
+{
+    (void)state;
+    enum { R = 5, C = 7 };
+    recur_graph *g = recur_graph_new(3);
+    recur_value x = recur_input(g, "x", recur_shape2(R, 4));
+    recur_value w = recur_param(g, "w", recur_shape2(4, 3 * C), recur_init_uniform(-1, 1));
+    recur_value pre = recur_matmul(g, x, w, 0, 0);
+    recur_value r = recur_slice(g, pre, 1, 0, C), z = recur_slice(g, pre, 1, C, C), n = recur_slice(g, pre, 1, 2 * C, C);
+    recur_value y = recur_add(g, recur_mul(g, recur_sigmoid(g, recur_add(g, r, z)), recur_tanh(g, n)), z);
+    TU_OK(g, y);
+    float xd[R * 4];
+    tu_fill_uniform(xd, R * 4, -1, 1, 4);
+    recur_compile_opts ref = {.backend = "reference"};
+    recur_set_passes(g, RECUR_PASS_ALL);
+    recur_plan *fused = recur_compile(g, 1, &y, &ref);
+    recur_set_passes(g, RECUR_PASS_ALL & ~RECUR_PASS_FUSE);
+    recur_plan *plain = recur_compile(g, 1, &y, &ref);
+    assert_non_null(fused);
+    assert_non_null(plain);
+    recur_plan *plans[2] = {fused, plain};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(recur_plan_feed(plans[k], x, xd, R * 4), RECUR_OK);
+        assert_int_equal(recur_plan_run(plans[k]), RECUR_OK);
+    }
+    assert_memory_equal(recur_plan_output(fused, y), recur_plan_output(plain, y), sizeof(float) * R * C);
+    assert_int_equal(recur_plan_size(fused), 2); /* the matmul and one fused kernel: no slice copies */
+    assert_null(recur_plan_value_buffer(fused, r));
+    assert_null(recur_plan_value_buffer(fused, n));
+    assert_non_null(recur_plan_value_buffer(plain, r));
+    recur_plan_free(fused);
+    recur_plan_free(plain);
+    recur_graph_free(g);
+}
+
+/*
  * Matmul fusion on hand-written cells: the same outputs and gradients as
  * without it, one product per step where there were one per gate, one
  * concatenation per weight group for all steps, and a training plan with
@@ -433,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_equivalence_all_families),
         cmocka_unit_test(test_passes_change_the_graph),
         cmocka_unit_test(test_fusion_is_exact),
+        cmocka_unit_test(test_fusion_reads_column_slices),
         cmocka_unit_test(test_matmul_fusion_hand_written),
         cmocka_unit_test(test_matmul_fusion_groups),
         cmocka_unit_test(test_pass_switches),
