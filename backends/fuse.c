@@ -218,6 +218,23 @@ static int fusable(const recur_plan *p, const plan_step *step, recur_shape shape
     return 1;
 }
 
+/* Arithmetic that a one-instruction program runs as fast as its own kernel. */
+static int cheap_arithmetic(int op)
+{
+    return op == RECUR_OP_ADD || op == RECUR_OP_SUB || op == RECUR_OP_MUL || op == RECUR_OP_DIV || op == RECUR_OP_NEG ||
+           op == RECUR_OP_SCALE || op == RECUR_OP_ONE_MINUS;
+}
+
+/* 1 if step reads a column slice that a program could read from its source instead of a copy. */
+static int reads_column_slice(const recur_plan *p, const plan_step *step, recur_shape shape)
+{
+    for (int k = 0; k < step->n_in; k++) {
+        int64_t cols = 0, stride = 0, start = 0;
+        if (column_slice_source(p, step->in[k], shape, &cols, &stride, &start) != step->in[k]) return 1;
+    }
+    return 0;
+}
+
 recur_status recur_fuse_pointwise(recur_plan *p)
 {
     recur_graph *g = p->g;
@@ -255,7 +272,7 @@ recur_status recur_fuse_pointwise(recur_plan *p)
                 stack[top++] = q;
             }
         }
-        if (n_members < 2) continue;
+        if (n_members < 2 && !(cheap_arithmetic(g->nodes[root->id].op) && reads_column_slice(p, root, shape))) continue;
         /* Plan order is a dependency order for the program. */
         for (int i = 1; i < n_members; i++)
             for (int j = i; j > 0 && members[j] < members[j - 1]; j--) {
