@@ -7,6 +7,7 @@
  * cells alike.
  */
 #include "test_util.h"
+#include "hand_cells.h"
 
 #include "backends/backend.h"
 
@@ -42,46 +43,6 @@ static recur_status mgu_step(recur_graph *g, const recur_cell *c, recur_value x,
     return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
 }
 
-/*
- * An LSTM written by hand, one product per gate and weight as a researcher
- * would write it from the equations (no concatenated weights):
- *   a_k = x W_k^T + b_k + h U_k^T for k in i, f, g, o;
- *   c' = sigmoid(a_f) c + sigmoid(a_i) tanh(a_g),  h' = sigmoid(a_o) tanh(c').
- * user: W_i, W_f, W_g, W_o, U_i, U_f, U_g, U_o, b_i, b_f, b_g, b_o.
- */
-static recur_status hand_lstm_step(recur_graph *g, const recur_cell *c, recur_value x, const recur_value *s,
-                                   recur_value *next, recur_value *out)
-{
-    const recur_value *p = c->user;
-    recur_value a[4];
-    for (int k = 0; k < 4; k++)
-        a[k] = recur_add(g, recur_bias_add(g, recur_matmul(g, x, p[k], 0, 1), p[8 + k]), recur_matmul(g, s[0], p[4 + k], 0, 1));
-    next[1] = recur_add(g, recur_mul(g, recur_sigmoid(g, a[1]), s[1]), recur_mul(g, recur_sigmoid(g, a[0]), recur_tanh(g, a[2])));
-    next[0] = *out = recur_mul(g, recur_sigmoid(g, a[3]), recur_tanh(g, next[1]));
-    return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
-}
-
-/*
- * A GRU written by hand in PyTorch's form:
- *   r = sigmoid(x W_r^T + b_r + h U_r^T),  z = sigmoid(x W_z^T + b_z + h U_z^T),
- *   n = tanh(x W_n^T + b_in + r (h U_n^T + b_hn)),  h' = (1 - z) n + z h.
- * user: W_r, W_z, W_n, U_r, U_z, U_n, b_r, b_z, b_in, b_hn.
- */
-static recur_status hand_gru_step(recur_graph *g, const recur_cell *c, recur_value x, const recur_value *s,
-                                  recur_value *next, recur_value *out)
-{
-    const recur_value *p = c->user;
-    recur_value h = s[0], xa[3], ha[3];
-    for (int k = 0; k < 3; k++) {
-        xa[k] = recur_bias_add(g, recur_matmul(g, x, p[k], 0, 1), p[6 + k]);
-        ha[k] = recur_matmul(g, h, p[3 + k], 0, 1);
-    }
-    recur_value r = recur_sigmoid(g, recur_add(g, xa[0], ha[0])), z = recur_sigmoid(g, recur_add(g, xa[1], ha[1]));
-    recur_value n = recur_tanh(g, recur_add(g, xa[2], recur_mul(g, r, recur_bias_add(g, ha[2], p[9]))));
-    next[0] = *out = recur_add(g, recur_mul(g, recur_one_minus(g, z), n), recur_mul(g, z, h));
-    return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
-}
-
 /* The cells build() knows besides the built-in kinds (recur_cell_kind >= 0). */
 enum { MGU = -1, HAND_LSTM = -2, HAND_GRU = -3 };
 
@@ -95,7 +56,7 @@ typedef struct built {
     recur_graph *g;
     recur_value xs, loss, params[32], grads[32];
     int n_params;
-    recur_value user[2][12]; /* the hand-written cells' weights, per layer */
+    hand_weights user[2]; /* the hand-written cells' weights, per layer */
 } built;
 
 /*
@@ -108,17 +69,17 @@ static void hand_layers(built *b, int kind, recur_value *outputs, recur_value *h
     recur_value x = b->xs;
     for (int l = 0; l < 2; l++) {
         int64_t in = l == 0 ? I : H;
-        recur_value *p = b->user[l];
+        hand_weights *p = &b->user[l];
         char name[32];
         for (int k = 0; k < G; k++) {
             snprintf(name, sizeof name, "l%d.W%d", l, k);
-            p[k] = tu_param(b->g, name, recur_shape2(H, in));
+            p->W[k] = tu_param(b->g, name, recur_shape2(H, in));
             snprintf(name, sizeof name, "l%d.U%d", l, k);
-            p[G + k] = tu_param(b->g, name, recur_shape2(H, H));
+            p->U[k] = tu_param(b->g, name, recur_shape2(H, H));
         }
         for (int k = 0; k < 4; k++) {
             snprintf(name, sizeof name, "l%d.b%d", l, k);
-            p[2 * G + k] = tu_param(b->g, name, recur_shape1(H));
+            p->b[k] = tu_param(b->g, name, recur_shape1(H));
         }
         recur_cell c = {.name = kind == HAND_LSTM ? "hand_lstm" : "hand_gru", .n_state = kind == HAND_LSTM ? 2 : 1,
                         .state_size = {H, H}, .input_size = in, .output_size = H,
