@@ -340,7 +340,13 @@ static long packed_products(int64_t rows, int tb)
             assert_int_equal(recur_plan_feed(dnn, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
         }
         assert_int_equal(recur_plan_run(ref), RECUR_OK);
+        struct mallinfo2 before = mallinfo2();
         if (recur_plan_run(dnn) != RECUR_OK) fail_msg("run (onednn): %s", recur_plan_errmsg(dnn));
+        struct mallinfo2 after = mallinfo2();
+        if (run > 0) { /* packing allocates nothing either (the first run may warm up oneDNN's own caches) */
+            assert_int_equal(before.uordblks, after.uordblks);
+            assert_int_equal(before.hblkhd, after.hblkhd);
+        }
         for (int i = 0; i < NX; i++) {
             float *want = run_fetch(ref, g, y[i]), *got = run_fetch(dnn, g, y[i]);
             for (int64_t j = 0; j < rows * N; j++)

@@ -30,7 +30,8 @@ typedef struct recur_compile_opts {
     const char *backend; /**< "reference" or "onednn"; NULL: the environment variable RECUR_BACKEND if set
                               and not empty (an unknown name there fails to compile, naming it), else "reference" */
     int inference;       /**< 1: dropout is the identity */
-    int no_reuse;        /**< 1: every value gets its own buffer, no views, no fusion (for debugging) */
+    int no_reuse;        /**< 1: every value gets its own buffer: no shared memory, views, in-place concatenation,
+                              shared computations or fusion (for debugging) */
     int check_finite;    /**< 1: after each node, stop with RECUR_ERR_RUNTIME naming the first node that made a NaN or Inf
                               (pointwise fusion is off in such a plan, so every node is checked) */
     int profile;         /**< 1: time every kernel; recur_plan_profile reports the time per op */
