@@ -25,20 +25,23 @@ static recur_value add_to(recur_graph *g, recur_value sum, recur_value term)
     return recur_ok(sum) ? recur_add(g, sum, term) : term;
 }
 
-static int cmp_start(const void *a, const void *b, void *g)
+/* The start of pad term v (the rank pad terms are concatenated in). */
+static int64_t by_start(const recur_graph *g, int32_t v) { return g->nodes[v].attr.i[1]; }
+
+/* Newest (largest id) first: the rank batched terms are joined in (see recur_grad_sum). */
+static int64_t newest_first(const recur_graph *g, int32_t v)
 {
-    const recur_graph *gr = g;
-    int64_t sa = gr->nodes[*(const int32_t *)a].attr.i[1], sb = gr->nodes[*(const int32_t *)b].attr.i[1];
-    return (sa > sb) - (sa < sb);
+    (void)g;
+    return -(int64_t)v;
 }
 
-/* Insertion sort of pad terms by start (qsort_r is not C11). */
-static void sort_by_start(const recur_graph *g, int32_t *v, int n)
+/* Insertion sort of term ids by increasing key (qsort_r is not C11; term lists are short). */
+static void sort_terms(const recur_graph *g, int32_t *v, int n, int64_t (*key)(const recur_graph *, int32_t))
 {
     for (int i = 1; i < n; i++) {
         int32_t x = v[i];
         int j = i;
-        while (j > 0 && cmp_start(&v[j - 1], &x, (void *)g) > 0) {
+        while (j > 0 && key(g, v[j - 1]) > key(g, x)) {
             v[j] = v[j - 1];
             j--;
         }
@@ -49,7 +52,7 @@ static void sort_by_start(const recur_graph *g, int32_t *v, int n)
 /* pad terms with disjoint ranges as one concatenation, or RECUR_NONE if they overlap. */
 static recur_value concat_pads(recur_graph *g, int32_t *pads, int n)
 {
-    sort_by_start(g, pads, n);
+    sort_terms(g, pads, n, by_start);
     const recur_node *first = &g->nodes[pads[0]];
     int axis = (int)first->attr.i[0];
     int64_t total = first->attr.i[2], at = 0;
@@ -74,20 +77,6 @@ static recur_value concat_pads(recur_graph *g, int32_t *pads, int n)
 done:
     free(pieces);
     return out;
-}
-
-/* Sorts ids newest (largest) first. */
-static void newest_first(int32_t *v, int n)
-{
-    for (int i = 1; i < n; i++) {
-        int32_t x = v[i];
-        int j = i;
-        while (j > 0 && v[j - 1] < x) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
-    }
 }
 
 /* 2-D matmul terms with equal flags and output shapes as one matmul. */
@@ -178,8 +167,8 @@ recur_value recur_grad_sum(recur_graph *g, int n, const int32_t *terms)
      * last step first, so the newest term is the first step's. The per-step values then lie in one
      * order in every concatenation (the hoisted input's gradient, each weight's, the bias's), and the
      * executor can place them once and read every such concatenation as one buffer. */
-    newest_first(mms, nm);
-    newest_first(sums, ns);
+    sort_terms(g, mms, nm, newest_first);
+    sort_terms(g, sums, ns, newest_first);
     recur_value sum = RECUR_NONE;
     if (np >= 2) {
         recur_value c = concat_pads(g, pads, np);

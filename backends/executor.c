@@ -101,6 +101,14 @@ static recur_status concat_rest(const recur_kernel_args *a)
     return RECUR_OK;
 }
 
+/* Where value x lies: the value owning its buffer, and the byte offset into it (*at). */
+static int32_t resolve(const int32_t *parent, const size_t *off, int32_t x, size_t *at)
+{
+    *at = 0;
+    while (parent[x] != x) *at += off[x], x = parent[x];
+    return x;
+}
+
 /*
  * A concatenation whose inputs all lie, in its order and back to back, in
  * one earlier concatenation's buffer (the same per-step values joined
@@ -112,10 +120,8 @@ static int same_as_placed(recur_plan *p, plan_step *step, int32_t *parent, size_
     int32_t host = -1;
     size_t start = 0, at = 0;
     for (int k = 0; k < step->n_in; k++) {
-        /* Where x lies: follow views and placements up to a value of its own buffer. */
-        int32_t x = step->in[k];
-        size_t x_off = 0;
-        while (parent[x] != x) x_off += off[x], x = parent[x];
+        size_t x_off;
+        int32_t x = resolve(parent, off, step->in[k], &x_off);
         if (k == 0) host = x, start = at = x_off;
         if (x != host || x_off != at || g->nodes[host].op != RECUR_OP_CONCAT || host == step->in[k]) return 0;
         at += sizeof(float) * (size_t)recur_shape_numel(g->nodes[step->in[k]].shape);
@@ -147,9 +153,9 @@ static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, si
         int placed = 0;
         for (int k = 0; k < step->n_in; k++) {
             /* The value computed for input k: itself, or what a whole-buffer view of it (a reshape) reads. */
-            int32_t in = step->in[k], x = in;
-            size_t x_off = 0;
-            while (parent[x] != x) x_off += off[x], x = parent[x];
+            int32_t in = step->in[k];
+            size_t x_off;
+            int32_t x = resolve(parent, off, in, &x_off);
             size_t bytes = sizeof(float) * (size_t)recur_shape_numel(g->nodes[in].shape);
             int ps = step_of[x];
             if (x_off == 0 && bytes == sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape) &&
@@ -206,14 +212,6 @@ static void share_duplicates(recur_plan *p, int32_t *parent)
             break;
         }
     }
-}
-
-/* Where value x lies: the value owning its buffer, and the byte offset into it (*at). */
-static int32_t resolve(const int32_t *parent, const size_t *off, int32_t x, size_t *at)
-{
-    *at = 0;
-    while (parent[x] != x) *at += off[x], x = parent[x];
-    return x;
 }
 
 /* 1 if sum_to node n sums its input over leading axes only: its target is the input's trailing dimensions. */
@@ -291,11 +289,11 @@ static recur_status plan_memory(recur_plan *p)
     if (!p->opts.no_reuse) place_concats(p, step_of, root, off);
     if (!p->opts.no_reuse) share_reductions(p, root, off);
     /* Follow parents to the root, adding offsets (a parent is a concat computed later, or a view's input). */
-    for (int i = 0; i < n; i++)
-        while (root[root[i]] != root[i]) {
-            off[i] += off[root[i]];
-            root[i] = root[root[i]];
-        }
+    for (int i = 0; i < n; i++) { /* in id order: a value resolved here is one step from its root for later ones */
+        size_t at;
+        root[i] = resolve(root, off, i, &at);
+        off[i] = at;
+    }
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
         if (step->dead) continue;

@@ -116,19 +116,4 @@ static inline recur_status recur_built(const recur_graph *g, recur_value v)
 /* Row-major strides of a shape (in elements). */
 void recur_strides(recur_shape s, int64_t st[RECUR_MAX_DIMS]);
 
-/* Defines a kernel y_i = expr(x, s) over every element x = x_i, with s = attr.f[0]. */
-#define RECUR_UNARY_KERNEL(fname, expr)                                 \
-    static recur_status fname(const recur_kernel_args *k)         \
-    {                                                             \
-        int64_t n = recur_shape_numel(k->node->shape);            \
-        const float *X = k->x[0];                                 \
-        float s = k->node->attr.f[0];                             \
-        (void)s;                                                  \
-        for (int64_t i = 0; i < n; i++) {                         \
-            float x = X[i];                                       \
-            k->y[i] = (expr);                                     \
-        }                                                         \
-        return RECUR_OK;                                          \
-    }
-
 #endif
