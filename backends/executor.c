@@ -101,6 +101,12 @@ static recur_status concat_rest(const recur_kernel_args *a)
     return RECUR_OK;
 }
 
+/* 1 if step computes its value: by a kernel of its own or inside a fused kernel (made_by). */
+static int computes(const plan_step *step) { return !step->dead && (step->fn || step->made_by >= 0); }
+
+/* The step at which step s's value is written: its own, or the fused kernel's that writes it. */
+static int written_at(const recur_plan *p, int s) { return p->steps[s].made_by >= 0 ? p->steps[s].made_by : s; }
+
 /* Where value x lies: the value owning its buffer, and the byte offset into it (*at). */
 static int32_t resolve(const int32_t *parent, const size_t *off, int32_t x, size_t *at)
 {
@@ -133,6 +139,28 @@ static int same_as_placed(recur_plan *p, plan_step *step, int32_t *parent, size_
 }
 
 /*
+ * Concatenations along the last axis whose parts fused kernels write
+ * straight into their columns (backends/fuse.c): part k lies at column
+ * sum_{j<k} cols(x_j) of the concatenation's first row (its other rows
+ * follow a row of the concatenation later; only the fused kernel, which
+ * knows the stride, writes it, and nothing reads it but the concatenation).
+ */
+static void place_columns(recur_plan *p, int32_t *parent, size_t *off)
+{
+    const recur_graph *g = p->g;
+    for (int s = 0; s < p->n_steps; s++) {
+        const plan_step *step = &p->steps[s];
+        size_t at = 0;
+        for (int k = 0; step->placed_columns && k < step->n_in; k++) {
+            const recur_node *x = &g->nodes[step->in[k]];
+            parent[step->in[k]] = step->id;
+            off[step->in[k]] = at;
+            at += sizeof(float) * (size_t)x->shape.d[x->shape.ndim - 1];
+        }
+    }
+}
+
+/*
  * In-place concatenation: an input x_k of a contiguous concat y that the
  * plan computes (not fed, stored or an output), reads as no view and
  * concatenates nowhere else, is computed straight into its part of y's
@@ -160,7 +188,7 @@ static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, si
             int ps = step_of[x];
             if (x_off == 0 && bytes == sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape) &&
                 (p->role[x] & 7) == ROLE_COMPUTED && !(p->role[x] & ROLE_OUTPUT) && !(p->role[in] & ROLE_OUTPUT) &&
-                ps >= 0 && !p->steps[ps].dead && p->steps[ps].fn && view_offset(g, &g->nodes[x]) < 0) {
+                ps >= 0 && computes(&p->steps[ps]) && view_offset(g, &g->nodes[x]) < 0) {
                 parent[x] = step->id; /* (a repeated input is placed once: its next copy no longer resolves to itself) */
                 off[x] = at;
                 placed++;
@@ -205,7 +233,8 @@ static void share_duplicates(recur_plan *p, int32_t *parent)
         if (step->dead || !step->fn || step->owns_state || n->n_in == 0) continue;
         for (int e = 0; e < s; e++) {
             const plan_step *earlier = &p->steps[e];
-            if (earlier->dead || !earlier->fn || earlier->owns_state || canon[earlier->id] != earlier->id) continue;
+            if (!computes(earlier) || earlier->owns_state || written_at(p, e) >= s || canon[earlier->id] != earlier->id)
+                continue;
             if (!same_computation(g, &g->nodes[earlier->id], n, canon)) continue;
             parent[step->id] = earlier->id;
             step->fn = NULL;
@@ -286,6 +315,7 @@ static recur_status plan_memory(recur_plan *p)
         off[step->id] = (size_t)at;
         step->fn = NULL; /* nothing to run */
     }
+    if (!p->opts.no_reuse) place_columns(p, root, off);
     if (!p->opts.no_reuse) place_concats(p, step_of, root, off);
     if (!p->opts.no_reuse) share_reductions(p, root, off);
     /* Follow parents to the root, adding offsets (a parent is a concat computed later, or a view's input). */
@@ -306,13 +336,23 @@ static recur_status plan_memory(recur_plan *p)
         buf_of[p->inputs[i]] = n_bufs;
         bufs[n_bufs++] = (arena_buf){-1, p->n_steps, value_bytes(&g->nodes[p->inputs[i]]), 0};
     }
+    /* Computed buffers: live from the first step writing into them to the last reading them. */
+    int first_computed = n_bufs;
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
         int32_t r = root[step->id];
-        if (step->dead || buf_of[r] >= 0 || (p->role[r] & 7) != ROLE_COMPUTED) continue;
-        int last = pinned[r] || p->opts.no_reuse ? p->n_steps : last_use[r] > s ? last_use[r] : s;
-        buf_of[r] = n_bufs;
-        bufs[n_bufs++] = (arena_buf){p->opts.no_reuse ? -1 : s, last, value_bytes(&g->nodes[r]), 0};
+        if (step->dead || (p->role[r] & 7) != ROLE_COMPUTED) continue;
+        int from = p->opts.no_reuse ? -1 : written_at(p, s);
+        if (buf_of[r] < 0) {
+            buf_of[r] = n_bufs;
+            bufs[n_bufs++] = (arena_buf){from, 0, value_bytes(&g->nodes[r]), 0};
+        } else if (from < bufs[buf_of[r]].first) {
+            bufs[buf_of[r]].first = from;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        arena_buf *b = buf_of[i] >= first_computed ? &bufs[buf_of[i]] : NULL;
+        if (b) b->last = pinned[i] || p->opts.no_reuse ? p->n_steps : last_use[i] > b->first ? last_use[i] : b->first;
     }
     size_t total = 0;
     if (recur_arena_place(bufs, n_bufs, &total) != 0) goto nomem;
@@ -420,7 +460,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
                 goto fail;
             }
             const recur_op_def *def = recur_op(node->op);
-            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x, .n_in = node->n_in,
+            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x, .n_in = node->n_in, .made_by = -1,
                                                  .work = def->workspace ? def->workspace(g, node) : 0};
             n_x += node->n_in;
         }
@@ -445,6 +485,11 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
         goto fail;
 
     if (plan_memory(p) != RECUR_OK) goto fail;
+    if (o.profile && !(p->step_ms = calloc((size_t)p->n_steps + 1, sizeof *p->step_ms))) {
+        recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory");
+        goto fail;
+    }
+    if ((g->passes & RECUR_PASS_FUSE) && !o.no_reuse && !o.check_finite && recur_fused_bind(p) != RECUR_OK) goto fail;
 
     /* Inputs of every kernel, resolved once (fused kernels read their leaves). */
     n_x = 0;
@@ -514,6 +559,7 @@ void recur_plan_free(recur_plan *p)
     }
     if (p->be_state && p->be->plan_close) p->be->plan_close(p->be_state);
     free(p->steps);
+    free(p->step_ms);
     free(p->ins);
     free(p->val);
     free(p->role);
@@ -608,6 +654,7 @@ recur_status recur_plan_run(recur_plan *p)
         if (p->opts.profile) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+            if (p->step_ms) p->step_ms[s] += ms;
             if (step->owns_state) p->fused_ms += ms, p->fused_calls++;
             else p->op_ms[node->op] += ms, p->op_calls[node->op]++;
         }

@@ -1,18 +1,28 @@
 /*
  * backends/fuse.c — pointwise fusion, a pass over a compiled plan.
  *
- * A chain of elementwise ops (tanh, sigmoid, +, *, their gradient helpers,
- * ...) whose intermediate values are read by nothing outside the chain is
- * one function of the chain's inputs (its leaves). The chain's last op
- * becomes one step running a small program over the leaves, block by
- * block, with the intermediates kept in cache-sized registers; the other
- * steps of the chain run nothing and get no buffer. Each instruction runs
- * the loop its op's own kernel runs (recur_pointwise_loop), in the same
- * order, so results are bitwise those of the unfused plan. The graph
- * itself is not changed.
+ * A group of elementwise ops of one shape (tanh, sigmoid, +, *, their
+ * gradient helpers, ...) runs as one step: a small program over the
+ * group's inputs (its leaves), block by block, with intermediates kept in
+ * cache-sized registers. A member whose value something outside the group
+ * reads is one of the kernel's outputs and keeps its buffer; the others
+ * get none. The kernel runs where the group's last member ran, so a
+ * member may join only if everything outside the group that reads it runs
+ * later than that: members read by earlier steps pull those steps into
+ * the group too, or stay out. An LSTM step's gate activations, cell
+ * state, tanh of it and output are then one kernel with several outputs,
+ * and so are the gate gradients of its backward step.
+ *
+ * Each instruction runs the loop its op's own kernel runs
+ * (recur_pointwise_loop), in the same order, so results are bitwise those
+ * of the unfused plan. The graph itself is not changed.
  *
  * Leaves of the output's shape are read in place; a leaf that broadcasts by
- * whole repeats (a bias row, a scalar) is expanded block by block.
+ * whole repeats (a bias row, a scalar) is expanded block by block; a leaf
+ * that is a column slice of a wider value (a gate of a preactivation) is
+ * read from that value. Outputs that a concatenation along the last axis
+ * joins (the per-gate gradients of a step) are written straight into
+ * their columns of it, and the concatenation runs nothing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +33,34 @@
 #include "ops/pointwise.h"
 
 #define BLOCK 256      /* elements per register */
-#define MAX_LEAVES 16
-#define MAX_INSTS 48
+#define MAX_LEAVES 24
+#define MAX_INSTS 64
 
 typedef struct fused_inst {
     int op;
     float s;           /* attr.f[0] */
     int a, b;          /* source registers: 0..n_leaves-1 leaves, then instruction results */
+    int out;           /* index into the program's outputs, or -1: a register only */
 } fused_inst;
 
+/* An instruction result that leaves the kernel. */
+typedef struct fused_out {
+    int32_t id;        /* the value it is */
+    int64_t cols;      /* 0: a buffer of its own (contiguous); else rows of cols floats ... */
+    int64_t stride;    /* ... stride floats apart: its columns of a concatenation */
+    float *at;         /* where it is written (bound once the plan's memory is laid out) */
+} fused_out;
+
 typedef struct fused_prog {
-    int n_leaves, n_insts;
+    int n_leaves, n_insts, n_out;
     int parts;                    /* ranges the kernel may run at once (a set of scratch registers each) */
     int32_t leaves[MAX_LEAVES];   /* leaf value ids (the step's inputs) */
     /* A leaf that is a slice x[..., start:start+cols] of the last axis of a value x [..., stride]
      * is read from x itself (leaves[l] is x): element i of the leaf is
      * x[(i / cols) * stride + start + i % cols]. cols[l] == 0: a leaf read as it is. */
     int64_t cols[MAX_LEAVES], stride[MAX_LEAVES], start[MAX_LEAVES];
-    fused_inst inst[MAX_INSTS];   /* in dependency order; the last is the output */
+    fused_inst inst[MAX_INSTS];   /* in dependency order; the last is the step's own value */
+    fused_out out[MAX_INSTS];
 } fused_prog;
 
 void recur_fused_free(void *program) { free(program); }
@@ -55,13 +75,14 @@ typedef struct fused_job {
 /*
  * Registers of block `base` (len elements): leaves of the output's shape
  * point into their data; a leaf repeating with period p is copied out in
- * runs, element i reading i mod p.
+ * runs, element i reading i mod p; a column slice is copied out row run by
+ * row run.
  */
 static void load_leaves(const fused_job *j, int64_t base, int64_t len, float *scratch, const float **reg)
 {
     for (int l = 0; l < j->fp->n_leaves; l++) {
         int64_t cols = j->fp->cols[l];
-        if (cols > 0) { /* a column slice of a wider value: copied out row run by row run */
+        if (cols > 0) {
             float *r = scratch + (size_t)l * BLOCK;
             const float *x = j->k->x[l] + j->fp->start[l];
             for (int64_t i = 0; i < len;) {
@@ -96,6 +117,17 @@ static void load_leaves(const fused_job *j, int64_t base, int64_t len, float *sc
     }
 }
 
+/* Writes block `base` (len elements, in r) of an output kept as columns of a wider value. */
+static void store_columns(const fused_out *o, int64_t base, int64_t len, const float *r)
+{
+    for (int64_t i = 0; i < len;) {
+        int64_t row = (base + i) / o->cols, col = (base + i) % o->cols;
+        int64_t run = o->cols - col < len - i ? o->cols - col : len - i;
+        memcpy(o->at + row * o->stride + col, r + i, sizeof(float) * (size_t)run);
+        i += run;
+    }
+}
+
 /* Blocks [lo, hi) of BLOCK elements, with part `part`'s scratch registers. */
 static void fused_blocks(void *ctx, int64_t lo, int64_t hi, int part)
 {
@@ -108,9 +140,11 @@ static void fused_blocks(void *ctx, int64_t lo, int64_t hi, int part)
         load_leaves(j, base, len, scratch, reg);
         for (int t = 0; t < fp->n_insts; t++) {
             const fused_inst *in = &fp->inst[t];
-            float *out = t == fp->n_insts - 1 ? j->k->y + base : scratch + (size_t)(fp->n_leaves + t) * BLOCK;
-            recur_pointwise_loop(in->op, in->s, reg[in->a], in->b >= 0 ? reg[in->b] : reg[in->a], out, len);
-            reg[fp->n_leaves + t] = out;
+            const fused_out *o = in->out >= 0 ? &fp->out[in->out] : NULL;
+            float *dst = o && !o->cols ? o->at + base : scratch + (size_t)(fp->n_leaves + t) * BLOCK;
+            recur_pointwise_loop(in->op, in->s, reg[in->a], in->b >= 0 ? reg[in->b] : reg[in->a], dst, len);
+            if (o && o->cols) store_columns(o, base, len, dst);
+            reg[fp->n_leaves + t] = dst;
         }
     }
 }
@@ -118,9 +152,9 @@ static void fused_blocks(void *ctx, int64_t lo, int64_t hi, int part)
 /*
  * The fused kernel: for each block of BLOCK elements, registers point at
  * leaf data (or an expanded copy of a broadcast leaf) and instruction
- * results; the last instruction writes the output directly. Blocks are
- * independent, so a large tensor's blocks are cut into one range per
- * thread, each with its own scratch registers (fp->parts sets of them).
+ * results; outputs are written where they live. Blocks are independent,
+ * so a large tensor's blocks are cut into one range per thread, each with
+ * its own scratch registers (fp->parts sets of them).
  */
 static recur_status fused_forward(const recur_kernel_args *k)
 {
@@ -128,9 +162,11 @@ static recur_status fused_forward(const recur_kernel_args *k)
     for (int t = 0; t < j.fp->n_insts; t++)
         if (!recur_pointwise_arity(j.fp->inst[t].op))
             return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", j.fp->inst[t].op);
+    for (int o = 0; o < j.fp->n_out; o++)
+        if (!j.fp->out[o].at) return recur_kernel_fail(k, "fused kernel: output %d has no buffer", o);
     for (int l = 0; l < j.fp->n_leaves; l++)
         j.period[l] = j.fp->cols[l] ? 0 : recur_bcast_period(k->node->shape, k->xs[l]);
-    int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * (j.fp->n_leaves + 1);
+    int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * (j.fp->n_leaves + j.fp->n_out);
     if (recur_parallel_parts(n_blocks, floats) <= j.fp->parts) recur_parallel_range(n_blocks, floats, fused_blocks, &j);
     else fused_blocks(&j, 0, n_blocks, 0); /* more threads now than when compiled: scratch for one */
     return RECUR_OK;
@@ -156,41 +192,99 @@ static int32_t column_slice_source(const recur_plan *p, int32_t src, recur_shape
     return n->in[0];
 }
 
-/* Builds step root's program from the member steps (in plan order); 0 if it does not fit. */
-static int build_program(recur_plan *p, const int *members, int n_members, fused_prog *fp)
+/* A plan being fused: who reads what, and the group being formed. */
+typedef struct fuse_ctx {
+    recur_plan *p;
+    int *step_of;              /* value id -> the step computing it, or -1 */
+    int *first_user, *users;   /* the steps reading value v: users[first_user[v] .. first_user[v + 1]) */
+    char *taken;               /* steps already in a group: every such group runs later than any step not taken */
+    char *mark;                /* steps in the group being formed */
+    int *members;
+    int n_members;
+} fuse_ctx;
+
+/* 1 if step s's value may be computed inside a fused kernel of the given shape. */
+static int fusable(const recur_plan *p, const plan_step *step, recur_shape shape)
 {
+    const recur_node *n = &p->g->nodes[step->id];
+    if (step->dead || !step->fn || !recur_pointwise_arity(n->op) || !recur_shape_equal(n->shape, shape)) return 0;
+    for (int k = 0; k < step->n_in; k++) /* every operand: the output's shape or whole repeats of a smaller one */
+        if (recur_bcast_period(shape, p->g->nodes[step->in[k]].shape) <= 0) return 0;
+    return 1;
+}
+
+/*
+ * Adds step q to the group whose kernel runs at step `root`, with every
+ * step before the root that reads a value joining the group (transitively):
+ * those could not run before the kernel. 1 if added; 0 (and the group as
+ * it was) if one of them cannot join.
+ */
+static int absorb(fuse_ctx *c, int q, int root, recur_shape shape)
+{
+    int start = c->n_members;
+    c->members[c->n_members++] = q;
+    c->mark[q] = 1;
+    for (int j = start; j < c->n_members; j++) {
+        int32_t v = c->p->steps[c->members[j]].id;
+        for (int u = c->first_user[v]; u < c->first_user[v + 1]; u++) {
+            int s = c->users[u];
+            if (c->mark[s] || s > root || c->taken[s]) continue; /* in the group, or runs after its kernel */
+            if (!fusable(c->p, &c->p->steps[s], shape) || c->n_members == MAX_INSTS) goto undo;
+            c->members[c->n_members++] = s;
+            c->mark[s] = 1;
+        }
+    }
+    return 1;
+undo:
+    while (c->n_members > start) c->mark[c->members[--c->n_members]] = 0;
+    return 0;
+}
+
+/* 1 if something outside the group reads member step s's value (or it is a plan output). */
+static int read_outside(const fuse_ctx *c, int s)
+{
+    int32_t v = c->p->steps[s].id;
+    if (c->p->role[v] & ROLE_OUTPUT) return 1;
+    for (int u = c->first_user[v]; u < c->first_user[v + 1]; u++)
+        if (!c->mark[c->users[u]]) return 1;
+    return 0;
+}
+
+/* Builds the program of the group c->members (sorted in plan order); 0 if it does not fit. */
+static int build_program(const fuse_ctx *c, fused_prog *fp)
+{
+    const recur_plan *p = c->p;
     recur_graph *g = p->g;
+    int n_members = c->n_members;
+    recur_shape shape = g->nodes[p->steps[c->members[n_members - 1]].id].shape;
     memset(fp, 0, sizeof *fp);
-    if (n_members > MAX_INSTS) return 0;
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n_members);
-    if (!ids) return 0;
-    for (int m = 0; m < n_members; m++) ids[m] = p->steps[members[m]].id;
-    int ok = 1;
-    for (int m = 0; m < n_members && ok; m++) {
-        const plan_step *st = &p->steps[members[m]];
+    for (int m = 0; m < n_members; m++) {
+        const plan_step *st = &p->steps[c->members[m]];
         const recur_node *node = &g->nodes[st->id];
         fused_inst *in = &fp->inst[m];
         in->op = node->op;
         in->s = node->attr.f[0];
         in->b = -1;
-        for (int k = 0; k < st->n_in && ok; k++) {
-            int32_t src = st->in[k], r = -1;
+        in->out = -1;
+        if (m == n_members - 1 || read_outside(c, c->members[m])) {
+            in->out = fp->n_out;
+            fp->out[fp->n_out++] = (fused_out){.id = st->id};
+        }
+        for (int k = 0; k < st->n_in; k++) {
+            int32_t src = st->in[k];
+            int r = -1;
             for (int q = 0; q < m; q++) /* an earlier member's result */
-                if (ids[q] == src) r = q;
-            if (r >= 0) {
-                r += MAX_LEAVES; /* renumbered below, once the leaf count is known */
-            } else {
+                if (p->steps[c->members[q]].id == src) r = MAX_LEAVES + q; /* renumbered below */
+            if (r < 0) {
                 int64_t cols = 0, stride = 0, start = 0;
-                int32_t leaf = column_slice_source(p, src, g->nodes[ids[n_members - 1]].shape, &cols, &stride, &start);
+                int32_t leaf = column_slice_source(p, src, shape, &cols, &stride, &start);
                 for (int l = 0; l < fp->n_leaves; l++)
                     if (fp->leaves[l] == leaf && fp->cols[l] == cols && fp->start[l] == start) r = l;
                 if (r < 0) {
-                    if (fp->n_leaves == MAX_LEAVES) ok = 0;
-                    else {
-                        r = fp->n_leaves++;
-                        fp->leaves[r] = leaf;
-                        fp->cols[r] = cols, fp->stride[r] = stride, fp->start[r] = start;
-                    }
+                    if (fp->n_leaves == MAX_LEAVES) return 0;
+                    r = fp->n_leaves++;
+                    fp->leaves[r] = leaf;
+                    fp->cols[r] = cols, fp->stride[r] = stride, fp->start[r] = start;
                 }
             }
             if (k == 0) in->a = r;
@@ -198,23 +292,12 @@ static int build_program(recur_plan *p, const int *members, int n_members, fused
         }
     }
     /* Registers: leaves first, then instruction results. */
-    for (int m = 0; m < n_members && ok; m++) {
+    for (int m = 0; m < n_members; m++) {
         fused_inst *in = &fp->inst[m];
         if (in->a >= MAX_LEAVES) in->a = fp->n_leaves + (in->a - MAX_LEAVES);
         if (in->b >= MAX_LEAVES) in->b = fp->n_leaves + (in->b - MAX_LEAVES);
     }
     fp->n_insts = n_members;
-    free(ids);
-    return ok;
-}
-
-/* 1 if step s's value may be computed inside its single user's fused kernel. */
-static int fusable(const recur_plan *p, const plan_step *step, recur_shape shape)
-{
-    const recur_node *n = &p->g->nodes[step->id];
-    if (step->dead || !step->fn || !recur_pointwise_arity(n->op) || !recur_shape_equal(n->shape, shape)) return 0;
-    for (int k = 0; k < step->n_in; k++) /* every operand: the output's shape or whole repeats of a smaller one */
-        if (recur_bcast_period(shape, p->g->nodes[step->in[k]].shape) <= 0) return 0;
     return 1;
 }
 
@@ -235,87 +318,194 @@ static int reads_column_slice(const recur_plan *p, const plan_step *step, recur_
     return 0;
 }
 
-recur_status recur_fuse_pointwise(recur_plan *p)
+/* Forms the group whose kernel runs at step r and turns it into a fused step; 0 if it stays as it is. */
+static recur_status fuse_group(fuse_ctx *c, int r)
 {
-    recur_graph *g = p->g;
-    int n = p->n_vals;
-    int *users = calloc((size_t)n + 1, sizeof(int)), *step_of = malloc(sizeof(int) * ((size_t)n + 1));
-    int *members = malloc(sizeof(int) * (size_t)(p->n_steps + 1)), *stack = malloc(sizeof(int) * (size_t)(p->n_steps + 1));
-    char *taken = calloc((size_t)p->n_steps + 1, 1);
+    recur_plan *p = c->p;
+    recur_shape shape = p->g->nodes[p->steps[r].id].shape;
+    c->n_members = 0;
+    absorb(c, r, r, shape); /* nothing before r reads r's value */
+    for (int i = 0; i < c->n_members; i++) { /* members' operands join where they can */
+        const plan_step *m = &p->steps[c->members[i]];
+        for (int k = 0; k < m->n_in; k++) {
+            int q = c->step_of[m->in[k]];
+            if (q >= 0 && !c->mark[q] && !c->taken[q] && fusable(p, &p->steps[q], shape)) absorb(c, q, r, shape);
+        }
+    }
+    int n_members = c->n_members;
+    int single = n_members == 1 && !(cheap_arithmetic(p->g->nodes[p->steps[r].id].op) && reads_column_slice(p, &p->steps[r], shape));
+    /* Plan order is a dependency order for the program. */
+    for (int i = 1; i < n_members; i++)
+        for (int j = i; j > 0 && c->members[j] < c->members[j - 1]; j--) {
+            int t = c->members[j];
+            c->members[j] = c->members[j - 1], c->members[j - 1] = t;
+        }
+    fused_prog *fp = single ? NULL : malloc(sizeof *fp);
     recur_status st = RECUR_OK;
-    if (!users || !step_of || !members || !stack || !taken) {
-        st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
-        goto out;
-    }
-    for (int i = 0; i < n; i++) step_of[i] = -1;
-    for (int s = 0; s < p->n_steps; s++) {
-        step_of[p->steps[s].id] = s;
-        for (int k = 0; k < p->steps[s].n_in; k++) users[p->steps[s].in[k]]++;
-    }
-    /* Roots from the last step backwards; each takes in the single-use pointwise steps it reads. */
-    for (int r = p->n_steps - 1; r >= 0; r--) {
-        plan_step *root = &p->steps[r];
-        recur_shape shape = g->nodes[root->id].shape;
-        if (taken[r] || !fusable(p, root, shape)) continue;
-        int n_members = 0, top = 0;
-        stack[top++] = r;
-        while (top > 0) { /* collect the chain behind the root */
-            int s = stack[--top];
-            members[n_members++] = s;
-            taken[s] = 1;
-            for (int k = 0; k < p->steps[s].n_in; k++) {
-                int32_t src = p->steps[s].in[k];
-                int q = step_of[src];
-                if (q < 0 || taken[q] || users[src] != 1 || (p->role[src] & ROLE_OUTPUT) ||
-                    !fusable(p, &p->steps[q], shape) || n_members + top >= MAX_INSTS)
-                    continue;
-                stack[top++] = q;
-            }
-        }
-        if (n_members < 2 && !(cheap_arithmetic(g->nodes[root->id].op) && reads_column_slice(p, root, shape))) continue;
-        /* Plan order is a dependency order for the program. */
-        for (int i = 1; i < n_members; i++)
-            for (int j = i; j > 0 && members[j] < members[j - 1]; j--) {
-                int t = members[j];
-                members[j] = members[j - 1], members[j - 1] = t;
-            }
-        fused_prog *fp = malloc(sizeof *fp);
-        if (!fp) {
-            st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
-            goto out;
-        }
-        if (!build_program(p, members, n_members, fp)) {
-            free(fp);
-            for (int i = 0; i < n_members; i++) taken[members[i]] = members[i] == r; /* leave them unfused */
-            continue;
-        }
+    if (!single && !fp) st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
+    if (fp && build_program(c, fp)) {
         for (int i = 0; i < n_members - 1; i++) {
-            plan_step *m = &p->steps[members[i]];
-            m->dead = 1;
+            plan_step *m = &p->steps[c->members[i]];
+            int out = fp->inst[i].out >= 0;
             m->fn = NULL;
+            m->n_in = 0;
+            m->dead = !out;              /* an intermediate: no buffer */
+            m->made_by = out ? r : -1;   /* an output: its buffer, written by step r */
+            c->taken[c->members[i]] = 1;
         }
+        plan_step *root = &p->steps[r];
         root->fn = fused_forward;
         root->state = fp;
         root->owns_state = 1;
         root->n_in = fp->n_leaves;
         root->in = fp->leaves;
         int64_t numel = recur_shape_numel(shape);
-        fp->parts = recur_parallel_parts((numel + BLOCK - 1) / BLOCK, numel * (fp->n_leaves + 1));
+        fp->parts = recur_parallel_parts((numel + BLOCK - 1) / BLOCK, numel * (fp->n_leaves + fp->n_out));
         root->work = sizeof(float) * (size_t)BLOCK * (size_t)(fp->n_leaves + fp->n_insts) * (size_t)fp->parts;
+    } else {
+        free(fp); /* too large a program: the steps stay as they are */
     }
-    /* Column slices that fused kernels read from their source and nothing else reads are not copied out. */
-    if (st == RECUR_OK) {
-        memset(users, 0, sizeof(int) * ((size_t)n + 1));
-        for (int s = 0; s < p->n_steps; s++)
-            for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) users[p->steps[s].in[k]]++;
-        for (int s = 0; s < p->n_steps; s++) {
-            plan_step *step = &p->steps[s];
-            if (!step->dead && step->fn && g->nodes[step->id].op == RECUR_OP_SLICE && !users[step->id] &&
-                !(p->role[step->id] & ROLE_OUTPUT))
-                step->dead = 1, step->fn = NULL;
+    c->taken[r] = 1;
+    for (int i = 0; i < n_members; i++) c->mark[c->members[i]] = 0;
+    return st;
+}
+
+/*
+ * Concatenations along the last axis of values that fused kernels compute
+ * and nothing else reads (the per-gate gradients of a step, joined into
+ * the gradient of the preactivation): the kernels write each part into its
+ * columns of the concatenation, which runs nothing (placed_columns).
+ * Identical concatenations of the same parts may read them too: the
+ * executor makes those share the first one's buffer. where[v]: the
+ * fused_out value v is, or NULL.
+ */
+static void place_columns(fuse_ctx *c, fused_out **where)
+{
+    recur_plan *p = c->p;
+    recur_graph *g = p->g;
+    int *readers = calloc((size_t)p->n_vals + 1, sizeof(int));
+    if (!readers) return; /* an optimisation: the concatenations copy */
+    for (int s = 0; s < p->n_steps; s++)
+        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) readers[p->steps[s].in[k]]++;
+    for (int s = 0; s < p->n_steps; s++) {
+        plan_step *step = &p->steps[s];
+        const recur_node *n = &g->nodes[step->id];
+        if (step->dead || !step->fn || n->op != RECUR_OP_CONCAT || n->attr.i[0] != n->shape.ndim - 1) continue;
+        /* Readers of the parts: this concatenation and its identical copies. */
+        int copies = 0;
+        for (int t = s; t < p->n_steps; t++) {
+            const plan_step *o = &p->steps[t];
+            copies += !o->dead && o->n_in == step->n_in && g->nodes[o->id].op == RECUR_OP_CONCAT &&
+                      g->nodes[o->id].attr.i[0] == n->attr.i[0] &&
+                      memcmp(o->in, step->in, sizeof(int32_t) * (size_t)step->n_in) == 0;
         }
+        int ok = 1, first = s;
+        for (int k = 0; k < step->n_in && ok; k++) {
+            int32_t x = step->in[k];
+            fused_out *o = where[x];
+            ok = o && !o->cols && !(p->role[x] & ROLE_OUTPUT) && readers[x] == copies;
+            for (int j = 0; j < k; j++) ok = ok && step->in[j] != x;
+            if (ok) {
+                const plan_step *w = &p->steps[c->step_of[x]];
+                int at = w->made_by >= 0 ? w->made_by : c->step_of[x];
+                if (at < first) first = at;
+            }
+        }
+        if (!ok) continue;
+        for (int k = 0; k < step->n_in; k++) {
+            fused_out *o = where[step->in[k]];
+            const recur_node *x = &g->nodes[step->in[k]];
+            o->cols = x->shape.d[x->shape.ndim - 1];
+            o->stride = n->shape.d[n->shape.ndim - 1];
+        }
+        step->fn = NULL;
+        step->placed_columns = 1;
+        step->made_by = first;
+    }
+    free(readers);
+}
+
+recur_status recur_fuse_pointwise(recur_plan *p)
+{
+    int n = p->n_vals, n_reads = 0;
+    fuse_ctx c = {.p = p};
+    for (int s = 0; s < p->n_steps; s++) n_reads += p->steps[s].n_in;
+    c.step_of = malloc(sizeof(int) * ((size_t)n + 1));
+    c.first_user = calloc((size_t)n + 2, sizeof(int));
+    c.users = malloc(sizeof(int) * ((size_t)n_reads + 1));
+    c.taken = calloc((size_t)p->n_steps + 1, 1);
+    c.mark = calloc((size_t)p->n_steps + 1, 1);
+    c.members = malloc(sizeof(int) * ((size_t)MAX_INSTS + 1));
+    fused_out **where = calloc((size_t)n + 1, sizeof *where);
+    recur_status st = RECUR_OK;
+    if (!c.step_of || !c.first_user || !c.users || !c.taken || !c.mark || !c.members || !where) {
+        st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) c.step_of[i] = -1;
+    for (int s = 0; s < p->n_steps; s++) { /* readers of each value, as lists in one array */
+        c.step_of[p->steps[s].id] = s;
+        for (int k = 0; k < p->steps[s].n_in; k++) c.first_user[p->steps[s].in[k] + 2]++;
+    }
+    for (int i = 0; i < n; i++) c.first_user[i + 2] += c.first_user[i + 1];
+    for (int s = 0; s < p->n_steps; s++)
+        for (int k = 0; k < p->steps[s].n_in; k++) c.users[c.first_user[p->steps[s].in[k] + 1]++] = s;
+    /* Groups from the last step backwards: each root takes in what it can. */
+    for (int r = p->n_steps - 1; r >= 0 && st == RECUR_OK; r--)
+        if (!c.taken[r] && fusable(p, &p->steps[r], p->g->nodes[p->steps[r].id].shape)) st = fuse_group(&c, r);
+    if (st != RECUR_OK) goto out;
+    for (int s = 0; s < p->n_steps; s++) {
+        fused_prog *fp = p->steps[s].owns_state ? p->steps[s].state : NULL;
+        for (int o = 0; fp && o < fp->n_out; o++) where[fp->out[o].id] = &fp->out[o];
+    }
+    place_columns(&c, where);
+    /* Column slices that fused kernels read from their source and nothing else reads are not copied out. */
+    int *readers = c.first_user; /* reused as a count per value */
+    memset(readers, 0, sizeof(int) * ((size_t)n + 2));
+    for (int s = 0; s < p->n_steps; s++)
+        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) readers[p->steps[s].in[k]]++;
+    for (int s = 0; s < p->n_steps; s++) {
+        plan_step *step = &p->steps[s];
+        if (!step->dead && step->fn && p->g->nodes[step->id].op == RECUR_OP_SLICE && !readers[step->id] &&
+            !(p->role[step->id] & ROLE_OUTPUT))
+            step->dead = 1, step->fn = NULL;
     }
 out:
-    free(users), free(step_of), free(members), free(stack), free(taken);
+    free(c.step_of), free(c.first_user), free(c.users), free(c.taken), free(c.mark), free(c.members), free(where);
     return st;
+}
+
+recur_status recur_fused_bind(recur_plan *p)
+{
+    char *strided = calloc((size_t)p->n_vals + 1, 1);
+    if (!strided) return recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory");
+    for (int s = 0; s < p->n_steps; s++) {
+        fused_prog *fp = p->steps[s].owns_state ? p->steps[s].state : NULL;
+        for (int o = 0; fp && o < fp->n_out; o++) {
+            fp->out[o].at = p->val[fp->out[o].id];
+            strided[fp->out[o].id] = fp->out[o].cols > 0;
+        }
+    }
+    recur_status st = RECUR_OK;
+    for (int s = 0; s < p->n_steps && st == RECUR_OK; s++) { /* columns of a concatenation are no buffer to read */
+        const plan_step *step = &p->steps[s];
+        for (int k = 0; step->fn && k < step->n_in; k++)
+            if (strided[step->in[k]])
+                st = recur_plan_set_error(p, RECUR_ERR_RUNTIME, "compile: node %s reads %s, which lies in columns of a concatenation",
+                                          recur_node_name(p->g, step->id), recur_node_name(p->g, step->in[k]));
+    }
+    free(strided);
+    return st;
+}
+
+void recur_fused_describe(const void *program, const recur_graph *g, char *buf, size_t len)
+{
+    const fused_prog *fp = program;
+    size_t at = 0;
+    buf[0] = 0;
+    for (int t = 0; t < fp->n_insts && at < len; t++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", t ? " " : "", recur_op(fp->inst[t].op)->name);
+    for (int o = 0; o < fp->n_out && at < len; o++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s%s", o ? ", " : " -> ", recur_node_name(g, fp->out[o].id),
+                               fp->out[o].cols ? " (columns)" : "");
 }

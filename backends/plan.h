@@ -16,6 +16,10 @@ typedef struct plan_step {
     void *state;            /* backend state, or the step's fused program (owns_state) */
     int owns_state;         /* 1: state is a fused program the plan frees */
     int dead;               /* 1: computed inside another step's fused kernel: no buffer, no run */
+    int made_by;            /* >= 0: no run of its own; step made_by's fused kernel writes this value
+                             * (its buffer is live from that step); -1: the step computes its value */
+    int placed_columns;     /* a concatenation along the last axis whose parts fused kernels write
+                             * straight into their columns (made_by: the first of them) */
     int n_in;               /* the kernel's inputs: usually the node's, a fused kernel's leaves */
     const int32_t *in;
     size_t work;            /* workspace bytes this step needs */
@@ -46,6 +50,7 @@ struct recur_plan {
     double op_ms[RECUR_OP_COUNT];  /* opts.profile: time spent per op over all runs */
     int64_t op_calls[RECUR_OP_COUNT];
     double fused_ms;               /* ... and in fused pointwise kernels */
+    double *step_ms;               /* ... and in each step (NULL unless opts.profile) */
     int64_t fused_calls;
     recur_compile_opts opts;
     recur_status err;
@@ -55,12 +60,23 @@ struct recur_plan {
 enum { ROLE_NONE, ROLE_INPUT_UNFED, ROLE_INPUT_FED, ROLE_STORAGE, ROLE_COMPUTED, ROLE_OUTPUT = 8 };
 
 /*
- * Pointwise fusion (backends/fuse.c): every chain of elementwise ops whose
- * intermediate values nothing else reads becomes one step running a fused
- * kernel over the chain's leaves; the chain's other steps become dead.
- * Returns RECUR_OK or an error recorded on the plan.
+ * Pointwise fusion (backends/fuse.c): groups of elementwise ops of one
+ * shape become one step running a fused kernel over the group's leaves at
+ * the group's last step. Members read outside the group are the kernel's
+ * outputs (made_by that step); the others become dead. Runs before memory
+ * planning. Returns RECUR_OK or an error recorded on the plan.
  */
 recur_status recur_fuse_pointwise(recur_plan *p);
+
+/*
+ * Points the fused kernels' outputs at their buffers, once memory is laid
+ * out; checks that no kernel reads a value written into columns of a
+ * concatenation. Returns RECUR_OK or an error recorded on the plan.
+ */
+recur_status recur_fused_bind(recur_plan *p);
+
+/* Writes what fused program `program` computes ("sigmoid tanh mul ... -> outputs") into buf. */
+void recur_fused_describe(const void *program, const recur_graph *g, char *buf, size_t len);
 
 /* Frees a fused program (a plan step's owned state). */
 void recur_fused_free(void *program);

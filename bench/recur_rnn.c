@@ -156,6 +156,7 @@ static int run(const config *c, int reps, const char *backend, int handwritten)
     fflush(stdout);
     free(ms);
     if (copts.profile) recur_plan_profile(p, stdout);
+    if (getenv("RECUR_DUMP")) recur_plan_dump(p, stdout);
     recur_plan_free(p);
     recur_graph_free(g);
     return 0;

@@ -224,6 +224,146 @@ static void test_fusion_is_exact(void **state)
         recur_plan_free(plain);
         recur_graph_free(b.g);
     }
+    /* Kernels per time step of a training plan, with every pass on: the recurrent product and the
+     * fused elementwise work each way, and for the built-in cells the per-step add of the hoisted
+     * input projection and the recurrent product. */
+    const int per_step[] = {10, 14, 8};
+    for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
+        int size[2];
+        for (int k = 0; k < 2; k++) {
+            built b = build_steps(kinds[c], RECUR_PASS_ALL, 0, T * (k + 1));
+            recur_value outs[17] = {b.loss};
+            memcpy(outs + 1, b.grads, sizeof(recur_value) * (size_t)b.n_params);
+            recur_compile_opts ref = {.backend = "reference"};
+            recur_plan *p = recur_compile(b.g, b.n_params + 1, outs, &ref);
+            assert_non_null(p);
+            size[k] = recur_plan_size(p);
+            recur_plan_free(p);
+            recur_graph_free(b.g);
+        }
+        print_message("%s: %d kernels per step\n", kinds[c] < 0 ? "mgu" : recur_cell_kind_name(kinds[c]), (size[1] - size[0]) / T);
+        assert_int_equal(size[1] - size[0], per_step[c] * T);
+    }
+}
+
+/* Compiles outs of g with fusion on and off (reference backend), runs both on x fed as `in`, checks them bitwise equal. */
+static recur_plan *fused_and_plain(recur_graph *g, int n, const recur_value *outs, recur_value in, const float *x, recur_plan **plain)
+{
+    recur_compile_opts ref = {.backend = "reference"};
+    recur_set_passes(g, RECUR_PASS_ALL);
+    recur_plan *fused = recur_compile(g, n, outs, &ref);
+    recur_set_passes(g, RECUR_PASS_ALL & ~RECUR_PASS_FUSE);
+    *plain = recur_compile(g, n, outs, &ref);
+    assert_non_null(fused);
+    assert_non_null(*plain);
+    int64_t numel = recur_shape_numel(recur_value_shape(g, in));
+    recur_plan *plans[2] = {fused, *plain};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(recur_plan_feed(plans[k], in, x, numel), RECUR_OK);
+        assert_int_equal(recur_plan_run(plans[k]), RECUR_OK);
+    }
+    for (int i = 0; i < n; i++)
+        assert_memory_equal(recur_plan_output(fused, outs[i]), recur_plan_output(*plain, outs[i]),
+                            sizeof(float) * (size_t)recur_shape_numel(recur_value_shape(g, outs[i])));
+    return fused;
+}
+
+/*
+ * Fused kernels with several outputs: an LSTM-like update whose gate
+ * activations and cell state are read after it runs as one kernel writing
+ * them all; intermediates nothing else reads get no buffer.
+ */
+static void test_fusion_several_outputs(void **state)
+{
+    (void)state;
+    enum { R = 5, C = 7 };
+    recur_graph *g = recur_graph_new(3);
+    recur_value x = recur_input(g, "x", recur_shape2(R, C));
+    recur_value i = recur_sigmoid(g, x), gg = recur_tanh(g, recur_scale(g, x, 0.5f));
+    recur_value c = recur_mul(g, i, gg), tc = recur_tanh(g, c), h = recur_mul(g, tc, i);
+    TU_OK(g, h);
+    float xd[R * C];
+    tu_fill_uniform(xd, R * C, -2, 2, 5);
+    recur_plan *plain, *fused = fused_and_plain(g, 3, (recur_value[]){h, i, c}, x, xd, &plain);
+    assert_int_equal(recur_plan_size(fused), 1); /* one kernel writes h, i and c */
+    assert_int_equal(recur_plan_size(plain), 6);
+    assert_null(recur_plan_value_buffer(fused, tc)); /* read by h only */
+    assert_null(recur_plan_value_buffer(fused, gg));
+    assert_non_null(recur_plan_value_buffer(fused, i));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(recur_plan_dump(fused, f), RECUR_OK);
+    fclose(f);
+    assert_non_null(strstr(text, "fused"));
+    assert_non_null(strstr(text, recur_value_name(g, c)));
+    free(text);
+    recur_plan_free(fused);
+    recur_plan_free(plain);
+    recur_graph_free(g);
+}
+
+/*
+ * A member of a fused group is computed where the group's last op runs,
+ * so a value read earlier by something else (here a product feeding the
+ * group's last op) stays out of the group and is computed in time.
+ */
+static void test_fusion_respects_earlier_readers(void **state)
+{
+    (void)state;
+    enum { R = 4, C = 6 };
+    recur_graph *g = recur_graph_new(3);
+    recur_value x = recur_input(g, "x", recur_shape2(R, C));
+    recur_value w = recur_param(g, "w", recur_shape2(C, C), recur_init_uniform(-1, 1));
+    recur_value a = recur_tanh(g, x);
+    recur_value m = recur_matmul(g, a, w, 0, 0);
+    recur_value y = recur_add(g, recur_mul(g, a, recur_sigmoid(g, x)), m);
+    TU_OK(g, y);
+    float xd[R * C];
+    tu_fill_uniform(xd, R * C, -2, 2, 6);
+    recur_plan *plain, *fused = fused_and_plain(g, 1, &y, x, xd, &plain);
+    assert_non_null(recur_plan_value_buffer(fused, a)); /* computed before the product reads it */
+    assert_int_equal(recur_plan_size(fused), 3);         /* tanh, the product, one kernel for the rest */
+    recur_plan_free(fused);
+    recur_plan_free(plain);
+    recur_graph_free(g);
+}
+
+/*
+ * Outputs of fused kernels that a concatenation along the last axis joins
+ * (a step's gate gradients) are written into their columns of it and the
+ * concatenation runs nothing; when a part is also read elsewhere it gets
+ * its own buffer and the concatenation copies.
+ */
+static void test_fusion_writes_concat_columns(void **state)
+{
+    (void)state;
+    enum { R = 5, C = 3 };
+    for (int shared = 0; shared < 2; shared++) {
+        recur_graph *g = recur_graph_new(3);
+        recur_value x = recur_input(g, "x", recur_shape2(R, C));
+        recur_value w = recur_param(g, "w", recur_shape2(3 * C, 2), recur_init_uniform(-1, 1));
+        recur_value t = recur_tanh(g, x);
+        recur_value p1 = recur_mul(g, recur_sigmoid(g, x), t), p2 = recur_add(g, t, x), p3 = recur_one_minus(g, t);
+        recur_value joined = recur_concat(g, 3, (recur_value[]){p1, p2, p3}, 1);
+        recur_value y = recur_matmul(g, joined, w, 0, 0);
+        TU_OK(g, y);
+        float xd[R * C];
+        tu_fill_uniform(xd, R * C, -2, 2, 7);
+        recur_plan *plain, *fused = fused_and_plain(g, shared ? 2 : 1, (recur_value[]){y, p2}, x, xd, &plain);
+        /* the fused kernel and the product; the concatenation copies only when p2 is also an output */
+        assert_int_equal(recur_plan_size(fused), shared ? 3 : 2);
+        float got[R * 3 * C];
+        assert_int_equal(recur_plan_size(plain), 7);
+        if (!shared) {
+            const float *in_fused = recur_plan_value_buffer(fused, joined), *in_plain = recur_plan_value_buffer(plain, joined);
+            memcpy(got, in_fused, sizeof got);
+            assert_memory_equal(got, in_plain, sizeof got);
+        }
+        recur_plan_free(fused);
+        recur_plan_free(plain);
+        recur_graph_free(g);
+    }
 }
 
 /*
@@ -437,6 +577,9 @@ int main(void)
         cmocka_unit_test(test_passes_change_the_graph),
         cmocka_unit_test(test_fusion_is_exact),
         cmocka_unit_test(test_fusion_reads_column_slices),
+        cmocka_unit_test(test_fusion_several_outputs),
+        cmocka_unit_test(test_fusion_respects_earlier_readers),
+        cmocka_unit_test(test_fusion_writes_concat_columns),
         cmocka_unit_test(test_matmul_fusion_hand_written),
         cmocka_unit_test(test_matmul_fusion_groups),
         cmocka_unit_test(test_pass_switches),

@@ -99,6 +99,14 @@ size_t recur_plan_memory(const recur_plan *p);
  */
 recur_status recur_plan_profile(const recur_plan *p, FILE *f);
 
+/**
+ * Writes the plan's kernels in the order they run, one per line: the
+ * node, its op (a fused kernel: its ops and the values it writes), shape
+ * and inputs; for a plan compiled with opts.profile also the time spent
+ * in it over all runs. For seeing what the passes made of a graph.
+ */
+recur_status recur_plan_dump(const recur_plan *p, FILE *f);
+
 /** Number of kernels the plan runs per run (views and steps fused into others run none). */
 int recur_plan_size(const recur_plan *p);
 
