@@ -141,9 +141,10 @@ static int same_as_placed(recur_plan *p, plan_step *step, int32_t *parent, size_
 /*
  * Concatenations along the last axis whose parts fused kernels write
  * straight into their columns (backends/fuse.c): part k lies at column
- * sum_{j<k} cols(x_j) of the concatenation's first row (its other rows
- * follow a row of the concatenation later; only the fused kernel, which
- * knows the stride, writes it, and nothing reads it but the concatenation).
+ * sum_{j<k} cols(x_j) of the first such concatenation's first row (its
+ * other rows follow a row of the concatenation later; only the fused
+ * kernel, which knows the stride, writes it, and nothing reads it but
+ * concatenations). A part joined by several is written into each.
  */
 static void place_columns(recur_plan *p, int32_t *parent, size_t *off)
 {
@@ -153,8 +154,10 @@ static void place_columns(recur_plan *p, int32_t *parent, size_t *off)
         size_t at = 0;
         for (int k = 0; step->placed_columns && k < step->n_in; k++) {
             const recur_node *x = &g->nodes[step->in[k]];
-            parent[step->in[k]] = step->id;
-            off[step->in[k]] = at;
+            if (parent[step->in[k]] == step->in[k]) { /* its first concatenation (the kernel writes the others too) */
+                parent[step->in[k]] = step->id;
+                off[step->in[k]] = at;
+            }
             at += sizeof(float) * (size_t)x->shape.d[x->shape.ndim - 1];
         }
     }

@@ -43,12 +43,22 @@ typedef struct fused_inst {
     int out;           /* index into the program's outputs, or -1: a register only */
 } fused_inst;
 
-/* An instruction result that leaves the kernel. */
+#define MAX_DSTS 4     /* places one output is written to */
+
+/* A place an output is written to: value id's buffer, `offset` bytes in. */
+typedef struct fused_dst {
+    int32_t id;
+    size_t offset;
+    int64_t cols;      /* 0: contiguous; else rows of cols floats ... */
+    int64_t stride;    /* ... stride floats apart: columns of a concatenation */
+    float *at;         /* bound once the plan's memory is laid out */
+} fused_dst;
+
+/* An instruction result that leaves the kernel: the value it is, written to each of its places. */
 typedef struct fused_out {
-    int32_t id;        /* the value it is */
-    int64_t cols;      /* 0: a buffer of its own (contiguous); else rows of cols floats ... */
-    int64_t stride;    /* ... stride floats apart: its columns of a concatenation */
-    float *at;         /* where it is written (bound once the plan's memory is laid out) */
+    int32_t id;
+    int n_dst;         /* dst[0]: the value's own buffer (or its columns of its first concatenation) */
+    fused_dst dst[MAX_DSTS];
 } fused_out;
 
 typedef struct fused_prog {
@@ -117,15 +127,35 @@ static void load_leaves(const fused_job *j, int64_t base, int64_t len, float *sc
     }
 }
 
-/* Writes block `base` (len elements, in r) of an output kept as columns of a wider value. */
-static void store_columns(const fused_out *o, int64_t base, int64_t len, const float *r)
+/* Writes block `base` (len elements, in r) of an output to a place: contiguous, or columns of a wider value. */
+static void store(const fused_dst *d, int64_t base, int64_t len, const float *r)
 {
+    if (!d->cols) {
+        if (d->at + base != r) memcpy(d->at + base, r, sizeof(float) * (size_t)len);
+        return;
+    }
     for (int64_t i = 0; i < len;) {
-        int64_t row = (base + i) / o->cols, col = (base + i) % o->cols;
-        int64_t run = o->cols - col < len - i ? o->cols - col : len - i;
-        memcpy(o->at + row * o->stride + col, r + i, sizeof(float) * (size_t)run);
+        int64_t row = (base + i) / d->cols, col = (base + i) % d->cols;
+        int64_t run = d->cols - col < len - i ? d->cols - col : len - i;
+        memcpy(d->at + row * d->stride + col, r + i, sizeof(float) * (size_t)run);
         i += run;
     }
+}
+
+/*
+ * A fused kernel's work per element in floats moved, the measure the
+ * threading threshold takes (ops/parallel.h): what it reads and writes,
+ * and as much again per instruction (an exp, sigmoid or tanh costs about
+ * what streaming a few floats does).
+ */
+static int64_t work_per_element(const fused_prog *fp)
+{
+    int64_t w = fp->n_leaves + fp->n_out;
+    for (int t = 0; t < fp->n_insts; t++) {
+        int op = fp->inst[t].op;
+        w += op == RECUR_OP_EXP || op == RECUR_OP_SIGMOID || op == RECUR_OP_TANH || op == RECUR_OP_LOG ? 4 : 1;
+    }
+    return w;
 }
 
 /* Blocks [lo, hi) of BLOCK elements, with part `part`'s scratch registers. */
@@ -141,9 +171,10 @@ static void fused_blocks(void *ctx, int64_t lo, int64_t hi, int part)
         for (int t = 0; t < fp->n_insts; t++) {
             const fused_inst *in = &fp->inst[t];
             const fused_out *o = in->out >= 0 ? &fp->out[in->out] : NULL;
-            float *dst = o && !o->cols ? o->at + base : scratch + (size_t)(fp->n_leaves + t) * BLOCK;
+            /* computed into its own buffer where it has one, else into a register and stored */
+            float *dst = o && !o->dst[0].cols ? o->dst[0].at + base : scratch + (size_t)(fp->n_leaves + t) * BLOCK;
             recur_pointwise_loop(in->op, in->s, reg[in->a], in->b >= 0 ? reg[in->b] : reg[in->a], dst, len);
-            if (o && o->cols) store_columns(o, base, len, dst);
+            for (int d = 0; o && d < o->n_dst; d++) store(&o->dst[d], base, len, dst);
             reg[fp->n_leaves + t] = dst;
         }
     }
@@ -163,10 +194,11 @@ static recur_status fused_forward(const recur_kernel_args *k)
         if (!recur_pointwise_arity(j.fp->inst[t].op))
             return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", j.fp->inst[t].op);
     for (int o = 0; o < j.fp->n_out; o++)
-        if (!j.fp->out[o].at) return recur_kernel_fail(k, "fused kernel: output %d has no buffer", o);
+        for (int d = 0; d < j.fp->out[o].n_dst; d++)
+            if (!j.fp->out[o].dst[d].at) return recur_kernel_fail(k, "fused kernel: output %d has no buffer", o);
     for (int l = 0; l < j.fp->n_leaves; l++)
         j.period[l] = j.fp->cols[l] ? 0 : recur_bcast_period(k->node->shape, k->xs[l]);
-    int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * (j.fp->n_leaves + j.fp->n_out);
+    int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * work_per_element(j.fp);
     if (recur_parallel_parts(n_blocks, floats) <= j.fp->parts) recur_parallel_range(n_blocks, floats, fused_blocks, &j);
     else fused_blocks(&j, 0, n_blocks, 0); /* more threads now than when compiled: scratch for one */
     return RECUR_OK;
@@ -268,7 +300,7 @@ static int build_program(const fuse_ctx *c, fused_prog *fp)
         in->out = -1;
         if (m == n_members - 1 || read_outside(c, c->members[m])) {
             in->out = fp->n_out;
-            fp->out[fp->n_out++] = (fused_out){.id = st->id};
+            fp->out[fp->n_out++] = (fused_out){.id = st->id, .n_dst = 1, .dst[0] = {.id = st->id}};
         }
         for (int k = 0; k < st->n_in; k++) {
             int32_t src = st->in[k];
@@ -360,7 +392,7 @@ static recur_status fuse_group(fuse_ctx *c, int r)
         root->n_in = fp->n_leaves;
         root->in = fp->leaves;
         int64_t numel = recur_shape_numel(shape);
-        fp->parts = recur_parallel_parts((numel + BLOCK - 1) / BLOCK, numel * (fp->n_leaves + fp->n_out));
+        fp->parts = recur_parallel_parts((numel + BLOCK - 1) / BLOCK, numel * work_per_element(fp));
         root->work = sizeof(float) * (size_t)BLOCK * (size_t)(fp->n_leaves + fp->n_insts) * (size_t)fp->parts;
     } else {
         free(fp); /* too large a program: the steps stay as they are */
@@ -370,59 +402,104 @@ static recur_status fuse_group(fuse_ctx *c, int r)
     return st;
 }
 
+/* 1 if steps a and b are the same concatenation of the same values. */
+static int same_concat(const recur_plan *p, const plan_step *a, const plan_step *b)
+{
+    const recur_node *x = &p->g->nodes[a->id], *y = &p->g->nodes[b->id];
+    return x->op == RECUR_OP_CONCAT && y->op == RECUR_OP_CONCAT && x->attr.i[0] == y->attr.i[0] && a->n_in == b->n_in &&
+           memcmp(a->in, b->in, sizeof(int32_t) * (size_t)a->n_in) == 0;
+}
+
+/* 1 if step s is a concatenation along the last axis of distinct values that fused kernels write (where[]). */
+static int columns_candidate(const recur_plan *p, const plan_step *step, fused_out **where)
+{
+    const recur_node *n = &p->g->nodes[step->id];
+    if (step->dead || !step->fn || n->op != RECUR_OP_CONCAT || n->attr.i[0] != n->shape.ndim - 1 ||
+        (p->role[step->id] & ROLE_OUTPUT))
+        return 0;
+    for (int k = 0; k < step->n_in; k++) {
+        if (!where[step->in[k]] || (p->role[step->in[k]] & ROLE_OUTPUT)) return 0;
+        for (int j = 0; j < k; j++)
+            if (step->in[j] == step->in[k]) return 0;
+    }
+    return 1;
+}
+
 /*
- * Concatenations along the last axis of values that fused kernels compute
+ * Concatenations along the last axis of values that fused kernels write
  * and nothing else reads (the per-gate gradients of a step, joined into
- * the gradient of the preactivation): the kernels write each part into its
- * columns of the concatenation, which runs nothing (placed_columns).
- * Identical concatenations of the same parts may read them too: the
- * executor makes those share the first one's buffer. where[v]: the
- * fused_out value v is, or NULL.
+ * the gradient of the preactivation): each part is written into its
+ * columns of every such concatenation reading it (a GRU joins its gate
+ * gradients twice, with a different third part), and the concatenations
+ * run nothing (placed_columns). A concatenation identical to an earlier
+ * one stays a step: the executor makes it share the earlier one's buffer.
+ * where[v]: the fused_out value v is, or NULL.
  */
 static void place_columns(fuse_ctx *c, fused_out **where)
 {
     recur_plan *p = c->p;
     recur_graph *g = p->g;
-    int *readers = calloc((size_t)p->n_vals + 1, sizeof(int));
-    if (!readers) return; /* an optimisation: the concatenations copy */
+    int n = p->n_vals, n_reads = 0;
+    for (int s = 0; s < p->n_steps; s++) n_reads += p->steps[s].dead ? 0 : p->steps[s].n_in;
+    int *first = calloc((size_t)n + 2, sizeof(int)), *readers = malloc(sizeof(int) * ((size_t)n_reads + 1));
+    int *rep = malloc(sizeof(int) * ((size_t)p->n_steps + 1)); /* a candidate's step, an identical copy's original, or -1 */
+    if (!first || !readers || !rep) goto out; /* an optimisation: the concatenations copy */
+    for (int s = 0; s < p->n_steps; s++) /* the steps reading each value now */
+        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) first[p->steps[s].in[k] + 2]++;
+    for (int i = 0; i < n; i++) first[i + 2] += first[i + 1];
     for (int s = 0; s < p->n_steps; s++)
-        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) readers[p->steps[s].in[k]]++;
+        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) readers[first[p->steps[s].in[k] + 1]++] = s;
     for (int s = 0; s < p->n_steps; s++) {
-        plan_step *step = &p->steps[s];
-        const recur_node *n = &g->nodes[step->id];
-        if (step->dead || !step->fn || n->op != RECUR_OP_CONCAT || n->attr.i[0] != n->shape.ndim - 1) continue;
-        /* Readers of the parts: this concatenation and its identical copies. */
-        int copies = 0;
-        for (int t = s; t < p->n_steps; t++) {
-            const plan_step *o = &p->steps[t];
-            copies += !o->dead && o->n_in == step->n_in && g->nodes[o->id].op == RECUR_OP_CONCAT &&
-                      g->nodes[o->id].attr.i[0] == n->attr.i[0] &&
-                      memcmp(o->in, step->in, sizeof(int32_t) * (size_t)step->n_in) == 0;
-        }
-        int ok = 1, first = s;
-        for (int k = 0; k < step->n_in && ok; k++) {
-            int32_t x = step->in[k];
-            fused_out *o = where[x];
-            ok = o && !o->cols && !(p->role[x] & ROLE_OUTPUT) && readers[x] == copies;
-            for (int j = 0; j < k; j++) ok = ok && step->in[j] != x;
-            if (ok) {
-                const plan_step *w = &p->steps[c->step_of[x]];
-                int at = w->made_by >= 0 ? w->made_by : c->step_of[x];
-                if (at < first) first = at;
+        rep[s] = columns_candidate(p, &p->steps[s], where) ? s : -1;
+        for (int e = 0; rep[s] == s && e < s; e++)
+            if (rep[e] == e && same_concat(p, &p->steps[e], &p->steps[s])) rep[s] = e;
+    }
+    /* Drop candidates with a part that something else reads, or too many places, until none is left to drop. */
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int s = 0; s < p->n_steps; s++) {
+            if (rep[s] != s) continue;
+            int ok = 1;
+            for (int k = 0; k < p->steps[s].n_in && ok; k++) {
+                int32_t x = p->steps[s].in[k], places = 0;
+                for (int u = first[x]; u < first[x + 1] && ok; u++) {
+                    int r = readers[u];
+                    ok = rep[r] >= 0 && rep[rep[r]] == rep[r];
+                    places += rep[r] == r;
+                }
+                ok = ok && places <= (getenv("ONEDST") ? 1 : MAX_DSTS);
+            }
+            if (!ok) {
+                for (int t = s; t < p->n_steps; t++)
+                    if (rep[t] == s) rep[t] = -1;
+                changed = 1;
             }
         }
-        if (!ok) continue;
+    }
+    for (int s = 0; s < p->n_steps; s++) {
+        plan_step *step = &p->steps[s];
+        if (rep[s] != s) continue;
+        const recur_node *cat = &g->nodes[step->id];
+        int64_t col = 0, stride = cat->shape.d[cat->shape.ndim - 1];
+        int writer = s;
         for (int k = 0; k < step->n_in; k++) {
-            fused_out *o = where[step->in[k]];
-            const recur_node *x = &g->nodes[step->in[k]];
-            o->cols = x->shape.d[x->shape.ndim - 1];
-            o->stride = n->shape.d[n->shape.ndim - 1];
+            int32_t x = step->in[k];
+            const recur_node *part = &g->nodes[x];
+            int64_t cols = part->shape.d[part->shape.ndim - 1];
+            fused_out *o = where[x];
+            fused_dst d = {.id = step->id, .offset = sizeof(float) * (size_t)col, .cols = cols, .stride = stride};
+            if (!o->dst[0].cols) o->dst[0] = (fused_dst){.id = x, .cols = cols, .stride = stride}; /* its first concatenation */
+            else o->dst[o->n_dst++] = d;                                                            /* another one */
+            int w = c->step_of[x], at = p->steps[w].made_by >= 0 ? p->steps[w].made_by : w;
+            if (at < writer) writer = at;
+            col += cols;
         }
         step->fn = NULL;
         step->placed_columns = 1;
-        step->made_by = first;
+        step->made_by = writer;
     }
-    free(readers);
+out:
+    free(first), free(readers), free(rep);
 }
 
 recur_status recur_fuse_pointwise(recur_plan *p)
@@ -482,8 +559,11 @@ recur_status recur_fused_bind(recur_plan *p)
     for (int s = 0; s < p->n_steps; s++) {
         fused_prog *fp = p->steps[s].owns_state ? p->steps[s].state : NULL;
         for (int o = 0; fp && o < fp->n_out; o++) {
-            fp->out[o].at = p->val[fp->out[o].id];
-            strided[fp->out[o].id] = fp->out[o].cols > 0;
+            for (int d = 0; d < fp->out[o].n_dst; d++) {
+                fused_dst *dst = &fp->out[o].dst[d];
+                dst->at = p->val[dst->id] ? (float *)((char *)p->val[dst->id] + dst->offset) : NULL;
+            }
+            strided[fp->out[o].id] = fp->out[o].dst[0].cols > 0;
         }
     }
     recur_status st = RECUR_OK;
@@ -507,5 +587,5 @@ void recur_fused_describe(const void *program, const recur_graph *g, char *buf, 
         at += (size_t)snprintf(buf + at, len - at, "%s%s", t ? " " : "", recur_op(fp->inst[t].op)->name);
     for (int o = 0; o < fp->n_out && at < len; o++)
         at += (size_t)snprintf(buf + at, len - at, "%s%s%s", o ? ", " : " -> ", recur_node_name(g, fp->out[o].id),
-                               fp->out[o].cols ? " (columns)" : "");
+                               fp->out[o].dst[0].cols ? " (columns)" : "");
 }
