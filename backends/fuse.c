@@ -282,54 +282,157 @@ static int read_outside(const fuse_ctx *c, int s)
     return 0;
 }
 
-/* Builds the program of the group c->members (sorted in plan order); 0 if it does not fit. */
-static int build_program(const fuse_ctx *c, fused_prog *fp)
+/* A program being built: registers are leaves 0..MAX_LEAVES-1 and MAX_LEAVES + instruction index until renumbered. */
+typedef struct builder {
+    const fuse_ctx *c;
+    fused_prog *fp;
+    recur_shape shape;         /* the group's */
+    int inlined[MAX_INSTS];    /* steps computed by columns inside the program (emit_columns) */
+    int n_inlined;
+    int32_t slice[MAX_INSTS];  /* column slices of inlined steps that members read ... */
+    int slice_reg[MAX_INSTS];  /* ... and the registers holding them */
+    int n_slices;
+} builder;
+
+/* The register of leaf `leaf` read with columns (cols, stride, start) (cols 0: as it is); -1 if too many leaves. */
+static int leaf_reg(builder *b, int32_t leaf, int64_t cols, int64_t stride, int64_t start)
 {
+    fused_prog *fp = b->fp;
+    for (int l = 0; l < fp->n_leaves; l++)
+        if (fp->leaves[l] == leaf && fp->cols[l] == cols && fp->start[l] == start && fp->stride[l] == stride) return l;
+    if (fp->n_leaves == MAX_LEAVES) return -1;
+    int l = fp->n_leaves++;
+    fp->leaves[l] = leaf;
+    fp->cols[l] = cols, fp->stride[l] = stride, fp->start[l] = start;
+    return l;
+}
+
+/* Appends instruction op(a, b); its register, or -1 if the program is full. */
+static int emit(builder *b, const recur_node *node, int a, int r)
+{
+    fused_prog *fp = b->fp;
+    if (fp->n_insts == MAX_INSTS) return -1;
+    fp->inst[fp->n_insts] = (fused_inst){.op = node->op, .s = node->attr.f[0], .a = a, .b = r, .out = -1};
+    return MAX_LEAVES + fp->n_insts++;
+}
+
+/*
+ * 1 if step q (a pointwise op of shape [..., W]) can be computed for a
+ * window of its columns inside the program: nothing outside the group
+ * needs its value, only column slices of it that members read (or, for
+ * an inner step, the one step that reads it), and each of its operands
+ * has its shape, is a row [W], a scalar, or such a step itself.
+ */
+static int inlinable(const builder *b, int q, int32_t reader)
+{
+    const fuse_ctx *c = b->c;
     const recur_plan *p = c->p;
-    recur_graph *g = p->g;
-    int n_members = c->n_members;
-    recur_shape shape = g->nodes[p->steps[c->members[n_members - 1]].id].shape;
+    const plan_step *step = &p->steps[q];
+    const recur_node *n = &p->g->nodes[step->id];
+    if (c->taken[q] || c->mark[q] || !fusable(p, step, n->shape) || (p->role[step->id] & ROLE_OUTPUT)) return 0;
+    for (int u = c->first_user[step->id]; u < c->first_user[step->id + 1]; u++) {
+        const plan_step *r = &p->steps[c->users[u]];
+        if (reader >= 0) { /* an inner step: read by its outer step only */
+            if (r->id != reader) return 0;
+            continue;
+        }
+        const recur_node *sl = &p->g->nodes[r->id];
+        if (sl->op != RECUR_OP_SLICE || sl->attr.i[0] != sl->shape.ndim - 1 || !recur_shape_equal(sl->shape, b->shape) ||
+            (p->role[r->id] & ROLE_OUTPUT))
+            return 0;
+        for (int v = c->first_user[r->id]; v < c->first_user[r->id + 1]; v++)
+            if (!c->mark[c->users[v]]) return 0;
+    }
+    int64_t w = n->shape.d[n->shape.ndim - 1];
+    for (int k = 0; k < step->n_in; k++) { /* operands of its shape are read by columns (or inlined in turn) */
+        recur_shape x = p->g->nodes[step->in[k]].shape;
+        int64_t numel = recur_shape_numel(x);
+        if (!recur_shape_equal(x, n->shape) && numel != 1 && !(numel == w && x.d[x.ndim - 1] == w)) return 0;
+    }
+    return 1;
+}
+/* Emits step q's op on columns [start, start + cols) of its value; the result's register, or -1. */
+static int emit_columns(builder *b, int q, int64_t cols, int64_t start)
+{
+    const recur_plan *p = b->c->p;
+    const plan_step *step = &p->steps[q];
+    const recur_node *n = &p->g->nodes[step->id];
+    int64_t w = n->shape.d[n->shape.ndim - 1];
+    int reg[2] = {-1, -1};
+    for (int k = 0; k < step->n_in; k++) {
+        int32_t x = step->in[k];
+        recur_shape xs = p->g->nodes[x].shape;
+        int q2 = b->c->step_of[x];
+        if (!recur_shape_equal(xs, n->shape)) /* a row read by columns too, or a scalar */
+            reg[k] = recur_shape_numel(xs) == 1 ? leaf_reg(b, x, 0, 0, 0) : leaf_reg(b, x, cols, 0, start);
+        else if (q2 >= 0 && recur_pointwise_arity(p->g->nodes[x].op) && inlinable(b, q2, step->id))
+            reg[k] = emit_columns(b, q2, cols, start);
+        else
+            reg[k] = leaf_reg(b, x, cols, w, start);
+        if (reg[k] < 0) return -1;
+    }
+    int seen = 0;
+    for (int i = 0; i < b->n_inlined; i++) seen |= b->inlined[i] == q;
+    if (!seen) b->inlined[b->n_inlined++] = q;
+    return emit(b, n, reg[0], reg[1]);
+}
+
+/*
+ * The register for member operand src: an earlier member's result, a
+ * column slice of a step computed inside the program, or a leaf (a column
+ * slice of a wider value is read from it). -1 if the program is full.
+ */
+static int operand(builder *b, int m, int32_t src, const int *member_reg)
+{
+    const fuse_ctx *c = b->c;
+    const recur_plan *p = c->p;
+    for (int q = 0; q < m; q++)
+        if (p->steps[c->members[q]].id == src) return member_reg[q];
+    const recur_node *n = &p->g->nodes[src];
+    int q = n->op == RECUR_OP_SLICE ? c->step_of[n->in[0]] : -1;
+    if (q >= 0 && n->attr.i[0] == n->shape.ndim - 1 && recur_shape_equal(n->shape, b->shape) &&
+        recur_pointwise_arity(p->g->nodes[n->in[0]].op) && inlinable(b, q, -1)) {
+        for (int i = 0; i < b->n_slices; i++)
+            if (b->slice[i] == src) return b->slice_reg[i];
+        int r = emit_columns(b, q, n->attr.i[2], n->attr.i[1]);
+        if (r >= 0) b->slice[b->n_slices] = src, b->slice_reg[b->n_slices++] = r;
+        return r;
+    }
+    int64_t cols = 0, stride = 0, start = 0;
+    int32_t leaf = column_slice_source(p, src, b->shape, &cols, &stride, &start);
+    return leaf_reg(b, leaf, cols, stride, start);
+}
+
+/*
+ * Builds the program of the group c->members (sorted in plan order) into
+ * b->fp; member_inst[m]: the instruction computing member m. 0 if it does
+ * not fit.
+ */
+static int build_program(builder *b, int *member_inst)
+{
+    const fuse_ctx *c = b->c;
+    const recur_plan *p = c->p;
+    fused_prog *fp = b->fp;
+    int n_members = c->n_members, member_reg[MAX_INSTS];
     memset(fp, 0, sizeof *fp);
     for (int m = 0; m < n_members; m++) {
         const plan_step *st = &p->steps[c->members[m]];
-        const recur_node *node = &g->nodes[st->id];
-        fused_inst *in = &fp->inst[m];
-        in->op = node->op;
-        in->s = node->attr.f[0];
-        in->b = -1;
-        in->out = -1;
+        int reg[2] = {-1, -1};
+        for (int k = 0; k < st->n_in; k++)
+            if ((reg[k] = operand(b, m, st->in[k], member_reg)) < 0) return 0;
+        if ((member_reg[m] = emit(b, &p->g->nodes[st->id], reg[0], reg[1])) < 0) return 0;
+        member_inst[m] = member_reg[m] - MAX_LEAVES;
         if (m == n_members - 1 || read_outside(c, c->members[m])) {
-            in->out = fp->n_out;
+            fp->inst[member_inst[m]].out = fp->n_out;
             fp->out[fp->n_out++] = (fused_out){.id = st->id, .n_dst = 1, .dst[0] = {.id = st->id}};
-        }
-        for (int k = 0; k < st->n_in; k++) {
-            int32_t src = st->in[k];
-            int r = -1;
-            for (int q = 0; q < m; q++) /* an earlier member's result */
-                if (p->steps[c->members[q]].id == src) r = MAX_LEAVES + q; /* renumbered below */
-            if (r < 0) {
-                int64_t cols = 0, stride = 0, start = 0;
-                int32_t leaf = column_slice_source(p, src, shape, &cols, &stride, &start);
-                for (int l = 0; l < fp->n_leaves; l++)
-                    if (fp->leaves[l] == leaf && fp->cols[l] == cols && fp->start[l] == start) r = l;
-                if (r < 0) {
-                    if (fp->n_leaves == MAX_LEAVES) return 0;
-                    r = fp->n_leaves++;
-                    fp->leaves[r] = leaf;
-                    fp->cols[r] = cols, fp->stride[r] = stride, fp->start[r] = start;
-                }
-            }
-            if (k == 0) in->a = r;
-            else in->b = r;
         }
     }
     /* Registers: leaves first, then instruction results. */
-    for (int m = 0; m < n_members; m++) {
-        fused_inst *in = &fp->inst[m];
+    for (int t = 0; t < fp->n_insts; t++) {
+        fused_inst *in = &fp->inst[t];
         if (in->a >= MAX_LEAVES) in->a = fp->n_leaves + (in->a - MAX_LEAVES);
         if (in->b >= MAX_LEAVES) in->b = fp->n_leaves + (in->b - MAX_LEAVES);
     }
-    fp->n_insts = n_members;
     return 1;
 }
 
@@ -350,6 +453,50 @@ static int reads_column_slice(const recur_plan *p, const plan_step *step, recur_
     return 0;
 }
 
+/* The step computing the data value x reads: through slices, selects and reshapes to their source; -1 for none. */
+static int source_step(const fuse_ctx *c, int32_t x)
+{
+    const recur_graph *g = c->p->g;
+    for (;;) {
+        const recur_node *n = &g->nodes[x];
+        if (n->op != RECUR_OP_SLICE && n->op != RECUR_OP_TAKE && n->op != RECUR_OP_RESHAPE && n->op != RECUR_OP_ALIAS)
+            return c->step_of[x];
+        x = n->in[0];
+    }
+}
+
+/*
+ * Members that the plan runs before a step computing a large value (8
+ * times the group's size or more: a sequence, not a step) that the group
+ * reads leave the group, with everything before them: such a step marks
+ * a phase of the computation (the gradients of a whole output sequence
+ * before the backward pass), and a kernel joining work from both sides
+ * would keep what its early members read alive across it (the last
+ * forward step of an LSTM would join the first backward one, and the
+ * input projection of every step would live until the gate gradients
+ * begin to be written). Heuristic; correctness does not depend on it.
+ */
+static void keep_after_operands(fuse_ctx *c)
+{
+    const recur_plan *p = c->p;
+    int64_t numel = recur_shape_numel(p->g->nodes[p->steps[c->members[0]].id].shape);
+    int last = -1;
+    for (int i = 0; i < c->n_members; i++) {
+        const plan_step *m = &p->steps[c->members[i]];
+        for (int k = 0; k < m->n_in; k++) {
+            int q = source_step(c, m->in[k]);
+            if (q >= 0 && !c->mark[q] && q > last && recur_shape_numel(p->g->nodes[p->steps[q].id].shape) >= 8 * numel)
+                last = q;
+        }
+    }
+    int kept = 0;
+    for (int i = 0; i < c->n_members; i++) {
+        if (c->members[i] > last) c->members[kept++] = c->members[i];
+        else c->mark[c->members[i]] = 0;
+    }
+    c->n_members = kept;
+}
+
 /* Forms the group whose kernel runs at step r and turns it into a fused step; 0 if it stays as it is. */
 static recur_status fuse_group(fuse_ctx *c, int r)
 {
@@ -364,6 +511,7 @@ static recur_status fuse_group(fuse_ctx *c, int r)
             if (q >= 0 && !c->mark[q] && !c->taken[q] && fusable(p, &p->steps[q], shape)) absorb(c, q, r, shape);
         }
     }
+    keep_after_operands(c);
     int n_members = c->n_members;
     int single = n_members == 1 && !(cheap_arithmetic(p->g->nodes[p->steps[r].id].op) && reads_column_slice(p, &p->steps[r], shape));
     /* Plan order is a dependency order for the program. */
@@ -375,10 +523,18 @@ static recur_status fuse_group(fuse_ctx *c, int r)
     fused_prog *fp = single ? NULL : malloc(sizeof *fp);
     recur_status st = RECUR_OK;
     if (!single && !fp) st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
-    if (fp && build_program(c, fp)) {
+    builder b = {.c = c, .fp = fp, .shape = shape};
+    int member_inst[MAX_INSTS];
+    if (fp && build_program(&b, member_inst)) {
+        for (int i = 0; i < b.n_inlined; i++) { /* computed by columns inside the kernel: no buffer, no run */
+            plan_step *q = &p->steps[b.inlined[i]];
+            q->fn = NULL;
+            q->dead = 1;
+            c->taken[b.inlined[i]] = 1;
+        }
         for (int i = 0; i < n_members - 1; i++) {
             plan_step *m = &p->steps[c->members[i]];
-            int out = fp->inst[i].out >= 0;
+            int out = fp->inst[member_inst[i]].out >= 0;
             m->fn = NULL;
             m->n_in = 0;
             m->dead = !out;              /* an intermediate: no buffer */

@@ -224,10 +224,11 @@ static void test_fusion_is_exact(void **state)
         recur_plan_free(plain);
         recur_graph_free(b.g);
     }
-    /* Kernels per time step of a training plan, with every pass on: the recurrent product and the
-     * fused elementwise work each way, and for the built-in cells the per-step add of the hoisted
-     * input projection and the recurrent product. */
-    const int per_step[] = {10, 10, 8};
+    /* Kernels per time step and layer of a training plan, with every pass on: the recurrent product
+     * and one fused kernel each way (the LSTM's preactivation, hoisted input projection + recurrent
+     * product + bias, is summed inside the forward kernel); the GRU also adds its recurrent bias in
+     * a kernel of its own, since its backward pass reads that sum. */
+    const int per_step[] = {8, 10, 8};
     for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
         int size[2];
         for (int k = 0; k < 2; k++) {
@@ -406,6 +407,41 @@ static void test_fusion_reads_column_slices(void **state)
 }
 
 /*
+ * A preactivation that only gate slices read (x W + b + tanh(x W2), cut into three
+ * gates) is summed inside the fused kernel, gate by gate, from column
+ * windows of its operands: it gets no buffer and no kernel of its own,
+ * and the result is bitwise that of the unfused plan. When something
+ * else reads it too, it is computed as before.
+ */
+static void test_fusion_sums_gate_windows(void **state)
+{
+    (void)state;
+    enum { R = 5, C = 7 };
+    for (int shared = 0; shared < 2; shared++) {
+        recur_graph *g = recur_graph_new(3);
+        recur_value x = recur_input(g, "x", recur_shape2(R, 4));
+        recur_value w = recur_param(g, "w", recur_shape2(4, 3 * C), recur_init_uniform(-1, 1));
+        recur_value bias = recur_param(g, "bias", recur_shape1(3 * C), recur_init_uniform(-1, 1));
+        recur_value w2 = recur_param(g, "w2", recur_shape2(4, 3 * C), recur_init_uniform(-1, 1));
+        recur_value z = recur_tanh(g, recur_matmul(g, x, w2, 0, 0));
+        recur_value pre = recur_add(g, recur_add(g, recur_matmul(g, x, w, 0, 0), bias), z);
+        recur_value r = recur_slice(g, pre, 1, 0, C), u = recur_slice(g, pre, 1, C, C), n = recur_slice(g, pre, 1, 2 * C, C);
+        recur_value y = recur_add(g, recur_mul(g, recur_sigmoid(g, r), recur_tanh(g, n)), recur_scale(g, u, 0.5f));
+        TU_OK(g, y);
+        float xd[R * 4];
+        tu_fill_uniform(xd, R * 4, -1, 1, 8);
+        recur_plan *plain, *fused = fused_and_plain(g, 1 + shared, (recur_value[]){y, pre}, x, xd, &plain);
+        /* two products and one fused kernel (tanh(z) is computed by windows too); when the
+         * preactivation is an output, a kernel of its own computes it (with tanh) */
+        assert_int_equal(recur_plan_size(fused), 3 + shared);
+        if (!shared) assert_null(recur_plan_value_buffer(fused, pre));
+        recur_plan_free(fused);
+        recur_plan_free(plain);
+        recur_graph_free(g);
+    }
+}
+
+/*
  * Matmul fusion on hand-written cells: the same outputs and gradients as
  * without it, one product per step where there were one per gate, one
  * concatenation per weight group for all steps, and a training plan with
@@ -579,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_fusion_several_outputs),
         cmocka_unit_test(test_fusion_respects_earlier_readers),
         cmocka_unit_test(test_fusion_writes_concat_columns),
+        cmocka_unit_test(test_fusion_sums_gate_windows),
         cmocka_unit_test(test_matmul_fusion_hand_written),
         cmocka_unit_test(test_matmul_fusion_groups),
         cmocka_unit_test(test_pass_switches),
