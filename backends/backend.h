@@ -17,6 +17,11 @@ typedef struct recur_backend {
     const char *name;
     /* The kernel for node n of graph g, or NULL to use the reference kernel. */
     recur_kernel_fn (*select)(const recur_graph *g, const recur_node *n);
+    /* The kernel computing a matmul (node `product`) together with the bias
+     * row added to it (kernel args: node the add, inner the matmul, x the
+     * matmul's operands and the bias), or NULL for the reference
+     * recur_matmul_bias_forward; NULL hook: the same. */
+    recur_kernel_fn (*select_matmul_bias)(const recur_graph *g, const recur_node *product);
     /* Prepares per-node state (*state) for kernel args whose buffers are
      * not yet known (y, x are NULL); NULL hook: nothing to prepare. Returns
      * RECUR_OK or an error with a message in err. */

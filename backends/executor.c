@@ -463,7 +463,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
                 goto fail;
             }
             const recur_op_def *def = recur_op(node->op);
-            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x, .n_in = node->n_in, .made_by = -1,
+            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x, .n_in = node->n_in, .made_by = -1, .inner = -1,
                                                  .work = def->workspace ? def->workspace(g, node) : 0};
             n_x += node->n_in;
         }
@@ -484,8 +484,10 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
         p->steps[s].in = p->ins + p->steps[s].x_off;
     }
     /* Fusion hides the intermediates check_finite must inspect, and no_reuse wants every buffer. */
-    if ((g->passes & RECUR_PASS_FUSE) && !o.no_reuse && !o.check_finite && recur_fuse_pointwise(p) != RECUR_OK)
-        goto fail;
+    if ((g->passes & RECUR_PASS_FUSE) && !o.no_reuse && !o.check_finite) {
+        recur_fuse_matmul_bias(p);
+        if (recur_fuse_pointwise(p) != RECUR_OK) goto fail;
+    }
 
     if (plan_memory(p) != RECUR_OK) goto fail;
     if (o.profile && !(p->step_ms = calloc((size_t)p->n_steps + 1, sizeof *p->step_ms))) {
@@ -534,7 +536,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
             plan_step *step = &p->steps[s];
             if (!step->fn || step->owns_state) continue; /* a view, fused away, or a fused kernel */
             recur_kernel_args a = {.node = &g->nodes[step->id], .xs = p->xshape + step->x_off, .n_in = step->n_in,
-                                   .plan_state = p->be_state};
+                                   .plan_state = p->be_state, .inner = step->inner >= 0 ? &g->nodes[step->inner] : NULL};
             char err[512] = "";
             if (be->prepare(&a, &step->state, err, sizeof err) != RECUR_OK) {
                 recur_plan_set_error(p, RECUR_ERR_RUNTIME, "compile: backend %s could not prepare node %s (%s): %s", be->name,
@@ -649,6 +651,7 @@ recur_status recur_plan_run(recur_plan *p)
         recur_kernel_args a = {.node = node, .y = p->val[step->id], .x = p->xptr + step->x_off,
                                .xs = p->xshape + step->x_off, .n_in = step->n_in, .work = p->work,
                                .state = step->state, .run = p->run, .execution = execution, .inference = p->opts.inference,
+                               .inner = step->inner >= 0 ? &g->nodes[step->inner] : NULL,
                                .err = err, .errlen = sizeof err};
         err[0] = 0;
         struct timespec t0, t1;
@@ -659,6 +662,7 @@ recur_status recur_plan_run(recur_plan *p)
             double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
             if (p->step_ms) p->step_ms[s] += ms;
             if (step->owns_state) p->fused_ms += ms, p->fused_calls++;
+            else if (step->inner >= 0) p->op_ms[RECUR_OP_MATMUL] += ms, p->op_calls[RECUR_OP_MATMUL]++;
             else p->op_ms[node->op] += ms, p->op_calls[node->op]++;
         }
         if (st != RECUR_OK)

@@ -239,7 +239,8 @@ typedef struct fuse_ctx {
 static int fusable(const recur_plan *p, const plan_step *step, recur_shape shape)
 {
     const recur_node *n = &p->g->nodes[step->id];
-    if (step->dead || !step->fn || !recur_pointwise_arity(n->op) || !recur_shape_equal(n->shape, shape)) return 0;
+    if (step->dead || !step->fn || step->inner >= 0 || !recur_pointwise_arity(n->op) || !recur_shape_equal(n->shape, shape))
+        return 0;
     for (int k = 0; k < step->n_in; k++) /* every operand: the output's shape or whole repeats of a smaller one */
         if (recur_bcast_period(shape, p->g->nodes[step->in[k]].shape) <= 0) return 0;
     return 1;

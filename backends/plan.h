@@ -18,6 +18,8 @@ typedef struct plan_step {
     int dead;               /* 1: computed inside another step's fused kernel: no buffer, no run */
     int made_by;            /* >= 0: no run of its own; step made_by's fused kernel writes this value
                              * (its buffer is live from that step); -1: the step computes its value */
+    int32_t inner;          /* >= 0: a matmul computed inside this step's kernel (its bias add), else -1 */
+    int32_t own_in[3];      /* inputs of such a step: the matmul's operands and the bias */
     int placed_columns;     /* a concatenation along the last axis whose parts fused kernels write
                              * straight into their columns (made_by: the first of them) */
     int n_in;               /* the kernel's inputs: usually the node's, a fused kernel's leaves */
@@ -67,6 +69,15 @@ enum { ROLE_NONE, ROLE_INPUT_UNFED, ROLE_INPUT_FED, ROLE_STORAGE, ROLE_COMPUTED,
  * planning. Returns RECUR_OK or an error recorded on the plan.
  */
 recur_status recur_fuse_pointwise(recur_plan *p);
+
+/*
+ * Matmuls with a bias (backends/matmul_bias.c): a step adding a row to a
+ * product nothing else reads computes the product too (inner), with the
+ * backend's matmul kernel when it has one (it adds the bias as the product
+ * is written), else the reference recur_matmul_bias_forward; the product's
+ * step becomes dead. Runs before pointwise fusion.
+ */
+void recur_fuse_matmul_bias(recur_plan *p);
 
 /*
  * Points the fused kernels' outputs at their buffers, once memory is laid

@@ -19,6 +19,7 @@ recur_status recur_plan_dump(const recur_plan *p, FILE *f)
         const recur_node *n = &g->nodes[step->id];
         char shp[64], what[1024];
         if (step->owns_state) recur_fused_describe(step->state, g, what, sizeof what);
+        else if (step->inner >= 0) snprintf(what, sizeof what, "matmul+bias");
         else snprintf(what, sizeof what, "%s", recur_op(n->op)->name);
         fprintf(f, "%5d %-24s %-14s %s <-", k++, recur_node_name(g, step->id), recur_shape_str(n->shape, shp, sizeof shp),
                 step->owns_state ? "fused" : what);

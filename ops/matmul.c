@@ -120,6 +120,28 @@ static recur_status matmul_forward(const recur_kernel_args *k)
  * are reshaped to [R, K] and [R, N] (R = the rows) and dB is one matmul of
  * those, one large product rather than one per step.
  */
+/*
+ * y = matmul(a, b) + bias: the product as matmul_forward computes it, then
+ * y[r, j] += bias[j] for every row r, the float additions the add op makes
+ * (so the result is bitwise that of the two kernels).
+ */
+recur_status recur_matmul_bias_forward(const recur_kernel_args *k)
+{
+    recur_kernel_args m = *k;
+    m.node = k->inner;
+    m.n_in = 2;
+    m.inner = NULL;
+    recur_status st = matmul_forward(&m);
+    if (st != RECUR_OK) return st;
+    int64_t n = recur_shape_numel(k->xs[2]), rows = recur_shape_numel(k->node->shape) / n;
+    const float *bias = k->x[2];
+    for (int64_t r = 0; r < rows; r++) {
+        float *y = k->y + r * n;
+        for (int64_t j = 0; j < n; j++) y[j] = y[j] + bias[j];
+    }
+    return RECUR_OK;
+}
+
 static recur_status matmul_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
 {
     const recur_node *n = &g->nodes[y.id];

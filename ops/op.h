@@ -28,6 +28,8 @@ typedef struct recur_kernel_args {
                                * what a backend caches per execution (packed weights) is keyed on it */
     void *plan_state;         /* at prepare time: the backend's per-plan state (plan_open), or NULL */
     int inference;            /* 1 in plans compiled for inference */
+    const recur_node *inner;  /* NULL, or a matmul computed inside this kernel, whose bias add `node` is:
+                               * x[0], x[1] are the matmul's operands, x[2] the bias row (backends/matmul_bias.c) */
     char *err;                /* on failure the kernel writes its reason here */
     size_t errlen;
 } recur_kernel_args;
@@ -77,6 +79,9 @@ extern const recur_op_def recur_def_relu, recur_def_leaky_relu, recur_def_exp, r
 extern const recur_op_def recur_def_sqrt, recur_def_square, recur_def_one_minus;
 extern const recur_op_def recur_def_stop_gradient, recur_def_dropout;
 extern const recur_op_def recur_def_matmul;
+
+/* The reference kernel of a matmul with its bias add (k->inner: the matmul; x[2]: a row of the output's last dimension). */
+recur_status recur_matmul_bias_forward(const recur_kernel_args *k);
 extern const recur_op_def recur_def_broadcast_to, recur_def_sum_to;
 extern const recur_op_def recur_def_softmax, recur_def_log_softmax;
 extern const recur_op_def recur_def_concat, recur_def_slice, recur_def_reshape, recur_def_transpose;

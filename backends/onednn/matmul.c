@@ -59,23 +59,27 @@ static dnnl_status_t operand_md(dnnl_memory_desc_t *md, int64_t batch, int64_t r
 
 recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim *p, char *err, size_t errlen)
 {
-    int ta = (int)a->node->attr.i[0], tb = (int)a->node->attr.i[1];
+    const recur_node *mm = a->inner ? a->inner : a->node; /* inner: the product whose bias add a->node is */
+    int ta = (int)mm->attr.i[0], tb = (int)mm->attr.i[1];
     recur_shape as = a->xs[0], bs = a->xs[1];
     char sa[64], sb[64], sy[64];
-    snprintf(p->what, sizeof p->what, "matmul of a %s (trans_a=%d) and b %s (trans_b=%d) into %s",
+    snprintf(p->what, sizeof p->what, "matmul%s of a %s (trans_a=%d) and b %s (trans_b=%d) into %s", a->inner ? " with bias" : "",
              recur_shape_str(as, sa, sizeof sa), ta, recur_shape_str(bs, sb, sizeof sb), tb,
              recur_shape_str(a->node->shape, sy, sizeof sy));
-    if (a->n_in != 2 || as.ndim < 2 || bs.ndim < 2 || (bs.ndim != 2 && bs.ndim != as.ndim)) {
+    if (a->n_in != (a->inner ? 3 : 2) || as.ndim < 2 || bs.ndim < 2 || (bs.ndim != 2 && bs.ndim != as.ndim)) {
         snprintf(err, errlen, "oneDNN %s: not a matmul form this backend knows", p->what);
         return RECUR_ERR_RUNTIME;
     }
     mm_dims q = dims_of(as, bs, ta, tb);
-    onednn_arg args[3] = {{.arg = DNNL_ARG_SRC, .bind = 0},
+    onednn_arg args[4] = {{.arg = DNNL_ARG_SRC, .bind = 0},
                           {.arg = DNNL_ARG_WEIGHTS, .bind = 1},
-                          {.arg = DNNL_ARG_DST, .bind = ONEDNN_BIND_OUTPUT}};
+                          {.arg = DNNL_ARG_DST, .bind = ONEDNN_BIND_OUTPUT},
+                          {.arg = DNNL_ARG_BIAS, .bind = 2}};
+    int n_args = a->inner ? 4 : 3;
     dnnl_status_t s = operand_md(&args[0].md, q.batch, q.m, q.k, ta);
     if (s == dnnl_success) s = operand_md(&args[1].md, q.batch, q.k, q.n, tb);
     if (s == dnnl_success) s = operand_md(&args[2].md, q.batch, q.m, q.n, 0);
+    if (s == dnnl_success && a->inner) s = operand_md(&args[3].md, q.batch ? 1 : 0, 1, q.n, 0); /* a row, broadcast */
     if (s != dnnl_success) {
         snprintf(err, errlen, "oneDNN %s: dnnl_memory_desc_init_by_strides failed: %s", p->what,
                  dnnl_status2str(s));
@@ -83,7 +87,7 @@ recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim
     }
     /* Weights read by enough products are packed into the layout the primitive chooses (packed.c). */
     dnnl_memory_desc_t plain_b = args[1].md;
-    int pack = q.batch == 0 && recur_onednn_plan_packs(a->plan_state, a->node->in[1], tb, q.k, q.n);
+    int pack = q.batch == 0 && recur_onednn_plan_packs(a->plan_state, mm->in[1], tb, q.k, q.n);
     if (pack) {
         dnnl_dims_t kn = {q.k, q.n};
         s = dnnl_memory_desc_init_by_tag(&args[1].md, 2, kn, dnnl_f32, dnnl_format_tag_any);
@@ -93,14 +97,14 @@ recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim
         }
     }
     dnnl_matmul_desc_t desc;
-    s = dnnl_matmul_desc_init(&desc, &args[0].md, &args[1].md, NULL, &args[2].md);
+    s = dnnl_matmul_desc_init(&desc, &args[0].md, &args[1].md, a->inner ? &args[3].md : NULL, &args[2].md);
     if (s != dnnl_success) {
         snprintf(err, errlen, "oneDNN %s: dnnl_matmul_desc_init failed: %s", p->what, dnnl_status2str(s));
         return RECUR_ERR_RUNTIME;
     }
-    recur_status st = recur_onednn_prim_create(p, &desc, 3, args, err, errlen);
+    recur_status st = recur_onednn_prim_create(p, &desc, n_args, args, err, errlen);
     if (st != RECUR_OK || !pack) return st;
-    st = recur_onednn_packed_get(a->plan_state, a->node->in[1], &plain_b, &args[1].md, recur_onednn_engine(), &p->packed,
+    st = recur_onednn_packed_get(a->plan_state, mm->in[1], &plain_b, &args[1].md, recur_onednn_engine(), &p->packed,
                                  p->what, err, errlen);
     if (st != RECUR_OK) return st;
     p->bind[1] = ONEDNN_BIND_OWN; /* args[1] is the weights (see above): it reads the packed copy */

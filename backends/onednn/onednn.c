@@ -167,10 +167,16 @@ static recur_kernel_fn onednn_select(const recur_graph *g, const recur_node *n)
     return kind_of(n, xs) != ONEDNN_NONE ? onednn_kernel : NULL;
 }
 
+static recur_kernel_fn onednn_select_matmul_bias(const recur_graph *g, const recur_node *product)
+{
+    (void)g, (void)product;
+    return onednn_kernel; /* a matmul primitive with a bias argument (matmul.c) */
+}
+
 static recur_status onednn_prepare(const recur_kernel_args *a, void **state, char *err, size_t errlen)
 {
     *state = NULL;
-    int kind = kind_of(a->node, a->xs);
+    int kind = a->inner ? ONEDNN_MATMUL : kind_of(a->node, a->xs); /* a matmul with its bias add */
     if (kind == ONEDNN_NONE) return RECUR_OK;
     onednn_prim *p = calloc(1, sizeof *p);
     if (!p) {
@@ -193,6 +199,7 @@ static void onednn_release(void *state) { recur_onednn_prim_free(state); }
 const recur_backend recur_backend_onednn_impl = {
     .name = "onednn",
     .select = onednn_select,
+    .select_matmul_bias = onednn_select_matmul_bias,
     .prepare = onednn_prepare,
     .release = onednn_release,
     .plan_open = recur_onednn_plan_open,

@@ -25,9 +25,9 @@
 /* The oneDNN backend ("onednn"). */
 extern const recur_backend recur_backend_onednn_impl;
 
-/* The most primitive arguments a node binds (matmul: src, weights, dst, scratchpad; binary: src0, src1, dst,
- * scratchpad). */
-#define ONEDNN_MAX_ARGS 4
+/* The most primitive arguments a node binds (matmul: src, weights, bias, dst, scratchpad; binary: src0, src1,
+ * dst, scratchpad). */
+#define ONEDNN_MAX_ARGS 5
 
 /* Where a primitive argument's data lives at run time: input i (>= 0), or: */
 enum { ONEDNN_BIND_OUTPUT = -1, ONEDNN_BIND_OWN = -2 /* memory the node allocated (scratchpad) */ };

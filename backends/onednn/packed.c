@@ -72,8 +72,8 @@ recur_status recur_onednn_plan_open(const recur_plan *p, void **plan_state, char
     }
     for (int i = 0; i < p->n_steps; i++) {
         const plan_step *step = &p->steps[i];
-        const recur_node *n = &p->g->nodes[step->id];
-        if (!step->fn || step->dead || step->owns_state || n->op != RECUR_OP_MATMUL || step->n_in != 2) continue;
+        const recur_node *n = &p->g->nodes[step->inner >= 0 ? step->inner : step->id]; /* (a matmul with its bias add) */
+        if (!step->fn || step->dead || step->owns_state || n->op != RECUR_OP_MATMUL || step->n_in < 2) continue;
         recur_shape as = p->xshape[step->x_off], bs = p->xshape[step->x_off + 1];
         if (bs.ndim != 2 || as.ndim < 2) continue;
         int ta = (int)n->attr.i[0], tb = (int)n->attr.i[1];
