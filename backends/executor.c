@@ -139,27 +139,19 @@ static int same_as_placed(recur_plan *p, plan_step *step, int32_t *parent, size_
 }
 
 /*
- * Concatenations along the last axis whose parts fused kernels write
- * straight into their columns (backends/fuse.c): part k lies at column
- * sum_{j<k} cols(x_j) of the first such concatenation's first row (its
- * other rows follow a row of the concatenation later; only the fused
- * kernel, which knows the stride, writes it, and nothing reads it but
- * concatenations). A part joined by several is written into each.
+ * Values that fused kernels write straight into columns of a concatenation
+ * along the last axis (backends/fuse.c: a step's gate gradients, and the
+ * activations they overwrite): value x lies columns_at bytes into the
+ * first row of concatenation columns_of; its other rows follow a row of
+ * the concatenation later.
  */
 static void place_columns(recur_plan *p, int32_t *parent, size_t *off)
 {
-    const recur_graph *g = p->g;
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
-        size_t at = 0;
-        for (int k = 0; step->placed_columns && k < step->n_in; k++) {
-            const recur_node *x = &g->nodes[step->in[k]];
-            if (parent[step->in[k]] == step->in[k]) { /* its first concatenation (the kernel writes the others too) */
-                parent[step->in[k]] = step->id;
-                off[step->in[k]] = at;
-            }
-            at += sizeof(float) * (size_t)x->shape.d[x->shape.ndim - 1];
-        }
+        if (step->dead || step->columns_of < 0) continue;
+        parent[step->id] = step->columns_of;
+        off[step->id] = step->columns_at;
     }
 }
 
@@ -463,7 +455,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
                 goto fail;
             }
             const recur_op_def *def = recur_op(node->op);
-            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x, .n_in = node->n_in, .made_by = -1, .inner = -1,
+            p->steps[p->n_steps++] = (plan_step){.id = id, .fn = fn, .x_off = n_x, .n_in = node->n_in, .made_by = -1, .inner = -1, .columns_of = -1,
                                                  .work = def->workspace ? def->workspace(g, node) : 0};
             n_x += node->n_in;
         }

@@ -588,7 +588,7 @@ static int columns_candidate(const recur_plan *p, const plan_step *step, fused_o
  * the gradient of the preactivation): each part is written into its
  * columns of every such concatenation reading it (a GRU joins its gate
  * gradients twice, with a different third part), and the concatenations
- * run nothing (placed_columns). A concatenation identical to an earlier
+ * run nothing (made_by: the first kernel writing them). A concatenation identical to an earlier
  * one stays a step: the executor makes it share the earlier one's buffer.
  * where[v]: the fused_out value v is, or NULL.
  */
@@ -645,18 +645,74 @@ static void place_columns(fuse_ctx *c, fused_out **where)
             int64_t cols = part->shape.d[part->shape.ndim - 1];
             fused_out *o = where[x];
             fused_dst d = {.id = step->id, .offset = sizeof(float) * (size_t)col, .cols = cols, .stride = stride};
-            if (!o->dst[0].cols) o->dst[0] = (fused_dst){.id = x, .cols = cols, .stride = stride}; /* its first concatenation */
-            else o->dst[o->n_dst++] = d;                                                            /* another one */
+            if (!o->dst[0].cols) { /* its first concatenation: where the value lies */
+                o->dst[0] = (fused_dst){.id = x, .cols = cols, .stride = stride};
+                p->steps[c->step_of[x]].columns_of = step->id;
+                p->steps[c->step_of[x]].columns_at = d.offset;
+            } else {
+                o->dst[o->n_dst++] = d; /* another one */
+            }
             int w = c->step_of[x], at = p->steps[w].made_by >= 0 ? p->steps[w].made_by : w;
             if (at < writer) writer = at;
             col += cols;
         }
         step->fn = NULL;
-        step->placed_columns = 1;
         step->made_by = writer;
     }
 out:
     free(first), free(readers), free(rep);
+}
+
+/*
+ * A gradient written into columns of a concatenation overwrites the value
+ * it was computed from when nothing else reads that value: y = sigmoid(x)
+ * of a forward step is read only by the backward kernel computing
+ * dx = sigmoid_grad(y, dy), so y is written where dx will be (its columns
+ * of the step's gate gradients) and dx replaces it. The backward kernel
+ * reads y as a column leaf, copied into its registers block by block
+ * before any instruction writes, so the overwrite is safe. An LSTM's
+ * gates then cost no memory of their own beyond the gradients' buffer.
+ * Operand a (then b) of the instruction computing the part is tried.
+ */
+static void overwrite_operands(fuse_ctx *c, fused_out **where)
+{
+    recur_plan *p = c->p;
+    int n = p->n_vals;
+    int *readers = calloc((size_t)n + 1, sizeof(int));
+    fused_prog **prog_of = calloc((size_t)n + 1, sizeof *prog_of);
+    if (!readers || !prog_of) goto out;
+    for (int s = 0; s < p->n_steps; s++) {
+        plan_step *step = &p->steps[s];
+        for (int k = 0; !step->dead && k < step->n_in; k++) readers[step->in[k]]++;
+        fused_prog *fp = step->owns_state ? step->state : NULL;
+        for (int o = 0; fp && o < fp->n_out; o++) prog_of[fp->out[o].id] = fp;
+    }
+    for (int s = 0; s < p->n_steps; s++) {
+        const plan_step *part = &p->steps[s];
+        fused_prog *fp = prog_of[part->id];
+        if (part->dead || part->columns_of < 0 || !fp) continue;
+        const fused_out *po = where[part->id];
+        int t = 0;
+        while (t < fp->n_insts && fp->inst[t].out != (int)(po - fp->out)) t++;
+        for (int k = 0; t < fp->n_insts && k < 2; k++) {
+            int l = k == 0 ? fp->inst[t].a : fp->inst[t].b;
+            if (l < 0 || l >= fp->n_leaves || fp->cols[l]) continue;
+            int32_t v = fp->leaves[l];
+            fused_out *vo = where[v];
+            int q = c->step_of[v];
+            if (!vo || q < 0 || vo->n_dst != 1 || vo->dst[0].cols || readers[v] != 1 || (p->role[v] & ROLE_OUTPUT) ||
+                p->steps[q].columns_of >= 0 || !recur_shape_equal(p->g->nodes[v].shape, p->g->nodes[part->id].shape))
+                continue;
+            vo->dst[0].cols = po->dst[0].cols, vo->dst[0].stride = po->dst[0].stride;
+            p->steps[q].columns_of = part->columns_of;
+            p->steps[q].columns_at = part->columns_at;
+            fp->cols[l] = po->dst[0].cols, fp->stride[l] = po->dst[0].stride, fp->start[l] = 0;
+            break;
+        }
+    }
+out:
+    free(readers);
+    free(prog_of);
 }
 
 recur_status recur_fuse_pointwise(recur_plan *p)
@@ -693,6 +749,7 @@ recur_status recur_fuse_pointwise(recur_plan *p)
         for (int o = 0; fp && o < fp->n_out; o++) where[fp->out[o].id] = &fp->out[o];
     }
     place_columns(&c, where);
+    overwrite_operands(&c, where);
     /* Column slices that fused kernels read from their source and nothing else reads are not copied out. */
     int *readers = c.first_user; /* reused as a count per value */
     memset(readers, 0, sizeof(int) * ((size_t)n + 2));
@@ -726,8 +783,9 @@ recur_status recur_fused_bind(recur_plan *p)
     recur_status st = RECUR_OK;
     for (int s = 0; s < p->n_steps && st == RECUR_OK; s++) { /* columns of a concatenation are no buffer to read */
         const plan_step *step = &p->steps[s];
+        const fused_prog *fp = step->owns_state ? step->state : NULL;
         for (int k = 0; step->fn && k < step->n_in; k++)
-            if (strided[step->in[k]])
+            if (strided[step->in[k]] && !(fp && fp->cols[k] && fp->start[k] == 0)) /* a fused kernel reads it by columns */
                 st = recur_plan_set_error(p, RECUR_ERR_RUNTIME, "compile: node %s reads %s, which lies in columns of a concatenation",
                                           recur_node_name(p->g, step->id), recur_node_name(p->g, step->in[k]));
     }

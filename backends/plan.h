@@ -20,8 +20,9 @@ typedef struct plan_step {
                              * (its buffer is live from that step); -1: the step computes its value */
     int32_t inner;          /* >= 0: a matmul computed inside this step's kernel (its bias add), else -1 */
     int32_t own_in[3];      /* inputs of such a step: the matmul's operands and the bias */
-    int placed_columns;     /* a concatenation along the last axis whose parts fused kernels write
-                             * straight into their columns (made_by: the first of them) */
+    int32_t columns_of;     /* >= 0: this value lies in columns of that concatenation, columns_at bytes into its
+                             * first row (only fused kernels, which know the stride, write and read it) */
+    size_t columns_at;
     int n_in;               /* the kernel's inputs: usually the node's, a fused kernel's leaves */
     const int32_t *in;
     size_t work;            /* workspace bytes this step needs */

@@ -367,6 +367,39 @@ static void test_fusion_writes_concat_columns(void **state)
 }
 
 /*
+ * A gradient written into columns of a concatenation takes the place of
+ * the activation it differentiates when nothing else reads that
+ * activation (a = sigmoid(x) computed early, da = sigmoid_grad(a, dy) after
+ * a product, in the kernel computing the other part too): both lie at one address, and the results are bitwise those
+ * of the unfused plan.
+ */
+static void test_fusion_gradient_overwrites_activation(void **state)
+{
+    (void)state;
+    enum { R = 5, C = 4 };
+    recur_graph *g = recur_graph_new(3);
+    recur_value x = recur_input(g, "x", recur_shape2(R, C));
+    recur_value w = recur_param(g, "w", recur_shape2(C, C), recur_init_uniform(-1, 1));
+    recur_value w2 = recur_param(g, "w2", recur_shape2(2 * C, 3), recur_init_uniform(-1, 1));
+    recur_value a = recur_sigmoid(g, x);
+    recur_value m = recur_matmul(g, recur_scale(g, a, 2.0f), w, 0, 0);
+    recur_value d = recur_scale(g, m, 0.5f);
+    recur_value da = recur_sigmoid_grad(g, a, d), db = recur_tanh_grad(g, recur_tanh(g, x), d);
+    recur_value y = recur_matmul(g, recur_concat(g, 2, (recur_value[]){da, db}, 1), w2, 0, 0);
+    TU_OK(g, y);
+    float xd[R * C];
+    tu_fill_uniform(xd, R * C, -2, 2, 12);
+    recur_plan *plain, *fused = fused_and_plain(g, 1, &y, x, xd, &plain);
+    assert_int_equal(recur_plan_size(fused), 4); /* sigmoid and scale; the product; the gradients; the product */
+    assert_non_null(recur_plan_value_buffer(fused, a));
+    assert_ptr_equal(recur_plan_value_buffer(fused, a), recur_plan_value_buffer(fused, da));
+    assert_ptr_not_equal(recur_plan_value_buffer(plain, a), recur_plan_value_buffer(plain, da));
+    recur_plan_free(fused);
+    recur_plan_free(plain);
+    recur_graph_free(g);
+}
+
+/*
  * A fused kernel reads column slices (gates of a preactivation [R, 3C])
  * straight from the wide value: the slices are not copied out (no buffer,
  * no kernel), and the result is bitwise that of the unfused plan.
@@ -661,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_fusion_respects_earlier_readers),
         cmocka_unit_test(test_fusion_writes_concat_columns),
         cmocka_unit_test(test_fusion_sums_gate_windows),
+        cmocka_unit_test(test_fusion_gradient_overwrites_activation),
         cmocka_unit_test(test_matmul_bias),
         cmocka_unit_test(test_matmul_fusion_hand_written),
         cmocka_unit_test(test_matmul_fusion_groups),
