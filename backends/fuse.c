@@ -584,12 +584,14 @@ static int columns_candidate(const recur_plan *p, const plan_step *step, fused_o
 
 /*
  * Concatenations along the last axis of values that fused kernels write
- * and nothing else reads (the per-gate gradients of a step, joined into
- * the gradient of the preactivation): each part is written into its
- * columns of every such concatenation reading it (a GRU joins its gate
- * gradients twice, with a different third part), and the concatenations
- * run nothing (made_by: the first kernel writing them). A concatenation identical to an earlier
+ * (the per-gate gradients of a step, joined into the gradient of the
+ * preactivation): each part is written into its columns of every such
+ * concatenation reading it (a GRU joins its gate gradients twice, with a
+ * different third part), and the concatenations run nothing (made_by: the first kernel writing them). A concatenation identical to an earlier
  * one stays a step: the executor makes it share the earlier one's buffer.
+ * A part that only such concatenations read lies in the columns of the
+ * first (no buffer of its own); a part something else reads too (a
+ * hand-written cell's per-gate bias gradient) keeps its own buffer as well.
  * where[v]: the fused_out value v is, or NULL.
  */
 static void place_columns(fuse_ctx *c, fused_out **where)
@@ -611,26 +613,14 @@ static void place_columns(fuse_ctx *c, fused_out **where)
         for (int e = 0; rep[s] == s && e < s; e++)
             if (rep[e] == e && same_concat(p, &p->steps[e], &p->steps[s])) rep[s] = e;
     }
-    /* Drop candidates with a part that something else reads, or too many places, until none is left to drop. */
-    for (int changed = 1; changed;) {
-        changed = 0;
-        for (int s = 0; s < p->n_steps; s++) {
-            if (rep[s] != s) continue;
-            int ok = 1;
-            for (int k = 0; k < p->steps[s].n_in && ok; k++) {
-                int32_t x = p->steps[s].in[k], places = 0;
-                for (int u = first[x]; u < first[x + 1] && ok; u++) {
-                    int r = readers[u];
-                    ok = rep[r] >= 0 && rep[rep[r]] == rep[r];
-                    places += rep[r] == r;
-                }
-                ok = ok && places <= (getenv("ONEDST") ? 1 : MAX_DSTS);
-            }
-            if (!ok) {
+    /* Each part goes to every candidate reading it, besides its own place: drop candidates with a part read by too many. */
+    for (int s = 0; s < p->n_steps; s++) {
+        for (int k = 0; rep[s] == s && k < p->steps[s].n_in; k++) {
+            int32_t x = p->steps[s].in[k], places = 0;
+            for (int u = first[x]; u < first[x + 1]; u++) places += rep[readers[u]] == readers[u];
+            if (places >= MAX_DSTS)
                 for (int t = s; t < p->n_steps; t++)
                     if (rep[t] == s) rep[t] = -1;
-                changed = 1;
-            }
         }
     }
     for (int s = 0; s < p->n_steps; s++) {
@@ -645,12 +635,14 @@ static void place_columns(fuse_ctx *c, fused_out **where)
             int64_t cols = part->shape.d[part->shape.ndim - 1];
             fused_out *o = where[x];
             fused_dst d = {.id = step->id, .offset = sizeof(float) * (size_t)col, .cols = cols, .stride = stride};
-            if (!o->dst[0].cols) { /* its first concatenation: where the value lies */
+            int only_joined = 1; /* read by placed concatenations (and their copies) only */
+            for (int u = first[x]; u < first[x + 1]; u++) only_joined &= rep[readers[u]] >= 0 && rep[rep[readers[u]]] == rep[readers[u]];
+            if (only_joined && o->n_dst == 1 && !o->dst[0].cols) { /* its first concatenation: where the value lies */
                 o->dst[0] = (fused_dst){.id = x, .cols = cols, .stride = stride};
                 p->steps[c->step_of[x]].columns_of = step->id;
                 p->steps[c->step_of[x]].columns_at = d.offset;
             } else {
-                o->dst[o->n_dst++] = d; /* another one */
+                o->dst[o->n_dst++] = d; /* besides its own place */
             }
             int w = c->step_of[x], at = p->steps[w].made_by >= 0 ? p->steps[w].made_by : w;
             if (at < writer) writer = at;
