@@ -12,8 +12,16 @@
  *                          gradients sum_t A_t^T B_t become one matmul over
  *                          the concatenated rows, per-step slices of a
  *                          sequence's gradient become one concatenation;
- *   RECUR_PASS_FUSE        a compiled plan runs each chain of elementwise ops
- *                          (a cell's gate arithmetic) as one kernel;
+ *   RECUR_PASS_FUSE        a compiled plan runs each group of elementwise ops
+ *                          of one shape (a cell's gate arithmetic) as one
+ *                          kernel writing every value read outside it (gate
+ *                          activations, cell state, output); a sum only gate
+ *                          slices read is computed inside it by columns;
+ *                          gradients joined along the last axis are written
+ *                          into their columns (over the activations they
+ *                          differentiate where nothing else reads those);
+ *                          a matmul and the bias row added to it run as one
+ *                          kernel;
  *   RECUR_PASS_MATMUL_FUSE matmuls that share their left operand and
  *                          transposes (the gate products of a cell written
  *                          one per gate) become one matmul on the
