@@ -207,20 +207,29 @@ static recur_status fused_forward(const recur_kernel_args *k)
 /*
  * The value a fused kernel reads for leaf src: src itself, or, when src is
  * a slice of the last axis of a value x (a gate of a preactivation
- * [B, G*H]) with the output's shape, x (its columns start.. start+cols of
- * rows of `stride`). The slice then need not be copied out at all.
+ * [B, G*H]) with the output's shape, or step t of such a slice of a
+ * sequence [T, B, G*H], x (its columns start.. start+cols of rows of
+ * `stride`, start counting the rows of earlier steps). The slice then need
+ * not be copied out at all.
  */
 static int32_t column_slice_source(const recur_plan *p, int32_t src, recur_shape out, int64_t *cols, int64_t *stride,
                                    int64_t *start)
 {
     const recur_graph *g = p->g;
     const recur_node *n = &g->nodes[src];
-    if (n->op != RECUR_OP_SLICE || n->attr.i[0] != n->shape.ndim - 1 || !recur_shape_equal(n->shape, out)) return src;
+    if (!recur_shape_equal(n->shape, out)) return src;
+    int64_t rows_before = 0; /* a select of step t of a sliced sequence: rows t * (rows per step) onwards */
+    if (n->op == RECUR_OP_TAKE && n->attr.i[0] == 0 && g->nodes[n->in[0]].shape.ndim >= 2) {
+        const recur_node *seq = &g->nodes[n->in[0]];
+        rows_before = n->attr.i[1] * (recur_shape_numel(seq->shape) / seq->shape.d[0] / seq->shape.d[seq->shape.ndim - 1]);
+        n = seq;
+    }
+    if (n->op != RECUR_OP_SLICE || n->attr.i[0] != n->shape.ndim - 1) return src;
     const recur_node *x = &g->nodes[n->in[0]];
     if (!p->role[n->in[0]] || n->attr.i[2] == x->shape.d[x->shape.ndim - 1]) return src;
     *cols = n->attr.i[2];
     *stride = x->shape.d[x->shape.ndim - 1];
-    *start = n->attr.i[1];
+    *start = rows_before * *stride + n->attr.i[1];
     return n->in[0];
 }
 
@@ -742,16 +751,21 @@ recur_status recur_fuse_pointwise(recur_plan *p)
     }
     place_columns(&c, where);
     overwrite_operands(&c, where);
-    /* Column slices that fused kernels read from their source and nothing else reads are not copied out. */
+    /* Column slices (and selects of them) that fused kernels read from their source and nothing else
+     * reads are not copied out; a slice read only by such selects then goes too. */
     int *readers = c.first_user; /* reused as a count per value */
-    memset(readers, 0, sizeof(int) * ((size_t)n + 2));
-    for (int s = 0; s < p->n_steps; s++)
-        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) readers[p->steps[s].in[k]]++;
-    for (int s = 0; s < p->n_steps; s++) {
-        plan_step *step = &p->steps[s];
-        if (!step->dead && step->fn && p->g->nodes[step->id].op == RECUR_OP_SLICE && !readers[step->id] &&
-            !(p->role[step->id] & ROLE_OUTPUT))
-            step->dead = 1, step->fn = NULL;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        memset(readers, 0, sizeof(int) * ((size_t)n + 2));
+        for (int s = 0; s < p->n_steps; s++)
+            for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) readers[p->steps[s].in[k]]++;
+        for (int s = 0; s < p->n_steps; s++) {
+            plan_step *step = &p->steps[s];
+            int op = p->g->nodes[step->id].op;
+            if (!step->dead && step->fn && (op == RECUR_OP_SLICE || op == RECUR_OP_TAKE) && !readers[step->id] &&
+                !(p->role[step->id] & ROLE_OUTPUT))
+                step->dead = 1, step->fn = NULL, changed = 1;
+        }
     }
 out:
     free(c.step_of), free(c.first_user), free(c.users), free(c.taken), free(c.mark), free(c.members), free(where);

@@ -59,9 +59,11 @@ typedef struct fuser {
     cat_entry *cats;
     int n_cats, cap_cats;
     int *mark;              /* mark[id] == stamp: reached by the current ancestor search */
+    int cap_weight;         /* nodes before the pass (weight[], reader[]) */
     int stamp, cap_mark;
     int32_t *stack;
     char *weight;           /* for the nodes before the pass: 0 not known yet, 1 depends on no input, 2 does */
+    int32_t *reader;        /* for the nodes before the pass: the one node reading it, -1 none, -2 several */
 } fuser;
 
 /* A fresh stamp, with room for every node g holds now. Returns 0 if out of memory. */
@@ -171,6 +173,68 @@ static int joinable(fuser *f, int32_t *ids, int n)
     return m;
 }
 
+/*
+ * Biases of fused members: when every member Y_k (now a slice of the fused
+ * product P) is read only by an add of a weight row b_k (a bias_add), the
+ * adds become slices of one add, P + concat(b_1, ..., b_n), in place. A
+ * cell written with a bias per gate then adds one bias row to one product
+ * (which a plan runs as one kernel, backends/matmul_bias.c) instead of n
+ * rows to n slices, and its bias gradient is one reduction.
+ */
+static recur_status fold_biases(fuser *f, const int32_t *ids, int n, recur_value fused)
+{
+    recur_graph *g = f->g;
+    recur_value *b = malloc(sizeof *b * (size_t)n);
+    int32_t *adds = malloc(sizeof(int32_t) * (size_t)n);
+    if (!b || !adds) {
+        free(b), free(adds);
+        return recur_set_error(g, RECUR_ERR_NOMEM, "matmul_fuse: out of memory");
+    }
+    int ok = 1;
+    for (int k = 0; k < n && ok; k++) {
+        const recur_node *m = &g->nodes[ids[k]];
+        int32_t r = f->reader[ids[k]];
+        const recur_node *add = r >= 0 ? &g->nodes[r] : NULL;
+        ok = add && add->op == RECUR_OP_ADD && !add->loop && add->n_in == 2;
+        if (!ok) break;
+        int32_t bias = add->in[0] == ids[k] ? add->in[1] : add->in[0];
+        const recur_node *bn = &g->nodes[bias];
+        ok = bias < (int32_t)f->cap_weight && bn->shape.ndim == 1 && bn->shape.d[0] == m->shape.d[m->shape.ndim - 1] &&
+             add->in[0] != add->in[1] && recur_shape_equal(add->shape, m->shape);
+        if (ok) {
+            int w = is_weight(f, bias);
+            if (w < 0) {
+                free(b), free(adds);
+                return recur_set_error(g, RECUR_ERR_NOMEM, "matmul_fuse: out of memory");
+            }
+            ok = w;
+        }
+        b[k] = (recur_value){bias};
+        adds[k] = r;
+    }
+    recur_status st = RECUR_OK;
+    if (ok) {
+        recur_value cat = concat_once(f, n, b, 0);
+        recur_value sum = recur_ok(cat) ? recur_add(g, fused, cat) : RECUR_NONE;
+        if (!recur_ok(sum)) {
+            st = g->err ? g->err : RECUR_ERR_STATE;
+        } else {
+            recur_node *sn = &g->nodes[sum.id], *fn = &g->nodes[fused.id];
+            sn->unrolled = fn->unrolled, sn->step = fn->step, sn->origin = fn->origin;
+            for (int k = 0; k < n; k++) { /* each add is now the slice its member was */
+                recur_node *a = &g->nodes[adds[k]];
+                const recur_node *m = &g->nodes[ids[k]];
+                a->op = RECUR_OP_SLICE;
+                a->n_in = 1;
+                a->in[0] = sum.id;
+                a->attr = m->attr;
+            }
+        }
+    }
+    free(b), free(adds);
+    return st;
+}
+
 /* Rewrites the n >= 2 members ids (one A, one pair of transposes) as slices of one product. */
 static recur_status fuse_group(fuser *f, const int32_t *ids, int n)
 {
@@ -210,7 +274,7 @@ static recur_status fuse_group(fuser *f, const int32_t *ids, int n)
         m->attr.i[2] = cols;
         offset += cols;
     }
-    return RECUR_OK;
+    return fold_biases(f, ids, n, fused);
 }
 
 recur_status recur_fuse_matmuls(recur_graph *g)
@@ -219,11 +283,20 @@ recur_status recur_fuse_matmuls(recur_graph *g)
     const int n0 = g->n;
     member *cand = malloc(sizeof *cand * ((size_t)n0 + 1));
     int32_t *ids = malloc(sizeof(int32_t) * ((size_t)n0 + 1));
-    fuser f = {.g = g, .weight = calloc((size_t)n0 + 1, 1)};
+    fuser f = {.g = g, .weight = calloc((size_t)n0 + 1, 1), .reader = malloc(sizeof(int32_t) * ((size_t)n0 + 1)),
+               .cap_weight = n0};
     recur_status st = RECUR_OK;
-    if (!cand || !ids || !f.weight) {
+    if (!cand || !ids || !f.weight || !f.reader) {
         st = recur_set_error(g, RECUR_ERR_NOMEM, "matmul_fuse: out of memory");
         goto out;
+    }
+    for (int32_t id = 0; id < n0; id++) f.reader[id] = -1;
+    for (int32_t id = 0; id < n0; id++) {
+        const recur_node *n = &g->nodes[id];
+        for (int k = 0; !n->removed && k < n->n_in; k++) {
+            int32_t x = n->in[k];
+            f.reader[x] = f.reader[x] == -1 || f.reader[x] == id ? id : -2;
+        }
     }
     int n_cand = 0;
     for (int32_t id = 0; id < n0; id++) {
@@ -246,6 +319,7 @@ out:
     free(f.mark);
     free(f.stack);
     free(f.weight);
+    free(f.reader);
     free(cand);
     free(ids);
     return st;

@@ -227,12 +227,13 @@ static void test_fusion_is_exact(void **state)
     /* Kernels per time step and layer of a training plan, with every pass on: the recurrent product
      * and one fused kernel each way (the LSTM's preactivation, hoisted input projection + recurrent
      * product + bias, is summed inside the forward kernel; the GRU's recurrent product adds its
-     * bias as it is written, since its backward pass reads that sum). */
-    const int per_step[] = {8, 8, 8};
-    for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
+     * bias as it is written, since its backward pass reads that sum). The cells written by hand,
+     * one product and bias per gate, get the same count. */
+    const int cells[] = {RECUR_LSTM, RECUR_GRU, MGU, HAND_LSTM, HAND_GRU}, per_step[] = {8, 8, 8, 8, 8};
+    for (size_t c = 0; c < sizeof cells / sizeof cells[0]; c++) {
         int size[2];
         for (int k = 0; k < 2; k++) {
-            built b = build_steps(kinds[c], RECUR_PASS_ALL, 0, T * (k + 1));
+            built b = build_steps(cells[c], RECUR_PASS_ALL, 0, T * (k + 1));
             recur_value outs[17] = {b.loss};
             memcpy(outs + 1, b.grads, sizeof(recur_value) * (size_t)b.n_params);
             recur_compile_opts ref = {.backend = "reference"};
@@ -242,7 +243,7 @@ static void test_fusion_is_exact(void **state)
             recur_plan_free(p);
             recur_graph_free(b.g);
         }
-        print_message("%s: %d kernels per step\n", kinds[c] < 0 ? "mgu" : recur_cell_kind_name(kinds[c]), (size[1] - size[0]) / T);
+        print_message("%s: %d kernels per step\n", kind_name(cells[c]), (size[1] - size[0]) / T);
         assert_int_equal(size[1] - size[0], per_step[c] * T);
     }
 }
@@ -545,8 +546,9 @@ static void test_matmul_fusion_hand_written(void **state)
             /* Forward, per layer: G hoisted input products and G per step -> 1 hoisted and 1 per step. */
             assert_int_equal(count_ops(off.g, 1, &off.loss, "matmul"), 2 * G * (steps + 1));
             assert_int_equal(count_ops(on.g, 1, &on.loss, "matmul"), 2 * (steps + 1));
-            /* The weights are concatenated once per layer and side (W's, U's), not once per step. */
-            assert_int_equal(count_ops(on.g, 1, &on.loss, "concat"), 2 * 2);
+            /* The weights are concatenated once per layer and side (W's, U's), not once per step, and
+             * so are the per-gate biases of the input products (folded into one bias add). */
+            assert_int_equal(count_ops(on.g, 1, &on.loss, "concat"), 2 * 3);
             assert_int_equal(count_ops(off.g, 1, &off.loss, "concat"), 0);
             int mm_on = count_ops(on.g, on.n_params, on.grads, "matmul");
             int mm_off = count_ops(off.g, off.n_params, off.grads, "matmul");
