@@ -198,7 +198,7 @@ static void test_fusion_is_exact(void **state)
     int kinds[] = {RECUR_LSTM, RECUR_GRU, -1};
     for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
         built b = build(kinds[c], RECUR_PASS_ALL, 0);
-        recur_value outs[17] = {b.loss};
+        recur_value outs[33] = {b.loss};
         memcpy(outs + 1, b.grads, sizeof(recur_value) * (size_t)b.n_params);
         recur_compile_opts ref = {.backend = "reference"};
         recur_plan *fused = recur_compile(b.g, b.n_params + 1, outs, &ref);
@@ -234,7 +234,7 @@ static void test_fusion_is_exact(void **state)
         int size[2];
         for (int k = 0; k < 2; k++) {
             built b = build_steps(cells[c], RECUR_PASS_ALL, 0, T * (k + 1));
-            recur_value outs[17] = {b.loss};
+            recur_value outs[33] = {b.loss};
             memcpy(outs + 1, b.grads, sizeof(recur_value) * (size_t)b.n_params);
             recur_compile_opts ref = {.backend = "reference"};
             recur_plan *p = recur_compile(b.g, b.n_params + 1, outs, &ref);
