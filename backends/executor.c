@@ -228,7 +228,8 @@ static void share_duplicates(recur_plan *p, int32_t *parent)
         if (step->dead || !step->fn || step->owns_state || n->n_in == 0) continue;
         for (int e = 0; e < s; e++) {
             const plan_step *earlier = &p->steps[e];
-            if (!computes(earlier) || earlier->owns_state || written_at(p, e) >= s || canon[earlier->id] != earlier->id)
+            if (!computes(earlier) || earlier->owns_state || earlier->columns_of >= 0 || written_at(p, e) >= s ||
+                canon[earlier->id] != earlier->id)
                 continue;
             if (!same_computation(g, &g->nodes[earlier->id], n, canon)) continue;
             parent[step->id] = earlier->id;
