@@ -194,6 +194,118 @@ static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, si
     }
 }
 
+/* A region of a concatenation (bytes [lo, hi) of concat y's buffer), for recur_fused_in_place. */
+typedef struct region {
+    const int32_t *parent;
+    const size_t *off;
+    int32_t y;
+    size_t lo, hi;
+} region;
+
+static int in_region(void *ctx, int32_t id, size_t offset, int64_t *start)
+{
+    const region *r = ctx;
+    size_t at;
+    if (resolve(r->parent, r->off, id, &at) != r->y) return 0;
+    at += offset;
+    if (at < r->lo || at >= r->hi) return 0;
+    *start = (int64_t)((at - r->lo) / sizeof(float));
+    return 1;
+}
+
+/*
+ * A sequence laid over another one: a concatenation y of T equal parts
+ * written step by step (the gate gradients of a backward pass, and the
+ * gate activations written where their gradients go) may take the buffer
+ * of a value s of the same size that is read step by step in the same
+ * order (the hoisted input projection [T, B, G], read by selects of step
+ * t), when every part t is first written after the last read of step t
+ * of s, or by that very read's fused kernel reading s by columns and
+ * writing the same columns (recur_fused_in_place). The projection, the
+ * activations and the gradients of a step then share one [B, G] block,
+ * as in oneDNN's RNN workspace.
+ */
+static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, size_t *off)
+{
+    recur_graph *g = p->g;
+    int n = p->n_vals;
+    int *first_write = NULL, *last_read = NULL, *reader = NULL; /* per step t of y and s */
+    char *used = calloc((size_t)n + 1, 1);
+    if (!used) return;
+    for (int ys = 0; ys < p->n_steps; ys++) {
+        const plan_step *cat = &p->steps[ys];
+        const recur_node *y = &g->nodes[cat->id];
+        int T = cat->n_in;
+        if (cat->dead || cat->fn || !concat_is_contiguous(y) || parent[cat->id] != cat->id || T < 2 ||
+            (p->role[cat->id] & 7) != ROLE_COMPUTED || (p->role[cat->id] & ROLE_OUTPUT) || used[cat->id])
+            continue;
+        size_t part = sizeof(float) * (size_t)recur_shape_numel(g->nodes[cat->in[0]].shape);
+        int equal = 1;
+        for (int k = 0; k < T; k++) equal &= sizeof(float) * (size_t)recur_shape_numel(g->nodes[cat->in[k]].shape) == part;
+        if (!equal) continue;
+        free(first_write), free(last_read), free(reader);
+        first_write = malloc(sizeof(int) * (size_t)T), last_read = malloc(sizeof(int) * (size_t)T);
+        reader = malloc(sizeof(int) * (size_t)T);
+        if (!first_write || !last_read || !reader) break;
+        /* When each part of y is first written. */
+        for (int t = 0; t < T; t++) first_write[t] = p->n_steps;
+        for (int i = 0; i < n; i++) {
+            size_t at;
+            int q = step_of[i];
+            if (q < 0 || !computes(&p->steps[q]) || resolve(parent, off, i, &at) != cat->id) continue;
+            int t = (int)(at / part), w = written_at(p, q);
+            if (t < T && w < first_write[t]) first_write[t] = w;
+        }
+        int earliest = p->n_steps;
+        for (int t = 0; t < T; t++) earliest = first_write[t] < earliest ? first_write[t] : earliest;
+        for (int ss = 0; ss < p->n_steps; ss++) { /* a value s of y's size, read step by step */
+            const plan_step *sv = &p->steps[ss];
+            const recur_node *sn = &g->nodes[sv->id];
+            if (!computes(sv) || parent[sv->id] != sv->id || sv->id == cat->id || used[sv->id] || sn->shape.ndim < 2 ||
+                sn->shape.d[0] != T || sizeof(float) * (size_t)recur_shape_numel(sn->shape) != part * (size_t)T ||
+                (p->role[sv->id] & 7) != ROLE_COMPUTED || (p->role[sv->id] & ROLE_OUTPUT) || written_at(p, ss) >= earliest)
+                continue;
+            int ok = 1;
+            for (int t = 0; t < T; t++) last_read[t] = -1, reader[t] = -1;
+            for (int r = 0; r < p->n_steps && ok; r++) { /* the kernels reading s, and which steps of it */
+                const plan_step *rs = &p->steps[r];
+                if (rs->dead || !rs->fn) continue;
+                for (int k = 0; k < rs->n_in && ok; k++) {
+                    size_t at;
+                    int32_t x = rs->in[k];
+                    if (resolve(parent, off, x, &at) != sv->id) continue;
+                    size_t bytes = sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape);
+                    int t = (int)(at / part);
+                    ok = at % part + bytes <= part; /* within one step of s */
+                    if (ok && r > last_read[t]) last_read[t] = r, reader[t] = rs->id;
+                }
+            }
+            for (int t = 0; t < T && ok; t++) {
+                if (last_read[t] < first_write[t]) continue;
+                int64_t row = sn->shape.d[sn->shape.ndim - 1];
+                region reg = {parent, off, cat->id, part * (size_t)t, part * (size_t)(t + 1)};
+                int32_t take = -1; /* the one value of step t of s the kernel reads: the select of step t */
+                const plan_step *rs = &p->steps[last_read[t]];
+                for (int k = 0; ok && k < rs->n_in; k++) {
+                    size_t at;
+                    if (resolve(parent, off, rs->in[k], &at) != sv->id) continue;
+                    ok = (take < 0 || take == rs->in[k]) && at == part * (size_t)t &&
+                         sizeof(float) * (size_t)recur_shape_numel(g->nodes[rs->in[k]].shape) == part;
+                    take = rs->in[k];
+                }
+                ok = ok && last_read[t] == first_write[t] && take >= 0 &&
+                     recur_fused_in_place(p, last_read[t], take, row, in_region, &reg);
+            }
+            if (!ok) continue;
+            parent[cat->id] = sv->id;
+            off[cat->id] = 0;
+            used[cat->id] = used[sv->id] = 1;
+            break;
+        }
+    }
+    free(first_write), free(last_read), free(reader), free(used);
+}
+
 /* 1 if nodes a and b apply the same op with the same attributes to the same inputs (given as canonical ids). */
 static int same_computation(const recur_graph *g, const recur_node *a, const recur_node *b, const int32_t *canon)
 {
@@ -313,6 +425,7 @@ static recur_status plan_memory(recur_plan *p)
     }
     if (!p->opts.no_reuse) place_columns(p, root, off);
     if (!p->opts.no_reuse) place_concats(p, step_of, root, off);
+    if (!p->opts.no_reuse) share_sequences(p, step_of, root, off);
     if (!p->opts.no_reuse) share_reductions(p, root, off);
     /* Follow parents to the root, adding offsets (a parent is a concat computed later, or a view's input). */
     for (int i = 0; i < n; i++) { /* in id order: a value resolved here is one step from its root for later ones */

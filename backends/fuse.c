@@ -810,3 +810,39 @@ void recur_fused_describe(const void *program, const recur_graph *g, char *buf, 
         at += (size_t)snprintf(buf + at, len - at, "%s%s%s", o ? ", " : " -> ", recur_node_name(g, fp->out[o].id),
                                fp->out[o].dst[0].cols ? " (columns)" : "");
 }
+
+/*
+ * 1 if step s may read the region of value `src` (rows of `row` floats,
+ * bytes [lo, hi) of its buffer) while it writes into the same bytes of
+ * another value's buffer laid over it: s is a fused kernel that reads the
+ * region only as column leaves of that row length and writes into it only
+ * as columns of that row length, each written window equal to a read one
+ * or apart from every read one (an element is then read, into a register,
+ * before the block that writes it). dst_in_region(ctx, id, offset, &start)
+ * says whether destination (id, offset) lands in the region and at which
+ * column.
+ */
+int recur_fused_in_place(const recur_plan *p, int s, int32_t src, int64_t row,
+                         int (*dst_in_region)(void *ctx, int32_t id, size_t offset, int64_t *start), void *ctx)
+{
+    const plan_step *step = &p->steps[s];
+    const fused_prog *fp = step->owns_state ? step->state : NULL;
+    if (!fp) return 0;
+    for (int o = 0; o < fp->n_out; o++)
+        for (int d = 0; d < fp->out[o].n_dst; d++) {
+            const fused_dst *w = &fp->out[o].dst[d];
+            int64_t ws;
+            if (!dst_in_region(ctx, w->id, w->offset, &ws)) continue;
+            if (!w->cols || w->stride != row) return 0;
+            for (int l = 0; l < fp->n_leaves; l++) {
+                if (fp->leaves[l] != src) continue;
+                int64_t rs = fp->start[l], rc = fp->cols[l];
+                if (!rc || fp->stride[l] != row) return 0;
+                int same = rs == ws && rc == w->cols, apart = rs + rc <= ws || ws + w->cols <= rs;
+                if (!same && !apart) return 0;
+            }
+        }
+    for (int l = 0; l < fp->n_leaves; l++)
+        if (fp->leaves[l] == src && (!fp->cols[l] || fp->stride[l] != row)) return 0;
+    return 1;
+}

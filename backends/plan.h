@@ -87,6 +87,13 @@ void recur_fuse_matmul_bias(recur_plan *p);
  */
 recur_status recur_fused_bind(recur_plan *p);
 
+/*
+ * 1 if step s (a fused kernel) may read value src (a step's rows of `row`
+ * floats) while writing over the same bytes: see backends/fuse.c.
+ */
+int recur_fused_in_place(const recur_plan *p, int s, int32_t src, int64_t row,
+                         int (*dst_in_region)(void *ctx, int32_t id, size_t offset, int64_t *start), void *ctx);
+
 /* Writes what fused program `program` computes ("sigmoid tanh mul ... -> outputs") into buf. */
 void recur_fused_describe(const void *program, const recur_graph *g, char *buf, size_t len);
 

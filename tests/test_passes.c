@@ -401,6 +401,45 @@ static void test_fusion_gradient_overwrites_activation(void **state)
 }
 
 /*
+ * A sequence laid over another (oneDNN's workspace layout): a hoisted
+ * projection S [T, R, 2C] read step by step by forward kernels, which
+ * write their activations where the step's gradients go, and the
+ * concatenation of those gradients share one buffer; the results are
+ * bitwise those of the unfused plan.
+ */
+static void test_fusion_shares_sequence_buffer(void **state)
+{
+    (void)state;
+    enum { TT = 3, R = 4, C = 3 };
+    recur_graph *g = recur_graph_new(3);
+    recur_value x = recur_input(g, "x", recur_shape3(TT, R, 2));
+    recur_value w = recur_param(g, "w", recur_shape2(2, 2 * C), recur_init_uniform(-1, 1));
+    recur_value b = recur_param(g, "b", recur_shape1(2 * C), recur_init_uniform(-1, 1));
+    recur_value v = recur_param(g, "v", recur_shape2(C, C), recur_init_uniform(-1, 1));
+    recur_value w2 = recur_param(g, "w2", recur_shape2(2 * C, 2), recur_init_uniform(-1, 1));
+    recur_value seq = recur_add(g, recur_matmul(g, x, w, 0, 0), b);
+    recur_value parts[TT];
+    for (int t = 0; t < TT; t++) {
+        recur_value pre = recur_take(g, seq, 0, t);
+        recur_value gate = recur_sigmoid(g, recur_slice(g, pre, 1, 0, C)), cand = recur_tanh(g, recur_slice(g, pre, 1, C, C));
+        recur_value m = recur_scale(g, recur_matmul(g, recur_mul(g, gate, cand), v, 0, 0), 0.5f);
+        parts[t] = recur_concat(g, 2, (recur_value[]){recur_sigmoid_grad(g, gate, m), recur_tanh_grad(g, cand, m)}, 1);
+    }
+    recur_value joined = recur_concat(g, TT, parts, 0);
+    recur_value y = recur_matmul(g, joined, w2, 0, 0);
+    TU_OK(g, y);
+    float xd[TT * R * 2];
+    tu_fill_uniform(xd, TT * R * 2, -1, 1, 13);
+    recur_plan *plain, *fused = fused_and_plain(g, 1, &y, x, xd, &plain);
+    assert_non_null(recur_plan_value_buffer(fused, seq));
+    /* (gate and cand of step t are written into step t of both, so only the laying over lets them coincide) */
+    assert_ptr_equal(recur_plan_value_buffer(fused, seq), recur_plan_value_buffer(fused, joined));
+    recur_plan_free(fused);
+    recur_plan_free(plain);
+    recur_graph_free(g);
+}
+
+/*
  * A fused kernel reads column slices (gates of a preactivation [R, 3C])
  * straight from the wide value: the slices are not copied out (no buffer,
  * no kernel), and the result is bitwise that of the unfused plan.
@@ -697,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_fusion_writes_concat_columns),
         cmocka_unit_test(test_fusion_sums_gate_windows),
         cmocka_unit_test(test_fusion_gradient_overwrites_activation),
+        cmocka_unit_test(test_fusion_shares_sequence_buffer),
         cmocka_unit_test(test_matmul_bias),
         cmocka_unit_test(test_matmul_fusion_hand_written),
         cmocka_unit_test(test_matmul_fusion_groups),
