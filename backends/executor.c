@@ -229,7 +229,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
 {
     recur_graph *g = p->g;
     int n = p->n_vals;
-    int *first_write = NULL, *last_read = NULL, *reader = NULL; /* per step t of y and s */
+    int *first_write = NULL, *last_read = NULL; /* per step t of y and s */
     char *used = calloc((size_t)n + 1, 1);
     if (!used) return;
     for (int ys = 0; ys < p->n_steps; ys++) {
@@ -243,10 +243,9 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
         int equal = 1;
         for (int k = 0; k < T; k++) equal &= sizeof(float) * (size_t)recur_shape_numel(g->nodes[cat->in[k]].shape) == part;
         if (!equal) continue;
-        free(first_write), free(last_read), free(reader);
+        free(first_write), free(last_read);
         first_write = malloc(sizeof(int) * (size_t)T), last_read = malloc(sizeof(int) * (size_t)T);
-        reader = malloc(sizeof(int) * (size_t)T);
-        if (!first_write || !last_read || !reader) break;
+        if (!first_write || !last_read) break;
         /* When each part of y is first written. */
         for (int t = 0; t < T; t++) first_write[t] = p->n_steps;
         for (int i = 0; i < n; i++) {
@@ -266,7 +265,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
                 (p->role[sv->id] & 7) != ROLE_COMPUTED || (p->role[sv->id] & ROLE_OUTPUT) || written_at(p, ss) >= earliest)
                 continue;
             int ok = 1;
-            for (int t = 0; t < T; t++) last_read[t] = -1, reader[t] = -1;
+            for (int t = 0; t < T; t++) last_read[t] = -1;
             for (int r = 0; r < p->n_steps && ok; r++) { /* the kernels reading s, and which steps of it */
                 const plan_step *rs = &p->steps[r];
                 if (rs->dead || !rs->fn) continue;
@@ -277,7 +276,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
                     size_t bytes = sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape);
                     int t = (int)(at / part);
                     ok = at % part + bytes <= part; /* within one step of s */
-                    if (ok && r > last_read[t]) last_read[t] = r, reader[t] = rs->id;
+                    if (ok && r > last_read[t]) last_read[t] = r;
                 }
             }
             for (int t = 0; t < T && ok; t++) {
@@ -303,7 +302,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
             break;
         }
     }
-    free(first_write), free(last_read), free(reader), free(used);
+    free(first_write), free(last_read), free(used);
 }
 
 /* 1 if nodes a and b apply the same op with the same attributes to the same inputs (given as canonical ids). */

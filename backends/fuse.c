@@ -64,6 +64,7 @@ typedef struct fused_out {
 typedef struct fused_prog {
     int n_leaves, n_insts, n_out;
     int parts;                    /* ranges the kernel may run at once (a set of scratch registers each) */
+    int64_t work;                 /* floats moved per element, for the threading threshold (work_per_element) */
     int32_t leaves[MAX_LEAVES];   /* leaf value ids (the step's inputs) */
     /* A leaf that is a slice x[..., start:start+cols] of the last axis of a value x [..., stride]
      * is read from x itself (leaves[l] is x): element i of the leaf is
@@ -193,12 +194,9 @@ static recur_status fused_forward(const recur_kernel_args *k)
     for (int t = 0; t < j.fp->n_insts; t++)
         if (!recur_pointwise_arity(j.fp->inst[t].op))
             return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", j.fp->inst[t].op);
-    for (int o = 0; o < j.fp->n_out; o++)
-        for (int d = 0; d < j.fp->out[o].n_dst; d++)
-            if (!j.fp->out[o].dst[d].at) return recur_kernel_fail(k, "fused kernel: output %d has no buffer", o);
     for (int l = 0; l < j.fp->n_leaves; l++)
         j.period[l] = j.fp->cols[l] ? 0 : recur_bcast_period(k->node->shape, k->xs[l]);
-    int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * work_per_element(j.fp);
+    int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * j.fp->work;
     if (recur_parallel_parts(n_blocks, floats) <= j.fp->parts) recur_parallel_range(n_blocks, floats, fused_blocks, &j);
     else fused_blocks(&j, 0, n_blocks, 0); /* more threads now than when compiled: scratch for one */
     return RECUR_OK;
@@ -233,11 +231,36 @@ static int32_t column_slice_source(const recur_plan *p, int32_t src, recur_shape
     return n->in[0];
 }
 
+/* The steps that read each value: those of value v are step[first[v] .. first[v + 1]). */
+typedef struct reader_lists {
+    int *first, *step;
+} reader_lists;
+
+/* The reader lists of the plan's live steps as they are now; 0 if out of memory. */
+static int readers_make(const recur_plan *p, reader_lists *r)
+{
+    int n = p->n_vals, n_reads = 0;
+    for (int s = 0; s < p->n_steps; s++) n_reads += p->steps[s].dead ? 0 : p->steps[s].n_in;
+    r->first = calloc((size_t)n + 2, sizeof(int));
+    r->step = malloc(sizeof(int) * ((size_t)n_reads + 1));
+    if (!r->first || !r->step) return 0;
+    for (int s = 0; s < p->n_steps; s++)
+        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) r->first[p->steps[s].in[k] + 2]++;
+    for (int i = 0; i < n; i++) r->first[i + 2] += r->first[i + 1];
+    for (int s = 0; s < p->n_steps; s++)
+        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) r->step[r->first[p->steps[s].in[k] + 1]++] = s;
+    return 1;
+}
+
+static void readers_free(reader_lists *r) { free(r->first), free(r->step); }
+
+static int n_readers(const reader_lists *r, int32_t v) { return r->first[v + 1] - r->first[v]; }
+
 /* A plan being fused: who reads what, and the group being formed. */
 typedef struct fuse_ctx {
     recur_plan *p;
     int *step_of;              /* value id -> the step computing it, or -1 */
-    int *first_user, *users;   /* the steps reading value v: users[first_user[v] .. first_user[v + 1]) */
+    reader_lists r;            /* who reads each value, before fusion */
     char *taken;               /* steps already in a group: every such group runs later than any step not taken */
     char *mark;                /* steps in the group being formed */
     int *members;
@@ -268,8 +291,8 @@ static int absorb(fuse_ctx *c, int q, int root, recur_shape shape)
     c->mark[q] = 1;
     for (int j = start; j < c->n_members; j++) {
         int32_t v = c->p->steps[c->members[j]].id;
-        for (int u = c->first_user[v]; u < c->first_user[v + 1]; u++) {
-            int s = c->users[u];
+        for (int u = c->r.first[v]; u < c->r.first[v + 1]; u++) {
+            int s = c->r.step[u];
             if (c->mark[s] || s > root || c->taken[s]) continue; /* in the group, or runs after its kernel */
             if (!fusable(c->p, &c->p->steps[s], shape) || c->n_members == MAX_INSTS) goto undo;
             c->members[c->n_members++] = s;
@@ -287,8 +310,8 @@ static int read_outside(const fuse_ctx *c, int s)
 {
     int32_t v = c->p->steps[s].id;
     if (c->p->role[v] & ROLE_OUTPUT) return 1;
-    for (int u = c->first_user[v]; u < c->first_user[v + 1]; u++)
-        if (!c->mark[c->users[u]]) return 1;
+    for (int u = c->r.first[v]; u < c->r.first[v + 1]; u++)
+        if (!c->mark[c->r.step[u]]) return 1;
     return 0;
 }
 
@@ -340,8 +363,8 @@ static int inlinable(const builder *b, int q, int32_t reader)
     const plan_step *step = &p->steps[q];
     const recur_node *n = &p->g->nodes[step->id];
     if (c->taken[q] || c->mark[q] || !fusable(p, step, n->shape) || (p->role[step->id] & ROLE_OUTPUT)) return 0;
-    for (int u = c->first_user[step->id]; u < c->first_user[step->id + 1]; u++) {
-        const plan_step *r = &p->steps[c->users[u]];
+    for (int u = c->r.first[step->id]; u < c->r.first[step->id + 1]; u++) {
+        const plan_step *r = &p->steps[c->r.step[u]];
         if (reader >= 0) { /* an inner step: read by its outer step only */
             if (r->id != reader) return 0;
             continue;
@@ -350,8 +373,8 @@ static int inlinable(const builder *b, int q, int32_t reader)
         if (sl->op != RECUR_OP_SLICE || sl->attr.i[0] != sl->shape.ndim - 1 || !recur_shape_equal(sl->shape, b->shape) ||
             (p->role[r->id] & ROLE_OUTPUT))
             return 0;
-        for (int v = c->first_user[r->id]; v < c->first_user[r->id + 1]; v++)
-            if (!c->mark[c->users[v]]) return 0;
+        for (int v = c->r.first[r->id]; v < c->r.first[r->id + 1]; v++)
+            if (!c->mark[c->r.step[v]]) return 0;
     }
     int64_t w = n->shape.d[n->shape.ndim - 1];
     for (int k = 0; k < step->n_in; k++) { /* operands of its shape are read by columns (or inlined in turn) */
@@ -558,7 +581,8 @@ static recur_status fuse_group(fuse_ctx *c, int r)
         root->n_in = fp->n_leaves;
         root->in = fp->leaves;
         int64_t numel = recur_shape_numel(shape);
-        fp->parts = recur_parallel_parts((numel + BLOCK - 1) / BLOCK, numel * work_per_element(fp));
+        fp->work = work_per_element(fp);
+        fp->parts = recur_parallel_parts((numel + BLOCK - 1) / BLOCK, numel * fp->work);
         root->work = sizeof(float) * (size_t)BLOCK * (size_t)(fp->n_leaves + fp->n_insts) * (size_t)fp->parts;
     } else {
         free(fp); /* too large a program: the steps stay as they are */
@@ -607,16 +631,11 @@ static void place_columns(fuse_ctx *c, fused_out **where)
 {
     recur_plan *p = c->p;
     recur_graph *g = p->g;
-    int n = p->n_vals, n_reads = 0;
-    for (int s = 0; s < p->n_steps; s++) n_reads += p->steps[s].dead ? 0 : p->steps[s].n_in;
-    int *first = calloc((size_t)n + 2, sizeof(int)), *readers = malloc(sizeof(int) * ((size_t)n_reads + 1));
+    reader_lists r; /* the steps reading each value now */
     int *rep = malloc(sizeof(int) * ((size_t)p->n_steps + 1)); /* a candidate's step, an identical copy's original, or -1 */
-    if (!first || !readers || !rep) goto out; /* an optimisation: the concatenations copy */
-    for (int s = 0; s < p->n_steps; s++) /* the steps reading each value now */
-        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) first[p->steps[s].in[k] + 2]++;
-    for (int i = 0; i < n; i++) first[i + 2] += first[i + 1];
-    for (int s = 0; s < p->n_steps; s++)
-        for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) readers[first[p->steps[s].in[k] + 1]++] = s;
+    int lists = readers_make(p, &r);
+    if (!lists || !rep) goto out; /* an optimisation: the concatenations copy */
+    const int *first = r.first, *readers = r.step;
     for (int s = 0; s < p->n_steps; s++) {
         rep[s] = columns_candidate(p, &p->steps[s], where) ? s : -1;
         for (int e = 0; rep[s] == s && e < s; e++)
@@ -661,7 +680,8 @@ static void place_columns(fuse_ctx *c, fused_out **where)
         step->made_by = writer;
     }
 out:
-    free(first), free(readers), free(rep);
+    readers_free(&r);
+    free(rep);
 }
 
 /*
@@ -678,13 +698,12 @@ out:
 static void overwrite_operands(fuse_ctx *c, fused_out **where)
 {
     recur_plan *p = c->p;
-    int n = p->n_vals;
-    int *readers = calloc((size_t)n + 1, sizeof(int));
-    fused_prog **prog_of = calloc((size_t)n + 1, sizeof *prog_of);
-    if (!readers || !prog_of) goto out;
+    reader_lists r;
+    fused_prog **prog_of = calloc((size_t)p->n_vals + 1, sizeof *prog_of);
+    int lists = readers_make(p, &r);
+    if (!lists || !prog_of) goto out;
     for (int s = 0; s < p->n_steps; s++) {
         plan_step *step = &p->steps[s];
-        for (int k = 0; !step->dead && k < step->n_in; k++) readers[step->in[k]]++;
         fused_prog *fp = step->owns_state ? step->state : NULL;
         for (int o = 0; fp && o < fp->n_out; o++) prog_of[fp->out[o].id] = fp;
     }
@@ -701,7 +720,7 @@ static void overwrite_operands(fuse_ctx *c, fused_out **where)
             int32_t v = fp->leaves[l];
             fused_out *vo = where[v];
             int q = c->step_of[v];
-            if (!vo || q < 0 || vo->n_dst != 1 || vo->dst[0].cols || readers[v] != 1 || (p->role[v] & ROLE_OUTPUT) ||
+            if (!vo || q < 0 || vo->n_dst != 1 || vo->dst[0].cols || n_readers(&r, v) != 1 || (p->role[v] & ROLE_OUTPUT) ||
                 p->steps[q].columns_of >= 0 || !recur_shape_equal(p->g->nodes[v].shape, p->g->nodes[part->id].shape))
                 continue;
             vo->dst[0].cols = po->dst[0].cols, vo->dst[0].stride = po->dst[0].stride;
@@ -712,35 +731,27 @@ static void overwrite_operands(fuse_ctx *c, fused_out **where)
         }
     }
 out:
-    free(readers);
+    readers_free(&r);
     free(prog_of);
 }
 
 recur_status recur_fuse_pointwise(recur_plan *p)
 {
-    int n = p->n_vals, n_reads = 0;
+    int n = p->n_vals;
     fuse_ctx c = {.p = p};
-    for (int s = 0; s < p->n_steps; s++) n_reads += p->steps[s].n_in;
+    int lists = readers_make(p, &c.r);
     c.step_of = malloc(sizeof(int) * ((size_t)n + 1));
-    c.first_user = calloc((size_t)n + 2, sizeof(int));
-    c.users = malloc(sizeof(int) * ((size_t)n_reads + 1));
     c.taken = calloc((size_t)p->n_steps + 1, 1);
     c.mark = calloc((size_t)p->n_steps + 1, 1);
     c.members = malloc(sizeof(int) * ((size_t)MAX_INSTS + 1));
     fused_out **where = calloc((size_t)n + 1, sizeof *where);
     recur_status st = RECUR_OK;
-    if (!c.step_of || !c.first_user || !c.users || !c.taken || !c.mark || !c.members || !where) {
+    if (!lists || !c.step_of || !c.taken || !c.mark || !c.members || !where) {
         st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
         goto out;
     }
     for (int i = 0; i < n; i++) c.step_of[i] = -1;
-    for (int s = 0; s < p->n_steps; s++) { /* readers of each value, as lists in one array */
-        c.step_of[p->steps[s].id] = s;
-        for (int k = 0; k < p->steps[s].n_in; k++) c.first_user[p->steps[s].in[k] + 2]++;
-    }
-    for (int i = 0; i < n; i++) c.first_user[i + 2] += c.first_user[i + 1];
-    for (int s = 0; s < p->n_steps; s++)
-        for (int k = 0; k < p->steps[s].n_in; k++) c.users[c.first_user[p->steps[s].in[k] + 1]++] = s;
+    for (int s = 0; s < p->n_steps; s++) c.step_of[p->steps[s].id] = s;
     /* Groups from the last step backwards: each root takes in what it can. */
     for (int r = p->n_steps - 1; r >= 0 && st == RECUR_OK; r--)
         if (!c.taken[r] && fusable(p, &p->steps[r], p->g->nodes[p->steps[r].id].shape)) st = fuse_group(&c, r);
@@ -753,22 +764,22 @@ recur_status recur_fuse_pointwise(recur_plan *p)
     overwrite_operands(&c, where);
     /* Column slices (and selects of them) that fused kernels read from their source and nothing else
      * reads are not copied out; a slice read only by such selects then goes too. */
-    int *readers = c.first_user; /* reused as a count per value */
-    for (int changed = 1; changed;) {
+    for (int changed = 1; changed && st == RECUR_OK;) {
+        reader_lists now;
         changed = 0;
-        memset(readers, 0, sizeof(int) * ((size_t)n + 2));
-        for (int s = 0; s < p->n_steps; s++)
-            for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++) readers[p->steps[s].in[k]]++;
-        for (int s = 0; s < p->n_steps; s++) {
+        if (!readers_make(p, &now)) st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
+        for (int s = 0; st == RECUR_OK && s < p->n_steps; s++) {
             plan_step *step = &p->steps[s];
             int op = p->g->nodes[step->id].op;
-            if (!step->dead && step->fn && (op == RECUR_OP_SLICE || op == RECUR_OP_TAKE) && !readers[step->id] &&
+            if (!step->dead && step->fn && (op == RECUR_OP_SLICE || op == RECUR_OP_TAKE) && !n_readers(&now, step->id) &&
                 !(p->role[step->id] & ROLE_OUTPUT))
                 step->dead = 1, step->fn = NULL, changed = 1;
         }
+        readers_free(&now);
     }
 out:
-    free(c.step_of), free(c.first_user), free(c.users), free(c.taken), free(c.mark), free(c.members), free(where);
+    readers_free(&c.r);
+    free(c.step_of), free(c.taken), free(c.mark), free(c.members), free(where);
     return st;
 }
 
@@ -782,6 +793,11 @@ recur_status recur_fused_bind(recur_plan *p)
             for (int d = 0; d < fp->out[o].n_dst; d++) {
                 fused_dst *dst = &fp->out[o].dst[d];
                 dst->at = p->val[dst->id] ? (float *)((char *)p->val[dst->id] + dst->offset) : NULL;
+                if (!dst->at) {
+                    free(strided);
+                    return recur_plan_set_error(p, RECUR_ERR_RUNTIME, "compile: node %s: a fused kernel's output %s has no buffer",
+                                                recur_node_name(p->g, p->steps[s].id), recur_node_name(p->g, fp->out[o].id));
+                }
             }
             strided[fp->out[o].id] = fp->out[o].dst[0].cols > 0;
         }
