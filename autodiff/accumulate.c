@@ -49,6 +49,107 @@ static void sort_terms(const recur_graph *g, int32_t *v, int n, int64_t (*key)(c
     }
 }
 
+/* An existing live concatenation of parts[0..n) along axis, or -1. */
+static int32_t find_concat(const recur_graph *g, const int32_t *parts, int n, int axis)
+{
+    for (int32_t i = g->n - 1; i >= 0; i--) {
+        const recur_node *c = &g->nodes[i];
+        if (c->removed || c->op != RECUR_OP_CONCAT || c->attr.i[0] != axis || c->n_in != n) continue;
+        int same = 1;
+        for (int k = 0; same && k < n; k++) same = c->in[k] == parts[k];
+        if (same) return i;
+    }
+    return -1;
+}
+
+/*
+ * The parts of step t of pieces[0..n) (each a concatenation along axis 0)
+ * into parts[]: x_{k,t}, or x when every x_{k,t} is reshape(x, [1, ...]);
+ * returns 1 in that second case.
+ */
+static int step_parts(const recur_graph *g, const recur_value *pieces, int n, int t, int32_t *parts)
+{
+    int unit = 1;
+    for (int k = 0; k < n; k++) {
+        const recur_node *x = &g->nodes[g->nodes[pieces[k].id].in[t]];
+        recur_shape inner = g->nodes[x->in[0]].shape;
+        unit &= x->op == RECUR_OP_RESHAPE && x->shape.d[0] == 1 && inner.ndim == x->shape.ndim - 1;
+        for (int d = 1; unit && d < x->shape.ndim; d++) unit &= inner.d[d - 1] == x->shape.d[d];
+    }
+    for (int k = 0; k < n; k++) {
+        int32_t x = g->nodes[pieces[k].id].in[t];
+        parts[k] = unit ? g->nodes[x].in[0] : x;
+    }
+    return unit;
+}
+
+/*
+ * concat_a([concat_0(x_{k,0}, ..., x_{k,T-1})]_k) = concat_0([concat_a(x_{0,t}, ..., x_{K-1,t})]_t)
+ * for an axis a > 0, when every inner concatenation joins T parts along
+ * axis 0 (a part reshape(x, [1, ...]), a take's gradient, counts as x
+ * joined along a - 1 and reshaped). This is the gradient of a sequence
+ * read by column slices of single steps: a hoisted projection sliced per
+ * gate, in a cell written one product per gate. Joined step by step it is
+ * laid out as a built-in cell's is, and the compiled plan can lay it over
+ * the projection (one block per step for projection, gates and their
+ * gradients). The layout other values already need decides: the steps'
+ * joins when the graph has them all (the fused recurrent product's
+ * gradient reads them, dh = [dg_0 | dg_1 | ...] U^T), else the gates'
+ * when it joins one gate's steps already (a weight of that gate alone),
+ * else the steps'. RECUR_NONE when the gates' layout stays.
+ */
+static recur_value steps_outside(recur_graph *g, const recur_value *pieces, int n, int axis)
+{
+    enum { MAX_GATES = 16 };
+    if (axis == 0 || n > MAX_GATES) return RECUR_NONE;
+    const recur_node *first = &g->nodes[pieces[0].id];
+    int T = first->n_in;
+    for (int k = 0; k < n; k++) {
+        const recur_node *c = &g->nodes[pieces[k].id];
+        if (c->op != RECUR_OP_CONCAT || c->attr.i[0] != 0 || c->n_in != T || T < 2) return RECUR_NONE;
+        for (int t = 0; t < T; t++)
+            if (g->nodes[c->in[t]].shape.d[0] != g->nodes[first->in[t]].shape.d[0]) return RECUR_NONE;
+    }
+    recur_value *steps = malloc(sizeof *steps * (size_t)T), out = RECUR_NONE;
+    int32_t *gate = malloc(sizeof(int32_t) * (size_t)T), parts[MAX_GATES];
+    if (!steps || !gate) goto done;
+    int have_steps = 1, have_gate = 0;
+    for (int t = 0; t < T && have_steps; t++) {
+        int unit = step_parts(g, pieces, n, t, parts);
+        have_steps = find_concat(g, parts, n, unit ? axis - 1 : axis) >= 0;
+    }
+    for (int k = 0; k < n && !have_steps && !have_gate; k++) { /* gate k's steps joined along axis 0 elsewhere */
+        int unit = 1;
+        for (int t = 0; t < T; t++) {
+            unit &= step_parts(g, pieces, n, t, parts);
+            gate[t] = parts[k];
+        }
+        have_gate = unit && find_concat(g, gate, T, 0) >= 0;
+    }
+    if (have_gate) goto done;
+    for (int t = 0; t < T; t++) {
+        int unit = step_parts(g, pieces, n, t, parts), along = unit ? axis - 1 : axis;
+        int32_t joined = find_concat(g, parts, n, along);
+        if (joined >= 0) {
+            steps[t] = (recur_value){joined};
+        } else {
+            recur_value list[MAX_GATES];
+            for (int k = 0; k < n; k++) list[k] = (recur_value){parts[k]};
+            steps[t] = recur_concat(g, n, list, along);
+        }
+        if (unit && recur_ok(steps[t])) {
+            recur_shape one = g->nodes[g->nodes[pieces[0].id].in[t]].shape;
+            one.d[axis] = g->nodes[steps[t].id].shape.d[axis - 1];
+            steps[t] = recur_reshape(g, steps[t], one);
+        }
+        if (!recur_ok(steps[t])) goto done;
+    }
+    out = recur_concat(g, T, steps, 0);
+done:
+    free(steps), free(gate);
+    return out;
+}
+
 /* pad terms with disjoint ranges as one concatenation, or RECUR_NONE if they overlap. */
 static recur_value concat_pads(recur_graph *g, int32_t *pads, int n)
 {
@@ -73,7 +174,8 @@ static recur_value concat_pads(recur_graph *g, int32_t *pads, int n)
         pieces[m++] = (recur_value){src};
         at = start + g->nodes[src].shape.d[axis];
     }
-    out = recur_concat(g, m, pieces, axis);
+    out = m == n ? steps_outside(g, pieces, m, axis) : RECUR_NONE;
+    if (!recur_ok(out)) out = recur_concat(g, m, pieces, axis);
 done:
     free(pieces);
     return out;

@@ -194,22 +194,80 @@ static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, si
     }
 }
 
-/* A region of a concatenation (bytes [lo, hi) of concat y's buffer), for recur_fused_in_place. */
+/* Step t's block of a sequence s and of a concatenation y laid over it: bytes [lo, hi) of their buffer. */
 typedef struct region {
     const int32_t *parent;
     const size_t *off;
-    int32_t y;
+    int32_t y, s;
     size_t lo, hi;
 } region;
 
-static int in_region(void *ctx, int32_t id, size_t offset, int64_t *start)
+/* Where `floats` floats of value id from byte `offset` on lie against the block: reads of s, writes of y count. */
+static int in_region(void *ctx, int32_t id, size_t offset, int64_t floats, int writing, int64_t *start)
 {
     const region *r = ctx;
     size_t at;
-    if (resolve(r->parent, r->off, id, &at) != r->y) return 0;
+    int32_t x = resolve(r->parent, r->off, id, &at);
     at += offset;
-    if (at < r->lo || at >= r->hi) return 0;
+    size_t end = at + sizeof(float) * (size_t)floats;
+    if (x != (writing ? r->y : r->s) || end <= r->lo || at >= r->hi) return 0;
+    if (at < r->lo || end > r->hi) return -1;
     *start = (int64_t)((at - r->lo) / sizeof(float));
+    return 1;
+}
+
+/* The bytes [*lo, *hi) of its root that step rs reads for its input k (a fused kernel's column leaf: its rows). */
+static void read_extent(const recur_plan *p, const plan_step *rs, int k, size_t at, size_t *lo, size_t *hi)
+{
+    const recur_graph *g = p->g;
+    int64_t first = 0, floats = recur_shape_numel(g->nodes[rs->in[k]].shape);
+    int64_t cols = 0, stride = 0, start = 0;
+    if (rs->owns_state && recur_fused_leaf_columns(rs->state, k, &cols, &stride, &start) && cols) {
+        int64_t n = recur_shape_numel(g->nodes[rs->id].shape);
+        first = start, floats = (n / cols - 1) * stride + cols;
+    }
+    *lo = at + sizeof(float) * (size_t)first;
+    *hi = *lo + sizeof(float) * (size_t)floats;
+}
+
+static int windows_apart(int64_t a, int64_t a_cols, int64_t b, int64_t b_cols) { return a + a_cols <= b || b + b_cols <= a; }
+
+/*
+ * 1 if steps from..to may write their parts of a block of y over the same
+ * block of s (rows of `row` floats): every step touching the block is a
+ * fused kernel reading s there only by column windows no earlier one of
+ * them wrote (a kernel may write a window it reads itself: see
+ * recur_fused_windows).
+ */
+static int block_shareable(const recur_plan *p, int from, int to, int64_t row, region *reg)
+{
+    enum { MAX_WINDOWS = 64 };
+    int64_t done[MAX_WINDOWS], done_cols[MAX_WINDOWS], rd[MAX_WINDOWS], rd_cols[MAX_WINDOWS], at;
+    int n_done = 0;
+    for (int r = from; r <= to; r++) {
+        const plan_step *rs = &p->steps[r];
+        if (rs->dead || !rs->fn) continue;
+        int n_rd = MAX_WINDOWS, n_wr = MAX_WINDOWS - n_done;
+        if (!rs->owns_state) { /* any other kernel must not touch the block */
+            for (int k = 0; k < rs->n_in; k++) {
+                size_t lo, hi;
+                read_extent(p, rs, k, 0, &lo, &hi);
+                if (in_region(reg, rs->in[k], 0, (int64_t)((hi - lo) / sizeof(float)), 0, &at)) return 0;
+            }
+            if (in_region(reg, rs->id, 0, recur_shape_numel(p->g->nodes[rs->id].shape), 1, &at)) return 0;
+            continue;
+        }
+        if (!recur_fused_windows(p, r, row, in_region, reg, rd, rd_cols, &n_rd, done + n_done, done_cols + n_done, &n_wr))
+            return 0;
+        for (int i = 0; i < n_rd; i++) {
+            for (int j = 0; j < n_done; j++)
+                if (!windows_apart(rd[i], rd_cols[i], done[j], done_cols[j])) return 0;
+            for (int j = n_done; j < n_done + n_wr; j++)
+                if (!windows_apart(rd[i], rd_cols[i], done[j], done_cols[j]) && (rd[i] != done[j] || rd_cols[i] != done_cols[j]))
+                    return 0;
+        }
+        n_done += n_wr;
+    }
     return 1;
 }
 
@@ -219,11 +277,12 @@ static int in_region(void *ctx, int32_t id, size_t offset, int64_t *start)
  * gate activations written where their gradients go) may take the buffer
  * of a value s of the same size that is read step by step in the same
  * order (the hoisted input projection [T, B, G], read by selects of step
- * t), when every part t is first written after the last read of step t
- * of s, or by that very read's fused kernel reading s by columns and
- * writing the same columns (recur_fused_in_place). The projection, the
- * activations and the gradients of a step then share one [B, G] block,
- * as in oneDNN's RNN workspace.
+ * t, or by selects of step t of its column slices), when every part t is
+ * first written after the last read of step t of s, or the kernels from
+ * the first write to the last read are fused kernels that read s there by
+ * column windows nothing wrote before (block_shareable). The projection,
+ * the activations and the gradients of a step then share one [B, G]
+ * block, as in oneDNN's RNN workspace.
  */
 static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, size_t *off)
 {
@@ -270,30 +329,18 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
                 const plan_step *rs = &p->steps[r];
                 if (rs->dead || !rs->fn) continue;
                 for (int k = 0; k < rs->n_in && ok; k++) {
-                    size_t at;
-                    int32_t x = rs->in[k];
-                    if (resolve(parent, off, x, &at) != sv->id) continue;
-                    size_t bytes = sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape);
-                    int t = (int)(at / part);
-                    ok = at % part + bytes <= part; /* within one step of s */
+                    size_t at, lo, hi;
+                    if (resolve(parent, off, rs->in[k], &at) != sv->id) continue;
+                    read_extent(p, rs, k, at, &lo, &hi);
+                    int t = (int)(lo / part);
+                    ok = hi <= part * (size_t)(t + 1); /* within one step of s */
                     if (ok && r > last_read[t]) last_read[t] = r;
                 }
             }
+            int64_t row = sn->shape.d[sn->shape.ndim - 1];
             for (int t = 0; t < T && ok; t++) {
-                if (last_read[t] < first_write[t]) continue;
-                int64_t row = sn->shape.d[sn->shape.ndim - 1];
-                region reg = {parent, off, cat->id, part * (size_t)t, part * (size_t)(t + 1)};
-                int32_t take = -1; /* the one value of step t of s the kernel reads: the select of step t */
-                const plan_step *rs = &p->steps[last_read[t]];
-                for (int k = 0; ok && k < rs->n_in; k++) {
-                    size_t at;
-                    if (resolve(parent, off, rs->in[k], &at) != sv->id) continue;
-                    ok = (take < 0 || take == rs->in[k]) && at == part * (size_t)t &&
-                         sizeof(float) * (size_t)recur_shape_numel(g->nodes[rs->in[k]].shape) == part;
-                    take = rs->in[k];
-                }
-                ok = ok && last_read[t] == first_write[t] && take >= 0 &&
-                     recur_fused_in_place(p, last_read[t], take, row, in_region, &reg);
+                region reg = {parent, off, cat->id, sv->id, part * (size_t)t, part * (size_t)(t + 1)};
+                ok = block_shareable(p, first_write[t], last_read[t], row, &reg);
             }
             if (!ok) continue;
             parent[cat->id] = sv->id;

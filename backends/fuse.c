@@ -827,38 +827,56 @@ void recur_fused_describe(const void *program, const recur_graph *g, char *buf, 
                                fp->out[o].dst[0].cols ? " (columns)" : "");
 }
 
+int recur_fused_leaf_columns(const void *program, int l, int64_t *cols, int64_t *stride, int64_t *start)
+{
+    const fused_prog *fp = program;
+    if (l < 0 || l >= fp->n_leaves) return 0;
+    *cols = fp->cols[l], *stride = fp->stride[l], *start = fp->start[l];
+    return 1;
+}
+
+/* Floats that n elements read or written by rows of `cols` spaced `stride` apart span (cols 0: contiguous). */
+static int64_t span(int64_t n, int64_t cols, int64_t stride) { return cols ? (n / cols - 1) * stride + cols : n; }
+
 /*
- * 1 if step s may read the region of value `src` (rows of `row` floats,
- * bytes [lo, hi) of its buffer) while it writes into the same bytes of
- * another value's buffer laid over it: s is a fused kernel that reads the
- * region only as column leaves of that row length and writes into it only
- * as columns of that row length, each written window equal to a read one
- * or apart from every read one (an element is then read, into a register,
- * before the block that writes it). dst_in_region(ctx, id, offset, &start)
- * says whether destination (id, offset) lands in the region and at which
- * column.
+ * The windows of a region of memory (rows of `row` floats) that step s, a
+ * fused kernel, reads and writes: where(ctx, id, offset, floats, writing,
+ * &start) says whether `floats` floats of value id from byte `offset` on,
+ * read (writing 0) or written (1), lie apart from the region (0), inside
+ * it starting `start` floats into it (1), or partly in it (-1). Reads go
+ * to rd_start/rd_cols, writes to wr_start/wr_cols (at most *n_rd, *n_wr
+ * of each; set to the counts). Returns 1 if s is a fused kernel that
+ * touches the region only by columns of rows of `row` floats starting in
+ * its first row, else 0. Element i of a window read is copied into a
+ * register before the block writing element i runs, so a kernel may write
+ * a window it reads, or one apart from it, but not one overlapping it.
  */
-int recur_fused_in_place(const recur_plan *p, int s, int32_t src, int64_t row,
-                         int (*dst_in_region)(void *ctx, int32_t id, size_t offset, int64_t *start), void *ctx)
+int recur_fused_windows(const recur_plan *p, int s, int64_t row,
+                        int (*where)(void *ctx, int32_t id, size_t offset, int64_t floats, int writing, int64_t *start),
+                        void *ctx, int64_t *rd_start, int64_t *rd_cols, int *n_rd, int64_t *wr_start, int64_t *wr_cols,
+                        int *n_wr)
 {
     const plan_step *step = &p->steps[s];
     const fused_prog *fp = step->owns_state ? step->state : NULL;
+    int max_rd = *n_rd, max_wr = *n_wr;
+    *n_rd = *n_wr = 0;
     if (!fp) return 0;
+    int64_t n = recur_shape_numel(p->g->nodes[step->id].shape), at;
+    for (int l = 0; l < fp->n_leaves; l++) {
+        int64_t cols = fp->cols[l];
+        int64_t floats = cols ? span(n, cols, fp->stride[l]) : recur_shape_numel(p->g->nodes[fp->leaves[l]].shape);
+        int in = where(ctx, fp->leaves[l], sizeof(float) * (size_t)fp->start[l], floats, 0, &at);
+        if (!in) continue;
+        if (in < 0 || !cols || fp->stride[l] != row || at + cols > row || *n_rd == max_rd) return 0;
+        rd_start[*n_rd] = at, rd_cols[(*n_rd)++] = cols;
+    }
     for (int o = 0; o < fp->n_out; o++)
         for (int d = 0; d < fp->out[o].n_dst; d++) {
             const fused_dst *w = &fp->out[o].dst[d];
-            int64_t ws;
-            if (!dst_in_region(ctx, w->id, w->offset, &ws)) continue;
-            if (!w->cols || w->stride != row) return 0;
-            for (int l = 0; l < fp->n_leaves; l++) {
-                if (fp->leaves[l] != src) continue;
-                int64_t rs = fp->start[l], rc = fp->cols[l];
-                if (!rc || fp->stride[l] != row) return 0;
-                int same = rs == ws && rc == w->cols, apart = rs + rc <= ws || ws + w->cols <= rs;
-                if (!same && !apart) return 0;
-            }
+            int in = where(ctx, w->id, w->offset, span(n, w->cols, w->stride), 1, &at);
+            if (!in) continue;
+            if (in < 0 || !w->cols || w->stride != row || at + w->cols > row || *n_wr == max_wr) return 0;
+            wr_start[*n_wr] = at, wr_cols[(*n_wr)++] = w->cols;
         }
-    for (int l = 0; l < fp->n_leaves; l++)
-        if (fp->leaves[l] == src && (!fp->cols[l] || fp->stride[l] != row)) return 0;
     return 1;
 }

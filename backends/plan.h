@@ -88,11 +88,21 @@ void recur_fuse_matmul_bias(recur_plan *p);
 recur_status recur_fused_bind(recur_plan *p);
 
 /*
- * 1 if step s (a fused kernel) may read value src (a step's rows of `row`
- * floats) while writing over the same bytes: see backends/fuse.c.
+ * The column windows of a region of memory (rows of `row` floats) that
+ * step s, a fused kernel, reads and writes; 0 if s is no fused kernel or
+ * touches the region otherwise. See backends/fuse.c.
  */
-int recur_fused_in_place(const recur_plan *p, int s, int32_t src, int64_t row,
-                         int (*dst_in_region)(void *ctx, int32_t id, size_t offset, int64_t *start), void *ctx);
+int recur_fused_windows(const recur_plan *p, int s, int64_t row,
+                        int (*where)(void *ctx, int32_t id, size_t offset, int64_t floats, int writing, int64_t *start),
+                        void *ctx, int64_t *rd_start, int64_t *rd_cols, int *n_rd, int64_t *wr_start, int64_t *wr_cols,
+                        int *n_wr);
+
+/*
+ * How fused program `program` reads its leaf l: columns start..start+cols
+ * of rows `stride` floats apart (*cols 0: the leaf as it is). 0 if there
+ * is no leaf l.
+ */
+int recur_fused_leaf_columns(const void *program, int l, int64_t *cols, int64_t *stride, int64_t *start);
 
 /* Writes what fused program `program` computes ("sigmoid tanh mul ... -> outputs") into buf. */
 void recur_fused_describe(const void *program, const recur_graph *g, char *buf, size_t len);
