@@ -26,6 +26,9 @@ typedef struct recur_backend {
      * not yet known (y, x are NULL); NULL hook: nothing to prepare. Returns
      * RECUR_OK or an error with a message in err. */
     recur_status (*prepare)(const recur_kernel_args *a, void **state, char *err, size_t errlen);
+    /* Bytes of workspace the kernel of a node prepared into `state` needs
+     * while it runs (given as its a->work; NULL hook: none). */
+    size_t (*work_bytes)(const void *state);
     /* Releases what prepare made. */
     void (*release)(void *state);
     /* Per-plan state that the plan's nodes share (NULL hooks: none): made

@@ -25,7 +25,8 @@ typedef struct plan_step {
     size_t columns_at;
     int n_in;               /* the kernel's inputs: usually the node's, a fused kernel's leaves */
     const int32_t *in;
-    size_t work;            /* workspace bytes this step needs */
+    size_t work;            /* workspace bytes this step needs (the op's, the backend's) */
+    float *work_at;         /* ... and where it lies in the arena, or NULL */
     int x_off;              /* this step's slice of the plan's xptr/xshape arrays */
 } plan_step;
 
@@ -44,8 +45,6 @@ struct recur_plan {
     int32_t *inputs;       /* ids of the graph inputs the plan reads */
     void *arena;
     size_t arena_bytes;
-    float *work;
-    size_t work_bytes;
     uint64_t run;          /* completed runs */
     uint64_t executions;   /* started runs */
     void *be_state;        /* the backend's per-plan state (recur_backend.plan_open), or NULL */
@@ -61,6 +60,31 @@ struct recur_plan {
 };
 
 enum { ROLE_NONE, ROLE_INPUT_UNFED, ROLE_INPUT_FED, ROLE_STORAGE, ROLE_COMPUTED, ROLE_OUTPUT = 8 };
+
+/* Which buffer each value lives in: root[v] and the byte offset off[v] in it (backends/memory.c). */
+typedef struct plan_layout {
+    int32_t *root;
+    size_t *off;
+} plan_layout;
+
+/*
+ * Decides which values share a buffer (views, values computed into
+ * concatenations or their columns, repeated computations, sequences laid
+ * over sequences): steps that then compute nothing get fn NULL. Returns
+ * RECUR_OK (lay to free with recur_plan_layout_free) or an error recorded
+ * on the plan.
+ */
+recur_status recur_plan_layout(recur_plan *p, plan_layout *lay);
+
+/*
+ * Places the buffers of layout lay and every live step's workspace
+ * (step->work bytes, at step->work_at) in one arena by their live ranges.
+ * Returns RECUR_OK or an error recorded on the plan.
+ */
+recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay);
+
+/* Frees a layout's arrays. */
+void recur_plan_layout_free(plan_layout *lay);
 
 /*
  * Pointwise fusion (backends/fuse.c): groups of elementwise ops of one
