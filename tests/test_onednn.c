@@ -378,6 +378,84 @@ static void test_packed_weights(void **state)
     assert_int_equal(packed_products(5, 0), 0); /* 20 rows: not worth packing */
 }
 
+/*
+ * Runs n_products products x_i w_i of R rows, each weight read by that
+ * product alone (packed into the product's workspace as it runs), twice
+ * with new weights; checks them against the reference backend and that a
+ * run allocates nothing. Returns how many packings the runs did; *extra:
+ * the oneDNN plan's memory over the reference plan's.
+ */
+static long packed_once(int n_products, size_t *extra)
+{
+    enum { R = 1100, K = 64, N = 64 };
+    recur_graph *g = recur_graph_new(9);
+    recur_value x[2], w[2], y[2];
+    recur_feed feeds[4];
+    float *xd[2], wd[2][K * N];
+    for (int i = 0; i < n_products; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", i);
+        x[i] = recur_input(g, name, recur_shape2(R, K));
+        snprintf(name, sizeof name, "w%d", i);
+        w[i] = recur_input(g, name, recur_shape2(K, N));
+        y[i] = recur_matmul(g, x[i], w[i], 0, 0);
+        TU_OK(g, y[i]);
+        xd[i] = malloc(sizeof(float) * R * K);
+        assert_non_null(xd[i]);
+        tu_fill_uniform(xd[i], R * K, -1, 1, 21u + (uint64_t)i);
+        feeds[2 * i] = (recur_feed){x[i], xd[i], R * K};
+        feeds[2 * i + 1] = (recur_feed){w[i], wd[i], K * N};
+    }
+    recur_compile_opts ro = {.backend = "reference"}, oo = {.backend = "onednn"};
+    recur_plan *ref = recur_compile(g, n_products, y, &ro), *dnn = recur_compile(g, n_products, y, &oo);
+    if (!ref || !dnn) fail_msg("compile: %s", recur_errmsg(g));
+    long packs0 = recur_onednn_packs_done();
+    for (int run = 0; run < 2; run++) {
+        for (int i = 0; i < n_products; i++) tu_fill_uniform(wd[i], K * N, -1, 1, 200u + (uint64_t)(2 * run + i));
+        for (int i = 0; i < 2 * n_products; i++) {
+            assert_int_equal(recur_plan_feed(ref, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+            assert_int_equal(recur_plan_feed(dnn, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+        }
+        assert_int_equal(recur_plan_run(ref), RECUR_OK);
+        struct mallinfo2 before = mallinfo2();
+        if (recur_plan_run(dnn) != RECUR_OK) fail_msg("run (onednn): %s", recur_plan_errmsg(dnn));
+        struct mallinfo2 after = mallinfo2();
+        if (run > 0) {
+            assert_int_equal(before.uordblks, after.uordblks);
+            assert_int_equal(before.hblkhd, after.hblkhd);
+        }
+        for (int i = 0; i < n_products; i++) {
+            float *want = run_fetch(ref, g, y[i]), *got = run_fetch(dnn, g, y[i]);
+            for (int64_t j = 0; j < R * N; j++)
+                if (!(fabsf(got[j] - want[j]) <= 1e-5f * K))
+                    fail_msg("run %d, product %d, element %lld: oneDNN %.9g, reference %.9g", run, i, (long long)j,
+                             (double)got[j], (double)want[j]);
+            free(want), free(got);
+        }
+    }
+    *extra = recur_plan_memory(dnn) - recur_plan_memory(ref);
+    recur_plan_free(ref), recur_plan_free(dnn);
+    for (int i = 0; i < n_products; i++) free(xd[i]);
+    recur_graph_free(g);
+    return recur_onednn_packs_done() - packs0;
+}
+
+/*
+ * A weight one product of many rows reads is packed into that product's
+ * workspace each run, which the plan's arena holds only while the product
+ * runs: two such products pack twice per run and need no more memory than
+ * one (their workspaces share the same bytes).
+ */
+static void test_packed_into_workspace(void **state)
+{
+    (void)state;
+    size_t one, two;
+    assert_int_equal(packed_once(1, &one), 2);
+    assert_int_equal(packed_once(2, &two), 4);
+    assert_true(one >= sizeof(float) * 64 * 64); /* the packed copy is the plan's memory while it lives */
+    assert_int_equal(two, one);
+}
+
 /* An LSTM layer whose recurrent weight is read by enough rows to be packed agrees with the reference. */
 static void test_lstm_packed_forward_backward(void **state)
 {
@@ -829,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_mlp_forward_backward),
         cmocka_unit_test(test_lstm_forward_backward),
         cmocka_unit_test(test_packed_weights),
+        cmocka_unit_test(test_packed_into_workspace),
         cmocka_unit_test(test_lstm_packed_forward_backward),
         cmocka_unit_test(test_compile_time_primitives_and_no_allocation),
         cmocka_unit_test(test_one_primitive_per_node),

@@ -5,9 +5,11 @@
  * as binary primitives (binary.c), every other op on its reference kernel.
  *
  * When a plan is compiled, prepare() creates each such node's primitive
- * once, with its memory objects, stream and scratchpad (see onednn.h for
- * who owns what and the threading rules); the kernel binds the plan's
- * buffers and executes; release() destroys it all with the plan.
+ * once, with its memory objects and stream (see onednn.h for who owns
+ * what and the threading rules); its scratchpad, and weights packed for it
+ * alone, go in the step's workspace, which the plan's arena holds only
+ * while the step runs; the kernel binds the plan's buffers and executes;
+ * release() destroys it all with the plan.
  *
  * An op runs here only where it was measured faster than its reference
  * kernel (eltwise.c and binary.c list the figures): elementwise loops that
@@ -97,13 +99,13 @@ recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc,
         DNNL_TRY(dnnl_memory_create(&p->args[i].memory, &args[i].md, eng, DNNL_MEMORY_NONE), "dnnl_memory_create");
         p->n_args = i + 1;
     }
-    if (scratch_md && dnnl_memory_desc_get_size(&scratch) > 0) {
+    if (scratch_md && dnnl_memory_desc_get_size(&scratch) > 0) { /* in the step's workspace */
         int i = p->n_args;
         p->args[i].arg = DNNL_ARG_SCRATCHPAD;
-        p->bind[i] = ONEDNN_BIND_OWN;
-        DNNL_TRY(dnnl_memory_create(&p->args[i].memory, &scratch, eng, DNNL_MEMORY_ALLOCATE),
-                 "dnnl_memory_create (scratchpad)");
+        p->bind[i] = ONEDNN_BIND_WORK;
+        DNNL_TRY(dnnl_memory_create(&p->args[i].memory, &scratch, eng, DNNL_MEMORY_NONE), "dnnl_memory_create (scratchpad)");
         p->n_args = i + 1;
+        p->scratch = p->work = dnnl_memory_desc_get_size(&scratch);
     }
     return RECUR_OK;
 }
@@ -111,6 +113,7 @@ recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc,
 void recur_onednn_prim_free(onednn_prim *p)
 {
     if (!p) return;
+    if (p->owns_packed) recur_onednn_packed_free(p->packed);
     for (int i = 0; i < p->n_args; i++) dnnl_memory_destroy(p->args[i].memory);
     if (p->stream) dnnl_stream_destroy(p->stream);
     if (p->prim) {
@@ -131,12 +134,17 @@ static recur_status onednn_kernel(const recur_kernel_args *a)
 {
     const onednn_prim *p = a->state;
     if (!p) return recur_kernel_fail(a, "oneDNN: the node was not prepared when the plan was compiled");
-    if (p->packed && recur_onednn_packed_update(p->packed, a->x[1], a->execution, a->err, a->errlen, p->what) != RECUR_OK)
+    if (p->work && !a->work) return recur_kernel_fail(a, "oneDNN %s: no workspace was given", p->what);
+    char *work = (char *)a->work;
+    if (p->packed && recur_onednn_packed_update(p->packed, a->x[1], work + p->pack_at, a->execution, a->err, a->errlen,
+                                                p->what) != RECUR_OK)
         return RECUR_ERR_RUNTIME;
     for (int i = 0; i < p->n_args; i++) {
         int b = p->bind[i];
         if (b == ONEDNN_BIND_OWN) continue;
-        void *data = b == ONEDNN_BIND_OUTPUT ? (void *)a->y : (void *)a->x[b];
+        void *data = b == ONEDNN_BIND_OUTPUT ? (void *)a->y
+                     : b == ONEDNN_BIND_WORK ? (void *)(p->args[i].arg == DNNL_ARG_SCRATCHPAD ? work : work + p->pack_at)
+                                             : (void *)a->x[b];
         dnnl_status_t s = dnnl_memory_set_data_handle(p->args[i].memory, data);
         if (s != dnnl_success)
             return recur_kernel_fail(a, "oneDNN %s: dnnl_memory_set_data_handle failed: %s", p->what,
@@ -196,11 +204,14 @@ static recur_status onednn_prepare(const recur_kernel_args *a, void **state, cha
 
 static void onednn_release(void *state) { recur_onednn_prim_free(state); }
 
+static size_t onednn_work_bytes(const void *state) { return state ? ((const onednn_prim *)state)->work : 0; }
+
 const recur_backend recur_backend_onednn_impl = {
     .name = "onednn",
     .select = onednn_select,
     .select_matmul_bias = onednn_select_matmul_bias,
     .prepare = onednn_prepare,
+    .work_bytes = onednn_work_bytes,
     .release = onednn_release,
     .plan_open = recur_onednn_plan_open,
     .plan_close = recur_onednn_plan_close,

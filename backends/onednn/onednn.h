@@ -30,19 +30,27 @@ extern const recur_backend recur_backend_onednn_impl;
 #define ONEDNN_MAX_ARGS 5
 
 /* Where a primitive argument's data lives at run time: input i (>= 0), or: */
-enum { ONEDNN_BIND_OUTPUT = -1, ONEDNN_BIND_OWN = -2 /* memory the node allocated (scratchpad) */ };
+enum {
+    ONEDNN_BIND_OUTPUT = -1,
+    ONEDNN_BIND_OWN = -2,  /* memory the node points at itself (packed weights) */
+    ONEDNN_BIND_WORK = -3  /* the step's workspace (a->work): the scratchpad */
+};
 
 /*
- * A weights operand packed into the layout a matmul primitive prefers,
- * shared by the plan's products that read it (backends/onednn/packed.c).
+ * A weights operand packed into the layout a matmul primitive prefers
+ * (backends/onednn/packed.c): held by the plan and shared by the products
+ * that read it, or, for an operand one product reads, packed into that
+ * product's workspace each time it runs (in_work).
  */
 typedef struct onednn_packed {
     int32_t id;                   /* the value packed */
     dnnl_memory_desc_t from, to;  /* its plain (strided) and its packed layout */
     dnnl_primitive_t reorder;
     dnnl_stream_t stream;
-    dnnl_memory_t src, dst;       /* dst owns the packed buffer */
-    void *data;                   /* dst's buffer */
+    dnnl_memory_t src, dst;       /* dst owns the packed buffer (in_work: points into the workspace) */
+    void *data;                   /* dst's buffer (in_work: NULL) */
+    size_t bytes;                 /* its size */
+    int in_work;                  /* 1: packed into the reading product's workspace, at every run */
     uint64_t packed_in;           /* 1 + the execution the buffer was last packed in; 0: never */
     struct onednn_packed *next;
 } onednn_packed;
@@ -59,6 +67,10 @@ typedef struct onednn_prim {
     int bind[ONEDNN_MAX_ARGS];             /* ONEDNN_BIND_* or an input index */
     char what[192];                        /* the operation and its shapes, for messages */
     onednn_packed *packed;                 /* weights read packed (input 1 is packed before running), or NULL */
+    int owns_packed;                       /* 1: packed is this node's own (in_work), freed with it */
+    size_t scratch;                        /* bytes of scratchpad, at the start of the workspace */
+    size_t pack_at;                        /* where in the workspace an in_work packed copy goes */
+    size_t work;                           /* bytes of workspace the kernel needs */
 } onednn_prim;
 
 /* One argument of a primitive to create: its id (DNNL_ARG_*), layout and binding.
@@ -72,8 +84,8 @@ typedef struct onednn_arg {
 
 /*
  * Creates in p the primitive of op descriptor `desc` (its arguments in
- * args), with a user-managed scratchpad allocated here, and a memory object
- * per argument. p->what must already describe the operation. On failure
+ * args), with a memory object per argument and a user-managed scratchpad
+ * (p->scratch bytes at the start of the step's workspace). p->what must already describe the operation. On failure
  * returns RECUR_ERR_RUNTIME with a message naming p->what, the oneDNN call
  * and its status in err, and leaves p for recur_onednn_prim_free.
  */
@@ -119,17 +131,28 @@ size_t recur_onednn_plan_bytes(const void *plan_state);
 /* 1 if the products reading value id as b (trans, [k, n]) in the plan are worth packing it for. */
 int recur_onednn_plan_packs(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n);
 
+/* 1 if the plan packs value id as b (trans, [k, n]) for one product only: into its workspace. */
+int recur_onednn_plan_packs_once(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n);
+
 /*
  * The plan's packed copy of value id from layout `from` into `to`, made
- * now if the plan has none yet. Errors name `what`.
+ * now if the plan has none yet; with in_work, a new copy of the caller's
+ * own (freed with recur_onednn_packed_free) whose buffer is given at each
+ * update. Errors name `what`.
  */
 recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_memory_desc_t *from,
-                                     const dnnl_memory_desc_t *to, dnnl_engine_t eng, onednn_packed **out,
+                                     const dnnl_memory_desc_t *to, dnnl_engine_t eng, int in_work, onednn_packed **out,
                                      const char *what, char *err, size_t errlen);
 
-/* Packs `weights` into pk unless this execution already did. */
-recur_status recur_onednn_packed_update(onednn_packed *pk, const float *weights, uint64_t execution, char *err,
-                                        size_t errlen, const char *what);
+/*
+ * Packs `weights` into pk (in_work: into `into`) unless this execution
+ * already did (an in_work copy is packed every time).
+ */
+recur_status recur_onednn_packed_update(onednn_packed *pk, const float *weights, void *into, uint64_t execution,
+                                        char *err, size_t errlen, const char *what);
+
+/* Destroys a packed copy of a node's own (in_work). */
+void recur_onednn_packed_free(onednn_packed *pk);
 
 /*
  * Debug counters (for tests): how many oneDNN primitives this process has

@@ -15,11 +15,14 @@
  * for the blocked layout when its b is read by two or more products of
  * PACK_MIN_ROWS rows together, or by one product of PACK_ONE_MIN_ROWS rows
  * (the large input and weight-gradient products of a training step: about
- * 10% faster, measured, for a packed copy held through the run). The
- * packed copies live in the plan's state, one per (value, layout); the
- * first product of an execution to read one reorders into it, the others
- * find it done (a value's buffer does not change while it is live within
- * an execution, and params and fed inputs change only between executions).
+ * 10% faster, measured). Packed copies read by several products live in
+ * the plan's state, one per (value, layout); the first product of an
+ * execution to read one reorders into it, the others find it done (a
+ * value's buffer does not change while it is live within an execution,
+ * and params and fed inputs change only between executions). An operand
+ * read by one product is packed into that product's workspace as it runs:
+ * the copy then takes memory only during that step (the plan's arena
+ * places workspaces by liveness), not for the whole run.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -89,18 +92,29 @@ recur_status recur_onednn_plan_open(const recur_plan *p, void **plan_state, char
     return RECUR_OK;
 }
 
+static const pack_use *use_of(const onednn_plan *s, int32_t id, int trans, int64_t k, int64_t n)
+{
+    for (int j = 0; s && j < s->n_uses; j++)
+        if (same_use(&s->uses[j], id, trans, k, n)) return &s->uses[j];
+    return NULL;
+}
+
 int recur_onednn_plan_packs(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n)
 {
-    const onednn_plan *s = plan_state;
-    for (int j = 0; s && j < s->n_uses; j++)
-        if (same_use(&s->uses[j], id, trans, k, n))
-            return s->uses[j].rows >= (s->uses[j].users >= 2 ? PACK_MIN_ROWS : PACK_ONE_MIN_ROWS);
-    return 0;
+    const pack_use *u = use_of(plan_state, id, trans, k, n);
+    return u && u->rows >= (u->users >= 2 ? PACK_MIN_ROWS : PACK_ONE_MIN_ROWS);
+}
+
+int recur_onednn_plan_packs_once(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n)
+{
+    const pack_use *u = use_of(plan_state, id, trans, k, n);
+    return recur_onednn_plan_packs(plan_state, id, trans, k, n) && u->users == 1;
 }
 
 /* Destroys one packed copy (also a half-made one). */
-static void packed_free(onednn_packed *pk)
+void recur_onednn_packed_free(onednn_packed *pk)
 {
+    if (!pk) return;
     if (pk->reorder) dnnl_primitive_destroy(pk->reorder);
     if (pk->stream) dnnl_stream_destroy(pk->stream);
     if (pk->src) dnnl_memory_destroy(pk->src);
@@ -109,11 +123,11 @@ static void packed_free(onednn_packed *pk)
 }
 
 recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_memory_desc_t *from,
-                                     const dnnl_memory_desc_t *to, dnnl_engine_t eng, onednn_packed **out,
+                                     const dnnl_memory_desc_t *to, dnnl_engine_t eng, int in_work, onednn_packed **out,
                                      const char *what, char *err, size_t errlen)
 {
     onednn_plan *s = plan_state;
-    for (onednn_packed *pk = s->packed; pk; pk = pk->next)
+    for (onednn_packed *pk = in_work ? NULL : s->packed; pk; pk = pk->next)
         if (pk->id == id && dnnl_memory_desc_equal(&pk->from, from) && dnnl_memory_desc_equal(&pk->to, to)) {
             *out = pk;
             return RECUR_OK;
@@ -126,6 +140,8 @@ recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_me
     pk->id = id;
     pk->from = *from;
     pk->to = *to;
+    pk->in_work = in_work;
+    pk->bytes = dnnl_memory_desc_get_size(to);
     dnnl_primitive_desc_t pd = NULL;
     const char *call = "dnnl_reorder_primitive_desc_create";
     dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL);
@@ -133,25 +149,28 @@ recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_me
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (st == dnnl_success) call = "dnnl_stream_create", st = dnnl_stream_create(&pk->stream, eng, dnnl_stream_default_flags);
     if (st == dnnl_success) call = "dnnl_memory_create", st = dnnl_memory_create(&pk->src, from, eng, DNNL_MEMORY_NONE);
-    if (st == dnnl_success) st = dnnl_memory_create(&pk->dst, to, eng, DNNL_MEMORY_ALLOCATE);
-    if (st == dnnl_success) st = dnnl_memory_get_data_handle(pk->dst, &pk->data);
+    if (st == dnnl_success) st = dnnl_memory_create(&pk->dst, to, eng, in_work ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE);
+    if (st == dnnl_success && !in_work) st = dnnl_memory_get_data_handle(pk->dst, &pk->data);
     if (st != dnnl_success) {
-        packed_free(pk);
+        recur_onednn_packed_free(pk);
         snprintf(err, errlen, "oneDNN %s: %s failed while packing its weights: %s", what, call, dnnl_status2str(st));
         return RECUR_ERR_RUNTIME;
     }
-    s->bytes += dnnl_memory_desc_get_size(to);
-    pk->next = s->packed;
-    s->packed = pk;
+    if (!in_work) {
+        s->bytes += pk->bytes;
+        pk->next = s->packed;
+        s->packed = pk;
+    }
     *out = pk;
     return RECUR_OK;
 }
 
-recur_status recur_onednn_packed_update(onednn_packed *pk, const float *weights, uint64_t execution, char *err,
-                                        size_t errlen, const char *what)
+recur_status recur_onednn_packed_update(onednn_packed *pk, const float *weights, void *into, uint64_t execution,
+                                        char *err, size_t errlen, const char *what)
 {
-    if (pk->packed_in == execution + 1) return RECUR_OK;
+    if (!pk->in_work && pk->packed_in == execution + 1) return RECUR_OK;
     dnnl_status_t st = dnnl_memory_set_data_handle(pk->src, (void *)weights);
+    if (st == dnnl_success && pk->in_work) st = dnnl_memory_set_data_handle(pk->dst, into);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, pk->src}, {DNNL_ARG_TO, pk->dst}};
     if (st == dnnl_success) st = dnnl_primitive_execute(pk->reorder, pk->stream, 2, args);
     if (st == dnnl_success) st = dnnl_stream_wait(pk->stream);
@@ -170,7 +189,7 @@ void recur_onednn_plan_close(void *plan_state)
     if (!s) return;
     while (s->packed) {
         onednn_packed *next = s->packed->next;
-        packed_free(s->packed);
+        recur_onednn_packed_free(s->packed);
         s->packed = next;
     }
     free(s->uses);
