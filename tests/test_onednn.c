@@ -303,6 +303,27 @@ static void test_lstm_forward_backward(void **state)
 }
 
 /*
+ * Feeds both plans, runs them; the oneDNN run must allocate nothing, also
+ * when it packs weights (checked from the second run on: the first may
+ * warm up oneDNN's own caches).
+ */
+static void feed_and_run_both(recur_plan *ref, recur_plan *dnn, int n_feeds, const recur_feed *feeds, int run)
+{
+    for (int i = 0; i < n_feeds; i++) {
+        assert_int_equal(recur_plan_feed(ref, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+        assert_int_equal(recur_plan_feed(dnn, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
+    }
+    assert_int_equal(recur_plan_run(ref), RECUR_OK);
+    struct mallinfo2 before = mallinfo2();
+    if (recur_plan_run(dnn) != RECUR_OK) fail_msg("run (onednn): %s", recur_plan_errmsg(dnn));
+    struct mallinfo2 after = mallinfo2();
+    if (run > 0) {
+        assert_int_equal(before.uordblks, after.uordblks);
+        assert_int_equal(before.hblkhd, after.hblkhd);
+    }
+}
+
+/*
  * Packs a weight w [K, N] read by four products x_i w (trans_b = 0) or
  * x_i w^T (w stored [N, K], trans_b = 1) and runs them; returns how many
  * times the run packed. Checks every product against the reference
@@ -335,18 +356,7 @@ static long packed_products(int64_t rows, int tb)
     long packs0 = recur_onednn_packs_done();
     for (int run = 0; run < 2; run++) {
         tu_fill_uniform(wd, K * N, -1, 1, 100u + (uint64_t)run); /* new weights each run */
-        for (int i = 0; i <= NX; i++) {
-            assert_int_equal(recur_plan_feed(ref, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
-            assert_int_equal(recur_plan_feed(dnn, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
-        }
-        assert_int_equal(recur_plan_run(ref), RECUR_OK);
-        struct mallinfo2 before = mallinfo2();
-        if (recur_plan_run(dnn) != RECUR_OK) fail_msg("run (onednn): %s", recur_plan_errmsg(dnn));
-        struct mallinfo2 after = mallinfo2();
-        if (run > 0) { /* packing allocates nothing either (the first run may warm up oneDNN's own caches) */
-            assert_int_equal(before.uordblks, after.uordblks);
-            assert_int_equal(before.hblkhd, after.hblkhd);
-        }
+        feed_and_run_both(ref, dnn, NX + 1, feeds, run);
         for (int i = 0; i < NX; i++) {
             float *want = run_fetch(ref, g, y[i]), *got = run_fetch(dnn, g, y[i]);
             for (int64_t j = 0; j < rows * N; j++)
@@ -412,18 +422,7 @@ static long packed_once(int n_products, size_t *extra)
     long packs0 = recur_onednn_packs_done();
     for (int run = 0; run < 2; run++) {
         for (int i = 0; i < n_products; i++) tu_fill_uniform(wd[i], K * N, -1, 1, 200u + (uint64_t)(2 * run + i));
-        for (int i = 0; i < 2 * n_products; i++) {
-            assert_int_equal(recur_plan_feed(ref, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
-            assert_int_equal(recur_plan_feed(dnn, feeds[i].value, feeds[i].data, feeds[i].n), RECUR_OK);
-        }
-        assert_int_equal(recur_plan_run(ref), RECUR_OK);
-        struct mallinfo2 before = mallinfo2();
-        if (recur_plan_run(dnn) != RECUR_OK) fail_msg("run (onednn): %s", recur_plan_errmsg(dnn));
-        struct mallinfo2 after = mallinfo2();
-        if (run > 0) {
-            assert_int_equal(before.uordblks, after.uordblks);
-            assert_int_equal(before.hblkhd, after.hblkhd);
-        }
+        feed_and_run_both(ref, dnn, 2 * n_products, feeds, run);
         for (int i = 0; i < n_products; i++) {
             float *want = run_fetch(ref, g, y[i]), *got = run_fetch(dnn, g, y[i]);
             for (int64_t j = 0; j < R * N; j++)
