@@ -231,6 +231,23 @@ static int32_t column_slice_source(const recur_plan *p, int32_t src, recur_shape
     return n->in[0];
 }
 
+/*
+ * The value a fused kernel reads for leaf src when src only repeats a
+ * smaller value x: src = broadcast_to(x) of the output's shape, or step t
+ * of broadcast_to(x, [T, ...]) (the gradient of a sum over a sequence) --
+ * x itself, read with its period (x repeats whole in the output). src
+ * otherwise.
+ */
+static int32_t broadcast_source(const recur_plan *p, int32_t src, recur_shape out)
+{
+    const recur_graph *g = p->g;
+    const recur_node *n = &g->nodes[src];
+    if (!recur_shape_equal(n->shape, out)) return src;
+    if (n->op == RECUR_OP_TAKE && n->attr.i[0] == 0) n = &g->nodes[n->in[0]];
+    if (n->op != RECUR_OP_BROADCAST_TO || !p->role[n->in[0]]) return src;
+    return recur_bcast_period(out, g->nodes[n->in[0]].shape) > 0 ? n->in[0] : src;
+}
+
 /* The steps that read each value: those of value v are step[first[v] .. first[v + 1]). */
 typedef struct reader_lists {
     int *first, *step;
@@ -432,6 +449,8 @@ static int operand(builder *b, int m, int32_t src, const int *member_reg)
         return r;
     }
     int64_t cols = 0, stride = 0, start = 0;
+    int32_t whole = broadcast_source(p, src, b->shape);
+    if (whole != src) return leaf_reg(b, whole, 0, 0, 0);
     int32_t leaf = column_slice_source(p, src, b->shape, &cols, &stride, &start);
     return leaf_reg(b, leaf, cols, stride, start);
 }
@@ -762,8 +781,8 @@ recur_status recur_fuse_pointwise(recur_plan *p)
     }
     place_columns(&c, where);
     overwrite_operands(&c, where);
-    /* Column slices (and selects of them) that fused kernels read from their source and nothing else
-     * reads are not copied out; a slice read only by such selects then goes too. */
+    /* Values that fused kernels read from their source (column slices, selects of them, repeats of a smaller
+     * value) are not copied out when nothing else reads them; what only those read then goes too. */
     for (int changed = 1; changed && st == RECUR_OK;) {
         reader_lists now;
         changed = 0;
@@ -771,8 +790,8 @@ recur_status recur_fuse_pointwise(recur_plan *p)
         for (int s = 0; st == RECUR_OK && s < p->n_steps; s++) {
             plan_step *step = &p->steps[s];
             int op = p->g->nodes[step->id].op;
-            if (!step->dead && step->fn && (op == RECUR_OP_SLICE || op == RECUR_OP_TAKE) && !n_readers(&now, step->id) &&
-                !(p->role[step->id] & ROLE_OUTPUT))
+            if (!step->dead && step->fn && (op == RECUR_OP_SLICE || op == RECUR_OP_TAKE || op == RECUR_OP_BROADCAST_TO) &&
+                !n_readers(&now, step->id) && !(p->role[step->id] & ROLE_OUTPUT))
                 step->dead = 1, step->fn = NULL, changed = 1;
         }
         readers_free(&now);

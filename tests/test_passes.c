@@ -407,6 +407,41 @@ static void test_fusion_gradient_overwrites_activation(void **state)
 }
 
 /*
+ * A fused kernel reads a value that only repeats a smaller one (step t of
+ * broadcast_to(s, [T, R, C]), the gradient of a sum over a sequence, or
+ * broadcast_to(s, [R, C])) as s itself: the repeated value gets no buffer
+ * and no kernel; the results are bitwise those of the unfused plan. s is
+ * a scalar and a row.
+ */
+static void test_fusion_reads_broadcasts_whole(void **state)
+{
+    (void)state;
+    enum { TT = 3, R = 4, C = 5 };
+    for (int row = 0; row < 2; row++) {
+        recur_graph *g = recur_graph_new(4);
+        recur_value x = recur_input(g, "x", recur_shape3(TT, R, C));
+        recur_value s = recur_param(g, "s", row ? recur_shape1(C) : recur_shape0(), recur_init_uniform(-1, 1));
+        recur_value seq = recur_broadcast_to(g, s, recur_shape3(TT, R, C)), one = recur_broadcast_to(g, s, recur_shape2(R, C));
+        recur_value parts[TT];
+        for (int t = 0; t < TT; t++) {
+            recur_value a = recur_sigmoid(g, recur_take(g, x, 0, t));
+            parts[t] = recur_mul(g, recur_sigmoid_grad(g, a, recur_take(g, seq, 0, t)), one);
+        }
+        recur_value y = recur_stack(g, TT, parts, 0);
+        TU_OK(g, y);
+        float xd[TT * R * C];
+        tu_fill_uniform(xd, TT * R * C, -2, 2, 17);
+        recur_plan *plain, *fused = fused_and_plain(g, 1, &y, x, xd, &plain);
+        assert_null(recur_plan_value_buffer(fused, seq));
+        assert_null(recur_plan_value_buffer(fused, one));
+        assert_non_null(recur_plan_value_buffer(plain, seq));
+        recur_plan_free(fused);
+        recur_plan_free(plain);
+        recur_graph_free(g);
+    }
+}
+
+/*
  * A sequence laid over another (oneDNN's workspace layout): a hoisted
  * projection S [T, R, 2C] read step by step by forward kernels, which
  * write their activations where the step's gradients go, and the
@@ -759,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_fusion_sums_gate_windows),
         cmocka_unit_test(test_fusion_gradient_overwrites_activation),
         cmocka_unit_test(test_fusion_shares_sequence_buffer),
+        cmocka_unit_test(test_fusion_reads_broadcasts_whole),
         cmocka_unit_test(test_matmul_bias),
         cmocka_unit_test(test_matmul_fusion_hand_written),
         cmocka_unit_test(test_matmul_fusion_groups),
