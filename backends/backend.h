@@ -13,6 +13,13 @@
 #include "ops/op.h"
 #include "recur/exec.h"
 
+/* Memory a backend's plan state shares between nodes, planned with the plan's buffers. */
+typedef struct recur_backend_buffer {
+    size_t bytes;
+    int first, last; /* the steps using it: it is live from the first to the last */
+    void *at;        /* where the plan put it (set before plan_buffers_placed) */
+} recur_backend_buffer;
+
 typedef struct recur_backend {
     const char *name;
     /* The kernel for node n of graph g, or NULL to use the reference kernel. */
@@ -37,7 +44,15 @@ typedef struct recur_backend {
      * last release. plan_open returns RECUR_OK or an error with err filled. */
     recur_status (*plan_open)(const struct recur_plan *p, void **plan_state, char *err, size_t errlen);
     void (*plan_close)(void *plan_state);
-    /* Bytes of memory the backend holds for the plan (counted by recur_plan_memory). */
+    /* Memory the plan state shares between nodes (packed weights), once
+     * every node is prepared: plan_buffers writes up to cap entries (bytes,
+     * first, last) to list and returns how many there are; the plan lays
+     * them out in its arena with its own buffers and gives their places to
+     * plan_buffers_placed. The buffers' contents do not last from one run
+     * to the next. NULL hooks: none. */
+    int (*plan_buffers)(const void *plan_state, recur_backend_buffer *list, int cap);
+    void (*plan_buffers_placed)(void *plan_state, const recur_backend_buffer *list, int n);
+    /* Bytes of memory the backend holds for the plan outside those buffers (counted by recur_plan_memory). */
     size_t (*plan_bytes)(const void *plan_state);
 } recur_backend;
 

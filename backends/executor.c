@@ -70,6 +70,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
         if (!recur_operand(g, fed[i], "compile")) return NULL;
     recur_compile_opts o = opts ? *opts : (recur_compile_opts){0};
     plan_layout lay = {0};
+    recur_backend_buffer *shared = NULL;
     const recur_backend *be = recur_backend_find(o.backend);
     if (!be) {
         recur_set_error(g, RECUR_ERR_UNSUPPORTED, "compile: backend \"%s\"%s is not built into this library",
@@ -195,8 +196,19 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
         }
     }
 
-    /* Buffers and workspaces in one arena; then every kernel's input pointers, resolved once. */
-    if (recur_plan_arena(p, &lay) != RECUR_OK) goto fail;
+    /* Buffers, workspaces and the backend's shared memory in one arena; then every kernel's input
+     * pointers, resolved once. */
+    int n_shared = be->plan_buffers ? be->plan_buffers(p->be_state, NULL, 0) : 0;
+    shared = malloc(sizeof *shared * ((size_t)n_shared + 1));
+    if (!shared) {
+        recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory");
+        goto fail;
+    }
+    if (n_shared) be->plan_buffers(p->be_state, shared, n_shared);
+    if (recur_plan_arena(p, &lay, shared, n_shared) != RECUR_OK) goto fail;
+    if (n_shared) be->plan_buffers_placed(p->be_state, shared, n_shared);
+    free(shared);
+    shared = NULL;
     recur_plan_layout_free(&lay);
     if (o.profile && !(p->step_ms = calloc((size_t)p->n_steps + 1, sizeof *p->step_ms))) {
         recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory");
@@ -209,6 +221,7 @@ recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *
     return p;
 fail:
     recur_plan_layout_free(&lay);
+    free(shared);
     free(order);
     free(is_fed);
     copy_error_to_graph(p);

@@ -465,10 +465,11 @@ recur_status recur_plan_layout(recur_plan *p, plan_layout *lay)
  * buffer of its root (lay) at a byte offset. A root's buffer is live from
  * the first step that writes into it to the last step that reads any value
  * in it (inputs and outputs: the whole run); a step's workspace only while
- * the step runs; buffers live at different times share memory (arena.c
- * places them).
+ * the step runs; a backend's shared buffer from the first step using it to
+ * the last; buffers live at different times share memory (arena.c places
+ * them).
  */
-recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay)
+recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay, recur_backend_buffer *shared, int n_shared)
 {
     recur_graph *g = p->g;
     int n = p->n_vals, n_bufs = 0;
@@ -476,7 +477,7 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay)
     const size_t *off = lay->off;
     int *last_use = malloc(sizeof(int) * ((size_t)n + 1)), *buf_of = malloc(sizeof(int) * ((size_t)n + 1));
     char *pinned = calloc((size_t)n + 1, 1); /* roots of outputs: live to the end */
-    arena_buf *bufs = malloc(sizeof *bufs * ((size_t)n + (size_t)p->n_steps + 1));
+    arena_buf *bufs = malloc(sizeof *bufs * ((size_t)n + (size_t)p->n_steps + (size_t)n_shared + 1));
     recur_status st = RECUR_OK;
     if (!last_use || !buf_of || !pinned || !bufs) goto nomem;
     for (int i = 0; i < n; i++) last_use[i] = -1, buf_of[i] = -1;
@@ -518,6 +519,10 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay)
         size_t bytes = (step->work + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
         bufs[n_bufs++] = (arena_buf){s, s, bytes, 0};
     }
+    /* The backend's shared buffers: live from the first step using one to the last. */
+    int first_shared = n_bufs;
+    for (int i = 0; i < n_shared; i++)
+        bufs[n_bufs++] = (arena_buf){shared[i].first, shared[i].last, (shared[i].bytes + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES, 0};
     size_t total = 0;
     if (recur_arena_place(bufs, n_bufs, &total) != 0) goto nomem;
     p->arena_bytes = total;
@@ -532,6 +537,7 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay)
         step->work_at = NULL;
         if (!step->dead && step->fn && step->work) step->work_at = (float *)((char *)p->arena + bufs[b++].offset);
     }
+    for (int i = 0; i < n_shared; i++) shared[i].at = (char *)p->arena + bufs[first_shared + i].offset;
     goto out;
 nomem:
     st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory for the plan's buffers");

@@ -77,11 +77,12 @@ typedef struct plan_layout {
 recur_status recur_plan_layout(recur_plan *p, plan_layout *lay);
 
 /*
- * Places the buffers of layout lay and every live step's workspace
- * (step->work bytes, at step->work_at) in one arena by their live ranges.
- * Returns RECUR_OK or an error recorded on the plan.
+ * Places the buffers of layout lay, every live step's workspace
+ * (step->work bytes, at step->work_at) and the backend's n_shared buffers
+ * (shared[i].at) in one arena by their live ranges. Returns RECUR_OK or
+ * an error recorded on the plan.
  */
-recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay);
+recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay, recur_backend_buffer *shared, int n_shared);
 
 /* Frees a layout's arrays. */
 void recur_plan_layout_free(plan_layout *lay);

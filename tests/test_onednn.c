@@ -455,6 +455,51 @@ static void test_packed_into_workspace(void **state)
     assert_int_equal(two, one);
 }
 
+/*
+ * Chains of products h <- h U (four of 80 rows: U is packed), then, when
+ * `both`, g <- g V from the chain's end (V packed too). Returns the oneDNN
+ * plan's memory over the reference plan's, after checking the chain's end
+ * against the reference backend.
+ */
+static size_t packed_chain_extra(int both)
+{
+    enum { R = 80, K = 64 };
+    recur_graph *g = recur_graph_new(13);
+    recur_value x = recur_input(g, "x", recur_shape2(R, K)), u = recur_input(g, "u", recur_shape2(K, K));
+    recur_value v = recur_input(g, "v", recur_shape2(K, K)), h = x;
+    for (int i = 0; i < 4; i++) h = recur_matmul(g, h, u, 0, 0);
+    for (int i = 0; both && i < 4; i++) h = recur_matmul(g, h, v, 0, 0);
+    TU_OK(g, h);
+    float xd[R * K], ud[K * K], vd[K * K];
+    tu_fill_uniform(xd, R * K, -1, 1, 31);
+    tu_fill_uniform(ud, K * K, -0.2f, 0.2f, 32);
+    tu_fill_uniform(vd, K * K, -0.2f, 0.2f, 33);
+    recur_feed feeds[3] = {{x, xd, R * K}, {u, ud, K * K}, {v, vd, K * K}};
+    compare_backends(g, 1, &h, both ? 3 : 2, feeds);
+    recur_compile_opts ro = {.backend = "reference"}, oo = {.backend = "onednn"};
+    recur_plan *ref = recur_compile(g, 1, &h, &ro), *dnn = recur_compile(g, 1, &h, &oo);
+    assert_non_null(ref);
+    assert_non_null(dnn);
+    size_t extra = recur_plan_memory(dnn) - recur_plan_memory(ref);
+    recur_plan_free(ref), recur_plan_free(dnn);
+    recur_graph_free(g);
+    return extra;
+}
+
+/*
+ * A packed copy is a buffer of the plan's arena live from the first
+ * product reading it to the last: V's copy, packed after U's last reader,
+ * takes U's place (the plan needs no memory for it beyond U's).
+ */
+static void test_packed_copies_live_while_read(void **state)
+{
+    (void)state;
+    size_t one = packed_chain_extra(0), two = packed_chain_extra(1);
+    print_message("packed copies: %zu bytes for U alone, %zu for U then V\n", one, two);
+    assert_true(one >= sizeof(float) * 64 * 64);
+    assert_true(two < one + sizeof(float) * 64 * 64 / 2);
+}
+
 /* An LSTM layer whose recurrent weight is read by enough rows to be packed agrees with the reference. */
 static void test_lstm_packed_forward_backward(void **state)
 {
@@ -907,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_lstm_forward_backward),
         cmocka_unit_test(test_packed_weights),
         cmocka_unit_test(test_packed_into_workspace),
+        cmocka_unit_test(test_packed_copies_live_while_read),
         cmocka_unit_test(test_lstm_packed_forward_backward),
         cmocka_unit_test(test_compile_time_primitives_and_no_allocation),
         cmocka_unit_test(test_one_primitive_per_node),

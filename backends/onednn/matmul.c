@@ -105,20 +105,14 @@ recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim
     recur_status st = recur_onednn_prim_create(p, &desc, n_args, args, err, errlen);
     if (st != RECUR_OK || !pack) return st;
     int once = recur_onednn_plan_packs_once(a->plan_state, mm->in[1], tb, q.k, q.n); /* into the workspace */
-    st = recur_onednn_packed_get(a->plan_state, mm->in[1], &plain_b, &args[1].md, recur_onednn_engine(), once, &p->packed,
-                                 p->what, err, errlen);
+    st = recur_onednn_packed_get(a->plan_state, mm->in[1], tb, q.k, q.n, &plain_b, &args[1].md, recur_onednn_engine(), once,
+                                 &p->packed, p->what, err, errlen);
     if (st != RECUR_OK) return st;
     p->owns_packed = once;
-    p->bind[1] = once ? ONEDNN_BIND_WORK : ONEDNN_BIND_OWN; /* args[1] is the weights (see above): the packed copy */
+    p->bind[1] = ONEDNN_BIND_PACKED; /* args[1] is the weights (see above): the packed copy */
     if (once) {
         p->pack_at = (p->scratch + 63) / 64 * 64;
         p->work = p->pack_at + p->packed->bytes;
-        return RECUR_OK;
-    }
-    s = dnnl_memory_set_data_handle(p->args[1].memory, p->packed->data);
-    if (s != dnnl_success) {
-        snprintf(err, errlen, "oneDNN %s: dnnl_memory_set_data_handle failed: %s", p->what, dnnl_status2str(s));
-        return RECUR_ERR_RUNTIME;
     }
     return RECUR_OK;
 }

@@ -141,10 +141,10 @@ static recur_status onednn_kernel(const recur_kernel_args *a)
         return RECUR_ERR_RUNTIME;
     for (int i = 0; i < p->n_args; i++) {
         int b = p->bind[i];
-        if (b == ONEDNN_BIND_OWN) continue;
         void *data = b == ONEDNN_BIND_OUTPUT ? (void *)a->y
-                     : b == ONEDNN_BIND_WORK ? (void *)(p->args[i].arg == DNNL_ARG_SCRATCHPAD ? work : work + p->pack_at)
-                                             : (void *)a->x[b];
+                     : b == ONEDNN_BIND_WORK ? (void *)work
+                     : b == ONEDNN_BIND_PACKED ? (p->owns_packed ? (void *)(work + p->pack_at) : p->packed->data)
+                                               : (void *)a->x[b];
         dnnl_status_t s = dnnl_memory_set_data_handle(p->args[i].memory, data);
         if (s != dnnl_success)
             return recur_kernel_fail(a, "oneDNN %s: dnnl_memory_set_data_handle failed: %s", p->what,
@@ -215,4 +215,5 @@ const recur_backend recur_backend_onednn_impl = {
     .release = onednn_release,
     .plan_open = recur_onednn_plan_open,
     .plan_close = recur_onednn_plan_close,
-    .plan_bytes = recur_onednn_plan_bytes};
+    .plan_buffers = recur_onednn_plan_buffers,
+    .plan_buffers_placed = recur_onednn_plan_buffers_placed};

@@ -32,8 +32,8 @@ extern const recur_backend recur_backend_onednn_impl;
 /* Where a primitive argument's data lives at run time: input i (>= 0), or: */
 enum {
     ONEDNN_BIND_OUTPUT = -1,
-    ONEDNN_BIND_OWN = -2,  /* memory the node points at itself (packed weights) */
-    ONEDNN_BIND_WORK = -3  /* the step's workspace (a->work): the scratchpad */
+    ONEDNN_BIND_PACKED = -2, /* the node's packed weights (p->packed), in the plan's arena or its workspace */
+    ONEDNN_BIND_WORK = -3    /* the step's workspace (a->work): the scratchpad */
 };
 
 /*
@@ -47,9 +47,10 @@ typedef struct onednn_packed {
     dnnl_memory_desc_t from, to;  /* its plain (strided) and its packed layout */
     dnnl_primitive_t reorder;
     dnnl_stream_t stream;
-    dnnl_memory_t src, dst;       /* dst owns the packed buffer (in_work: points into the workspace) */
-    void *data;                   /* dst's buffer (in_work: NULL) */
+    dnnl_memory_t src, dst;       /* dst: the packed buffer, in the plan's arena or the product's workspace */
+    void *data;                   /* the buffer in the arena (in_work: NULL) */
     size_t bytes;                 /* its size */
+    int first, last;              /* the steps reading it first and last */
     int in_work;                  /* 1: packed into the reading product's workspace, at every run */
     uint64_t packed_in;           /* 1 + the execution the buffer was last packed in; 0: never */
     struct onednn_packed *next;
@@ -126,7 +127,8 @@ recur_status recur_onednn_binary_prepare(const recur_kernel_args *a, onednn_prim
  * the products reading each weights operand, and holds the packed copies. */
 recur_status recur_onednn_plan_open(const struct recur_plan *p, void **plan_state, char *err, size_t errlen);
 void recur_onednn_plan_close(void *plan_state);
-size_t recur_onednn_plan_bytes(const void *plan_state);
+int recur_onednn_plan_buffers(const void *plan_state, recur_backend_buffer *list, int cap);
+void recur_onednn_plan_buffers_placed(void *plan_state, const recur_backend_buffer *list, int n);
 
 /* 1 if the products reading value id as b (trans, [k, n]) in the plan are worth packing it for. */
 int recur_onednn_plan_packs(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n);
@@ -135,14 +137,14 @@ int recur_onednn_plan_packs(const void *plan_state, int32_t id, int trans, int64
 int recur_onednn_plan_packs_once(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n);
 
 /*
- * The plan's packed copy of value id from layout `from` into `to`, made
- * now if the plan has none yet; with in_work, a new copy of the caller's
+ * The plan's packed copy of value id (read as b: trans, [k, n]) from layout
+ * `from` into `to`, made now if the plan has none yet; with in_work, a new copy of the caller's
  * own (freed with recur_onednn_packed_free) whose buffer is given at each
  * update. Errors name `what`.
  */
-recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_memory_desc_t *from,
-                                     const dnnl_memory_desc_t *to, dnnl_engine_t eng, int in_work, onednn_packed **out,
-                                     const char *what, char *err, size_t errlen);
+recur_status recur_onednn_packed_get(void *plan_state, int32_t id, int trans, int64_t k, int64_t n,
+                                     const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl_engine_t eng,
+                                     int in_work, onednn_packed **out, const char *what, char *err, size_t errlen);
 
 /*
  * Packs `weights` into pk (in_work: into `into`) unless this execution

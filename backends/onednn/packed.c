@@ -50,13 +50,13 @@ typedef struct pack_use {
     int trans;
     int64_t k, n, rows;
     int users;
+    int first, last; /* the first and last step reading it */
 } pack_use;
 
 struct onednn_plan {
     pack_use *uses;
     int n_uses;
     onednn_packed *packed; /* a list */
-    size_t bytes;
 };
 
 static int same_use(const pack_use *u, int32_t id, int trans, int64_t k, int64_t n)
@@ -84,7 +84,8 @@ recur_status recur_onednn_plan_open(const recur_plan *p, void **plan_state, char
         int64_t rows = ta ? as.d[as.ndim - 1] : recur_shape_numel(as) / k;
         int j = 0;
         while (j < s->n_uses && !same_use(&s->uses[j], step->in[1], tb, k, nn)) j++;
-        if (j == s->n_uses) s->uses[s->n_uses++] = (pack_use){step->in[1], tb, k, nn, 0, 0};
+        if (j == s->n_uses) s->uses[s->n_uses++] = (pack_use){step->in[1], tb, k, nn, 0, 0, i, i};
+        s->uses[j].last = i;
         s->uses[j].rows += rows;
         s->uses[j].users++;
     }
@@ -122,11 +123,12 @@ void recur_onednn_packed_free(onednn_packed *pk)
     free(pk);
 }
 
-recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_memory_desc_t *from,
-                                     const dnnl_memory_desc_t *to, dnnl_engine_t eng, int in_work, onednn_packed **out,
-                                     const char *what, char *err, size_t errlen)
+recur_status recur_onednn_packed_get(void *plan_state, int32_t id, int trans, int64_t k, int64_t n,
+                                     const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl_engine_t eng,
+                                     int in_work, onednn_packed **out, const char *what, char *err, size_t errlen)
 {
     onednn_plan *s = plan_state;
+    const pack_use *use = use_of(s, id, trans, k, n);
     for (onednn_packed *pk = in_work ? NULL : s->packed; pk; pk = pk->next)
         if (pk->id == id && dnnl_memory_desc_equal(&pk->from, from) && dnnl_memory_desc_equal(&pk->to, to)) {
             *out = pk;
@@ -142,6 +144,8 @@ recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_me
     pk->to = *to;
     pk->in_work = in_work;
     pk->bytes = dnnl_memory_desc_get_size(to);
+    pk->first = use ? use->first : 0;
+    pk->last = use ? use->last : 0;
     dnnl_primitive_desc_t pd = NULL;
     const char *call = "dnnl_reorder_primitive_desc_create";
     dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL);
@@ -149,15 +153,13 @@ recur_status recur_onednn_packed_get(void *plan_state, int32_t id, const dnnl_me
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (st == dnnl_success) call = "dnnl_stream_create", st = dnnl_stream_create(&pk->stream, eng, dnnl_stream_default_flags);
     if (st == dnnl_success) call = "dnnl_memory_create", st = dnnl_memory_create(&pk->src, from, eng, DNNL_MEMORY_NONE);
-    if (st == dnnl_success) st = dnnl_memory_create(&pk->dst, to, eng, in_work ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE);
-    if (st == dnnl_success && !in_work) st = dnnl_memory_get_data_handle(pk->dst, &pk->data);
+    if (st == dnnl_success) st = dnnl_memory_create(&pk->dst, to, eng, DNNL_MEMORY_NONE);
     if (st != dnnl_success) {
         recur_onednn_packed_free(pk);
         snprintf(err, errlen, "oneDNN %s: %s failed while packing its weights: %s", what, call, dnnl_status2str(st));
         return RECUR_ERR_RUNTIME;
     }
     if (!in_work) {
-        s->bytes += pk->bytes;
         pk->next = s->packed;
         s->packed = pk;
     }
@@ -170,7 +172,7 @@ recur_status recur_onednn_packed_update(onednn_packed *pk, const float *weights,
 {
     if (!pk->in_work && pk->packed_in == execution + 1) return RECUR_OK;
     dnnl_status_t st = dnnl_memory_set_data_handle(pk->src, (void *)weights);
-    if (st == dnnl_success && pk->in_work) st = dnnl_memory_set_data_handle(pk->dst, into);
+    if (st == dnnl_success) st = dnnl_memory_set_data_handle(pk->dst, pk->in_work ? into : pk->data);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, pk->src}, {DNNL_ARG_TO, pk->dst}};
     if (st == dnnl_success) st = dnnl_primitive_execute(pk->reorder, pk->stream, 2, args);
     if (st == dnnl_success) st = dnnl_stream_wait(pk->stream);
@@ -196,8 +198,21 @@ void recur_onednn_plan_close(void *plan_state)
     free(s);
 }
 
-size_t recur_onednn_plan_bytes(const void *plan_state)
+int recur_onednn_plan_buffers(const void *plan_state, recur_backend_buffer *list, int cap)
 {
     const onednn_plan *s = plan_state;
-    return s ? s->bytes : 0;
+    int n = 0;
+    for (const onednn_packed *pk = s ? s->packed : NULL; pk; pk = pk->next, n++)
+        if (n < cap) list[n] = (recur_backend_buffer){pk->bytes, pk->first, pk->last, NULL};
+    return n;
+}
+
+void recur_onednn_plan_buffers_placed(void *plan_state, const recur_backend_buffer *list, int n)
+{
+    onednn_plan *s = plan_state;
+    int i = 0;
+    for (onednn_packed *pk = s->packed; pk && i < n; pk = pk->next, i++) {
+        pk->data = list[i].at;
+        pk->packed_in = 0; /* (its bytes are new) */
+    }
 }
