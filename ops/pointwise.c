@@ -8,14 +8,15 @@
 
 /*
  * Where the C library can pick a function's version at load time (GNU
- * ifunc), the loops are compiled three times, for AVX-512, AVX2 and the
- * baseline, and the widest the CPU runs is used. The build keeps floating
- * point contraction off (no fused multiply-add), so every version computes
- * the same roundings and gives the same bits.
+ * ifunc), the loops are compiled three times, for x86-64-v4 (AVX-512),
+ * x86-64-v3 (AVX2 and FMA) and the baseline, and the widest the CPU runs
+ * is used. The build keeps floating point contraction off, so the only
+ * fused multiply-adds are vmath.h's explicit fmaf calls, and every version
+ * computes the same roundings and gives the same bits.
  */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 #endif
 #ifndef VECTOR_CLONES

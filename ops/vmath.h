@@ -9,6 +9,11 @@
  * it over dense grids): exp within 2 ulp, sigmoid and tanh within 3 ulp;
  * exp overflows to inf above about 88.72 and underflows gradually (to
  * subnormals, then 0) below about -87.3, as expf does; NaN gives NaN.
+ *
+ * Polynomials are evaluated with fused multiply-adds (fmaf: one rounding,
+ * the same bits on every CPU), an instruction in the loops' AVX2 and
+ * AVX-512 builds (ops/pointwise.c) and a correctly rounded library call in
+ * the baseline one.
  */
 #ifndef RECUR_OPS_VMATH_H
 #define RECUR_OPS_VMATH_H
@@ -39,15 +44,15 @@ static inline float recur_vexpf(float x)
     float xc = x > -104.0f ? x : -104.0f;  /* a NaN becomes -104 here, and is restored below */
     xc = xc < 89.0f ? xc : 89.0f;
     float n = (xc * log2e + round_magic) - round_magic;
-    float r = (xc - n * ln2_hi) - n * ln2_lo;
+    float r = fmaf(-n, ln2_lo, fmaf(-n, ln2_hi, xc));
     float p = 1.0f / 5040;
-    p = p * r + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    p = fmaf(p, r, 1.0f / 720);
+    p = fmaf(p, r, 1.0f / 120);
+    p = fmaf(p, r, 1.0f / 24);
+    p = fmaf(p, r, 1.0f / 6);
+    p = fmaf(p, r, 0.5f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
     int32_t k = (int32_t)n, k1 = k / 2, k2 = k - k1; /* |k1|, |k2| <= 75 */
     float y = p * recur_bits_float((uint32_t)(k1 + 127) << 23) * recur_bits_float((uint32_t)(k2 + 127) << 23);
     return x == x ? y : x;
@@ -75,12 +80,12 @@ static inline float recur_vtanhf(float x)
 {
     float ax = fabsf(x), u = x * x;
     float q = 0.00237076559530208f;
-    q = q * u - 0.008410070760003836f;
-    q = q * u + 0.021788321984167688f;
-    q = q * u - 0.053961551779879754f;
-    q = q * u + 0.13333312866859662f;
-    q = q * u - 0.33333333231208206f;
-    float small = ax + ax * (u * q);
+    q = fmaf(q, u, -0.008410070760003836f);
+    q = fmaf(q, u, 0.021788321984167688f);
+    q = fmaf(q, u, -0.053961551779879754f);
+    q = fmaf(q, u, 0.13333312866859662f);
+    q = fmaf(q, u, -0.33333333231208206f);
+    float small = fmaf(ax, u * q, ax);
     float e = recur_vexpf(-2.0f * ax);
     float big = (1.0f - e) / (1.0f + e);
     return copysignf(ax < 0.6f ? small : big, x);
