@@ -282,6 +282,10 @@ typedef struct fuse_ctx {
     char *mark;                /* steps in the group being formed */
     int *members;
     int n_members;
+    int *group_of;             /* step -> the root of the group that took it, or -1 */
+    int *recomputed_by;        /* value -> the root of a group computing it again from its input (instead of
+                                * reading it), or -1: that group's members no longer read it */
+    char *extra_read;          /* value -> 1 if such a group reads it (the input of what it computes again) */
 } fuse_ctx;
 
 /* 1 if step s's value may be computed inside a fused kernel of the given shape. */
@@ -322,13 +326,19 @@ undo:
     return 0;
 }
 
+/* 1 if reader step u still reads value v: not a member of a group that computes v again instead. */
+static int still_reads(const fuse_ctx *c, int32_t v, int u)
+{
+    return c->recomputed_by[v] < 0 || c->group_of[u] != c->recomputed_by[v];
+}
+
 /* 1 if something outside the group reads member step s's value (or it is a plan output). */
 static int read_outside(const fuse_ctx *c, int s)
 {
     int32_t v = c->p->steps[s].id;
-    if (c->p->role[v] & ROLE_OUTPUT) return 1;
+    if ((c->p->role[v] & ROLE_OUTPUT) || c->extra_read[v]) return 1;
     for (int u = c->r.first[v]; u < c->r.first[v + 1]; u++)
-        if (!c->mark[c->r.step[u]]) return 1;
+        if (!c->mark[c->r.step[u]] && still_reads(c, v, c->r.step[u])) return 1;
     return 0;
 }
 
@@ -342,6 +352,10 @@ typedef struct builder {
     int32_t slice[MAX_INSTS];  /* column slices of inlined steps that members read ... */
     int slice_reg[MAX_INSTS];  /* ... and the registers holding them */
     int n_slices;
+    int root;                  /* the step the kernel runs at */
+    int32_t again[MAX_INSTS];  /* values computed again from their input instead of read ... */
+    int again_reg[MAX_INSTS];  /* ... and their registers */
+    int n_again;
 } builder;
 
 /* The register of leaf `leaf` read with columns (cols, stride, start) (cols 0: as it is); -1 if too many leaves. */
@@ -379,7 +393,8 @@ static int inlinable(const builder *b, int q, int32_t reader)
     const recur_plan *p = c->p;
     const plan_step *step = &p->steps[q];
     const recur_node *n = &p->g->nodes[step->id];
-    if (c->taken[q] || c->mark[q] || !fusable(p, step, n->shape) || (p->role[step->id] & ROLE_OUTPUT)) return 0;
+    if (c->taken[q] || c->mark[q] || !fusable(p, step, n->shape) || (p->role[step->id] & ROLE_OUTPUT) || c->extra_read[step->id])
+        return 0;
     for (int u = c->r.first[step->id]; u < c->r.first[step->id + 1]; u++) {
         const plan_step *r = &p->steps[c->r.step[u]];
         if (reader >= 0) { /* an inner step: read by its outer step only */
@@ -428,6 +443,36 @@ static int emit_columns(builder *b, int q, int64_t cols, int64_t start)
 }
 
 /*
+ * Computing again instead of keeping: a value y = tanh(x) (or sigmoid, exp)
+ * that an earlier kernel computes, whose input x is kept for readers close
+ * before this kernel anyway, is computed again here from x rather than
+ * read: tanh(c_t) of an LSTM's forward step is then not kept from the
+ * forward pass to the backward one (its cell state c_t is: the next step
+ * reads it), and its forward kernel writes one value less. Applies when x
+ * lives at most a quarter as many steps longer as y would be kept (plan
+ * steps as the measure). The input x, or -1.
+ */
+static int32_t recompute_from(const builder *b, int32_t src)
+{
+    const fuse_ctx *c = b->c;
+    const recur_plan *p = c->p;
+    int q = c->step_of[src];
+    if (q < 0 || c->taken[q] || c->mark[q] || (p->role[src] & ROLE_OUTPUT) || !fusable(p, &p->steps[q], b->shape)) return -1;
+    const recur_node *y = &p->g->nodes[src];
+    if (y->op != RECUR_OP_TANH && y->op != RECUR_OP_SIGMOID && y->op != RECUR_OP_EXP) return -1;
+    if (c->recomputed_by[src] >= 0 && c->recomputed_by[src] != b->root) return -1;
+    int32_t x = y->in[0];
+    int qx = c->step_of[x];
+    if (!p->role[x] || !recur_shape_equal(p->g->nodes[x].shape, b->shape) || (qx >= 0 && p->steps[qx].dead)) return -1;
+    int last = -1; /* the last step reading x besides y's and this group */
+    for (int u = c->r.first[x]; u < c->r.first[x + 1]; u++) {
+        int s = c->r.step[u];
+        if (s != q && !c->mark[s] && s < b->root && s > last) last = s;
+    }
+    return last >= 0 && (int64_t)(b->root - last) * 4 <= (int64_t)(b->root - q) ? x : -1;
+}
+
+/*
  * The register for member operand src: an earlier member's result, a
  * column slice of a step computed inside the program, or a leaf (a column
  * slice of a wider value is read from it). -1 if the program is full.
@@ -446,6 +491,15 @@ static int operand(builder *b, int m, int32_t src, const int *member_reg)
             if (b->slice[i] == src) return b->slice_reg[i];
         int r = emit_columns(b, q, n->attr.i[2], n->attr.i[1]);
         if (r >= 0) b->slice[b->n_slices] = src, b->slice_reg[b->n_slices++] = r;
+        return r;
+    }
+    for (int i = 0; i < b->n_again; i++)
+        if (b->again[i] == src) return b->again_reg[i];
+    int32_t x = recompute_from(b, src);
+    if (x >= 0 && b->n_again < MAX_INSTS) {
+        int a = operand(b, m, x, member_reg);
+        int r = a < 0 ? -1 : emit(b, &p->g->nodes[src], a, -1);
+        if (r >= 0) b->again[b->n_again] = src, b->again_reg[b->n_again++] = r;
         return r;
     }
     int64_t cols = 0, stride = 0, start = 0;
@@ -575,7 +629,7 @@ static recur_status fuse_group(fuse_ctx *c, int r)
     fused_prog *fp = single ? NULL : malloc(sizeof *fp);
     recur_status st = RECUR_OK;
     if (!single && !fp) st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
-    builder b = {.c = c, .fp = fp, .shape = shape};
+    builder b = {.c = c, .fp = fp, .shape = shape, .root = r};
     int member_inst[MAX_INSTS];
     if (fp && build_program(&b, member_inst)) {
         for (int i = 0; i < b.n_inlined; i++) { /* computed by columns inside the kernel: no buffer, no run */
@@ -584,6 +638,11 @@ static recur_status fuse_group(fuse_ctx *c, int r)
             q->dead = 1;
             c->taken[b.inlined[i]] = 1;
         }
+        for (int i = 0; i < b.n_again; i++) { /* the group reads their inputs, not them */
+            c->recomputed_by[b.again[i]] = r;
+            c->extra_read[p->g->nodes[b.again[i]].in[0]] = 1;
+        }
+        for (int i = 0; i < n_members; i++) c->group_of[c->members[i]] = r;
         for (int i = 0; i < n_members - 1; i++) {
             plan_step *m = &p->steps[c->members[i]];
             int out = fp->inst[member_inst[i]].out >= 0;
@@ -763,14 +822,17 @@ recur_status recur_fuse_pointwise(recur_plan *p)
     c.taken = calloc((size_t)p->n_steps + 1, 1);
     c.mark = calloc((size_t)p->n_steps + 1, 1);
     c.members = malloc(sizeof(int) * ((size_t)MAX_INSTS + 1));
+    c.group_of = malloc(sizeof(int) * ((size_t)p->n_steps + 1));
+    c.recomputed_by = malloc(sizeof(int) * ((size_t)n + 1));
+    c.extra_read = calloc((size_t)n + 1, 1);
     fused_out **where = calloc((size_t)n + 1, sizeof *where);
     recur_status st = RECUR_OK;
-    if (!lists || !c.step_of || !c.taken || !c.mark || !c.members || !where) {
+    if (!lists || !c.step_of || !c.taken || !c.mark || !c.members || !c.group_of || !c.recomputed_by || !c.extra_read || !where) {
         st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
         goto out;
     }
-    for (int i = 0; i < n; i++) c.step_of[i] = -1;
-    for (int s = 0; s < p->n_steps; s++) c.step_of[p->steps[s].id] = s;
+    for (int i = 0; i < n; i++) c.step_of[i] = -1, c.recomputed_by[i] = -1;
+    for (int s = 0; s < p->n_steps; s++) c.step_of[p->steps[s].id] = s, c.group_of[s] = -1;
     /* Groups from the last step backwards: each root takes in what it can. */
     for (int r = p->n_steps - 1; r >= 0 && st == RECUR_OK; r--)
         if (!c.taken[r] && fusable(p, &p->steps[r], p->g->nodes[p->steps[r].id].shape)) st = fuse_group(&c, r);
@@ -799,6 +861,7 @@ recur_status recur_fuse_pointwise(recur_plan *p)
 out:
     readers_free(&c.r);
     free(c.step_of), free(c.taken), free(c.mark), free(c.members), free(where);
+    free(c.group_of), free(c.recomputed_by), free(c.extra_read);
     return st;
 }
 
