@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops/broadcast.h"
+#include "ops/pointwise.h"
 #include "ops/parallel.h"
 
 /* The most columns a thread sums at a time (their double accumulators stay in L1). */
@@ -180,10 +181,7 @@ static void sum_rows_range(void *ctx, int64_t lo, int64_t hi, int part)
         int64_t c0 = b * j->width, len = j->C - c0 < j->width ? j->C - c0 : j->width;
         double *s = j->acc + c0;
         for (int64_t c = 0; c < len; c++) s[c] = 0;
-        for (int64_t r = 0; r < j->R; r++) {
-            const float *row = j->x + r * j->C + c0;
-            for (int64_t c = 0; c < len; c++) s[c] += row[c];
-        }
+        recur_sum_rows_loop(j->x + c0, j->R, j->C, len, s);
         for (int64_t c = 0; c < len; c++) j->y[c0 + c] = (float)s[c];
     }
 }

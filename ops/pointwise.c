@@ -68,3 +68,17 @@ recur_status recur_pointwise_forward(const recur_kernel_args *k)
     recur_parallel_range(n, n * (arity + 1), pointwise_range, &j);
     return RECUR_OK;
 }
+
+VECTOR_CLONES
+void recur_sum_rows_loop(const float *x, int64_t R, int64_t stride, int64_t len, double *s)
+{
+    int64_t r = 0;
+    for (; r + 4 <= R; r += 4) {
+        const float *x0 = x + r * stride, *x1 = x0 + stride, *x2 = x1 + stride, *x3 = x2 + stride;
+        for (int64_t c = 0; c < len; c++) s[c] = (((s[c] + x0[c]) + x1[c]) + x2[c]) + x3[c];
+    }
+    for (; r < R; r++) {
+        const float *xr = x + r * stride;
+        for (int64_t c = 0; c < len; c++) s[c] += xr[c];
+    }
+}

@@ -56,6 +56,15 @@ static inline int recur_pointwise_arity(int op)
 int recur_pointwise_loop(int op, float s, const float *a, const float *b, float *y, int64_t n);
 
 /*
+ * s_c += x[r, c] for r = 0 .. R-1 in that order and c < len, in double:
+ * x's rows lie `stride` floats apart. The loop behind a bias gradient's
+ * reduction (ops/broadcast.c), vectorized over c like the loops above,
+ * with four rows per pass over s (each column still adds its rows one
+ * after another, so the sums are those of the plain loop).
+ */
+void recur_sum_rows_loop(const float *x, int64_t R, int64_t stride, int64_t len, double *s);
+
+/*
  * The kernel of a pointwise op whose inputs all have its output's shape
  * (activations, their gradient helpers, neg/scale/square/one_minus):
  * recur_pointwise_loop over the whole tensor, split across threads when
