@@ -444,6 +444,38 @@ static void test_fusion_recomputes_cheap_values(void **state)
 }
 
 /*
+ * Built-in LSTM and GRU layers of wider rows than the other tests use
+ * (H = 64 and 40: gate windows of whole vectors and not, blocks spanning
+ * parts of rows): loss and every gradient bitwise those of the unfused
+ * plan.
+ */
+static void test_fusion_exact_wide_rows(void **state)
+{
+    (void)state;
+    enum { TT = 4, BB = 3, II = 8 };
+    const int kinds[2] = {RECUR_LSTM, RECUR_GRU}, hs[2] = {64, 40};
+    for (int k = 0; k < 4; k++) {
+        recur_graph *g = recur_graph_new(29);
+        recur_value xs = recur_input(g, "xs", recur_shape3(TT, BB, II));
+        recur_rnn_opts o = {.kind = (recur_cell_kind)kinds[k % 2], .input_size = II, .hidden = hs[k / 2], .layers = 1};
+        recur_rnn r;
+        TU_ST(g, recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &r));
+        recur_value loss = recur_add(g, recur_sum(g, recur_square(g, r.outputs)), recur_sum(g, r.h_n));
+        TU_ST(g, recur_unroll(g));
+        recur_value params[8], outs[9] = {loss};
+        int n = recur_params(g, params, 8);
+        TU_ST(g, recur_grad(g, loss, n, params, outs + 1));
+        float x[TT * BB * II];
+        tu_fill_uniform(x, TT * BB * II, -1, 1, 41);
+        recur_plan *plain, *fused = fused_and_plain(g, n + 1, outs, xs, x, &plain);
+        assert_true(recur_plan_size(fused) < recur_plan_size(plain));
+        recur_plan_free(fused);
+        recur_plan_free(plain);
+        recur_graph_free(g);
+    }
+}
+
+/*
  * A fused kernel reads a value that only repeats a smaller one (step t of
  * broadcast_to(s, [T, R, C]), the gradient of a sum over a sequence, or
  * broadcast_to(s, [R, C])) as s itself: the repeated value gets no buffer
@@ -492,8 +524,9 @@ static void test_fusion_reads_broadcasts_whole(void **state)
 static void test_fusion_shares_sequence_buffer(void **state)
 {
     (void)state;
-    enum { TT = 3, R = 4, C = 3 };
-    for (int form = 0; form < 4; form++) {
+    enum { TT = 3, R = 4 };
+    for (int form = 0; form < 8; form++) {
+        const int C = form < 4 ? 3 : 64, f = form % 4; /* C = 64: rows of whole vector lengths */
         recur_graph *g = recur_graph_new(3);
         recur_value x = recur_input(g, "x", recur_shape3(TT, R, 2));
         recur_value w = recur_param(g, "w", recur_shape2(2, 2 * C), recur_init_uniform(-1, 1));
@@ -505,15 +538,15 @@ static void test_fusion_shares_sequence_buffer(void **state)
         recur_value parts[TT];
         for (int t = 0; t < TT; t++) {
             recur_value pre = recur_take(g, seq, 0, t);
-            recur_value g_pre = form ? recur_take(g, gates, 0, t) : recur_slice(g, pre, 1, 0, C);
-            recur_value c_pre = form ? recur_take(g, cands, 0, t) : recur_slice(g, pre, 1, C, C);
+            recur_value g_pre = f ? recur_take(g, gates, 0, t) : recur_slice(g, pre, 1, 0, C);
+            recur_value c_pre = f ? recur_take(g, cands, 0, t) : recur_slice(g, pre, 1, C, C);
             recur_value gate = recur_sigmoid(g, g_pre), cand, m;
-            if (form < 2) {
+            if (f < 2) {
                 cand = recur_tanh(g, c_pre);
                 m = recur_scale(g, recur_matmul(g, recur_mul(g, gate, cand), v, 0, 0), 0.5f);
             } else { /* gate is written over its window of S by the first kernel; cand is computed after m */
                 m = recur_scale(g, recur_matmul(g, recur_scale(g, gate, 3.0f), v, 0, 0), 0.5f);
-                cand = recur_tanh(g, form == 2 ? c_pre : g_pre);
+                cand = recur_tanh(g, f == 2 ? c_pre : g_pre);
             }
             parts[t] = recur_concat(g, 2, (recur_value[]){recur_sigmoid_grad(g, gate, m), recur_tanh_grad(g, cand, m)}, 1);
         }
@@ -525,7 +558,7 @@ static void test_fusion_shares_sequence_buffer(void **state)
         recur_plan *plain, *fused = fused_and_plain(g, 1, &y, x, xd, &plain);
         assert_non_null(recur_plan_value_buffer(fused, seq));
         /* (gate and cand of step t are written into step t of both, so only the laying over lets them coincide) */
-        if (form < 3) assert_ptr_equal(recur_plan_value_buffer(fused, seq), recur_plan_value_buffer(fused, joined));
+        if (f < 3) assert_ptr_equal(recur_plan_value_buffer(fused, seq), recur_plan_value_buffer(fused, joined));
         else assert_ptr_not_equal(recur_plan_value_buffer(fused, seq), recur_plan_value_buffer(fused, joined));
         recur_plan_free(fused);
         recur_plan_free(plain);
@@ -832,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_fusion_gradient_overwrites_activation),
         cmocka_unit_test(test_fusion_shares_sequence_buffer),
         cmocka_unit_test(test_fusion_reads_broadcasts_whole),
+        cmocka_unit_test(test_fusion_exact_wide_rows),
         cmocka_unit_test(test_fusion_recomputes_cheap_values),
         cmocka_unit_test(test_matmul_bias),
         cmocka_unit_test(test_matmul_fusion_hand_written),
