@@ -90,7 +90,13 @@ recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t 
  */
 const float *recur_plan_output(recur_plan *p, recur_value v);
 
-/** Bytes of memory the plan allocated for its values, its workspace and its backend state (packed weights); parameters excluded. */
+/**
+ * Bytes of memory the plan allocated: one arena holding its values, each
+ * kernel's workspace while it runs, and memory its backend shares between
+ * kernels (oneDNN: weights packed in its blocked layout, while products read
+ * them), placed by live ranges; plus anything else the backend holds.
+ * Parameters are excluded.
+ */
 size_t recur_plan_memory(const recur_plan *p);
 
 /**
