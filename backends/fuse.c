@@ -71,10 +71,15 @@ typedef struct fused_prog {
      * x[(i / cols) * stride + start + i % cols]. cols[l] == 0: a leaf read as it is. */
     int64_t cols[MAX_LEAVES], stride[MAX_LEAVES], start[MAX_LEAVES];
     fused_inst inst[MAX_INSTS];   /* in dependency order; the last is the step's own value */
-    fused_out out[MAX_INSTS];
+    fused_out out[];              /* n_out of them (MAX_INSTS while the program is built) */
 } fused_prog;
 
+/* Bytes of a program with n outputs. */
+static size_t prog_bytes(int n_out) { return sizeof(fused_prog) + sizeof(fused_out) * (size_t)n_out; }
+
 void recur_fused_free(void *program) { free(program); }
+
+size_t recur_fused_bytes(const void *program) { return prog_bytes(((const fused_prog *)program)->n_out); }
 
 /* One run of a fused kernel: the program, its leaves, and their periods. */
 typedef struct fused_job {
@@ -626,12 +631,14 @@ static recur_status fuse_group(fuse_ctx *c, int r)
             int t = c->members[j];
             c->members[j] = c->members[j - 1], c->members[j - 1] = t;
         }
-    fused_prog *fp = single ? NULL : malloc(sizeof *fp);
+    fused_prog *fp = single ? NULL : malloc(prog_bytes(MAX_INSTS));
     recur_status st = RECUR_OK;
     if (!single && !fp) st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory fusing");
     builder b = {.c = c, .fp = fp, .shape = shape, .root = r};
     int member_inst[MAX_INSTS];
     if (fp && build_program(&b, member_inst)) {
+        fused_prog *fit = realloc(fp, prog_bytes(fp->n_out)); /* only the outputs it has */
+        if (fit) fp = fit;
         for (int i = 0; i < b.n_inlined; i++) { /* computed by columns inside the kernel: no buffer, no run */
             plan_step *q = &p->steps[b.inlined[i]];
             q->fn = NULL;

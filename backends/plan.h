@@ -132,6 +132,9 @@ int recur_fused_leaf_columns(const void *program, int l, int64_t *cols, int64_t 
 /* Writes what fused program `program` computes ("sigmoid tanh mul ... -> outputs") into buf. */
 void recur_fused_describe(const void *program, const recur_graph *g, char *buf, size_t len);
 
+/* Bytes a fused program (a plan step's owned state) takes. */
+size_t recur_fused_bytes(const void *program);
+
 /* Frees a fused program (a plan step's owned state). */
 void recur_fused_free(void *program);
 

@@ -94,8 +94,8 @@ const float *recur_plan_output(recur_plan *p, recur_value v);
  * Bytes of memory the plan allocated: one arena holding its values, each
  * kernel's workspace while it runs, and memory its backend shares between
  * kernels (oneDNN: weights packed in its blocked layout, while products read
- * them), placed by live ranges; plus anything else the backend holds.
- * Parameters are excluded.
+ * them), placed by live ranges; plus the fused kernels' programs and
+ * anything else the backend holds. Parameters are excluded.
  */
 size_t recur_plan_memory(const recur_plan *p);
 
