@@ -11,7 +11,10 @@
  *                          with one op where it can: per-step weight
  *                          gradients sum_t A_t^T B_t become one matmul over
  *                          the concatenated rows, per-step slices of a
- *                          sequence's gradient become one concatenation;
+ *                          sequence's gradient become one concatenation
+ *                          (joined step by step, as the per-step products
+ *                          read them, when the sequence is read by column
+ *                          slices of single steps);
  *   RECUR_PASS_FUSE        a compiled plan runs each group of elementwise ops
  *                          of one shape (a cell's gate arithmetic) as one
  *                          kernel writing every value read outside it (gate
@@ -21,7 +24,10 @@
  *                          into their columns (over the activations they
  *                          differentiate where nothing else reads those);
  *                          a matmul and the bias row added to it run as one
- *                          kernel;
+ *                          kernel; a value that only repeats a smaller one
+ *                          is read as the smaller one; a tanh, sigmoid or
+ *                          exp whose input is kept anyway is computed
+ *                          again where it is read late rather than kept;
  *   RECUR_PASS_MATMUL_FUSE matmuls that share their left operand and
  *                          transposes (the gate products of a cell written
  *                          one per gate) become one matmul on the
