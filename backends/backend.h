@@ -15,6 +15,7 @@
 
 /* Memory a backend's plan state shares between nodes, planned with the plan's buffers. */
 typedef struct recur_backend_buffer {
+    int32_t id;      /* the value whose data it holds (packed weights), or -1: for reports */
     size_t bytes;
     int first, last; /* the steps using it: it is live from the first to the last */
     void *at;        /* where the plan put it (set before plan_buffers_placed) */

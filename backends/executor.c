@@ -249,6 +249,7 @@ void recur_plan_free(recur_plan *p)
     free(p->xshape);
     free(p->inputs);
     free(p->arena);
+    free(p->buffers);
     free(p);
 }
 

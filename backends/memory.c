@@ -538,6 +538,19 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay, recur_backe
         if (!step->dead && step->fn && step->work) step->work_at = (float *)((char *)p->arena + bufs[b++].offset);
     }
     for (int i = 0; i < n_shared; i++) shared[i].at = (char *)p->arena + bufs[first_shared + i].offset;
+    /* What each buffer holds, for recur_plan_memory_report (not needed to run: skipped if out of memory). */
+    if ((p->buffers = malloc(sizeof *p->buffers * ((size_t)n_bufs + 1)))) {
+        for (int i = 0; i < n; i++)
+            if (buf_of[i] >= 0) p->buffers[buf_of[i]] = (plan_buffer){PLAN_BUF_VALUE, i, 0, 0, 0, 0};
+        for (int s = 0, b = first_work; s < p->n_steps; s++)
+            if (p->steps[s].work_at) p->buffers[b++] = (plan_buffer){PLAN_BUF_WORK, s, 0, 0, 0, 0};
+        for (int i = 0; i < n_shared; i++) p->buffers[first_shared + i] = (plan_buffer){PLAN_BUF_BACKEND, shared[i].id, 0, 0, 0, 0};
+        for (int b = 0; b < n_bufs; b++) {
+            p->buffers[b].first = bufs[b].first, p->buffers[b].last = bufs[b].last;
+            p->buffers[b].bytes = bufs[b].bytes, p->buffers[b].offset = bufs[b].offset;
+        }
+        p->n_buffers = n_bufs;
+    }
     goto out;
 nomem:
     st = recur_plan_set_error(p, RECUR_ERR_NOMEM, "compile: out of memory for the plan's buffers");

@@ -30,6 +30,16 @@ typedef struct plan_step {
     int x_off;              /* this step's slice of the plan's xptr/xshape arrays */
 } plan_step;
 
+/* One buffer of the plan's arena, for reports (recur_plan_memory_report). */
+typedef struct plan_buffer {
+    int kind;          /* PLAN_BUF_* below */
+    int32_t id;        /* the value it holds (a value's root, or what a backend buffer holds, or -1); a workspace: its step */
+    int first, last;   /* live from step first to step last (-1: before the run) */
+    size_t bytes, offset;
+} plan_buffer;
+
+enum { PLAN_BUF_VALUE, PLAN_BUF_WORK, PLAN_BUF_BACKEND };
+
 struct recur_plan {
     recur_graph *g;
     const recur_backend *be;
@@ -45,6 +55,8 @@ struct recur_plan {
     int32_t *inputs;       /* ids of the graph inputs the plan reads */
     void *arena;
     size_t arena_bytes;
+    plan_buffer *buffers;  /* the arena's buffers (NULL if they could not be recorded) */
+    int n_buffers;
     uint64_t run;          /* completed runs */
     uint64_t executions;   /* started runs */
     void *be_state;        /* the backend's per-plan state (recur_backend.plan_open), or NULL */

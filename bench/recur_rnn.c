@@ -156,7 +156,10 @@ static int run(const config *c, int reps, const char *backend, int handwritten)
     fflush(stdout);
     free(ms);
     if (copts.profile) recur_plan_profile(p, stdout);
-    if (getenv("RECUR_DUMP")) recur_plan_dump(p, stdout);
+    if (getenv("RECUR_DUMP")) {
+        recur_plan_dump(p, stdout);
+        recur_plan_memory_report(p, stdout, 12);
+    }
     recur_plan_free(p);
     recur_graph_free(g);
     return 0;

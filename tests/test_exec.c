@@ -172,6 +172,43 @@ static void test_buffer_reuse(void **state)
 }
 
 /*
+ * The memory report: the total recur_plan_memory gives, then the peak and
+ * the largest buffers live at it, largest first: here a [2, 3000] product
+ * (24 KB), then the [2, 8] input among the rest (on oneDNN the product's
+ * workspace too).
+ */
+static void test_memory_report(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape2(2, 8));
+    recur_value w = recur_param(g, "w", recur_shape2(8, 3000), recur_init_uniform(-1, 1));
+    recur_value y = recur_matmul(g, recur_tanh(g, x), w, 0, 0), z = recur_sum(g, y);
+    TU_OK(g, z);
+    recur_set_name(g, y, "product");
+    recur_plan *p = recur_compile(g, 1, &z, NULL);
+    assert_non_null(p);
+    char *text = NULL, want[64];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(recur_plan_memory_report(p, f, 4), RECUR_OK);
+    fclose(f);
+    print_message("%s", text);
+    snprintf(want, sizeof want, "memory: %zu bytes", recur_plan_memory(p));
+    assert_non_null(strstr(text, want));
+    const char *peak = strstr(text, "peak:"), *big = strstr(text, "product [2, 3000]"), *in = strstr(text, "x [2, 8] (input)");
+    assert_non_null(peak);
+    assert_non_null(big);
+    assert_non_null(in);
+    assert_true(peak < big && big < in); /* largest first */
+    free(text);
+    assert_int_equal(recur_plan_memory_report(p, stdout, -1), RECUR_ERR_ARG);
+    assert_int_equal(recur_plan_memory_report(NULL, stdout, 3), RECUR_ERR_ARG);
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+/*
  * Arena placement: buffers live at the same step never overlap in memory;
  * the arena is at least the largest total live at one step, and for a
  * chain of values each read only by the next it is two buffers, not n.
@@ -407,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_arena_placement),
+        cmocka_unit_test(test_memory_report),
         cmocka_unit_test(test_concat_in_place),
         cmocka_unit_test(test_shared_computations),
         cmocka_unit_test(test_run_allocates_nothing),

@@ -203,7 +203,7 @@ int recur_onednn_plan_buffers(const void *plan_state, recur_backend_buffer *list
     const onednn_plan *s = plan_state;
     int n = 0;
     for (const onednn_packed *pk = s ? s->packed : NULL; pk; pk = pk->next, n++)
-        if (n < cap) list[n] = (recur_backend_buffer){pk->bytes, pk->first, pk->last, NULL};
+        if (n < cap) list[n] = (recur_backend_buffer){pk->id, pk->bytes, pk->first, pk->last, NULL};
     return n;
 }
 

@@ -113,6 +113,18 @@ recur_status recur_plan_profile(const recur_plan *p, FILE *f);
  */
 recur_status recur_plan_dump(const recur_plan *p, FILE *f);
 
+/**
+ * Writes where the plan's memory goes (recur_plan_memory): the arena, the
+ * fused kernels' programs and other backend memory; the point of the run
+ * where the most bytes are live, and the `top` largest buffers live then
+ * (a value with its shape, a kernel's workspace, or a copy the backend
+ * keeps, such as packed weights), each with the kernels it is live over
+ * (numbered as recur_plan_dump numbers them). For seeing what to change
+ * when a plan needs too much memory. RECUR_ERR_ARG for a NULL plan or
+ * stream or a negative top.
+ */
+recur_status recur_plan_memory_report(const recur_plan *p, FILE *f, int top);
+
 /** Number of kernels the plan runs per run (views and steps fused into others run none). */
 int recur_plan_size(const recur_plan *p);
 
