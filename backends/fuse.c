@@ -448,14 +448,15 @@ static int emit_columns(builder *b, int q, int64_t cols, int64_t start)
 }
 
 /*
- * Computing again instead of keeping: a value y = tanh(x) (or sigmoid, exp)
- * that an earlier kernel computes, whose input x is kept for readers close
- * before this kernel anyway, is computed again here from x rather than
- * read: tanh(c_t) of an LSTM's forward step is then not kept from the
- * forward pass to the backward one (its cell state c_t is: the next step
- * reads it), and its forward kernel writes one value less. Applies when x
- * lives at most a quarter as many steps longer as y would be kept (plan
- * steps as the measure). The input x, or -1.
+ * Computing again instead of keeping: a value y = tanh(x) (or sigmoid, exp,
+ * 1 - x, -x, s x) that an earlier kernel computes, whose input x is kept
+ * for readers close before this kernel anyway, is computed again here
+ * from x rather than read: tanh(c_t) of an LSTM's forward step is then not
+ * kept from the forward pass to the backward one (its cell state c_t is:
+ * the next step reads it), nor a GRU's 1 - z_t beside z_t, and the forward
+ * kernel writes one value less. Applies when x lives at most a quarter as
+ * many steps longer as y would be kept (plan steps as the measure); for
+ * the cheap ops also when this kernel reads x anyway. The input x, or -1.
  */
 static int32_t recompute_from(const builder *b, int32_t src)
 {
@@ -464,15 +465,20 @@ static int32_t recompute_from(const builder *b, int32_t src)
     int q = c->step_of[src];
     if (q < 0 || c->taken[q] || c->mark[q] || (p->role[src] & ROLE_OUTPUT) || !fusable(p, &p->steps[q], b->shape)) return -1;
     const recur_node *y = &p->g->nodes[src];
-    if (y->op != RECUR_OP_TANH && y->op != RECUR_OP_SIGMOID && y->op != RECUR_OP_EXP) return -1;
+    if (y->op != RECUR_OP_TANH && y->op != RECUR_OP_SIGMOID && y->op != RECUR_OP_EXP && y->op != RECUR_OP_ONE_MINUS &&
+        y->op != RECUR_OP_NEG && y->op != RECUR_OP_SCALE)
+        return -1;
     if (c->recomputed_by[src] >= 0 && c->recomputed_by[src] != b->root) return -1;
     int32_t x = y->in[0];
     int qx = c->step_of[x];
     if (!p->role[x] || !recur_shape_equal(p->g->nodes[x].shape, b->shape) || (qx >= 0 && p->steps[qx].dead)) return -1;
-    int last = -1; /* the last step reading x besides y's and this group */
+    int cheap = y->op == RECUR_OP_ONE_MINUS || y->op == RECUR_OP_NEG || y->op == RECUR_OP_SCALE;
+    int last = -1; /* the last step reading x besides y's (for cheap ops, a member of this group counts as the kernel) */
     for (int u = c->r.first[x]; u < c->r.first[x + 1]; u++) {
         int s = c->r.step[u];
-        if (s != q && !c->mark[s] && s < b->root && s > last) last = s;
+        if (c->mark[s] && !cheap) continue;
+        if (c->mark[s]) s = b->root;
+        if (s != q && s <= b->root && s > last) last = s;
     }
     return last >= 0 && (int64_t)(b->root - last) * 4 <= (int64_t)(b->root - q) ? x : -1;
 }

@@ -411,36 +411,43 @@ static void test_fusion_gradient_overwrites_activation(void **state)
  * Computing again instead of keeping: an LSTM's tanh(c_t), computed by
  * the forward kernel of step t, is computed again by the backward kernel
  * from c_t (which the next step's kernels read anyway) instead of being
- * kept from the forward pass to the backward one: only those of the last
- * two steps of a layer, whose backward kernels run soon after, keep a
- * buffer, where the unfused plan keeps one per layer and step; the
- * results are bitwise those of the unfused plan.
+ * kept from the forward pass to the backward one, and a GRU's 1 - z_t from
+ * z_t, which the backward kernel reads anyway: only those of the last two
+ * steps of a layer, whose backward kernels run soon after, keep a buffer,
+ * where the unfused plan keeps one per layer and step; the results are
+ * bitwise those of the unfused plan.
  */
 static void test_fusion_recomputes_cheap_values(void **state)
 {
     (void)state;
-    built b = build(RECUR_LSTM, RECUR_PASS_ALL, 0);
-    recur_value outs[33] = {b.loss};
-    memcpy(outs + 1, b.grads, sizeof(recur_value) * (size_t)b.n_params);
-    float x[T * B * I];
-    tu_fill_uniform(x, T * B * I, -1, 1, 23);
-    recur_plan *plain, *fused = fused_and_plain(b.g, b.n_params + 1, outs, b.xs, x, &plain);
-    int kept[2] = {0, 0}, cells = 0;
-    for (int i = 0; i < recur_graph_size(b.g); i++) {
-        const recur_node *n = &b.g->nodes[i];
-        if (n->removed || n->op != RECUR_OP_TANH || b.g->nodes[n->in[0]].op != RECUR_OP_ADD) continue;
-        cells++; /* tanh(c_t) = tanh(f c_{t-1} + i g) */
-        int in_fused = recur_plan_value_buffer(fused, (recur_value){i}) != NULL;
-        kept[0] += in_fused;
-        if (in_fused) assert_true(n->step >= T - 2); /* (the last steps' backward kernels come soon after) */
-        kept[1] += recur_plan_value_buffer(plain, (recur_value){i}) != NULL;
+    /* The LSTM's tanh(c_t) = tanh(f c_{t-1} + i g); the GRU's 1 - z_t, z_t = sigmoid(...). */
+    const int kinds[2] = {RECUR_LSTM, RECUR_GRU}, ops[2] = {RECUR_OP_TANH, RECUR_OP_ONE_MINUS};
+    const int inputs[2] = {RECUR_OP_ADD, RECUR_OP_SIGMOID};
+    for (int k = 0; k < 2; k++) {
+        built b = build(kinds[k], RECUR_PASS_ALL, 0);
+        recur_value outs[33] = {b.loss};
+        memcpy(outs + 1, b.grads, sizeof(recur_value) * (size_t)b.n_params);
+        float x[T * B * I];
+        tu_fill_uniform(x, T * B * I, -1, 1, 23);
+        recur_plan *plain, *fused = fused_and_plain(b.g, b.n_params + 1, outs, b.xs, x, &plain);
+        int kept[2] = {0, 0}, found = 0;
+        for (int i = 0; i < recur_graph_size(b.g); i++) {
+            const recur_node *n = &b.g->nodes[i];
+            if (n->removed || n->op != ops[k] || b.g->nodes[n->in[0]].op != inputs[k]) continue;
+            found++;
+            int in_fused = recur_plan_value_buffer(fused, (recur_value){i}) != NULL;
+            kept[0] += in_fused;
+            kept[1] += recur_plan_value_buffer(plain, (recur_value){i}) != NULL;
+            if (in_fused) assert_true(n->step >= T - 2); /* (the last steps' backward kernels come soon after) */
+        }
+        print_message("%s: %d in the graph, %d kept fused, %d unfused\n", k ? "1 - z_t" : "tanh(c_t)", found, kept[0],
+                      kept[1]);
+        assert_int_equal(kept[1], 2 * T); /* two layers */
+        assert_true(kept[0] <= 2 * 2);
+        recur_plan_free(fused);
+        recur_plan_free(plain);
+        recur_graph_free(b.g);
     }
-    print_message("tanh(c_t): %d in the graph, %d kept fused, %d unfused\n", cells, kept[0], kept[1]);
-    assert_int_equal(kept[1], 2 * T); /* two layers */
-    assert_true(kept[0] <= 2 * 2);
-    recur_plan_free(fused);
-    recur_plan_free(plain);
-    recur_graph_free(b.g);
 }
 
 /*
