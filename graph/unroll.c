@@ -98,6 +98,8 @@ static recur_status unroll_loop(recur_graph *g, int li)
                 }
                 for (int k = 0; k < n->n_in; k++) in[k] = (recur_value){copy_at(g, L, n->in[k], t)};
                 recur_attr attr = n->attr;
+                if (n->op == RECUR_OP_DROPOUT) /* each step's copy draws its own mask */
+                    attr.seed = recur_hash64(attr.seed ^ recur_hash64((uint64_t)t + 1));
                 copy = recur_node_add(g, n->op, n->n_in, in, &attr);
             }
             if (!recur_ok(copy)) {

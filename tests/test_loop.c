@@ -368,12 +368,56 @@ static void test_invariant_work_is_hoisted(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * Dropout inside a loop body draws a new mask at every unrolled step (the
+ * steps' copies get seeds of their own), and each step's backward pass
+ * uses its own step's mask: with u = 1 and x = 0, y_t = mask_t / (1 - p)
+ * and d sum(y) / du = sum_t y_t, from one run.
+ */
+static void test_dropout_mask_per_step(void **state)
+{
+    (void)state;
+    enum { N = 64 };
+    recur_graph *g = recur_graph_new(17);
+    recur_value u = recur_param(g, "u", recur_shape2(B, N), recur_init_constant(1));
+    recur_value h0 = recur_input(g, "h0", recur_shape2(B, N)), xs = recur_input(g, "xs", recur_shape3(T, B, N));
+    recur_loop L = recur_loop_begin(g, "drop", 0);
+    recur_value x = recur_loop_input(g, L, xs), h = recur_loop_state(g, L, "h", h0);
+    recur_value pre = recur_add(g, recur_add(g, recur_scale(g, h, 0.0f), u), x); /* reads the state: not hoisted */
+    recur_value next = recur_dropout(g, pre, 0.5f, 99);
+    TU_ST(g, recur_loop_next(g, L, h, next));
+    TU_ST(g, recur_loop_end(g, L));
+    recur_value ys = recur_loop_stacked(g, L, next);
+    TU_OK(g, ys);
+    TU_ST(g, recur_unroll(g));
+    recur_value du;
+    TU_ST(g, recur_grad(g, recur_sum(g, ys), 1, &u, &du));
+    recur_plan *p = recur_compile(g, 2, (recur_value[]){ys, du}, NULL);
+    assert_non_null(p);
+    float zeros[T * B * N] = {0};
+    assert_int_equal(recur_plan_feed(p, h0, zeros, B * N), RECUR_OK);
+    assert_int_equal(recur_plan_feed(p, xs, zeros, T * B * N), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    const float *y = recur_plan_output(p, ys), *d = recur_plan_output(p, du);
+    int differ = 0;
+    for (int t = 1; t < T; t++) differ += memcmp(y, y + t * B * N, sizeof(float) * B * N) != 0;
+    assert_int_equal(differ, T - 1); /* every step's mask differs from step 0's */
+    for (int i = 0; i < B * N; i++) {
+        float sum = 0;
+        for (int t = 0; t < T; t++) sum += y[t * B * N + i];
+        assert_float_equal(d[i], sum, 1e-6f);
+    }
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unrolled_matches_reference),
         cmocka_unit_test(test_bptt_gradients),
         cmocka_unit_test(test_unroll_shares_weights),
+        cmocka_unit_test(test_dropout_mask_per_step),
         cmocka_unit_test(test_stepper_matches_unrolled),
         cmocka_unit_test(test_stepper_initial_state_and_captures),
         cmocka_unit_test(test_chained_loops),

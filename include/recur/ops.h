@@ -74,7 +74,9 @@ recur_value recur_stop_gradient(recur_graph *g, recur_value x);
  * Inverted dropout: each element is zeroed with probability p and the rest
  * scaled by 1/(1-p). The mask is a pure function of (seed, the plan's run
  * counter, element index), so forward and backward of one run agree and
- * successive runs differ. A plan compiled for inference makes it the identity.
+ * successive runs differ. Inside a loop body, each step of the unrolled
+ * loop draws its own mask (its copy's seed is derived from seed and t).
+ * A plan compiled for inference makes it the identity.
  */
 recur_value recur_dropout(recur_graph *g, recur_value x, float p, uint64_t seed);
 
