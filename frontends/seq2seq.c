@@ -203,6 +203,14 @@ void recur_translator_free(recur_translator *t)
     free(t);
 }
 
+/* 1 if a live node of g is called `name`. */
+static int name_taken(const recur_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n; i++)
+        if (!g->nodes[i].removed && g->nodes[i].name && strcmp(g->nodes[i].name, name) == 0) return 1;
+    return 0;
+}
+
 recur_translator *recur_translator_new(recur_graph *g, recur_seq2seq *m, int64_t max_src)
 {
     if (!g) return NULL;
@@ -221,21 +229,27 @@ recur_translator *recur_translator_new(recur_graph *g, recur_seq2seq *m, int64_t
     t->g = g;
     t->m = m;
     t->max_src = max_src;
-    char buf[160];
-    snprintf(buf, sizeof buf, "%s.translate.src", m->name);
+    /* Names of this translator's inputs and loops: "<model>.translate", "<model>.translate2", ... (one per call). */
+    char prefix[128], buf[160];
+    snprintf(prefix, sizeof prefix, "%s.translate", m->name);
+    for (int k = 2;; k++) {
+        snprintf(buf, sizeof buf, "%s.src", prefix);
+        if (!name_taken(g, buf)) break;
+        snprintf(prefix, sizeof prefix, "%s.translate%d", m->name, k);
+    }
     t->src = recur_input(g, buf, recur_shape2(max_src, 1));
-    snprintf(buf, sizeof buf, "%s.translate.src_mask", m->name);
+    snprintf(buf, sizeof buf, "%s.src_mask", prefix);
     t->mask = recur_input(g, buf, recur_shape2(max_src, 1));
-    snprintf(buf, sizeof buf, "%s.translate.dec_ids", m->name);
+    snprintf(buf, sizeof buf, "%s.dec_ids", prefix);
     t->dec_ids = recur_input(g, buf, recur_shape2(1, 1));
     recur_value memory;
     recur_loop enc_loop, dec_loop;
-    snprintf(buf, sizeof buf, "%s.translate.encoder", m->name);
+    snprintf(buf, sizeof buf, "%s.encoder", prefix);
     recur_status st = recur_ok(t->dec_ids) ? encode(g, m, buf, t->src, t->mask, &memory, t->final, &enc_loop) : g->err;
     recur_attention a;
     if (st == RECUR_OK) {
         a = bind_attention(g, m, memory, t->mask);
-        snprintf(buf, sizeof buf, "%s.translate.decoder", m->name);
+        snprintf(buf, sizeof buf, "%s.decoder", prefix);
         dec_loop = recur_loop_begin(g, buf, 0);
         st = dec_loop.id >= 0 ? RECUR_OK : g->err;
     }
@@ -318,6 +332,10 @@ static recur_status decode_one(recur_translator *t, int64_t tok)
     for (int64_t i = 0; i < V; i++) sum += exp((double)(z[i] - mx));
     float lse = (float)log(sum) + mx;
     for (int64_t i = 0; i < V; i++) t->logp[i] = z[i] - lse;
+    /* A translation never contains [START] or [PAD]: neither is a token to choose. */
+    const recur_seq2seq_opts *o = &t->m->opts;
+    if (o->start_id >= 0 && o->start_id < V) t->logp[o->start_id] = -INFINITY;
+    if (o->pad_id >= 0 && o->pad_id < V && o->pad_id != o->end_id) t->logp[o->pad_id] = -INFINITY;
     return RECUR_OK;
 }
 

@@ -250,6 +250,45 @@ static void test_learns_to_reverse_and_decodes(void **state)
     /* Bad input: too long a source. */
     assert_int_equal(recur_translate_greedy(t, tests[0], 7, out, 8, &len, NULL), RECUR_ERR_ARG);
     assert_non_null(strstr(recur_translator_errmsg(t), "7 tokens"));
+    /* A second translator for the same model (another source length) translates alike. */
+    recur_translator *t2 = recur_translator_new(g, &m, 5);
+    if (!t2) fail_msg("second translator: %s", recur_errmsg(g));
+    for (int i = 0; i < 5; i++) {
+        int64_t a[8], b[8], la = 0, lb = 0;
+        assert_int_equal(recur_translate_greedy(t, tests[i], 4, a, 8, &la, NULL), RECUR_OK);
+        assert_int_equal(recur_translate_greedy(t2, tests[i], 4, b, 8, &lb, NULL), RECUR_OK);
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, sizeof(int64_t) * (size_t)la);
+    }
+    recur_translator_free(t2);
+    recur_translator_free(t);
+    recur_graph_free(g);
+}
+
+/*
+ * Decoding never emits [START] or [PAD]: an untrained model whose output
+ * bias favours them by far (and disfavours [END]) still translates into
+ * other tokens, greedily and with beam search.
+ */
+static void test_decoding_skips_start_and_pad(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(5);
+    recur_seq2seq m;
+    recur_seq2seq_opts o = opts_for(RECUR_GRU, RECUR_ATTN_DOT, 8);
+    TU_ST(g, recur_seq2seq_new(g, "skip", &o, &m));
+    float *b = recur_param_data(g, m.b_out);
+    b[PAD] = 50, b[START] = 40, b[END] = -50;
+    recur_translator *t = recur_translator_new(g, &m, 4);
+    if (!t) fail_msg("%s", recur_errmsg(g));
+    const int64_t src[4] = {3, 4, 5, 6};
+    int64_t out[6], len = 0;
+    assert_int_equal(recur_translate_greedy(t, src, 4, out, 6, &len, NULL), RECUR_OK);
+    assert_int_equal(len, 6); /* [END] is disfavoured: all six tokens come out */
+    for (int i = 0; i < len; i++) assert_true(out[i] != PAD && out[i] != START);
+    assert_int_equal(recur_translate_beam(t, src, 4, 3, 0, out, 6, &len), RECUR_OK);
+    assert_int_equal(len, 6);
+    for (int i = 0; i < len; i++) assert_true(out[i] != PAD && out[i] != START);
     recur_translator_free(t);
     recur_graph_free(g);
 }
@@ -262,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_seq2seq_gradients),
         cmocka_unit_test(test_encoder_skips_padding),
         cmocka_unit_test(test_learns_to_reverse_and_decodes),
+        cmocka_unit_test(test_decoding_skips_start_and_pad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /*
  * tests/test_translate.c — the translator's beam search against brute
- * force. With a target vocabulary of 4 ids and at most 3 decoder steps
- * there are 13 finished outputs (0, 1 or 2 tokens out of the 3 non-[END]
- * ids, then [END]), and a beam of 64 keeps every hypothesis, so beam
+ * force. With a target vocabulary of 6 ids and at most 3 decoder steps
+ * there are 13 finished outputs (0, 1 or 2 tokens out of the 3 ids that a
+ * translation may contain: not [PAD], [START] or [END]; then [END]), and
+ * a beam of 64 keeps every hypothesis, so beam
  * search is exhaustive: it must return the output whose score is best
  * under an independent oracle, the teacher-forced training graph, where
  *   log p(w_1 .. w_k [END] | src) = -(k + 1) * loss
@@ -15,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SRC_V = 7, TGT_V = 4, START = 1, END = 2, S = 3, MAX_LEN = 3 };
+enum { SRC_V = 7, TGT_V = 6, START = 1, END = 2, S = 3, MAX_LEN = 3 };
 
 /* Copies every parameter of `from` into the same-named parameter of `to`. */
 static void copy_params(recur_graph *from, recur_graph *to)
@@ -75,7 +76,7 @@ static double oracle_logp(oracle *o, const int64_t *src, const int64_t *tokens, 
  */
 static void brute_force(oracle *oracles, const int64_t *src, float alpha, int64_t *best, int64_t *best_len)
 {
-    static const int64_t words[3] = {0, START, 3}; /* every id but [END] ([PAD] and [START] included, as the beam sees them) */
+    static const int64_t words[3] = {3, 4, 5}; /* the ids a translation may contain (not [PAD] 0, [START], [END]) */
     double top = -INFINITY, second = -INFINITY;
     for (int64_t k = 0; k < MAX_LEN; k++) {
         int64_t combos = k == 0 ? 1 : k == 1 ? 3 : 9;

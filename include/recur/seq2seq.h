@@ -59,6 +59,7 @@ typedef struct recur_seq2seq_opts {
     recur_attn_kind attention; /**< RECUR_ATTN_NONE, _DOT or _ADDITIVE (Luong-style output: tanh(W_c [context; h])) */
     int64_t attn_size;         /**< additive attention's hidden units (default hidden) */
     int64_t start_id, end_id;  /**< the [START] and [END] token ids of the target vocabulary */
+    int64_t pad_id;            /**< its [PAD] id (default 0, RECUR_PAD_ID; -1: none): decoding never emits it */
 } recur_seq2seq_opts;
 
 /** An encoder-decoder model: its parameters, cells and the training graph's handles. */
@@ -96,7 +97,9 @@ typedef struct recur_translator recur_translator;
 /**
  * Builds (in g, sharing m's parameters) an encoder over one padded source of
  * max_src tokens and a decoder that runs one step per call, and compiles
- * them. Call after recur_seq2seq_new; it unrolls g's loops.
+ * them. Call after recur_seq2seq_new; it unrolls g's loops. It may be
+ * called again for the same model (another max_src): each translator's
+ * inputs are named "<model>.translate", "<model>.translate2", ...
  */
 recur_translator *recur_translator_new(recur_graph *g, recur_seq2seq *m, int64_t max_src);
 
@@ -108,7 +111,7 @@ const char *recur_translator_errmsg(const recur_translator *t);
 
 /**
  * Translates src (n ids) greedily: from [START], feed the most likely token
- * back until [END] or max_len tokens. Writes the ids (without [START] and
+ * (never [START] or [PAD]) back until [END] or max_len tokens. Writes the ids (without [START] and
  * [END]) to out and their count to *out_len. attn, if not NULL, receives
  * the attention weights, max_len x max_src floats (row per output token).
  */
