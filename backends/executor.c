@@ -41,6 +41,15 @@ size_t recur_plan_memory(const recur_plan *p)
         if (p->steps[s].owns_state && p->steps[s].state) programs += recur_fused_bytes(p->steps[s].state);
     return p->arena_bytes + backend + programs;
 }
+uint64_t recur_plan_runs(const recur_plan *p) { return p ? p->run : 0; }
+
+recur_status recur_plan_set_runs(recur_plan *p, uint64_t runs)
+{
+    if (!p) return RECUR_ERR_ARG;
+    p->run = runs;
+    return RECUR_OK;
+}
+
 int recur_plan_size(const recur_plan *p)
 {
     int n = 0;

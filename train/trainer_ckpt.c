@@ -6,6 +6,8 @@
  *   trainer.optim        string  the optimizer's kind ("adam")
  *   trainer.optim_steps  int     the optimizer's step count (Adam's bias correction, the schedule)
  *   trainer.lr           float   the next step's learning rate
+ *   trainer.plan_runs    int     the training plan's completed runs (its dropout masks depend on them;
+ *                                absent in older checkpoints: then left as it is)
  * and whatever the caller's on_save adds. A restore checks all of it
  * before it writes anything.
  */
@@ -35,7 +37,8 @@ recur_ckpt *recur_trainer_checkpoint(recur_trainer *t)
         ((st = recur_ckpt_set_int(ck, "trainer.step", t->step)) != RECUR_OK ||
          (st = recur_ckpt_set_str(ck, "trainer.optim", recur_optim_kind_name(recur_optim_kind_of(t->opt)))) != RECUR_OK ||
          (st = recur_ckpt_set_int(ck, "trainer.optim_steps", recur_optim_steps(t->opt))) != RECUR_OK ||
-         (st = recur_ckpt_set_float(ck, "trainer.lr", recur_optim_lr(t->opt))) != RECUR_OK))
+         (st = recur_ckpt_set_float(ck, "trainer.lr", recur_optim_lr(t->opt))) != RECUR_OK ||
+         (st = recur_ckpt_set_int(ck, "trainer.plan_runs", (int64_t)recur_plan_runs(t->plan))) != RECUR_OK))
         recur_trainer_set_error(t, st, "trainer checkpoint: %s", recur_ckpt_errmsg(ck));
     if (st == RECUR_OK && t->o.on_save) {
         uint64_t errors = t->n_errors;
@@ -127,6 +130,8 @@ recur_status recur_trainer_restore(recur_trainer *t, recur_ckpt *ck)
                                         want);
     if (ok) ok = (step = meta_count(t, ck, "trainer.step")) >= 0;
     if (ok) ok = (optim_steps = meta_count(t, ck, "trainer.optim_steps")) >= 0;
+    int64_t runs = -1; /* (older checkpoints have none) */
+    if (ok && recur_ckpt_meta_find(ck, "trainer.plan_runs") >= 0) ok = (runs = meta_count(t, ck, "trainer.plan_runs")) >= 0;
     if (ok && (st = recur_ckpt_get_float(ck, "trainer.lr", &lr)) != RECUR_OK)
         ok = 0, recur_trainer_set_error(t, st, "trainer restore: %s", recur_ckpt_errmsg(ck));
     if (ok && !(lr >= 0 && isfinite(lr)))
@@ -162,6 +167,7 @@ recur_status recur_trainer_restore(recur_trainer *t, recur_ckpt *ck)
     }
     recur_optim_set_steps(t->opt, optim_steps);
     recur_optim_set_lr(t->opt, lr);
+    if (runs >= 0) recur_plan_set_runs(t->plan, (uint64_t)runs);
     t->step = step;
     t->last_loss = NAN;
     t->window_n = t->window_pos = 0;

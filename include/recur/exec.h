@@ -91,6 +91,17 @@ recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t 
 const float *recur_plan_output(recur_plan *p, recur_value v);
 
 /**
+ * The number of runs the plan has completed. Dropout masks depend on it
+ * (each run draws new ones), so a training run resumed from a checkpoint
+ * sets it back (recur_plan_set_runs) to draw the masks an uninterrupted
+ * run would have drawn.
+ */
+uint64_t recur_plan_runs(const recur_plan *p);
+
+/** Sets the count of completed runs (see recur_plan_runs). RECUR_ERR_ARG for a NULL plan. */
+recur_status recur_plan_set_runs(recur_plan *p, uint64_t runs);
+
+/**
  * Bytes of memory the plan allocated: one arena holding its values, each
  * kernel's workspace while it runs, and memory its backend shares between
  * kernels (oneDNN: weights packed in its blocked layout, while products read

@@ -224,7 +224,8 @@ double recur_trainer_eval_loss(const recur_trainer *t);
  * every state tensor of the optimizer under its name (recur_optim_state),
  * and the metadata "trainer.step" (int), "trainer.optim" (the kind's
  * name), "trainer.optim_steps" (int, the optimizer's count), "trainer.lr"
- * (float, the next step's) and whatever on_save adds.
+ * (float, the next step's), "trainer.plan_runs" (int, the training plan's
+ * completed runs) and whatever on_save adds.
  * NULL with the reason in recur_trainer_errmsg.
  */
 recur_ckpt *recur_trainer_checkpoint(recur_trainer *t);
@@ -237,8 +238,8 @@ recur_ckpt *recur_trainer_checkpoint(recur_trainer *t);
  * anything written: on failure (RECUR_ERR_ARG, RECUR_ERR_SHAPE,
  * RECUR_ERR_FORMAT naming the tensor or key) the trainer and the graph are
  * unchanged. Resuming with the same data then reproduces an uninterrupted
- * run's losses bit for bit (a model with dropout draws new masks: they
- * depend on the plan's run count, which starts again at 0).
+ * run's losses bit for bit, dropout included (the training plan's run
+ * count, which its masks depend on, is restored too).
  */
 recur_status recur_trainer_restore(recur_trainer *t, recur_ckpt *ck);
 
