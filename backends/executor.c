@@ -36,10 +36,8 @@ recur_status recur_plan_errcode(const recur_plan *p) { return p ? p->err : RECUR
 size_t recur_plan_memory(const recur_plan *p)
 {
     if (!p) return 0;
-    size_t backend = p->be_state && p->be->plan_bytes ? p->be->plan_bytes(p->be_state) : 0, programs = 0;
-    for (int s = 0; s < p->n_steps; s++)
-        if (p->steps[s].owns_state && p->steps[s].state) programs += recur_fused_bytes(p->steps[s].state);
-    return p->arena_bytes + backend + programs;
+    size_t backend = p->be_state && p->be->plan_bytes ? p->be->plan_bytes(p->be_state) : 0;
+    return p->arena_bytes + backend + recur_fused_plan_bytes(p);
 }
 uint64_t recur_plan_runs(const recur_plan *p) { return p ? p->run : 0; }
 

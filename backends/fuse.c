@@ -79,7 +79,6 @@ static size_t prog_bytes(int n_out) { return sizeof(fused_prog) + sizeof(fused_o
 
 void recur_fused_free(void *program) { free(program); }
 
-size_t recur_fused_bytes(const void *program) { return prog_bytes(((const fused_prog *)program)->n_out); }
 
 /* One run of a fused kernel: the program, its leaves, and their periods. */
 typedef struct fused_job {
@@ -922,16 +921,29 @@ void recur_fused_describe(const void *program, const recur_graph *g, char *buf, 
                                fp->out[o].dst[0].cols ? " (columns)" : "");
 }
 
-int recur_fused_leaf_columns(const void *program, int l, int64_t *cols, int64_t *stride, int64_t *start)
-{
-    const fused_prog *fp = program;
-    if (l < 0 || l >= fp->n_leaves) return 0;
-    *cols = fp->cols[l], *stride = fp->stride[l], *start = fp->start[l];
-    return 1;
-}
-
 /* Floats that n elements read or written by rows of `cols` spaced `stride` apart span (cols 0: contiguous). */
 static int64_t span(int64_t n, int64_t cols, int64_t stride) { return cols ? (n / cols - 1) * stride + cols : n; }
+
+/* Where leaf l of fp is read, for an output of n elements: *first floats into the leaf's value, *floats of them. */
+static void leaf_extent(const recur_graph *g, const fused_prog *fp, int l, int64_t n, int64_t *first, int64_t *floats)
+{
+    *first = fp->cols[l] ? fp->start[l] : 0;
+    *floats = fp->cols[l] ? span(n, fp->cols[l], fp->stride[l]) : recur_shape_numel(g->nodes[fp->leaves[l]].shape);
+}
+
+void recur_fused_read_extent(const recur_plan *p, int s, int l, int64_t *first, int64_t *floats)
+{
+    const plan_step *step = &p->steps[s];
+    leaf_extent(p->g, step->state, l, recur_shape_numel(p->g->nodes[step->id].shape), first, floats);
+}
+
+size_t recur_fused_plan_bytes(const recur_plan *p)
+{
+    size_t bytes = 0;
+    for (int s = 0; s < p->n_steps; s++)
+        if (p->steps[s].owns_state && p->steps[s].state) bytes += prog_bytes(((const fused_prog *)p->steps[s].state)->n_out);
+    return bytes;
+}
 
 /*
  * The windows of a region of memory (rows of `row` floats) that step s, a
@@ -958,9 +970,9 @@ int recur_fused_windows(const recur_plan *p, int s, int64_t row,
     if (!fp) return 0;
     int64_t n = recur_shape_numel(p->g->nodes[step->id].shape), at;
     for (int l = 0; l < fp->n_leaves; l++) {
-        int64_t cols = fp->cols[l];
-        int64_t floats = cols ? span(n, cols, fp->stride[l]) : recur_shape_numel(p->g->nodes[fp->leaves[l]].shape);
-        int in = where(ctx, fp->leaves[l], sizeof(float) * (size_t)fp->start[l], floats, 0, &at);
+        int64_t cols = fp->cols[l], first, floats;
+        leaf_extent(p->g, fp, l, n, &first, &floats);
+        int in = where(ctx, fp->leaves[l], sizeof(float) * (size_t)first, floats, 0, &at);
         if (!in) continue;
         if (in < 0 || !cols || fp->stride[l] != row || at + cols > row || *n_rd == max_rd) return 0;
         rd_start[*n_rd] = at, rd_cols[(*n_rd)++] = cols;

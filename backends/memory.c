@@ -182,16 +182,12 @@ static int in_region(void *ctx, int32_t id, size_t offset, int64_t floats, int w
     return 1;
 }
 
-/* The bytes [*lo, *hi) of its root that step rs reads for its input k (a fused kernel's column leaf: its rows). */
-static void read_extent(const recur_plan *p, const plan_step *rs, int k, size_t at, size_t *lo, size_t *hi)
+/* The bytes [*lo, *hi) of its root that step r reads for its input k, from byte `at` of that root. */
+static void read_extent(const recur_plan *p, int r, int k, size_t at, size_t *lo, size_t *hi)
 {
-    const recur_graph *g = p->g;
-    int64_t first = 0, floats = recur_shape_numel(g->nodes[rs->in[k]].shape);
-    int64_t cols = 0, stride = 0, start = 0;
-    if (rs->owns_state && recur_fused_leaf_columns(rs->state, k, &cols, &stride, &start) && cols) {
-        int64_t n = recur_shape_numel(g->nodes[rs->id].shape);
-        first = start, floats = (n / cols - 1) * stride + cols;
-    }
+    const plan_step *rs = &p->steps[r];
+    int64_t first = 0, floats = recur_shape_numel(p->g->nodes[rs->in[k]].shape);
+    if (rs->owns_state) recur_fused_read_extent(p, r, k, &first, &floats);
     *lo = at + sizeof(float) * (size_t)first;
     *hi = *lo + sizeof(float) * (size_t)floats;
 }
@@ -215,11 +211,8 @@ static int block_shareable(const recur_plan *p, int from, int to, int64_t row, r
         if (rs->dead || !rs->fn) continue;
         int n_rd = MAX_WINDOWS, n_wr = MAX_WINDOWS - n_done;
         if (!rs->owns_state) { /* any other kernel must not touch the block */
-            for (int k = 0; k < rs->n_in; k++) {
-                size_t lo, hi;
-                read_extent(p, rs, k, 0, &lo, &hi);
-                if (in_region(reg, rs->in[k], 0, (int64_t)((hi - lo) / sizeof(float)), 0, &at)) return 0;
-            }
+            for (int k = 0; k < rs->n_in; k++)
+                if (in_region(reg, rs->in[k], 0, recur_shape_numel(p->g->nodes[rs->in[k]].shape), 0, &at)) return 0;
             if (in_region(reg, rs->id, 0, recur_shape_numel(p->g->nodes[rs->id].shape), 1, &at)) return 0;
             continue;
         }
@@ -297,7 +290,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
                 for (int k = 0; k < rs->n_in && ok; k++) {
                     size_t at, lo, hi;
                     if (resolve(parent, off, rs->in[k], &at) != sv->id) continue;
-                    read_extent(p, rs, k, at, &lo, &hi);
+                    read_extent(p, r, k, at, &lo, &hi);
                     int t = (int)(lo / part);
                     ok = hi <= part * (size_t)(t + 1); /* within one step of s */
                     if (ok && r > last_read[t]) last_read[t] = r;

@@ -135,17 +135,16 @@ int recur_fused_windows(const recur_plan *p, int s, int64_t row,
                         int *n_wr);
 
 /*
- * How fused program `program` reads its leaf l: columns start..start+cols
- * of rows `stride` floats apart (*cols 0: the leaf as it is). 0 if there
- * is no leaf l.
+ * Where step s, a fused kernel, reads its leaf l: *floats floats from
+ * *first floats into the leaf's value (a column leaf: its rows' span).
  */
-int recur_fused_leaf_columns(const void *program, int l, int64_t *cols, int64_t *stride, int64_t *start);
+void recur_fused_read_extent(const recur_plan *p, int s, int l, int64_t *first, int64_t *floats);
 
 /* Writes what fused program `program` computes ("sigmoid tanh mul ... -> outputs") into buf. */
 void recur_fused_describe(const void *program, const recur_graph *g, char *buf, size_t len);
 
-/* Bytes a fused program (a plan step's owned state) takes. */
-size_t recur_fused_bytes(const void *program);
+/* Bytes the plan's fused programs take. */
+size_t recur_fused_plan_bytes(const recur_plan *p);
 
 /* Frees a fused program (a plan step's owned state). */
 void recur_fused_free(void *program);

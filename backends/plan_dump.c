@@ -79,9 +79,7 @@ static int by_bytes_desc(const void *a, const void *b)
 recur_status recur_plan_memory_report(const recur_plan *p, FILE *f, int top)
 {
     if (!p || !f || top < 0) return RECUR_ERR_ARG;
-    size_t total = recur_plan_memory(p), programs = 0;
-    for (int s = 0; s < p->n_steps; s++)
-        if (p->steps[s].owns_state && p->steps[s].state) programs += recur_fused_bytes(p->steps[s].state);
+    size_t total = recur_plan_memory(p), programs = recur_fused_plan_bytes(p);
     char a[32], b[32], c[32], d[32];
     fprintf(f, "memory: %zu bytes (%s): arena %s (%d buffers), fused programs %s, other backend memory %s\n", total,
             human(total, a, sizeof a), human(p->arena_bytes, b, sizeof b), p->n_buffers, human(programs, c, sizeof c),
