@@ -8,6 +8,22 @@
  * step may lie over one read step by step. Arena (recur_plan_arena): every
  * buffer and step workspace gets its live range and a place in one arena,
  * buffers live at different times sharing memory.
+ *
+ * The invariant every sharing rule keeps (a plan's outputs stay readable
+ * after each run, as exec.h promises): the bytes of an output are written
+ * by nothing after the output itself is written. Values share bytes in
+ * three ways: at once (a view and its input, the parts of a concatenation,
+ * columns), which is safe; by liveness in the arena, where an output's
+ * buffer is live to the end of the run (recur_plan_arena pins it); and one
+ * after the other inside one buffer, where a later value is written over an
+ * earlier one that is dead by then: a sequence laid over a sequence
+ * (share_sequences) and a fused kernel's gradient written over the
+ * activation it reads (backends/fuse.c, overwrite_operands). Those two must
+ * ask whether a buffer holds an output's bytes, which is more than whether
+ * its value is an output: a view of it, or a value placed in it, may be the
+ * output (output_roots). A seq2seq's attention weights were overwritten so:
+ * the stacked weights were read by an output alias only, and the gradient
+ * concatenation of the backward pass was laid over them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +247,21 @@ static int block_shareable(const recur_plan *p, int from, int to, int64_t row, r
 }
 
 /*
+ * The buffers holding an output's bytes, as the layout stands: marks[r] = 1
+ * for the root r of every output (the output itself, or the value it is a
+ * view of or was placed in). NULL if out of memory.
+ */
+static char *output_roots(const recur_plan *p, const int32_t *parent, const size_t *off)
+{
+    char *marks = calloc((size_t)p->n_vals + 1, 1);
+    for (int i = 0; marks && i < p->n_vals; i++) {
+        size_t at;
+        if (p->role[i] & ROLE_OUTPUT) marks[resolve(parent, off, i, &at)] = 1;
+    }
+    return marks;
+}
+
+/*
  * A sequence laid over another one: a concatenation y of T equal parts
  * written step by step (the gate gradients of a backward pass, and the
  * gate activations written where their gradients go) may take the buffer
@@ -249,13 +280,17 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
     int n = p->n_vals;
     int *first_write = NULL, *last_read = NULL; /* per step t of y and s */
     char *used = calloc((size_t)n + 1, 1);
-    if (!used) return;
+    char *holds_output = output_roots(p, parent, off);
+    if (!used || !holds_output) {
+        free(used), free(holds_output);
+        return;
+    }
     for (int ys = 0; ys < p->n_steps; ys++) {
         const plan_step *cat = &p->steps[ys];
         const recur_node *y = &g->nodes[cat->id];
         int T = cat->n_in;
         if (cat->dead || cat->fn || !concat_is_contiguous(y) || parent[cat->id] != cat->id || T < 2 ||
-            (p->role[cat->id] & 7) != ROLE_COMPUTED || (p->role[cat->id] & ROLE_OUTPUT) || used[cat->id])
+            (p->role[cat->id] & 7) != ROLE_COMPUTED || holds_output[cat->id] || used[cat->id])
             continue;
         size_t part = sizeof(float) * (size_t)recur_shape_numel(g->nodes[cat->in[0]].shape);
         int equal = 1;
@@ -280,7 +315,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
             const recur_node *sn = &g->nodes[sv->id];
             if (!computes(sv) || parent[sv->id] != sv->id || sv->id == cat->id || used[sv->id] || sn->shape.ndim < 2 ||
                 sn->shape.d[0] != T || sizeof(float) * (size_t)recur_shape_numel(sn->shape) != part * (size_t)T ||
-                (p->role[sv->id] & 7) != ROLE_COMPUTED || (p->role[sv->id] & ROLE_OUTPUT) || written_at(p, ss) >= earliest)
+                (p->role[sv->id] & 7) != ROLE_COMPUTED || holds_output[sv->id] || written_at(p, ss) >= earliest)
                 continue;
             int ok = 1;
             for (int t = 0; t < T; t++) last_read[t] = -1;
@@ -308,7 +343,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
             break;
         }
     }
-    free(first_write), free(last_read), free(used);
+    free(first_write), free(last_read), free(used), free(holds_output);
 }
 
 /* 1 if nodes a and b apply the same op with the same attributes to the same inputs (given as canonical ids). */

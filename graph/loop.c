@@ -392,3 +392,9 @@ int recur_loop_is_reverse(const recur_graph *g, recur_loop l)
 {
     return g && l.id >= 0 && l.id < g->n_loops ? g->loops[l.id].reverse : 0;
 }
+
+recur_loop recur_value_loop(const recur_graph *g, recur_value v)
+{
+    const recur_node *n = recur_node_of(g, v);
+    return n && n->loop > 0 ? (recur_loop){n->loop - 1} : INVALID_LOOP;
+}

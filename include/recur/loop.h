@@ -110,6 +110,13 @@ int64_t recur_loop_length(const recur_graph *g, recur_loop l);
 /** 1 if the loop walks time backwards. */
 int recur_loop_is_reverse(const recur_graph *g, recur_loop l);
 
+/**
+ * The loop whose body holds value v (a step value, a state, or anything
+ * computed from them inside the body), or the invalid loop (id < 0) for a
+ * value of the outer graph or an invalid v.
+ */
+recur_loop recur_value_loop(const recur_graph *g, recur_value v);
+
 #ifdef __cplusplus
 }
 #endif
