@@ -24,7 +24,7 @@ recur_build build
 
 epochs=${1:-25}
 out=out
-recur=./build/frontends/cli/recur
+recur=./build/cli/recur
 mkdir -p "$out" build/data
 
 # The Devil's Dictionary as plain text in build/data/ (its preface onwards,

@@ -16,7 +16,7 @@
  */
 #include <stdlib.h>
 
-#include "autodiff/accumulate.h"
+#include "accumulate.h"
 #include "ops/op.h"
 #include "recur/passes.h"
 

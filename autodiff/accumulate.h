@@ -4,7 +4,7 @@
 #ifndef RECUR_AUTODIFF_ACCUMULATE_H
 #define RECUR_AUTODIFF_ACCUMULATE_H
 
-#include "graph/node.h"
+#include "graph/ir.h"
 
 /*
  * The sum of the n gradient terms (node ids). With RECUR_PASS_GRAD_BATCH

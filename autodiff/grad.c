@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 
-#include "autodiff/accumulate.h"
+#include "accumulate.h"
 #include "ops/op.h"
 #include "recur/autodiff.h"
 
@@ -49,14 +49,14 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     if (!recur_ok(loss))
         return recur_set_error(g, RECUR_ERR_VALUE, "grad: the loss is the invalid value RECUR_NONE (an earlier call failed)");
     recur_node *ln = recur_operand(g, loss, "grad");
-    if (!ln) return g->err ? g->err : RECUR_ERR_VALUE;
+    if (!ln) return g->error.code ? g->error.code : RECUR_ERR_VALUE;
     if (recur_shape_numel(ln->shape) != 1) {
         char shp[64];
         return recur_set_error(g, RECUR_ERR_SHAPE, "grad: the loss \"%s\" must hold one element, its shape is %s",
                                recur_node_name(g, loss.id), recur_shape_str(ln->shape, shp, sizeof shp));
     }
     for (int i = 0; i < n_wrt; i++)
-        if (!recur_operand(g, wrt[i], "grad")) return g->err;
+        if (!recur_operand(g, wrt[i], "grad")) return g->error.code;
     /* Products sharing an operand become one (a no-op after recur_unroll fused them). */
     recur_status fused = recur_fuse_matmuls(g);
     if (fused != RECUR_OK) return fused;
@@ -71,7 +71,7 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     int count = on_path && acc && adj && order ? recur_topo(g, 1, &loss, NULL, order, "grad") : -2;
     if (count < 0) {
         free(on_path), free(acc), free(adj), free(order);
-        return count == -2 ? recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory") : g->err;
+        return count == -2 ? recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory") : g->error.code;
     }
     for (int i = 0; i < n0; i++) adj[i] = RECUR_NONE;
 

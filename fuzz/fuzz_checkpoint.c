@@ -12,8 +12,8 @@
  *
  * Build (fuzz/run_fuzz.sh does this):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -I. \
- *         fuzz/fuzz_checkpoint.c train/checkpoint.c train/checkpoint_read.c \
- *         train/checkpoint_write.c train/crc32.c graph/shape.c
+ *         fuzz/fuzz_checkpoint.c checkpoint/checkpoint.c checkpoint/checkpoint_read.c \
+ *         checkpoint/checkpoint_write.c checkpoint/crc32.c graph/shape.c graph/error.c
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -19,12 +19,12 @@ if ! command -v "$cc" >/dev/null; then
 fi
 mkdir -p "$out/corpus" "$out/artifacts"
 
-sources=(fuzz/fuzz_checkpoint.c train/checkpoint.c train/checkpoint_read.c train/checkpoint_write.c
-         train/crc32.c graph/shape.c)
+sources=(fuzz/fuzz_checkpoint.c checkpoint/checkpoint.c checkpoint/checkpoint_read.c checkpoint/checkpoint_write.c
+         checkpoint/crc32.c graph/shape.c graph/error.c)
 echo "run_fuzz: building $out/fuzz_checkpoint with $("$cc" --version | head -n 1)"
 if ! "$cc" -std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -Iinclude -I. "${sources[@]}" -o "$out/fuzz_checkpoint" 2>"$out/build.log"; then
+        -Iinclude -I. -Igraph/include "${sources[@]}" -o "$out/fuzz_checkpoint" 2>"$out/build.log"; then
     if grep -q "fuzzer" "$out/build.log"; then
         cat "$out/build.log"
         echo "run_fuzz: $cc cannot link libFuzzer; skipped (Debian: apt-get install libclang-rt-14-dev)"

@@ -1,7 +1,7 @@
 /*
  * graph/dump.c — a readable listing of a graph.
  */
-#include "graph/node.h"
+#include "graph/ir.h"
 #include "ops/op.h"
 
 recur_status recur_graph_dump(const recur_graph *g, FILE *f)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/node.h"
+#include "graph/ir.h"
 #include "ops/op.h"
 #include "recur/passes.h"
 
@@ -72,25 +72,18 @@ void recur_graph_truncate(recur_graph *g, int n)
 
 recur_status recur_set_error(recur_graph *g, recur_status code, const char *fmt, ...)
 {
-    if (!g) return code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g->errmsg, sizeof g->errmsg, fmt, ap);
+    recur_error_vset(g ? &g->error : NULL, code, fmt, ap);
     va_end(ap);
-    g->err = code;
     return code;
 }
 
-recur_status recur_errcode(const recur_graph *g) { return g ? g->err : RECUR_ERR_ARG; }
+recur_status recur_errcode(const recur_graph *g) { return recur_error_code(g ? &g->error : NULL); }
 
-const char *recur_errmsg(const recur_graph *g) { return g ? g->errmsg : "no graph (NULL)"; }
+const char *recur_errmsg(const recur_graph *g) { return recur_error_msg(g ? &g->error : NULL, "no graph (NULL)"); }
 
-void recur_clear_error(recur_graph *g)
-{
-    if (!g) return;
-    g->err = RECUR_OK;
-    g->errmsg[0] = 0;
-}
+void recur_clear_error(recur_graph *g) { recur_error_clear(g ? &g->error : NULL); }
 
 /* ----------------------------------------------------------------- names */
 
@@ -121,6 +114,14 @@ static int find_name(const recur_graph *g, const char *name, int except)
         if (strcmp(recur_node_name(g, i), name) == 0) return i;
     }
     return -1;
+}
+
+int recur_name_taken(const recur_graph *g, const char *name)
+{
+    if (!g || !name) return 0;
+    for (int i = 0; i < g->n; i++)
+        if (!g->nodes[i].removed && g->nodes[i].name && strcmp(g->nodes[i].name, name) == 0) return 1;
+    return 0;
 }
 
 recur_status recur_set_name(recur_graph *g, recur_value v, const char *name)
@@ -160,11 +161,18 @@ recur_value recur_find(const recur_graph *g, const char *name)
 
 /* ------------------------------------------------------------ adding nodes */
 
+recur_status recur_value_check(recur_graph *g, recur_value v, const char *who)
+{
+    if (!g) return RECUR_ERR_ARG;
+    if (recur_operand(g, v, who ? who : "check")) return RECUR_OK;
+    return g->error.code != RECUR_OK ? g->error.code : RECUR_ERR_VALUE;
+}
+
 recur_node *recur_operand(recur_graph *g, recur_value v, const char *opname)
 {
     if (!g) return NULL;
     if (v.id < 0) {
-        if (g->err == RECUR_OK)
+        if (g->error.code == RECUR_OK)
             recur_set_error(g, RECUR_ERR_VALUE, "%s: an operand is the invalid value RECUR_NONE", opname);
         return NULL;
     }
@@ -189,13 +197,13 @@ recur_status recur_shape_fail(recur_graph *g, const recur_node *n, const char *f
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     const char *opname = recur_op(n->op)->name;
-    size_t len = sizeof g->errmsg;
-    int used = snprintf(g->errmsg, len, "op %s (new node %s#%d): %s", opname, opname, g->n, what);
+    size_t len = sizeof g->error.msg;
+    int used = snprintf(g->error.msg, len, "op %s (new node %s#%d): %s", opname, opname, g->n, what);
     for (int i = 0; i < n->n_in && used > 0 && (size_t)used < len; i++) {
-        used += snprintf(g->errmsg + used, len - (size_t)used, "%s input %d \"%s\" %s", i ? ";" : "; operands:", i,
+        used += snprintf(g->error.msg + used, len - (size_t)used, "%s input %d \"%s\" %s", i ? ";" : "; operands:", i,
                          recur_node_name(g, n->in[i]), recur_shape_str(g->nodes[n->in[i]].shape, shp, sizeof shp));
     }
-    g->err = RECUR_ERR_SHAPE;
+    g->error.code = RECUR_ERR_SHAPE;
     return RECUR_ERR_SHAPE;
 }
 
@@ -437,7 +445,7 @@ recur_status recur_graph_validate(recur_graph *g)
         }
     }
     /* Every live node's inputs are live and there is no cycle. */
-    if (st == RECUR_OK && recur_topo(g, n_live, live, NULL, order, "validate") < 0) st = g->err;
+    if (st == RECUR_OK && recur_topo(g, n_live, live, NULL, order, "validate") < 0) st = g->error.code;
     free(live);
     free(order);
     return st;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/node.h"
+#include "graph/ir.h"
 
 recur_init recur_init_zeros(void) { return (recur_init){RECUR_INIT_ZEROS, 0, 0}; }
 recur_init recur_init_constant(float value) { return (recur_init){RECUR_INIT_CONSTANT, value, 0}; }

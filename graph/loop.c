@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/node.h"
+#include "graph/ir.h"
 #include "ops/op.h"
 #include "recur/loop.h"
 
@@ -44,6 +44,26 @@ void recur_loop_discard(recur_graph *g, recur_loop l, int n0)
     g->n_loops--;
     if (g->open_loop == l.id + 1) g->open_loop = 0;
     recur_graph_truncate(g, n0);
+}
+
+recur_status recur_graph_rollback(recur_graph *g, int size)
+{
+    if (!g) return RECUR_ERR_ARG;
+    if (size < 0 || size > g->n)
+        return recur_set_error(g, RECUR_ERR_ARG, "graph_rollback: size %d is not in 0..%d (the graph's size)", size, g->n);
+    for (int li = 0; li < g->n_loops; li++) {
+        const recur_loop_rec *L = &g->loops[li];
+        if (!L->unrolled || L->first >= size) continue;
+        for (int64_t i = 0; i < L->T * (L->last - L->first); i++)
+            if (L->copies[i] >= size)
+                return recur_set_error(g, RECUR_ERR_STATE,
+                                       "graph_rollback: loop \"%s\" was unrolled after the graph had %d nodes; its copies "
+                                       "cannot be dropped", L->name, size);
+    }
+    while (g->n_loops > 0 && g->loops[g->n_loops - 1].first >= size)
+        recur_loop_discard(g, (recur_loop){g->n_loops - 1}, size);
+    recur_graph_truncate(g, size);
+    return RECUR_OK;
 }
 
 /* The record of loop l, or NULL with an error naming the call. */
@@ -231,9 +251,9 @@ static int state_index(const recur_loop_rec *L, recur_value state)
 recur_status recur_loop_next(recur_graph *g, recur_loop l, recur_value state, recur_value next)
 {
     recur_loop_rec *L = open_loop_of(g, l, "loop_next");
-    if (!L) return g ? g->err : RECUR_ERR_ARG;
+    if (!L) return g ? g->error.code : RECUR_ERR_ARG;
     recur_node *nx = recur_operand(g, next, "loop_next");
-    if (!nx) return g->err;
+    if (!nx) return g->error.code;
     int k = state_index(L, state);
     if (k < 0)
         return recur_set_error(g, RECUR_ERR_VALUE, "loop_next: value %d is not a state of loop \"%s\"", state.id,
@@ -253,7 +273,7 @@ recur_status recur_loop_next(recur_graph *g, recur_loop l, recur_value state, re
 recur_status recur_loop_end(recur_graph *g, recur_loop l)
 {
     recur_loop_rec *L = open_loop_of(g, l, "loop_end");
-    if (!L) return g ? g->err : RECUR_ERR_ARG;
+    if (!L) return g ? g->error.code : RECUR_ERR_ARG;
     if (L->n_seq == 0)
         return recur_set_error(g, RECUR_ERR_STATE, "loop_end: loop \"%s\" has no sequence input (recur_loop_input)",
                                L->name);
@@ -305,7 +325,7 @@ recur_status recur_loop_end(recur_graph *g, recur_loop l)
     free(in);
     if (!recur_ok(node)) {
         g->open_loop = l.id + 1;
-        return g->err;
+        return g->error.code;
     }
     L = &g->loops[l.id];
     L->node = node.id;

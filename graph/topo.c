@@ -9,7 +9,7 @@
  */
 #include <stdlib.h>
 
-#include "graph/node.h"
+#include "graph/ir.h"
 #include "ops/op.h"
 
 enum { WHITE, GREY, BLACK };

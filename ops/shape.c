@@ -252,10 +252,10 @@ recur_status recur_split(recur_graph *g, recur_value x, int axis, int n, recur_v
                                out ? "" : ", out is NULL");
     for (int i = 0; i < n; i++) out[i] = RECUR_NONE;
     recur_node *nx = recur_operand(g, x, "split");
-    if (!nx) return g->err;
+    if (!nx) return g->error.code;
     recur_shape s = nx->shape;
     int ax = axis_arg(g, "split", x, axis, s.ndim);
-    if (ax < 0) return g->err;
+    if (ax < 0) return g->error.code;
     if (s.d[ax] % n != 0) {
         char shp[64];
         return recur_set_error(g, RECUR_ERR_SHAPE,

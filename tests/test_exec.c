@@ -4,8 +4,8 @@
  */
 #include "test_util.h"
 
-#include "backends/arena.h"
-#include "backends/backend.h"
+#include "../plan/arena.h"
+#include "plan/backend.h"
 
 #include <malloc.h>
 #include <math.h>

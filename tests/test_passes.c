@@ -9,8 +9,8 @@
 #include "test_util.h"
 #include "hand_cells.h"
 
-#include "backends/backend.h"
-#include "graph/node.h"
+#include "plan/backend.h"
+#include "graph/ir.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "train/optim_impl.h"
+#include "optim_impl.h"
 
 double recur_sumsq(const float *x, int64_t n)
 {

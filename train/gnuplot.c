@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "train/plot_impl.h"
+#include "plot_impl.h"
 
 extern char **environ;
 

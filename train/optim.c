@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/node.h"
-#include "train/optim_impl.h"
+#include "graph/ir.h"
+#include "optim_impl.h"
 
 typedef struct optim_param {
     recur_value v;

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "train/optim_impl.h"
+#include "optim_impl.h"
 
 /* The gradient element a rule reads: scaled by the norm clipping factor, then clamped. */
 static inline float clipped(const recur_optim_coef *c, float g)

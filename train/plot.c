@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "train/plot_impl.h"
+#include "plot_impl.h"
 
 /* Line colours, in order (matplotlib's first ones: readable on white and by most colour-blind readers). */
 static const char *const colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"};

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "train/trainer_impl.h"
+#include "trainer_impl.h"
 
 /* Appends printf-style text at buf + *at, never past len (buf stays NUL-terminated). */
 static void put(char *buf, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

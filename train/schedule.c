@@ -11,7 +11,7 @@
  */
 #include <math.h>
 
-#include "train/optim_impl.h"
+#include "optim_impl.h"
 
 int recur_schedule_valid(const recur_schedule *s)
 {

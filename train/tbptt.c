@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/backend.h"
+#include "plan/backend.h"
 #include "recur/tbptt.h"
 
 struct recur_tbptt {
@@ -40,7 +40,7 @@ recur_tbptt *recur_tbptt_new(recur_plan *plan, int n, const recur_value *init, c
         recur_shape a = recur_plan_value_shape(plan, init[i]), b = recur_plan_value_shape(plan, final[i]);
         if (!recur_plan_value_buffer(plan, init[i]) || !recur_shape_equal(a, b) ||
             !recur_plan_is_output(plan, final[i])) {
-            recur_plan_set_error(plan, RECUR_ERR_VALUE,
+            recur_error_set(recur_plan_error(plan), RECUR_ERR_VALUE,
                                  "tbptt: state %d: initial value %d must be an input the plan reads and final value %d "
                                  "an output of the same shape",
                                  i, init[i].id, final[i].id);

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "graph/node.h"
+#include "graph/ir.h"
 #include "recur/autodiff.h"
-#include "train/trainer_impl.h"
+#include "trainer_impl.h"
 
 recur_status recur_trainer_set_error(recur_trainer *t, recur_status code, const char *fmt, ...)
 {
@@ -81,7 +81,7 @@ static int opts_valid(recur_graph *g, const recur_trainer_opts *o)
 /* Prefixes the graph's recorded message with "trainer_new: <what>: " and returns NULL. */
 static recur_trainer *new_fail(recur_graph *g, recur_trainer *t, const char *what)
 {
-    char msg[sizeof g->errmsg];
+    char msg[sizeof g->error.msg];
     snprintf(msg, sizeof msg, "%s", recur_errmsg(g));
     recur_set_error(g, recur_errcode(g) ? recur_errcode(g) : RECUR_ERR_STATE, "trainer_new: %s: %s", what, msg);
     recur_trainer_free(t);

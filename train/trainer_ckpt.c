@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/trainer_impl.h"
+#include "trainer_impl.h"
 
 recur_ckpt *recur_trainer_checkpoint(recur_trainer *t)
 {

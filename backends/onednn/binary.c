@@ -31,7 +31,7 @@
  */
 #include <stdio.h>
 
-#include "backends/onednn/onednn.h"
+#include "onednn.h"
 
 /* Operands of equal shapes run here from this many elements (see above). */
 #define EQUAL_MIN_NUMEL 65536

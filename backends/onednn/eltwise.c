@@ -59,7 +59,7 @@
  */
 #include <stdio.h>
 
-#include "backends/onednn/onednn.h"
+#include "onednn.h"
 
 /* How an op maps onto oneDNN eltwise, and from which size it runs there. */
 typedef struct eltwise_form {

@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 
-#include "backends/onednn/onednn.h"
+#include "onednn.h"
 
 /*
  * The geometry oneDNN sees: `batch` products op(a) [m, k] . op(b) [k, n]

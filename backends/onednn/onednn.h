@@ -20,7 +20,7 @@
 #include <dnnl.h>
 #include <dnnl_debug.h>
 
-#include "backends/backend.h"
+#include "plan/backend.h"
 
 /* The oneDNN backend ("onednn"). */
 extern const recur_backend recur_backend_onednn_impl;

@@ -28,8 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "backends/onednn/onednn.h"
-#include "backends/plan.h"
+#include "onednn.h"
 
 /*
  * Rows below which packing does not pay: reordering reads and writes the
@@ -67,24 +66,25 @@ static int same_use(const pack_use *u, int32_t id, int trans, int64_t k, int64_t
 recur_status recur_onednn_plan_open(const recur_plan *p, void **plan_state, char *err, size_t errlen)
 {
     onednn_plan *s = calloc(1, sizeof *s);
-    if (s) s->uses = malloc(sizeof *s->uses * (size_t)(p->n_steps + 1));
+    int n_kernels = recur_plan_kernel_count(p);
+    if (s) s->uses = malloc(sizeof *s->uses * (size_t)(n_kernels + 1));
     if (!s || !s->uses) {
         free(s);
         snprintf(err, errlen, "out of memory for the oneDNN plan state");
         return RECUR_ERR_NOMEM;
     }
-    for (int i = 0; i < p->n_steps; i++) {
-        const plan_step *step = &p->steps[i];
-        const recur_node *n = &p->g->nodes[step->inner >= 0 ? step->inner : step->id]; /* (a matmul with its bias add) */
-        if (!step->fn || step->dead || step->owns_state || n->op != RECUR_OP_MATMUL || step->n_in < 2) continue;
-        recur_shape as = p->xshape[step->x_off], bs = p->xshape[step->x_off + 1];
+    for (int i = 0; i < n_kernels; i++) {
+        recur_plan_kernel kn = recur_plan_kernel_at(p, i);
+        const recur_node *n = kn.inner ? kn.inner : kn.node; /* (a matmul with its bias add) */
+        if (!kn.runs || kn.fused || n->op != RECUR_OP_MATMUL || kn.n_in < 2) continue;
+        recur_shape as = kn.xs[0], bs = kn.xs[1];
         if (bs.ndim != 2 || as.ndim < 2) continue;
         int ta = (int)n->attr.i[0], tb = (int)n->attr.i[1];
         int64_t k = tb ? bs.d[1] : bs.d[0], nn = tb ? bs.d[0] : bs.d[1];
         int64_t rows = ta ? as.d[as.ndim - 1] : recur_shape_numel(as) / k;
         int j = 0;
-        while (j < s->n_uses && !same_use(&s->uses[j], step->in[1], tb, k, nn)) j++;
-        if (j == s->n_uses) s->uses[s->n_uses++] = (pack_use){step->in[1], tb, k, nn, 0, 0, i, i};
+        while (j < s->n_uses && !same_use(&s->uses[j], kn.in[1], tb, k, nn)) j++;
+        if (j == s->n_uses) s->uses[s->n_uses++] = (pack_use){kn.in[1], tb, k, nn, 0, 0, i, i};
         s->uses[j].last = i;
         s->uses[j].rows += rows;
         s->uses[j].users++;

@@ -22,6 +22,13 @@
 extern "C" {
 #endif
 
+/** One input fed to a run: its value and its numel(shape) floats. */
+typedef struct recur_feed {
+    recur_value value;
+    const float *data;
+    int64_t n;
+} recur_feed;
+
 /** A compiled plan: the graph's nodes in order with their buffers. */
 typedef struct recur_plan recur_plan;
 

@@ -42,6 +42,17 @@ const char *recur_errmsg(const recur_graph *g);
 /** Forgets the recorded error. */
 void recur_clear_error(recur_graph *g);
 
+/**
+ * Records an error on g (a printf-style message) and returns `code`: for
+ * code that builds on recur, such as a custom cell's step function refusing
+ * its input, so that its caller reads the reason with recur_errmsg.
+ */
+recur_status recur_set_error(recur_graph *g, recur_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* ---------------------------------------------------------------- leaves */
 
 /**
@@ -136,6 +147,26 @@ recur_status recur_set_name(recur_graph *g, recur_value v, const char *name);
 
 /** The value whose node is called `name`, RECUR_NONE (with an error) if there is none. */
 recur_value recur_find(const recur_graph *g, const char *name);
+
+/**
+ * RECUR_OK if v is a live value of g. Otherwise records why on g, naming
+ * `who` (the call or layer checking it), and returns the error; an invalid
+ * v (RECUR_NONE from a failed builder) keeps that builder's message.
+ */
+recur_status recur_value_check(recur_graph *g, recur_value v, const char *who);
+
+/**
+ * Drops every node added since g had `size` nodes (recur_graph_size) and
+ * every loop begun since: undoes a build of several calls that failed
+ * halfway (a layer half made), leaving the graph as it was. Values held
+ * from before stay valid. RECUR_ERR_ARG for a size out of 0..recur_graph_size;
+ * RECUR_ERR_STATE when an unrolled loop's copies would be dropped (roll
+ * back to a size after recur_unroll, or build again).
+ */
+recur_status recur_graph_rollback(recur_graph *g, int size);
+
+/** 1 if a node of g is called `name` (named by its builder or recur_set_name), else 0; records no error. */
+int recur_name_taken(const recur_graph *g, const char *name);
 
 /** 1 if v is a parameter of g. */
 int recur_is_param(const recur_graph *g, recur_value v);

@@ -2,12 +2,11 @@
  * recur/seq2seq.h — attention over a memory of encoder states, and
  * encoder-decoder (seq2seq) models: an encoder loop whose final state is the
  * decoder's initial state (the context vector), teacher-forced training,
- * greedy and beam-search decoding from a [START] token to an [END] token.
+ * and the blocks decoders are built from (translating: recur/translate.h).
  */
 #ifndef RECUR_SEQ2SEQ_H
 #define RECUR_SEQ2SEQ_H
 
-#include "exec.h"
 #include "layers.h"
 
 #ifdef __cplusplus
@@ -91,39 +90,29 @@ recur_status recur_seq2seq_new(recur_graph *g, const char *name, const recur_seq
  */
 recur_status recur_seq2seq_train_graph(recur_graph *g, recur_seq2seq *m, int64_t S, int64_t T, int64_t B);
 
-/** A decoder for translating one sentence of up to max_src tokens at a time. */
-typedef struct recur_translator recur_translator;
+/**
+ * The building blocks of the model's graphs, for decoders of one's own
+ * (the translator in recur/translate.h is built from them):
+ *
+ * recur_seq2seq_encode: the encoder loop `loop_name` over source ids [S, B]
+ * with mask [S, B] (1 real, 0 padding; the state is held on padding):
+ * *memory the stacked states [S, B, hidden], final[k] each state after the
+ * last step, *loop the loop.
+ */
+recur_status recur_seq2seq_encode(recur_graph *g, const recur_seq2seq *m, const char *loop_name, recur_value ids,
+                                 recur_value mask, recur_value *memory, recur_value *final, recur_loop *loop);
+
+/** The model's attention (its kind and parameters) over `memory` [S, B, hidden] with `mask` [S, B] or RECUR_NONE. */
+recur_attention recur_seq2seq_attention(recur_graph *g, const recur_seq2seq *m, recur_value memory, recur_value mask);
 
 /**
- * Builds (in g, sharing m's parameters) an encoder over one padded source of
- * max_src tokens and a decoder that runs one step per call, and compiles
- * them. Call after recur_seq2seq_new; it unrolls g's loops. It may be
- * called again for the same model (another max_src): each translator's
- * inputs are named "<model>.translate", "<model>.translate2", ...
+ * One decoder step inside an open loop: from the embedded input x [B, embed]
+ * and the states, the next states, the output *o [B, hidden] (before the
+ * vocabulary layer W_out, b_out) and the attention weights *w [B, S]
+ * (RECUR_NONE without attention).
  */
-recur_translator *recur_translator_new(recur_graph *g, recur_seq2seq *m, int64_t max_src);
-
-/** Frees a translator. */
-void recur_translator_free(recur_translator *t);
-
-/** Message of the translator's most recent failure. */
-const char *recur_translator_errmsg(const recur_translator *t);
-
-/**
- * Translates src (n ids) greedily: from [START], feed the most likely token
- * (never [START] or [PAD]) back until [END] or max_len tokens. Writes the ids (without [START] and
- * [END]) to out and their count to *out_len. attn, if not NULL, receives
- * the attention weights, max_len x max_src floats (row per output token).
- */
-recur_status recur_translate_greedy(recur_translator *t, const int64_t *src, int64_t n, int64_t *out,
-                                    int64_t max_len, int64_t *out_len, float *attn);
-
-/**
- * Beam search with `beam` hypotheses, scoring by total log-probability
- * divided by length^alpha (alpha = 0: no length normalisation).
- */
-recur_status recur_translate_beam(recur_translator *t, const int64_t *src, int64_t n, int beam, float alpha,
-                                  int64_t *out, int64_t max_len, int64_t *out_len);
+recur_status recur_seq2seq_decode_step(recur_graph *g, const recur_seq2seq *m, const recur_attention *a, recur_value x,
+                                      const recur_value *state, recur_value *next, recur_value *o, recur_value *w);
 
 #ifdef __cplusplus
 }

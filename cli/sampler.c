@@ -1,0 +1,107 @@
+/*
+ * cli/sampler.c — greedy and temperature generation from the
+ * character model, one symbol per step.
+ */
+#include "sampler.h"
+
+#include <math.h>
+#include <string.h>
+
+uint64_t cli_rand_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+double cli_rand_uniform(uint64_t *state) { return (double)(cli_rand_next(state) >> 11) * 0x1.0p-53; }
+
+int64_t cli_sample(const float *logits, int64_t V, double temperature, uint64_t *rng)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < V; i++)
+        if (logits[i] > logits[best]) best = i;
+    if (temperature <= 0) return best;
+    double total = 0;
+    for (int64_t i = 0; i < V; i++) total += exp(((double)logits[i] - (double)logits[best]) / temperature);
+    /* Walk the cumulative distribution to u * total; rounding may leave u past the
+     * last step, which then falls on the last symbol. */
+    double u = cli_rand_uniform(rng) * total, acc = 0;
+    for (int64_t i = 0; i < V; i++) {
+        acc += exp(((double)logits[i] - (double)logits[best]) / temperature);
+        if (u < acc) return i;
+    }
+    return V - 1;
+}
+
+recur_status cli_sampler_build(recur_graph *g, const cli_model *m, cli_sampler *s)
+{
+    memset(s, 0, sizeof *s);
+    s->g = g;
+    s->why = "";
+    recur_status st = cli_net_build(g, m, "gen.", 1, 1, 1, &s->net);
+    if (st != RECUR_OK) s->why = recur_errmsg(g);
+    return st;
+}
+
+recur_status cli_sampler_compile(cli_sampler *s, const char *backend)
+{
+    cli_net *n = &s->net;
+    recur_compile_opts o = {.backend = backend, .inference = 1};
+    int lstm = recur_ok(n->c0);
+    recur_value outs[3] = {n->logits, n->h_n, n->c_n};
+    s->plan = recur_compile(s->g, lstm ? 3 : 2, outs, &o);
+    if (!s->plan) {
+        s->why = recur_errmsg(s->g);
+        return recur_errcode(s->g);
+    }
+    recur_value init[2] = {n->h0, n->c0}, final[2] = {n->h_n, n->c_n};
+    s->carry = recur_tbptt_new(s->plan, lstm ? 2 : 1, init, final);
+    if (!s->carry) {
+        s->why = recur_plan_errmsg(s->plan);
+        return recur_plan_errcode(s->plan);
+    }
+    return RECUR_OK;
+}
+
+/* Feeds symbol id and runs one step, carrying the states. */
+static recur_status step(cli_sampler *s, int64_t id)
+{
+    float x = (float)id;
+    recur_status st = recur_plan_feed(s->plan, s->net.ids, &x, 1);
+    if (st == RECUR_OK) st = recur_tbptt_run(s->carry);
+    if (st != RECUR_OK) s->why = recur_plan_errmsg(s->plan);
+    return st;
+}
+
+recur_status cli_sampler_run(cli_sampler *s, const int64_t *prompt, int64_t n_prompt, int64_t n,
+                             double temperature, uint64_t *rng, int64_t *out)
+{
+    if (!s->carry || n_prompt < 1) {
+        s->why = "the sampler needs a compiled plan and a prompt of at least one symbol";
+        return RECUR_ERR_ARG;
+    }
+    recur_status st = recur_tbptt_reset(s->carry);
+    for (int64_t i = 0; st == RECUR_OK && i < n_prompt; i++) st = step(s, prompt[i]);
+    int64_t V = recur_value_shape(s->g, s->net.logits).d[2];
+    for (int64_t i = 0; st == RECUR_OK && i < n; i++) {
+        const float *logits = recur_plan_output(s->plan, s->net.logits);
+        if (!logits) {
+            s->why = recur_plan_errmsg(s->plan);
+            return recur_plan_errcode(s->plan);
+        }
+        out[i] = cli_sample(logits, V, temperature, rng);
+        if (i + 1 < n) st = step(s, out[i]);
+    }
+    if (st != RECUR_OK && !*s->why) s->why = recur_plan_errmsg(s->plan);
+    return st;
+}
+
+void cli_sampler_free(cli_sampler *s)
+{
+    recur_tbptt_free(s->carry);
+    recur_plan_free(s->plan);
+    s->carry = NULL;
+    s->plan = NULL;
+}

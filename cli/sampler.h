@@ -1,0 +1,61 @@
+/*
+ * cli/sampler.h — text generation with the character model: an
+ * instance over one step of one sequence whose final states are carried
+ * into its initial states (recur_tbptt), fed a prompt symbol by symbol and
+ * then its own choices, greedy or sampled with a temperature.
+ *
+ *   cli_sampler s;
+ *   cli_sampler_build(g, &model, &s);    // before recur_unroll
+ *   recur_unroll(g);
+ *   cli_sampler_compile(&s, NULL);
+ *   cli_sampler_run(&s, prompt, n_prompt, n, 0.5, &rng, out);
+ *   cli_sampler_free(&s);
+ */
+#ifndef RECUR_CLI_SAMPLER_H
+#define RECUR_CLI_SAMPLER_H
+
+#include "charnet.h"
+
+typedef struct cli_sampler {
+    recur_graph *g;
+    cli_net net;
+    recur_plan *plan;
+    recur_tbptt *carry;
+    const char *why; /* the reason of the last failure (the plan's or the graph's message) */
+} cli_sampler;
+
+/*
+ * A generator's state: splitmix64, whose outputs are uniform 64-bit
+ * numbers (Steele, Lea and Flood 2014): x += 0x9E3779B97F4A7C15, then
+ * z = x mixed by two xor-shift-multiply rounds and a final xor-shift.
+ */
+uint64_t cli_rand_next(uint64_t *state);
+
+/* A uniform double in [0, 1): the top 53 bits of cli_rand_next. */
+double cli_rand_uniform(uint64_t *state);
+
+/*
+ * The next symbol from logits l[0..V): with temperature 0 the argmax (the
+ * lowest id among ties), else a draw from
+ *   p_i = exp((l_i - max l) / T) / sum_j exp((l_j - max l) / T).
+ */
+int64_t cli_sample(const float *logits, int64_t V, double temperature, uint64_t *rng);
+
+/* Builds the one-step instance (inputs "gen.ids", "gen.h0", "gen.c0") in g; before unrolling. */
+recur_status cli_sampler_build(recur_graph *g, const cli_model *m, cli_sampler *s);
+
+/* After unrolling: compiles the step plan for inference on `backend` (NULL: the default). */
+recur_status cli_sampler_compile(cli_sampler *s, const char *backend);
+
+/*
+ * From zero states, feeds prompt[0..n_prompt) (n_prompt >= 1) and then n
+ * symbols of its own, each chosen from the logits of the step before by
+ * cli_sample, and writes those n ids to out.
+ */
+recur_status cli_sampler_run(cli_sampler *s, const int64_t *prompt, int64_t n_prompt, int64_t n,
+                             double temperature, uint64_t *rng, int64_t *out);
+
+/* Frees the plan and the carrier (not the graph). */
+void cli_sampler_free(cli_sampler *s);
+
+#endif

@@ -1,0 +1,405 @@
+/*
+ * cli/train.c — `recur train TEXT`: a character-level language
+ * model on a UTF-8 text. The text is split by position into a training
+ * part and a test part; each epoch visits the training part's windows of
+ * L symbols (one every L) in a new shuffled order, B windows per step, the
+ * model predicting the next symbol at every position (cross-entropy
+ * averaged over the L B positions, BPTT over the window). Each epoch ends
+ * with its time, the training and test losses against the unigram
+ * entropy, and a checkpoint; samples follow the first epoch and the end.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "train.h"
+
+/*
+ * The entropy of the symbol frequencies of c, H = -sum_s p_s ln p_s with
+ * p_s = count_s / n: the loss per symbol, in nats, of the best model that
+ * ignores context.
+ */
+static double unigram_entropy(const recur_corpus *c)
+{
+    int64_t V = recur_corpus_vocab_size(c), n = recur_corpus_len(c);
+    const int64_t *ids = recur_corpus_ids(c);
+    int64_t *count = calloc((size_t)V, sizeof *count);
+    if (!count) return NAN;
+    for (int64_t i = 0; i < n; i++) count[ids[i]]++;
+    double h = 0;
+    for (int64_t s = 0; s < V; s++)
+        if (count[s]) h -= (double)count[s] / (double)n * log((double)count[s] / (double)n);
+    free(count);
+    return h;
+}
+
+/*
+ * Loads the text: the file `arg`, or when there is no such file and `arg`
+ * names no directory, the data set of that name (recur_data_path: $RECUR_DATA,
+ * then ../shared/data).
+ */
+static int load_text(train_run *r, const char *arg, char *path, size_t len)
+{
+    snprintf(path, len, "%s", arg);
+    r->text = recur_corpus_load(arg);
+    if (r->text) return CLI_EXIT_OK;
+    char first[512];
+    snprintf(first, sizeof first, "%s", recur_data_errmsg());
+    if (recur_data_errcode() == RECUR_ERR_IO && !strchr(arg, '/')) {
+        if (recur_data_path(arg, path, len) == RECUR_OK) {
+            r->text = recur_corpus_load(path);
+            if (r->text) return CLI_EXIT_OK;
+            snprintf(first, sizeof first, "%s", recur_data_errmsg());
+        } else {
+            cli_error("train", "%s; nor is it a data set: %s", first, recur_data_errmsg());
+            return CLI_EXIT_FAIL;
+        }
+    }
+    cli_error("train", "%s", first);
+    return CLI_EXIT_FAIL;
+}
+
+/* Refuses an option given on the command line that disagrees with the resumed checkpoint. */
+static int keep_int(const cli_cmd *cmd, const char *opt, int64_t given, int64_t saved)
+{
+    const cli_opt *o = cli_find_opt(cmd, opt);
+    if (o && o->seen && given != saved)
+        return cli_usage_error("train",
+                               "--%s %lld differs from the resumed checkpoint's %lld; a resumed run keeps its "
+                               "model and data settings, so leave --%s out",
+                               opt, (long long)given, (long long)saved, opt);
+    return CLI_EXIT_OK;
+}
+
+static int keep_str(const cli_cmd *cmd, const char *opt, const char *given, const char *saved)
+{
+    const cli_opt *o = cli_find_opt(cmd, opt);
+    if (o && o->seen && strcmp(given, saved) != 0)
+        return cli_usage_error("train",
+                               "--%s %s differs from the resumed checkpoint's %s; a resumed run keeps its "
+                               "model and data settings, so leave --%s out",
+                               opt, given, saved, opt);
+    return CLI_EXIT_OK;
+}
+
+/*
+ * Takes the model and the data settings of a run to resume from its
+ * checkpoint, after checking that the text has the vocabulary it was
+ * trained on and that no option given disagrees.
+ */
+static int settings_from_checkpoint(train_run *r, const cli_cmd *cmd, recur_ckpt *ck, recur_optim_kind *optim)
+{
+    const train_args *a = r->a;
+    char why[512];
+    recur_corpus *vocab = NULL;
+    if (cli_model_load_meta(ck, &r->m, &vocab, why, sizeof why) != RECUR_OK)
+        return cli_error("train", "checkpoint %s: %s", a->checkpoint, why), CLI_EXIT_FAIL;
+    recur_corpus_free(vocab);
+    const char *saved_vocab = NULL, *saved_optim = NULL;
+    recur_ckpt_get_str(ck, "model.vocab", &saved_vocab);
+    if (strcmp(saved_vocab, r->vocab) != 0)
+        return cli_error("train", "the symbols of %s differ from the vocabulary of %s: resume on the text it was "
+                                  "trained on", r->text_path, a->checkpoint), CLI_EXIT_FAIL;
+    int64_t L, B, seed;
+    double frac;
+    if (recur_ckpt_get_int(ck, "train.window", &L) != RECUR_OK ||
+        recur_ckpt_get_int(ck, "train.batch", &B) != RECUR_OK ||
+        recur_ckpt_get_int(ck, "train.seed", &seed) != RECUR_OK ||
+        recur_ckpt_get_float(ck, "train.test_fraction", &frac) != RECUR_OK ||
+        recur_ckpt_get_str(ck, "trainer.optim", &saved_optim) != RECUR_OK)
+        return cli_error("train", "checkpoint %s: %s", a->checkpoint, recur_ckpt_errmsg(ck)), CLI_EXIT_FAIL;
+    if (L < 1 || L > 100000 || B < 1 || B > 100000 || seed < 0 || !(frac >= 0 && frac < 1) ||
+        recur_optim_kind_parse(saved_optim, optim) != RECUR_OK)
+        return cli_error("train", "checkpoint %s: bad training settings in its metadata", a->checkpoint), CLI_EXIT_FAIL;
+    int rc = keep_int(cmd, "hidden", a->hidden, r->m.hidden);
+    if (!rc) rc = keep_int(cmd, "layers", a->layers, r->m.layers);
+    if (!rc) rc = keep_int(cmd, "embed", a->embed, r->m.embed);
+    recur_cell_kind cell = r->m.cell;
+    cli_cell_parse(a->cell, &cell); /* checked when parsed */
+    if (!rc && cell != r->m.cell) rc = keep_str(cmd, "cell", a->cell, cli_cell_layer(r->m.cell));
+    if (!rc) rc = keep_int(cmd, "window", a->window, L);
+    if (!rc) rc = keep_int(cmd, "batch", a->batch, B);
+    if (!rc) rc = keep_int(cmd, "seed", a->seed, seed);
+    if (!rc) rc = keep_str(cmd, "optimizer", a->optimizer, saved_optim);
+    if (!rc && cli_find_opt(cmd, "test-fraction")->seen && a->test_fraction != frac)
+        rc = cli_usage_error("train", "--test-fraction %g differs from the resumed checkpoint's %g; leave it out",
+                             a->test_fraction, frac);
+    r->L = L;
+    r->B = B;
+    r->seed = (uint64_t)seed;
+    r->test_fraction = frac;
+    return rc;
+}
+
+/* Splits the text into its training and test parts and counts their windows. */
+static int split_text(train_run *r)
+{
+    int64_t n = recur_corpus_len(r->text), n_test = (int64_t)floor((double)n * r->test_fraction);
+    if (n_test > 0 && n_test < n) {
+        if (recur_corpus_split(r->text, n - n_test, &r->train, &r->test) != RECUR_OK)
+            return cli_error("train", "splitting the text: %s", recur_data_errmsg()), CLI_EXIT_FAIL;
+    } else {
+        r->train = r->text; /* no test part: the whole text trains */
+    }
+    const recur_corpus *train = r->train;
+    r->n_train_windows = recur_corpus_window_count(train, r->L, r->L);
+    r->n_test_windows = r->test ? recur_corpus_window_count(r->test, r->L, r->L) : 0;
+    if (r->n_train_windows < r->B)
+        return cli_error("train",
+                         "the training part of %s (%lld symbols) holds %lld windows of %lld symbols and the next one, "
+                         "fewer than a batch of %lld: give a longer text, or a smaller --window or --batch",
+                         r->text_path, (long long)recur_corpus_len(train), (long long)r->n_train_windows,
+                         (long long)r->L, (long long)r->B), CLI_EXIT_FAIL;
+    r->steps_per_epoch = r->n_train_windows / r->B;
+    return CLI_EXIT_OK;
+}
+
+/* Builds the training instance, the test plan and the sampler, unrolls, and makes the trainer. */
+static int build(train_run *r, recur_optim_kind optim)
+{
+    const train_args *a = r->a;
+    recur_graph *g = r->g = recur_graph_new(r->seed);
+    if (!g) return cli_error("train", "out of memory"), CLI_EXIT_FAIL;
+    recur_status st = cli_net_build(g, &r->m, "", r->L, r->B, 0, &r->net);
+    if (st == RECUR_OK) {
+        r->next = recur_input(g, "next", recur_shape2(r->L, r->B));
+        r->mask = recur_input(g, "mask", recur_shape2(r->L, r->B));
+        r->loss = recur_name(g, recur_softmax_xent(g, r->net.logits, r->next, r->mask), "loss");
+        st = recur_ok(r->loss) ? RECUR_OK : recur_errcode(g);
+    }
+    if (st == RECUR_OK) st = cli_sampler_build(g, &r->m, &r->sampler);
+    if (st == RECUR_OK) st = recur_unroll(g);
+    if (st != RECUR_OK) return cli_error("train", "building the model: %s", recur_errmsg(g)), CLI_EXIT_FAIL;
+
+    int n = recur_params(g, NULL, 0);
+    recur_value *params = malloc(sizeof *params * (size_t)n);
+    if (!params) return cli_error("train", "out of memory"), CLI_EXIT_FAIL;
+    recur_params(g, params, n);
+    recur_trainer_opts o = recur_trainer_defaults();
+    o.optim = recur_optim_defaults(optim);
+    o.optim.lr = a->lr;
+    o.optim.max_grad_norm = a->clip;
+    o.compile.backend = a->backend;
+    o.feed = train_feed;
+    o.on_step = train_on_step;
+    o.on_save = train_on_save;
+    o.user = r;
+    o.steps_per_epoch = r->steps_per_epoch;
+    o.tokens_per_step = (double)(r->L * r->B);
+    o.progress_every = a->progress_every;
+    r->t = recur_trainer_new(g, r->loss, n, params, &o);
+    free(params);
+    if (!r->t) return cli_error("train", "%s", recur_errmsg(g)), CLI_EXIT_FAIL;
+    if (r->n_test_windows > 0) {
+        recur_compile_opts eo = {.backend = a->backend, .inference = 1};
+        r->eval = recur_compile(g, 1, &r->loss, &eo);
+        if (!r->eval) return cli_error("train", "compiling the test plan: %s", recur_errmsg(g)), CLI_EXIT_FAIL;
+    }
+    if (cli_sampler_compile(&r->sampler, a->backend) != RECUR_OK)
+        return cli_error("train", "compiling the sampler: %s", r->sampler.why), CLI_EXIT_FAIL;
+    return CLI_EXIT_OK;
+}
+
+/* Prints what is about to be trained. */
+static void print_header(train_run *r, const char *optim)
+{
+    const train_args *a = r->a;
+    int64_t n_params = 0;
+    recur_value p[64];
+    int n = recur_params(r->g, p, 64);
+    for (int i = 0; i < n && i < 64; i++) n_params += recur_shape_numel(recur_value_shape(r->g, p[i]));
+    printf("text: %s, %lld symbols, %lld distinct\n", r->text_path, (long long)recur_corpus_len(r->text),
+           (long long)r->m.vocab);
+    printf("training part: %lld symbols, %lld windows of %lld; test part: %lld symbols, %lld windows\n",
+           (long long)recur_corpus_len(r->train), (long long)r->n_train_windows, (long long)r->L,
+           (long long)(r->test ? recur_corpus_len(r->test) : 0), (long long)r->n_test_windows);
+    printf("model: %s, %lld layer%s of %lld, ", recur_cell_kind_name(r->m.cell), (long long)r->m.layers,
+           r->m.layers == 1 ? "" : "s", (long long)r->m.hidden);
+    if (r->m.embed) printf("embedding of %lld, ", (long long)r->m.embed);
+    else printf("one-hot inputs, ");
+    printf("dense softmax over %lld symbols: %lld parameters\n", (long long)r->m.vocab, (long long)n_params);
+    printf("training: %s, lr %g, gradient norm clipped at %g, batch %lld, %lld steps per epoch, backend %s\n", optim,
+           recur_optim_lr(recur_trainer_optim(r->t)), a->clip, (long long)r->B, (long long)r->steps_per_epoch,
+           recur_plan_backend(recur_trainer_plan(r->t)));
+    printf("unigram entropy of the training part: %.4f nats/symbol (the loss of a model without context)\n",
+           r->unigram);
+    fflush(stdout);
+}
+
+static void free_run(train_run *r)
+{
+    if (r->csv) fclose(r->csv);
+    cli_sampler_free(&r->sampler);
+    recur_plan_free(r->eval);
+    recur_trainer_free(r->t);
+    recur_graph_free(r->g);
+    if (r->train != r->text) recur_corpus_free(r->train);
+    recur_corpus_free(r->test);
+    recur_corpus_free(r->text);
+    free(r->vocab);
+    free(r->perm);
+    free(r->windows);
+    free(r->x);
+    free(r->y);
+    free(r->ones);
+    free(r->emask);
+    free(r->losses);
+    free(r->test_losses);
+    free(r->test_steps);
+}
+
+/* The run after parsing: load, build, maybe resume, train. */
+static int train(train_run *r, const cli_cmd *cmd)
+{
+    const train_args *a = r->a;
+    char path[4096], why[512];
+    int rc = load_text(r, a->text, path, sizeof path);
+    if (rc) return rc;
+    r->text_path = path;
+    if (!(r->vocab = cli_vocab_string(r->text, why, sizeof why)))
+        return cli_error("train", "%s: %s", path, why), CLI_EXIT_FAIL;
+
+    recur_optim_kind optim;
+    recur_optim_kind_parse(a->optimizer, &optim);
+    recur_ckpt *ck = NULL;
+    if (a->resume) {
+        if (!(ck = cli_load_checkpoint("train", a->checkpoint))) return CLI_EXIT_FAIL;
+        rc = settings_from_checkpoint(r, cmd, ck, &optim);
+    } else {
+        cli_cell_parse(a->cell, &r->m.cell);
+        r->m.vocab = recur_corpus_vocab_size(r->text);
+        r->m.hidden = a->hidden;
+        r->m.layers = a->layers;
+        r->m.embed = a->embed;
+        r->L = a->window;
+        r->B = a->batch;
+        r->seed = (uint64_t)a->seed;
+        r->test_fraction = a->test_fraction;
+    }
+    if (!rc) rc = split_text(r);
+    if (!rc) rc = build(r, optim);
+    if (!rc && ck) {
+        if (recur_trainer_restore(r->t, ck) != RECUR_OK) {
+            cli_error("train", "resuming from %s: %s", a->checkpoint, recur_trainer_errmsg(r->t));
+            rc = CLI_EXIT_FAIL;
+        } else if (cli_find_opt(cmd, "lr")->seen) {
+            recur_optim_set_lr(recur_trainer_optim(r->t), a->lr);
+        }
+    }
+    recur_ckpt_free(ck);
+    if (rc) return rc;
+
+    size_t LB = (size_t)(r->L * r->B);
+    r->perm = malloc(sizeof *r->perm * (size_t)r->n_train_windows);
+    r->windows = malloc(sizeof *r->windows * (size_t)r->B);
+    r->x = malloc(sizeof *r->x * LB);
+    r->y = malloc(sizeof *r->y * LB);
+    r->ones = malloc(sizeof *r->ones * LB);
+    r->emask = malloc(sizeof *r->emask * LB);
+    if (!r->perm || !r->windows || !r->x || !r->y || !r->ones || !r->emask)
+        return cli_error("train", "out of memory"), CLI_EXIT_FAIL;
+    for (size_t i = 0; i < LB; i++) r->ones[i] = 1.0f;
+    r->perm_epoch = -1;
+    r->unigram = unigram_entropy(r->train);
+    r->total = a->steps > 0 ? a->steps : a->epochs * r->steps_per_epoch;
+    int64_t done = r->first_step = recur_trainer_step(r->t);
+    if (a->loss_csv) {
+        if (!(r->csv = fopen(a->loss_csv, a->resume ? "a" : "w")))
+            return cli_error("train", "--loss-csv %s: cannot open for writing", a->loss_csv), CLI_EXIT_FAIL;
+        if (!a->resume) fprintf(r->csv, "step,loss,test_loss\n");
+    }
+    if (a->loss_plot) {
+        r->cap_tests = (r->total - done) / r->steps_per_epoch + 2;
+        r->test_losses = malloc(sizeof *r->test_losses * (size_t)r->cap_tests);
+        r->test_steps = malloc(sizeof *r->test_steps * (size_t)r->cap_tests);
+        if (!r->test_losses || !r->test_steps) return cli_error("train", "out of memory"), CLI_EXIT_FAIL;
+    }
+    print_header(r, recur_optim_kind_name(optim));
+    if (a->resume) printf("resumed from %s at step %lld\n", a->checkpoint, (long long)done);
+    if (done >= r->total) {
+        printf("nothing to do: the run is at step %lld of %lld\n", (long long)done, (long long)r->total);
+        return CLI_EXIT_OK;
+    }
+    r->epoch_start = train_now();
+    r->epoch_steps = 0;
+    if (recur_trainer_run(r->t, r->total - done) != RECUR_OK)
+        return cli_error("train", "%s", recur_trainer_errmsg(r->t)), CLI_EXIT_FAIL;
+    printf("done: %lld steps; the model is in %s\n", (long long)r->total, a->checkpoint);
+    return CLI_EXIT_OK;
+}
+
+int cli_train(int argc, char **argv)
+{
+    train_args a = {
+        .checkpoint = "model.ckpt", .cell = "lstm", .optimizer = "adam",
+        .hidden = 128, .layers = 1, .window = 40, .batch = 64, .epochs = 1, .seed = 1,
+        .sample_length = 200, .progress_every = 50,
+        .lr = 2e-3, .clip = 5, .test_fraction = 0.1, .temperature = 0.5,
+    };
+    cli_opt opts[] = {
+        {"checkpoint", 'o', CLI_STR, &a.checkpoint, 0, 0, "PATH", "where to save the model (default model.ckpt)", 0},
+        {"resume", 0, CLI_FLAG, &a.resume, 0, 0, "", "go on from the checkpoint, with its model and data settings", 0},
+        {"hidden", 0, CLI_INT, &a.hidden, 1, 4096, "N", "units of each recurrent layer (default 128)", 0},
+        {"layers", 0, CLI_INT, &a.layers, 1, 8, "N", "stacked recurrent layers (default 1)", 0},
+        {"cell", 0, CLI_STR, &a.cell, 0, 0, "NAME", "lstm, gru or rnn (default lstm)", 0},
+        {"embed", 0, CLI_INT, &a.embed, 0, 4096, "N", "embedding size; 0: one-hot inputs (default 0)", 0},
+        {"window", 0, CLI_INT, &a.window, 1, 4096, "N", "symbols per window: BPTT length (default 40)", 0},
+        {"batch", 0, CLI_INT, &a.batch, 1, 4096, "N", "windows per step (default 64)", 0},
+        {"epochs", 'e', CLI_INT, &a.epochs, 1, 1000000, "N", "passes over the training part (default 1)", 0},
+        {"steps", 0, CLI_INT, &a.steps, 0, 1e12, "N", "train this many steps in all instead (default 0: --epochs)", 0},
+        {"lr", 0, CLI_FLOAT, &a.lr, 0, 10, "X", "learning rate (default 0.002)", 0},
+        {"optimizer", 0, CLI_STR, &a.optimizer, 0, 0, "NAME", "adam, adamw, rmsprop, sgd or adagrad (default adam)", 0},
+        {"clip", 0, CLI_FLOAT, &a.clip, 0, 1e9, "X", "clip the gradients' global norm at X; 0: off (default 5)", 0},
+        {"seed", 's', CLI_INT, &a.seed, 0, 9e15, "N", "seed of the weights and the shuffling (default 1)", 0},
+        {"test-fraction", 0, CLI_FLOAT, &a.test_fraction, 0, 0.9, "X",
+         "the end of the text held out for the test loss (default 0.1)", 0},
+        {"save-every", 0, CLI_INT, &a.save_every, 0, 1e12, "N",
+         "also save every N steps (default 0: at each epoch's end and the last step)", 0},
+        {"sample-length", 0, CLI_INT, &a.sample_length, 0, 100000, "N", "symbols per sample (default 200)", 0},
+        {"temperature", 't', CLI_FLOAT, &a.temperature, 0.01, 100, "X",
+         "temperature of the sampled sample; the other is greedy (default 0.5)", 0},
+        {"loss-csv", 0, CLI_STR, &a.loss_csv, 0, 0, "PATH", "write step,loss,test_loss per step to PATH", 0},
+        {"loss-plot", 0, CLI_STR, &a.loss_plot, 0, 0, "PATH",
+         "draw this run's training and test losses to PATH (.svg or .png, by gnuplot) at each epoch's end", 0},
+        {"progress-every", 0, CLI_INT, &a.progress_every, 1, 1e9, "N",
+         "steps between progress lines when stderr is not a terminal (default 50)", 0},
+        {"backend", 0, CLI_STR, &a.backend, 0, 0, "NAME",
+         "reference or onednn (default: $RECUR_BACKEND, else onednn)", 0},
+    };
+    cli_cmd cmd = {
+        .name = "train",
+        .usage = "recur train TEXT [options]",
+        .summary =
+            "Trains a character-level language model on the UTF-8 text file TEXT (or, when there is no such\n"
+            "file, the data set of that name in $RECUR_DATA or ../shared/data): one-hot symbols, an LSTM,\n"
+            "a dense softmax over the text's symbols, predicting the next symbol at every position of\n"
+            "windows of --window symbols. The end of the text (--test-fraction) is held out. After each\n"
+            "epoch it prints the epoch's time, the training and test losses next to the unigram entropy,\n"
+            "and saves a checkpoint (parameters, optimizer state, and the vocabulary and model sizes as\n"
+            "metadata for 'recur generate'); samples follow the first epoch and the last step.",
+        .opts = opts,
+        .n_opts = (int)(sizeof opts / sizeof opts[0]),
+        .min_pos = 1,
+        .max_pos = 1,
+    };
+    const char *pos[1];
+    int n_pos, r = cli_parse(&cmd, argc, argv, pos, &n_pos);
+    if (r == CLI_HELP_SHOWN) return CLI_EXIT_OK;
+    if (r != CLI_PARSED) return r;
+    recur_cell_kind cell;
+    recur_optim_kind optim;
+    if (cli_cell_parse(a.cell, &cell) != 0)
+        return cli_usage_error("train", "--cell: '%s' is not lstm, gru or rnn", a.cell);
+    if (recur_optim_kind_parse(a.optimizer, &optim) != RECUR_OK)
+        return cli_usage_error("train", "--optimizer: '%s' is not adam, adamw, rmsprop, sgd or adagrad", a.optimizer);
+    if (a.backend && !recur_backend_available(a.backend))
+        return cli_usage_error("train", "--backend: no backend called '%s' (reference, onednn)", a.backend);
+    if (!a.backend) a.backend = cli_default_backend();
+    a.text = pos[0];
+    train_run run = {.a = &a};
+    int rc = train(&run, &cmd);
+    free_run(&run);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * data/data_util.h — helpers shared by recur's data feeding (private to
+ * the library): the thread's error message, reading whole files, UTF-8
+ * decoding and encoding, and seeded shuffling on an existing generator.
+ */
+#ifndef RECUR_TRAIN_DATA_UTIL_H
+#define RECUR_TRAIN_DATA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/random.h"
+#include "recur/data.h"
+
+/* Records the thread's data error (read by recur_data_errmsg) and returns code. */
+recur_status recur_data_fail(recur_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Reads the whole file at path into a malloc'd, NUL-terminated buffer
+ * (*len bytes, the NUL not counted). RECUR_ERR_IO naming the path and the
+ * system's reason. `what` prefixes the message ("corpus", "csv").
+ */
+recur_status recur_data_read_file(const char *what, const char *path, char **text, size_t *len);
+
+/* Length of a leading UTF-8 byte-order mark of text[0..len) (3 or 0). */
+size_t recur_utf8_bom(const char *text, size_t len);
+
+/*
+ * Decodes one code point from s[0..len) (len >= 1) into *cp; returns the
+ * bytes it used (1-4), or 0 for invalid UTF-8 (a bad lead or continuation
+ * byte, a truncated sequence, an overlong form, a surrogate, > U+10FFFF).
+ */
+int recur_utf8_decode(const char *s, size_t len, uint32_t *cp);
+
+/* Encodes cp (a valid code point) into out; returns the bytes written (1-4). */
+int recur_utf8_encode(uint32_t cp, char out[4]);
+
+/* 1-based line number of byte offset `at` in text (counting '\n' before it). */
+int64_t recur_line_of(const char *text, size_t at);
+
+/* Uniform integer in [0, n) for n >= 1, without modulo bias. */
+uint64_t recur_rng_below(recur_rng *r, uint64_t n);
+
+/* Fisher-Yates on idx[0..n) drawing from r (recur_shuffle's algorithm). */
+void recur_rng_shuffle(recur_rng *r, int64_t *idx, int64_t n);
+
+#endif

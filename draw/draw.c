@@ -1,0 +1,255 @@
+/*
+ * draw/draw.c — the drawing API: options, formats, rendering through gvc,
+ * and files written under a temporary name so that a failure leaves
+ * nothing at the target path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <graphviz/gvc.h>
+
+#include "draw.h"
+
+/* The formats: DOT is written by cgraph (not laid out), the rest rendered by gvc. */
+static const struct {
+    const char *name;
+    const char *renderer; /* gvc's format name, NULL for DOT */
+} formats[] = {{"dot", NULL}, {"gv", NULL}, {"svg", "svg"}, {"png", "png"}, {"pdf", "pdf"}};
+
+enum { N_FORMATS = sizeof formats / sizeof formats[0] };
+
+static int find_format(const char *name)
+{
+    for (int i = 0; i < N_FORMATS; i++)
+        if (strcasecmp(name, formats[i].name) == 0) return i;
+    return -1;
+}
+
+/* Graphviz's error messages during a render, kept for ours (Graphviz itself is not thread-safe). */
+static char gv_msg[512];
+static size_t gv_len;
+
+static int gv_capture(char *msg)
+{
+    size_t n = strlen(msg);
+    if (gv_len + n >= sizeof gv_msg) n = sizeof gv_msg - 1 - gv_len;
+    memcpy(gv_msg + gv_len, msg, n);
+    gv_len += n;
+    gv_msg[gv_len] = '\0';
+    return 0;
+}
+
+static recur_status check_labels(recur_graph *g, const char *what, const char *const *labels, int n)
+{
+    if (n < 0 || (n > 0 && !labels))
+        return recur_set_error(g, RECUR_ERR_ARG, "draw: %s has %d entries but %s", what, n,
+                               n < 0 ? "a count cannot be negative" : "the array is NULL");
+    return RECUR_OK;
+}
+
+static recur_status check(recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o)
+{
+    if (g->open_loop)
+        return recur_set_error(g, RECUR_ERR_STATE, "draw: loop \"%s\" is still open; end it with recur_loop_end first",
+                               g->loops[g->open_loop - 1].name);
+    if (n_out < 0 || (n_out > 0 && !out))
+        return recur_set_error(g, RECUR_ERR_ARG, "draw: %d outputs%s", n_out,
+                               n_out < 0 ? " (a count cannot be negative)" : " but the array is NULL");
+    for (int k = 0; k < n_out; k++) {
+        const recur_node *n = recur_node_of(g, out[k]);
+        if (!n)
+            return recur_set_error(g, RECUR_ERR_VALUE, "draw: output %d (value %d) is not a live node of this graph", k,
+                                   out[k].id);
+        if (n->loop)
+            return recur_set_error(g, RECUR_ERR_VALUE,
+                                   "draw: output %d \"%s\" is a value of the body of loop \"%s\"; draw its "
+                                   "recur_loop_stacked or recur_loop_final instead",
+                                   k, recur_node_name(g, out[k].id), g->loops[n->loop - 1].name);
+    }
+    if ((int)o->view < RECUR_VIEW_ROLLED || o->view > RECUR_VIEW_BACKWARD)
+        return recur_set_error(g, RECUR_ERR_ARG, "draw: unknown view %d", (int)o->view);
+    if ((int)o->level < RECUR_LEVEL_CELL || o->level > RECUR_LEVEL_OP)
+        return recur_set_error(g, RECUR_ERR_ARG, "draw: unknown level %d", (int)o->level);
+    if (o->max_steps < 0 || o->max_steps == 1)
+        return recur_set_error(g, RECUR_ERR_ARG,
+                               "draw: max_steps is %d; use 0 (every step) or at least 2 (the first and last steps)",
+                               o->max_steps);
+    recur_status st;
+    if ((st = check_labels(g, "input_labels", o->input_labels, o->n_input_labels)) != RECUR_OK ||
+        (st = check_labels(g, "output_labels", o->output_labels, o->n_output_labels)) != RECUR_OK ||
+        (st = check_labels(g, "layer_labels", o->layer_labels, o->n_layer_labels)) != RECUR_OK)
+        return st;
+    if (o->view == RECUR_VIEW_BACKWARD && (!recur_node_of(g, o->loss) || g->nodes[o->loss.id].loop))
+        return recur_set_error(g, RECUR_ERR_ARG,
+                               "draw: the backward view needs opts->loss, the value the gradients were taken of "
+                               "(value %d is not a live node of the outer graph)",
+                               o->loss.id);
+    return RECUR_OK;
+}
+
+/* The Graphviz source, written by cgraph into memory. */
+static recur_status write_dot(recur_graph *g, Agraph_t *G, char **buf, size_t *len)
+{
+    FILE *f = open_memstream(buf, len);
+    if (!f) return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
+    int rc = agwrite(G, f);
+    if (fclose(f) != 0 || rc != 0) {
+        free(*buf);
+        *buf = NULL, *len = 0;
+        return recur_set_error(g, RECUR_ERR_NOMEM, "draw: could not write the DOT source (out of memory?)");
+    }
+    return RECUR_OK;
+}
+
+/*
+ * The process's one Graphviz context, made on first use and kept: its
+ * pango plugin caches font names across contexts, so freeing a context and
+ * making another would leave that cache pointing at freed memory.
+ */
+static GVC_t *context(void)
+{
+    static GVC_t *gvc;
+    if (!gvc) gvc = gvContext();
+    return gvc;
+}
+
+/* Lays G out with dot and renders it into memory in gvc's format `renderer`. */
+static recur_status render(recur_graph *g, Agraph_t *G, const char *renderer, char **buf, size_t *len)
+{
+    agusererrf old_f = agseterrf(gv_capture);
+    agerrlevel_t old_level = agseterr(AGERR); /* errors to gv_capture, warnings nowhere */
+    gv_len = 0;
+    gv_msg[0] = '\0';
+    GVC_t *gvc = context();
+    int rc = -1, laid_out = 0;
+    FILE *f = NULL;
+    if (gvc) {
+        rc = gvLayout(gvc, G, "dot");
+        laid_out = rc == 0;
+        if (rc == 0) f = open_memstream(buf, len);
+        if (f) rc = gvRender(gvc, G, renderer, f);
+        else if (laid_out) rc = -1;
+        if (f && fclose(f) != 0) rc = -1;
+        if (laid_out) gvFreeLayout(gvc, G);
+    }
+    agseterrf(old_f);
+    agseterr(old_level);
+    if (rc == 0) return RECUR_OK;
+    if (f) free(*buf);
+    *buf = NULL, *len = 0;
+    size_t n = strlen(gv_msg);
+    while (n > 0 && (gv_msg[n - 1] == '\n' || gv_msg[n - 1] == ' ')) gv_msg[--n] = '\0';
+    if (!gvc || (laid_out && !f)) return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
+    if (strstr(gv_msg, "not recognized"))
+        return recur_set_error(g, RECUR_ERR_UNSUPPORTED,
+                               "draw: this Graphviz installation cannot %s %s (%s); install Debian's libgvc6 "
+                               "plugins (libgraphviz-dev) and check `dot -c`",
+                               laid_out ? "render" : "lay out for", renderer, gv_msg);
+    return recur_set_error(g, RECUR_ERR_RUNTIME, "draw: Graphviz failed to %s %s: %s", laid_out ? "render" : "lay out",
+                           renderer, gv_msg[0] ? gv_msg : "no message");
+}
+
+/* Analyses g, builds the scene of the view and writes it in format `fi` into memory. */
+static recur_status draw(recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *opts, int fi,
+                         char **buf, size_t *len)
+{
+    recur_draw_opts o;
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    recur_status st = check(g, n_out, out, &o);
+    if (st != RECUR_OK) return st;
+    draw_ctx c;
+    draw_scene s;
+    memset(&s, 0, sizeof s);
+    st = draw_analyse(&c, g, n_out, out, &o);
+    if (st == RECUR_OK) st = o.view == RECUR_VIEW_ROLLED ? draw_rolled(&c, &s) : draw_unrolled(&c, &s);
+    Agraph_t *G = st == RECUR_OK ? draw_scene_graph(&s, o.title) : NULL;
+    if (st == RECUR_OK && !G) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory building the graph");
+    draw_ctx_free(&c);
+    draw_scene_free(&s);
+    if (st == RECUR_OK)
+        st = formats[fi].renderer ? render(g, G, formats[fi].renderer, buf, len) : write_dot(g, G, buf, len);
+    if (G) agclose(G);
+    return st;
+}
+
+/* Writes len bytes to `path` through a new file beside it, renamed into place once complete. */
+static recur_status write_file(recur_graph *g, const char *path, const char *buf, size_t len)
+{
+    size_t n = strlen(path) + 48;
+    char *tmp = malloc(n);
+    if (!tmp) return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, n, "%s.tmp%ld.%d", path, (long)getpid(), attempt);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        recur_status st = recur_set_error(g, RECUR_ERR_IO, "draw: cannot write \"%s\": %s", path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, buf + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        done += (size_t)w;
+    }
+    int err = done < len ? errno : 0;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) {
+        unlink(tmp);
+        recur_status st = recur_set_error(g, RECUR_ERR_IO, "draw: cannot write \"%s\": %s", path, strerror(err));
+        free(tmp);
+        return st;
+    }
+    free(tmp);
+    return RECUR_OK;
+}
+
+recur_status recur_draw(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_draw_opts *opts,
+                        const char *path)
+{
+    if (!g) return RECUR_ERR_ARG;
+    if (!path || !*path) return recur_set_error(g, RECUR_ERR_ARG, "draw: no file name given");
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash))
+        return recur_set_error(g, RECUR_ERR_ARG, "draw: \"%s\" has no extension; use .dot, .gv, .svg, .png or .pdf",
+                               path);
+    int fi = find_format(dot + 1);
+    if (fi < 0)
+        return recur_set_error(g, RECUR_ERR_ARG,
+                               "draw: unknown extension \"%s\" of \"%s\"; use .dot, .gv, .svg, .png or .pdf", dot, path);
+    char *buf = NULL;
+    size_t len = 0;
+    recur_status st = draw(g, n_outputs, outputs, opts, fi, &buf, &len);
+    if (st == RECUR_OK) st = write_file(g, path, buf, len);
+    free(buf);
+    return st;
+}
+
+recur_status recur_draw_mem(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_draw_opts *opts,
+                            const char *format, char **out, size_t *len)
+{
+    if (out) *out = NULL;
+    if (len) *len = 0;
+    if (!g) return RECUR_ERR_ARG;
+    if (!out || !len) return recur_set_error(g, RECUR_ERR_ARG, "draw_mem: out and len must not be NULL");
+    int fi = format ? find_format(format) : -1;
+    if (fi < 0)
+        return recur_set_error(g, RECUR_ERR_ARG, "draw_mem: unknown format \"%s\"; use dot, gv, svg, png or pdf",
+                               format ? format : "(null)");
+    return draw(g, n_outputs, outputs, opts, fi, out, len);
+}
+
+void recur_draw_free(char *buf) { free(buf); }

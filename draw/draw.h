@@ -1,0 +1,314 @@
+/*
+ * draw/draw.h — internals of the Graphviz export (private to graph/draw*.c).
+ *
+ * A drawing is made in three steps:
+ *   1. analysis: which values are time-distributed, which drawn values
+ *      ("keys": a node at a time step) the outputs need and what each key
+ *      reads (draw_time.c, draw_layout.c), where each loop goes (rows and
+ *      columns, draw_layout.c) and, for the backward view, at which step
+ *      each gradient node sits (draw_grad.c);
+ *   2. a scene: the boxes, edges, rank groups and clusters of one view
+ *      (draw_rolled.c, draw_unrolled.c), keys joined into boxes by
+ *      draw_edges.c, on the containers of draw_scene.c;
+ *   3. the scene as a cgraph graph (draw_scene.c, with the deterministic
+ *      object ids of draw_ids.c), rendered by gvc (draw.c).
+ */
+#ifndef RECUR_GRAPH_DRAW_H
+#define RECUR_GRAPH_DRAW_H
+
+#include <graphviz/cgraph.h>
+
+#include "graph/ir.h"
+#include "recur/draw.h"
+
+/* ------------------------------------------------------------------ keys */
+
+/* The step of a value that has none (an outer value, or any value of the rolled view). */
+#define DRAW_NOSTEP (-1)
+
+/* A drawn value: node `id` at time step t. Body nodes are keyed by their own id
+ * at each step, and unrolled copies by the body node they copy. */
+typedef struct draw_key {
+    int32_t id, t;
+} draw_key;
+
+/* How a reference reached its key. */
+enum {
+    DRAW_VIA_FINAL = 1,   /* through a loop's final state */
+    DRAW_VIA_STATE = 2,   /* through a state placeholder (tag: the state's index) */
+    DRAW_VIA_INIT = 4,    /* through a state's initial value, at the loop's first step */
+    DRAW_VIA_CAPTURE = 8, /* an outer value a loop body captures (not a weight) */
+    DRAW_VIA_ALL = 16,    /* one step of a whole sequence read at once */
+    DRAW_VIA_GATHER = 32  /* through a gradient node that gathers over time (backward view) */
+};
+
+/* A key one value reads, with how it got there. */
+typedef struct draw_ref {
+    draw_key key;
+    int flags, tag;
+} draw_ref;
+
+/* A growable list of references. */
+typedef struct draw_refs {
+    draw_ref *v;
+    int n, cap;
+} draw_refs;
+
+/* ----------------------------------------------------------------- loops */
+
+/* Where a loop is drawn. */
+typedef struct draw_loop {
+    int used;        /* the outputs need it */
+    int level;       /* stacking level: 0, or 1 + the level of the loops its inputs come from */
+    int sub;         /* sub-row within the level (a bidirectional layer's reverse loop: 1) */
+    int row;         /* row from the bottom over all levels */
+    int col0, width; /* drawn columns [col0, col0 + width), from 1 (0: initial states) */
+    int label0;      /* the per-column label of its step 0 */
+    int head, tail;  /* steps shown before and after the ellipsis; head == T when none */
+    int follows;     /* 1 + the loop whose final state starts this one (decoder of an encoder), 0: none */
+    int64_t T;
+    int reverse;
+} draw_loop;
+
+/* -------------------------------------------------------------- analysis */
+
+typedef struct draw_ctx {
+    recur_graph *g;
+    recur_draw_opts o;
+    int unrolled;           /* 1: keys carry time steps (unrolled and backward views) */
+    int n;                  /* nodes of g */
+    int n_out;
+    recur_value *out;       /* the values drawn as outputs */
+    /* time-distributed outer values (draw_time.c) */
+    int64_t *td;            /* td[id]: T when node id is computed step by step along axis 0, else 0 */
+    int32_t *axis;          /* the loop whose columns a time-distributed node uses */
+    char *token;            /* 1: a sequence input a loop reads (drawn as tokens), 2: another per-step leaf */
+    char *join;             /* 1: a time-distributed node joining the outputs of different loops */
+    /* loops */
+    draw_loop *loops;
+    int n_loops, n_rows, n_levels;
+    /* keys (draw_layout.c) */
+    int32_t *slot0;         /* first slot of node id in `index`, -1: the node is never drawn */
+    int32_t *index;         /* key index of each slot, -1: none */
+    draw_key *keys;
+    int n_keys, cap_keys;
+    int32_t *op_start;      /* the references of key i are refs[op_start[i] .. op_start[i + 1]) */
+    draw_refs refs;
+    int32_t *post;          /* key indexes, each after the keys it reads */
+    draw_refs *out_refs;    /* what each output resolves to */
+    draw_refs *init_refs;   /* rolled view: what each loop's initial states resolve to (tag: state) */
+    /* backward view (draw_grad.c) */
+    char *fwd;              /* fwd[id]: the loss needs node id */
+    int32_t *gloop;         /* per key: 1 + the loop of the gradient cell it belongs to, 0: none */
+    int32_t *gstep;         /* per key: that cell's step */
+    int32_t seed;           /* the gradient seed dL/dL = 1, -1: none */
+    recur_status st;        /* RECUR_ERR_NOMEM once an allocation failed */
+} draw_ctx;
+
+/* Analyses g for drawing `outputs` with options o (already checked). On failure the error is on g. */
+recur_status draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o);
+
+/* Frees what draw_analyse allocated. */
+void draw_ctx_free(draw_ctx *c);
+
+/* draw_time.c: marks time-distributed values (c->td, axis, token, join). */
+recur_status draw_time(draw_ctx *c);
+
+/*
+ * Sets in `loops` (one bit per loop) the loops whose values node `id`
+ * depends on through outer nodes. `seen` (cleared), `stack` and `list`
+ * have room for every node; the visited nodes are listed in `list` (so the
+ * caller can clear `seen` again) and counted in *n_list.
+ */
+void draw_loops_of(draw_ctx *c, int32_t id, uint64_t *loops, char *seen, int32_t *stack, int32_t *list, int *n_list);
+
+/* Appends to `out` the keys node id's value at step t consists of (t == DRAW_NOSTEP: its whole value). */
+void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_refs *out);
+
+/* Appends to `out` what key k reads. */
+void draw_operands(draw_ctx *c, draw_key k, draw_refs *out);
+
+/* Appends a reference (records RECUR_ERR_NOMEM on c). */
+void draw_refs_push(draw_ctx *c, draw_refs *r, draw_key k, int flags, int tag);
+
+/* The key index of k, -1 if it is not drawn. */
+int draw_key_index(const draw_ctx *c, draw_key k);
+
+/* 1 + the loop whose body holds node id (or of which it is an unrolled copy), 0: none. */
+int draw_body_loop(const draw_ctx *c, int32_t id);
+
+/* The time step of loop li at walk position s (reverse loops walk from T-1 down). */
+int64_t draw_time_of(const draw_ctx *c, int li, int64_t s);
+
+/* The drawn column of step t of loop li, -1 if the step is hidden by the ellipsis. */
+int draw_col(const draw_ctx *c, int li, int64_t t);
+
+/* The column of loop li's ellipsis, -1 if it shows every step. */
+int draw_ellipsis_col(const draw_ctx *c, int li);
+
+/* The label of loop li's cells (a layer label or the loop's name). */
+const char *draw_loop_label(const draw_ctx *c, int li);
+
+/* Node id's name unless it is an automatic one ("add#12"), else NULL. */
+const char *draw_user_name(const recur_graph *g, int32_t id);
+
+/* 1 if key k is a forward value: not part of the backward view's gradient graph. */
+int draw_is_forward(const draw_ctx *c, draw_key k);
+
+/* draw_grad.c: places the gradient nodes of the backward view (c->gloop, gstep, seed). */
+recur_status draw_grad_steps(draw_ctx *c);
+
+/* ----------------------------------------------------------------- scene */
+
+typedef enum draw_kind {
+    DRAW_INPUT,    /* a sequence input token */
+    DRAW_CELL,     /* a loop's cell (at a step) */
+    DRAW_GRAD,     /* a loop's gradient cell at a step (backward view) */
+    DRAW_JOIN,     /* where the outputs of two loops join (concat, sum, residual add) */
+    DRAW_OP,       /* an op (op level) */
+    DRAW_PARAM,    /* a parameter (op level) */
+    DRAW_OUTPUT,   /* a drawn output */
+    DRAW_LOSS,     /* the loss of the backward view */
+    DRAW_INIT,     /* an initial state: an empty circle */
+    DRAW_DELAY,    /* the delay of a rolled loop: a small black box */
+    DRAW_ELLIPSIS, /* the steps left out of a long loop */
+    DRAW_KIND_COUNT
+} draw_kind;
+
+typedef struct draw_item {
+    draw_kind kind;
+    int a, b;         /* identity within the kind (say loop and step) */
+    char name[48];    /* the DOT node name, made from kind, a and b */
+    char *label;
+    int layer;        /* vertical order: items of one layer share a rank; -1: placed by the edges */
+    int col;          /* horizontal order, -1: none */
+    int cluster;      /* index of its cluster, -1: none */
+    int loop;         /* the loop it belongs to (colours), -1: none */
+    int level;        /* stacking level of the cells it comes from, -1: none */
+    int grad;         /* part of the gradient graph */
+    int reverse;      /* of a reverse loop */
+} draw_item;
+
+typedef enum draw_edge_kind {
+    DRAW_E_DATA,     /* a value flowing up to its user */
+    DRAW_E_STATE,    /* a carried state (horizontal when unrolled, through the delay when rolled) */
+    DRAW_E_EXPORT,   /* a final state used outside its loop: dashed */
+    DRAW_E_CAPTURE,  /* an outer value a body reads at every step: dotted, not ranked */
+    DRAW_E_FEEDBACK, /* an output fed back as the next input: dashed */
+    DRAW_E_SKIP,     /* a residual connection passing a row */
+    DRAW_E_GRAD,     /* gradient flow */
+    DRAW_E_INVIS     /* layout only */
+} draw_edge_kind;
+
+typedef struct draw_edge {
+    int from, to;
+    draw_edge_kind kind;
+    int tag;          /* a state's index (tells parallel state edges apart), else 0 */
+    char label[24];
+    int loose;        /* 1: does not constrain the ranks */
+} draw_edge;
+
+typedef enum draw_cluster_style {
+    DRAW_CL_CELL,     /* the ops of a cell (at a step) */
+    DRAW_CL_GRAD      /* the gradient ops of a cell at a step */
+} draw_cluster_style;
+
+typedef struct draw_cluster {
+    char name[48];    /* "cluster_..." */
+    char *label;
+    int parent;       /* -1: the root graph */
+    draw_cluster_style style;
+    int reverse;
+} draw_cluster;
+
+typedef struct draw_scene {
+    draw_item *items;
+    int n_items, cap_items;
+    draw_edge *edges;
+    int n_edges, cap_edges;
+    draw_cluster *clusters;
+    int n_clusters, cap_clusters;
+    int32_t *item_hash, *edge_hash; /* open addressing: index + 1, 0 empty */
+    int item_hash_cap, edge_hash_cap;
+    int op_level;
+    recur_status st;  /* RECUR_ERR_NOMEM once an allocation failed */
+} draw_scene;
+
+/* The item of (kind, a, b), -1 if none. */
+int draw_item_find(const draw_scene *s, draw_kind kind, int a, int b);
+
+/* The item of (kind, a, b), made with `label` if new; -1 when out of memory. */
+int draw_item_add(draw_scene *s, draw_kind kind, int a, int b, const char *label);
+
+/* Adds an edge unless one of the same kind and tag joins the same items; returns its index or -1. */
+int draw_edge_add(draw_scene *s, int from, int to, draw_edge_kind kind, int tag, const char *label);
+
+/* Adds a cluster; returns its index or -1. */
+int draw_cluster_add(draw_scene *s, const char *name, const char *label, int parent, draw_cluster_style style);
+
+void draw_scene_free(draw_scene *s);
+
+/* draw_ids.c: the cgraph discipline of drawings, whose object ids do not depend on the heap. */
+Agdisc_t *draw_disc(void);
+
+/* The scene as a cgraph graph (NULL when out of memory); close it with agclose. */
+Agraph_t *draw_scene_graph(const draw_scene *s, const char *title);
+
+/* ----------------------------------------------------------------- views */
+
+/* What a key becomes in a scene. */
+enum {
+    DRAW_HIDDEN = -1,  /* not drawn: edges pass through it to what it reads */
+    DRAW_DROPPED = -2, /* at a step hidden by the ellipsis: not drawn and not passed through */
+    DRAW_PER_USER = -3 /* a parameter drawn again in each cluster that uses it */
+};
+
+/* The items each key stands for (its own, or what a hidden key reads), with how they were reached. */
+typedef struct draw_vis_entry {
+    int32_t item;
+    int flags;
+} draw_vis_entry;
+
+typedef struct draw_vis {
+    draw_vis_entry *v;
+    int n, cap;
+    int32_t *start, *len; /* per key: its entries v[start .. start + len) */
+} draw_vis;
+
+/*
+ * draw_edges.c: given the item of every key (an item index or one of the
+ * values above), adds the edges between items, passing through hidden
+ * keys, and fills `vis` for later edges.
+ */
+recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_vis *vis);
+
+/*
+ * Adds the edges from what reference r stands for into item `to`. For a
+ * state's initial value that stands for nothing drawn, an empty circle of
+ * loop `init_loop` is made (none when init_loop < 0).
+ */
+void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis, const draw_ref *r, int to,
+                     int init_loop);
+
+/* Adds an item per output (per step for a time-distributed output) and its edges. */
+void draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis);
+
+void draw_vis_free(draw_vis *vis);
+
+/* Puts each join one layer above the highest item it reads (below the next row of cells, at 10 (r + 1)). */
+void draw_join_layers(draw_scene *s);
+
+/* The views. */
+recur_status draw_rolled(draw_ctx *c, draw_scene *s);
+recur_status draw_unrolled(draw_ctx *c, draw_scene *s);
+
+/* The label of an op-level item for node id. */
+void draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len);
+
+/* The label of a join node ("+", "concat", ...). */
+const char *draw_join_label(const draw_ctx *c, int32_t id);
+
+/* Writes a label for the input token of `id` at step t (DRAW_NOSTEP: rolled). */
+void draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len);
+
+#endif

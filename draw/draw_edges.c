@@ -1,0 +1,279 @@
+/*
+ * draw/draw_edges.c — the edges of a scene, from what each key reads.
+ *
+ * A key (a value at a step) is either drawn as an item or hidden; a hidden
+ * key stands for the items it reads, so at cell level the ops between two
+ * cells collapse into one edge. With vis(k) the items key k stands for,
+ * computed in post-order:
+ *   vis(k) = { item(k) }                          when k is drawn,
+ *   vis(k) = union of vis(r) over k's references r  when k is hidden,
+ * and a drawn key k gets an edge J -> item(k) for each J in vis(r) of each
+ * reference r (none when J is item(k): the inside of a cell). How the
+ * reference reached its key gives the edge's kind: through a state
+ * placeholder a state edge, through a final state an exported state, a
+ * captured outer value a dotted edge, and so on (edge_kind).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "draw.h"
+#include "ops/op.h"
+
+static void vis_push(draw_ctx *c, draw_vis *vis, int32_t item, int flags)
+{
+    if (vis->n == vis->cap) {
+        int cap = vis->cap ? 2 * vis->cap : 256;
+        draw_vis_entry *v = realloc(vis->v, sizeof *v * (size_t)cap);
+        if (!v) {
+            c->st = RECUR_ERR_NOMEM;
+            return;
+        }
+        vis->v = v;
+        vis->cap = cap;
+    }
+    vis->v[vis->n++] = (draw_vis_entry){item, flags};
+}
+
+void draw_vis_free(draw_vis *vis)
+{
+    free(vis->v), free(vis->start), free(vis->len);
+    memset(vis, 0, sizeof *vis);
+}
+
+/* The kind of an edge J -> I reached with `flags`, or -1 to leave it out. */
+static int edge_kind(const draw_scene *s, int from, int to, int flags)
+{
+    const draw_item *J = &s->items[from], *I = &s->items[to];
+    if (flags & DRAW_VIA_INIT) return J->kind == DRAW_INIT ? DRAW_E_STATE : DRAW_E_EXPORT;
+    if (flags & DRAW_VIA_STATE) return DRAW_E_STATE;
+    if (flags & DRAW_VIA_FINAL) return DRAW_E_EXPORT;
+    if (flags & DRAW_VIA_CAPTURE) return DRAW_E_CAPTURE;
+    /* A gradient reading a forward activation: dotted at op level, left out at cell level. */
+    if (I->grad && !J->grad && J->kind != DRAW_LOSS) return s->op_level ? DRAW_E_CAPTURE : -1;
+    /* Between gradient cells through a sum over all steps (a batched matmul): dotted. */
+    if (flags & DRAW_VIA_GATHER && I->kind == DRAW_GRAD && J->kind == DRAW_GRAD) return DRAW_E_CAPTURE;
+    if (I->grad || J->grad) return DRAW_E_GRAD;
+    return DRAW_E_DATA;
+}
+
+/*
+ * The label of the edge from loop li's initial states at cell level, where
+ * one edge carries all the states: their names ("h, c") when there are several.
+ */
+static const char *state_label(const draw_ctx *c, const draw_scene *s, int li, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (s->op_level || li < 0 || c->g->loops[li].n_state < 2) return buf;
+    for (int k = 0; k < c->g->loops[li].n_state; k++) {
+        const char *name = draw_user_name(c->g, c->g->loops[li].state[k]);
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", k ? ", " : "", name ? name : "state");
+    }
+    return buf;
+}
+
+/* The tag of a state edge: the state's index at op level; 0 at cell level, where states share one edge. */
+static int state_tag(const draw_scene *s, int tag) { return s->op_level ? tag : 0; }
+
+/* The ellipsis item of loop li's cell row. */
+static int row_ellipsis(draw_scene *s, int li)
+{
+    int e = draw_item_add(s, DRAW_ELLIPSIS, li, -1, "\xe2\x80\xa6");
+    if (e >= 0) s->items[e].loop = li;
+    return e;
+}
+
+void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis, const draw_ref *r, int to,
+                     int init_loop)
+{
+    int rk = draw_key_index(c, r->key);
+    if (rk < 0 || to < 0) return;
+    int tag = r->flags & DRAW_VIA_STATE ? state_tag(s, r->tag) : 0;
+    char label[128];
+    if (item[rk] == DRAW_DROPPED) { /* a state carried over the hidden steps comes out of the ellipsis */
+        int li = draw_body_loop(c, r->key.id) - 1;
+        if (r->flags & DRAW_VIA_STATE && li >= 0)
+            draw_edge_add(s, row_ellipsis(s, li), to, DRAW_E_STATE, tag, "");
+        return;
+    }
+    if (item[rk] == DRAW_PER_USER) {
+        char label[256];
+        draw_op_label(c, r->key.id, label, sizeof label);
+        /* One copy per cluster, or per column for ops outside cells (a dense head at each step). */
+        const draw_item *user = &s->items[to];
+        int where = user->cluster >= 0 ? user->cluster : user->col >= 0 ? 100000 + user->col : -1;
+        int p = draw_item_add(s, DRAW_PARAM, r->key.id, where, label);
+        if (p >= 0) s->items[p].cluster = s->items[to].cluster;
+        draw_edge_add(s, p, to, DRAW_E_DATA, 0, "");
+        return;
+    }
+    if (vis->len[rk] == 0 && r->flags & DRAW_VIA_INIT) {
+        if (init_loop < 0) return;
+        int init = draw_item_add(s, DRAW_INIT, init_loop, -1, "");
+        if (init >= 0) s->items[init].loop = init_loop;
+        draw_edge_add(s, init, to, DRAW_E_STATE, tag, state_label(c, s, init_loop, label, sizeof label));
+        return;
+    }
+    for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++) {
+        int from = vis->v[i].item, flags = vis->v[i].flags | r->flags;
+        if (from == to) continue;
+        int kind = edge_kind(s, from, to, flags);
+        if (kind < 0) continue;
+        label[0] = '\0'; /* states are named on the edges from the initial states only */
+        if (kind == DRAW_E_EXPORT && flags & DRAW_VIA_INIT && !s->op_level) snprintf(label, sizeof label, "context");
+        if (kind == DRAW_E_DATA && s->items[to].kind == DRAW_JOIN && s->items[from].level >= 0 &&
+            s->items[from].level < s->items[to].level)
+            kind = DRAW_E_SKIP; /* a residual input passing the rows between */
+        draw_edge_add(s, from, to, (draw_edge_kind)kind, kind == DRAW_E_STATE ? tag : 0, label);
+    }
+}
+
+static int by_entry(const void *a, const void *b)
+{
+    const draw_vis_entry *x = a, *y = b;
+    if (x->item != y->item) return x->item < y->item ? -1 : 1;
+    return x->flags < y->flags ? -1 : x->flags > y->flags;
+}
+
+/* A join sits at the level of the highest cell it reads; lower inputs are skip edges. */
+static void join_level(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis, int k, int I)
+{
+    int level = -1;
+    for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++) {
+        int rk = draw_key_index(c, c->refs.v[r].key);
+        if (rk < 0 || item[rk] < DRAW_HIDDEN) continue;
+        for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
+            if (s->items[vis->v[i].item].level > level) level = s->items[vis->v[i].item].level;
+    }
+    s->items[I].level = level;
+}
+
+recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_vis *vis)
+{
+    int nk = c->n_keys;
+    vis->start = calloc((size_t)nk + 1, sizeof *vis->start);
+    vis->len = calloc((size_t)nk + 1, sizeof *vis->len);
+    if (!vis->start || !vis->len) return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
+    for (int j = 0; j < nk && c->st == RECUR_OK && s->st == RECUR_OK; j++) {
+        int k = c->post[j], I = item[k];
+        int li = draw_body_loop(c, c->keys[k].id) - 1;
+        vis->start[k] = vis->n;
+        if (I >= 0) {
+            if (s->items[I].kind == DRAW_JOIN) join_level(c, s, item, vis, k, I);
+            for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++)
+                draw_edges_into(c, s, item, vis, &c->refs.v[r], I, li);
+            vis_push(c, vis, I, 0);
+        } else if (I == DRAW_HIDDEN) {
+            int gather = c->o.view == RECUR_VIEW_BACKWARD && !draw_is_forward(c, c->keys[k]) && !c->gloop[k]
+                             ? DRAW_VIA_GATHER
+                             : 0;
+            for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++) {
+                const draw_ref *ref = &c->refs.v[r];
+                int rk = draw_key_index(c, ref->key);
+                if (rk < 0 || item[rk] < DRAW_HIDDEN) continue;
+                for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
+                    vis_push(c, vis, vis->v[i].item, vis->v[i].flags | ref->flags | gather);
+            }
+            if (c->st != RECUR_OK) break;
+            /* A set: sorted, each (item, flags) once. */
+            draw_vis_entry *v = vis->v + vis->start[k];
+            int n = vis->n - vis->start[k], m = 0;
+            if (n > 1) qsort(v, (size_t)n, sizeof *v, by_entry);
+            for (int i = 0; i < n; i++)
+                if (!m || by_entry(&v[m - 1], &v[i]) != 0) v[m++] = v[i];
+            vis->n = vis->start[k] + m;
+        } else if (I == DRAW_DROPPED && li >= 0) {
+            /* The first hidden step: the states that enter it go into the ellipsis. */
+            for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++) {
+                const draw_ref *ref = &c->refs.v[r];
+                int rk = draw_key_index(c, ref->key);
+                if (!(ref->flags & DRAW_VIA_STATE) || rk < 0 || item[rk] < DRAW_HIDDEN) continue;
+                for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
+                    draw_edge_add(s, vis->v[i].item, row_ellipsis(s, li), DRAW_E_STATE, state_tag(s, ref->tag), "");
+            }
+        }
+        vis->len[k] = vis->n - vis->start[k];
+    }
+    if (c->st != RECUR_OK || s->st != RECUR_OK) return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
+    return RECUR_OK;
+}
+
+void draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis)
+{
+    for (int k = 0; k < c->n_out; k++) {
+        int32_t id = c->out[k].id;
+        int per_step = c->unrolled && c->td[id];
+        char name[160], label[256];
+        if (draw_user_name(c->g, id))
+            snprintf(name, sizeof name, "%s", draw_user_name(c->g, id));
+        else
+            snprintf(name, sizeof name, c->n_out == 1 ? "y" : "y%d", k);
+        const draw_refs *refs = &c->out_refs[k];
+        for (int i = 0; i < refs->n; i++) {
+            int32_t t = per_step ? refs->v[i].key.t : DRAW_NOSTEP;
+            int col = -1;
+            if (t != DRAW_NOSTEP) {
+                col = draw_col(c, c->axis[id], t);
+                if (col < 0) continue; /* a hidden step */
+                int64_t at = c->loops[c->axis[id]].label0 + t;
+                if (at < c->o.n_output_labels && c->o.output_labels[at])
+                    snprintf(label, sizeof label, "%s", c->o.output_labels[at]);
+                else
+                    snprintf(label, sizeof label, "%s[%d]", name, (int)t);
+            } else {
+                snprintf(label, sizeof label, c->td[id] ? "%s[t]" : "%s", name); /* rolled: the output at t */
+            }
+            int O = draw_item_add(s, DRAW_OUTPUT, k, t, label);
+            if (O < 0) return;
+            draw_item *it = &s->items[O];
+            it->col = col;
+            it->loop = c->td[id] ? c->axis[id] : -1;
+            it->grad = c->o.view == RECUR_VIEW_BACKWARD && !c->fwd[id];
+            draw_edges_into(c, s, item, vis, &refs->v[i], O, -1);
+        }
+    }
+}
+
+/* Joins sit one layer above the highest item they read (below the next row of cells). */
+void draw_join_layers(draw_scene *s)
+{
+    for (int pass = 0, changed = 1; changed && pass < s->n_items; pass++) {
+        changed = 0;
+        for (int e = 0; e < s->n_edges; e++) {
+            draw_item *to = &s->items[s->edges[e].to];
+            const draw_item *from = &s->items[s->edges[e].from];
+            if (to->kind != DRAW_JOIN || from->layer < 0 || s->edges[e].loose) continue;
+            int layer = from->layer + 1;
+            if (layer % 10 == 0) layer--; /* never into the next row of cells */
+            if (layer > to->layer) to->layer = layer, changed = 1;
+        }
+    }
+}
+
+void draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len)
+{
+    const recur_node *n = &c->g->nodes[id];
+    const char *op = recur_op(n->op)->name, *name = draw_user_name(c->g, id);
+    if (n->op == RECUR_OP_LOOP_STEP) { /* the step of its sequence: "xs[t]" */
+        int32_t seq = c->g->loops[n->loop - 1].seq[n->attr.i[1]];
+        const char *seq_name = draw_user_name(c->g, seq);
+        snprintf(buf, len, "%s[t]", seq_name ? seq_name : recur_op(c->g->nodes[seq].op)->name);
+    } else if (n->op == RECUR_OP_PARAM || n->op == RECUR_OP_INPUT || n->op == RECUR_OP_LOOP_STATE) {
+        snprintf(buf, len, "%s", name ? name : op);
+    } else if (name) {
+        snprintf(buf, len, "%s\n%s", op, name);
+    } else {
+        snprintf(buf, len, "%s", op);
+    }
+}
+
+const char *draw_join_label(const draw_ctx *c, int32_t id)
+{
+    switch (c->g->nodes[id].op) {
+    case RECUR_OP_ADD: return "+";
+    case RECUR_OP_SUB: return "\xe2\x88\x92"; /* minus sign */
+    case RECUR_OP_MUL: return "\xc3\x97";     /* multiplication sign */
+    default: return recur_op(c->g->nodes[id].op)->name;
+    }
+}

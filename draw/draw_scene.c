@@ -1,0 +1,502 @@
+/*
+ * draw/draw_scene.c — a scene (boxes, edges, clusters) and its cgraph graph.
+ *
+ * The graph is laid out bottom to top (rankdir=BT): items of one layer
+ * share a rank (a rank=same subgraph), layers are kept in order by
+ * invisible edges, the items of a layer are chained left to right in column
+ * order, and the items of one column are chained by invisible heavy edges
+ * so that each time step stands straight. An edge between two
+ * items of one layer that runs right to left (a reverse loop's state, a
+ * gradient against time) is written left to right with dir=back, so the
+ * columns keep their order. Names are made from the items' kinds and
+ * indices, never from pointers, so the output is deterministic.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "draw.h"
+
+#define FONT "Helvetica,Arial,sans-serif"
+
+static const char *const kind_prefix[DRAW_KIND_COUNT] = {"in", "cell", "grad", "join", "op", "param",
+                                                         "out", "loss", "init", "delay", "ell"};
+
+static uint32_t mix(uint32_t h, uint32_t x)
+{
+    h ^= x + 0x9e3779b9u + (h << 6) + (h >> 2);
+    return h;
+}
+
+static uint32_t item_hash(draw_kind kind, int a, int b)
+{
+    return mix(mix(mix(17u, (uint32_t)kind), (uint32_t)a), (uint32_t)b);
+}
+
+static uint32_t edge_hash(int from, int to, draw_edge_kind kind, int tag)
+{
+    return mix(mix(mix(mix(31u, (uint32_t)from), (uint32_t)to), (uint32_t)kind), (uint32_t)tag);
+}
+
+/* Doubles an open-addressing table of indexes + 1, re-inserting with `hash`. */
+static int rehash(draw_scene *s, int32_t **table, int *cap, int n, int items)
+{
+    int new_cap = *cap ? 2 * *cap : 256;
+    int32_t *t = calloc((size_t)new_cap, sizeof *t);
+    if (!t) return 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t h = items ? item_hash(s->items[i].kind, s->items[i].a, s->items[i].b)
+                           : edge_hash(s->edges[i].from, s->edges[i].to, s->edges[i].kind, s->edges[i].tag);
+        uint32_t j = h & (uint32_t)(new_cap - 1);
+        while (t[j]) j = (j + 1) & (uint32_t)(new_cap - 1);
+        t[j] = i + 1;
+    }
+    free(*table);
+    *table = t;
+    *cap = new_cap;
+    return 1;
+}
+
+int draw_item_find(const draw_scene *s, draw_kind kind, int a, int b)
+{
+    if (!s->item_hash_cap) return -1;
+    uint32_t j = item_hash(kind, a, b) & (uint32_t)(s->item_hash_cap - 1);
+    for (; s->item_hash[j]; j = (j + 1) & (uint32_t)(s->item_hash_cap - 1)) {
+        const draw_item *it = &s->items[s->item_hash[j] - 1];
+        if (it->kind == kind && it->a == a && it->b == b) return s->item_hash[j] - 1;
+    }
+    return -1;
+}
+
+int draw_item_add(draw_scene *s, draw_kind kind, int a, int b, const char *label)
+{
+    int found = draw_item_find(s, kind, a, b);
+    if (found >= 0) return found;
+    if (s->n_items == s->cap_items) {
+        int cap = s->cap_items ? 2 * s->cap_items : 64;
+        draw_item *items = realloc(s->items, sizeof *items * (size_t)cap);
+        if (!items) goto nomem;
+        s->items = items;
+        s->cap_items = cap;
+    }
+    if (2 * (s->n_items + 1) > s->item_hash_cap && !rehash(s, &s->item_hash, &s->item_hash_cap, s->n_items, 1))
+        goto nomem;
+    draw_item *it = &s->items[s->n_items];
+    memset(it, 0, sizeof *it);
+    it->kind = kind, it->a = a, it->b = b;
+    it->layer = it->col = it->cluster = it->loop = it->level = -1;
+    if (b >= 0)
+        snprintf(it->name, sizeof it->name, "%s_%d_%d", kind_prefix[kind], a, b);
+    else
+        snprintf(it->name, sizeof it->name, "%s_%d", kind_prefix[kind], a);
+    it->label = strdup(label ? label : "");
+    if (!it->label) goto nomem;
+    uint32_t j = item_hash(kind, a, b) & (uint32_t)(s->item_hash_cap - 1);
+    while (s->item_hash[j]) j = (j + 1) & (uint32_t)(s->item_hash_cap - 1);
+    s->item_hash[j] = ++s->n_items;
+    return s->n_items - 1;
+nomem:
+    s->st = RECUR_ERR_NOMEM;
+    return -1;
+}
+
+int draw_edge_add(draw_scene *s, int from, int to, draw_edge_kind kind, int tag, const char *label)
+{
+    if (from < 0 || to < 0) return -1;
+    if (s->edge_hash_cap) {
+        uint32_t j = edge_hash(from, to, kind, tag) & (uint32_t)(s->edge_hash_cap - 1);
+        for (; s->edge_hash[j]; j = (j + 1) & (uint32_t)(s->edge_hash_cap - 1)) {
+            const draw_edge *e = &s->edges[s->edge_hash[j] - 1];
+            if (e->from == from && e->to == to && e->kind == kind && e->tag == tag) return s->edge_hash[j] - 1;
+        }
+    }
+    if (s->n_edges == s->cap_edges) {
+        int cap = s->cap_edges ? 2 * s->cap_edges : 64;
+        draw_edge *edges = realloc(s->edges, sizeof *edges * (size_t)cap);
+        if (!edges) goto nomem;
+        s->edges = edges;
+        s->cap_edges = cap;
+    }
+    if (2 * (s->n_edges + 1) > s->edge_hash_cap && !rehash(s, &s->edge_hash, &s->edge_hash_cap, s->n_edges, 0))
+        goto nomem;
+    draw_edge *e = &s->edges[s->n_edges];
+    memset(e, 0, sizeof *e);
+    e->from = from, e->to = to, e->kind = kind, e->tag = tag;
+    e->loose = kind == DRAW_E_CAPTURE;
+    snprintf(e->label, sizeof e->label, "%s", label ? label : "");
+    uint32_t j = edge_hash(from, to, kind, tag) & (uint32_t)(s->edge_hash_cap - 1);
+    while (s->edge_hash[j]) j = (j + 1) & (uint32_t)(s->edge_hash_cap - 1);
+    s->edge_hash[j] = ++s->n_edges;
+    return s->n_edges - 1;
+nomem:
+    s->st = RECUR_ERR_NOMEM;
+    return -1;
+}
+
+int draw_cluster_add(draw_scene *s, const char *name, const char *label, int parent, draw_cluster_style style)
+{
+    if (s->n_clusters == s->cap_clusters) {
+        int cap = s->cap_clusters ? 2 * s->cap_clusters : 32;
+        draw_cluster *cl = realloc(s->clusters, sizeof *cl * (size_t)cap);
+        if (!cl) {
+            s->st = RECUR_ERR_NOMEM;
+            return -1;
+        }
+        s->clusters = cl;
+        s->cap_clusters = cap;
+    }
+    draw_cluster *cl = &s->clusters[s->n_clusters];
+    memset(cl, 0, sizeof *cl);
+    snprintf(cl->name, sizeof cl->name, "cluster_%s", name);
+    cl->label = strdup(label ? label : "");
+    if (!cl->label) {
+        s->st = RECUR_ERR_NOMEM;
+        return -1;
+    }
+    cl->parent = parent;
+    cl->style = style;
+    return s->n_clusters++;
+}
+
+void draw_scene_free(draw_scene *s)
+{
+    for (int i = 0; i < s->n_items; i++) free(s->items[i].label);
+    for (int i = 0; i < s->n_clusters; i++) free(s->clusters[i].label);
+    free(s->items), free(s->edges), free(s->clusters), free(s->item_hash), free(s->edge_hash);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------- to cgraph */
+
+/* Sets an attribute, declaring it on the root (empty default) if it is new. */
+static void set(void *obj, const char *name, const char *value)
+{
+    agsafeset(obj, (char *)name, (char *)value, "");
+}
+
+/* Escapes a label for Graphviz, whose labels read "\n", "\l" and "\N" as escapes. */
+static void escape_label(const char *in, char *out, size_t len)
+{
+    size_t j = 0;
+    for (; *in && j + 2 < len; in++) {
+        if (*in == '\\') out[j++] = '\\';
+        out[j++] = *in;
+    }
+    out[j] = '\0';
+}
+
+static void style_item(Agnode_t *n, const draw_item *it, int op_level)
+{
+    char label[512];
+    escape_label(it->label, label, sizeof label);
+    set(n, "label", label);
+    switch (it->kind) {
+    case DRAW_INPUT:
+        set(n, "style", "rounded");
+        break;
+    case DRAW_CELL:
+        set(n, "style", "rounded,filled");
+        set(n, "fillcolor", it->reverse ? "#fbe3cf" : "#dbe9f6");
+        set(n, "height", "0.45");
+        set(n, "width", "0.8");
+        break;
+    case DRAW_GRAD:
+        set(n, "style", "rounded,filled");
+        set(n, "fillcolor", "#f8d7d7");
+        set(n, "color", "#b00000");
+        set(n, "height", "0.45");
+        set(n, "width", "0.8");
+        break;
+    case DRAW_JOIN:
+        if (strlen(it->label) <= 2) {
+            set(n, "shape", "circle");
+            set(n, "width", "0.3");
+            set(n, "fixedsize", "true");
+        } else {
+            set(n, "fontsize", "10");
+        }
+        break;
+    case DRAW_OP:
+        set(n, "style", "rounded,filled");
+        set(n, "fillcolor", "white");
+        set(n, "fontsize", "10");
+        break;
+    case DRAW_PARAM:
+        set(n, "style", "filled");
+        set(n, "fillcolor", "#eeeeee");
+        set(n, "color", "#888888");
+        set(n, "fontsize", "9");
+        set(n, "height", "0.25");
+        break;
+    case DRAW_OUTPUT:
+        set(n, "style", "rounded,filled");
+        set(n, "fillcolor", it->grad ? "#f8d7d7" : "#e2f0d9");
+        if (it->grad) set(n, "color", "#b00000");
+        break;
+    case DRAW_LOSS:
+        set(n, "style", "filled");
+        set(n, "fillcolor", "#fff2cc");
+        break;
+    case DRAW_INIT:
+        set(n, "shape", "circle");
+        set(n, "width", "0.22");
+        set(n, "fixedsize", "true");
+        break;
+    case DRAW_DELAY:
+        set(n, "shape", "square");
+        set(n, "style", "filled");
+        set(n, "fillcolor", "black");
+        set(n, "width", "0.16");
+        set(n, "height", "0.16");
+        set(n, "fixedsize", "true");
+        break;
+    case DRAW_ELLIPSIS:
+        set(n, "shape", "plaintext");
+        set(n, "fontsize", "18");
+        break;
+    case DRAW_KIND_COUNT:
+        break;
+    }
+    if (op_level && it->kind == DRAW_INPUT) set(n, "fontsize", "10");
+}
+
+static void style_edge(Agedge_t *e, const draw_edge *d, int op_level)
+{
+    switch (d->kind) {
+    case DRAW_E_DATA:
+        break;
+    case DRAW_E_STATE:
+        set(e, "penwidth", "1.6");
+        if (op_level) set(e, "constraint", "false");
+        break;
+    case DRAW_E_EXPORT:
+        set(e, "style", "dashed");
+        set(e, "penwidth", "1.4");
+        if (op_level) set(e, "constraint", "false");
+        break;
+    case DRAW_E_CAPTURE:
+        set(e, "style", "dotted");
+        set(e, "color", "#777777");
+        break;
+    case DRAW_E_FEEDBACK:
+        set(e, "style", "dashed");
+        set(e, "color", "#666666");
+        set(e, "weight", "0");
+        break;
+    case DRAW_E_SKIP:
+        set(e, "color", "#2e7d32");
+        set(e, "penwidth", "1.4");
+        break;
+    case DRAW_E_GRAD:
+        set(e, "color", "#c00000");
+        break;
+    case DRAW_E_INVIS:
+        set(e, "style", "invis");
+        break;
+    }
+    if (d->loose) set(e, "constraint", "false");
+    /* xlabel, not label: dot lays out labels of flat edges with extra ranks, and crashes on some. */
+    if (d->label[0]) set(e, "xlabel", d->label);
+}
+
+/* Layer, column and index of an item, to sort items into rank groups and column chains. */
+typedef struct place {
+    int layer, col, idx;
+} place;
+
+static int by_layer(const void *a, const void *b)
+{
+    const place *x = a, *y = b;
+    if (x->layer != y->layer) return x->layer < y->layer ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int by_layer_col(const void *a, const void *b)
+{
+    const place *x = a, *y = b;
+    if (x->layer != y->layer) return x->layer < y->layer ? -1 : 1;
+    if (x->col != y->col) return x->col < y->col ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int by_col_layer(const void *a, const void *b)
+{
+    const place *x = a, *y = b;
+    if (x->col != y->col) return x->col < y->col ? -1 : 1;
+    return by_layer(a, b);
+}
+
+/* 1 if edge e takes part in ranking. */
+static int ranked(Agedge_t *e)
+{
+    const char *c = agget(e, "constraint");
+    return !c || strcmp(c, "false") != 0;
+}
+
+/*
+ * An invisible edge a -> b of the given weight for the layout. Between two
+ * items of one rank (flat) an edge already joining them gets the weight
+ * instead: dot trips over some parallel flat edges. Between ranks an edge
+ * a -> b that takes part in ranking does the same; a loose one does not
+ * keep a below b, so the invisible edge is added beside it.
+ * Returns 0 when out of memory.
+ */
+static int invisible(Agraph_t *G, Agnode_t *a, Agnode_t *b, const char *weight, int flat)
+{
+    if (a == b) return 1;
+    Agedge_t *e = agedge(G, a, b, NULL, 0);
+    if (e && !flat && !ranked(e)) e = NULL;
+    if (!e && flat) e = agedge(G, b, a, NULL, 0);
+    if (!e && !flat && (e = agedge(G, b, a, NULL, 0)) && ranked(e)) return 1; /* the other way already: leave it */
+    if (e && (flat || ranked(e))) {
+        if (atoi(agget(e, "weight") ? agget(e, "weight") : "1") < atoi(weight)) set(e, "weight", weight);
+        return 1;
+    }
+    e = agedge(G, a, b, NULL, 1);
+    if (e) {
+        set(e, "style", "invis");
+        set(e, "weight", weight);
+    }
+    return e != NULL;
+}
+
+/* 1 if items a and b share a column and another item of it lies between their layers (pl sorted by column, layer). */
+static int passes(const draw_scene *s, const place *pl, int a, int b)
+{
+    const draw_item *x = &s->items[a], *y = &s->items[b];
+    if (x->col < 0 || x->col != y->col || x->layer < 0 || y->layer < 0) return 0;
+    int lo = x->layer < y->layer ? x->layer : y->layer, hi = x->layer ^ y->layer ^ lo;
+    for (int i = 0; i < s->n_items; i++)
+        if (pl[i].col == x->col && pl[i].layer > lo && pl[i].layer < hi) return 1;
+    return 0;
+}
+
+Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
+{
+    Agraph_t *G = agopen("recur", Agdirected, draw_disc());
+    if (!G) return NULL;
+    /* Declarations with their defaults, in a fixed order. */
+    agattr(G, AGRAPH, "rankdir", "BT");
+    agattr(G, AGRAPH, "newrank", "true");
+    agattr(G, AGRAPH, "nodesep", s->op_level ? "0.2" : "0.3");
+    agattr(G, AGRAPH, "ranksep", s->op_level ? "0.25" : "0.35");
+    agattr(G, AGRAPH, "fontname", FONT);
+    agattr(G, AGRAPH, "fontsize", "14");
+    agattr(G, AGRAPH, "labelloc", "t");
+    agattr(G, AGRAPH, "label", "");
+    agattr(G, AGRAPH, "style", "");
+    agattr(G, AGRAPH, "color", "");
+    agattr(G, AGRAPH, "fillcolor", "");
+    agattr(G, AGRAPH, "rank", "");
+    agattr(G, AGNODE, "fontname", FONT);
+    agattr(G, AGNODE, "fontsize", "12");
+    agattr(G, AGNODE, "shape", "box");
+    agattr(G, AGNODE, "height", "0.3");
+    agattr(G, AGNODE, "width", "0.3");
+    agattr(G, AGNODE, "margin", "0.08,0.04");
+    agattr(G, AGEDGE, "fontname", FONT);
+    agattr(G, AGEDGE, "fontsize", "9");
+    agattr(G, AGEDGE, "arrowsize", "0.6");
+
+    Agraph_t **sub = calloc((size_t)s->n_clusters + 1, sizeof *sub);
+    Agnode_t **node = calloc((size_t)s->n_items + 1, sizeof *node);
+    place *pl = malloc(sizeof *pl * ((size_t)s->n_items + 1));
+    if (!sub || !node || !pl) goto fail;
+    for (int i = 0; i < s->n_clusters; i++) {
+        const draw_cluster *cl = &s->clusters[i];
+        Agraph_t *parent = cl->parent >= 0 ? sub[cl->parent] : G;
+        sub[i] = agsubg(parent, (char *)cl->name, 1);
+        if (!sub[i]) goto fail;
+        char label[256];
+        escape_label(cl->label, label, sizeof label);
+        set(sub[i], "label", label);
+        switch (cl->style) {
+        case DRAW_CL_CELL:
+            set(sub[i], "style", "rounded,filled");
+            set(sub[i], "fillcolor", cl->reverse ? "#fdf0e4" : "#eaf2fb");
+            set(sub[i], "color", cl->reverse ? "#e6a06a" : "#7aa6d6");
+            set(sub[i], "fontsize", "10");
+            break;
+        case DRAW_CL_GRAD:
+            set(sub[i], "style", "rounded,filled");
+            set(sub[i], "fillcolor", "#fbeaea");
+            set(sub[i], "color", "#c00000");
+            set(sub[i], "fontsize", "10");
+            break;
+        }
+    }
+    for (int i = 0; i < s->n_items; i++) {
+        const draw_item *it = &s->items[i];
+        node[i] = agnode(it->cluster >= 0 ? sub[it->cluster] : G, (char *)it->name, 1);
+        if (!node[i]) goto fail;
+        style_item(node[i], it, s->op_level);
+        pl[i] = (place){it->layer, it->col, i};
+    }
+    qsort(pl, (size_t)s->n_items, sizeof *pl, by_col_layer);
+    for (int i = 0; i < s->n_edges; i++) {
+        const draw_edge *d = &s->edges[i];
+        const draw_item *a = &s->items[d->from], *b = &s->items[d->to];
+        /* Right to left within a layer: written left to right, drawn backwards; so is an output fed
+         * back down to an input, which dot then routes as an ordinary upward edge. */
+        int back = (a->layer >= 0 && a->layer == b->layer && a->col > b->col && b->col >= 0) ||
+                   d->kind == DRAW_E_FEEDBACK;
+        Agedge_t *e = back ? agedge(G, node[d->to], node[d->from], NULL, 1) : agedge(G, node[d->from], node[d->to], NULL, 1);
+        if (!e) goto fail;
+        style_edge(e, d, s->op_level);
+        if (back) set(e, "dir", "back");
+        /* An edge passing an item of its column: into a cell on the left side, else on the right,
+         * so that the edges around a row never cross and every column looks alike. */
+        if (!back && passes(s, pl, d->from, d->to)) {
+            const char *side = b->kind == DRAW_CELL || b->kind == DRAW_GRAD ? "w" : "e";
+            set(e, "tailport", side);
+            set(e, "headport", side);
+        }
+    }
+    /* Rank groups, and invisible edges keeping the layers in order. */
+    qsort(pl, (size_t)s->n_items, sizeof *pl, by_layer);
+    Agnode_t *prev_first = NULL;
+    for (int i = 0; i < s->n_items;) {
+        int j = i;
+        while (j < s->n_items && pl[j].layer == pl[i].layer) j++;
+        if (pl[i].layer >= 0) {
+            char name[32];
+            snprintf(name, sizeof name, "rank_%d", pl[i].layer);
+            Agraph_t *r = agsubg(G, name, 1);
+            if (!r) goto fail;
+            set(r, "rank", "same");
+            for (int k = i; k < j; k++) agsubnode(r, node[pl[k].idx], 1);
+            if (prev_first && !invisible(G, prev_first, node[pl[i].idx], "0", 0)) goto fail;
+            prev_first = node[pl[i].idx];
+        }
+        i = j;
+    }
+    /* Rows: the items of a layer left to right in column order. */
+    qsort(pl, (size_t)s->n_items, sizeof *pl, by_layer_col);
+    for (int i = 1; i < s->n_items; i++)
+        if (pl[i].layer >= 0 && pl[i].layer == pl[i - 1].layer && pl[i - 1].col >= 0 && pl[i].col > pl[i - 1].col &&
+            !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "0", 1))
+            goto fail;
+    /* Columns: each item above the one below it in its column. */
+    qsort(pl, (size_t)s->n_items, sizeof *pl, by_col_layer);
+    for (int i = 1; i < s->n_items; i++)
+        if (pl[i].col >= 0 && pl[i].col == pl[i - 1].col && pl[i - 1].layer >= 0 && pl[i].layer > pl[i - 1].layer &&
+            !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "8", 0))
+            goto fail;
+    /* Feedback edges from the outputs down to the inputs keep the columns in order only so. */
+    for (int i = 0; i < s->n_edges; i++)
+        if (s->edges[i].kind == DRAW_E_FEEDBACK) {
+            agsafeset(G, "ordering", "out", "");
+            break;
+        }
+    if (title && *title) {
+        char label[512];
+        escape_label(title, label, sizeof label);
+        agset(G, "label", label);
+    }
+    free(sub), free(node), free(pl);
+    return G;
+fail:
+    free(sub), free(node), free(pl);
+    agclose(G);
+    return NULL;
+}

@@ -1,0 +1,248 @@
+/*
+ * draw/draw_unrolled.c — the unrolled and backward views: one column per
+ * time step.
+ *
+ * Layers from the bottom (items of one layer share a rank):
+ *   0                   the sequence input tokens,
+ *   10 (r + 1)          the cells of row r; the joins fed by row r just above it,
+ *   above every cell    one layer per output (per-step outputs in columns),
+ *   then                the loss (backward view), and one row of gradient
+ *                       cells per loop row, the top row's first (it is
+ *                       nearest the loss), and the gradient outputs.
+ * Columns are kept in order and straight by invisible edges (draw_scene.c),
+ * not by clusters (dot does not keep clusters in the order of flat edges);
+ * at op level the ops of each cell at a step form a cluster.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "draw.h"
+
+static int row_layer(int row) { return 10 * (row + 1); }
+
+/* The cluster of the ops of loop li at step t (gradient ops when grad). */
+static int cell_cluster(draw_ctx *c, draw_scene *s, int li, int64_t t, int grad)
+{
+    char name[48], label[256];
+    snprintf(name, sizeof name, "%s%d_%lld", grad ? "grad" : "cell", li, (long long)t);
+    for (int i = 0; i < s->n_clusters; i++)
+        if (strcmp(s->clusters[i].name + 8, name) == 0) return i; /* after "cluster_" */
+    snprintf(label, sizeof label, "%s%s, t = %lld", grad ? "\xe2\x88\x82 " : "", draw_loop_label(c, li), (long long)t);
+    int cl = draw_cluster_add(s, name, label, -1, grad ? DRAW_CL_GRAD : DRAW_CL_CELL);
+    if (cl >= 0) s->clusters[cl].reverse = c->loops[li].reverse;
+    return cl;
+}
+
+/* Makes item (kind, a, b) at column col of loop li. */
+static int place(draw_scene *s, draw_kind kind, int a, int b, const char *label, int layer, int col, int li)
+{
+    int I = draw_item_add(s, kind, a, b, label);
+    if (I < 0) return I;
+    draw_item *it = &s->items[I];
+    it->layer = layer;
+    it->col = col;
+    it->loop = li;
+    return I;
+}
+
+/* What key k is drawn as at cell level. */
+static int32_t cell_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
+{
+    draw_key key = c->keys[k];
+    const recur_node *n = &c->g->nodes[key.id];
+    char label[256];
+    if (c->o.view == RECUR_VIEW_BACKWARD && !draw_is_forward(c, key)) {
+        if (key.id == c->seed) return loss_item;
+        if (!c->gloop[k]) return DRAW_HIDDEN;
+        int li = c->gloop[k] - 1, col = draw_col(c, li, c->gstep[k]);
+        if (col < 0) return DRAW_DROPPED;
+        snprintf(label, sizeof label, "\xe2\x88\x82 %s", draw_loop_label(c, li));
+        int I = place(s, DRAW_GRAD, li, c->gstep[k], label, -1, col, li);
+        if (I >= 0) s->items[I].grad = 1, s->items[I].reverse = c->loops[li].reverse;
+        return I;
+    }
+    if (key.id == c->o.loss.id && c->o.view == RECUR_VIEW_BACKWARD) return loss_item;
+    int li = draw_body_loop(c, key.id) - 1;
+    if (n->loop && li >= 0) {
+        int col = draw_col(c, li, key.t);
+        if (col < 0) return DRAW_DROPPED;
+        int I = place(s, DRAW_CELL, li, key.t, draw_loop_label(c, li), row_layer(c->loops[li].row), col, li);
+        if (I >= 0) s->items[I].level = c->loops[li].level, s->items[I].reverse = c->loops[li].reverse;
+        return I;
+    }
+    if (key.t == DRAW_NOSTEP) return DRAW_HIDDEN;
+    int col = draw_col(c, c->axis[key.id], key.t);
+    if (col < 0) return DRAW_DROPPED;
+    if (c->token[key.id] == 1) {
+        draw_token_label(c, key.id, key.t, label, sizeof label);
+        return place(s, DRAW_INPUT, key.id, key.t, label, 0, col, c->axis[key.id]);
+    }
+    if (c->join[key.id])
+        return place(s, DRAW_JOIN, key.id, key.t, draw_join_label(c, key.id), -1, col, c->axis[key.id]);
+    return DRAW_HIDDEN;
+}
+
+/* What key k is drawn as at op level. */
+static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
+{
+    draw_key key = c->keys[k];
+    const recur_node *n = &c->g->nodes[key.id];
+    char label[256];
+    if (key.id == c->seed) return loss_item;
+    if (n->op == RECUR_OP_PARAM) return c->o.hide_params ? DRAW_HIDDEN : DRAW_PER_USER;
+    if (n->op == RECUR_OP_FILL) return DRAW_HIDDEN; /* an initial zero state becomes an empty circle */
+    int li = -1, grad = 0;
+    int64_t t = key.t;
+    if (n->loop) {
+        li = n->loop - 1;
+    } else if (c->o.view == RECUR_VIEW_BACKWARD && !draw_is_forward(c, key) && c->gloop[k]) {
+        li = c->gloop[k] - 1, t = c->gstep[k], grad = 1;
+    }
+    if (li >= 0) {
+        if (draw_col(c, li, t) < 0) return DRAW_DROPPED;
+        draw_op_label(c, key.id, label, sizeof label);
+        int I = draw_item_add(s, DRAW_OP, key.id, key.t, label);
+        if (I >= 0) {
+            s->items[I].cluster = cell_cluster(c, s, li, t, grad);
+            s->items[I].loop = li;
+            s->items[I].grad = grad;
+            s->items[I].level = grad ? -1 : c->loops[li].level;
+        }
+        return I;
+    }
+    int col = key.t == DRAW_NOSTEP ? -1 : draw_col(c, c->axis[key.id], key.t);
+    if (key.t != DRAW_NOSTEP && col < 0) return DRAW_DROPPED;
+    if (c->token[key.id] || n->op == RECUR_OP_INPUT) {
+        if (key.t != DRAW_NOSTEP)
+            draw_token_label(c, key.id, key.t, label, sizeof label);
+        else
+            draw_op_label(c, key.id, label, sizeof label);
+        return place(s, DRAW_INPUT, key.id, key.t, label, c->token[key.id] == 1 ? 0 : -1, col,
+                     c->axis[key.id]);
+    }
+    draw_op_label(c, key.id, label, sizeof label);
+    int I = place(s, DRAW_OP, key.id, key.t, label, -1, col, key.t == DRAW_NOSTEP ? -1 : c->axis[key.id]);
+    if (I >= 0) s->items[I].grad = !draw_is_forward(c, key);
+    return I;
+}
+
+/* Ellipses of the rows beside the cells (inputs, joins, outputs, gradients) of loops with hidden steps. */
+static void row_ellipses(draw_ctx *c, draw_scene *s)
+{
+    int n = s->n_items;
+    for (int li = 0; li < c->n_loops; li++) {
+        int ecol = draw_ellipsis_col(c, li);
+        if (!c->loops[li].used || ecol < 0) continue;
+        for (int i = 0; i < n; i++) {
+            const draw_item *it = &s->items[i];
+            if (it->loop != li || it->col < 0 || it->layer < 0 || it->kind == DRAW_CELL || it->kind == DRAW_OP ||
+                it->kind == DRAW_ELLIPSIS || it->kind == DRAW_INIT)
+                continue;
+            int e = place(s, DRAW_ELLIPSIS, li, it->layer, "\xe2\x80\xa6", it->layer, ecol, li);
+            if (e >= 0 && it->kind == DRAW_GRAD) s->items[e].grad = 1;
+        }
+        /* The gradient flows over the hidden steps through its row's ellipsis. */
+        int first_hidden = c->loops[li].head, last_hidden = (int)(c->loops[li].T - c->loops[li].tail - 1);
+        int before = draw_item_find(s, DRAW_GRAD, li, first_hidden - 1);
+        int after = draw_item_find(s, DRAW_GRAD, li, last_hidden + 1);
+        if (before >= 0 && after >= 0) {
+            int e = draw_item_find(s, DRAW_ELLIPSIS, li, s->items[before].layer);
+            int lo = c->loops[li].reverse ? before : after, hi = c->loops[li].reverse ? after : before;
+            draw_edge_add(s, lo, e, DRAW_E_GRAD, 0, "");
+            draw_edge_add(s, e, hi, DRAW_E_GRAD, 0, "");
+        }
+    }
+}
+
+/*
+ * Generation: each step's output (or cell) feeds the next step's input
+ * token, for the loops that follow another (decoders), else for the loops
+ * of the bottom level.
+ */
+static void feedback(draw_ctx *c, draw_scene *s)
+{
+    int any_follower = 0;
+    for (int li = 0; li < c->n_loops; li++) any_follower |= c->loops[li].used && c->loops[li].follows;
+    for (int li = 0; li < c->n_loops; li++) {
+        const draw_loop *P = &c->loops[li];
+        if (!P->used || (any_follower ? !P->follows : P->level != 0)) continue;
+        for (int64_t s0 = 0; s0 + 1 < P->T; s0++) {
+            int64_t t = draw_time_of(c, li, s0), t1 = draw_time_of(c, li, s0 + 1);
+            int from = -1, to = -1;
+            for (int i = 0; i < s->n_items && from < 0; i++)
+                if (s->items[i].kind == DRAW_OUTPUT && s->items[i].loop == li && s->items[i].b == t) from = i;
+            if (from < 0) from = draw_item_find(s, DRAW_CELL, li, (int)t);
+            for (int i = 0; i < s->n_items && to < 0; i++)
+                if (s->items[i].kind == DRAW_INPUT && s->items[i].loop == li && s->items[i].b == t1) to = i;
+            if (from >= 0 && to >= 0) draw_edge_add(s, from, to, DRAW_E_FEEDBACK, 0, "");
+        }
+    }
+}
+
+recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
+{
+    int n_cols = 0;
+    for (int li = 0; li < c->n_loops; li++)
+        if (c->loops[li].used && c->loops[li].col0 + c->loops[li].width > n_cols)
+            n_cols = c->loops[li].col0 + c->loops[li].width;
+    s->op_level = c->o.level == RECUR_LEVEL_OP || n_cols == 0;
+    int32_t *item = malloc(sizeof *item * ((size_t)c->n_keys + 1));
+    draw_vis vis = {0};
+    if (!item) return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
+    int loss_item = -1;
+    if (c->o.view == RECUR_VIEW_BACKWARD) {
+        const char *name = draw_user_name(c->g, c->o.loss.id);
+        loss_item = draw_item_add(s, s->op_level ? DRAW_OP : DRAW_LOSS, c->o.loss.id, -1, name ? name : "loss");
+    }
+    for (int j = 0; j < c->n_keys; j++)
+        item[j] = s->op_level ? op_item(c, s, j, loss_item) : cell_item(c, s, j, loss_item);
+    recur_status st = s->st == RECUR_OK ? draw_connect(c, s, item, &vis) : RECUR_ERR_NOMEM;
+    if (st == RECUR_OK) draw_outputs(c, s, item, &vis);
+
+    /* Layers of what draw_connect and draw_outputs made, then of the outputs and gradients. */
+    int top = 0;
+    for (int i = 0; i < s->n_items; i++) {
+        draw_item *it = &s->items[i];
+        if (it->kind == DRAW_INIT || (it->kind == DRAW_ELLIPSIS && it->b < 0)) {
+            const draw_loop *P = &c->loops[it->loop];
+            it->layer = s->op_level ? 0 : row_layer(P->row); /* op level: with the input tokens */
+            it->col = it->kind == DRAW_INIT ? (P->reverse ? P->col0 + P->width : P->col0 - 1) : draw_ellipsis_col(c, it->loop);
+        }
+    }
+    if (!s->op_level) draw_join_layers(s);
+    for (int i = 0; i < s->n_items; i++)
+        if (!s->items[i].grad && s->items[i].layer > top) top = s->items[i].layer;
+    int n_fwd_out = 0;
+    for (int k = 0; k < c->n_out; k++) {
+        int grad = c->o.view == RECUR_VIEW_BACKWARD && !c->fwd[c->out[k].id];
+        if (!grad) n_fwd_out++;
+        for (int i = 0; i < s->n_items; i++) {
+            draw_item *it = &s->items[i];
+            if (it->kind != DRAW_OUTPUT || it->a != k) continue;
+            if (!grad) it->layer = top + 1 + k;
+        }
+    }
+    if (c->o.view == RECUR_VIEW_BACKWARD && loss_item >= 0) {
+        int loss_layer = top + 1 + n_fwd_out, grad_top = loss_layer;
+        if (!s->op_level) s->items[loss_item].layer = loss_layer;
+        for (int i = 0; i < s->n_items; i++) {
+            draw_item *it = &s->items[i];
+            if (it->kind != DRAW_GRAD) continue;
+            it->layer = loss_layer + row_layer(c->n_rows - 1 - c->loops[it->a].row);
+            if (it->layer > grad_top) grad_top = it->layer;
+        }
+        for (int k = 0; k < c->n_out; k++) {
+            if (c->fwd[c->out[k].id]) continue;
+            for (int i = 0; i < s->n_items; i++)
+                if (s->items[i].kind == DRAW_OUTPUT && s->items[i].a == k && !s->op_level)
+                    s->items[i].layer = grad_top + 10; /* the weights' gradients side by side */
+        }
+    }
+    if (!s->op_level && st == RECUR_OK) row_ellipses(c, s);
+    if (c->o.feedback && st == RECUR_OK) feedback(c, s);
+    draw_vis_free(&vis);
+    free(item);
+    if (st == RECUR_OK && s->st != RECUR_OK) st = recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
+    return st;
+}

@@ -1,0 +1,225 @@
+/*
+ * graph/include/graph/ir.h — the graph's internal representation, shared by the graph
+ * core, the op table, autodiff and the backends (private to the library).
+ */
+#ifndef RECUR_GRAPH_NODE_H
+#define RECUR_GRAPH_NODE_H
+
+#include <stdarg.h>
+
+#include "recur/graph.h"
+#include "recur/loop.h"
+#include "graph/error.h"
+#include "graph/random.h"
+
+/* Every op recur knows. The op table (ops/common.c) has one entry per id. */
+typedef enum recur_op_id {
+    /* leaves */
+    RECUR_OP_INPUT,
+    RECUR_OP_PARAM,
+    RECUR_OP_CONST,
+    RECUR_OP_FILL,
+    /* elementwise */
+    RECUR_OP_ADD,
+    RECUR_OP_SUB,
+    RECUR_OP_MUL,
+    RECUR_OP_DIV,
+    RECUR_OP_NEG,
+    RECUR_OP_SCALE,
+    RECUR_OP_TANH,
+    RECUR_OP_SIGMOID,
+    RECUR_OP_RELU,
+    RECUR_OP_LEAKY_RELU,
+    RECUR_OP_EXP,
+    RECUR_OP_LOG,
+    RECUR_OP_SQRT,
+    RECUR_OP_SQUARE,
+    RECUR_OP_ONE_MINUS,
+    RECUR_OP_STOP_GRADIENT,
+    RECUR_OP_DROPOUT,
+    /* linear algebra and reductions */
+    RECUR_OP_MATMUL,
+    RECUR_OP_BROADCAST_TO,
+    RECUR_OP_SUM_TO,
+    /* normalisers */
+    RECUR_OP_SOFTMAX,
+    RECUR_OP_LOG_SOFTMAX,
+    /* shape and index */
+    RECUR_OP_CONCAT,
+    RECUR_OP_SLICE,
+    RECUR_OP_RESHAPE,
+    RECUR_OP_TRANSPOSE,
+    RECUR_OP_STACK,
+    RECUR_OP_TAKE,
+    RECUR_OP_GATHER,
+    RECUR_OP_ONE_HOT,
+    /* losses */
+    RECUR_OP_MSE,
+    RECUR_OP_SOFTMAX_XENT,
+    /* gradient helpers */
+    RECUR_OP_TANH_GRAD,
+    RECUR_OP_SIGMOID_GRAD,
+    RECUR_OP_RELU_GRAD,
+    RECUR_OP_LEAKY_RELU_GRAD,
+    RECUR_OP_SOFTMAX_GRAD,
+    RECUR_OP_LOG_SOFTMAX_GRAD,
+    RECUR_OP_SOFTMAX_XENT_GRAD,
+    RECUR_OP_SCATTER_ADD,
+    RECUR_OP_PAD_AXIS,
+    /* recurrence (graph/loop.c, ops/loop_ops.c) */
+    RECUR_OP_LOOP,        /* the loop node: inputs = sequences, initial states, captured values */
+    RECUR_OP_LOOP_STEP,   /* body placeholder: step t of a sequence input */
+    RECUR_OP_LOOP_STATE,  /* body placeholder: a carried state at step t */
+    RECUR_OP_LOOP_OUTPUT, /* a loop's stacked output or final state (input: the loop node) */
+    RECUR_OP_ALIAS,       /* the same value as its input (what unrolling makes of a loop output) */
+    RECUR_OP_COUNT
+} recur_op_id;
+
+/*
+ * Attributes of a node. Each op documents which fields it uses (in its ops/ file);
+ * the rest stay zero.
+ */
+typedef struct recur_attr {
+    float f[2];          /* scale factor, slope, dropout p, fill value */
+    int64_t i[6];        /* axis, start, length, transposes, permutation, depth */
+    uint64_t seed;       /* dropout */
+    recur_shape target;  /* the requested shape of reshape, broadcast_to, sum_to, fill, leaves */
+} recur_attr;
+
+/* Inputs kept inline up to this count; more (concat, stack) go to the heap. */
+#define RECUR_INLINE_INPUTS 4
+
+typedef struct recur_node {
+    int op;                  /* recur_op_id */
+    int n_in;
+    int32_t *in;             /* input ids; points to in_inline or to the heap */
+    int32_t in_inline[RECUR_INLINE_INPUTS];
+    recur_shape shape;       /* the output's shape */
+    recur_attr attr;
+    char *name;              /* NULL until named (or an automatic name is asked for) */
+    float *data;             /* storage of a parameter or constant, else NULL */
+    int removed;             /* 1 once pruned */
+    int loop;                /* 1 + index of the loop whose body holds this node; 0: outer graph */
+    int unrolled;            /* 1 + index of the loop this node is an unrolled copy from; 0: none */
+    int64_t step;            /* for unrolled copies: the time step */
+    int32_t origin;          /* for unrolled copies: the body node copied */
+} recur_node;
+
+/* A loop's record (graph/loop.c). Ids are node ids. */
+typedef struct recur_loop_rec {
+    char *name;
+    int reverse;
+    int open;               /* the body is being built */
+    int unrolled;
+    int64_t T;
+    int32_t node;           /* the loop node, -1 until ended */
+    int32_t first, last;    /* body nodes have ids in [first, last) and loop == 1 + index */
+    int n_seq, n_state;
+    int32_t *seq, *step;    /* sequence inputs and their step placeholders */
+    int32_t *init, *state, *next; /* initial values, state placeholders, next values (-1: not closed) */
+    int32_t *copies;        /* after unrolling: copies[t * (last - first) + (id - first)] */
+    int32_t *hoisted;       /* after unrolling with RECUR_PASS_HOIST: the [T, ...] value computing body
+                             * node id for every step at once, hoisted[id - first], or -1 */
+} recur_loop_rec;
+
+struct recur_graph {
+    recur_node *nodes;
+    int n, cap;
+    recur_loop_rec *loops;
+    int n_loops;
+    int open_loop;          /* 1 + index of the open loop, 0 if none */
+    unsigned passes;        /* RECUR_PASS_* mask (recur/passes.h) */
+    recur_rng rng;
+    recur_error error;      /* the most recent failure (graph/error.h) */
+};
+
+/* The node of a valid, live value, or NULL. */
+static inline recur_node *recur_node_of(const recur_graph *g, recur_value v)
+{
+    if (!g || v.id < 0 || v.id >= g->n || g->nodes[v.id].removed) return NULL;
+    return &g->nodes[v.id];
+}
+
+/*
+ * Checks that v is a usable operand of a new node of op `opname`: on an
+ * invalid value keeps an earlier error (or records one), on a removed or
+ * foreign id records one. Returns the node, or NULL after recording.
+ */
+recur_node *recur_operand(recur_graph *g, recur_value v, const char *opname);
+
+/*
+ * Appends a node of op `op` with the given inputs and attributes, after
+ * running the op's shape rule. On failure nothing is added and RECUR_NONE
+ * is returned with the error recorded. `attr` may be NULL.
+ */
+recur_value recur_node_add(recur_graph *g, int op, int n_in, const recur_value *in,
+                           const recur_attr *attr);
+
+/*
+ * For shape rules: records a RECUR_ERR_SHAPE naming the op, the node about
+ * to be made and every operand with its name and shape, after `what`.
+ */
+recur_status recur_shape_fail(recur_graph *g, const recur_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The shape of input i of node n. */
+static inline recur_shape recur_in_shape(const recur_graph *g, const recur_node *n, int i)
+{
+    return g->nodes[n->in[i]].shape;
+}
+
+/* A node's name, making the automatic "op#id" name on first use. */
+const char *recur_node_name(const recur_graph *g, int32_t id);
+
+/* Normalises a possibly negative axis for a rank; -1 if out of range. */
+int recur_axis(int axis, int ndim);
+
+/*
+ * Writes to `order` (room for g->n ids) the nodes needed for `outs`, each
+ * after its inputs (depth-first post-order). A node with leaves[id] != 0
+ * (leaves may be NULL) is included but its inputs are not followed.
+ * Returns the count, or -1 with an error recorded as coming from `who`.
+ */
+int recur_topo(recur_graph *g, int n_out, const recur_value *outs, const char *leaves, int32_t *order,
+               const char *who);
+
+/*
+ * Loop membership of a node about to be added (graph/loop.c): a node using
+ * a body value of the open loop joins that body; using a body value of any
+ * other loop is an error recorded on g.
+ */
+recur_status recur_loop_tag(recur_graph *g, recur_node *n);
+
+/*
+ * The hoisting pass (graph/hoist.c): for every body node of loop li that
+ * uses no state and whose op can take a leading time dimension, adds to g
+ * the node computing it for all T steps at once and records its id in
+ * L->hoisted (allocated here; -1 for the others).
+ */
+recur_status recur_hoist_loop(recur_graph *g, int li);
+
+/*
+ * Horizontal matmul fusion (graph/matmul_fuse.c), with RECUR_PASS_MATMUL_FUSE
+ * in g->passes: the live outer matmuls with one A operand, the same
+ * transposes and 2-D B operands become one matmul on the concatenated B's,
+ * each former product turned in place into its slice of the result.
+ * Idempotent. RECUR_OK, or an error recorded on g (the graph stays valid).
+ */
+recur_status recur_fuse_matmuls(recur_graph *g);
+
+/* Makes loop-output node `out` of an unrolled loop an alias of its unrolled value (graph/unroll.c). */
+recur_status recur_unroll_output(recur_graph *g, recur_value out);
+
+/*
+ * Drops loop l, which must be the graph's newest loop, and every node from
+ * id n0 on: undoes a layer whose construction failed halfway.
+ */
+void recur_loop_discard(recur_graph *g, recur_loop l, int n0);
+
+/* Frees the graph's loop records. */
+void recur_loops_free(recur_graph *g);
+
+/* Removes every node with id >= n (used to undo a failed multi-node build). */
+void recur_graph_truncate(recur_graph *g, int n);
+
+#endif

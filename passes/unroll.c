@@ -1,0 +1,209 @@
+/*
+ * passes/unroll.c — the unroll pass: each ended loop becomes T copies of its
+ * body in the outer graph.
+ *
+ * For steps s = 0..T-1 (time t = s, or T-1-s for a reverse loop) every body
+ * node is appended again with its operands mapped:
+ *   step placeholder of sequence k  -> select_step(seq_k, t)
+ *   state placeholder k             -> init_k at the first step, else the
+ *                                      previous step's copy of next_k
+ *   body node                       -> its copy at this step
+ *   outer value (a weight)          -> itself: one node shared by all steps,
+ *                                      so autodiff sums its gradient over steps.
+ * A stacked output becomes stack(copies over t) and a final state the last
+ * step's copy of next_k; the loop-output node turns into an alias of it, so
+ * values the caller holds stay valid. Once every loop is unrolled, matmuls
+ * sharing an operand are fused (graph/matmul_fuse.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/ir.h"
+#include "ops/op.h"
+#include "recur/loop.h"
+
+/* The copy of node id at time t (an outer value maps to itself). */
+static int32_t copy_at(const recur_graph *g, const recur_loop_rec *L, int32_t id, int64_t t)
+{
+    if (g->nodes[id].loop == 0) return id;
+    return L->copies[t * (L->last - L->first) + (id - L->first)];
+}
+
+/* The time index of processing step s. */
+static int64_t time_of(const recur_loop_rec *L, int64_t s) { return L->reverse ? L->T - 1 - s : s; }
+
+/*
+ * per_step[b] = 1 if hoisted body node b is read at every step: by a body
+ * node that is not hoisted, or as a state's next value.
+ */
+static char *hoisted_read_per_step(const recur_graph *g, const recur_loop_rec *L, int li)
+{
+    int64_t nb = L->last - L->first;
+    char *per_step = calloc((size_t)nb + 1, 1);
+    if (!per_step) return NULL;
+    for (int32_t id = L->first; id < L->last; id++) {
+        const recur_node *n = &g->nodes[id];
+        if (n->loop != li + 1 || L->hoisted[id - L->first] >= 0) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (g->nodes[n->in[k]].loop == li + 1 && L->hoisted[n->in[k] - L->first] >= 0) per_step[n->in[k] - L->first] = 1;
+    }
+    for (int k = 0; k < L->n_state; k++)
+        if (g->nodes[L->next[k]].loop == li + 1 && L->hoisted[L->next[k] - L->first] >= 0)
+            per_step[L->next[k] - L->first] = 1;
+    return per_step;
+}
+
+static recur_status unroll_loop(recur_graph *g, int li)
+{
+    recur_status st = recur_hoist_loop(g, li);
+    if (st != RECUR_OK) return st;
+    recur_loop_rec *L = &g->loops[li];
+    int64_t nb = L->last - L->first, T = L->T;
+    L->copies = malloc(sizeof(int32_t) * (size_t)(T * nb));
+    char *per_step = hoisted_read_per_step(g, L, li);
+    if (!L->copies || !per_step) {
+        free(per_step);
+        return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory for loop \"%s\"", L->name);
+    }
+    for (int64_t i = 0; i < T * nb; i++) L->copies[i] = -1;
+
+    const int n_before = g->n; /* nodes from here on are this unrolling's copies */
+    recur_value small[8], *in = small;
+    int in_cap = 8;
+    for (int64_t s = 0; s < T && st == RECUR_OK; s++) {
+        int64_t t = time_of(L, s);
+        for (int32_t id = L->first; id < L->last; id++) {
+            L = &g->loops[li];
+            recur_node *n = &g->nodes[id];
+            if (n->loop != li + 1) continue;
+            int32_t hoisted = L->hoisted[id - L->first];
+            recur_value copy;
+            if (hoisted >= 0) {
+                /* Computed for every step at once: step t reads its slice, if anything reads it. */
+                if (!per_step[id - L->first]) continue;
+                copy = recur_select_step(g, (recur_value){hoisted}, t);
+            } else if (n->op == RECUR_OP_LOOP_STATE) {
+                int k = (int)n->attr.i[1];
+                copy = s == 0 ? (recur_value){L->init[k]} : (recur_value){copy_at(g, L, L->next[k], time_of(L, s - 1))};
+            } else {
+                if (n->n_in > in_cap) {
+                    recur_value *grown = malloc(sizeof *grown * (size_t)n->n_in);
+                    if (!grown) {
+                        st = recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory");
+                        break;
+                    }
+                    if (in != small) free(in);
+                    in = grown;
+                    in_cap = n->n_in;
+                }
+                for (int k = 0; k < n->n_in; k++) in[k] = (recur_value){copy_at(g, L, n->in[k], t)};
+                recur_attr attr = n->attr;
+                if (n->op == RECUR_OP_DROPOUT) /* each step's copy draws its own mask */
+                    attr.seed = recur_hash64(attr.seed ^ recur_hash64((uint64_t)t + 1));
+                copy = recur_node_add(g, n->op, n->n_in, in, &attr);
+            }
+            if (!recur_ok(copy)) {
+                st = g->error.code;
+                break;
+            }
+            recur_node *c = &g->nodes[copy.id];
+            if (copy.id >= n_before && !c->unrolled) {
+                /* Annotate new nodes for diagrams and per-step queries. */
+                c->unrolled = li + 1;
+                c->step = t;
+                c->origin = id;
+                if (g->nodes[id].name && !c->name) {
+                    char name[200];
+                    snprintf(name, sizeof name, "%s@%lld", g->nodes[id].name, (long long)t);
+                    c->name = strdup(name);
+                }
+            }
+            g->loops[li].copies[t * nb + (id - g->loops[li].first)] = copy.id;
+        }
+    }
+    if (in != small) free(in);
+    free(per_step);
+    if (st != RECUR_OK) return st;
+    g->loops[li].unrolled = 1;
+    /* Every output of this loop becomes an alias of its unrolled value. */
+    for (int32_t id = 0; id < g->n; id++) {
+        const recur_node *n = &g->nodes[id];
+        if (n->removed || n->op != RECUR_OP_LOOP_OUTPUT || n->attr.i[0] != li) continue;
+        recur_status st = recur_unroll_output(g, (recur_value){id});
+        if (st != RECUR_OK) return st;
+    }
+    return RECUR_OK;
+}
+
+recur_status recur_unroll_output(recur_graph *g, recur_value out)
+{
+    const recur_node *n = &g->nodes[out.id];
+    int li = (int)n->attr.i[0], final = (int)n->attr.i[1];
+    int32_t v = (int32_t)n->attr.i[2];
+    recur_loop_rec *L = &g->loops[li];
+    recur_value result;
+    if (final) {
+        int k = 0;
+        while (k < L->n_state && L->state[k] != v) k++;
+        result = (recur_value){copy_at(g, L, L->next[k], time_of(L, L->T - 1))};
+    } else if (g->nodes[v].loop && L->hoisted && L->hoisted[v - L->first] >= 0) {
+        result = (recur_value){L->hoisted[v - L->first]}; /* already [T, ...] */
+    } else {
+        recur_value *steps = malloc(sizeof *steps * (size_t)L->T);
+        if (!steps) return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory");
+        for (int64_t t = 0; t < L->T; t++) steps[t] = (recur_value){copy_at(g, L, v, t)};
+        result = recur_stack(g, (int)L->T, steps, 0);
+        free(steps);
+        if (!recur_ok(result)) return g->error.code;
+    }
+    recur_node *o = &g->nodes[out.id];
+    o->op = RECUR_OP_ALIAS;
+    o->in[0] = result.id;
+    memset(&o->attr, 0, sizeof o->attr);
+    return RECUR_OK;
+}
+
+recur_status recur_unroll(recur_graph *g)
+{
+    if (!g) return RECUR_ERR_ARG;
+    if (g->open_loop)
+        return recur_set_error(g, RECUR_ERR_STATE, "unroll: loop \"%s\" is still open (recur_loop_end)",
+                               g->loops[g->open_loop - 1].name);
+    for (int li = 0; li < g->n_loops; li++) {
+        if (g->loops[li].unrolled) continue;
+        recur_status st = unroll_loop(g, li);
+        if (st != RECUR_OK) return st;
+    }
+    /* Every step's copy is an outer node now: fuse the products that share an operand. */
+    return recur_fuse_matmuls(g);
+}
+
+recur_value recur_loop_step_value(recur_graph *g, recur_loop l, recur_value v, int64_t t)
+{
+    if (!g) return RECUR_NONE;
+    if (l.id < 0 || l.id >= g->n_loops) {
+        recur_set_error(g, RECUR_ERR_VALUE, "loop_step_value: loop %d does not exist", l.id);
+        return RECUR_NONE;
+    }
+    recur_loop_rec *L = &g->loops[l.id];
+    recur_node *n = recur_operand(g, v, "loop_step_value");
+    if (!n) return RECUR_NONE;
+    if (!L->unrolled) {
+        recur_set_error(g, RECUR_ERR_STATE, "loop_step_value: loop \"%s\" is not unrolled yet (recur_unroll)", L->name);
+        return RECUR_NONE;
+    }
+    if (n->loop != l.id + 1 || t < 0 || t >= L->T) {
+        recur_set_error(g, RECUR_ERR_ARG, "loop_step_value: \"%s\" at step %lld is not a body value of loop \"%s\" (T = %lld)",
+                        recur_node_name(g, v.id), (long long)t, L->name, (long long)L->T);
+        return RECUR_NONE;
+    }
+    int32_t c = copy_at(g, L, v.id, t);
+    if (c < 0 && L->hoisted && L->hoisted[v.id - L->first] >= 0) {
+        /* Hoisted and read by no step: its slice for step t is made on demand. */
+        recur_value slice = recur_select_step(g, (recur_value){L->hoisted[v.id - L->first]}, t);
+        if (!recur_ok(slice)) return slice;
+        L = &g->loops[l.id];
+        L->copies[t * (L->last - L->first) + (v.id - L->first)] = c = slice.id;
+    }
+    return (recur_value){c};
+}
