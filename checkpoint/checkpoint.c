@@ -37,20 +37,9 @@ void recur_ckpt_free(recur_ckpt *ck)
 
 /* ---------------------------------------------------------------- errors */
 
-recur_status recur_ckpt_fail(recur_ckpt *ck, recur_status code, const char *fmt, ...)
-{
-    if (!ck) return code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ck->errmsg, sizeof ck->errmsg, fmt, ap);
-    va_end(ap);
-    ck->err = code;
-    return code;
-}
+recur_status recur_ckpt_errcode(const recur_ckpt *ck) { return recur_error_code(ck ? &ck->error : NULL); }
 
-recur_status recur_ckpt_errcode(const recur_ckpt *ck) { return ck ? ck->err : RECUR_ERR_ARG; }
-
-const char *recur_ckpt_errmsg(const recur_ckpt *ck) { return ck ? ck->errmsg : "no checkpoint (NULL)"; }
+const char *recur_ckpt_errmsg(const recur_ckpt *ck) { return recur_error_msg(ck ? &ck->error : NULL, "no checkpoint (NULL)"); }
 
 /* ------------------------------------------------------------ the tables */
 
@@ -164,14 +153,14 @@ int recur_ckpt_shape_ok(recur_shape s)
 /* Checks a tensor name or metadata key given to `who`. */
 static recur_status check_name(recur_ckpt *ck, const char *who, const char *name)
 {
-    if (!name) return recur_ckpt_fail(ck, RECUR_ERR_ARG, "%s: the name is NULL", who);
+    if (!name) return recur_error_set(&ck->error, RECUR_ERR_ARG, "%s: the name is NULL", who);
     size_t len = strlen(name), at;
-    if (len == 0) return recur_ckpt_fail(ck, RECUR_ERR_ARG, "%s: the name is empty", who);
+    if (len == 0) return recur_error_set(&ck->error, RECUR_ERR_ARG, "%s: the name is empty", who);
     if (len > RECUR_CKPT_MAX_NAME)
-        return recur_ckpt_fail(ck, RECUR_ERR_ARG, "%s: a name of %zu bytes is longer than the limit of %d bytes", who,
+        return recur_error_set(&ck->error, RECUR_ERR_ARG, "%s: a name of %zu bytes is longer than the limit of %d bytes", who,
                                len, RECUR_CKPT_MAX_NAME);
     const char *why = recur_ckpt_check_text(name, len, 1, &at);
-    if (why) return recur_ckpt_fail(ck, RECUR_ERR_ARG, "%s: the name \"%.*s...\" %s at byte %zu", who, (int)at, name, why, at);
+    if (why) return recur_error_set(&ck->error, RECUR_ERR_ARG, "%s: the name \"%.*s...\" %s at byte %zu", who, (int)at, name, why, at);
     return RECUR_OK;
 }
 
@@ -184,14 +173,14 @@ recur_status recur_ckpt_set_tensor(recur_ckpt *ck, const char *name, recur_shape
     if (st != RECUR_OK) return st;
     char shp[64];
     if (!recur_ckpt_shape_ok(shape))
-        return recur_ckpt_fail(ck, RECUR_ERR_SHAPE,
+        return recur_error_set(&ck->error, RECUR_ERR_SHAPE,
                                "ckpt_set_tensor: tensor \"%s\": invalid shape %s (rank 0..%d, dimensions >= 1, at "
                                "most 2^40 elements)",
                                name, recur_shape_str(shape, shp, sizeof shp), RECUR_MAX_DIMS);
-    if (!data) return recur_ckpt_fail(ck, RECUR_ERR_ARG, "ckpt_set_tensor: tensor \"%s\": data is NULL", name);
+    if (!data) return recur_error_set(&ck->error, RECUR_ERR_ARG, "ckpt_set_tensor: tensor \"%s\": data is NULL", name);
     size_t bytes = sizeof(float) * (size_t)recur_shape_numel(shape);
     float *copy = malloc(bytes);
-    if (!copy) return recur_ckpt_fail(ck, RECUR_ERR_NOMEM, "ckpt_set_tensor: tensor \"%s\": out of memory", name);
+    if (!copy) return recur_error_set(&ck->error, RECUR_ERR_NOMEM, "ckpt_set_tensor: tensor \"%s\": out of memory", name);
     memcpy(copy, data, bytes);
     int i = recur_ckpt_table_find(&ck->tensors, name);
     if (i >= 0) {
@@ -205,7 +194,7 @@ recur_status recur_ckpt_set_tensor(recur_ckpt *ck, const char *name, recur_shape
     if (!nm || recur_ckpt_table_reserve(&ck->tensors) != RECUR_OK) {
         free(nm);
         free(copy);
-        return recur_ckpt_fail(ck, RECUR_ERR_NOMEM, "ckpt_set_tensor: tensor \"%s\": out of memory", name);
+        return recur_error_set(&ck->error, RECUR_ERR_NOMEM, "ckpt_set_tensor: tensor \"%s\": out of memory", name);
     }
     recur_ckpt_table_push(&ck->tensors, (ckpt_entry){.name = nm, .shape = shape, .data = copy});
     return RECUR_OK;
@@ -216,14 +205,14 @@ recur_status recur_ckpt_get_tensor(recur_ckpt *ck, const char *name, recur_shape
     if (!ck) return RECUR_ERR_ARG;
     int i = recur_ckpt_table_find(&ck->tensors, name);
     if (i < 0)
-        return recur_ckpt_fail(ck, RECUR_ERR_ARG, "ckpt_get_tensor: no tensor is named \"%s\" (the checkpoint has %d)",
+        return recur_error_set(&ck->error, RECUR_ERR_ARG, "ckpt_get_tensor: no tensor is named \"%s\" (the checkpoint has %d)",
                                name ? name : "(NULL)", ck->tensors.n);
     const ckpt_entry *e = &ck->tensors.e[i];
     char a[64], b[64];
     if (!recur_shape_equal(e->shape, shape))
-        return recur_ckpt_fail(ck, RECUR_ERR_SHAPE, "ckpt_get_tensor: tensor \"%s\" has shape %s, expected %s", name,
+        return recur_error_set(&ck->error, RECUR_ERR_SHAPE, "ckpt_get_tensor: tensor \"%s\" has shape %s, expected %s", name,
                                recur_shape_str(e->shape, a, sizeof a), recur_shape_str(shape, b, sizeof b));
-    if (!out) return recur_ckpt_fail(ck, RECUR_ERR_ARG, "ckpt_get_tensor: tensor \"%s\": out is NULL", name);
+    if (!out) return recur_error_set(&ck->error, RECUR_ERR_ARG, "ckpt_get_tensor: tensor \"%s\": out is NULL", name);
     memcpy(out, e->data, sizeof(float) * (size_t)recur_shape_numel(shape));
     return RECUR_OK;
 }
@@ -270,7 +259,7 @@ static recur_status set_meta(recur_ckpt *ck, const char *who, const char *key, c
     if (st == RECUR_OK) {
         value.name = strdup(key);
         if (!value.name || recur_ckpt_table_reserve(&ck->meta) != RECUR_OK)
-            st = recur_ckpt_fail(ck, RECUR_ERR_NOMEM, "%s: metadata \"%s\": out of memory", who, key);
+            st = recur_error_set(&ck->error, RECUR_ERR_NOMEM, "%s: metadata \"%s\": out of memory", who, key);
     }
     if (st != RECUR_OK) {
         free(value.name);
@@ -296,17 +285,17 @@ recur_status recur_ckpt_set_float(recur_ckpt *ck, const char *key, double value)
 recur_status recur_ckpt_set_str(recur_ckpt *ck, const char *key, const char *value)
 {
     if (!ck) return RECUR_ERR_ARG;
-    if (!value) return recur_ckpt_fail(ck, RECUR_ERR_ARG, "ckpt_set_str: metadata \"%s\": the value is NULL", key ? key : "(NULL)");
+    if (!value) return recur_error_set(&ck->error, RECUR_ERR_ARG, "ckpt_set_str: metadata \"%s\": the value is NULL", key ? key : "(NULL)");
     size_t len = strlen(value), at;
     if (len > UINT32_MAX)
-        return recur_ckpt_fail(ck, RECUR_ERR_ARG, "ckpt_set_str: metadata \"%s\": a string of %zu bytes is too long",
+        return recur_error_set(&ck->error, RECUR_ERR_ARG, "ckpt_set_str: metadata \"%s\": a string of %zu bytes is too long",
                                key ? key : "(NULL)", len);
     const char *why = recur_ckpt_check_text(value, len, 0, &at);
     if (why)
-        return recur_ckpt_fail(ck, RECUR_ERR_ARG, "ckpt_set_str: metadata \"%s\": the value %s at byte %zu",
+        return recur_error_set(&ck->error, RECUR_ERR_ARG, "ckpt_set_str: metadata \"%s\": the value %s at byte %zu",
                                key ? key : "(NULL)", why, at);
     char *copy = strdup(value);
-    if (!copy) return recur_ckpt_fail(ck, RECUR_ERR_NOMEM, "ckpt_set_str: out of memory");
+    if (!copy) return recur_error_set(&ck->error, RECUR_ERR_NOMEM, "ckpt_set_str: out of memory");
     return set_meta(ck, "ckpt_set_str", key, (ckpt_entry){.type = RECUR_META_STR, .s = copy});
 }
 
@@ -315,13 +304,13 @@ static const ckpt_entry *get_meta(recur_ckpt *ck, const char *who, const char *k
 {
     int i = recur_ckpt_table_find(&ck->meta, key);
     if (i < 0) {
-        recur_ckpt_fail(ck, RECUR_ERR_ARG, "%s: no metadata is named \"%s\"", who, key ? key : "(NULL)");
+        recur_error_set(&ck->error, RECUR_ERR_ARG, "%s: no metadata is named \"%s\"", who, key ? key : "(NULL)");
         return NULL;
     }
     const ckpt_entry *e = &ck->meta.e[i];
     int fits = e->type == want || (want == RECUR_META_FLOAT && e->type == RECUR_META_INT);
     if (!fits) {
-        recur_ckpt_fail(ck, RECUR_ERR_FORMAT, "%s: metadata \"%s\" is a%s %s, not a%s %s", who, key,
+        recur_error_set(&ck->error, RECUR_ERR_FORMAT, "%s: metadata \"%s\" is a%s %s, not a%s %s", who, key,
                         e->type == RECUR_META_INT ? "n" : "", meta_type_name(e->type),
                         want == RECUR_META_INT ? "n" : "", meta_type_name(want));
         return NULL;
@@ -333,7 +322,7 @@ recur_status recur_ckpt_get_int(recur_ckpt *ck, const char *key, int64_t *out)
 {
     if (!ck) return RECUR_ERR_ARG;
     const ckpt_entry *e = get_meta(ck, "ckpt_get_int", key, RECUR_META_INT);
-    if (!e) return ck->err;
+    if (!e) return ck->error.code;
     if (out) *out = e->i;
     return RECUR_OK;
 }
@@ -342,7 +331,7 @@ recur_status recur_ckpt_get_float(recur_ckpt *ck, const char *key, double *out)
 {
     if (!ck) return RECUR_ERR_ARG;
     const ckpt_entry *e = get_meta(ck, "ckpt_get_float", key, RECUR_META_FLOAT);
-    if (!e) return ck->err;
+    if (!e) return ck->error.code;
     if (out) *out = e->type == RECUR_META_INT ? (double)e->i : e->f;
     return RECUR_OK;
 }
@@ -351,7 +340,7 @@ recur_status recur_ckpt_get_str(recur_ckpt *ck, const char *key, const char **ou
 {
     if (!ck) return RECUR_ERR_ARG;
     const ckpt_entry *e = get_meta(ck, "ckpt_get_str", key, RECUR_META_STR);
-    if (!e) return ck->err;
+    if (!e) return ck->error.code;
     if (out) *out = e->s;
     return RECUR_OK;
 }

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "graph/error.h"
 #include "recur/checkpoint.h"
 
 /* The magic at offset 0, without a terminating NUL in the file. */
@@ -44,13 +45,8 @@ typedef struct ckpt_table {
 struct recur_ckpt {
     ckpt_table tensors;
     ckpt_table meta;
-    recur_status err;
-    char errmsg[1024];
+    recur_error error;
 };
-
-/* Records an error on ck (printf-style message). Returns `code` for convenience. */
-recur_status recur_ckpt_fail(recur_ckpt *ck, recur_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Frees every tensor and entry of ck, keeping its error. */
 void recur_ckpt_clear(recur_ckpt *ck);

@@ -41,7 +41,7 @@ static recur_status bad(ckpt_reader *r, recur_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return recur_ckpt_fail(r->ck, code, "checkpoint %s: %s%s%s", r->src, r->ctx, r->ctx[0] ? ": " : "", msg);
+    return recur_error_set(&r->ck->error, code, "checkpoint %s: %s%s%s", r->src, r->ctx, r->ctx[0] ? ": " : "", msg);
 }
 
 static uint64_t left(const ckpt_reader *r) { return r->len - r->pos; }

@@ -129,18 +129,18 @@ static uint64_t serialized_size(const recur_ckpt *ck)
 recur_status recur_ckpt_save_mem(recur_ckpt *ck, void **buf, size_t *len)
 {
     if (!ck) return RECUR_ERR_ARG;
-    if (!buf || !len) return recur_ckpt_fail(ck, RECUR_ERR_ARG, "ckpt_save_mem: buf or len is NULL");
+    if (!buf || !len) return recur_error_set(&ck->error, RECUR_ERR_ARG, "ckpt_save_mem: buf or len is NULL");
     *buf = NULL;
     *len = 0;
     uint64_t size = serialized_size(ck);
     ckpt_writer w = {.mem = size <= SIZE_MAX ? malloc((size_t)size) : NULL, .cap = size};
     if (!w.mem)
-        return recur_ckpt_fail(ck, RECUR_ERR_NOMEM, "ckpt_save_mem: out of memory for %llu bytes",
+        return recur_error_set(&ck->error, RECUR_ERR_NOMEM, "ckpt_save_mem: out of memory for %llu bytes",
                                (unsigned long long)size);
     serialize(ck, &w);
     if (w.err || w.pos != size) {
         free(w.mem);
-        return recur_ckpt_fail(ck, RECUR_ERR_STATE, "ckpt_save_mem: internal error: the size was misjudged");
+        return recur_error_set(&ck->error, RECUR_ERR_STATE, "ckpt_save_mem: internal error: the size was misjudged");
     }
     *buf = w.mem;
     *len = (size_t)size;
@@ -168,17 +168,17 @@ static int sync_dir(const char *path)
 recur_status recur_ckpt_save(recur_ckpt *ck, const char *path)
 {
     if (!ck) return RECUR_ERR_ARG;
-    if (!path || !*path) return recur_ckpt_fail(ck, RECUR_ERR_ARG, "ckpt_save: the path is %s", path ? "empty" : "NULL");
+    if (!path || !*path) return recur_error_set(&ck->error, RECUR_ERR_ARG, "ckpt_save: the path is %s", path ? "empty" : "NULL");
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
-    if (!tmp) return recur_ckpt_fail(ck, RECUR_ERR_NOMEM, "checkpoint %s: out of memory", path);
+    if (!tmp) return recur_error_set(&ck->error, RECUR_ERR_NOMEM, "checkpoint %s: out of memory", path);
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
 
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         int e = errno;
         free(tmp);
-        return recur_ckpt_fail(ck, RECUR_ERR_IO, "checkpoint %s: cannot create the temporary file %s.tmp.%ld: %s",
+        return recur_error_set(&ck->error, RECUR_ERR_IO, "checkpoint %s: cannot create the temporary file %s.tmp.%ld: %s",
                                path, path, (long)getpid(), strerror(e));
     }
     ckpt_writer w = {.f = f};
@@ -190,7 +190,7 @@ recur_status recur_ckpt_save(recur_ckpt *ck, const char *path)
     if (!w.err && rename(tmp, path) != 0) w.err = errno, step = "rename";
     if (w.err) {
         unlink(tmp);
-        recur_ckpt_fail(ck, RECUR_ERR_IO, "checkpoint %s: cannot %s %s (%llu bytes): %s; the previous file is unchanged",
+        recur_error_set(&ck->error, RECUR_ERR_IO, "checkpoint %s: cannot %s %s (%llu bytes): %s; the previous file is unchanged",
                         path, step, strcmp(step, "rename") == 0 ? "the temporary file over it" : "the temporary file",
                         (unsigned long long)w.pos, strerror(w.err));
         free(tmp);
@@ -199,7 +199,7 @@ recur_status recur_ckpt_save(recur_ckpt *ck, const char *path)
     free(tmp);
     int err = sync_dir(path);
     if (err)
-        return recur_ckpt_fail(ck, RECUR_ERR_IO,
+        return recur_error_set(&ck->error, RECUR_ERR_IO,
                                "checkpoint %s: the new file is in place, but syncing its directory failed: %s (the "
                                "rename may not survive a crash)",
                                path, strerror(err));

@@ -62,14 +62,14 @@ static recur_corpus *corpus_build(const char *what, const char *text, size_t len
     uint8_t *seen = calloc(N_CODE_POINTS / 8, 1);
     uint32_t *cps = malloc(sizeof(uint32_t) * (len - at + 1));
     if (!c || !seen || !cps) {
-        recur_data_fail(RECUR_ERR_NOMEM, "%s: out of memory for %zu bytes of text", what, len);
+        recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "%s: out of memory for %zu bytes of text", what, len);
         goto fail;
     }
     while (at < len) {
         uint32_t cp;
         int k = recur_utf8_decode(text + at, len - at, &cp);
         if (!k) {
-            recur_data_fail(RECUR_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu (line %lld, byte 0x%02x)", what, at,
+            recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu (line %lld, byte 0x%02x)", what, at,
                             (long long)recur_line_of(text, at), (unsigned)(unsigned char)text[at]);
             goto fail;
         }
@@ -78,14 +78,14 @@ static recur_corpus *corpus_build(const char *what, const char *text, size_t len
         at += (size_t)k;
     }
     if (c->n == 0) {
-        recur_data_fail(RECUR_ERR_FORMAT, "%s: the text is empty", what);
+        recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s: the text is empty", what);
         goto fail;
     }
     for (uint32_t cp = 0; cp < N_CODE_POINTS; cp++) c->v += (seen[cp >> 3] >> (cp & 7)) & 1;
     c->sym = malloc(sizeof(uint32_t) * (size_t)c->v);
     c->ids = malloc(sizeof(int64_t) * (size_t)c->n);
     if (!c->sym || !c->ids) {
-        recur_data_fail(RECUR_ERR_NOMEM, "%s: out of memory for %lld symbols", what, (long long)c->n);
+        recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "%s: out of memory for %lld symbols", what, (long long)c->n);
         goto fail;
     }
     for (uint32_t cp = 0, k = 0; cp < N_CODE_POINTS; cp++)
@@ -104,7 +104,7 @@ fail:
 recur_corpus *recur_corpus_from_text(const char *text, size_t len)
 {
     if (!text) {
-        recur_data_fail(RECUR_ERR_ARG, "corpus_from_text: no text (NULL)");
+        recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_from_text: no text (NULL)");
         return NULL;
     }
     return corpus_build("corpus text", text, len);
@@ -126,20 +126,20 @@ recur_corpus *recur_corpus_load(const char *path)
 
 recur_status recur_corpus_encode(const recur_corpus *c, const char *text, int64_t *ids, int64_t cap, int64_t *n)
 {
-    if (!c || !text || !n) return recur_data_fail(RECUR_ERR_ARG, "corpus_encode: NULL corpus, text or count");
+    if (!c || !text || !n) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_encode: NULL corpus, text or count");
     *n = 0;
     size_t len = strlen(text);
     int64_t k = 0;
     for (size_t at = 0; at < len;) {
         uint32_t cp;
         int b = recur_utf8_decode(text + at, len - at, &cp);
-        if (!b) return recur_data_fail(RECUR_ERR_FORMAT, "corpus_encode: invalid UTF-8 at byte %zu", at);
+        if (!b) return recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "corpus_encode: invalid UTF-8 at byte %zu", at);
         int64_t id = recur_corpus_find(c, cp);
         if (id < 0)
-            return recur_data_fail(RECUR_ERR_ARG, "corpus_encode: symbol U+%04X \"%.*s\" at byte %zu is not in the vocabulary",
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_encode: symbol U+%04X \"%.*s\" at byte %zu is not in the vocabulary",
                                    (unsigned)cp, b, text + at, at);
         if (ids && k >= cap)
-            return recur_data_fail(RECUR_ERR_ARG, "corpus_encode: more than %lld symbols in the text", (long long)cap);
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_encode: more than %lld symbols in the text", (long long)cap);
         if (ids) ids[k] = id;
         k++;
         at += (size_t)b;
@@ -151,12 +151,12 @@ recur_status recur_corpus_encode(const recur_corpus *c, const char *text, int64_
 recur_status recur_corpus_decode(const recur_corpus *c, const int64_t *ids, int64_t n, char *buf, size_t len)
 {
     if (!c || !buf || len == 0 || n < 0 || (n > 0 && !ids))
-        return recur_data_fail(RECUR_ERR_ARG, "corpus_decode: NULL corpus, ids or buffer");
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_decode: NULL corpus, ids or buffer");
     size_t need = 1;
     buf[0] = 0;
     for (int64_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= c->v)
-            return recur_data_fail(RECUR_ERR_ARG, "corpus_decode: id %lld at position %lld is outside [0, %lld)",
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_decode: id %lld at position %lld is outside [0, %lld)",
                                    (long long)ids[i], (long long)i, (long long)c->v);
         char u[4];
         int b = recur_utf8_encode(c->sym[ids[i]], u);
@@ -165,7 +165,7 @@ recur_status recur_corpus_decode(const recur_corpus *c, const int64_t *ids, int6
     }
     if (need > len) {
         buf[0] = 0;
-        return recur_data_fail(RECUR_ERR_ARG, "corpus_decode: needs %zu bytes, the buffer has %zu", need, len);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_decode: needs %zu bytes, the buffer has %zu", need, len);
     }
     buf[need - 1] = 0;
     return RECUR_OK;
@@ -185,7 +185,7 @@ static recur_corpus *corpus_slice(const recur_corpus *c, int64_t from, int64_t t
     }
     if (!s || !s->ids || !s->sym) {
         recur_corpus_free(s);
-        recur_data_fail(RECUR_ERR_NOMEM, "corpus_split: out of memory");
+        recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "corpus_split: out of memory");
         return NULL;
     }
     memcpy(s->ids, c->ids + from, sizeof(int64_t) * (size_t)s->n);
@@ -195,11 +195,11 @@ static recur_corpus *corpus_slice(const recur_corpus *c, int64_t from, int64_t t
 
 recur_status recur_corpus_split(const recur_corpus *c, int64_t n_train, recur_corpus **train, recur_corpus **test)
 {
-    if (!train || !test) return recur_data_fail(RECUR_ERR_ARG, "corpus_split: NULL output");
+    if (!train || !test) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_split: NULL output");
     *train = *test = NULL;
-    if (!c) return recur_data_fail(RECUR_ERR_ARG, "corpus_split: no corpus (NULL)");
+    if (!c) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_split: no corpus (NULL)");
     if (n_train < 1 || n_train >= c->n)
-        return recur_data_fail(RECUR_ERR_ARG, "corpus_split: n_train %lld is outside [1, %lld)", (long long)n_train,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_split: n_train %lld is outside [1, %lld)", (long long)n_train,
                                (long long)c->n);
     recur_corpus *a = corpus_slice(c, 0, n_train), *b = a ? corpus_slice(c, n_train, c->n) : NULL;
     if (!b) {
@@ -224,14 +224,14 @@ recur_status recur_corpus_batch(const recur_corpus *c, int64_t L, int64_t stride
                                 float *x, float *y_seq, float *y_next)
 {
     if (!c || !windows || !x || B < 1)
-        return recur_data_fail(RECUR_ERR_ARG, "corpus_batch: NULL corpus, windows or x, or B %lld < 1", (long long)B);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_batch: NULL corpus, windows or x, or B %lld < 1", (long long)B);
     int64_t nw = recur_corpus_window_count(c, L, stride);
     if (nw == 0)
-        return recur_data_fail(RECUR_ERR_ARG, "corpus_batch: no window of %lld symbols (stride %lld) in %lld symbols",
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_batch: no window of %lld symbols (stride %lld) in %lld symbols",
                                (long long)L, (long long)stride, (long long)c->n);
     for (int64_t b = 0; b < B; b++)
         if (windows[b] < 0 || windows[b] >= nw)
-            return recur_data_fail(RECUR_ERR_ARG, "corpus_batch: column %lld: window %lld is outside [0, %lld)",
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "corpus_batch: column %lld: window %lld is outside [0, %lld)",
                                    (long long)b, (long long)windows[b], (long long)nw);
     for (int64_t b = 0; b < B; b++) {
         const int64_t *s = c->ids + windows[b] * stride;

@@ -14,22 +14,10 @@
 
 /* ----------------------------------------------------------------- errors */
 
-static _Thread_local char data_errmsg[1024];
-static _Thread_local recur_status data_errcode;
+/* Data calls have no object to keep an error: they record it on the calling thread (graph/error.h). */
+const char *recur_data_errmsg(void) { return recur_error_msg(recur_thread_error(), ""); }
 
-recur_status recur_data_fail(recur_status code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(data_errmsg, sizeof data_errmsg, fmt, ap);
-    va_end(ap);
-    data_errcode = code;
-    return code;
-}
-
-const char *recur_data_errmsg(void) { return data_errmsg; }
-
-recur_status recur_data_errcode(void) { return data_errcode; }
+recur_status recur_data_errcode(void) { return recur_error_code(recur_thread_error()); }
 
 /* ------------------------------------------------------------ data files */
 
@@ -47,7 +35,7 @@ static int try_path(const char *dir, const char *name, char *buf, size_t len, in
 recur_status recur_data_path(const char *name, char *buf, size_t len)
 {
     if (!name || !*name || !buf || len == 0)
-        return recur_data_fail(RECUR_ERR_ARG, "data_path: needs a file name and a buffer");
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "data_path: needs a file name and a buffer");
     const char *env = getenv("RECUR_DATA");
     const char *fallback = "../shared/data";
     int too_long = 0;
@@ -55,11 +43,11 @@ recur_status recur_data_path(const char *name, char *buf, size_t len)
     if (try_path(fallback, name, buf, len, &too_long)) return RECUR_OK;
     buf[0] = 0;
     if (too_long)
-        return recur_data_fail(RECUR_ERR_ARG, "data_path: a path to \"%s\" does not fit in %zu bytes", name, len);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "data_path: a path to \"%s\" does not fit in %zu bytes", name, len);
     if (env && *env)
-        return recur_data_fail(RECUR_ERR_IO, "data_path: data file \"%s\" not found: tried %s/%s (RECUR_DATA) and %s/%s",
+        return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "data_path: data file \"%s\" not found: tried %s/%s (RECUR_DATA) and %s/%s",
                                name, env, name, fallback, name);
-    return recur_data_fail(RECUR_ERR_IO,
+    return recur_error_set(recur_thread_error(), RECUR_ERR_IO,
                            "data_path: data file \"%s\" not found: RECUR_DATA is not set and %s/%s is not readable",
                            name, fallback, name);
 }
@@ -68,9 +56,9 @@ recur_status recur_data_read_file(const char *what, const char *path, char **tex
 {
     *text = NULL;
     *len = 0;
-    if (!path) return recur_data_fail(RECUR_ERR_ARG, "%s: no file name (NULL)", what);
+    if (!path) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "%s: no file name (NULL)", what);
     FILE *f = fopen(path, "rb");
-    if (!f) return recur_data_fail(RECUR_ERR_IO, "%s: cannot open %s: %s", what, path, strerror(errno));
+    if (!f) return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "%s: cannot open %s: %s", what, path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -87,10 +75,10 @@ recur_status recur_data_read_file(const char *what, const char *path, char **tex
     }
     int bad = ferror(f);
     fclose(f);
-    if (!buf) return recur_data_fail(RECUR_ERR_NOMEM, "%s: out of memory reading %s", what, path);
+    if (!buf) return recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "%s: out of memory reading %s", what, path);
     if (bad) {
         free(buf);
-        return recur_data_fail(RECUR_ERR_IO, "%s: error reading %s", what, path);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "%s: error reading %s", what, path);
     }
     buf[n] = 0;
     *text = buf;
@@ -196,7 +184,7 @@ void recur_rng_shuffle(recur_rng *r, int64_t *idx, int64_t n)
 
 recur_status recur_shuffle(int64_t *idx, int64_t n, uint64_t seed)
 {
-    if (n < 0 || (n > 0 && !idx)) return recur_data_fail(RECUR_ERR_ARG, "shuffle: bad array (n = %lld)", (long long)n);
+    if (n < 0 || (n > 0 && !idx)) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "shuffle: bad array (n = %lld)", (long long)n);
     recur_rng r;
     recur_rng_seed(&r, seed);
     recur_rng_shuffle(&r, idx, n);
@@ -206,7 +194,7 @@ recur_status recur_shuffle(int64_t *idx, int64_t n, uint64_t seed)
 recur_status recur_permutation(int64_t *perm, int64_t n, uint64_t seed)
 {
     if (n < 0 || (n > 0 && !perm))
-        return recur_data_fail(RECUR_ERR_ARG, "permutation: bad array (n = %lld)", (long long)n);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "permutation: bad array (n = %lld)", (long long)n);
     for (int64_t i = 0; i < n; i++) perm[i] = i;
     return recur_shuffle(perm, n, seed);
 }

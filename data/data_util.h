@@ -9,11 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "graph/error.h"
 #include "graph/random.h"
 #include "recur/data.h"
 
-/* Records the thread's data error (read by recur_data_errmsg) and returns code. */
-recur_status recur_data_fail(recur_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Data calls record their errors on the calling thread's record: recur_error_set(recur_thread_error(), ...). */
 
 /*
  * Reads the whole file at path into a malloc'd, NUL-terminated buffer

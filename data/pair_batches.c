@@ -56,18 +56,18 @@ static int cmp_pool(const void *a, const void *b)
 static recur_status batches_check(const recur_pairs *p, const int64_t *order, int64_t n, int64_t B,
                                   const recur_pair_batch_opts *o, int64_t *max_src, int64_t *max_tgt)
 {
-    if (B < 1) return recur_data_fail(RECUR_ERR_ARG, "pair_batches: batch size %lld < 1", (long long)B);
+    if (B < 1) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pair_batches: batch size %lld < 1", (long long)B);
     if (o->pool < 0 || o->src_len < 0 || o->tgt_len < 0)
-        return recur_data_fail(RECUR_ERR_ARG, "pair_batches: negative pool, src_len or tgt_len");
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pair_batches: negative pool, src_len or tgt_len");
     *max_src = *max_tgt = 0;
     for (int64_t k = 0; k < n; k++) {
         int64_t i = order[k];
         if (i < 0 || i >= recur_pairs_count(p))
-            return recur_data_fail(RECUR_ERR_ARG, "pair_batches: subset[%lld] = %lld is outside [0, %lld)",
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pair_batches: subset[%lld] = %lld is outside [0, %lld)",
                                    (long long)k, (long long)i, (long long)recur_pairs_count(p));
         int64_t s = pair_len(p, i, RECUR_SOURCE), t = pair_len(p, i, RECUR_TARGET) + 1;
         if ((o->src_len && s > o->src_len) || (o->tgt_len && t > o->tgt_len))
-            return recur_data_fail(RECUR_ERR_ARG,
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG,
                                    "pair_batches: pair %lld has %lld source tokens and %lld decoder steps; the batches "
                                    "hold %lld and %lld",
                                    (long long)i, (long long)s, (long long)t, (long long)o->src_len, (long long)o->tgt_len);
@@ -96,7 +96,7 @@ static recur_status cut_batches(recur_pair_batches *bb, int64_t n, int64_t pool,
         free(key);
         free(perm);
         free(sorted);
-        return recur_data_fail(RECUR_ERR_NOMEM, "pair_batches: out of memory");
+        return recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pair_batches: out of memory");
     }
     for (int64_t from = 0; from < n; from += P) {
         int64_t m = n - from < P ? n - from : P;
@@ -131,7 +131,7 @@ recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *
 {
     recur_pair_batch_opts o = opts ? *opts : (recur_pair_batch_opts){0};
     if (!p || (subset && n_subset < 1)) {
-        recur_data_fail(RECUR_ERR_ARG, "pair_batches: no pairs (NULL, or an empty subset)");
+        recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pair_batches: no pairs (NULL, or an empty subset)");
         return NULL;
     }
     int64_t n = subset ? n_subset : recur_pairs_count(p);
@@ -139,7 +139,7 @@ recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *
     if (bb) bb->order = malloc(sizeof(int64_t) * (size_t)n);
     if (!bb || !bb->order) {
         recur_pair_batches_free(bb);
-        recur_data_fail(RECUR_ERR_NOMEM, "pair_batches: out of memory");
+        recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pair_batches: out of memory");
         return NULL;
     }
     bb->p = p;
@@ -154,7 +154,7 @@ recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *
         return NULL;
     }
     if (bb->n_batches == 0) {
-        recur_data_fail(RECUR_ERR_ARG, "pair_batches: %lld pairs make no full batch of %lld", (long long)n, (long long)B);
+        recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pair_batches: %lld pairs make no full batch of %lld", (long long)n, (long long)B);
         recur_pair_batches_free(bb);
         return NULL;
     }
@@ -166,7 +166,7 @@ recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *
     bb->dec_tgt = malloc(sizeof(float) * nt);
     bb->tgt_mask = malloc(sizeof(float) * nt);
     if (!bb->src || !bb->src_mask || !bb->dec_in || !bb->dec_tgt || !bb->tgt_mask) {
-        recur_data_fail(RECUR_ERR_NOMEM, "pair_batches: out of memory");
+        recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pair_batches: out of memory");
         recur_pair_batches_free(bb);
         return NULL;
     }
@@ -181,9 +181,9 @@ recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *
  */
 recur_status recur_pair_batches_get(recur_pair_batches *bb, int64_t k, recur_pair_batch *out)
 {
-    if (!bb || !out) return recur_data_fail(RECUR_ERR_ARG, "pair_batches_get: NULL batches or output");
+    if (!bb || !out) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pair_batches_get: NULL batches or output");
     if (k < 0 || k >= bb->n_batches)
-        return recur_data_fail(RECUR_ERR_ARG, "pair_batches_get: batch %lld is outside [0, %lld)", (long long)k,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pair_batches_get: batch %lld is outside [0, %lld)", (long long)k,
                                (long long)bb->n_batches);
     const recur_pairs *p = bb->p;
     const int64_t *pair = bb->order + bb->first[k];

@@ -112,17 +112,17 @@ static int tokenize(const char *text, size_t len, strbuf *out, int64_t *n, size_
 
 recur_status recur_tokenize(const char *text, char *buf, size_t len, int64_t *n_tokens)
 {
-    if (!text || !buf || len == 0) return recur_data_fail(RECUR_ERR_ARG, "tokenize: NULL text or buffer");
+    if (!text || !buf || len == 0) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "tokenize: NULL text or buffer");
     strbuf out = {0};
     int64_t n = 0;
     size_t bad = 0;
     int r = tokenize(text, strlen(text), &out, &n, &bad);
     recur_status st = RECUR_OK;
-    if (r == 0) st = recur_data_fail(RECUR_ERR_FORMAT, "tokenize: invalid UTF-8 at byte %zu", bad);
-    else if (r < 0) st = recur_data_fail(RECUR_ERR_NOMEM, "tokenize: out of memory");
+    if (r == 0) st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "tokenize: invalid UTF-8 at byte %zu", bad);
+    else if (r < 0) st = recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "tokenize: out of memory");
     else {
         size_t m = out.n > 0 ? (size_t)out.n - 1 : 0; /* without the last space */
-        if (m + 1 > len) st = recur_data_fail(RECUR_ERR_ARG, "tokenize: needs %zu bytes, the buffer has %zu", m + 1, len);
+        if (m + 1 > len) st = recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "tokenize: needs %zu bytes, the buffer has %zu", m + 1, len);
         else {
             if (m) memcpy(buf, out.s, m);
             buf[m] = 0;
@@ -211,7 +211,7 @@ static int64_t lookup(const vocab *v, const char *word)
 static recur_status build_vocab(vocab *v, const strbuf *tokens, int64_t n, int64_t min_count, int64_t *ids)
 {
     const char **tok = malloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
-    if (!tok) return recur_data_fail(RECUR_ERR_NOMEM, "pairs: out of memory");
+    if (!tok) return recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pairs: out of memory");
     const char *s = tokens->s;
     for (int64_t i = 0; i < n; i++) {
         tok[i] = s;
@@ -225,7 +225,7 @@ static recur_status build_vocab(vocab *v, const strbuf *tokens, int64_t n, int64
         free(tok);
         free(sorted);
         free(by_count);
-        return recur_data_fail(RECUR_ERR_NOMEM, "pairs: out of memory");
+        return recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pairs: out of memory");
     }
     memcpy(sorted, tok, sizeof(char *) * (size_t)n);
     qsort(sorted, (size_t)n, sizeof(char *), cmp_str);
@@ -297,7 +297,7 @@ static recur_status parse_pairs(recur_pairs *p, const char *path, const recur_pa
         if (strspn(s, " \t\r") == strlen(s)) continue; /* blank line */
         char *tab = strchr(s, '\t');
         if (!tab) {
-            st = recur_data_fail(RECUR_ERR_FORMAT, "%s:%lld: no tab: a line must be \"source<TAB>target[<TAB>...]\"",
+            st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: no tab: a line must be \"source<TAB>target[<TAB>...]\"",
                                  path, (long long)line);
             break;
         }
@@ -315,20 +315,20 @@ static recur_status parse_pairs(recur_pairs *p, const char *path, const recur_pa
             side[k].n = 0;
             int r = tokenize(text[k], strlen(text[k]), &side[k], &n_tok[k], &bad);
             if (r == 0)
-                st = recur_data_fail(RECUR_ERR_FORMAT, "%s:%lld: invalid UTF-8 in column %d at byte %zu", path,
+                st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: invalid UTF-8 in column %d at byte %zu", path,
                                      (long long)line, (o->swap ? 1 - k : k) + 1, bad);
-            else if (r < 0) st = recur_data_fail(RECUR_ERR_NOMEM, "pairs %s: out of memory", path);
+            else if (r < 0) st = recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pairs %s: out of memory", path);
         }
         if (st != RECUR_OK) break;
         if (n_tok[0] == 0 || n_tok[1] == 0 || (o->max_len > 0 && (n_tok[0] > o->max_len || n_tok[1] > o->max_len))) {
             p->skipped++;
             continue;
         }
-        if (!add_pair(p, &cap, text, attrib, side, n_tok)) st = recur_data_fail(RECUR_ERR_NOMEM, "pairs %s: out of memory", path);
+        if (!add_pair(p, &cap, text, attrib, side, n_tok)) st = recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pairs %s: out of memory", path);
     }
     free(side[0].s);
     free(side[1].s);
-    if (st == RECUR_OK && p->n == 0) st = recur_data_fail(RECUR_ERR_FORMAT, "pairs %s: no sentence pairs", path);
+    if (st == RECUR_OK && p->n == 0) st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "pairs %s: no sentence pairs", path);
     return st;
 }
 
@@ -337,13 +337,13 @@ recur_pairs *recur_pairs_load(const char *path, const recur_pairs_opts *opts)
     recur_pairs_opts o = opts ? *opts : (recur_pairs_opts){0};
     if (o.min_count < 1) o.min_count = 1;
     if (o.max_len < 0 || o.max_pairs < 0) {
-        recur_data_fail(RECUR_ERR_ARG, "pairs: negative max_len %lld or max_pairs %lld", (long long)o.max_len,
+        recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pairs: negative max_len %lld or max_pairs %lld", (long long)o.max_len,
                         (long long)o.max_pairs);
         return NULL;
     }
     recur_pairs *p = calloc(1, sizeof *p);
     if (!p) {
-        recur_data_fail(RECUR_ERR_NOMEM, "pairs: out of memory");
+        recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pairs: out of memory");
         return NULL;
     }
     size_t len;
@@ -355,7 +355,7 @@ recur_pairs *recur_pairs_load(const char *path, const recur_pairs_opts *opts)
         int64_t n = p->start[s][p->n];
         p->ids[s] = malloc(sizeof(int64_t) * (size_t)n);
         if (!p->ids[s]) {
-            recur_data_fail(RECUR_ERR_NOMEM, "pairs %s: out of memory", path);
+            recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pairs %s: out of memory", path);
             recur_pairs_free(p);
             return NULL;
         }
@@ -415,7 +415,7 @@ recur_status recur_pairs_encode(const recur_pairs *p, recur_side side, const cha
                                 int64_t cap, int64_t *n)
 {
     if (!p || !side_ok(side) || !sentence || !n)
-        return recur_data_fail(RECUR_ERR_ARG, "pairs_encode: NULL pairs, sentence or count, or a bad side");
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pairs_encode: NULL pairs, sentence or count, or a bad side");
     *n = 0;
     strbuf out = {0};
     int64_t k;
@@ -423,12 +423,12 @@ recur_status recur_pairs_encode(const recur_pairs *p, recur_side side, const cha
     int r = tokenize(sentence, strlen(sentence), &out, &k, &bad);
     if (r <= 0) {
         free(out.s);
-        return r == 0 ? recur_data_fail(RECUR_ERR_FORMAT, "pairs_encode: invalid UTF-8 at byte %zu", bad)
-                      : recur_data_fail(RECUR_ERR_NOMEM, "pairs_encode: out of memory");
+        return r == 0 ? recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "pairs_encode: invalid UTF-8 at byte %zu", bad)
+                      : recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pairs_encode: out of memory");
     }
     if (ids && k > cap) {
         free(out.s);
-        return recur_data_fail(RECUR_ERR_ARG, "pairs_encode: the sentence has %lld tokens, the buffer holds %lld",
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pairs_encode: the sentence has %lld tokens, the buffer holds %lld",
                                (long long)k, (long long)cap);
     }
     char *save = NULL;
@@ -444,12 +444,12 @@ recur_status recur_pairs_decode(const recur_pairs *p, recur_side side, const int
                                 size_t len)
 {
     if (!p || !side_ok(side) || !buf || len == 0 || n < 0 || (n > 0 && !ids))
-        return recur_data_fail(RECUR_ERR_ARG, "pairs_decode: NULL pairs, ids or buffer, or a bad side");
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pairs_decode: NULL pairs, ids or buffer, or a bad side");
     buf[0] = 0;
     size_t used = 0, need = 1;
     for (int64_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= p->voc[side].n)
-            return recur_data_fail(RECUR_ERR_ARG, "pairs_decode: id %lld at position %lld is outside [0, %lld)",
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pairs_decode: id %lld at position %lld is outside [0, %lld)",
                                    (long long)ids[i], (long long)i, (long long)p->voc[side].n);
         if (ids[i] == RECUR_END_ID) break;
         if (ids[i] == RECUR_PAD_ID || ids[i] == RECUR_START_ID) continue;
@@ -465,7 +465,7 @@ recur_status recur_pairs_decode(const recur_pairs *p, recur_side side, const int
     }
     if (need > len) {
         buf[0] = 0;
-        return recur_data_fail(RECUR_ERR_ARG, "pairs_decode: needs %zu bytes, the buffer has %zu", need, len);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pairs_decode: needs %zu bytes, the buffer has %zu", need, len);
     }
     return RECUR_OK;
 }

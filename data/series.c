@@ -27,7 +27,7 @@ static recur_series *series_alloc(int64_t n)
     }
     if (!s || !s->v || !s->line) {
         recur_series_free(s);
-        recur_data_fail(RECUR_ERR_NOMEM, "series: out of memory for %lld values", (long long)n);
+        recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "series: out of memory for %lld values", (long long)n);
         return NULL;
     }
     return s;
@@ -44,7 +44,7 @@ void recur_series_free(recur_series *s)
 recur_series *recur_series_new(const float *v, int64_t n)
 {
     if (!v || n < 1) {
-        recur_data_fail(RECUR_ERR_ARG, "series_new: needs values (got %lld)", (long long)n);
+        recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "series_new: needs values (got %lld)", (long long)n);
         return NULL;
     }
     recur_series *s = series_alloc(n);
@@ -190,10 +190,10 @@ static recur_status parse_csv(const char *path, char *text, const char *column, 
     int field_cap = 0, header_done = o->no_header;
     recur_status st = RECUR_OK;
     if (o->no_header && column) {
-        return recur_data_fail(RECUR_ERR_ARG, "csv %s: column \"%s\" named, but the file has no header", path,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "csv %s: column \"%s\" named, but the file has no header", path,
                                column);
     }
-    if (col < 0) return recur_data_fail(RECUR_ERR_ARG, "csv %s: column index %d is negative", path, col);
+    if (col < 0) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "csv %s: column index %d is negative", path, col);
     char *p = text;
     for (int64_t line = 1; *p && st == RECUR_OK; line++) {
         char *eol = strchr(p, '\n');
@@ -208,7 +208,7 @@ static recur_status parse_csv(const char *path, char *text, const char *column, 
         if (need > field_cap) {
             char **nf = realloc(field, sizeof(char *) * (size_t)need);
             if (!nf) {
-                st = recur_data_fail(RECUR_ERR_NOMEM, "csv %s: out of memory", path);
+                st = recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "csv %s: out of memory", path);
                 break;
             }
             field = nf;
@@ -216,7 +216,7 @@ static recur_status parse_csv(const char *path, char *text, const char *column, 
         }
         int n = split_fields(s, delim, field, field_cap);
         if (n < 0) {
-            st = recur_data_fail(RECUR_ERR_FORMAT, "%s:%lld: unterminated quoted field", path, (long long)line);
+            st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: unterminated quoted field", path, (long long)line);
             break;
         }
         if (!header_done) {
@@ -224,7 +224,7 @@ static recur_status parse_csv(const char *path, char *text, const char *column, 
             if (column) {
                 col = find_column(field, n, column);
                 if (col < 0) {
-                    st = recur_data_fail(RECUR_ERR_FORMAT, "%s:%lld: the header has no column \"%s\"", path,
+                    st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: the header has no column \"%s\"", path,
                                          (long long)line, column);
                     break;
                 }
@@ -233,29 +233,29 @@ static recur_status parse_csv(const char *path, char *text, const char *column, 
             continue;
         }
         if (col >= n) {
-            st = recur_data_fail(RECUR_ERR_FORMAT, "%s:%lld: the row has %d field%s, no column %d%s", path,
+            st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: the row has %d field%s, no column %d%s", path,
                                  (long long)line, n, n == 1 ? "" : "s", col + 1, colname);
             break;
         }
         double v = NAN;
         if (is_missing(field[col])) {
             if (o->missing == RECUR_MISSING_ERROR) {
-                st = recur_data_fail(RECUR_ERR_FORMAT, "%s:%lld: column %d%s: missing value", path, (long long)line,
+                st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: column %d%s: missing value", path, (long long)line,
                                      col + 1, colname);
                 break;
             }
             ++*n_missing;
             if (o->missing == RECUR_MISSING_SKIP) continue;
         } else if (!parse_number(field[col], &v)) {
-            st = recur_data_fail(RECUR_ERR_FORMAT, "%s:%lld: column %d%s: \"%.64s\" is not a number", path,
+            st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: column %d%s: \"%.64s\" is not a number", path,
                                  (long long)line, col + 1, colname, field[col]);
             break;
         }
-        if (!rows_push(rows, v, line)) st = recur_data_fail(RECUR_ERR_NOMEM, "csv %s: out of memory", path);
+        if (!rows_push(rows, v, line)) st = recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "csv %s: out of memory", path);
     }
     free(field);
     if (st == RECUR_OK && !header_done)
-        st = recur_data_fail(RECUR_ERR_FORMAT, "csv %s: the file is empty", path);
+        st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "csv %s: the file is empty", path);
     return st;
 }
 
@@ -263,7 +263,7 @@ recur_series *recur_series_load_csv(const char *path, const char *column, const 
 {
     recur_csv_opts o = opts ? *opts : (recur_csv_opts){0};
     if (o.missing != RECUR_MISSING_SKIP && o.missing != RECUR_MISSING_ERROR && o.missing != RECUR_MISSING_INTERPOLATE) {
-        recur_data_fail(RECUR_ERR_ARG, "csv %s: unknown missing-value policy %d", path ? path : "(NULL)",
+        recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "csv %s: unknown missing-value policy %d", path ? path : "(NULL)",
                         (int)o.missing);
         return NULL;
     }
@@ -279,8 +279,8 @@ recur_series *recur_series_load_csv(const char *path, const char *column, const 
         int64_t n = 0;
         for (int64_t i = 0; i < rows.n; i++) n += !isnan(rows.v[i]);
         if (n == 0) {
-            if (column) recur_data_fail(RECUR_ERR_FORMAT, "csv %s: column \"%s\" has no values", path, column);
-            else recur_data_fail(RECUR_ERR_FORMAT, "csv %s: column %d has no values", path, o.column_index + 1);
+            if (column) recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "csv %s: column \"%s\" has no values", path, column);
+            else recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "csv %s: column %d has no values", path, o.column_index + 1);
         } else if ((s = series_alloc(n))) {
             s->n_missing = n_missing;
             for (int64_t i = 0, k = 0; i < rows.n; i++) {
@@ -299,11 +299,11 @@ recur_series *recur_series_load_csv(const char *path, const char *column, const 
 recur_status recur_series_split(const recur_series *s, int64_t n_train, int64_t context, recur_series **train,
                                 recur_series **test)
 {
-    if (!train || !test) return recur_data_fail(RECUR_ERR_ARG, "series_split: NULL output");
+    if (!train || !test) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "series_split: NULL output");
     *train = *test = NULL;
-    if (!s) return recur_data_fail(RECUR_ERR_ARG, "series_split: no series (NULL)");
+    if (!s) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "series_split: no series (NULL)");
     if (context < 0 || n_train < context || n_train < 1 || n_train >= s->n)
-        return recur_data_fail(RECUR_ERR_ARG,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG,
                                "series_split: needs 0 <= context <= n_train < len and n_train >= 1; got context %lld, "
                                "n_train %lld, len %lld",
                                (long long)context, (long long)n_train, (long long)s->n);
@@ -332,13 +332,13 @@ recur_status recur_series_split(const recur_series *s, int64_t n_train, int64_t 
  */
 recur_status recur_norm_fit(recur_norm *nm, recur_norm_kind kind, const float *x, int64_t n)
 {
-    if (!nm || !x || n < 1) return recur_data_fail(RECUR_ERR_ARG, "norm_fit: needs values (got %lld)", (long long)n);
+    if (!nm || !x || n < 1) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "norm_fit: needs values (got %lld)", (long long)n);
     if (kind != RECUR_NORM_MINMAX && kind != RECUR_NORM_ZSCORE)
-        return recur_data_fail(RECUR_ERR_ARG, "norm_fit: unknown kind %d", (int)kind);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "norm_fit: unknown kind %d", (int)kind);
     double lo = x[0], hi = x[0], sum = 0;
     for (int64_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
-            return recur_data_fail(RECUR_ERR_ARG, "norm_fit: value %lld is %g", (long long)i, (double)x[i]);
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "norm_fit: value %lld is %g", (long long)i, (double)x[i]);
         lo = x[i] < lo ? x[i] : lo;
         hi = x[i] > hi ? x[i] : hi;
         sum += x[i];
@@ -362,9 +362,9 @@ recur_status recur_norm_fit(recur_norm *nm, recur_norm_kind kind, const float *x
 static recur_status norm_check(const char *what, const recur_norm *nm, const float *x, int64_t n)
 {
     if (!nm || (n > 0 && !x) || n < 0)
-        return recur_data_fail(RECUR_ERR_ARG, "%s: needs a normalisation and values", what);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "%s: needs a normalisation and values", what);
     if (!(nm->scale != 0) || !isfinite(nm->scale) || !isfinite(nm->shift))
-        return recur_data_fail(RECUR_ERR_ARG, "%s: bad normalisation (shift %g, scale %g)", what, nm->shift,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "%s: bad normalisation (shift %g, scale %g)", what, nm->shift,
                                nm->scale);
     return RECUR_OK;
 }
@@ -392,9 +392,9 @@ int64_t recur_window_count(int64_t len, int64_t n) { return n >= 1 && len > n ? 
 static recur_status window_check(const char *what, const float *v, int64_t len, int64_t n, const float *x,
                                  const float *y)
 {
-    if (!v || !x || !y) return recur_data_fail(RECUR_ERR_ARG, "%s: NULL values or output", what);
+    if (!v || !x || !y) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "%s: NULL values or output", what);
     if (n < 1 || len <= n)
-        return recur_data_fail(RECUR_ERR_ARG, "%s: a series of %lld values has no window of %lld values and a target",
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "%s: a series of %lld values has no window of %lld values and a target",
                                what, (long long)len, (long long)n);
     return RECUR_OK;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/error.h"
 #include "recur/translate.h"
 
 struct recur_translator {
@@ -24,16 +25,18 @@ struct recur_translator {
     int n_capture;
     recur_value capture[16];
     float *src_buf, *mask_buf, *logp;
-    char errmsg[1024];
+    recur_error error;
 };
 
 static recur_status tr_fail(recur_translator *t, recur_status code, const char *what, const char *why)
 {
-    snprintf(t->errmsg, sizeof t->errmsg, "%s: %s", what, why);
-    return code;
+    return recur_error_set(&t->error, code, "%s: %s", what, why);
 }
 
-const char *recur_translator_errmsg(const recur_translator *t) { return t ? t->errmsg : "no translator (NULL)"; }
+const char *recur_translator_errmsg(const recur_translator *t)
+{
+    return recur_error_msg(t ? &t->error : NULL, "no translator (NULL)");
+}
 
 void recur_translator_free(recur_translator *t)
 {

@@ -15,23 +15,9 @@
 
 extern char **environ;
 
-static _Thread_local char plot_errmsg[1024];
-static _Thread_local recur_status plot_errcode;
-
-const char *recur_plot_errmsg(void) { return plot_errmsg; }
-recur_status recur_plot_errcode(void) { return plot_errcode; }
-
-recur_status recur_plot_fail(recur_status code, const char *fmt, ...)
-{
-    char msg[sizeof plot_errmsg];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    memcpy(plot_errmsg, msg, sizeof msg);
-    plot_errcode = code;
-    return code;
-}
+/* Plots have no object to keep an error: they record it on the calling thread (graph/error.h). */
+const char *recur_plot_errmsg(void) { return recur_error_msg(recur_thread_error(), ""); }
+recur_status recur_plot_errcode(void) { return recur_error_code(recur_thread_error()); }
 
 /*
  * What gnuplot wrote to stderr, at most len - 1 bytes, with each run of
@@ -65,7 +51,7 @@ recur_status recur_gnuplot_run(const char *program, const char *script, const ch
 {
     posix_spawn_file_actions_t fa;
     if (posix_spawn_file_actions_init(&fa) != 0)
-        return recur_plot_fail(RECUR_ERR_NOMEM, "plot %s: out of memory", who);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "plot %s: out of memory", who);
     int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (!rc) rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     if (!rc) rc = posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -74,28 +60,28 @@ recur_status recur_gnuplot_run(const char *program, const char *script, const ch
     if (!rc) rc = posix_spawnp(&pid, program, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc == ENOENT)
-        return recur_plot_fail(RECUR_ERR_UNSUPPORTED,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_UNSUPPORTED,
                                "plot %s: gnuplot is not installed (no program \"%s\" in PATH): install the Debian "
                                "package gnuplot-nox",
                                who, program);
     if (rc)
-        return recur_plot_fail(RECUR_ERR_UNSUPPORTED, "plot %s: cannot start \"%s\": %s (gnuplot comes with the "
+        return recur_error_set(recur_thread_error(), RECUR_ERR_UNSUPPORTED, "plot %s: cannot start \"%s\": %s (gnuplot comes with the "
                                "Debian package gnuplot-nox)", who, program, strerror(rc));
 
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
-            return recur_plot_fail(RECUR_ERR_RUNTIME, "plot %s: waiting for %s: %s", who, program, strerror(errno));
+            return recur_error_set(recur_thread_error(), RECUR_ERR_RUNTIME, "plot %s: waiting for %s: %s", who, program, strerror(errno));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return RECUR_OK;
     char err[600];
     read_stderr(errpath, err, sizeof err);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !err[0]) /* a C library that reports exec failures so */
-        return recur_plot_fail(RECUR_ERR_UNSUPPORTED,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_UNSUPPORTED,
                                "plot %s: \"%s\" could not be run (exit status 127): install the Debian package "
                                "gnuplot-nox", who, program);
     if (WIFSIGNALED(status))
-        return recur_plot_fail(RECUR_ERR_RUNTIME, "plot %s: %s was killed by signal %d%s%s", who, program,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_RUNTIME, "plot %s: %s was killed by signal %d%s%s", who, program,
                                WTERMSIG(status), err[0] ? ": " : "", err);
-    return recur_plot_fail(RECUR_ERR_RUNTIME, "plot %s: %s failed (exit status %d)%s%s", who, program,
+    return recur_error_set(recur_thread_error(), RECUR_ERR_RUNTIME, "plot %s: %s failed (exit status %d)%s%s", who, program,
                            WEXITSTATUS(status), err[0] ? ": " : "", err);
 }

@@ -37,25 +37,11 @@ struct recur_optim {
     int64_t t;                  /* steps done */
     double lr;                  /* the next step's learning rate */
     double grad_norm;           /* the last step's norm before clipping, -1 before the first */
-    recur_status err;
-    char errmsg[1024];
+    recur_error error;
 };
 
-static recur_status optim_fail(recur_optim *o, recur_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static recur_status optim_fail(recur_optim *o, recur_status code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(o->errmsg, sizeof o->errmsg, fmt, ap);
-    va_end(ap);
-    o->err = code;
-    return code;
-}
-
-const char *recur_optim_errmsg(const recur_optim *o) { return o ? o->errmsg : "no optimizer (NULL)"; }
-recur_status recur_optim_errcode(const recur_optim *o) { return o ? o->err : RECUR_ERR_ARG; }
+const char *recur_optim_errmsg(const recur_optim *o) { return recur_error_msg(o ? &o->error : NULL, "no optimizer (NULL)"); }
+recur_status recur_optim_errcode(const recur_optim *o) { return recur_error_code(o ? &o->error : NULL); }
 
 /* ---------------------------------------------------------------- options */
 
@@ -279,11 +265,11 @@ void recur_optim_reset(recur_optim *o)
 recur_status recur_optim_step(recur_optim *o, const float *const *grads)
 {
     if (!o) return RECUR_ERR_ARG;
-    if (!grads) return optim_fail(o, RECUR_ERR_ARG, "optim_step: grads is NULL");
+    if (!grads) return recur_error_set(&o->error, RECUR_ERR_ARG, "optim_step: grads is NULL");
     double sumsq = 0;
     for (int i = 0; i < o->n; i++) {
         if (!grads[i])
-            return optim_fail(o, RECUR_ERR_ARG, "optim_step: grads[%d] (the gradient of parameter \"%s\") is NULL", i,
+            return recur_error_set(&o->error, RECUR_ERR_ARG, "optim_step: grads[%d] (the gradient of parameter \"%s\") is NULL", i,
                               recur_value_name(o->g, o->param[i].v));
         sumsq += recur_sumsq(grads[i], o->param[i].numel);
     }
@@ -292,7 +278,7 @@ recur_status recur_optim_step(recur_optim *o, const float *const *grads)
         int bad = 0;
         while (bad < o->n - 1 && isfinite(recur_sumsq(grads[bad], o->param[bad].numel))) bad++;
         char shp[64];
-        return optim_fail(o, RECUR_ERR_RUNTIME,
+        return recur_error_set(&o->error, RECUR_ERR_RUNTIME,
                           "optim_step: the gradient of parameter \"%s\" %s holds a NaN or an infinity; step %lld "
                           "skipped, nothing changed",
                           recur_value_name(o->g, o->param[bad].v),
@@ -317,16 +303,16 @@ recur_status recur_optim_step_plan(recur_optim *o, recur_plan *plan, const recur
 {
     if (!o) return RECUR_ERR_ARG;
     if (!plan || !grad_values)
-        return optim_fail(o, RECUR_ERR_ARG, "optim_step_plan: %s is NULL", plan ? "grad_values" : "plan");
+        return recur_error_set(&o->error, RECUR_ERR_ARG, "optim_step_plan: %s is NULL", plan ? "grad_values" : "plan");
     for (int i = 0; i < o->n; i++) {
         const float *y = recur_plan_output(plan, grad_values[i]);
         if (!y)
-            return optim_fail(o, recur_plan_errcode(plan), "optim_step_plan: gradient %d of parameter \"%s\": %s", i,
+            return recur_error_set(&o->error, recur_plan_errcode(plan), "optim_step_plan: gradient %d of parameter \"%s\": %s", i,
                               recur_value_name(o->g, o->param[i].v), recur_plan_errmsg(plan));
         recur_shape s = recur_value_shape(o->g, grad_values[i]);
         if (!recur_shape_equal(s, o->param[i].shape)) {
             char a[64], b[64];
-            return optim_fail(o, RECUR_ERR_SHAPE,
+            return recur_error_set(&o->error, RECUR_ERR_SHAPE,
                               "optim_step_plan: gradient %d \"%s\" has shape %s but parameter \"%s\" has %s", i,
                               recur_value_name(o->g, grad_values[i]), recur_shape_str(s, a, sizeof a),
                               recur_value_name(o->g, o->param[i].v), recur_shape_str(o->param[i].shape, b, sizeof b));
@@ -344,7 +330,7 @@ recur_status recur_optim_set_lr(recur_optim *o, double lr)
 {
     if (!o) return RECUR_ERR_ARG;
     if (!(lr >= 0) || isinf(lr))
-        return optim_fail(o, RECUR_ERR_ARG, "optim_set_lr: lr = %g must be a finite number >= 0", lr);
+        return recur_error_set(&o->error, RECUR_ERR_ARG, "optim_set_lr: lr = %g must be a finite number >= 0", lr);
     o->lr = lr;
     return RECUR_OK;
 }
@@ -354,7 +340,7 @@ int64_t recur_optim_steps(const recur_optim *o) { return o ? o->t : 0; }
 recur_status recur_optim_set_steps(recur_optim *o, int64_t t)
 {
     if (!o) return RECUR_ERR_ARG;
-    if (t < 0) return optim_fail(o, RECUR_ERR_ARG, "optim_set_steps: step count %lld is negative", (long long)t);
+    if (t < 0) return recur_error_set(&o->error, RECUR_ERR_ARG, "optim_set_steps: step count %lld is negative", (long long)t);
     o->t = t;
     return RECUR_OK;
 }
@@ -377,7 +363,7 @@ recur_status recur_optim_state(recur_optim *o, int i, recur_optim_tensor *out)
     if (!o) return RECUR_ERR_ARG;
     int count = o->n * o->n_state;
     if (!out || i < 0 || i >= count)
-        return optim_fail(o, RECUR_ERR_ARG, "optim_state: index %d is outside [0, %d)%s", i, count,
+        return recur_error_set(&o->error, RECUR_ERR_ARG, "optim_state: index %d is outside [0, %d)%s", i, count,
                           out ? "" : " or out is NULL");
     *out = o->tensor[i];
     return RECUR_OK;
@@ -386,12 +372,12 @@ recur_status recur_optim_state(recur_optim *o, int i, recur_optim_tensor *out)
 recur_status recur_optim_state_find(recur_optim *o, const char *name, recur_optim_tensor *out)
 {
     if (!o) return RECUR_ERR_ARG;
-    if (!name || !out) return optim_fail(o, RECUR_ERR_ARG, "optim_state_find: %s is NULL", name ? "out" : "name");
+    if (!name || !out) return recur_error_set(&o->error, RECUR_ERR_ARG, "optim_state_find: %s is NULL", name ? "out" : "name");
     for (int i = 0; i < o->n * o->n_state; i++)
         if (strcmp(o->tensor[i].name, name) == 0) {
             *out = o->tensor[i];
             return RECUR_OK;
         }
-    return optim_fail(o, RECUR_ERR_ARG, "optim_state_find: this %s optimizer has no state tensor \"%s\"",
+    return recur_error_set(&o->error, RECUR_ERR_ARG, "optim_state_find: this %s optimizer has no state tensor \"%s\"",
                       o->rule->name, name);
 }

@@ -63,31 +63,31 @@ static int format_of(const char *path)
 
 static recur_status check_spec(const plot_spec *p)
 {
-    if (!p->path) return recur_plot_fail(RECUR_ERR_ARG, "plot: the path is NULL");
+    if (!p->path) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot: the path is NULL");
     if (!format_of(p->path))
-        return recur_plot_fail(RECUR_ERR_ARG, "plot %s: unknown picture format (the path must end in .svg or .png)",
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: unknown picture format (the path must end in .svg or .png)",
                                p->path);
     if (p->n < 1 || !p->s)
-        return recur_plot_fail(RECUR_ERR_ARG, "plot %s: nothing to draw (%d series%s)", p->path, p->n,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: nothing to draw (%d series%s)", p->path, p->n,
                                p->s ? "" : ", series = NULL");
     for (int i = 0; i < p->n; i++) {
         const recur_plot_series *s = &p->s[i];
         if (s->n < 1 || !s->y)
-            return recur_plot_fail(RECUR_ERR_ARG, "plot %s: series %d \"%s\" has no values (n = %lld%s)", p->path, i,
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: series %d \"%s\" has no values (n = %lld%s)", p->path, i,
                                    s->name ? s->name : "", (long long)s->n, s->y ? "" : ", y = NULL");
         if (s->colour < 0 || s->colour > N_COLOURS)
-            return recur_plot_fail(RECUR_ERR_ARG, "plot %s: series %d: colour %d is outside 0..%d", p->path, i,
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: series %d: colour %d is outside 0..%d", p->path, i,
                                    s->colour, N_COLOURS);
         if (!one_line(s->name))
-            return recur_plot_fail(RECUR_ERR_ARG, "plot %s: the name of series %d holds a line break", p->path, i);
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: the name of series %d holds a line break", p->path, i);
     }
     const char *text[3] = {p->o.title, p->o.xlabel, p->o.ylabel}, *field[3] = {"title", "xlabel", "ylabel"};
     for (int k = 0; k < 3; k++)
-        if (!one_line(text[k])) return recur_plot_fail(RECUR_ERR_ARG, "plot %s: the %s holds a line break", p->path, field[k]);
+        if (!one_line(text[k])) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: the %s holds a line break", p->path, field[k]);
     if (!one_line(p->o.gnuplot) || (p->o.gnuplot && !p->o.gnuplot[0]))
-        return recur_plot_fail(RECUR_ERR_ARG, "plot %s: bad gnuplot program name", p->path);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: bad gnuplot program name", p->path);
     if (p->o.width < 0 || p->o.height < 0 || p->o.width > 20000 || p->o.height > 20000)
-        return recur_plot_fail(RECUR_ERR_ARG, "plot %s: size %d x %d is outside 1..20000 pixels", p->path, p->o.width,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: size %d x %d is outside 1..20000 pixels", p->path, p->o.width,
                                p->o.height);
     return RECUR_OK;
 }
@@ -99,7 +99,7 @@ static recur_status tmp_make(plot_tmp *t, const char *who)
     if (!base || !base[0] || strlen(base) > 4000) base = "/tmp";
     snprintf(t->dir, sizeof t->dir, "%s/recur-plot-XXXXXX", base);
     if (!mkdtemp(t->dir))
-        return recur_plot_fail(RECUR_ERR_IO, "plot %s: cannot make a temporary directory %s: %s", who, t->dir,
+        return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot make a temporary directory %s: %s", who, t->dir,
                                strerror(errno));
     snprintf(t->data, sizeof t->data, "%s/data.txt", t->dir);
     snprintf(t->script, sizeof t->script, "%s/plot.gp", t->dir);
@@ -118,7 +118,7 @@ static void tmp_remove(const plot_tmp *t)
 static recur_status write_data(const plot_spec *p, const plot_tmp *t)
 {
     FILE *f = fopen(t->data, "w");
-    if (!f) return recur_plot_fail(RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->data, strerror(errno));
+    if (!f) return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->data, strerror(errno));
     for (int i = 0; i < p->n; i++) {
         const recur_plot_series *s = &p->s[i];
         double dx = s->dx != 0 ? s->dx : 1;
@@ -132,7 +132,7 @@ static recur_status write_data(const plot_spec *p, const plot_tmp *t)
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad)
-        return recur_plot_fail(RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->data, strerror(errno));
+        return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->data, strerror(errno));
     return RECUR_OK;
 }
 
@@ -148,7 +148,7 @@ static void set_text(FILE *f, const char *what, const char *text)
 static recur_status write_script(const plot_spec *p, const plot_tmp *t)
 {
     FILE *f = fopen(t->script, "w");
-    if (!f) return recur_plot_fail(RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->script, strerror(errno));
+    if (!f) return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->script, strerror(errno));
     int w = p->o.width ? p->o.width : 900, h = p->o.height ? p->o.height : 500;
     if (format_of(p->path) == 1)
         fprintf(f, "set terminal svg size %d,%d dynamic noenhanced font 'Sans,13' background rgb 'white'\n", w, h);
@@ -189,7 +189,7 @@ static recur_status write_script(const plot_spec *p, const plot_tmp *t)
     fputc('\n', f);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad)
-        return recur_plot_fail(RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->script, strerror(errno));
+        return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->script, strerror(errno));
     return RECUR_OK;
 }
 
@@ -206,11 +206,11 @@ static recur_status draw(const plot_spec *p)
     if ((st = tmp_make(&t, p->path)) != RECUR_OK) return st;
     if (snprintf(t.out, sizeof t.out, "%s.tmp.%ld", p->path, (long)getpid()) >= (int)sizeof t.out) {
         tmp_remove(&t);
-        return recur_plot_fail(RECUR_ERR_ARG, "plot %s: the path is too long", p->path);
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: the path is too long", p->path);
     }
     FILE *probe = fopen(t.out, "w");
     if (!probe) {
-        st = recur_plot_fail(RECUR_ERR_IO, "plot %s: cannot write there: %s", p->path, strerror(errno));
+        st = recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot write there: %s", p->path, strerror(errno));
         tmp_remove(&t);
         return st;
     }
@@ -218,7 +218,7 @@ static recur_status draw(const plot_spec *p)
     if ((st = write_data(p, &t)) == RECUR_OK && (st = write_script(p, &t)) == RECUR_OK)
         st = recur_gnuplot_run(p->o.gnuplot ? p->o.gnuplot : "gnuplot", t.script, t.err, p->path);
     if (st == RECUR_OK && rename(t.out, p->path) != 0)
-        st = recur_plot_fail(RECUR_ERR_IO, "plot %s: cannot rename %s into place: %s", p->path, t.out, strerror(errno));
+        st = recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot rename %s into place: %s", p->path, t.out, strerror(errno));
     if (st != RECUR_OK) unlink(t.out);
     tmp_remove(&t);
     return st;
@@ -249,12 +249,12 @@ recur_status recur_plot_loss(const char *path, int n, const recur_plot_series *s
 recur_status recur_plot_predictions(const char *path, const recur_plot_series *data, int n_pred,
                                     const recur_plot_series *preds, double split, const recur_plot_opts *o)
 {
-    if (!data) return recur_plot_fail(RECUR_ERR_ARG, "plot %s: the data series is NULL", path ? path : "(NULL)");
+    if (!data) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: the data series is NULL", path ? path : "(NULL)");
     if (n_pred < 0 || (n_pred > 0 && !preds))
-        return recur_plot_fail(RECUR_ERR_ARG, "plot %s: %d predictions but preds = NULL", path ? path : "(NULL)",
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: %d predictions but preds = NULL", path ? path : "(NULL)",
                                n_pred);
     recur_plot_series *all = malloc(sizeof *all * ((size_t)n_pred + 1));
-    if (!all) return recur_plot_fail(RECUR_ERR_NOMEM, "plot %s: out of memory", path ? path : "(NULL)");
+    if (!all) return recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "plot %s: out of memory", path ? path : "(NULL)");
     all[0] = *data;
     if (n_pred) memcpy(all + 1, preds, sizeof *all * (size_t)n_pred);
     plot_spec p = spec_of(path, n_pred + 1, all, o);

@@ -5,10 +5,10 @@
 #ifndef RECUR_TRAIN_PLOT_IMPL_H
 #define RECUR_TRAIN_PLOT_IMPL_H
 
+#include "graph/error.h"
 #include "recur/plot.h"
 
-/* Records the thread's plot error (read by recur_plot_errmsg) and returns code. */
-recur_status recur_plot_fail(recur_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Plots record their errors on the calling thread's record: recur_error_set(recur_thread_error(), ...). */
 
 /*
  * Runs `program` (looked up in PATH unless it holds a '/') as

@@ -17,19 +17,16 @@
 recur_status recur_trainer_set_error(recur_trainer *t, recur_status code, const char *fmt, ...)
 {
     if (!t) return code;
-    char msg[sizeof t->errmsg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap); /* through a copy: fmt's arguments may point into t->errmsg */
+    recur_error_vset(&t->error, code, fmt, ap);
     va_end(ap);
-    memcpy(t->errmsg, msg, sizeof msg);
-    t->err = code;
     t->n_errors++;
     return code;
 }
 
-const char *recur_trainer_errmsg(const recur_trainer *t) { return t ? t->errmsg : "no trainer (NULL)"; }
-recur_status recur_trainer_errcode(const recur_trainer *t) { return t ? t->err : RECUR_ERR_ARG; }
+const char *recur_trainer_errmsg(const recur_trainer *t) { return recur_error_msg(t ? &t->error : NULL, "no trainer (NULL)"); }
+recur_status recur_trainer_errcode(const recur_trainer *t) { return recur_error_code(t ? &t->error : NULL); }
 
 double recur_trainer_now(void)
 {
@@ -154,7 +151,7 @@ static recur_status callback_fail(recur_trainer *t, recur_status st, int64_t ste
                                   uint64_t errors_before, const char *plan_msg_before)
 {
     if (t->n_errors != errors_before)
-        return recur_trainer_set_error(t, st, "step %lld: %s: %s", (long long)step, who, t->errmsg);
+        return recur_trainer_set_error(t, st, "step %lld: %s: %s", (long long)step, who, t->error.msg);
     const char *pm = recur_plan_errmsg(t->plan);
     if (plan_msg_before && recur_plan_errcode(t->plan) != RECUR_OK && strcmp(pm, plan_msg_before) != 0)
         return recur_trainer_set_error(t, st, "step %lld: %s: %s", (long long)step, who, pm);
@@ -185,7 +182,7 @@ static recur_status train_step(recur_trainer *t)
 {
     int64_t s = t->step + 1;
     if (t->o.feed) {
-        char before[sizeof t->errmsg];
+        char before[sizeof t->error.msg];
         snprintf(before, sizeof before, "%s", recur_plan_errmsg(t->plan));
         uint64_t errors = t->n_errors;
         recur_status st = t->o.feed(t->o.user, t->step, t->plan);

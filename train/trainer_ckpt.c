@@ -47,7 +47,7 @@ recur_ckpt *recur_trainer_checkpoint(recur_trainer *t)
             recur_trainer_set_error(t, st, "trainer checkpoint: the save callback returned %s%s%s",
                                     recur_status_str(st), recur_ckpt_errcode(ck) ? ": " : "", recur_ckpt_errmsg(ck));
         else if (st != RECUR_OK)
-            recur_trainer_set_error(t, st, "trainer checkpoint: the save callback: %s", t->errmsg);
+            recur_trainer_set_error(t, st, "trainer checkpoint: the save callback: %s", t->error.msg);
     }
     if (st != RECUR_OK) {
         recur_ckpt_free(ck);
@@ -147,13 +147,13 @@ recur_status recur_trainer_restore(recur_trainer *t, recur_ckpt *ck)
             if (t->n_errors == errors)
                 recur_trainer_set_error(t, st, "trainer restore: the load callback returned %s", recur_status_str(st));
             else
-                recur_trainer_set_error(t, st, "trainer restore: the load callback: %s", t->errmsg);
+                recur_trainer_set_error(t, st, "trainer restore: the load callback: %s", t->error.msg);
         }
     }
     if (!ok) {
         free(params);
         free(at);
-        return t->err;
+        return t->error.code;
     }
 
     for (int i = 0; i < np; i++) {
@@ -181,7 +181,7 @@ recur_status recur_trainer_save(recur_trainer *t, const char *path)
     if (!t) return RECUR_ERR_ARG;
     if (!path) return recur_trainer_set_error(t, RECUR_ERR_ARG, "trainer save: the path is NULL");
     recur_ckpt *ck = recur_trainer_checkpoint(t);
-    if (!ck) return t->err;
+    if (!ck) return t->error.code;
     recur_status st = recur_ckpt_save(ck, path);
     if (st != RECUR_OK) recur_trainer_set_error(t, st, "trainer save: %s", recur_ckpt_errmsg(ck));
     recur_ckpt_free(ck);

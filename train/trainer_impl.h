@@ -6,6 +6,7 @@
 #ifndef RECUR_TRAIN_TRAINER_IMPL_H
 #define RECUR_TRAIN_TRAINER_IMPL_H
 
+#include "graph/error.h"
 #include "recur/trainer.h"
 
 struct recur_trainer {
@@ -31,9 +32,8 @@ struct recur_trainer {
     int64_t run_total;      /* steps done when it will end */
     double last_draw;       /* LINE: wall time of the last redraw */
     int line_len;           /* LINE: length of the line on screen (0: none open) */
-    recur_status err;
+    recur_error error;
     uint64_t n_errors;      /* failures recorded so far (tells whether a callback gave a reason) */
-    char errmsg[1024];
 };
 
 /* Monotonic wall time in seconds. */
