@@ -168,12 +168,12 @@ static recur_status draw(recur_graph *g, int n_out, const recur_value *out, cons
     draw_ctx c;
     draw_scene s;
     memset(&s, 0, sizeof s);
-    st = draw_analyse(&c, g, n_out, out, &o);
-    if (st == RECUR_OK) st = o.view == RECUR_VIEW_ROLLED ? draw_rolled(&c, &s) : draw_unrolled(&c, &s);
-    Agraph_t *G = st == RECUR_OK ? draw_scene_graph(&s, o.title) : NULL;
+    st = recur_draw_analyse(&c, g, n_out, out, &o);
+    if (st == RECUR_OK) st = o.view == RECUR_VIEW_ROLLED ? recur_draw_rolled(&c, &s) : recur_draw_unrolled(&c, &s);
+    Agraph_t *G = st == RECUR_OK ? recur_draw_scene_graph(&s, o.title) : NULL;
     if (st == RECUR_OK && !G) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory building the graph");
-    draw_ctx_free(&c);
-    draw_scene_free(&s);
+    recur_draw_ctx_free(&c);
+    recur_draw_scene_free(&s);
     if (st == RECUR_OK)
         st = formats[fi].renderer ? render(g, G, formats[fi].renderer, buf, len) : write_dot(g, G, buf, len);
     if (G) agclose(G);

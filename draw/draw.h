@@ -4,11 +4,11 @@
  * A drawing is made in three steps:
  *   1. analysis: which values are time-distributed, which drawn values
  *      ("keys": a node at a time step) the outputs need and what each key
- *      reads (draw_time.c, draw_layout.c), where each loop goes (rows and
+ *      reads (recur_draw_time.c, draw_layout.c), where each loop goes (rows and
  *      columns, draw_layout.c) and, for the backward view, at which step
  *      each gradient node sits (draw_grad.c);
  *   2. a scene: the boxes, edges, rank groups and clusters of one view
- *      (draw_rolled.c, draw_unrolled.c), keys joined into boxes by
+ *      (recur_draw_rolled.c, recur_draw_unrolled.c), keys joined into boxes by
  *      draw_edges.c, on the containers of draw_scene.c;
  *   3. the scene as a cgraph graph (draw_scene.c, with the deterministic
  *      object ids of draw_ids.c), rendered by gvc (draw.c).
@@ -79,7 +79,7 @@ typedef struct draw_ctx {
     int n;                  /* nodes of g */
     int n_out;
     recur_value *out;       /* the values drawn as outputs */
-    /* time-distributed outer values (draw_time.c) */
+    /* time-distributed outer values (recur_draw_time.c) */
     int64_t *td;            /* td[id]: T when node id is computed step by step along axis 0, else 0 */
     int32_t *axis;          /* the loop whose columns a time-distributed node uses */
     char *token;            /* 1: a sequence input a loop reads (drawn as tokens), 2: another per-step leaf */
@@ -106,13 +106,13 @@ typedef struct draw_ctx {
 } draw_ctx;
 
 /* Analyses g for drawing `outputs` with options o (already checked). On failure the error is on g. */
-recur_status draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o);
+recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o);
 
-/* Frees what draw_analyse allocated. */
-void draw_ctx_free(draw_ctx *c);
+/* Frees what recur_draw_analyse allocated. */
+void recur_draw_ctx_free(draw_ctx *c);
 
-/* draw_time.c: marks time-distributed values (c->td, axis, token, join). */
-recur_status draw_time(draw_ctx *c);
+/* recur_draw_time.c: marks time-distributed values (c->td, axis, token, join). */
+recur_status recur_draw_time(draw_ctx *c);
 
 /*
  * Sets in `loops` (one bit per loop) the loops whose values node `id`
@@ -120,43 +120,43 @@ recur_status draw_time(draw_ctx *c);
  * have room for every node; the visited nodes are listed in `list` (so the
  * caller can clear `seen` again) and counted in *n_list.
  */
-void draw_loops_of(draw_ctx *c, int32_t id, uint64_t *loops, char *seen, int32_t *stack, int32_t *list, int *n_list);
+void recur_draw_loops_of(draw_ctx *c, int32_t id, uint64_t *loops, char *seen, int32_t *stack, int32_t *list, int *n_list);
 
 /* Appends to `out` the keys node id's value at step t consists of (t == DRAW_NOSTEP: its whole value). */
-void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_refs *out);
+void recur_draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_refs *out);
 
 /* Appends to `out` what key k reads. */
-void draw_operands(draw_ctx *c, draw_key k, draw_refs *out);
+void recur_draw_operands(draw_ctx *c, draw_key k, draw_refs *out);
 
 /* Appends a reference (records RECUR_ERR_NOMEM on c). */
-void draw_refs_push(draw_ctx *c, draw_refs *r, draw_key k, int flags, int tag);
+void recur_draw_refs_push(draw_ctx *c, draw_refs *r, draw_key k, int flags, int tag);
 
 /* The key index of k, -1 if it is not drawn. */
-int draw_key_index(const draw_ctx *c, draw_key k);
+int recur_draw_key_index(const draw_ctx *c, draw_key k);
 
 /* 1 + the loop whose body holds node id (or of which it is an unrolled copy), 0: none. */
-int draw_body_loop(const draw_ctx *c, int32_t id);
+int recur_draw_body_loop(const draw_ctx *c, int32_t id);
 
 /* The time step of loop li at walk position s (reverse loops walk from T-1 down). */
-int64_t draw_time_of(const draw_ctx *c, int li, int64_t s);
+int64_t recur_draw_time_of(const draw_ctx *c, int li, int64_t s);
 
 /* The drawn column of step t of loop li, -1 if the step is hidden by the ellipsis. */
-int draw_col(const draw_ctx *c, int li, int64_t t);
+int recur_draw_col(const draw_ctx *c, int li, int64_t t);
 
 /* The column of loop li's ellipsis, -1 if it shows every step. */
-int draw_ellipsis_col(const draw_ctx *c, int li);
+int recur_draw_ellipsis_col(const draw_ctx *c, int li);
 
 /* The label of loop li's cells (a layer label or the loop's name). */
-const char *draw_loop_label(const draw_ctx *c, int li);
+const char *recur_draw_loop_label(const draw_ctx *c, int li);
 
 /* Node id's name unless it is an automatic one ("add#12"), else NULL. */
-const char *draw_user_name(const recur_graph *g, int32_t id);
+const char *recur_draw_user_name(const recur_graph *g, int32_t id);
 
 /* 1 if key k is a forward value: not part of the backward view's gradient graph. */
-int draw_is_forward(const draw_ctx *c, draw_key k);
+int recur_draw_is_forward(const draw_ctx *c, draw_key k);
 
 /* draw_grad.c: places the gradient nodes of the backward view (c->gloop, gstep, seed). */
-recur_status draw_grad_steps(draw_ctx *c);
+recur_status recur_draw_grad_steps(draw_ctx *c);
 
 /* ----------------------------------------------------------------- scene */
 
@@ -235,24 +235,24 @@ typedef struct draw_scene {
 } draw_scene;
 
 /* The item of (kind, a, b), -1 if none. */
-int draw_item_find(const draw_scene *s, draw_kind kind, int a, int b);
+int recur_draw_item_find(const draw_scene *s, draw_kind kind, int a, int b);
 
 /* The item of (kind, a, b), made with `label` if new; -1 when out of memory. */
-int draw_item_add(draw_scene *s, draw_kind kind, int a, int b, const char *label);
+int recur_draw_item_add(draw_scene *s, draw_kind kind, int a, int b, const char *label);
 
 /* Adds an edge unless one of the same kind and tag joins the same items; returns its index or -1. */
-int draw_edge_add(draw_scene *s, int from, int to, draw_edge_kind kind, int tag, const char *label);
+int recur_draw_edge_add(draw_scene *s, int from, int to, draw_edge_kind kind, int tag, const char *label);
 
 /* Adds a cluster; returns its index or -1. */
-int draw_cluster_add(draw_scene *s, const char *name, const char *label, int parent, draw_cluster_style style);
+int recur_draw_cluster_add(draw_scene *s, const char *name, const char *label, int parent, draw_cluster_style style);
 
-void draw_scene_free(draw_scene *s);
+void recur_draw_scene_free(draw_scene *s);
 
 /* draw_ids.c: the cgraph discipline of drawings, whose object ids do not depend on the heap. */
-Agdisc_t *draw_disc(void);
+Agdisc_t *recur_draw_disc(void);
 
 /* The scene as a cgraph graph (NULL when out of memory); close it with agclose. */
-Agraph_t *draw_scene_graph(const draw_scene *s, const char *title);
+Agraph_t *recur_draw_scene_graph(const draw_scene *s, const char *title);
 
 /* ----------------------------------------------------------------- views */
 
@@ -280,35 +280,35 @@ typedef struct draw_vis {
  * values above), adds the edges between items, passing through hidden
  * keys, and fills `vis` for later edges.
  */
-recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_vis *vis);
+recur_status recur_draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_vis *vis);
 
 /*
  * Adds the edges from what reference r stands for into item `to`. For a
  * state's initial value that stands for nothing drawn, an empty circle of
  * loop `init_loop` is made (none when init_loop < 0).
  */
-void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis, const draw_ref *r, int to,
+void recur_draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis, const draw_ref *r, int to,
                      int init_loop);
 
 /* Adds an item per output (per step for a time-distributed output) and its edges. */
-void draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis);
+void recur_draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis);
 
-void draw_vis_free(draw_vis *vis);
+void recur_draw_vis_free(draw_vis *vis);
 
 /* Puts each join one layer above the highest item it reads (below the next row of cells, at 10 (r + 1)). */
-void draw_join_layers(draw_scene *s);
+void recur_draw_join_layers(draw_scene *s);
 
 /* The views. */
-recur_status draw_rolled(draw_ctx *c, draw_scene *s);
-recur_status draw_unrolled(draw_ctx *c, draw_scene *s);
+recur_status recur_draw_rolled(draw_ctx *c, draw_scene *s);
+recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s);
 
 /* The label of an op-level item for node id. */
-void draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len);
+void recur_draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len);
 
 /* The label of a join node ("+", "concat", ...). */
-const char *draw_join_label(const draw_ctx *c, int32_t id);
+const char *recur_draw_join_label(const draw_ctx *c, int32_t id);
 
 /* Writes a label for the input token of `id` at step t (DRAW_NOSTEP: rolled). */
-void draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len);
+void recur_draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len);
 
 #endif

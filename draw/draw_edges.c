@@ -35,7 +35,7 @@ static void vis_push(draw_ctx *c, draw_vis *vis, int32_t item, int flags)
     vis->v[vis->n++] = (draw_vis_entry){item, flags};
 }
 
-void draw_vis_free(draw_vis *vis)
+void recur_draw_vis_free(draw_vis *vis)
 {
     free(vis->v), free(vis->start), free(vis->len);
     memset(vis, 0, sizeof *vis);
@@ -66,7 +66,7 @@ static const char *state_label(const draw_ctx *c, const draw_scene *s, int li, c
     buf[0] = '\0';
     if (s->op_level || li < 0 || c->g->loops[li].n_state < 2) return buf;
     for (int k = 0; k < c->g->loops[li].n_state; k++) {
-        const char *name = draw_user_name(c->g, c->g->loops[li].state[k]);
+        const char *name = recur_draw_user_name(c->g, c->g->loops[li].state[k]);
         size_t used = strlen(buf);
         snprintf(buf + used, len - used, "%s%s", k ? ", " : "", name ? name : "state");
     }
@@ -79,40 +79,40 @@ static int state_tag(const draw_scene *s, int tag) { return s->op_level ? tag : 
 /* The ellipsis item of loop li's cell row. */
 static int row_ellipsis(draw_scene *s, int li)
 {
-    int e = draw_item_add(s, DRAW_ELLIPSIS, li, -1, "\xe2\x80\xa6");
+    int e = recur_draw_item_add(s, DRAW_ELLIPSIS, li, -1, "\xe2\x80\xa6");
     if (e >= 0) s->items[e].loop = li;
     return e;
 }
 
-void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis, const draw_ref *r, int to,
+void recur_draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis, const draw_ref *r, int to,
                      int init_loop)
 {
-    int rk = draw_key_index(c, r->key);
+    int rk = recur_draw_key_index(c, r->key);
     if (rk < 0 || to < 0) return;
     int tag = r->flags & DRAW_VIA_STATE ? state_tag(s, r->tag) : 0;
     char label[128];
     if (item[rk] == DRAW_DROPPED) { /* a state carried over the hidden steps comes out of the ellipsis */
-        int li = draw_body_loop(c, r->key.id) - 1;
+        int li = recur_draw_body_loop(c, r->key.id) - 1;
         if (r->flags & DRAW_VIA_STATE && li >= 0)
-            draw_edge_add(s, row_ellipsis(s, li), to, DRAW_E_STATE, tag, "");
+            recur_draw_edge_add(s, row_ellipsis(s, li), to, DRAW_E_STATE, tag, "");
         return;
     }
     if (item[rk] == DRAW_PER_USER) {
         char label[256];
-        draw_op_label(c, r->key.id, label, sizeof label);
+        recur_draw_op_label(c, r->key.id, label, sizeof label);
         /* One copy per cluster, or per column for ops outside cells (a dense head at each step). */
         const draw_item *user = &s->items[to];
         int where = user->cluster >= 0 ? user->cluster : user->col >= 0 ? 100000 + user->col : -1;
-        int p = draw_item_add(s, DRAW_PARAM, r->key.id, where, label);
+        int p = recur_draw_item_add(s, DRAW_PARAM, r->key.id, where, label);
         if (p >= 0) s->items[p].cluster = s->items[to].cluster;
-        draw_edge_add(s, p, to, DRAW_E_DATA, 0, "");
+        recur_draw_edge_add(s, p, to, DRAW_E_DATA, 0, "");
         return;
     }
     if (vis->len[rk] == 0 && r->flags & DRAW_VIA_INIT) {
         if (init_loop < 0) return;
-        int init = draw_item_add(s, DRAW_INIT, init_loop, -1, "");
+        int init = recur_draw_item_add(s, DRAW_INIT, init_loop, -1, "");
         if (init >= 0) s->items[init].loop = init_loop;
-        draw_edge_add(s, init, to, DRAW_E_STATE, tag, state_label(c, s, init_loop, label, sizeof label));
+        recur_draw_edge_add(s, init, to, DRAW_E_STATE, tag, state_label(c, s, init_loop, label, sizeof label));
         return;
     }
     for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++) {
@@ -125,7 +125,7 @@ void draw_edges_into(draw_ctx *c, draw_scene *s, const int32_t *item, const draw
         if (kind == DRAW_E_DATA && s->items[to].kind == DRAW_JOIN && s->items[from].level >= 0 &&
             s->items[from].level < s->items[to].level)
             kind = DRAW_E_SKIP; /* a residual input passing the rows between */
-        draw_edge_add(s, from, to, (draw_edge_kind)kind, kind == DRAW_E_STATE ? tag : 0, label);
+        recur_draw_edge_add(s, from, to, (draw_edge_kind)kind, kind == DRAW_E_STATE ? tag : 0, label);
     }
 }
 
@@ -141,7 +141,7 @@ static void join_level(draw_ctx *c, draw_scene *s, const int32_t *item, const dr
 {
     int level = -1;
     for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++) {
-        int rk = draw_key_index(c, c->refs.v[r].key);
+        int rk = recur_draw_key_index(c, c->refs.v[r].key);
         if (rk < 0 || item[rk] < DRAW_HIDDEN) continue;
         for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
             if (s->items[vis->v[i].item].level > level) level = s->items[vis->v[i].item].level;
@@ -149,7 +149,7 @@ static void join_level(draw_ctx *c, draw_scene *s, const int32_t *item, const dr
     s->items[I].level = level;
 }
 
-recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_vis *vis)
+recur_status recur_draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_vis *vis)
 {
     int nk = c->n_keys;
     vis->start = calloc((size_t)nk + 1, sizeof *vis->start);
@@ -157,20 +157,20 @@ recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_
     if (!vis->start || !vis->len) return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
     for (int j = 0; j < nk && c->st == RECUR_OK && s->st == RECUR_OK; j++) {
         int k = c->post[j], I = item[k];
-        int li = draw_body_loop(c, c->keys[k].id) - 1;
+        int li = recur_draw_body_loop(c, c->keys[k].id) - 1;
         vis->start[k] = vis->n;
         if (I >= 0) {
             if (s->items[I].kind == DRAW_JOIN) join_level(c, s, item, vis, k, I);
             for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++)
-                draw_edges_into(c, s, item, vis, &c->refs.v[r], I, li);
+                recur_draw_edges_into(c, s, item, vis, &c->refs.v[r], I, li);
             vis_push(c, vis, I, 0);
         } else if (I == DRAW_HIDDEN) {
-            int gather = c->o.view == RECUR_VIEW_BACKWARD && !draw_is_forward(c, c->keys[k]) && !c->gloop[k]
+            int gather = c->o.view == RECUR_VIEW_BACKWARD && !recur_draw_is_forward(c, c->keys[k]) && !c->gloop[k]
                              ? DRAW_VIA_GATHER
                              : 0;
             for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++) {
                 const draw_ref *ref = &c->refs.v[r];
-                int rk = draw_key_index(c, ref->key);
+                int rk = recur_draw_key_index(c, ref->key);
                 if (rk < 0 || item[rk] < DRAW_HIDDEN) continue;
                 for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
                     vis_push(c, vis, vis->v[i].item, vis->v[i].flags | ref->flags | gather);
@@ -187,10 +187,10 @@ recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_
             /* The first hidden step: the states that enter it go into the ellipsis. */
             for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++) {
                 const draw_ref *ref = &c->refs.v[r];
-                int rk = draw_key_index(c, ref->key);
+                int rk = recur_draw_key_index(c, ref->key);
                 if (!(ref->flags & DRAW_VIA_STATE) || rk < 0 || item[rk] < DRAW_HIDDEN) continue;
                 for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
-                    draw_edge_add(s, vis->v[i].item, row_ellipsis(s, li), DRAW_E_STATE, state_tag(s, ref->tag), "");
+                    recur_draw_edge_add(s, vis->v[i].item, row_ellipsis(s, li), DRAW_E_STATE, state_tag(s, ref->tag), "");
             }
         }
         vis->len[k] = vis->n - vis->start[k];
@@ -199,14 +199,14 @@ recur_status draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item, draw_
     return RECUR_OK;
 }
 
-void draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis)
+void recur_draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis)
 {
     for (int k = 0; k < c->n_out; k++) {
         int32_t id = c->out[k].id;
         int per_step = c->unrolled && c->td[id];
         char name[160], label[256];
-        if (draw_user_name(c->g, id))
-            snprintf(name, sizeof name, "%s", draw_user_name(c->g, id));
+        if (recur_draw_user_name(c->g, id))
+            snprintf(name, sizeof name, "%s", recur_draw_user_name(c->g, id));
         else
             snprintf(name, sizeof name, c->n_out == 1 ? "y" : "y%d", k);
         const draw_refs *refs = &c->out_refs[k];
@@ -214,7 +214,7 @@ void draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vi
             int32_t t = per_step ? refs->v[i].key.t : DRAW_NOSTEP;
             int col = -1;
             if (t != DRAW_NOSTEP) {
-                col = draw_col(c, c->axis[id], t);
+                col = recur_draw_col(c, c->axis[id], t);
                 if (col < 0) continue; /* a hidden step */
                 int64_t at = c->loops[c->axis[id]].label0 + t;
                 if (at < c->o.n_output_labels && c->o.output_labels[at])
@@ -224,19 +224,19 @@ void draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vi
             } else {
                 snprintf(label, sizeof label, c->td[id] ? "%s[t]" : "%s", name); /* rolled: the output at t */
             }
-            int O = draw_item_add(s, DRAW_OUTPUT, k, t, label);
+            int O = recur_draw_item_add(s, DRAW_OUTPUT, k, t, label);
             if (O < 0) return;
             draw_item *it = &s->items[O];
             it->col = col;
             it->loop = c->td[id] ? c->axis[id] : -1;
             it->grad = c->o.view == RECUR_VIEW_BACKWARD && !c->fwd[id];
-            draw_edges_into(c, s, item, vis, &refs->v[i], O, -1);
+            recur_draw_edges_into(c, s, item, vis, &refs->v[i], O, -1);
         }
     }
 }
 
 /* Joins sit one layer above the highest item they read (below the next row of cells). */
-void draw_join_layers(draw_scene *s)
+void recur_draw_join_layers(draw_scene *s)
 {
     for (int pass = 0, changed = 1; changed && pass < s->n_items; pass++) {
         changed = 0;
@@ -251,13 +251,13 @@ void draw_join_layers(draw_scene *s)
     }
 }
 
-void draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len)
+void recur_draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len)
 {
     const recur_node *n = &c->g->nodes[id];
-    const char *op = recur_op(n->op)->name, *name = draw_user_name(c->g, id);
+    const char *op = recur_op(n->op)->name, *name = recur_draw_user_name(c->g, id);
     if (n->op == RECUR_OP_LOOP_STEP) { /* the step of its sequence: "xs[t]" */
         int32_t seq = c->g->loops[n->loop - 1].seq[n->attr.i[1]];
-        const char *seq_name = draw_user_name(c->g, seq);
+        const char *seq_name = recur_draw_user_name(c->g, seq);
         snprintf(buf, len, "%s[t]", seq_name ? seq_name : recur_op(c->g->nodes[seq].op)->name);
     } else if (n->op == RECUR_OP_PARAM || n->op == RECUR_OP_INPUT || n->op == RECUR_OP_LOOP_STATE) {
         snprintf(buf, len, "%s", name ? name : op);
@@ -268,7 +268,7 @@ void draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len)
     }
 }
 
-const char *draw_join_label(const draw_ctx *c, int32_t id)
+const char *recur_draw_join_label(const draw_ctx *c, int32_t id)
 {
     switch (c->g->nodes[id].op) {
     case RECUR_OP_ADD: return "+";

@@ -44,8 +44,8 @@ static int64_t walk_pos(const draw_ctx *c, int li, int64_t t)
 /* The forward cell of key k: 1 + loop (its step in *t), or 0 for an untimed or gradient key. */
 static int forward_cell(const draw_ctx *c, draw_key k, int64_t *t)
 {
-    if (k.t == DRAW_NOSTEP || !draw_is_forward(c, k)) return 0;
-    int li = draw_body_loop(c, k.id);
+    if (k.t == DRAW_NOSTEP || !recur_draw_is_forward(c, k)) return 0;
+    int li = recur_draw_body_loop(c, k.id);
     if (!li) li = c->axis[k.id] + 1;
     *t = k.t;
     return li;
@@ -58,8 +58,8 @@ static int forward_cell(const draw_ctx *c, draw_key k, int64_t *t)
  */
 static void accumulation(draw_ctx *c, int32_t id, int32_t *stack)
 {
-    int top = 0, i = draw_key_index(c, (draw_key){id, DRAW_NOSTEP});
-    if (i < 0 || c->fwd[id] || c->td[id] || draw_body_loop(c, id)) return;
+    int top = 0, i = recur_draw_key_index(c, (draw_key){id, DRAW_NOSTEP});
+    if (i < 0 || c->fwd[id] || c->td[id] || recur_draw_body_loop(c, id)) return;
     stack[top++] = i;
     while (top > 0) {
         int k = stack[--top];
@@ -68,13 +68,13 @@ static void accumulation(draw_ctx *c, int32_t id, int32_t *stack)
         c->gloop[k] = -1;
         for (int r = c->op_start[k]; r < c->op_start[k + 1]; r++) {
             draw_key in = c->refs.v[r].key;
-            int j = draw_key_index(c, in);
-            if (j >= 0 && in.t == DRAW_NOSTEP && !draw_is_forward(c, in)) stack[top++] = j;
+            int j = recur_draw_key_index(c, in);
+            if (j >= 0 && in.t == DRAW_NOSTEP && !recur_draw_is_forward(c, in)) stack[top++] = j;
         }
     }
 }
 
-recur_status draw_grad_steps(draw_ctx *c)
+recur_status recur_draw_grad_steps(draw_ctx *c)
 {
     int nk = c->n_keys;
     c->gloop = calloc((size_t)nk + 1, sizeof *c->gloop);
@@ -90,8 +90,8 @@ recur_status draw_grad_steps(draw_ctx *c)
     /* The untimed gradient keys by node id: recur_grad makes operands before users. */
     int n = 0;
     for (int32_t id = 0; id < c->n; id++) {
-        if (c->fwd[id] || c->td[id] || draw_body_loop(c, id)) continue;
-        int i = draw_key_index(c, (draw_key){id, DRAW_NOSTEP});
+        if (c->fwd[id] || c->td[id] || recur_draw_body_loop(c, id)) continue;
+        int i = recur_draw_key_index(c, (draw_key){id, DRAW_NOSTEP});
         if (i < 0) continue;
         if (c->seed < 0 && c->g->nodes[id].op == RECUR_OP_FILL && recur_shape_numel(c->g->nodes[id].shape) == 1)
             c->seed = id;
@@ -99,7 +99,7 @@ recur_status draw_grad_steps(draw_ctx *c)
     }
     for (int i = 0; i < nk; i++) { /* time-distributed gradient values: their own step */
         draw_key k = c->keys[i];
-        if (k.t != DRAW_NOSTEP && !draw_is_forward(c, k) && c->axis[k.id] >= 0)
+        if (k.t != DRAW_NOSTEP && !recur_draw_is_forward(c, k) && c->axis[k.id] >= 0)
             c->gloop[i] = c->axis[k.id] + 1, c->gstep[i] = k.t;
     }
     /* The sums a drawn gradient is accumulated by (a weight's gradient over the steps) gather. */
@@ -129,8 +129,8 @@ recur_status draw_grad_steps(draw_ctx *c)
                 if (!lo || walk_pos(c, li - 1, t) > walk_pos(c, lo - 1, lo_t)) lo = li, lo_t = t;
                 continue;
             }
-            int g = draw_key_index(c, k);
-            if (g < 0 || draw_is_forward(c, k)) continue;
+            int g = recur_draw_key_index(c, k);
+            if (g < 0 || recur_draw_is_forward(c, k)) continue;
             if (c->gloop[g] <= 0) {
                 const recur_node *x = &c->g->nodes[k.id];
                 if (x->op == RECUR_OP_TAKE && x->attr.i[0] == 0) /* row t of a gradient over all steps */
@@ -169,7 +169,7 @@ recur_status draw_grad_steps(draw_ctx *c)
     /* Rule 2 needs each untimed gradient key's users. */
     for (int j = 0; j < n; j++)
         for (int r = c->op_start[order[j]]; r < c->op_start[order[j] + 1]; r++) {
-            int in = draw_key_index(c, c->refs.v[r].key);
+            int in = recur_draw_key_index(c, c->refs.v[r].key);
             if (in >= 0) n_users[in + 1]++;
         }
     for (int i = 0; i < nk; i++) n_users[i + 1] += n_users[i];
@@ -182,7 +182,7 @@ recur_status draw_grad_steps(draw_ctx *c)
     for (int i = 0; i < nk; i++) fill[i] = n_users[i];
     for (int j = 0; j < n; j++)
         for (int r = c->op_start[order[j]]; r < c->op_start[order[j] + 1]; r++) {
-            int in = draw_key_index(c, c->refs.v[r].key);
+            int in = recur_draw_key_index(c, c->refs.v[r].key);
             if (in >= 0) users[fill[in]++] = order[j];
         }
     /* Rule 2. */

@@ -115,7 +115,7 @@ static void ids_register(void *state, int objtype, void *obj) { (void)state, (vo
 
 static Agiddisc_t id_disc = {ids_open, ids_map, ids_alloc, ids_free, ids_print, ids_close, ids_register};
 
-Agdisc_t *draw_disc(void)
+Agdisc_t *recur_draw_disc(void)
 {
     static Agdisc_t disc = {&AgMemDisc, &id_disc, &AgIoDisc};
     return &disc;

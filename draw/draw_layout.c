@@ -23,7 +23,7 @@
 #include "draw.h"
 #include "ops/op.h"
 
-int draw_key_index(const draw_ctx *c, draw_key k)
+int recur_draw_key_index(const draw_ctx *c, draw_key k)
 {
     if (k.id < 0 || k.id >= c->n || c->slot0[k.id] < 0) return -1;
     return c->index[c->slot0[k.id] + (k.t == DRAW_NOSTEP ? 0 : k.t)];
@@ -82,14 +82,14 @@ static void touch_loop(draw_ctx *c, int li, draw_refs *scratch)
         int32_t next = L->next[k];
         if (g->nodes[next].loop != li + 1) continue;
         if (c->unrolled) {
-            for (int32_t t = 0; t < L->T; t++) draw_refs_push(c, &local, (draw_key){next, t}, 0, 0);
+            for (int32_t t = 0; t < L->T; t++) recur_draw_refs_push(c, &local, (draw_key){next, t}, 0, 0);
         } else {
-            draw_refs_push(c, &local, (draw_key){next, DRAW_NOSTEP}, 0, 0);
+            recur_draw_refs_push(c, &local, (draw_key){next, DRAW_NOSTEP}, 0, 0);
         }
     }
     if (!c->unrolled)
         for (int k = 0; k < L->n_state; k++)
-            draw_resolve(c, L->init[k], DRAW_NOSTEP, DRAW_VIA_INIT | DRAW_VIA_STATE, k, &c->init_refs[li]);
+            recur_draw_resolve(c, L->init[k], DRAW_NOSTEP, DRAW_VIA_INIT | DRAW_VIA_STATE, k, &c->init_refs[li]);
     /* Placeholders of a state whose next value is a state resolve to a step's key. */
     for (int i = 0; i < local.n && c->st == RECUR_OK; i++) {
         const recur_node *n = &g->nodes[local.v[i].key.id];
@@ -105,12 +105,12 @@ static recur_status discover(draw_ctx *c)
 {
     draw_refs scratch = {0};
     for (int k = 0; k < c->n_out && c->st == RECUR_OK; k++) {
-        draw_resolve(c, c->out[k].id, DRAW_NOSTEP, 0, 0, &c->out_refs[k]);
+        recur_draw_resolve(c, c->out[k].id, DRAW_NOSTEP, 0, 0, &c->out_refs[k]);
         add_refs(c, &c->out_refs[k], 0, &scratch);
     }
     if (c->o.view == RECUR_VIEW_BACKWARD && c->st == RECUR_OK) {
         draw_refs loss = {0};
-        draw_resolve(c, c->o.loss.id, DRAW_NOSTEP, 0, 0, &loss);
+        recur_draw_resolve(c, c->o.loss.id, DRAW_NOSTEP, 0, 0, &loss);
         add_refs(c, &loss, 0, &scratch);
         free(loss.v);
     }
@@ -126,7 +126,7 @@ static recur_status discover(draw_ctx *c)
             c->op_start = starts;
         }
         c->op_start[i] = c->refs.n;
-        draw_operands(c, c->keys[i], &c->refs);
+        recur_draw_operands(c, c->keys[i], &c->refs);
         add_refs(c, &c->refs, c->op_start[i], &scratch);
     }
     if (c->st == RECUR_OK) {
@@ -164,7 +164,7 @@ static recur_status post_order(draw_ctx *c)
             int32_t k = stack[2 * (top - 1)];
             int32_t *next = &stack[2 * (top - 1) + 1];
             if (*next < c->op_start[k + 1]) {
-                int in = draw_key_index(c, c->refs.v[(*next)++].key);
+                int in = recur_draw_key_index(c, c->refs.v[(*next)++].key);
                 if (in < 0 || done[in]) continue;
                 done[in] = 1;
                 stack[2 * top] = in, stack[2 * top + 1] = c->op_start[in];
@@ -208,8 +208,8 @@ static recur_status place_loops(draw_ctx *c)
         P->col0 = 1; /* column 0 holds the initial states of the first loops */
         for (int w = 0; w < words; w++) below[w] = before[w] = 0;
         int n_list = 0;
-        for (int k = 0; k < L->n_seq; k++) draw_loops_of(c, L->seq[k], below, seen, stack, list, &n_list);
-        for (int k = 0; k < L->n_state; k++) draw_loops_of(c, L->init[k], before, seen, stack, list, &n_list);
+        for (int k = 0; k < L->n_seq; k++) recur_draw_loops_of(c, L->seq[k], below, seen, stack, list, &n_list);
+        for (int k = 0; k < L->n_state; k++) recur_draw_loops_of(c, L->init[k], before, seen, stack, list, &n_list);
         for (int i = 0; i < n_list; i++) seen[list[i]] = 0;
         int end = 0;
         for (int a = 0; a < li; a++) {
@@ -254,7 +254,7 @@ static recur_status place_loops(draw_ctx *c)
     return RECUR_OK;
 }
 
-int draw_col(const draw_ctx *c, int li, int64_t t)
+int recur_draw_col(const draw_ctx *c, int li, int64_t t)
 {
     const draw_loop *P = &c->loops[li];
     if (!c->unrolled || t == DRAW_NOSTEP) return P->col0;
@@ -263,24 +263,24 @@ int draw_col(const draw_ctx *c, int li, int64_t t)
     return -1;
 }
 
-int draw_ellipsis_col(const draw_ctx *c, int li)
+int recur_draw_ellipsis_col(const draw_ctx *c, int li)
 {
     const draw_loop *P = &c->loops[li];
     return c->unrolled && P->head < P->T ? P->col0 + P->head : -1;
 }
 
-const char *draw_loop_label(const draw_ctx *c, int li)
+const char *recur_draw_loop_label(const draw_ctx *c, int li)
 {
     if (li < c->o.n_layer_labels && c->o.layer_labels[li]) return c->o.layer_labels[li];
     return c->g->loops[li].name;
 }
 
-int draw_is_forward(const draw_ctx *c, draw_key k)
+int recur_draw_is_forward(const draw_ctx *c, draw_key k)
 {
-    return c->o.view != RECUR_VIEW_BACKWARD || c->fwd[k.id] || draw_body_loop(c, k.id);
+    return c->o.view != RECUR_VIEW_BACKWARD || c->fwd[k.id] || recur_draw_body_loop(c, k.id);
 }
 
-const char *draw_user_name(const recur_graph *g, int32_t id)
+const char *recur_draw_user_name(const recur_graph *g, int32_t id)
 {
     const char *name = g->nodes[id].name, *hash = name ? strchr(name, '#') : NULL;
     if (!hash) return name;
@@ -293,13 +293,13 @@ const char *draw_user_name(const recur_graph *g, int32_t id)
     return name;
 }
 
-void draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len)
+void recur_draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len)
 {
     /* An unnamed token (a reshaped mask, say) takes the name of what it was made from. */
-    const char *name = draw_user_name(c->g, id);
+    const char *name = recur_draw_user_name(c->g, id);
     for (int32_t v = id, hops = 0; !name && hops < 8 && c->g->nodes[v].n_in > 0; hops++) {
         v = c->g->nodes[v].in[0];
-        name = draw_user_name(c->g, v);
+        name = recur_draw_user_name(c->g, v);
     }
     if (!name) name = "x";
     if (t == DRAW_NOSTEP || !c->unrolled) {
@@ -356,7 +356,7 @@ static recur_status forward_part(draw_ctx *c)
     return count < 0 ? g->error.code : RECUR_OK;
 }
 
-recur_status draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o)
+recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o)
 {
     memset(c, 0, sizeof *c);
     c->g = g;
@@ -387,7 +387,7 @@ recur_status draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_va
         st = RECUR_ERR_NOMEM;
     if (st != RECUR_OK) return recur_set_error(g, st, "draw: out of memory");
     for (int32_t v = 0; v < c->n; v++) c->axis[v] = -1;
-    if ((st = draw_time(c)) != RECUR_OK) return st;
+    if ((st = recur_draw_time(c)) != RECUR_OK) return st;
     if (o->view == RECUR_VIEW_BACKWARD && (st = forward_part(c)) != RECUR_OK)
         return st == RECUR_ERR_NOMEM ? recur_set_error(g, st, "draw: out of memory") : st;
     int64_t total = 0;
@@ -401,11 +401,11 @@ recur_status draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_va
     for (int64_t i = 0; i < total; i++) c->index[i] = -1;
     if (discover(c) != RECUR_OK || post_order(c) != RECUR_OK || place_loops(c) != RECUR_OK)
         return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
-    if (o->view == RECUR_VIEW_BACKWARD && (st = draw_grad_steps(c)) != RECUR_OK) return st;
+    if (o->view == RECUR_VIEW_BACKWARD && (st = recur_draw_grad_steps(c)) != RECUR_OK) return st;
     return RECUR_OK;
 }
 
-void draw_ctx_free(draw_ctx *c)
+void recur_draw_ctx_free(draw_ctx *c)
 {
     free(c->out);
     free(c->td), free(c->axis), free(c->token), free(c->join);

@@ -1,5 +1,5 @@
 /*
- * draw/draw_rolled.c — the rolled view: each loop drawn once, its state
+ * draw/recur_draw_rolled.c — the rolled view: each loop drawn once, its state
  * fed back through a delay.
  *
  * At cell level a loop is one box with an edge into a small black delay box
@@ -24,7 +24,7 @@ static int loop_cluster(draw_ctx *c, draw_scene *s, int *clusters, int li)
     if (clusters[li] < 0) {
         char name[32];
         snprintf(name, sizeof name, "loop%d", li);
-        clusters[li] = draw_cluster_add(s, name, draw_loop_label(c, li), -1, DRAW_CL_CELL);
+        clusters[li] = recur_draw_cluster_add(s, name, recur_draw_loop_label(c, li), -1, DRAW_CL_CELL);
         if (clusters[li] >= 0) s->clusters[clusters[li]].reverse = c->loops[li].reverse;
     }
     return clusters[li];
@@ -38,7 +38,7 @@ static int32_t key_item(draw_ctx *c, draw_scene *s, int *clusters, int k)
     char label[256];
     if (!s->op_level) {
         if (li >= 0) {
-            I = draw_item_add(s, DRAW_CELL, li, -1, draw_loop_label(c, li));
+            I = recur_draw_item_add(s, DRAW_CELL, li, -1, recur_draw_loop_label(c, li));
             if (I >= 0) {
                 draw_item *it = &s->items[I];
                 it->layer = row_layer(c->loops[li].row), it->col = c->loops[li].col0;
@@ -47,10 +47,10 @@ static int32_t key_item(draw_ctx *c, draw_scene *s, int *clusters, int k)
             return I;
         }
         if (c->token[key.id] == 1) {
-            draw_token_label(c, key.id, DRAW_NOSTEP, label, sizeof label);
-            I = draw_item_add(s, DRAW_INPUT, key.id, -1, label);
+            recur_draw_token_label(c, key.id, DRAW_NOSTEP, label, sizeof label);
+            I = recur_draw_item_add(s, DRAW_INPUT, key.id, -1, label);
         } else if (c->join[key.id]) {
-            I = draw_item_add(s, DRAW_JOIN, key.id, -1, draw_join_label(c, key.id));
+            I = recur_draw_item_add(s, DRAW_JOIN, key.id, -1, recur_draw_join_label(c, key.id));
         } else {
             return DRAW_HIDDEN;
         }
@@ -64,13 +64,13 @@ static int32_t key_item(draw_ctx *c, draw_scene *s, int *clusters, int k)
     if (n->op == RECUR_OP_PARAM) return c->o.hide_params ? DRAW_HIDDEN : DRAW_PER_USER;
     if (n->op == RECUR_OP_FILL) return DRAW_HIDDEN;
     if (c->token[key.id] == 1) { /* the whole sequence; its step placeholder inside the cell reads "x[t]" */
-        const char *name = draw_user_name(c->g, key.id);
-        I = draw_item_add(s, DRAW_INPUT, key.id, -1, name ? name : "x");
+        const char *name = recur_draw_user_name(c->g, key.id);
+        I = recur_draw_item_add(s, DRAW_INPUT, key.id, -1, name ? name : "x");
         if (I >= 0) s->items[I].layer = 0;
         return I;
     }
-    draw_op_label(c, key.id, label, sizeof label);
-    I = draw_item_add(s, n->op == RECUR_OP_INPUT ? DRAW_INPUT : DRAW_OP, key.id, -1, label);
+    recur_draw_op_label(c, key.id, label, sizeof label);
+    I = recur_draw_item_add(s, n->op == RECUR_OP_INPUT ? DRAW_INPUT : DRAW_OP, key.id, -1, label);
     if (I >= 0 && li >= 0) {
         s->items[I].cluster = loop_cluster(c, s, clusters, li);
         s->items[I].loop = li;
@@ -84,11 +84,11 @@ static void delay(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vi
 {
     const recur_loop_rec *L = &c->g->loops[li];
     if (L->n_state == 0) return;
-    int D = draw_item_add(s, DRAW_DELAY, li, -1, "");
+    int D = recur_draw_item_add(s, DRAW_DELAY, li, -1, "");
     if (D < 0) return;
     s->items[D].loop = li;
     if (!s->op_level) {
-        int C = draw_item_find(s, DRAW_CELL, li, -1);
+        int C = recur_draw_item_find(s, DRAW_CELL, li, -1);
         char label[128] = "";
         for (int k = 0; k < L->n_state && L->n_state > 1; k++) {
             const char *name = c->g->nodes[L->state[k]].name;
@@ -96,22 +96,22 @@ static void delay(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vi
             snprintf(label + used, sizeof label - used, "%s%s", k ? ", " : "", name ? name : "state");
         }
         s->items[D].layer = s->items[C].layer; /* beside its cell, outside the column */
-        draw_edge_add(s, C, D, DRAW_E_STATE, 0, label);
-        int back = draw_edge_add(s, D, C, DRAW_E_STATE, 0, "");
+        recur_draw_edge_add(s, C, D, DRAW_E_STATE, 0, label);
+        int back = recur_draw_edge_add(s, D, C, DRAW_E_STATE, 0, "");
         if (back >= 0) s->edges[back].loose = 1;
-        for (int i = 0; i < c->init_refs[li].n; i++) draw_edges_into(c, s, item, vis, &c->init_refs[li].v[i], C, -1);
+        for (int i = 0; i < c->init_refs[li].n; i++) recur_draw_edges_into(c, s, item, vis, &c->init_refs[li].v[i], C, -1);
         return;
     }
     s->items[D].cluster = loop_cluster(c, s, clusters, li);
     for (int k = 0; k < L->n_state; k++) {
-        int next = draw_key_index(c, (draw_key){L->next[k], DRAW_NOSTEP});
-        int state = draw_key_index(c, (draw_key){L->state[k], DRAW_NOSTEP});
-        if (next >= 0 && item[next] >= 0) draw_edge_add(s, item[next], D, DRAW_E_STATE, k, "");
+        int next = recur_draw_key_index(c, (draw_key){L->next[k], DRAW_NOSTEP});
+        int state = recur_draw_key_index(c, (draw_key){L->state[k], DRAW_NOSTEP});
+        if (next >= 0 && item[next] >= 0) recur_draw_edge_add(s, item[next], D, DRAW_E_STATE, k, "");
         if (state < 0 || item[state] < 0) continue;
-        int back = draw_edge_add(s, D, item[state], DRAW_E_STATE, k, "");
+        int back = recur_draw_edge_add(s, D, item[state], DRAW_E_STATE, k, "");
         if (back >= 0) s->edges[back].loose = 1;
         for (int i = 0; i < c->init_refs[li].n; i++)
-            if (c->init_refs[li].v[i].tag == k) draw_edges_into(c, s, item, vis, &c->init_refs[li].v[i], item[state], -1);
+            if (c->init_refs[li].v[i].tag == k) recur_draw_edges_into(c, s, item, vis, &c->init_refs[li].v[i], item[state], -1);
     }
 }
 
@@ -126,11 +126,11 @@ static void feedback(draw_ctx *c, draw_scene *s)
         int li = c->td[c->out[out->a].id] ? c->axis[c->out[out->a].id] : -1;
         if (li < 0 || (any_follower ? !c->loops[li].follows : c->loops[li].level != 0)) continue;
         for (int j = 0; j < s->n_items; j++)
-            if (s->items[j].kind == DRAW_INPUT && s->items[j].loop == li) draw_edge_add(s, i, j, DRAW_E_FEEDBACK, 0, "");
+            if (s->items[j].kind == DRAW_INPUT && s->items[j].loop == li) recur_draw_edge_add(s, i, j, DRAW_E_FEEDBACK, 0, "");
     }
 }
 
-recur_status draw_rolled(draw_ctx *c, draw_scene *s)
+recur_status recur_draw_rolled(draw_ctx *c, draw_scene *s)
 {
     int any = 0;
     for (int li = 0; li < c->n_loops; li++) any |= c->loops[li].used;
@@ -144,12 +144,12 @@ recur_status draw_rolled(draw_ctx *c, draw_scene *s)
     }
     for (int li = 0; li < c->n_loops; li++) clusters[li] = -1;
     for (int j = 0; j < c->n_keys; j++) item[j] = key_item(c, s, clusters, j);
-    recur_status st = s->st == RECUR_OK ? draw_connect(c, s, item, &vis) : RECUR_ERR_NOMEM;
+    recur_status st = s->st == RECUR_OK ? recur_draw_connect(c, s, item, &vis) : RECUR_ERR_NOMEM;
     if (st == RECUR_OK) {
         for (int li = 0; li < c->n_loops; li++)
             if (c->loops[li].used) delay(c, s, item, &vis, clusters, li);
-        draw_outputs(c, s, item, &vis);
-        if (!s->op_level) draw_join_layers(s);
+        recur_draw_outputs(c, s, item, &vis);
+        if (!s->op_level) recur_draw_join_layers(s);
         int top = 0;
         for (int i = 0; i < s->n_items; i++)
             if (s->items[i].layer > top) top = s->items[i].layer;
@@ -161,7 +161,7 @@ recur_status draw_rolled(draw_ctx *c, draw_scene *s)
         }
         if (c->o.feedback) feedback(c, s);
     }
-    draw_vis_free(&vis);
+    recur_draw_vis_free(&vis);
     free(clusters), free(item);
     if (st == RECUR_OK && s->st != RECUR_OK) st = recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
     return st;

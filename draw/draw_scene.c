@@ -57,7 +57,7 @@ static int rehash(draw_scene *s, int32_t **table, int *cap, int n, int items)
     return 1;
 }
 
-int draw_item_find(const draw_scene *s, draw_kind kind, int a, int b)
+int recur_draw_item_find(const draw_scene *s, draw_kind kind, int a, int b)
 {
     if (!s->item_hash_cap) return -1;
     uint32_t j = item_hash(kind, a, b) & (uint32_t)(s->item_hash_cap - 1);
@@ -68,9 +68,9 @@ int draw_item_find(const draw_scene *s, draw_kind kind, int a, int b)
     return -1;
 }
 
-int draw_item_add(draw_scene *s, draw_kind kind, int a, int b, const char *label)
+int recur_draw_item_add(draw_scene *s, draw_kind kind, int a, int b, const char *label)
 {
-    int found = draw_item_find(s, kind, a, b);
+    int found = recur_draw_item_find(s, kind, a, b);
     if (found >= 0) return found;
     if (s->n_items == s->cap_items) {
         int cap = s->cap_items ? 2 * s->cap_items : 64;
@@ -100,7 +100,7 @@ nomem:
     return -1;
 }
 
-int draw_edge_add(draw_scene *s, int from, int to, draw_edge_kind kind, int tag, const char *label)
+int recur_draw_edge_add(draw_scene *s, int from, int to, draw_edge_kind kind, int tag, const char *label)
 {
     if (from < 0 || to < 0) return -1;
     if (s->edge_hash_cap) {
@@ -133,7 +133,7 @@ nomem:
     return -1;
 }
 
-int draw_cluster_add(draw_scene *s, const char *name, const char *label, int parent, draw_cluster_style style)
+int recur_draw_cluster_add(draw_scene *s, const char *name, const char *label, int parent, draw_cluster_style style)
 {
     if (s->n_clusters == s->cap_clusters) {
         int cap = s->cap_clusters ? 2 * s->cap_clusters : 32;
@@ -158,7 +158,7 @@ int draw_cluster_add(draw_scene *s, const char *name, const char *label, int par
     return s->n_clusters++;
 }
 
-void draw_scene_free(draw_scene *s)
+void recur_draw_scene_free(draw_scene *s)
 {
     for (int i = 0; i < s->n_items; i++) free(s->items[i].label);
     for (int i = 0; i < s->n_clusters; i++) free(s->clusters[i].label);
@@ -371,9 +371,9 @@ static int passes(const draw_scene *s, const place *pl, int a, int b)
     return 0;
 }
 
-Agraph_t *draw_scene_graph(const draw_scene *s, const char *title)
+Agraph_t *recur_draw_scene_graph(const draw_scene *s, const char *title)
 {
-    Agraph_t *G = agopen("recur", Agdirected, draw_disc());
+    Agraph_t *G = agopen("recur", Agdirected, recur_draw_disc());
     if (!G) return NULL;
     /* Declarations with their defaults, in a fixed order. */
     agattr(G, AGRAPH, "rankdir", "BT");

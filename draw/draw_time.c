@@ -1,5 +1,5 @@
 /*
- * draw/draw_time.c — time in a drawing: which outer values are computed
+ * draw/recur_draw_time.c — time in a drawing: which outer values are computed
  * step by step along the time axis, and what a value is at a step.
  *
  * An outer value is time-distributed with length T when its axis 0 is a
@@ -20,7 +20,7 @@
 
 #include "draw.h"
 
-void draw_refs_push(draw_ctx *c, draw_refs *r, draw_key k, int flags, int tag)
+void recur_draw_refs_push(draw_ctx *c, draw_refs *r, draw_key k, int flags, int tag)
 {
     if (r->n == r->cap) {
         int cap = r->cap ? 2 * r->cap : 16;
@@ -35,13 +35,13 @@ void draw_refs_push(draw_ctx *c, draw_refs *r, draw_key k, int flags, int tag)
     r->v[r->n++] = (draw_ref){k, flags, tag};
 }
 
-int draw_body_loop(const draw_ctx *c, int32_t id)
+int recur_draw_body_loop(const draw_ctx *c, int32_t id)
 {
     const recur_node *n = &c->g->nodes[id];
     return n->loop ? n->loop : n->unrolled;
 }
 
-int64_t draw_time_of(const draw_ctx *c, int li, int64_t s)
+int64_t recur_draw_time_of(const draw_ctx *c, int li, int64_t s)
 {
     const recur_loop_rec *L = &c->g->loops[li];
     return L->reverse ? L->T - 1 - s : s;
@@ -117,7 +117,7 @@ static void mark_sequence(draw_ctx *c, int32_t id, int li, int64_t T, int32_t *s
     int top = 0;
     int32_t body;
     const recur_node *s = &g->nodes[id];
-    if (c->td[id] || draw_body_loop(c, id) || s->op == RECUR_OP_ALIAS || stacked_output(g, s, &body)) return;
+    if (c->td[id] || recur_draw_body_loop(c, id) || s->op == RECUR_OP_ALIAS || stacked_output(g, s, &body)) return;
     c->td[id] = T;
     c->axis[id] = li;
     stack[top++] = id;
@@ -135,7 +135,7 @@ static void mark_sequence(draw_ctx *c, int32_t id, int li, int64_t T, int32_t *s
             const recur_node *x = &g->nodes[in];
             if (!time_operand(g, n, k) || x->shape.ndim < 1 || x->shape.d[0] != T || x->op == RECUR_OP_PARAM) continue;
             any = 1;
-            if (c->td[in] || draw_body_loop(c, in) || x->op == RECUR_OP_ALIAS || stacked_output(g, x, &body)) continue;
+            if (c->td[in] || recur_draw_body_loop(c, in) || x->op == RECUR_OP_ALIAS || stacked_output(g, x, &body)) continue;
             c->td[in] = T;
             c->axis[in] = li;
             stack[top++] = in;
@@ -172,7 +172,7 @@ static void mark_row_wise(draw_ctx *c, int32_t v)
     c->axis[v] = ax;
 }
 
-void draw_loops_of(draw_ctx *c, int32_t id, uint64_t *loops, char *seen, int32_t *stack, int32_t *list, int *n_list)
+void recur_draw_loops_of(draw_ctx *c, int32_t id, uint64_t *loops, char *seen, int32_t *stack, int32_t *list, int *n_list)
 {
     recur_graph *g = c->g;
     int top = 0;
@@ -182,7 +182,7 @@ void draw_loops_of(draw_ctx *c, int32_t id, uint64_t *loops, char *seen, int32_t
     while (top > 0) {
         int32_t v = stack[--top];
         const recur_node *n = &g->nodes[v];
-        int li = draw_body_loop(c, v);
+        int li = recur_draw_body_loop(c, v);
         if (!li && n->op == RECUR_OP_LOOP_OUTPUT) li = (int)n->attr.i[0] + 1;
         if (li) {
             loops[(li - 1) / 64] |= (uint64_t)1 << ((li - 1) % 64);
@@ -220,7 +220,7 @@ static recur_status mark_joins(draw_ctx *c)
             uint64_t *bits = found ? b : a;
             for (int w = 0; w < words; w++) bits[w] = 0;
             int n_list = 0;
-            draw_loops_of(c, n->in[k], bits, seen, stack, list, &n_list);
+            recur_draw_loops_of(c, n->in[k], bits, seen, stack, list, &n_list);
             for (int i = 0; i < n_list; i++) seen[list[i]] = 0;
             int any = 0;
             for (int w = 0; w < words; w++) any |= bits[w] != 0;
@@ -242,7 +242,7 @@ static recur_status mark_joins(draw_ctx *c)
     return st;
 }
 
-recur_status draw_time(draw_ctx *c)
+recur_status recur_draw_time(draw_ctx *c)
 {
     recur_graph *g = c->g;
     recur_value *all = malloc(sizeof *all * ((size_t)c->n + 1));
@@ -269,7 +269,7 @@ recur_status draw_time(draw_ctx *c)
     for (int j = 0; j < count; j++) {
         int32_t v = order[j], body;
         const recur_node *n = &g->nodes[v];
-        if (c->td[v] || draw_body_loop(c, v)) continue;
+        if (c->td[v] || recur_draw_body_loop(c, v)) continue;
         int li = stacked_output(g, n, &body);
         if (li) {
             c->td[v] = g->loops[li - 1].T;
@@ -302,15 +302,15 @@ static void resolve_body(draw_ctx *c, int li, int32_t b, int32_t t, int flags, i
         const recur_loop_rec *L = &g->loops[li];
         const recur_node *n = &g->nodes[b];
         if (!c->unrolled) {
-            draw_refs_push(c, out, (draw_key){b, DRAW_NOSTEP}, flags, tag);
+            recur_draw_refs_push(c, out, (draw_key){b, DRAW_NOSTEP}, flags, tag);
             return;
         }
         if (n->loop != li + 1) { /* a state closed with an outer value */
-            draw_resolve(c, b, DRAW_NOSTEP, flags, tag, out);
+            recur_draw_resolve(c, b, DRAW_NOSTEP, flags, tag, out);
             return;
         }
         if (n->op == RECUR_OP_LOOP_STEP) {
-            draw_resolve(c, L->seq[n->attr.i[1]], t, flags, tag, out);
+            recur_draw_resolve(c, L->seq[n->attr.i[1]], t, flags, tag, out);
             return;
         }
         if (n->op == RECUR_OP_LOOP_STATE) {
@@ -319,14 +319,14 @@ static void resolve_body(draw_ctx *c, int li, int32_t b, int32_t t, int flags, i
             flags |= DRAW_VIA_STATE;
             tag = k;
             if (s == 0) {
-                draw_resolve(c, L->init[k], DRAW_NOSTEP, flags | DRAW_VIA_INIT, tag, out);
+                recur_draw_resolve(c, L->init[k], DRAW_NOSTEP, flags | DRAW_VIA_INIT, tag, out);
                 return;
             }
             b = L->next[k];
-            t = (int32_t)draw_time_of(c, li, s - 1);
+            t = (int32_t)recur_draw_time_of(c, li, s - 1);
             continue;
         }
-        draw_refs_push(c, out, (draw_key){b, t}, flags, tag);
+        recur_draw_refs_push(c, out, (draw_key){b, t}, flags, tag);
         return;
     }
 }
@@ -357,11 +357,11 @@ static int take_of_pads(draw_ctx *c, const recur_node *take, int flags, int tag,
             return 0;
         }
     }
-    for (int i = 0; i < n_found; i++) draw_resolve(c, found[i], DRAW_NOSTEP, flags, tag, out);
+    for (int i = 0; i < n_found; i++) recur_draw_resolve(c, found[i], DRAW_NOSTEP, flags, tag, out);
     return n_found > 0;
 }
 
-void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_refs *out)
+void recur_draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_refs *out)
 {
     recur_graph *g = c->g;
     for (;;) {
@@ -388,7 +388,7 @@ void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_r
         if (n->op == RECUR_OP_LOOP_OUTPUT) { /* a final state */
             const recur_loop_rec *L = &g->loops[n->attr.i[0]];
             int k = state_index(L, (int32_t)n->attr.i[2]);
-            int32_t last = (int32_t)draw_time_of(c, (int)n->attr.i[0], L->T - 1);
+            int32_t last = (int32_t)recur_draw_time_of(c, (int)n->attr.i[0], L->T - 1);
             resolve_body(c, (int)n->attr.i[0], L->next[k], c->unrolled ? last : DRAW_NOSTEP, flags | DRAW_VIA_FINAL,
                          tag, out);
             return;
@@ -408,19 +408,19 @@ void draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, draw_r
         if (n->op == RECUR_OP_TAKE && n->attr.i[0] == 0 && c->unrolled && take_of_pads(c, n, flags, tag, out)) return;
         if (c->td[id] && c->unrolled) {
             if (t != DRAW_NOSTEP) {
-                draw_refs_push(c, out, (draw_key){id, t}, flags, tag);
+                recur_draw_refs_push(c, out, (draw_key){id, t}, flags, tag);
             } else {
                 for (int32_t s = 0; s < c->td[id]; s++)
-                    draw_refs_push(c, out, (draw_key){id, s}, flags | DRAW_VIA_ALL, tag);
+                    recur_draw_refs_push(c, out, (draw_key){id, s}, flags | DRAW_VIA_ALL, tag);
             }
             return;
         }
-        draw_refs_push(c, out, (draw_key){id, DRAW_NOSTEP}, flags, tag);
+        recur_draw_refs_push(c, out, (draw_key){id, DRAW_NOSTEP}, flags, tag);
         return;
     }
 }
 
-void draw_operands(draw_ctx *c, draw_key k, draw_refs *out)
+void recur_draw_operands(draw_ctx *c, draw_key k, draw_refs *out)
 {
     recur_graph *g = c->g;
     const recur_node *n = &g->nodes[k.id];
@@ -428,7 +428,7 @@ void draw_operands(draw_ctx *c, draw_key k, draw_refs *out)
         int li = n->loop - 1;
         const recur_loop_rec *L = &g->loops[li];
         if (n->op == RECUR_OP_LOOP_STEP) { /* rolled only: unrolled views look through placeholders */
-            draw_resolve(c, L->seq[n->attr.i[1]], DRAW_NOSTEP, 0, 0, out);
+            recur_draw_resolve(c, L->seq[n->attr.i[1]], DRAW_NOSTEP, 0, 0, out);
             return;
         }
         for (int i = 0; i < n->n_in; i++) {
@@ -438,7 +438,7 @@ void draw_operands(draw_ctx *c, draw_key k, draw_refs *out)
                 resolve_body(c, li, in, k.t, 0, 0, out);
             } else {
                 int captured = x->op != RECUR_OP_PARAM && x->op != RECUR_OP_CONST && x->op != RECUR_OP_FILL;
-                draw_resolve(c, in, DRAW_NOSTEP, captured ? DRAW_VIA_CAPTURE : 0, 0, out);
+                recur_draw_resolve(c, in, DRAW_NOSTEP, captured ? DRAW_VIA_CAPTURE : 0, 0, out);
             }
         }
         return;
@@ -447,6 +447,6 @@ void draw_operands(draw_ctx *c, draw_key k, draw_refs *out)
     for (int i = 0; i < n->n_in; i++) {
         int32_t in = n->in[i];
         int timed = k.t != DRAW_NOSTEP && time_operand(g, n, i) && c->td[in] == c->td[k.id];
-        draw_resolve(c, in, timed ? k.t : DRAW_NOSTEP, 0, 0, out);
+        recur_draw_resolve(c, in, timed ? k.t : DRAW_NOSTEP, 0, 0, out);
     }
 }

@@ -1,5 +1,5 @@
 /*
- * draw/draw_unrolled.c — the unrolled and backward views: one column per
+ * draw/recur_draw_unrolled.c — the unrolled and backward views: one column per
  * time step.
  *
  * Layers from the bottom (items of one layer share a rank):
@@ -28,8 +28,8 @@ static int cell_cluster(draw_ctx *c, draw_scene *s, int li, int64_t t, int grad)
     snprintf(name, sizeof name, "%s%d_%lld", grad ? "grad" : "cell", li, (long long)t);
     for (int i = 0; i < s->n_clusters; i++)
         if (strcmp(s->clusters[i].name + 8, name) == 0) return i; /* after "cluster_" */
-    snprintf(label, sizeof label, "%s%s, t = %lld", grad ? "\xe2\x88\x82 " : "", draw_loop_label(c, li), (long long)t);
-    int cl = draw_cluster_add(s, name, label, -1, grad ? DRAW_CL_GRAD : DRAW_CL_CELL);
+    snprintf(label, sizeof label, "%s%s, t = %lld", grad ? "\xe2\x88\x82 " : "", recur_draw_loop_label(c, li), (long long)t);
+    int cl = recur_draw_cluster_add(s, name, label, -1, grad ? DRAW_CL_GRAD : DRAW_CL_CELL);
     if (cl >= 0) s->clusters[cl].reverse = c->loops[li].reverse;
     return cl;
 }
@@ -37,7 +37,7 @@ static int cell_cluster(draw_ctx *c, draw_scene *s, int li, int64_t t, int grad)
 /* Makes item (kind, a, b) at column col of loop li. */
 static int place(draw_scene *s, draw_kind kind, int a, int b, const char *label, int layer, int col, int li)
 {
-    int I = draw_item_add(s, kind, a, b, label);
+    int I = recur_draw_item_add(s, kind, a, b, label);
     if (I < 0) return I;
     draw_item *it = &s->items[I];
     it->layer = layer;
@@ -52,34 +52,34 @@ static int32_t cell_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     draw_key key = c->keys[k];
     const recur_node *n = &c->g->nodes[key.id];
     char label[256];
-    if (c->o.view == RECUR_VIEW_BACKWARD && !draw_is_forward(c, key)) {
+    if (c->o.view == RECUR_VIEW_BACKWARD && !recur_draw_is_forward(c, key)) {
         if (key.id == c->seed) return loss_item;
         if (!c->gloop[k]) return DRAW_HIDDEN;
-        int li = c->gloop[k] - 1, col = draw_col(c, li, c->gstep[k]);
+        int li = c->gloop[k] - 1, col = recur_draw_col(c, li, c->gstep[k]);
         if (col < 0) return DRAW_DROPPED;
-        snprintf(label, sizeof label, "\xe2\x88\x82 %s", draw_loop_label(c, li));
+        snprintf(label, sizeof label, "\xe2\x88\x82 %s", recur_draw_loop_label(c, li));
         int I = place(s, DRAW_GRAD, li, c->gstep[k], label, -1, col, li);
         if (I >= 0) s->items[I].grad = 1, s->items[I].reverse = c->loops[li].reverse;
         return I;
     }
     if (key.id == c->o.loss.id && c->o.view == RECUR_VIEW_BACKWARD) return loss_item;
-    int li = draw_body_loop(c, key.id) - 1;
+    int li = recur_draw_body_loop(c, key.id) - 1;
     if (n->loop && li >= 0) {
-        int col = draw_col(c, li, key.t);
+        int col = recur_draw_col(c, li, key.t);
         if (col < 0) return DRAW_DROPPED;
-        int I = place(s, DRAW_CELL, li, key.t, draw_loop_label(c, li), row_layer(c->loops[li].row), col, li);
+        int I = place(s, DRAW_CELL, li, key.t, recur_draw_loop_label(c, li), row_layer(c->loops[li].row), col, li);
         if (I >= 0) s->items[I].level = c->loops[li].level, s->items[I].reverse = c->loops[li].reverse;
         return I;
     }
     if (key.t == DRAW_NOSTEP) return DRAW_HIDDEN;
-    int col = draw_col(c, c->axis[key.id], key.t);
+    int col = recur_draw_col(c, c->axis[key.id], key.t);
     if (col < 0) return DRAW_DROPPED;
     if (c->token[key.id] == 1) {
-        draw_token_label(c, key.id, key.t, label, sizeof label);
+        recur_draw_token_label(c, key.id, key.t, label, sizeof label);
         return place(s, DRAW_INPUT, key.id, key.t, label, 0, col, c->axis[key.id]);
     }
     if (c->join[key.id])
-        return place(s, DRAW_JOIN, key.id, key.t, draw_join_label(c, key.id), -1, col, c->axis[key.id]);
+        return place(s, DRAW_JOIN, key.id, key.t, recur_draw_join_label(c, key.id), -1, col, c->axis[key.id]);
     return DRAW_HIDDEN;
 }
 
@@ -96,13 +96,13 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     int64_t t = key.t;
     if (n->loop) {
         li = n->loop - 1;
-    } else if (c->o.view == RECUR_VIEW_BACKWARD && !draw_is_forward(c, key) && c->gloop[k]) {
+    } else if (c->o.view == RECUR_VIEW_BACKWARD && !recur_draw_is_forward(c, key) && c->gloop[k]) {
         li = c->gloop[k] - 1, t = c->gstep[k], grad = 1;
     }
     if (li >= 0) {
-        if (draw_col(c, li, t) < 0) return DRAW_DROPPED;
-        draw_op_label(c, key.id, label, sizeof label);
-        int I = draw_item_add(s, DRAW_OP, key.id, key.t, label);
+        if (recur_draw_col(c, li, t) < 0) return DRAW_DROPPED;
+        recur_draw_op_label(c, key.id, label, sizeof label);
+        int I = recur_draw_item_add(s, DRAW_OP, key.id, key.t, label);
         if (I >= 0) {
             s->items[I].cluster = cell_cluster(c, s, li, t, grad);
             s->items[I].loop = li;
@@ -111,19 +111,19 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
         }
         return I;
     }
-    int col = key.t == DRAW_NOSTEP ? -1 : draw_col(c, c->axis[key.id], key.t);
+    int col = key.t == DRAW_NOSTEP ? -1 : recur_draw_col(c, c->axis[key.id], key.t);
     if (key.t != DRAW_NOSTEP && col < 0) return DRAW_DROPPED;
     if (c->token[key.id] || n->op == RECUR_OP_INPUT) {
         if (key.t != DRAW_NOSTEP)
-            draw_token_label(c, key.id, key.t, label, sizeof label);
+            recur_draw_token_label(c, key.id, key.t, label, sizeof label);
         else
-            draw_op_label(c, key.id, label, sizeof label);
+            recur_draw_op_label(c, key.id, label, sizeof label);
         return place(s, DRAW_INPUT, key.id, key.t, label, c->token[key.id] == 1 ? 0 : -1, col,
                      c->axis[key.id]);
     }
-    draw_op_label(c, key.id, label, sizeof label);
+    recur_draw_op_label(c, key.id, label, sizeof label);
     int I = place(s, DRAW_OP, key.id, key.t, label, -1, col, key.t == DRAW_NOSTEP ? -1 : c->axis[key.id]);
-    if (I >= 0) s->items[I].grad = !draw_is_forward(c, key);
+    if (I >= 0) s->items[I].grad = !recur_draw_is_forward(c, key);
     return I;
 }
 
@@ -132,7 +132,7 @@ static void row_ellipses(draw_ctx *c, draw_scene *s)
 {
     int n = s->n_items;
     for (int li = 0; li < c->n_loops; li++) {
-        int ecol = draw_ellipsis_col(c, li);
+        int ecol = recur_draw_ellipsis_col(c, li);
         if (!c->loops[li].used || ecol < 0) continue;
         for (int i = 0; i < n; i++) {
             const draw_item *it = &s->items[i];
@@ -144,13 +144,13 @@ static void row_ellipses(draw_ctx *c, draw_scene *s)
         }
         /* The gradient flows over the hidden steps through its row's ellipsis. */
         int first_hidden = c->loops[li].head, last_hidden = (int)(c->loops[li].T - c->loops[li].tail - 1);
-        int before = draw_item_find(s, DRAW_GRAD, li, first_hidden - 1);
-        int after = draw_item_find(s, DRAW_GRAD, li, last_hidden + 1);
+        int before = recur_draw_item_find(s, DRAW_GRAD, li, first_hidden - 1);
+        int after = recur_draw_item_find(s, DRAW_GRAD, li, last_hidden + 1);
         if (before >= 0 && after >= 0) {
-            int e = draw_item_find(s, DRAW_ELLIPSIS, li, s->items[before].layer);
+            int e = recur_draw_item_find(s, DRAW_ELLIPSIS, li, s->items[before].layer);
             int lo = c->loops[li].reverse ? before : after, hi = c->loops[li].reverse ? after : before;
-            draw_edge_add(s, lo, e, DRAW_E_GRAD, 0, "");
-            draw_edge_add(s, e, hi, DRAW_E_GRAD, 0, "");
+            recur_draw_edge_add(s, lo, e, DRAW_E_GRAD, 0, "");
+            recur_draw_edge_add(s, e, hi, DRAW_E_GRAD, 0, "");
         }
     }
 }
@@ -168,19 +168,19 @@ static void feedback(draw_ctx *c, draw_scene *s)
         const draw_loop *P = &c->loops[li];
         if (!P->used || (any_follower ? !P->follows : P->level != 0)) continue;
         for (int64_t s0 = 0; s0 + 1 < P->T; s0++) {
-            int64_t t = draw_time_of(c, li, s0), t1 = draw_time_of(c, li, s0 + 1);
+            int64_t t = recur_draw_time_of(c, li, s0), t1 = recur_draw_time_of(c, li, s0 + 1);
             int from = -1, to = -1;
             for (int i = 0; i < s->n_items && from < 0; i++)
                 if (s->items[i].kind == DRAW_OUTPUT && s->items[i].loop == li && s->items[i].b == t) from = i;
-            if (from < 0) from = draw_item_find(s, DRAW_CELL, li, (int)t);
+            if (from < 0) from = recur_draw_item_find(s, DRAW_CELL, li, (int)t);
             for (int i = 0; i < s->n_items && to < 0; i++)
                 if (s->items[i].kind == DRAW_INPUT && s->items[i].loop == li && s->items[i].b == t1) to = i;
-            if (from >= 0 && to >= 0) draw_edge_add(s, from, to, DRAW_E_FEEDBACK, 0, "");
+            if (from >= 0 && to >= 0) recur_draw_edge_add(s, from, to, DRAW_E_FEEDBACK, 0, "");
         }
     }
 }
 
-recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
+recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
 {
     int n_cols = 0;
     for (int li = 0; li < c->n_loops; li++)
@@ -192,25 +192,25 @@ recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
     if (!item) return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
     int loss_item = -1;
     if (c->o.view == RECUR_VIEW_BACKWARD) {
-        const char *name = draw_user_name(c->g, c->o.loss.id);
-        loss_item = draw_item_add(s, s->op_level ? DRAW_OP : DRAW_LOSS, c->o.loss.id, -1, name ? name : "loss");
+        const char *name = recur_draw_user_name(c->g, c->o.loss.id);
+        loss_item = recur_draw_item_add(s, s->op_level ? DRAW_OP : DRAW_LOSS, c->o.loss.id, -1, name ? name : "loss");
     }
     for (int j = 0; j < c->n_keys; j++)
         item[j] = s->op_level ? op_item(c, s, j, loss_item) : cell_item(c, s, j, loss_item);
-    recur_status st = s->st == RECUR_OK ? draw_connect(c, s, item, &vis) : RECUR_ERR_NOMEM;
-    if (st == RECUR_OK) draw_outputs(c, s, item, &vis);
+    recur_status st = s->st == RECUR_OK ? recur_draw_connect(c, s, item, &vis) : RECUR_ERR_NOMEM;
+    if (st == RECUR_OK) recur_draw_outputs(c, s, item, &vis);
 
-    /* Layers of what draw_connect and draw_outputs made, then of the outputs and gradients. */
+    /* Layers of what recur_draw_connect and recur_draw_outputs made, then of the outputs and gradients. */
     int top = 0;
     for (int i = 0; i < s->n_items; i++) {
         draw_item *it = &s->items[i];
         if (it->kind == DRAW_INIT || (it->kind == DRAW_ELLIPSIS && it->b < 0)) {
             const draw_loop *P = &c->loops[it->loop];
             it->layer = s->op_level ? 0 : row_layer(P->row); /* op level: with the input tokens */
-            it->col = it->kind == DRAW_INIT ? (P->reverse ? P->col0 + P->width : P->col0 - 1) : draw_ellipsis_col(c, it->loop);
+            it->col = it->kind == DRAW_INIT ? (P->reverse ? P->col0 + P->width : P->col0 - 1) : recur_draw_ellipsis_col(c, it->loop);
         }
     }
-    if (!s->op_level) draw_join_layers(s);
+    if (!s->op_level) recur_draw_join_layers(s);
     for (int i = 0; i < s->n_items; i++)
         if (!s->items[i].grad && s->items[i].layer > top) top = s->items[i].layer;
     int n_fwd_out = 0;
@@ -241,7 +241,7 @@ recur_status draw_unrolled(draw_ctx *c, draw_scene *s)
     }
     if (!s->op_level && st == RECUR_OK) row_ellipses(c, s);
     if (c->o.feedback && st == RECUR_OK) feedback(c, s);
-    draw_vis_free(&vis);
+    recur_draw_vis_free(&vis);
     free(item);
     if (st == RECUR_OK && s->st != RECUR_OK) st = recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
     return st;

@@ -372,7 +372,7 @@ static recur_value loop_output(recur_graph *g, recur_loop l, recur_value v, int 
     recur_value out = recur_node_add(g, RECUR_OP_LOOP_OUTPUT, 1, &loopnode, &attr);
     if (recur_ok(out) && L->unrolled) {
         /* Asked for after unrolling: alias the unrolled result at once. */
-        recur_status st = recur_unroll_output(g, out);
+        recur_status st = recur_loop_output_unrolled(g, out);
         if (st != RECUR_OK) {
             recur_graph_truncate(g, out.id);
             return RECUR_NONE;
@@ -417,4 +417,62 @@ recur_loop recur_value_loop(const recur_graph *g, recur_value v)
 {
     const recur_node *n = recur_node_of(g, v);
     return n && n->loop > 0 ? (recur_loop){n->loop - 1} : INVALID_LOOP;
+}
+
+recur_status recur_loop_output_unrolled(recur_graph *g, recur_value out)
+{
+    const recur_node *n = &g->nodes[out.id];
+    int li = (int)n->attr.i[0], final = (int)n->attr.i[1];
+    int32_t v = (int32_t)n->attr.i[2];
+    recur_loop_rec *L = &g->loops[li];
+    recur_value result;
+    if (final) {
+        int k = 0;
+        while (k < L->n_state && L->state[k] != v) k++;
+        result = (recur_value){recur_loop_copy_at(g, L, L->next[k], recur_loop_time_of(L, L->T - 1))};
+    } else if (g->nodes[v].loop && L->hoisted && L->hoisted[v - L->first] >= 0) {
+        result = (recur_value){L->hoisted[v - L->first]}; /* already [T, ...] */
+    } else {
+        recur_value *steps = malloc(sizeof *steps * (size_t)L->T);
+        if (!steps) return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory");
+        for (int64_t t = 0; t < L->T; t++) steps[t] = (recur_value){recur_loop_copy_at(g, L, v, t)};
+        result = recur_stack(g, (int)L->T, steps, 0);
+        free(steps);
+        if (!recur_ok(result)) return g->error.code;
+    }
+    recur_node *o = &g->nodes[out.id];
+    o->op = RECUR_OP_ALIAS;
+    o->in[0] = result.id;
+    memset(&o->attr, 0, sizeof o->attr);
+    return RECUR_OK;
+}
+
+recur_value recur_loop_step_value(recur_graph *g, recur_loop l, recur_value v, int64_t t)
+{
+    if (!g) return RECUR_NONE;
+    if (l.id < 0 || l.id >= g->n_loops) {
+        recur_set_error(g, RECUR_ERR_VALUE, "loop_step_value: loop %d does not exist", l.id);
+        return RECUR_NONE;
+    }
+    recur_loop_rec *L = &g->loops[l.id];
+    recur_node *n = recur_operand(g, v, "loop_step_value");
+    if (!n) return RECUR_NONE;
+    if (!L->unrolled) {
+        recur_set_error(g, RECUR_ERR_STATE, "loop_step_value: loop \"%s\" is not unrolled yet (recur_unroll)", L->name);
+        return RECUR_NONE;
+    }
+    if (n->loop != l.id + 1 || t < 0 || t >= L->T) {
+        recur_set_error(g, RECUR_ERR_ARG, "loop_step_value: \"%s\" at step %lld is not a body value of loop \"%s\" (T = %lld)",
+                        recur_node_name(g, v.id), (long long)t, L->name, (long long)L->T);
+        return RECUR_NONE;
+    }
+    int32_t c = recur_loop_copy_at(g, L, v.id, t);
+    if (c < 0 && L->hoisted && L->hoisted[v.id - L->first] >= 0) {
+        /* Hoisted and read by no step: its slice for step t is made on demand. */
+        recur_value slice = recur_select_step(g, (recur_value){L->hoisted[v.id - L->first]}, t);
+        if (!recur_ok(slice)) return slice;
+        L = &g->loops[l.id];
+        L->copies[t * (L->last - L->first) + (v.id - L->first)] = c = slice.id;
+    }
+    return (recur_value){c};
 }

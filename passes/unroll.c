@@ -22,15 +22,6 @@
 #include "ops/op.h"
 #include "recur/loop.h"
 
-/* The copy of node id at time t (an outer value maps to itself). */
-static int32_t copy_at(const recur_graph *g, const recur_loop_rec *L, int32_t id, int64_t t)
-{
-    if (g->nodes[id].loop == 0) return id;
-    return L->copies[t * (L->last - L->first) + (id - L->first)];
-}
-
-/* The time index of processing step s. */
-static int64_t time_of(const recur_loop_rec *L, int64_t s) { return L->reverse ? L->T - 1 - s : s; }
 
 /*
  * per_step[b] = 1 if hoisted body node b is read at every step: by a body
@@ -71,7 +62,7 @@ static recur_status unroll_loop(recur_graph *g, int li)
     recur_value small[8], *in = small;
     int in_cap = 8;
     for (int64_t s = 0; s < T && st == RECUR_OK; s++) {
-        int64_t t = time_of(L, s);
+        int64_t t = recur_loop_time_of(L, s);
         for (int32_t id = L->first; id < L->last; id++) {
             L = &g->loops[li];
             recur_node *n = &g->nodes[id];
@@ -84,7 +75,7 @@ static recur_status unroll_loop(recur_graph *g, int li)
                 copy = recur_select_step(g, (recur_value){hoisted}, t);
             } else if (n->op == RECUR_OP_LOOP_STATE) {
                 int k = (int)n->attr.i[1];
-                copy = s == 0 ? (recur_value){L->init[k]} : (recur_value){copy_at(g, L, L->next[k], time_of(L, s - 1))};
+                copy = s == 0 ? (recur_value){L->init[k]} : (recur_value){recur_loop_copy_at(g, L, L->next[k], recur_loop_time_of(L, s - 1))};
             } else {
                 if (n->n_in > in_cap) {
                     recur_value *grown = malloc(sizeof *grown * (size_t)n->n_in);
@@ -96,7 +87,7 @@ static recur_status unroll_loop(recur_graph *g, int li)
                     in = grown;
                     in_cap = n->n_in;
                 }
-                for (int k = 0; k < n->n_in; k++) in[k] = (recur_value){copy_at(g, L, n->in[k], t)};
+                for (int k = 0; k < n->n_in; k++) in[k] = (recur_value){recur_loop_copy_at(g, L, n->in[k], t)};
                 recur_attr attr = n->attr;
                 if (n->op == RECUR_OP_DROPOUT) /* each step's copy draws its own mask */
                     attr.seed = recur_hash64(attr.seed ^ recur_hash64((uint64_t)t + 1));
@@ -129,37 +120,9 @@ static recur_status unroll_loop(recur_graph *g, int li)
     for (int32_t id = 0; id < g->n; id++) {
         const recur_node *n = &g->nodes[id];
         if (n->removed || n->op != RECUR_OP_LOOP_OUTPUT || n->attr.i[0] != li) continue;
-        recur_status st = recur_unroll_output(g, (recur_value){id});
+        recur_status st = recur_loop_output_unrolled(g, (recur_value){id});
         if (st != RECUR_OK) return st;
     }
-    return RECUR_OK;
-}
-
-recur_status recur_unroll_output(recur_graph *g, recur_value out)
-{
-    const recur_node *n = &g->nodes[out.id];
-    int li = (int)n->attr.i[0], final = (int)n->attr.i[1];
-    int32_t v = (int32_t)n->attr.i[2];
-    recur_loop_rec *L = &g->loops[li];
-    recur_value result;
-    if (final) {
-        int k = 0;
-        while (k < L->n_state && L->state[k] != v) k++;
-        result = (recur_value){copy_at(g, L, L->next[k], time_of(L, L->T - 1))};
-    } else if (g->nodes[v].loop && L->hoisted && L->hoisted[v - L->first] >= 0) {
-        result = (recur_value){L->hoisted[v - L->first]}; /* already [T, ...] */
-    } else {
-        recur_value *steps = malloc(sizeof *steps * (size_t)L->T);
-        if (!steps) return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory");
-        for (int64_t t = 0; t < L->T; t++) steps[t] = (recur_value){copy_at(g, L, v, t)};
-        result = recur_stack(g, (int)L->T, steps, 0);
-        free(steps);
-        if (!recur_ok(result)) return g->error.code;
-    }
-    recur_node *o = &g->nodes[out.id];
-    o->op = RECUR_OP_ALIAS;
-    o->in[0] = result.id;
-    memset(&o->attr, 0, sizeof o->attr);
     return RECUR_OK;
 }
 
@@ -176,34 +139,4 @@ recur_status recur_unroll(recur_graph *g)
     }
     /* Every step's copy is an outer node now: fuse the products that share an operand. */
     return recur_fuse_matmuls(g);
-}
-
-recur_value recur_loop_step_value(recur_graph *g, recur_loop l, recur_value v, int64_t t)
-{
-    if (!g) return RECUR_NONE;
-    if (l.id < 0 || l.id >= g->n_loops) {
-        recur_set_error(g, RECUR_ERR_VALUE, "loop_step_value: loop %d does not exist", l.id);
-        return RECUR_NONE;
-    }
-    recur_loop_rec *L = &g->loops[l.id];
-    recur_node *n = recur_operand(g, v, "loop_step_value");
-    if (!n) return RECUR_NONE;
-    if (!L->unrolled) {
-        recur_set_error(g, RECUR_ERR_STATE, "loop_step_value: loop \"%s\" is not unrolled yet (recur_unroll)", L->name);
-        return RECUR_NONE;
-    }
-    if (n->loop != l.id + 1 || t < 0 || t >= L->T) {
-        recur_set_error(g, RECUR_ERR_ARG, "loop_step_value: \"%s\" at step %lld is not a body value of loop \"%s\" (T = %lld)",
-                        recur_node_name(g, v.id), (long long)t, L->name, (long long)L->T);
-        return RECUR_NONE;
-    }
-    int32_t c = copy_at(g, L, v.id, t);
-    if (c < 0 && L->hoisted && L->hoisted[v.id - L->first] >= 0) {
-        /* Hoisted and read by no step: its slice for step t is made on demand. */
-        recur_value slice = recur_select_step(g, (recur_value){L->hoisted[v.id - L->first]}, t);
-        if (!recur_ok(slice)) return slice;
-        L = &g->loops[l.id];
-        L->copies[t * (L->last - L->first) + (v.id - L->first)] = c = slice.id;
-    }
-    return (recur_value){c};
 }

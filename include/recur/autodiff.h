@@ -23,7 +23,7 @@ extern "C" {
  * a wrt value only through an op without a gradient rule for that operand.
  * On failure no gradient node is kept reachable and grads[] are RECUR_NONE.
  */
-recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur_value *wrt,
+RECUR_API recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur_value *wrt,
                         recur_value *grads);
 
 #ifdef __cplusplus

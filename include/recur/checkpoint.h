@@ -78,16 +78,16 @@ extern "C" {
 typedef struct recur_ckpt recur_ckpt;
 
 /** Creates an empty checkpoint. NULL if out of memory. */
-recur_ckpt *recur_ckpt_new(void);
+RECUR_API recur_ckpt *recur_ckpt_new(void);
 
 /** Frees a checkpoint and everything it holds. NULL is allowed. */
-void recur_ckpt_free(recur_ckpt *ck);
+RECUR_API void recur_ckpt_free(recur_ckpt *ck);
 
 /** Status of the most recent failed call on ck, RECUR_OK if none. */
-recur_status recur_ckpt_errcode(const recur_ckpt *ck);
+RECUR_API recur_status recur_ckpt_errcode(const recur_ckpt *ck);
 
 /** Message of the most recent failed call on ck ("" if none). Valid until the next failing call. */
-const char *recur_ckpt_errmsg(const recur_ckpt *ck);
+RECUR_API const char *recur_ckpt_errmsg(const recur_ckpt *ck);
 
 /* --------------------------------------------------------------- tensors */
 
@@ -105,26 +105,26 @@ typedef struct recur_ckpt_tensor {
  * characters; shapes have rank 0..4 and dimensions >= 1 (as graph shapes).
  * RECUR_ERR_ARG or RECUR_ERR_SHAPE on a bad argument (ck is unchanged).
  */
-recur_status recur_ckpt_set_tensor(recur_ckpt *ck, const char *name, recur_shape shape, const float *data);
+RECUR_API recur_status recur_ckpt_set_tensor(recur_ckpt *ck, const char *name, recur_shape shape, const float *data);
 
 /**
  * Copies tensor `name` into `out` after checking that its shape is `shape`:
  * RECUR_ERR_ARG if there is no such tensor, RECUR_ERR_SHAPE (naming both
  * shapes) if the shapes differ; `out` is written only on success.
  */
-recur_status recur_ckpt_get_tensor(recur_ckpt *ck, const char *name, recur_shape shape, float *out);
+RECUR_API recur_status recur_ckpt_get_tensor(recur_ckpt *ck, const char *name, recur_shape shape, float *out);
 
 /** Number of tensors. */
-int recur_ckpt_count(const recur_ckpt *ck);
+RECUR_API int recur_ckpt_count(const recur_ckpt *ck);
 
 /** Index (0..count-1) of the tensor called `name`, -1 if there is none. */
-int recur_ckpt_find(const recur_ckpt *ck, const char *name);
+RECUR_API int recur_ckpt_find(const recur_ckpt *ck, const char *name);
 
 /**
  * Tensor i (0..count-1, in the order first set). Out of range gives a view
  * with name NULL. The view is valid until ck is changed or freed.
  */
-recur_ckpt_tensor recur_ckpt_at(const recur_ckpt *ck, int i);
+RECUR_API recur_ckpt_tensor recur_ckpt_at(const recur_ckpt *ck, int i);
 
 /* -------------------------------------------------------------- metadata */
 
@@ -150,9 +150,9 @@ typedef struct recur_ckpt_meta {
  * Strings must be valid UTF-8 without NUL, up to 2^32 - 1 bytes.
  * RECUR_ERR_ARG on a bad key or string (ck is unchanged).
  */
-recur_status recur_ckpt_set_int(recur_ckpt *ck, const char *key, int64_t value);
-recur_status recur_ckpt_set_float(recur_ckpt *ck, const char *key, double value);
-recur_status recur_ckpt_set_str(recur_ckpt *ck, const char *key, const char *value);
+RECUR_API recur_status recur_ckpt_set_int(recur_ckpt *ck, const char *key, int64_t value);
+RECUR_API recur_status recur_ckpt_set_float(recur_ckpt *ck, const char *key, double value);
+RECUR_API recur_status recur_ckpt_set_str(recur_ckpt *ck, const char *key, const char *value);
 
 /**
  * Reads metadata `key` into *out: RECUR_ERR_ARG if there is no such entry,
@@ -160,18 +160,18 @@ recur_status recur_ckpt_set_str(recur_ckpt *ck, const char *key, const char *val
  * recur_ckpt_get_float also accepts an integer entry and converts it.
  * A string stays owned by the checkpoint (valid until ck changes).
  */
-recur_status recur_ckpt_get_int(recur_ckpt *ck, const char *key, int64_t *out);
-recur_status recur_ckpt_get_float(recur_ckpt *ck, const char *key, double *out);
-recur_status recur_ckpt_get_str(recur_ckpt *ck, const char *key, const char **out);
+RECUR_API recur_status recur_ckpt_get_int(recur_ckpt *ck, const char *key, int64_t *out);
+RECUR_API recur_status recur_ckpt_get_float(recur_ckpt *ck, const char *key, double *out);
+RECUR_API recur_status recur_ckpt_get_str(recur_ckpt *ck, const char *key, const char **out);
 
 /** Number of metadata entries. */
-int recur_ckpt_meta_count(const recur_ckpt *ck);
+RECUR_API int recur_ckpt_meta_count(const recur_ckpt *ck);
 
 /** Index (0..meta_count-1) of the entry called `key`, -1 if there is none. */
-int recur_ckpt_meta_find(const recur_ckpt *ck, const char *key);
+RECUR_API int recur_ckpt_meta_find(const recur_ckpt *ck, const char *key);
 
 /** Entry i in the order first set; out of range gives a view with key NULL. Valid until ck changes. */
-recur_ckpt_meta recur_ckpt_meta_at(const recur_ckpt *ck, int i);
+RECUR_API recur_ckpt_meta recur_ckpt_meta_at(const recur_ckpt *ck, int i);
 
 /* ------------------------------------------------------ saving, loading */
 
@@ -184,13 +184,13 @@ recur_ckpt_meta recur_ckpt_meta_at(const recur_ckpt *ck, int i);
  * survive a crash of the machine. A symbolic link at `path` is replaced by
  * the new file, not followed.
  */
-recur_status recur_ckpt_save(recur_ckpt *ck, const char *path);
+RECUR_API recur_status recur_ckpt_save(recur_ckpt *ck, const char *path);
 
 /**
  * Serializes ck into a new buffer of *len bytes (the exact bytes
  * recur_ckpt_save writes), to be released with free().
  */
-recur_status recur_ckpt_save_mem(recur_ckpt *ck, void **buf, size_t *len);
+RECUR_API recur_status recur_ckpt_save_mem(recur_ckpt *ck, void **buf, size_t *len);
 
 /**
  * Loads the checkpoint file at `path` into a new checkpoint *out. As with
@@ -201,10 +201,10 @@ recur_status recur_ckpt_save_mem(recur_ckpt *ck, void **buf, size_t *len);
  * changed. The file (which must be a regular file) is read once, straight
  * into the tensors' storage.
  */
-recur_status recur_ckpt_load(const char *path, recur_ckpt **out);
+RECUR_API recur_status recur_ckpt_load(const char *path, recur_ckpt **out);
 
 /** recur_ckpt_load from the `len` bytes at `buf` (messages name the source "(memory)"). */
-recur_status recur_ckpt_load_mem(const void *buf, size_t len, recur_ckpt **out);
+RECUR_API recur_status recur_ckpt_load_mem(const void *buf, size_t len, recur_ckpt **out);
 
 /* --------------------------------------------------------- graph helpers */
 
@@ -212,10 +212,10 @@ recur_status recur_ckpt_load_mem(const void *buf, size_t len, recur_ckpt **out);
  * A new checkpoint holding a copy of every parameter of g under its name,
  * in creation order. NULL with the reason on g (recur_errmsg).
  */
-recur_ckpt *recur_ckpt_from_params(recur_graph *g);
+RECUR_API recur_ckpt *recur_ckpt_from_params(recur_graph *g);
 
 /** recur_ckpt_from_params then recur_ckpt_save; the reason of a failure is recorded on g. */
-recur_status recur_ckpt_save_params(recur_graph *g, const char *path);
+RECUR_API recur_status recur_ckpt_save_params(recur_graph *g, const char *path);
 
 /**
  * Copies the tensors of ck into the parameters of g with the same names.
@@ -226,7 +226,7 @@ recur_status recur_ckpt_save_params(recur_graph *g, const char *path);
  * optimizer's state, say) are ignored. The reason of a failure is recorded
  * on g.
  */
-recur_status recur_ckpt_restore_params(recur_graph *g, const recur_ckpt *ck, int strict);
+RECUR_API recur_status recur_ckpt_restore_params(recur_graph *g, const recur_ckpt *ck, int strict);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,17 @@
 extern "C" {
 #endif
 
+/**
+ * Marks the library's public functions: the shared library is built with
+ * hidden visibility, so only what the public headers declare with
+ * RECUR_API is exported (all of it named recur_*).
+ */
+#if defined(__GNUC__)
+#define RECUR_API __attribute__((visibility("default")))
+#else
+#define RECUR_API
+#endif
+
 #define RECUR_VERSION_MAJOR 0
 #define RECUR_VERSION_MINOR 1
 #define RECUR_VERSION_PATCH 0
@@ -46,7 +57,7 @@ typedef enum recur_status {
 } recur_status;
 
 /** A short, static English name of a status code ("shape mismatch", ...). */
-const char *recur_status_str(recur_status s);
+RECUR_API const char *recur_status_str(recur_status s);
 
 /**
  * A tensor shape: ndim dimensions d[0..ndim-1], row-major. ndim == 0 is a
@@ -58,23 +69,23 @@ typedef struct recur_shape {
 } recur_shape;
 
 /** Shape constructors: recur_shape0() is a scalar, recur_shape2(3, 4) a 3x4 matrix. */
-recur_shape recur_shape0(void);
-recur_shape recur_shape1(int64_t d0);
-recur_shape recur_shape2(int64_t d0, int64_t d1);
-recur_shape recur_shape3(int64_t d0, int64_t d1, int64_t d2);
-recur_shape recur_shape4(int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+RECUR_API recur_shape recur_shape0(void);
+RECUR_API recur_shape recur_shape1(int64_t d0);
+RECUR_API recur_shape recur_shape2(int64_t d0, int64_t d1);
+RECUR_API recur_shape recur_shape3(int64_t d0, int64_t d1, int64_t d2);
+RECUR_API recur_shape recur_shape4(int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 
 /** Number of elements of a shape (1 for a scalar). */
-int64_t recur_shape_numel(recur_shape s);
+RECUR_API int64_t recur_shape_numel(recur_shape s);
 
 /** 1 when both shapes have the same rank and dimensions. */
-int recur_shape_equal(recur_shape a, recur_shape b);
+RECUR_API int recur_shape_equal(recur_shape a, recur_shape b);
 
 /**
  * Writes a shape as "[3, 4]" ("[]" for a scalar) into buf (always
  * NUL-terminated) and returns buf, so it can be used inside printf.
  */
-char *recur_shape_str(recur_shape s, char *buf, size_t len);
+RECUR_API char *recur_shape_str(recur_shape s, char *buf, size_t len);
 
 /**
  * A value of a graph: the output of one node, named by its id. Values are

@@ -32,10 +32,10 @@ extern "C" {
  * Message of the calling thread's most recent failed data call ("" if
  * none), e.g. "co2.csv:14: column 2 (\"co2\"): \"abc\" is not a number".
  */
-const char *recur_data_errmsg(void);
+RECUR_API const char *recur_data_errmsg(void);
 
 /** Status of the calling thread's most recent failed data call (RECUR_OK if none). */
-recur_status recur_data_errcode(void);
+RECUR_API recur_status recur_data_errcode(void);
 
 /**
  * Finds the data set file `name` (e.g. "sunspots_yearly.csv"): first in the
@@ -45,7 +45,7 @@ recur_status recur_data_errcode(void);
  * RECUR_ERR_IO, naming every place tried, when none is readable;
  * RECUR_ERR_ARG when buf is too small.
  */
-recur_status recur_data_path(const char *name, char *buf, size_t len);
+RECUR_API recur_status recur_data_path(const char *name, char *buf, size_t len);
 
 /**
  * Shuffles idx[0..n) in place, the same way for the same seed on every
@@ -53,10 +53,10 @@ recur_status recur_data_path(const char *name, char *buf, size_t len);
  * with splitmix64), for i = n-1 down to 1 swap idx[i] with idx[j], j
  * uniform in [0, i] (drawn without modulo bias).
  */
-recur_status recur_shuffle(int64_t *idx, int64_t n, uint64_t seed);
+RECUR_API recur_status recur_shuffle(int64_t *idx, int64_t n, uint64_t seed);
 
 /** Fills perm with 0, 1, ..., n-1 and shuffles it with recur_shuffle. */
-recur_status recur_permutation(int64_t *perm, int64_t n, uint64_t seed);
+RECUR_API recur_status recur_permutation(int64_t *perm, int64_t n, uint64_t seed);
 
 /* ------------------------------------------------------- numeric series */
 
@@ -88,29 +88,29 @@ typedef struct recur_csv_opts {
  * RECUR_ERR_FORMAT naming the file, the line and the column; an unreadable
  * file fails with RECUR_ERR_IO. NULL on failure (see recur_data_errmsg).
  */
-recur_series *recur_series_load_csv(const char *path, const char *column, const recur_csv_opts *opts);
+RECUR_API recur_series *recur_series_load_csv(const char *path, const char *column, const recur_csv_opts *opts);
 
 /** A series holding a copy of v[0..n) (n >= 1). NULL on failure. */
-recur_series *recur_series_new(const float *v, int64_t n);
+RECUR_API recur_series *recur_series_new(const float *v, int64_t n);
 
 /** Frees a series. NULL is allowed. */
-void recur_series_free(recur_series *s);
+RECUR_API void recur_series_free(recur_series *s);
 
 /** Number of values. */
-int64_t recur_series_len(const recur_series *s);
+RECUR_API int64_t recur_series_len(const recur_series *s);
 
 /** The values (writable: normalise them in place with recur_norm_apply). */
-float *recur_series_data(recur_series *s);
+RECUR_API float *recur_series_data(recur_series *s);
 
 /**
  * 1-based line of the file that value i came from (for an interpolated
  * value, the line of its empty field); 0 for a series not read from a file
  * or i out of range.
  */
-int64_t recur_series_line(const recur_series *s, int64_t i);
+RECUR_API int64_t recur_series_line(const recur_series *s, int64_t i);
 
 /** How many missing fields the loader met (skipped or interpolated). */
-int64_t recur_series_missing(const recur_series *s);
+RECUR_API int64_t recur_series_missing(const recur_series *s);
 
 /**
  * Splits by position: *train gets values [0, n_train), *test gets values
@@ -119,7 +119,7 @@ int64_t recur_series_missing(const recur_series *s);
  * predict exactly the values after the training part. Needs
  * 0 <= context <= n_train, 1 <= n_train < len. Both are new series (free them).
  */
-recur_status recur_series_split(const recur_series *s, int64_t n_train, int64_t context, recur_series **train,
+RECUR_API recur_status recur_series_split(const recur_series *s, int64_t n_train, int64_t context, recur_series **train,
                                 recur_series **test);
 
 /** How values are normalised: x' = (x - shift) / scale. */
@@ -138,19 +138,19 @@ typedef struct recur_norm {
  * Fits a normalisation to x[0..n) (fit on the training part only, then
  * apply it to both parts). RECUR_ERR_ARG for n < 1 or a non-finite value.
  */
-recur_status recur_norm_fit(recur_norm *nm, recur_norm_kind kind, const float *x, int64_t n);
+RECUR_API recur_status recur_norm_fit(recur_norm *nm, recur_norm_kind kind, const float *x, int64_t n);
 
 /** x <- (x - shift) / scale, in place. */
-recur_status recur_norm_apply(const recur_norm *nm, float *x, int64_t n);
+RECUR_API recur_status recur_norm_apply(const recur_norm *nm, float *x, int64_t n);
 
 /** The inverse, x <- x * scale + shift, in place (e.g. on predictions). */
-recur_status recur_norm_invert(const recur_norm *nm, float *x, int64_t n);
+RECUR_API recur_status recur_norm_invert(const recur_norm *nm, float *x, int64_t n);
 
 /**
  * Number of sliding windows of n values, each with the next value as its
  * target, in a series of len values: N = len - n (0 when len <= n).
  */
-int64_t recur_window_count(int64_t len, int64_t n);
+RECUR_API int64_t recur_window_count(int64_t len, int64_t n);
 
 /**
  * Windows as plain rows, for a dense net reading n values at once:
@@ -159,13 +159,13 @@ int64_t recur_window_count(int64_t len, int64_t n);
  * with N = recur_window_count(len, n); the caller allocates x and y.
  * RECUR_ERR_ARG when n < 1 or len <= n.
  */
-recur_status recur_windows_rows(const float *v, int64_t len, int64_t n, float *x, float *y);
+RECUR_API recur_status recur_windows_rows(const float *v, int64_t len, int64_t n, float *x, float *y);
 
 /**
  * The same windows time-major, for a recurrent net reading one value per
  * step: x [n, N, 1] with x[k][i][0] = v[i + k], y [N] as in recur_windows_rows.
  */
-recur_status recur_windows_time_major(const float *v, int64_t len, int64_t n, float *x, float *y);
+RECUR_API recur_status recur_windows_time_major(const float *v, int64_t len, int64_t n, float *x, float *y);
 
 /* ----------------------------------------------------- character corpora */
 
@@ -182,28 +182,28 @@ typedef struct recur_corpus recur_corpus;
  * cannot be read, RECUR_ERR_FORMAT naming the byte offset and line of
  * invalid UTF-8 or of an empty text. NULL on failure.
  */
-recur_corpus *recur_corpus_load(const char *path);
+RECUR_API recur_corpus *recur_corpus_load(const char *path);
 
 /** A corpus of text[0..len) (UTF-8; it need not be NUL-terminated). NULL on failure. */
-recur_corpus *recur_corpus_from_text(const char *text, size_t len);
+RECUR_API recur_corpus *recur_corpus_from_text(const char *text, size_t len);
 
 /** Frees a corpus. NULL is allowed. */
-void recur_corpus_free(recur_corpus *c);
+RECUR_API void recur_corpus_free(recur_corpus *c);
 
 /** Number of symbols (code points) of the text. */
-int64_t recur_corpus_len(const recur_corpus *c);
+RECUR_API int64_t recur_corpus_len(const recur_corpus *c);
 
 /** The text as ids, recur_corpus_len of them. */
-const int64_t *recur_corpus_ids(const recur_corpus *c);
+RECUR_API const int64_t *recur_corpus_ids(const recur_corpus *c);
 
 /** Number of distinct symbols. */
-int64_t recur_corpus_vocab_size(const recur_corpus *c);
+RECUR_API int64_t recur_corpus_vocab_size(const recur_corpus *c);
 
 /** The code point of id, or -1 when id is out of range. */
-int32_t recur_corpus_symbol(const recur_corpus *c, int64_t id);
+RECUR_API int32_t recur_corpus_symbol(const recur_corpus *c, int64_t id);
 
 /** The id of code point cp, or -1 when the corpus never uses it. */
-int64_t recur_corpus_find(const recur_corpus *c, uint32_t cp);
+RECUR_API int64_t recur_corpus_find(const recur_corpus *c, uint32_t cp);
 
 /**
  * Encodes the NUL-terminated UTF-8 string text into ids (at most cap of
@@ -212,20 +212,20 @@ int64_t recur_corpus_find(const recur_corpus *c, uint32_t cp);
  * vocabulary lacks it, or when cap is too small; RECUR_ERR_FORMAT for
  * invalid UTF-8.
  */
-recur_status recur_corpus_encode(const recur_corpus *c, const char *text, int64_t *ids, int64_t cap, int64_t *n);
+RECUR_API recur_status recur_corpus_encode(const recur_corpus *c, const char *text, int64_t *ids, int64_t cap, int64_t *n);
 
 /**
  * Decodes ids[0..n) into UTF-8 in buf (len bytes, NUL-terminated).
  * RECUR_ERR_ARG naming the position of an id out of range, or the bytes
  * needed when buf is too small.
  */
-recur_status recur_corpus_decode(const recur_corpus *c, const int64_t *ids, int64_t n, char *buf, size_t len);
+RECUR_API recur_status recur_corpus_decode(const recur_corpus *c, const int64_t *ids, int64_t n, char *buf, size_t len);
 
 /**
  * Splits by position: *train gets symbols [0, n_train), *test the rest;
  * both keep this corpus's vocabulary. Needs 0 < n_train < len.
  */
-recur_status recur_corpus_split(const recur_corpus *c, int64_t n_train, recur_corpus **train, recur_corpus **test);
+RECUR_API recur_status recur_corpus_split(const recur_corpus *c, int64_t n_train, recur_corpus **train, recur_corpus **test);
 
 /**
  * Number of windows of L symbols, one starting every `stride` symbols,
@@ -233,7 +233,7 @@ recur_status recur_corpus_split(const recur_corpus *c, int64_t n_train, recur_co
  * w*stride + L) and its targets are ids [w*stride + 1, w*stride + L + 1).
  * 0 when the text is shorter than L + 1 or L, stride < 1.
  */
-int64_t recur_corpus_window_count(const recur_corpus *c, int64_t L, int64_t stride);
+RECUR_API int64_t recur_corpus_window_count(const recur_corpus *c, int64_t L, int64_t stride);
 
 /**
  * Fills one batch of B windows (window indices windows[0..B), each below
@@ -244,7 +244,7 @@ int64_t recur_corpus_window_count(const recur_corpus *c, int64_t L, int64_t stri
  * with s_b = windows[b] * stride. y_seq and y_next may each be NULL.
  * RECUR_ERR_ARG naming the batch column of a window out of range.
  */
-recur_status recur_corpus_batch(const recur_corpus *c, int64_t L, int64_t stride, const int64_t *windows, int64_t B,
+RECUR_API recur_status recur_corpus_batch(const recur_corpus *c, int64_t L, int64_t stride, const int64_t *windows, int64_t B,
                                 float *x, float *y_seq, float *y_next);
 
 /* ------------------------------------------------- sentence-pair corpora */
@@ -287,7 +287,7 @@ typedef struct recur_pairs_opts {
  * the word ("don't", "peut-être"). "Don't go, Tom!" -> "don't go , tom !".
  * RECUR_ERR_FORMAT for invalid UTF-8, RECUR_ERR_ARG when buf is too small.
  */
-recur_status recur_tokenize(const char *text, char *buf, size_t len, int64_t *n_tokens);
+RECUR_API recur_status recur_tokenize(const char *text, char *buf, size_t len, int64_t *n_tokens);
 
 /**
  * Loads sentence pairs from a tab-separated file of lines
@@ -299,40 +299,40 @@ recur_status recur_tokenize(const char *text, char *buf, size_t len, int64_t *n_
  * recur_pairs_skipped). A non-blank line without a tab fails with
  * RECUR_ERR_FORMAT naming the file and line. NULL on failure.
  */
-recur_pairs *recur_pairs_load(const char *path, const recur_pairs_opts *opts);
+RECUR_API recur_pairs *recur_pairs_load(const char *path, const recur_pairs_opts *opts);
 
 /** Frees the pairs. NULL is allowed. */
-void recur_pairs_free(recur_pairs *p);
+RECUR_API void recur_pairs_free(recur_pairs *p);
 
 /** Number of pairs kept. */
-int64_t recur_pairs_count(const recur_pairs *p);
+RECUR_API int64_t recur_pairs_count(const recur_pairs *p);
 
 /** Number of pairs left out (an empty side or longer than max_len). */
-int64_t recur_pairs_skipped(const recur_pairs *p);
+RECUR_API int64_t recur_pairs_skipped(const recur_pairs *p);
 
 /** The original text of pair i's side, or NULL when i is out of range. */
-const char *recur_pairs_text(const recur_pairs *p, int64_t i, recur_side side);
+RECUR_API const char *recur_pairs_text(const recur_pairs *p, int64_t i, recur_side side);
 
 /** The third column of pair i's line ("" if none), or NULL when i is out of range. */
-const char *recur_pairs_attribution(const recur_pairs *p, int64_t i);
+RECUR_API const char *recur_pairs_attribution(const recur_pairs *p, int64_t i);
 
 /**
  * Pair i's side as word ids (no [START] or [END]); *n receives their
  * count. NULL when i is out of range.
  */
-const int64_t *recur_pairs_ids(const recur_pairs *p, int64_t i, recur_side side, int64_t *n);
+RECUR_API const int64_t *recur_pairs_ids(const recur_pairs *p, int64_t i, recur_side side, int64_t *n);
 
 /** Size of a side's vocabulary, reserved ids included. */
-int64_t recur_pairs_vocab_size(const recur_pairs *p, recur_side side);
+RECUR_API int64_t recur_pairs_vocab_size(const recur_pairs *p, recur_side side);
 
 /** The word of an id ("[PAD]", "[START]", "[END]", "[UNK]" for the reserved ones); NULL when out of range. */
-const char *recur_pairs_word(const recur_pairs *p, recur_side side, int64_t id);
+RECUR_API const char *recur_pairs_word(const recur_pairs *p, recur_side side, int64_t id);
 
 /**
  * The id of a (tokenised, lowercase) word, or of a reserved name such as
  * "[END]"; RECUR_UNK_ID when the vocabulary lacks it.
  */
-int64_t recur_pairs_word_id(const recur_pairs *p, recur_side side, const char *word);
+RECUR_API int64_t recur_pairs_word_id(const recur_pairs *p, recur_side side, const char *word);
 
 /**
  * Tokenises and encodes a new sentence with a side's vocabulary (unknown
@@ -340,7 +340,7 @@ int64_t recur_pairs_word_id(const recur_pairs *p, recur_side side, const char *w
  * (ids may be NULL to only count), *n receives the number of tokens.
  * RECUR_ERR_ARG when cap is too small.
  */
-recur_status recur_pairs_encode(const recur_pairs *p, recur_side side, const char *sentence, int64_t *ids,
+RECUR_API recur_status recur_pairs_encode(const recur_pairs *p, recur_side side, const char *sentence, int64_t *ids,
                                 int64_t cap, int64_t *n);
 
 /**
@@ -349,7 +349,7 @@ recur_status recur_pairs_encode(const recur_pairs *p, recur_side side, const cha
  * an unknown word reads "[UNK]". RECUR_ERR_ARG for an id out of range or
  * a buffer too small.
  */
-recur_status recur_pairs_decode(const recur_pairs *p, recur_side side, const int64_t *ids, int64_t n, char *buf,
+RECUR_API recur_status recur_pairs_decode(const recur_pairs *p, recur_side side, const int64_t *ids, int64_t n, char *buf,
                                 size_t len);
 
 /** The batches of one epoch over sentence pairs. */
@@ -392,17 +392,17 @@ typedef struct recur_pair_batch {
  * free the batches first. RECUR_ERR_ARG (NULL) for a bad B or subset
  * index, or a pair longer than a fixed src_len / tgt_len.
  */
-recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *subset, int64_t n_subset, int64_t B,
+RECUR_API recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *subset, int64_t n_subset, int64_t B,
                                            uint64_t seed, const recur_pair_batch_opts *opts);
 
 /** Frees the batches. NULL is allowed. */
-void recur_pair_batches_free(recur_pair_batches *bb);
+RECUR_API void recur_pair_batches_free(recur_pair_batches *bb);
 
 /** Number of batches. */
-int64_t recur_pair_batches_count(const recur_pair_batches *bb);
+RECUR_API int64_t recur_pair_batches_count(const recur_pair_batches *bb);
 
 /** Fills batch k (0 <= k < count) into the batcher's buffers and describes it in *out. Allocates nothing. */
-recur_status recur_pair_batches_get(recur_pair_batches *bb, int64_t k, recur_pair_batch *out);
+RECUR_API recur_status recur_pair_batches_get(recur_pair_batches *bb, int64_t k, recur_pair_batch *out);
 
 #ifdef __cplusplus
 }

@@ -115,7 +115,7 @@ typedef struct recur_draw_opts {
  * while a loop is open, RECUR_ERR_IO when the file cannot be written,
  * RECUR_ERR_UNSUPPORTED when Graphviz lacks the format's plugin.
  */
-recur_status recur_draw(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_draw_opts *opts,
+RECUR_API recur_status recur_draw(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_draw_opts *opts,
                         const char *path);
 
 /**
@@ -124,11 +124,11 @@ recur_status recur_draw(recur_graph *g, int n_outputs, const recur_value *output
  * count, so text formats can be used as strings); free it with
  * recur_draw_free. On failure *out is NULL and *len 0.
  */
-recur_status recur_draw_mem(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_draw_opts *opts,
+RECUR_API recur_status recur_draw_mem(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_draw_opts *opts,
                             const char *format, char **out, size_t *len);
 
 /** Frees a buffer from recur_draw_mem. NULL is allowed. */
-void recur_draw_free(char *buf);
+RECUR_API void recur_draw_free(char *buf);
 
 #ifdef __cplusplus
 }

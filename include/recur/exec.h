@@ -51,7 +51,7 @@ typedef struct recur_compile_opts {
  * this; adding other nodes is fine. The plan keeps a pointer to g: free the
  * plan before the graph.
  */
-recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outputs,
+RECUR_API recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outputs,
                           const recur_compile_opts *opts);
 
 /**
@@ -60,42 +60,42 @@ recur_plan *recur_compile(recur_graph *g, int n_outputs, const recur_value *outp
  * what only it needs is left out of the plan. Step-by-step execution of a
  * loop body uses this with the body's step and state values.
  */
-recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *outputs, int n_fed,
+RECUR_API recur_plan *recur_compile_fed(recur_graph *g, int n_outputs, const recur_value *outputs, int n_fed,
                               const recur_value *fed, const recur_compile_opts *opts);
 
 /** Frees a plan. NULL is allowed. */
-void recur_plan_free(recur_plan *p);
+RECUR_API void recur_plan_free(recur_plan *p);
 
 /** Message of the plan's most recent failure ("" if none). */
-const char *recur_plan_errmsg(const recur_plan *p);
+RECUR_API const char *recur_plan_errmsg(const recur_plan *p);
 
 /** Status of the plan's most recent failure. */
-recur_status recur_plan_errcode(const recur_plan *p);
+RECUR_API recur_status recur_plan_errcode(const recur_plan *p);
 
 /**
  * Copies n floats into input `v` (or a value compiled as fed) for the next
  * runs. RECUR_ERR_FEED if n is not its element count, RECUR_ERR_VALUE if v
  * is not an input the plan reads.
  */
-recur_status recur_plan_feed(recur_plan *p, recur_value v, const float *data, int64_t n);
+RECUR_API recur_status recur_plan_feed(recur_plan *p, recur_value v, const float *data, int64_t n);
 
 /** recur_plan_feed by the input's name. */
-recur_status recur_plan_feed_name(recur_plan *p, const char *name, const float *data, int64_t n);
+RECUR_API recur_status recur_plan_feed_name(recur_plan *p, const char *name, const float *data, int64_t n);
 
 /**
  * Runs the plan once. Every input it needs must have been fed (once; feeds
  * persist between runs). RECUR_ERR_RUNTIME if a kernel met bad data.
  */
-recur_status recur_plan_run(recur_plan *p);
+RECUR_API recur_status recur_plan_run(recur_plan *p);
 
 /** Copies output v (n must be its element count) after a run. */
-recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t n);
+RECUR_API recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t n);
 
 /**
  * Pointer to output v's buffer, valid until the next run or recur_plan_free.
  * NULL with an error if v is not an output of the plan or nothing ran yet.
  */
-const float *recur_plan_output(recur_plan *p, recur_value v);
+RECUR_API const float *recur_plan_output(recur_plan *p, recur_value v);
 
 /**
  * The number of runs the plan has completed. Dropout masks depend on it
@@ -103,10 +103,10 @@ const float *recur_plan_output(recur_plan *p, recur_value v);
  * sets it back (recur_plan_set_runs) to draw the masks an uninterrupted
  * run would have drawn.
  */
-uint64_t recur_plan_runs(const recur_plan *p);
+RECUR_API uint64_t recur_plan_runs(const recur_plan *p);
 
 /** Sets the count of completed runs (see recur_plan_runs). RECUR_ERR_ARG for a NULL plan. */
-recur_status recur_plan_set_runs(recur_plan *p, uint64_t runs);
+RECUR_API recur_status recur_plan_set_runs(recur_plan *p, uint64_t runs);
 
 /**
  * Bytes of memory the plan allocated: one arena holding its values, each
@@ -115,13 +115,13 @@ recur_status recur_plan_set_runs(recur_plan *p, uint64_t runs);
  * them), placed by live ranges; plus the fused kernels' programs and
  * anything else the backend holds. Parameters are excluded.
  */
-size_t recur_plan_memory(const recur_plan *p);
+RECUR_API size_t recur_plan_memory(const recur_plan *p);
 
 /**
  * Writes, for a plan compiled with opts.profile, the time its runs spent in
  * each op (total milliseconds, share, kernel calls), slowest first.
  */
-recur_status recur_plan_profile(const recur_plan *p, FILE *f);
+RECUR_API recur_status recur_plan_profile(const recur_plan *p, FILE *f);
 
 /**
  * Writes the plan's kernels in the order they run, one per line: the
@@ -129,7 +129,7 @@ recur_status recur_plan_profile(const recur_plan *p, FILE *f);
  * and inputs; for a plan compiled with opts.profile also the time spent
  * in it over all runs. For seeing what the passes made of a graph.
  */
-recur_status recur_plan_dump(const recur_plan *p, FILE *f);
+RECUR_API recur_status recur_plan_dump(const recur_plan *p, FILE *f);
 
 /**
  * Writes where the plan's memory goes (recur_plan_memory): the arena, the
@@ -141,13 +141,13 @@ recur_status recur_plan_dump(const recur_plan *p, FILE *f);
  * when a plan needs too much memory. RECUR_ERR_ARG for a NULL plan or
  * stream or a negative top.
  */
-recur_status recur_plan_memory_report(const recur_plan *p, FILE *f, int top);
+RECUR_API recur_status recur_plan_memory_report(const recur_plan *p, FILE *f, int top);
 
 /** Number of kernels the plan runs per run (views and steps fused into others run none). */
-int recur_plan_size(const recur_plan *p);
+RECUR_API int recur_plan_size(const recur_plan *p);
 
 /** Name of the plan's backend. */
-const char *recur_plan_backend(const recur_plan *p);
+RECUR_API const char *recur_plan_backend(const recur_plan *p);
 
 /* ------------------------------------------------ step-by-step execution */
 
@@ -172,42 +172,42 @@ typedef struct recur_stepper recur_stepper;
  * computed from parameters and constants only, otherwise from zeros until
  * recur_stepper_set_state. NULL with the reason on the graph.
  */
-recur_stepper *recur_stepper_new(recur_graph *g, recur_loop l, int n_outputs, const recur_value *outputs,
+RECUR_API recur_stepper *recur_stepper_new(recur_graph *g, recur_loop l, int n_outputs, const recur_value *outputs,
                                  const recur_compile_opts *opts);
 
 /** Frees a stepper. NULL is allowed. */
-void recur_stepper_free(recur_stepper *s);
+RECUR_API void recur_stepper_free(recur_stepper *s);
 
 /** Message of the stepper's most recent failure. */
-const char *recur_stepper_errmsg(const recur_stepper *s);
+RECUR_API const char *recur_stepper_errmsg(const recur_stepper *s);
 
 /** Feeds a step value (for the next steps) or a captured value. */
-recur_status recur_stepper_feed(recur_stepper *s, recur_value v, const float *data, int64_t n);
+RECUR_API recur_status recur_stepper_feed(recur_stepper *s, recur_value v, const float *data, int64_t n);
 
 /** Sets a state's current value (e.g. a decoder's context from an encoder). */
-recur_status recur_stepper_set_state(recur_stepper *s, recur_value state, const float *data, int64_t n);
+RECUR_API recur_status recur_stepper_set_state(recur_stepper *s, recur_value state, const float *data, int64_t n);
 
 /** Copies a state's current value out. */
-recur_status recur_stepper_get_state(recur_stepper *s, recur_value state, float *out, int64_t n);
+RECUR_API recur_status recur_stepper_get_state(recur_stepper *s, recur_value state, float *out, int64_t n);
 
 /** Puts every state back to its initial value (see recur_stepper_new). */
-recur_status recur_stepper_reset(recur_stepper *s);
+RECUR_API recur_status recur_stepper_reset(recur_stepper *s);
 
 /**
  * Lists the captured values this stepper needs fed (computed at run time
  * outside its loop, like an encoder's states): writes up to cap of them to
  * out and returns how many there are.
  */
-int recur_stepper_captures(const recur_stepper *s, recur_value *out, int cap);
+RECUR_API int recur_stepper_captures(const recur_stepper *s, recur_value *out, int cap);
 
 /** Runs one step. */
-recur_status recur_stepper_step(recur_stepper *s);
+RECUR_API recur_status recur_stepper_step(recur_stepper *s);
 
 /** The last step's value of output v (valid until the next step). */
-const float *recur_stepper_output(recur_stepper *s, recur_value v);
+RECUR_API const float *recur_stepper_output(recur_stepper *s, recur_value v);
 
 /** 1 if a backend of that name is built into this library. */
-int recur_backend_available(const char *name);
+RECUR_API int recur_backend_available(const char *name);
 
 #ifdef __cplusplus
 }

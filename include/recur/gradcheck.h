@@ -40,7 +40,7 @@ typedef struct recur_gradcheck_report {
  * restored afterwards. Adds gradient nodes to g as recur_grad does.
  * Runs on the reference backend.
  */
-recur_status recur_gradcheck(recur_graph *g, recur_value loss, int n_wrt, const recur_value *wrt,
+RECUR_API recur_status recur_gradcheck(recur_graph *g, recur_value loss, int n_wrt, const recur_value *wrt,
                              int n_feeds, const recur_feed *feeds, const recur_gradcheck_opts *opts,
                              recur_gradcheck_report *report);
 

@@ -34,13 +34,13 @@ extern "C" {
  * x [..., in]: parameters "<name>.weight" [out, in] (Xavier) and
  * "<name>.bias" [out] (zeros; omitted when bias is 0).
  */
-recur_value recur_dense(recur_graph *g, const char *name, recur_value x, int64_t out, int bias);
+RECUR_API recur_value recur_dense(recur_graph *g, const char *name, recur_value x, int64_t out, int bias);
 
 /**
  * An embedding lookup: ids of any shape S (whole numbers in [0, vocab)) to
  * S + [dim], from the parameter "<name>.weight" [vocab, dim] (normal, std 1).
  */
-recur_value recur_embedding(recur_graph *g, const char *name, recur_value ids, int64_t vocab, int64_t dim);
+RECUR_API recur_value recur_embedding(recur_graph *g, const char *name, recur_value ids, int64_t vocab, int64_t dim);
 
 /* ------------------------------------------------------------------ cells */
 
@@ -90,11 +90,11 @@ struct recur_cell {
  * "<prefix>.weight_ih_l0"), drawn from U(-1/sqrt(H), 1/sqrt(H)) as PyTorch
  * does. Returns RECUR_OK and fills *cell.
  */
-recur_status recur_cell_new(recur_graph *g, recur_cell *cell, recur_cell_kind kind, const char *prefix,
+RECUR_API recur_status recur_cell_new(recur_graph *g, recur_cell *cell, recur_cell_kind kind, const char *prefix,
                             const char *suffix, int64_t input_size, int64_t hidden);
 
 /** The name of a cell kind ("lstm", ...). */
-const char *recur_cell_kind_name(recur_cell_kind kind);
+RECUR_API const char *recur_cell_kind_name(recur_cell_kind kind);
 
 /* ------------------------------------------------------ recurrent layers */
 
@@ -110,7 +110,7 @@ typedef struct recur_seq_result {
  * backwards), from initial states `init` (n_state values [B, size]; NULL:
  * zeros).
  */
-recur_status recur_cell_over(recur_graph *g, const recur_cell *cell, const char *name, recur_value xs,
+RECUR_API recur_status recur_cell_over(recur_graph *g, const recur_cell *cell, const char *name, recur_value xs,
                              const recur_value *init, int reverse, recur_seq_result *out);
 
 /** How a bidirectional layer joins its two directions. */
@@ -144,13 +144,13 @@ typedef struct recur_rnn {
  * (RECUR_NONE: zeros). Parameters are named "<name>.weight_ih_l0",
  * "<name>.weight_hh_l0_reverse", ... as in PyTorch's state_dict.
  */
-recur_status recur_rnn_new(recur_graph *g, const char *name, const recur_rnn_opts *opts, recur_value xs,
+RECUR_API recur_status recur_rnn_new(recur_graph *g, const char *name, const recur_rnn_opts *opts, recur_value xs,
                            recur_value h0, recur_value c0, recur_rnn *out);
 
 /* ------------------------------------------------------------------ heads */
 
 /** The last time step of a sequence [T, ...] (a many-to-one head's input). */
-recur_value recur_last_step(recur_graph *g, recur_value seq);
+RECUR_API recur_value recur_last_step(recur_graph *g, recur_value seq);
 
 #ifdef __cplusplus
 }

@@ -49,35 +49,35 @@ typedef struct recur_loop {
 } recur_loop;
 
 /** Opens a loop. `reverse` = 1 walks time backwards. Fails if another loop is open. */
-recur_loop recur_loop_begin(recur_graph *g, const char *name, int reverse);
+RECUR_API recur_loop recur_loop_begin(recur_graph *g, const char *name, int reverse);
 
 /**
  * Declares `seq` [T, ...] a sequence input of the open loop and returns its
  * step value (seq[t], shape without the leading T). Every sequence input of
  * a loop must have the same T.
  */
-recur_value recur_loop_input(recur_graph *g, recur_loop l, recur_value seq);
+RECUR_API recur_value recur_loop_input(recur_graph *g, recur_loop l, recur_value seq);
 
 /**
  * Declares a carried state named `name`, equal to `init` (a value of the
  * outer graph) at the first step, and returns the state's value at step t.
  */
-recur_value recur_loop_state(recur_graph *g, recur_loop l, const char *name, recur_value init);
+RECUR_API recur_value recur_loop_state(recur_graph *g, recur_loop l, const char *name, recur_value init);
 
 /** Closes a state: `next` (same shape) is its value at the following step. */
-recur_status recur_loop_next(recur_graph *g, recur_loop l, recur_value state, recur_value next);
+RECUR_API recur_status recur_loop_next(recur_graph *g, recur_loop l, recur_value state, recur_value next);
 
 /**
  * Ends the loop's body. Fails (the loop stays open, so the mistake can be
  * mended) if a state was never closed or the loop has no sequence input.
  */
-recur_status recur_loop_end(recur_graph *g, recur_loop l);
+RECUR_API recur_status recur_loop_end(recur_graph *g, recur_loop l);
 
 /** A per-step body value stacked over time: [T, ...] in time order. The loop must be ended. */
-recur_value recur_loop_stacked(recur_graph *g, recur_loop l, recur_value per_step);
+RECUR_API recur_value recur_loop_stacked(recur_graph *g, recur_loop l, recur_value per_step);
 
 /** A state's value after the loop's last step. The loop must be ended. */
-recur_value recur_loop_final(recur_graph *g, recur_loop l, recur_value state);
+RECUR_API recur_value recur_loop_final(recur_graph *g, recur_loop l, recur_value state);
 
 /**
  * The unroll pass: replaces every ended loop by T copies of its body in the
@@ -86,36 +86,36 @@ recur_value recur_loop_final(recur_graph *g, recur_loop l, recur_value state);
  * unrolled result. Values held by the caller stay valid. The body itself is
  * kept for steppers and diagrams. Fails if a loop is still open.
  */
-recur_status recur_unroll(recur_graph *g);
+RECUR_API recur_status recur_unroll(recur_graph *g);
 
 /**
  * After unrolling: the copy of body value `v` made for time step t (for a
  * state value, the state at step t). Use it to fetch or differentiate
  * per-step values, e.g. d loss / d h_t to watch gradients vanish.
  */
-recur_value recur_loop_step_value(recur_graph *g, recur_loop l, recur_value v, int64_t t);
+RECUR_API recur_value recur_loop_step_value(recur_graph *g, recur_loop l, recur_value v, int64_t t);
 
 /** Number of loops in g. */
-int recur_loop_count(const recur_graph *g);
+RECUR_API int recur_loop_count(const recur_graph *g);
 
 /** The i-th loop (0-based). */
-recur_loop recur_loop_at(const recur_graph *g, int i);
+RECUR_API recur_loop recur_loop_at(const recur_graph *g, int i);
 
 /** A loop's name, or NULL if l is invalid. */
-const char *recur_loop_name(const recur_graph *g, recur_loop l);
+RECUR_API const char *recur_loop_name(const recur_graph *g, recur_loop l);
 
 /** A loop's sequence length T (0 before its first input is declared). */
-int64_t recur_loop_length(const recur_graph *g, recur_loop l);
+RECUR_API int64_t recur_loop_length(const recur_graph *g, recur_loop l);
 
 /** 1 if the loop walks time backwards. */
-int recur_loop_is_reverse(const recur_graph *g, recur_loop l);
+RECUR_API int recur_loop_is_reverse(const recur_graph *g, recur_loop l);
 
 /**
  * The loop whose body holds value v (a step value, a state, or anything
  * computed from them inside the body), or the invalid loop (id < 0) for a
  * value of the outer graph or an invalid v.
  */
-recur_loop recur_value_loop(const recur_graph *g, recur_value v);
+RECUR_API recur_loop recur_value_loop(const recur_graph *g, recur_value v);
 
 #ifdef __cplusplus
 }

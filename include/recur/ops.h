@@ -29,47 +29,47 @@ extern "C" {
 #endif
 
 /** Names a value's node (see recur_set_name) and returns the value, for chaining. */
-recur_value recur_name(recur_graph *g, recur_value v, const char *name);
+RECUR_API recur_value recur_name(recur_graph *g, recur_value v, const char *name);
 
 /* --------------------------------------------------------- elementwise */
 
 /** a + b, broadcasting. */
-recur_value recur_add(recur_graph *g, recur_value a, recur_value b);
+RECUR_API recur_value recur_add(recur_graph *g, recur_value a, recur_value b);
 /** a - b, broadcasting. */
-recur_value recur_sub(recur_graph *g, recur_value a, recur_value b);
+RECUR_API recur_value recur_sub(recur_graph *g, recur_value a, recur_value b);
 /** a * b elementwise (Hadamard), broadcasting. */
-recur_value recur_mul(recur_graph *g, recur_value a, recur_value b);
+RECUR_API recur_value recur_mul(recur_graph *g, recur_value a, recur_value b);
 /** a / b elementwise, broadcasting. */
-recur_value recur_div(recur_graph *g, recur_value a, recur_value b);
+RECUR_API recur_value recur_div(recur_graph *g, recur_value a, recur_value b);
 /** -x */
-recur_value recur_neg(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_neg(recur_graph *g, recur_value x);
 /** s * x for a constant scalar s. */
-recur_value recur_scale(recur_graph *g, recur_value x, float s);
+RECUR_API recur_value recur_scale(recur_graph *g, recur_value x, float s);
 /** tanh(x) */
-recur_value recur_tanh(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_tanh(recur_graph *g, recur_value x);
 /** sigmoid(x) = 1 / (1 + exp(-x)) */
-recur_value recur_sigmoid(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_sigmoid(recur_graph *g, recur_value x);
 /** max(x, 0) */
-recur_value recur_relu(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_relu(recur_graph *g, recur_value x);
 /** x if x > 0 else slope * x */
-recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope);
+RECUR_API recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope);
 /** exp(x) */
-recur_value recur_exp(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_exp(recur_graph *g, recur_value x);
 /** natural log(x); log of a non-positive number gives -inf/NaN as in C. */
-recur_value recur_log(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_log(recur_graph *g, recur_value x);
 /** sqrt(x) */
-recur_value recur_sqrt(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_sqrt(recur_graph *g, recur_value x);
 /** x * x */
-recur_value recur_square(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_square(recur_graph *g, recur_value x);
 /** 1 - x (the GRU's (1 - z)) */
-recur_value recur_one_minus(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_one_minus(recur_graph *g, recur_value x);
 /**
  * x + b where b is a vector as long as x's last dimension (a layer's bias);
  * the same as recur_add with a stricter shape check.
  */
-recur_value recur_bias_add(recur_graph *g, recur_value x, recur_value b);
+RECUR_API recur_value recur_bias_add(recur_graph *g, recur_value x, recur_value b);
 /** Identity in the forward pass; its gradient is zero (cuts gradient flow, as truncated BPTT needs). */
-recur_value recur_stop_gradient(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_stop_gradient(recur_graph *g, recur_value x);
 /**
  * Inverted dropout: each element is zeroed with probability p and the rest
  * scaled by 1/(1-p). The mask is a pure function of (seed, the plan's run
@@ -78,7 +78,7 @@ recur_value recur_stop_gradient(recur_graph *g, recur_value x);
  * loop draws its own mask (its copy's seed is derived from seed and t).
  * A plan compiled for inference makes it the identity.
  */
-recur_value recur_dropout(recur_graph *g, recur_value x, float p, uint64_t seed);
+RECUR_API recur_value recur_dropout(recur_graph *g, recur_value x, float p, uint64_t seed);
 
 /* ---------------------------------------------------------- linear algebra */
 
@@ -90,65 +90,65 @@ recur_value recur_dropout(recur_graph *g, recur_value x, float p, uint64_t seed)
  *   - a and b of the same rank 3 or 4 with equal leading dimensions: one
  *     product per batch entry (as in attention).
  */
-recur_value recur_matmul(recur_graph *g, recur_value a, recur_value b, int trans_a, int trans_b);
+RECUR_API recur_value recur_matmul(recur_graph *g, recur_value a, recur_value b, int trans_a, int trans_b);
 
 /* -------------------------------------------------------------- reductions */
 
 /** Sum of all elements: a scalar. */
-recur_value recur_sum(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_sum(recur_graph *g, recur_value x);
 /** Mean of all elements: a scalar. */
-recur_value recur_mean(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_mean(recur_graph *g, recur_value x);
 /** Sum along one axis (negative counts from the end); keepdims keeps it as a 1. */
-recur_value recur_sum_axis(recur_graph *g, recur_value x, int axis, int keepdims);
+RECUR_API recur_value recur_sum_axis(recur_graph *g, recur_value x, int axis, int keepdims);
 /** Mean along one axis. */
-recur_value recur_mean_axis(recur_graph *g, recur_value x, int axis, int keepdims);
+RECUR_API recur_value recur_mean_axis(recur_graph *g, recur_value x, int axis, int keepdims);
 /** Repeats x along its size-1 (or missing leading) dimensions to `shape` (NumPy broadcasting). */
-recur_value recur_broadcast_to(recur_graph *g, recur_value x, recur_shape shape);
+RECUR_API recur_value recur_broadcast_to(recur_graph *g, recur_value x, recur_shape shape);
 /** Sums x down to `shape`, the inverse of broadcasting (the gradient of a broadcast operand). */
-recur_value recur_sum_to(recur_graph *g, recur_value x, recur_shape shape);
+RECUR_API recur_value recur_sum_to(recur_graph *g, recur_value x, recur_shape shape);
 
 /* ------------------------------------------------------------ normalisers */
 
 /** softmax along the last axis: exp(x_i - max) / sum_j exp(x_j - max). */
-recur_value recur_softmax(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_softmax(recur_graph *g, recur_value x);
 /** log softmax along the last axis: x_i - max - log sum_j exp(x_j - max). */
-recur_value recur_log_softmax(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_log_softmax(recur_graph *g, recur_value x);
 
 /* ----------------------------------------------------------- shape and index */
 
 /** Concatenation of n values along `axis`; all other dimensions must agree. */
-recur_value recur_concat(recur_graph *g, int n, const recur_value *xs, int axis);
+RECUR_API recur_value recur_concat(recur_graph *g, int n, const recur_value *xs, int axis);
 /** x[..., start:start+len, ...] along `axis`. */
-recur_value recur_slice(recur_graph *g, recur_value x, int axis, int64_t start, int64_t len);
+RECUR_API recur_value recur_slice(recur_graph *g, recur_value x, int axis, int64_t start, int64_t len);
 /**
  * Splits x along `axis` into n equal parts, writing them to out[0..n-1]
  * (n slices). RECUR_OK, or an error if the axis does not divide by n.
  */
-recur_status recur_split(recur_graph *g, recur_value x, int axis, int n, recur_value *out);
+RECUR_API recur_status recur_split(recur_graph *g, recur_value x, int axis, int n, recur_value *out);
 /** x with a new shape of the same element count (data unchanged, row-major). */
-recur_value recur_reshape(recur_graph *g, recur_value x, recur_shape shape);
+RECUR_API recur_value recur_reshape(recur_graph *g, recur_value x, recur_shape shape);
 /** Permutes the dimensions: result dimension i is x's dimension perm[i] (rank of x entries). */
-recur_value recur_transpose(recur_graph *g, recur_value x, const int *perm);
+RECUR_API recur_value recur_transpose(recur_graph *g, recur_value x, const int *perm);
 /** The transpose of a matrix (swaps the last two dimensions). */
-recur_value recur_transpose2(recur_graph *g, recur_value x);
+RECUR_API recur_value recur_transpose2(recur_graph *g, recur_value x);
 /** n values of one shape stacked along a new dimension at `axis` ([T] of [B, F] -> [T, B, F] at axis 0). */
-recur_value recur_stack(recur_graph *g, int n, const recur_value *xs, int axis);
+RECUR_API recur_value recur_stack(recur_graph *g, int n, const recur_value *xs, int axis);
 /** x[index] along `axis`, removing that dimension. */
-recur_value recur_take(recur_graph *g, recur_value x, int axis, int64_t index);
+RECUR_API recur_value recur_take(recur_graph *g, recur_value x, int axis, int64_t index);
 /** x[t]: step t of a time-major sequence [T, ...] (recur_take along axis 0). */
-recur_value recur_select_step(recur_graph *g, recur_value x, int64_t t);
+RECUR_API recur_value recur_select_step(recur_graph *g, recur_value x, int64_t t);
 /**
  * Embedding lookup: table [V, D], indices of any shape S holding whole
  * numbers in [0, V); the result has shape S + [D].
  */
-recur_value recur_gather(recur_graph *g, recur_value table, recur_value indices);
+RECUR_API recur_value recur_gather(recur_graph *g, recur_value table, recur_value indices);
 /** One-hot encoding: indices of shape S -> S + [depth], 1 at the index, 0 elsewhere. */
-recur_value recur_one_hot(recur_graph *g, recur_value indices, int64_t depth);
+RECUR_API recur_value recur_one_hot(recur_graph *g, recur_value indices, int64_t depth);
 
 /* ------------------------------------------------------------------ losses */
 
 /** Mean squared error: mean((pred - target)^2), a scalar. Shapes must match. */
-recur_value recur_mse(recur_graph *g, recur_value pred, recur_value target);
+RECUR_API recur_value recur_mse(recur_graph *g, recur_value pred, recur_value target);
 /**
  * Softmax cross-entropy with integer targets, fused and stable:
  * logits [..., C], targets of logits' shape without the last dimension
@@ -156,38 +156,38 @@ recur_value recur_mse(recur_graph *g, recur_value pred, recur_value target);
  * for none). The result is the scalar sum_i m_i * (-log softmax(logits_i)[t_i])
  * / sum_i m_i (the mean over unmasked positions; 0 if every position is masked).
  */
-recur_value recur_softmax_xent(recur_graph *g, recur_value logits, recur_value targets, recur_value mask);
+RECUR_API recur_value recur_softmax_xent(recur_graph *g, recur_value logits, recur_value targets, recur_value mask);
 
 /* ----------------------------------------------- gradient helpers (ordinary ops) */
 
 /** dy * (1 - y^2): the gradient of tanh from its output y. */
-recur_value recur_tanh_grad(recur_graph *g, recur_value y, recur_value dy);
+RECUR_API recur_value recur_tanh_grad(recur_graph *g, recur_value y, recur_value dy);
 /** dy * y * (1 - y): the gradient of sigmoid from its output y. */
-recur_value recur_sigmoid_grad(recur_graph *g, recur_value y, recur_value dy);
+RECUR_API recur_value recur_sigmoid_grad(recur_graph *g, recur_value y, recur_value dy);
 /** dy where x > 0 else 0. */
-recur_value recur_relu_grad(recur_graph *g, recur_value x, recur_value dy);
+RECUR_API recur_value recur_relu_grad(recur_graph *g, recur_value x, recur_value dy);
 /** dy where x > 0 else slope * dy. */
-recur_value recur_leaky_relu_grad(recur_graph *g, recur_value x, recur_value dy, float slope);
+RECUR_API recur_value recur_leaky_relu_grad(recur_graph *g, recur_value x, recur_value dy, float slope);
 /** y * (dy - sum(dy * y)) along the last axis: the gradient of softmax from its output y. */
-recur_value recur_softmax_grad(recur_graph *g, recur_value y, recur_value dy);
+RECUR_API recur_value recur_softmax_grad(recur_graph *g, recur_value y, recur_value dy);
 /** dy - exp(y) * sum(dy) along the last axis: the gradient of log_softmax from its output y. */
-recur_value recur_log_softmax_grad(recur_graph *g, recur_value y, recur_value dy);
+RECUR_API recur_value recur_log_softmax_grad(recur_graph *g, recur_value y, recur_value dy);
 /**
  * The gradient of recur_softmax_xent with respect to its logits, given the
  * scalar upstream gradient dloss: dloss * m_i * (softmax(logits_i) - onehot(t_i)) / sum m.
  */
-recur_value recur_softmax_xent_grad(recur_graph *g, recur_value logits, recur_value targets,
+RECUR_API recur_value recur_softmax_xent_grad(recur_graph *g, recur_value logits, recur_value targets,
                                     recur_value mask, recur_value dloss);
 /**
  * Scatter-add: the gradient of gather. indices of shape S, dy of shape S + [D];
  * the result is [rows, D] with row r = sum of the dy rows whose index is r.
  */
-recur_value recur_scatter_add(recur_graph *g, recur_value indices, recur_value dy, int64_t rows);
+RECUR_API recur_value recur_scatter_add(recur_graph *g, recur_value indices, recur_value dy, int64_t rows);
 /**
  * Places x at offset `start` along `axis` inside zeros of length `total`
  * along that axis (the gradient of recur_slice).
  */
-recur_value recur_pad_axis(recur_graph *g, recur_value x, int axis, int64_t start, int64_t total);
+RECUR_API recur_value recur_pad_axis(recur_graph *g, recur_value x, int axis, int64_t start, int64_t total);
 
 #ifdef __cplusplus
 }

@@ -70,7 +70,7 @@ typedef struct recur_schedule {
  * starting from lr0 (the closed forms above). NULL is the constant
  * schedule; NaN for a schedule recur_optim_new would refuse or t < 0.
  */
-double recur_schedule_lr(const recur_schedule *s, double lr0, int64_t t);
+RECUR_API double recur_schedule_lr(const recur_schedule *s, double lr0, int64_t t);
 
 /* ------------------------------------------------------------- optimizers */
 
@@ -121,10 +121,10 @@ typedef enum recur_optim_kind {
 } recur_optim_kind;
 
 /** The name of an optimizer kind: "sgd", "adam", "adamw", "rmsprop", "adagrad" ("unknown" otherwise). */
-const char *recur_optim_kind_name(recur_optim_kind kind);
+RECUR_API const char *recur_optim_kind_name(recur_optim_kind kind);
 
 /** The kind called `name` (as recur_optim_kind_name writes it); RECUR_ERR_ARG if there is none. */
-recur_status recur_optim_kind_parse(const char *name, recur_optim_kind *kind);
+RECUR_API recur_status recur_optim_kind_parse(const char *name, recur_optim_kind *kind);
 
 /**
  * Options of an optimizer. Start from recur_optim_defaults(kind), which
@@ -159,7 +159,7 @@ typedef struct recur_optim_opts {
 } recur_optim_opts;
 
 /** PyTorch's defaults for `kind` (see each field of recur_optim_opts). */
-recur_optim_opts recur_optim_defaults(recur_optim_kind kind);
+RECUR_API recur_optim_opts recur_optim_defaults(recur_optim_kind kind);
 
 /** An opaque optimizer. */
 typedef struct recur_optim recur_optim;
@@ -173,16 +173,16 @@ typedef struct recur_optim recur_optim;
  * The optimizer keeps pointers to g and to the parameters' storage: free it
  * before the graph.
  */
-recur_optim *recur_optim_new(recur_graph *g, const recur_optim_opts *o, int n, const recur_value *params);
+RECUR_API recur_optim *recur_optim_new(recur_graph *g, const recur_optim_opts *o, int n, const recur_value *params);
 
 /** Frees an optimizer and its state. NULL is allowed. */
-void recur_optim_free(recur_optim *o);
+RECUR_API void recur_optim_free(recur_optim *o);
 
 /** Message of the optimizer's most recent failure ("" if none). */
-const char *recur_optim_errmsg(const recur_optim *o);
+RECUR_API const char *recur_optim_errmsg(const recur_optim *o);
 
 /** Status of the optimizer's most recent failure (RECUR_OK if none). */
-recur_status recur_optim_errcode(const recur_optim *o);
+RECUR_API recur_status recur_optim_errcode(const recur_optim *o);
 
 /**
  * One update of every parameter. grads[i] points at the gradient of
@@ -196,7 +196,7 @@ recur_status recur_optim_errcode(const recur_optim *o);
  * gradient holds a NaN or an infinity (the message names the parameter):
  * then nothing is changed and the step does not count.
  */
-recur_status recur_optim_step(recur_optim *o, const float *const *grads);
+RECUR_API recur_status recur_optim_step(recur_optim *o, const float *const *grads);
 
 /**
  * recur_optim_step with grads[i] = recur_plan_output(plan, grad_values[i]):
@@ -205,45 +205,45 @@ recur_status recur_optim_step(recur_optim *o, const float *const *grads);
  * RECUR_ERR_SHAPE if its shape is not the parameter's; the plan's own
  * error (not an output, not run yet) otherwise.
  */
-recur_status recur_optim_step_plan(recur_optim *o, recur_plan *plan, const recur_value *grad_values);
+RECUR_API recur_status recur_optim_step_plan(recur_optim *o, recur_plan *plan, const recur_value *grad_values);
 
 /** The learning rate the next step will use (after the schedule's changes so far). */
-double recur_optim_lr(const recur_optim *o);
+RECUR_API double recur_optim_lr(const recur_optim *o);
 
 /**
  * Sets the learning rate of the next step; a schedule goes on from it
  * (STEP multiplies it by gamma at the next multiple of step_size).
  * RECUR_ERR_ARG if lr is negative or not finite.
  */
-recur_status recur_optim_set_lr(recur_optim *o, double lr);
+RECUR_API recur_status recur_optim_set_lr(recur_optim *o, double lr);
 
 /** Steps done so far (each successful recur_optim_step counts one). */
-int64_t recur_optim_steps(const recur_optim *o);
+RECUR_API int64_t recur_optim_steps(const recur_optim *o);
 
 /**
  * Sets the count of steps done (to restore a checkpoint: Adam's bias
  * correction, Adagrad's decay and the schedule go on from it). It does not
  * change the lr. RECUR_ERR_ARG if t < 0.
  */
-recur_status recur_optim_set_steps(recur_optim *o, int64_t t);
+RECUR_API recur_status recur_optim_set_steps(recur_optim *o, int64_t t);
 
 /**
  * The global L2 norm of the last step's gradients before clipping (-1
  * before the first step; NaN or infinite after a step refused for it).
  */
-double recur_optim_grad_norm(const recur_optim *o);
+RECUR_API double recur_optim_grad_norm(const recur_optim *o);
 
 /** Puts the optimizer back as recur_optim_new made it: zero steps, the options' lr, fresh state. */
-void recur_optim_reset(recur_optim *o);
+RECUR_API void recur_optim_reset(recur_optim *o);
 
 /** The optimizer's kind. */
-recur_optim_kind recur_optim_kind_of(const recur_optim *o);
+RECUR_API recur_optim_kind recur_optim_kind_of(const recur_optim *o);
 
 /** How many parameters the optimizer updates. */
-int recur_optim_size(const recur_optim *o);
+RECUR_API int recur_optim_size(const recur_optim *o);
 
 /** Parameter i (in the order given to recur_optim_new); RECUR_NONE if i is out of range. */
-recur_value recur_optim_param(const recur_optim *o, int i);
+RECUR_API recur_value recur_optim_param(const recur_optim *o, int i);
 
 /* ---------------------------------------------------------- state tensors */
 
@@ -261,13 +261,13 @@ typedef struct recur_optim_tensor {
  * parameter, see recur_optim_kind; 0 for SGD without momentum). They are
  * ordered by parameter, then by state in the order the kind lists them.
  */
-int recur_optim_state_count(const recur_optim *o);
+RECUR_API int recur_optim_state_count(const recur_optim *o);
 
 /** Describes state tensor i in *out; RECUR_ERR_ARG if i is out of range. */
-recur_status recur_optim_state(recur_optim *o, int i, recur_optim_tensor *out);
+RECUR_API recur_status recur_optim_state(recur_optim *o, int i, recur_optim_tensor *out);
 
 /** Describes the state tensor called `name` in *out; RECUR_ERR_ARG (naming it) if there is none. */
-recur_status recur_optim_state_find(recur_optim *o, const char *name, recur_optim_tensor *out);
+RECUR_API recur_status recur_optim_state_find(recur_optim *o, const char *name, recur_optim_tensor *out);
 
 /* --------------------------------------------------------------- clipping */
 
@@ -276,7 +276,7 @@ recur_status recur_optim_state_find(recur_optim *o, const char *name, recur_opti
  * numel[i] floats each, accumulated in double, written to *norm.
  * RECUR_ERR_ARG for NULL arrays or a negative count.
  */
-recur_status recur_grad_norm(int n, const float *const *grads, const int64_t *numel, double *norm);
+RECUR_API recur_status recur_grad_norm(int n, const float *const *grads, const int64_t *numel, double *norm);
 
 /**
  * Clipping by global norm (the remedy for exploding gradients): computes
@@ -288,7 +288,7 @@ recur_status recur_grad_norm(int n, const float *const *grads, const int64_t *nu
  * RECUR_ERR_RUNTIME, leaving the arrays as they were, if the norm is NaN or
  * infinite.
  */
-recur_status recur_clip_grad_norm(int n, float *const *grads, const int64_t *numel, double max_norm,
+RECUR_API recur_status recur_clip_grad_norm(int n, float *const *grads, const int64_t *numel, double max_norm,
                                   double *norm);
 
 /**
@@ -296,7 +296,7 @@ recur_status recur_clip_grad_norm(int n, float *const *grads, const int64_t *num
  * clip_grad_value_); NaNs stay NaN. RECUR_ERR_ARG for NULL arrays or
  * clip <= 0 or NaN.
  */
-recur_status recur_clip_grad_value(int n, float *const *grads, const int64_t *numel, double clip);
+RECUR_API recur_status recur_clip_grad_value(int n, float *const *grads, const int64_t *numel, double clip);
 
 #ifdef __cplusplus
 }

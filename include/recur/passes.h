@@ -59,10 +59,10 @@ enum {
 };
 
 /** Sets which passes g's unrolling and differentiation use (a RECUR_PASS_* mask). */
-void recur_set_passes(recur_graph *g, unsigned passes);
+RECUR_API void recur_set_passes(recur_graph *g, unsigned passes);
 
 /** The passes g uses. */
-unsigned recur_passes(const recur_graph *g);
+RECUR_API unsigned recur_passes(const recur_graph *g);
 
 #ifdef __cplusplus
 }

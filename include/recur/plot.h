@@ -61,24 +61,24 @@ typedef struct recur_plot_opts {
  * none), e.g. "plot out/loss.png: gnuplot is not installed (no program
  * \"gnuplot\" in PATH): install the Debian package gnuplot-nox".
  */
-const char *recur_plot_errmsg(void);
+RECUR_API const char *recur_plot_errmsg(void);
 
 /** Status of the calling thread's most recent failed plot call (RECUR_OK if none). */
-recur_status recur_plot_errcode(void);
+RECUR_API recur_status recur_plot_errcode(void);
 
 /**
  * Draws the n series as lines (each in its own colour unless it names
  * one, named in a legend below the plot) into the picture at `path`. The
  * palette: blue, red, green, orange, purple, brown, pink.
  */
-recur_status recur_plot_lines(const char *path, int n, const recur_plot_series *series, const recur_plot_opts *o);
+RECUR_API recur_status recur_plot_lines(const char *path, int n, const recur_plot_series *series, const recur_plot_opts *o);
 
 /**
  * Loss curves: recur_plot_lines with the defaults above (title "Training
  * loss", x "step", y "loss"), e.g. a training series every step and a test
  * series every few steps.
  */
-recur_status recur_plot_loss(const char *path, int n, const recur_plot_series *series, const recur_plot_opts *o);
+RECUR_API recur_status recur_plot_loss(const char *path, int n, const recur_plot_series *series, const recur_plot_opts *o);
 
 /**
  * A series against predictions: `data` drawn as a thick grey line with
@@ -87,7 +87,7 @@ recur_status recur_plot_loss(const char *path, int n, const recur_plot_series *s
  * and the test part begins (labelled "train" and "test" on either side;
  * a NaN split draws none).
  */
-recur_status recur_plot_predictions(const char *path, const recur_plot_series *data, int n_pred,
+RECUR_API recur_status recur_plot_predictions(const char *path, const recur_plot_series *data, int n_pred,
                                     const recur_plot_series *preds, double split, const recur_plot_opts *o);
 
 #ifdef __cplusplus

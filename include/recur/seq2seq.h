@@ -36,7 +36,7 @@ typedef struct recur_attention {
  * additive attention creates "<name>.Wk", "<name>.Wq", "<name>.v" with
  * `attn_size` hidden units. Call it outside the loop that will attend.
  */
-recur_status recur_attention_new(recur_graph *g, const char *name, recur_attn_kind kind, recur_value memory,
+RECUR_API recur_status recur_attention_new(recur_graph *g, const char *name, recur_attn_kind kind, recur_value memory,
                                  recur_value mask, int64_t query_size, int64_t attn_size, recur_attention *out);
 
 /**
@@ -45,7 +45,7 @@ recur_status recur_attention_new(recur_graph *g, const char *name, recur_attn_ki
  *   w = softmax over s of scores  -> weights [B, S],
  *   context = sum_s w_s m_s       -> context [B, H].
  */
-recur_status recur_attend(recur_graph *g, const recur_attention *a, recur_value q, recur_value *context,
+RECUR_API recur_status recur_attend(recur_graph *g, const recur_attention *a, recur_value q, recur_value *context,
                           recur_value *weights);
 
 /* ---------------------------------------------------------------- seq2seq */
@@ -80,7 +80,7 @@ typedef struct recur_seq2seq {
 } recur_seq2seq;
 
 /** Creates the model's parameters ("<name>.encoder.weight_ih", ...) in g. */
-recur_status recur_seq2seq_new(recur_graph *g, const char *name, const recur_seq2seq_opts *opts, recur_seq2seq *m);
+RECUR_API recur_status recur_seq2seq_new(recur_graph *g, const char *name, const recur_seq2seq_opts *opts, recur_seq2seq *m);
 
 /**
  * Builds the teacher-forced training graph for source length S, target
@@ -88,7 +88,7 @@ recur_status recur_seq2seq_new(recur_graph *g, const char *name, const recur_seq
  * encoder skips padding (its state is held where the source mask is 0), so
  * its final state is the state after each sentence's last real token.
  */
-recur_status recur_seq2seq_train_graph(recur_graph *g, recur_seq2seq *m, int64_t S, int64_t T, int64_t B);
+RECUR_API recur_status recur_seq2seq_train_graph(recur_graph *g, recur_seq2seq *m, int64_t S, int64_t T, int64_t B);
 
 /**
  * The building blocks of the model's graphs, for decoders of one's own
@@ -99,11 +99,11 @@ recur_status recur_seq2seq_train_graph(recur_graph *g, recur_seq2seq *m, int64_t
  * *memory the stacked states [S, B, hidden], final[k] each state after the
  * last step, *loop the loop.
  */
-recur_status recur_seq2seq_encode(recur_graph *g, const recur_seq2seq *m, const char *loop_name, recur_value ids,
+RECUR_API recur_status recur_seq2seq_encode(recur_graph *g, const recur_seq2seq *m, const char *loop_name, recur_value ids,
                                  recur_value mask, recur_value *memory, recur_value *final, recur_loop *loop);
 
 /** The model's attention (its kind and parameters) over `memory` [S, B, hidden] with `mask` [S, B] or RECUR_NONE. */
-recur_attention recur_seq2seq_attention(recur_graph *g, const recur_seq2seq *m, recur_value memory, recur_value mask);
+RECUR_API recur_attention recur_seq2seq_attention(recur_graph *g, const recur_seq2seq *m, recur_value memory, recur_value mask);
 
 /**
  * One decoder step inside an open loop: from the embedded input x [B, embed]
@@ -111,7 +111,7 @@ recur_attention recur_seq2seq_attention(recur_graph *g, const recur_seq2seq *m, 
  * vocabulary layer W_out, b_out) and the attention weights *w [B, S]
  * (RECUR_NONE without attention).
  */
-recur_status recur_seq2seq_decode_step(recur_graph *g, const recur_seq2seq *m, const recur_attention *a, recur_value x,
+RECUR_API recur_status recur_seq2seq_decode_step(recur_graph *g, const recur_seq2seq *m, const recur_attention *a, recur_value x,
                                       const recur_value *state, recur_value *next, recur_value *o, recur_value *w);
 
 #ifdef __cplusplus

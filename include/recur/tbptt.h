@@ -29,19 +29,19 @@ typedef struct recur_tbptt recur_tbptt;
  * recur_plan_errmsg(plan) on error (a wrong shape, a value the plan does not
  * read or output).
  */
-recur_tbptt *recur_tbptt_new(recur_plan *plan, int n, const recur_value *init, const recur_value *final);
+RECUR_API recur_tbptt *recur_tbptt_new(recur_plan *plan, int n, const recur_value *init, const recur_value *final);
 
 /** Frees the carrier (not the plan). */
-void recur_tbptt_free(recur_tbptt *tb);
+RECUR_API void recur_tbptt_free(recur_tbptt *tb);
 
 /** Sets every carried state back to zero (at the start of a new sequence). */
-recur_status recur_tbptt_reset(recur_tbptt *tb);
+RECUR_API recur_status recur_tbptt_reset(recur_tbptt *tb);
 
 /**
  * Runs the plan on the carried states (the chunk's other inputs must be
  * fed), then carries the final states into the next chunk.
  */
-recur_status recur_tbptt_run(recur_tbptt *tb);
+RECUR_API recur_status recur_tbptt_run(recur_tbptt *tb);
 
 #ifdef __cplusplus
 }

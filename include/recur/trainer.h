@@ -137,7 +137,7 @@ typedef struct recur_trainer_opts {
 } recur_trainer_opts;
 
 /** The default options: Adam with PyTorch's defaults, progress on stderr, everything else off. */
-recur_trainer_opts recur_trainer_defaults(void);
+RECUR_API recur_trainer_opts recur_trainer_defaults(void);
 
 /**
  * Makes a trainer of the scalar `loss` of g over the n_params parameters
@@ -149,23 +149,23 @@ recur_trainer_opts recur_trainer_defaults(void);
  * un-unrolled loop, a bad parameter or option. o may be NULL (the
  * defaults). The trainer keeps pointers to g: free it before the graph.
  */
-recur_trainer *recur_trainer_new(recur_graph *g, recur_value loss, int n_params, const recur_value *params,
+RECUR_API recur_trainer *recur_trainer_new(recur_graph *g, recur_value loss, int n_params, const recur_value *params,
                                  const recur_trainer_opts *o);
 
 /** Frees a trainer, its plan and its optimizer. NULL is allowed. */
-void recur_trainer_free(recur_trainer *t);
+RECUR_API void recur_trainer_free(recur_trainer *t);
 
 /** Message of the trainer's most recent failure ("" if none). */
-const char *recur_trainer_errmsg(const recur_trainer *t);
+RECUR_API const char *recur_trainer_errmsg(const recur_trainer *t);
 
 /** Status of the trainer's most recent failure (RECUR_OK if none). */
-recur_status recur_trainer_errcode(const recur_trainer *t);
+RECUR_API recur_status recur_trainer_errcode(const recur_trainer *t);
 
 /**
  * Records a failure on the trainer (printf-style), for callbacks to give
  * the reason of the status they return. Returns `code`.
  */
-recur_status recur_trainer_set_error(recur_trainer *t, recur_status code, const char *fmt, ...)
+RECUR_API recur_status recur_trainer_set_error(recur_trainer *t, recur_status code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -186,36 +186,36 @@ recur_status recur_trainer_set_error(recur_trainer *t, recur_status code, const 
  * changes no parameter and does not count; one whose callback fails is
  * done and counted.
  */
-recur_status recur_trainer_run(recur_trainer *t, int64_t n_steps);
+RECUR_API recur_status recur_trainer_run(recur_trainer *t, int64_t n_steps);
 
 /** Asks a running recur_trainer_run to return RECUR_OK after the current step (from a callback). */
-void recur_trainer_stop(recur_trainer *t);
+RECUR_API void recur_trainer_stop(recur_trainer *t);
 
 /* --------------------------------------------------------------- queries */
 
 /** The compiled plan (to feed inputs once, or read the extra outputs after a step). */
-recur_plan *recur_trainer_plan(recur_trainer *t);
+RECUR_API recur_plan *recur_trainer_plan(recur_trainer *t);
 
 /** The optimizer (to change the lr, or read its state). */
-recur_optim *recur_trainer_optim(recur_trainer *t);
+RECUR_API recur_optim *recur_trainer_optim(recur_trainer *t);
 
 /** The graph. */
-recur_graph *recur_trainer_graph(recur_trainer *t);
+RECUR_API recur_graph *recur_trainer_graph(recur_trainer *t);
 
 /** The gradient value of params[i] (RECUR_NONE when i is out of range). */
-recur_value recur_trainer_grad(const recur_trainer *t, int i);
+RECUR_API recur_value recur_trainer_grad(const recur_trainer *t, int i);
 
 /** Steps done since the training began (restored by recur_trainer_load). */
-int64_t recur_trainer_step(const recur_trainer *t);
+RECUR_API int64_t recur_trainer_step(const recur_trainer *t);
 
 /** The loss of the last step (NaN before the first step since the trainer was made or restored). */
-float recur_trainer_loss(const recur_trainer *t);
+RECUR_API float recur_trainer_loss(const recur_trainer *t);
 
 /** Mean loss of the last mean_window steps since the trainer was made or restored (NaN before one). */
-double recur_trainer_mean_loss(const recur_trainer *t);
+RECUR_API double recur_trainer_mean_loss(const recur_trainer *t);
 
 /** The last evaluation's loss (NaN before the first evaluation). */
-double recur_trainer_eval_loss(const recur_trainer *t);
+RECUR_API double recur_trainer_eval_loss(const recur_trainer *t);
 
 /* ----------------------------------------------------------- checkpoints */
 
@@ -228,7 +228,7 @@ double recur_trainer_eval_loss(const recur_trainer *t);
  * completed runs) and whatever on_save adds.
  * NULL with the reason in recur_trainer_errmsg.
  */
-recur_ckpt *recur_trainer_checkpoint(recur_trainer *t);
+RECUR_API recur_ckpt *recur_trainer_checkpoint(recur_trainer *t);
 
 /**
  * Restores a checkpoint made by recur_trainer_checkpoint. Everything is
@@ -241,13 +241,13 @@ recur_ckpt *recur_trainer_checkpoint(recur_trainer *t);
  * run's losses bit for bit, dropout included (the training plan's run
  * count, which its masks depend on, is restored too).
  */
-recur_status recur_trainer_restore(recur_trainer *t, recur_ckpt *ck);
+RECUR_API recur_status recur_trainer_restore(recur_trainer *t, recur_ckpt *ck);
 
 /** recur_trainer_checkpoint, then recur_ckpt_save to `path` (atomic; see recur/checkpoint.h). */
-recur_status recur_trainer_save(recur_trainer *t, const char *path);
+RECUR_API recur_status recur_trainer_save(recur_trainer *t, const char *path);
 
 /** recur_ckpt_load from `path`, then recur_trainer_restore. */
-recur_status recur_trainer_load(recur_trainer *t, const char *path);
+RECUR_API recur_status recur_trainer_load(recur_trainer *t, const char *path);
 
 /* -------------------------------------------------------------- progress */
 
@@ -258,7 +258,7 @@ recur_status recur_trainer_load(recur_trainer *t, const char *path);
  * from `step` of `total` done in `seconds` of this run's `run_steps`.
  * Fields are left out as described at the top of this header. Returns buf.
  */
-char *recur_trainer_progress_line(const recur_trainer *t, int64_t step, int64_t total, int64_t run_steps,
+RECUR_API char *recur_trainer_progress_line(const recur_trainer *t, int64_t step, int64_t total, int64_t run_steps,
                                   double seconds, char *buf, size_t len);
 
 #ifdef __cplusplus

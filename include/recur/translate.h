@@ -24,13 +24,13 @@ typedef struct recur_translator recur_translator;
  * called again for the same model (another max_src): each translator's
  * inputs are named "<model>.translate", "<model>.translate2", ...
  */
-recur_translator *recur_translator_new(recur_graph *g, recur_seq2seq *m, int64_t max_src);
+RECUR_API recur_translator *recur_translator_new(recur_graph *g, recur_seq2seq *m, int64_t max_src);
 
 /** Frees a translator. */
-void recur_translator_free(recur_translator *t);
+RECUR_API void recur_translator_free(recur_translator *t);
 
 /** Message of the translator's most recent failure. */
-const char *recur_translator_errmsg(const recur_translator *t);
+RECUR_API const char *recur_translator_errmsg(const recur_translator *t);
 
 /**
  * Translates src (n ids) greedily: from [START], feed the most likely token
@@ -38,14 +38,14 @@ const char *recur_translator_errmsg(const recur_translator *t);
  * [END]) to out and their count to *out_len. attn, if not NULL, receives
  * the attention weights, max_len x max_src floats (row per output token).
  */
-recur_status recur_translate_greedy(recur_translator *t, const int64_t *src, int64_t n, int64_t *out,
+RECUR_API recur_status recur_translate_greedy(recur_translator *t, const int64_t *src, int64_t n, int64_t *out,
                                     int64_t max_len, int64_t *out_len, float *attn);
 
 /**
  * Beam search with `beam` hypotheses, scoring by total log-probability
  * divided by length^alpha (alpha = 0: no length normalisation).
  */
-recur_status recur_translate_beam(recur_translator *t, const int64_t *src, int64_t n, int beam, float alpha,
+RECUR_API recur_status recur_translate_beam(recur_translator *t, const int64_t *src, int64_t n, int beam, float alpha,
                                   int64_t *out, int64_t max_len, int64_t *out_len);
 
 #ifdef __cplusplus

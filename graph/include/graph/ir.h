@@ -207,8 +207,24 @@ recur_status recur_hoist_loop(recur_graph *g, int li);
  */
 recur_status recur_fuse_matmuls(recur_graph *g);
 
-/* Makes loop-output node `out` of an unrolled loop an alias of its unrolled value (graph/unroll.c). */
-recur_status recur_unroll_output(recur_graph *g, recur_value out);
+/*
+ * Makes loop-output node `out` of an unrolled loop an alias of its unrolled
+ * value: a final state is the last step's copy of the state's next value, a
+ * stacked output the stack of the copies over t (or the hoisted [T, ...]
+ * value). graph/loop.c; the unroll pass calls it for every output, and
+ * recur_loop_stacked/final for outputs made after unrolling.
+ */
+recur_status recur_loop_output_unrolled(recur_graph *g, recur_value out);
+
+/* The copy of node id made for time t of unrolled loop L (an outer value maps to itself). */
+static inline int32_t recur_loop_copy_at(const recur_graph *g, const recur_loop_rec *L, int32_t id, int64_t t)
+{
+    if (g->nodes[id].loop == 0) return id;
+    return L->copies[t * (L->last - L->first) + (id - L->first)];
+}
+
+/* The time index of processing step s of loop L (a reverse loop walks from T - 1 down). */
+static inline int64_t recur_loop_time_of(const recur_loop_rec *L, int64_t s) { return L->reverse ? L->T - 1 - s : s; }
 
 /*
  * Drops loop l, which must be the graph's newest loop, and every node from
