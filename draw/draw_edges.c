@@ -270,10 +270,7 @@ void recur_draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len)
 
 const char *recur_draw_join_label(const draw_ctx *c, int32_t id)
 {
-    switch (c->g->nodes[id].op) {
-    case RECUR_OP_ADD: return "+";
-    case RECUR_OP_SUB: return "\xe2\x88\x92"; /* minus sign */
-    case RECUR_OP_MUL: return "\xc3\x97";     /* multiplication sign */
-    default: return recur_op(c->g->nodes[id].op)->name;
-    }
+    int op = c->g->nodes[id].op;
+    const char *glyph = recur_op_props_of(op)->glyph; /* "+", "−", "×" (the op list) */
+    return glyph ? glyph : recur_op(op)->name;
 }

@@ -331,8 +331,7 @@ static recur_status sinks(draw_ctx *c)
     c->n_out = 0;
     for (int32_t v = 0; v < c->n; v++) {
         const recur_node *n = &g->nodes[v];
-        int leaf = n->op == RECUR_OP_INPUT || n->op == RECUR_OP_PARAM || n->op == RECUR_OP_CONST ||
-                   n->op == RECUR_OP_FILL;
+        int leaf = recur_op_has(n->op, RECUR_OPP_LEAF);
         if (!n->removed && !used[v] && !leaf && !n->loop && !n->unrolled && n->op != RECUR_OP_LOOP)
             c->out[c->n_out++] = (recur_value){v};
     }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "draw.h"
+#include "ops/op.h"
 
 void recur_draw_refs_push(draw_ctx *c, draw_refs *r, draw_key k, int flags, int tag)
 {
@@ -47,45 +48,13 @@ int64_t recur_draw_time_of(const draw_ctx *c, int li, int64_t s)
     return L->reverse ? L->T - 1 - s : s;
 }
 
-/* Row-by-row ops: an operand aligned with the result's axis 0 at step t gives row t. */
-static int row_wise(const recur_node *n)
-{
-    switch (n->op) {
-    case RECUR_OP_ADD: case RECUR_OP_SUB: case RECUR_OP_MUL: case RECUR_OP_DIV:
-    case RECUR_OP_NEG: case RECUR_OP_SCALE: case RECUR_OP_TANH: case RECUR_OP_SIGMOID:
-    case RECUR_OP_RELU: case RECUR_OP_LEAKY_RELU: case RECUR_OP_EXP: case RECUR_OP_LOG:
-    case RECUR_OP_SQRT: case RECUR_OP_SQUARE: case RECUR_OP_ONE_MINUS: case RECUR_OP_STOP_GRADIENT:
-    case RECUR_OP_DROPOUT: case RECUR_OP_SOFTMAX: case RECUR_OP_LOG_SOFTMAX:
-    case RECUR_OP_TANH_GRAD: case RECUR_OP_SIGMOID_GRAD: case RECUR_OP_RELU_GRAD:
-    case RECUR_OP_LEAKY_RELU_GRAD: case RECUR_OP_SOFTMAX_GRAD: case RECUR_OP_LOG_SOFTMAX_GRAD:
-    case RECUR_OP_SOFTMAX_XENT_GRAD: case RECUR_OP_GATHER: case RECUR_OP_ONE_HOT:
-    case RECUR_OP_SUM_TO: case RECUR_OP_BROADCAST_TO:
-        return n->shape.ndim >= 2;
-    case RECUR_OP_MATMUL:
-        return n->shape.ndim >= 3 && n->attr.i[0] == 0; /* rows of a, not transposed */
-    case RECUR_OP_CONCAT: case RECUR_OP_SLICE: case RECUR_OP_PAD_AXIS:
-        return n->shape.ndim >= 2 && n->attr.i[0] != 0;
-    default:
-        return 0;
-    }
-}
+/* Row-by-row ops (the op list's rows rule, recur_op_rows): an operand aligned with the result's axis 0 at step t gives row t. */
+static int row_wise(const recur_graph *g, const recur_node *n) { return recur_op_rows(g, n, -1) == 1; }
 
 /* 1 if operand k of a row-wise node is aligned with its axis 0. */
-static int time_operand(const recur_graph *g, const recur_node *n, int k)
-{
-    const recur_node *in = &g->nodes[n->in[k]];
-    switch (n->op) {
-    case RECUR_OP_GATHER: return k == 1;                  /* the ids, not the table */
-    case RECUR_OP_ONE_HOT: return k == 0;
-    case RECUR_OP_SOFTMAX_XENT_GRAD: return k != 2;       /* logits, targets, mask; not the scalar dloss */
-    default: return in->shape.ndim == n->shape.ndim;      /* broadcasting aligns lower ranks at the end */
-    }
-}
+static int time_operand(const recur_graph *g, const recur_node *n, int k) { return recur_op_rows(g, n, k) == 1; }
 
-static int is_leaf(const recur_node *n)
-{
-    return n->op == RECUR_OP_INPUT || n->op == RECUR_OP_PARAM || n->op == RECUR_OP_CONST || n->op == RECUR_OP_FILL;
-}
+static int is_leaf(const recur_node *n) { return recur_op_has(n->op, RECUR_OPP_LEAF); }
 
 /*
  * If node n is a loop's stacked output — a loop-output node, or what
@@ -125,7 +94,7 @@ static void mark_sequence(draw_ctx *c, int32_t id, int li, int64_t T, int32_t *s
     while (top > 0) {
         int32_t v = stack[--top];
         const recur_node *n = &g->nodes[v];
-        if (is_leaf(n) || !row_wise(n)) {
+        if (is_leaf(n) || !row_wise(c->g, n)) {
             c->token[v] = 1;
             continue;
         }
@@ -213,7 +182,7 @@ static recur_status mark_joins(draw_ctx *c)
     recur_status st = a && seen && stack && list ? RECUR_OK : RECUR_ERR_NOMEM;
     for (int32_t v = 0; v < c->n && st == RECUR_OK && words > 0; v++) {
         const recur_node *n = &g->nodes[v];
-        if (!c->td[v] || c->token[v] || n->removed || n->n_in < 2 || !row_wise(n)) continue;
+        if (!c->td[v] || c->token[v] || n->removed || n->n_in < 2 || !row_wise(c->g, n)) continue;
         int found = 0;
         for (int k = 0; k < n->n_in && found < 2; k++) {
             if (!time_operand(g, n, k) || !c->td[n->in[k]]) continue;
@@ -277,7 +246,7 @@ recur_status recur_draw_time(draw_ctx *c)
         } else if (n->op == RECUR_OP_ALIAS) {
             c->td[v] = c->td[n->in[0]];
             c->axis[v] = c->axis[n->in[0]];
-        } else if (row_wise(n)) {
+        } else if (row_wise(c->g, n)) {
             mark_row_wise(c, v);
         }
     }

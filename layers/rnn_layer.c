@@ -110,7 +110,6 @@ recur_status recur_rnn_new(recur_graph *g, const char *name, const recur_rnn_opt
     memset(out, 0, sizeof *out);
     out->c_n = RECUR_NONE;
     if (recur_value_check(g, xs, "rnn") != RECUR_OK) return recur_errcode(g);
-    recur_shape x0_shape = recur_value_shape(g, xs);
     int64_t H = o.hidden;
     const int n0 = recur_graph_size(g);
     recur_value in = xs, h_fin[32], c_fin[32];

@@ -1,10 +1,10 @@
 /*
  * ops/activation.c — pointwise nonlinearities (tanh, sigmoid, relu,
- * leaky_relu, exp, log, sqrt) and the gradient helper ops their rules
- * build (tanh_grad, sigmoid_grad, relu_grad, leaky_relu_grad).
+ * leaky_relu, exp, log, sqrt) and the gradient helper ops their
+ * rules build (tanh_grad, sigmoid_grad, relu_grad, leaky_relu_grad).
  *
- * Their kernels are recur_pointwise_forward, which evaluates the formulas
- * of ops/pointwise.h (tanh, sigmoid and exp from ops/vmath.h).
+ * Each writes its formula once, as a loop (ops/pointwise.h; tanh, sigmoid
+ * and exp from ops/vmath.h); its kernel is recur_pointwise_forward.
  */
 #include "ops/op.h"
 #include "ops/pointwise.h"
@@ -88,17 +88,25 @@ recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope)
     return recur_unary(g, RECUR_OP_LEAKY_RELU, x, &attr);
 }
 
-#define POINTWISE(ident, opname, fwd, grd, ...)                                                              \
-    const recur_op_def recur_def_##ident = {.name = opname, .min_in = 1, .max_in = 1,                        \
-                                            .shape = recur_shape_same_as_first, .forward = fwd, .grad = grd, \
-                                            __VA_ARGS__}
-POINTWISE(tanh, "tanh", recur_pointwise_forward, tanh_grad);
-POINTWISE(sigmoid, "sigmoid", recur_pointwise_forward, sigmoid_grad);
-POINTWISE(relu, "relu", recur_pointwise_forward, relu_grad);
-POINTWISE(leaky_relu, "leaky_relu", recur_pointwise_forward, leaky_relu_grad, .attrs = slope_attrs);
-POINTWISE(exp, "exp", recur_pointwise_forward, exp_grad);
-POINTWISE(log, "log", recur_pointwise_forward, log_grad);
-POINTWISE(sqrt, "sqrt", recur_pointwise_forward, sqrt_grad);
+/* The loops. */
+RECUR_POINTWISE_LOOP(tanh_loop, 1, recur_vtanhf(a))
+RECUR_POINTWISE_LOOP(sigmoid_loop, 1, recur_vsigmoidf(a))
+RECUR_POINTWISE_LOOP(relu_loop, 1, a > 0 ? a : 0.0f)
+RECUR_POINTWISE_LOOP(leaky_relu_loop, 1, a > 0 ? a : s * a)
+RECUR_POINTWISE_LOOP(exp_loop, 1, recur_vexpf(a))
+RECUR_POINTWISE_LOOP(log_loop, 1, logf(a))
+RECUR_POINTWISE_LOOP(sqrt_loop, 1, sqrtf(a))
+
+#define POINTWISE(ident, grd, ...)                                                                             \
+    RECUR_OP_DEF(ident, .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,                         \
+                 .forward = recur_pointwise_forward, .grad = grd, .pointwise = ident##_loop, .arity = 1, __VA_ARGS__)
+POINTWISE(tanh, tanh_grad);
+POINTWISE(sigmoid, sigmoid_grad);
+POINTWISE(relu, relu_grad);
+POINTWISE(leaky_relu, leaky_relu_grad, .attrs = slope_attrs);
+POINTWISE(exp, exp_grad);
+POINTWISE(log, log_grad);
+POINTWISE(sqrt, sqrt_grad);
 
 /* ------------------------------------------------- gradient helper ops */
 
@@ -167,12 +175,16 @@ recur_value recur_leaky_relu_grad(recur_graph *g, recur_value x, recur_value dy,
     return recur_node_add(g, RECUR_OP_LEAKY_RELU_GRAD, 2, in, &attr);
 }
 
-#define POINTWISE_GRAD(ident, opname, fwd, grd, ...)                                                    \
-    const recur_op_def recur_def_##ident = {.name = opname, .min_in = 2, .max_in = 2,                   \
-                                            .shape = recur_shape_all_equal, .forward = fwd, .grad = grd, \
-                                            __VA_ARGS__}
-POINTWISE_GRAD(tanh_grad, "tanh_grad", recur_pointwise_forward, tanh_grad_grad);
-POINTWISE_GRAD(sigmoid_grad, "sigmoid_grad", recur_pointwise_forward, sigmoid_grad_grad);
-POINTWISE_GRAD(relu_grad, "relu_grad", recur_pointwise_forward, relu_grad_grad);
-POINTWISE_GRAD(leaky_relu_grad, "leaky_relu_grad", recur_pointwise_forward, leaky_relu_grad_grad,
-               .attrs = slope_attrs);
+/* The helpers' loops: dy (1 - y^2), dy y (1 - y), dy [x > 0], dy ([x > 0] + slope [x <= 0]). */
+RECUR_POINTWISE_LOOP(tanh_grad_loop, 2, b * (1.0f - a * a))
+RECUR_POINTWISE_LOOP(sigmoid_grad_loop, 2, b * a * (1.0f - a))
+RECUR_POINTWISE_LOOP(relu_grad_loop, 2, a > 0 ? b : 0.0f)
+RECUR_POINTWISE_LOOP(leaky_relu_grad_loop, 2, a > 0 ? b : s * b)
+
+#define POINTWISE_GRAD(ident, grd, ...)                                                                        \
+    RECUR_OP_DEF(ident, .min_in = 2, .max_in = 2, .shape = recur_shape_all_equal,                             \
+                 .forward = recur_pointwise_forward, .grad = grd, .pointwise = ident##_loop, .arity = 2, __VA_ARGS__)
+POINTWISE_GRAD(tanh_grad, tanh_grad_grad);
+POINTWISE_GRAD(sigmoid_grad, sigmoid_grad_grad);
+POINTWISE_GRAD(relu_grad, relu_grad_grad);
+POINTWISE_GRAD(leaky_relu_grad, leaky_relu_grad_grad, .attrs = slope_attrs);

@@ -15,8 +15,14 @@ static recur_status binary_shape(recur_graph *g, recur_node *n)
     return RECUR_OK;
 }
 
+/* The loops: y = a (op) b, elementwise. */
+RECUR_POINTWISE_LOOP(add_loop, 2, a + b)
+RECUR_POINTWISE_LOOP(sub_loop, 2, a - b)
+RECUR_POINTWISE_LOOP(mul_loop, 2, a * b)
+RECUR_POINTWISE_LOOP(div_loop, 2, a / b)
+
 typedef struct run_job {
-    int op;
+    recur_pointwise_fn f;
     int64_t q, pa, pb; /* run length, periods of a and b */
     const float *a, *b;
     float *y;
@@ -27,61 +33,47 @@ static void runs_range(void *ctx, int64_t lo, int64_t hi, int part)
 {
     const run_job *j = ctx;
     (void)part;
-    for (int64_t r = lo; r < hi; r++)
-        recur_pointwise_loop(j->op, 0.0f, j->a + (r * j->q) % j->pa, j->b + (r * j->q) % j->pb, j->y + r * j->q, j->q);
+    for (int64_t r = lo; r < hi; r++) j->f(0.0f, j->a + (r * j->q) % j->pa, j->b + (r * j->q) % j->pb, j->y + r * j->q, j->q);
 }
 
 /*
  * y_i = a_{i'} (op) b_{i''}, where i' and i'' are i mapped into the operands.
- * Equal shapes run the shared pointwise loop. When each operand only
+ * Equal shapes run the op's loop over the whole. When each operand only
  * repeats whole (a scalar, a bias row: recur_bcast_period), the smaller
  * period q divides the larger, so the output splits into runs of q
  * elements contiguous in both operands: y[r q + j] = a[(r q) mod pa + j]
- * (op) b[(r q) mod pb + j], each run one vectorized loop (runs of fewer
- * than 16 walk with counters). Other broadcasts take the general index map.
+ * (op) b[(r q) mod pb + j], each run one vectorized loop. Other broadcasts
+ * (short periods, general index maps) gather both operands block by block
+ * into contiguous buffers and run the loop on each block.
  */
 static recur_status binary_forward(const recur_kernel_args *k)
 {
-    int op = k->node->op;
+    recur_pointwise_fn f = recur_op(k->node->op)->pointwise;
+    if (!f) return recur_kernel_fail(k, "not a binary arithmetic op");
     int64_t n = recur_shape_numel(k->node->shape);
     const float *A = k->x[0], *B = k->x[1];
-    float *y = k->y;
     int64_t pa = recur_bcast_period(k->node->shape, k->xs[0]);
     int64_t pb = recur_bcast_period(k->node->shape, k->xs[1]);
     if (pa == n && pb == n) return recur_pointwise_forward(k);
     if (pa > 0 && pb > 0 && (pa < pb ? pa : pb) >= 16) {
-        run_job j = {.op = op, .q = pa < pb ? pa : pb, .pa = pa, .pb = pb, .a = A, .b = B, .y = y};
+        run_job j = {.f = f, .q = pa < pb ? pa : pb, .pa = pa, .pb = pb, .a = A, .b = B, .y = k->y};
         recur_parallel_range(n / j.q, 2 * n, runs_range, &j);
         return RECUR_OK;
     }
-#define BINARY_CASE(OP, EXPR)                                                                   \
-    case RECUR_OP_##OP:                                                                         \
-        if (pa > 0 && pb > 0) {                                                                 \
-            for (int64_t i = 0, ia = 0, ib = 0; i < n; i++) {                                   \
-                float a = A[ia], b = B[ib];                                                     \
-                y[i] = (EXPR);                                                                  \
-                if (++ia == pa) ia = 0;                                                         \
-                if (++ib == pb) ib = 0;                                                         \
-            }                                                                                   \
-        } else {                                                                                \
-            recur_bcast ia, ib;                                                                 \
-            recur_bcast_init(&ia, k->node->shape, k->xs[0]);                                    \
-            recur_bcast_init(&ib, k->node->shape, k->xs[1]);                                    \
-            for (int64_t i = 0; i < n; i++) {                                                   \
-                float a = A[recur_bcast_offset(&ia, i)], b = B[recur_bcast_offset(&ib, i)];     \
-                y[i] = (EXPR);                                                                  \
-            }                                                                                   \
-        }                                                                                       \
-        return RECUR_OK;
-    switch (op) {
-        BINARY_CASE(ADD, a + b)
-        BINARY_CASE(SUB, a - b)
-        BINARY_CASE(MUL, a * b)
-        BINARY_CASE(DIV, a / b)
-    default:
-        return recur_kernel_fail(k, "not a binary arithmetic op");
+    enum { BLOCK = 256 };
+    float a[BLOCK], b[BLOCK];
+    recur_bcast ia, ib;
+    recur_bcast_init(&ia, k->node->shape, k->xs[0]);
+    recur_bcast_init(&ib, k->node->shape, k->xs[1]);
+    for (int64_t base = 0; base < n; base += BLOCK) {
+        int64_t len = n - base < BLOCK ? n - base : BLOCK;
+        for (int64_t i = 0; i < len; i++) {
+            a[i] = A[pa > 0 ? (base + i) % pa : recur_bcast_offset(&ia, base + i)];
+            b[i] = B[pb > 0 ? (base + i) % pb : recur_bcast_offset(&ib, base + i)];
+        }
+        f(0.0f, a, b, k->y + base, len);
     }
-#undef BINARY_CASE
+    return RECUR_OK;
 }
 
 /* Sums a gradient back to operand i's shape (the inverse of its broadcast). */
@@ -156,14 +148,14 @@ recur_value recur_bias_add(recur_graph *g, recur_value x, recur_value b)
     return recur_add(g, x, b);
 }
 
-const recur_op_def recur_def_add = {.name = "add", .min_in = 2, .max_in = 2, .shape = binary_shape,
-                                    .forward = binary_forward, .grad = add_grad};
-const recur_op_def recur_def_sub = {.name = "sub", .min_in = 2, .max_in = 2, .shape = binary_shape,
-                                    .forward = binary_forward, .grad = sub_grad};
-const recur_op_def recur_def_mul = {.name = "mul", .min_in = 2, .max_in = 2, .shape = binary_shape,
-                                    .forward = binary_forward, .grad = mul_grad};
-const recur_op_def recur_def_div = {.name = "div", .min_in = 2, .max_in = 2, .shape = binary_shape,
-                                    .forward = binary_forward, .grad = div_grad};
+RECUR_OP_DEF(add, .min_in = 2, .max_in = 2, .shape = binary_shape, .forward = binary_forward, .grad = add_grad,
+             .pointwise = add_loop, .arity = 2);
+RECUR_OP_DEF(sub, .min_in = 2, .max_in = 2, .shape = binary_shape, .forward = binary_forward, .grad = sub_grad,
+             .pointwise = sub_loop, .arity = 2);
+RECUR_OP_DEF(mul, .min_in = 2, .max_in = 2, .shape = binary_shape, .forward = binary_forward, .grad = mul_grad,
+             .pointwise = mul_loop, .arity = 2);
+RECUR_OP_DEF(div, .min_in = 2, .max_in = 2, .shape = binary_shape, .forward = binary_forward, .grad = div_grad,
+             .pointwise = div_loop, .arity = 2);
 
 /* ------------------------------------------------------------------ unary */
 
@@ -203,13 +195,17 @@ recur_value recur_scale(recur_graph *g, recur_value x, float s)
     return recur_unary(g, RECUR_OP_SCALE, x, &attr);
 }
 
-const recur_op_def recur_def_neg = {.name = "neg", .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
-                                    .forward = recur_pointwise_forward, .grad = neg_grad};
-const recur_op_def recur_def_scale = {.name = "scale", .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
-                                      .forward = recur_pointwise_forward, .grad = scale_grad, .attrs = scale_attrs};
-const recur_op_def recur_def_square = {.name = "square", .min_in = 1, .max_in = 1,
-                                       .shape = recur_shape_same_as_first, .forward = recur_pointwise_forward,
-                                       .grad = square_grad};
-const recur_op_def recur_def_one_minus = {.name = "one_minus", .min_in = 1, .max_in = 1,
-                                          .shape = recur_shape_same_as_first, .forward = recur_pointwise_forward,
-                                          .grad = neg_grad};
+/* The loops: -x, s x, x^2, 1 - x. */
+RECUR_POINTWISE_LOOP(neg_loop, 1, -a)
+RECUR_POINTWISE_LOOP(scale_loop, 1, s * a)
+RECUR_POINTWISE_LOOP(square_loop, 1, a * a)
+RECUR_POINTWISE_LOOP(one_minus_loop, 1, 1.0f - a)
+
+RECUR_OP_DEF(neg, .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first, .forward = recur_pointwise_forward,
+             .grad = neg_grad, .pointwise = neg_loop, .arity = 1);
+RECUR_OP_DEF(scale, .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first, .forward = recur_pointwise_forward,
+             .grad = scale_grad, .attrs = scale_attrs, .pointwise = scale_loop, .arity = 1);
+RECUR_OP_DEF(square, .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first, .forward = recur_pointwise_forward,
+             .grad = square_grad, .pointwise = square_loop, .arity = 1);
+RECUR_OP_DEF(one_minus, .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
+             .forward = recur_pointwise_forward, .grad = neg_grad, .pointwise = one_minus_loop, .arity = 1);

@@ -245,12 +245,12 @@ static void target_attrs(const recur_node *n, char *buf, size_t len)
     snprintf(buf, len, "to=%s", recur_shape_str(n->attr.target, t, sizeof t));
 }
 
-const recur_op_def recur_def_broadcast_to = {.name = "broadcast_to", .min_in = 1, .max_in = 1,
+RECUR_OP_DEF(broadcast_to, .min_in = 1, .max_in = 1,
                                              .shape = broadcast_to_shape, .forward = broadcast_to_forward,
-                                             .grad = broadcast_to_grad, .attrs = target_attrs};
-const recur_op_def recur_def_sum_to = {.name = "sum_to", .min_in = 1, .max_in = 1, .shape = sum_to_shape,
+                                             .grad = broadcast_to_grad, .attrs = target_attrs);
+RECUR_OP_DEF(sum_to, .min_in = 1, .max_in = 1, .shape = sum_to_shape,
                                        .forward = sum_to_forward, .grad = sum_to_grad,
-                                       .workspace = sum_to_workspace, .attrs = target_attrs};
+                                       .workspace = sum_to_workspace, .attrs = target_attrs);
 
 /* --------------------------------------------------------- stop_gradient */
 
@@ -273,6 +273,6 @@ recur_value recur_stop_gradient(recur_graph *g, recur_value x)
     return recur_unary(g, RECUR_OP_STOP_GRADIENT, x, NULL);
 }
 
-const recur_op_def recur_def_stop_gradient = {.name = "stop_gradient", .min_in = 1, .max_in = 1,
-                                              .shape = recur_shape_same_as_first, .forward = identity_forward,
-                                              .grad = stop_gradient_grad};
+RECUR_OP_DEF(stop_gradient, .min_in = 1, .max_in = 1,
+             .shape = recur_shape_same_as_first, .forward = identity_forward, .grad = stop_gradient_grad,
+             .view_offset = recur_view_whole);

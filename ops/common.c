@@ -6,77 +6,57 @@
 
 #include "ops/op.h"
 
-/* One entry per op id; each op's file defines its entry. */
+/* One definition per op id, as the op list orders them; each op's file defines its entry. */
 static const recur_op_def *const table[RECUR_OP_COUNT] = {
-    [RECUR_OP_INPUT] = &recur_def_input,
-    [RECUR_OP_PARAM] = &recur_def_param,
-    [RECUR_OP_CONST] = &recur_def_const,
-    [RECUR_OP_FILL] = &recur_def_fill,
-    /* ops/arith.c */
-    [RECUR_OP_ADD] = &recur_def_add,
-    [RECUR_OP_SUB] = &recur_def_sub,
-    [RECUR_OP_MUL] = &recur_def_mul,
-    [RECUR_OP_DIV] = &recur_def_div,
-    [RECUR_OP_NEG] = &recur_def_neg,
-    [RECUR_OP_SCALE] = &recur_def_scale,
-    [RECUR_OP_SQUARE] = &recur_def_square,
-    [RECUR_OP_ONE_MINUS] = &recur_def_one_minus,
-    /* ops/activation.c */
-    [RECUR_OP_TANH] = &recur_def_tanh,
-    [RECUR_OP_SIGMOID] = &recur_def_sigmoid,
-    [RECUR_OP_RELU] = &recur_def_relu,
-    [RECUR_OP_LEAKY_RELU] = &recur_def_leaky_relu,
-    [RECUR_OP_EXP] = &recur_def_exp,
-    [RECUR_OP_LOG] = &recur_def_log,
-    [RECUR_OP_SQRT] = &recur_def_sqrt,
-    [RECUR_OP_TANH_GRAD] = &recur_def_tanh_grad,
-    [RECUR_OP_SIGMOID_GRAD] = &recur_def_sigmoid_grad,
-    [RECUR_OP_RELU_GRAD] = &recur_def_relu_grad,
-    [RECUR_OP_LEAKY_RELU_GRAD] = &recur_def_leaky_relu_grad,
-    /* ops/broadcast.c */
-    [RECUR_OP_BROADCAST_TO] = &recur_def_broadcast_to,
-    [RECUR_OP_SUM_TO] = &recur_def_sum_to,
-    [RECUR_OP_STOP_GRADIENT] = &recur_def_stop_gradient,
-    /* ops/matmul.c */
-    [RECUR_OP_MATMUL] = &recur_def_matmul,
-    /* ops/softmax.c */
-    [RECUR_OP_SOFTMAX] = &recur_def_softmax,
-    [RECUR_OP_LOG_SOFTMAX] = &recur_def_log_softmax,
-    [RECUR_OP_SOFTMAX_GRAD] = &recur_def_softmax_grad,
-    [RECUR_OP_LOG_SOFTMAX_GRAD] = &recur_def_log_softmax_grad,
-    /* ops/layout.c */
-    [RECUR_OP_RESHAPE] = &recur_def_reshape,
-    [RECUR_OP_TRANSPOSE] = &recur_def_transpose,
-    /* ops/shape.c */
-    [RECUR_OP_CONCAT] = &recur_def_concat,
-    [RECUR_OP_SLICE] = &recur_def_slice,
-    [RECUR_OP_STACK] = &recur_def_stack,
-    [RECUR_OP_TAKE] = &recur_def_take,
-    [RECUR_OP_PAD_AXIS] = &recur_def_pad_axis,
-    /* ops/index.c */
-    [RECUR_OP_GATHER] = &recur_def_gather,
-    [RECUR_OP_SCATTER_ADD] = &recur_def_scatter_add,
-    [RECUR_OP_ONE_HOT] = &recur_def_one_hot,
-    /* ops/loss.c */
-    [RECUR_OP_MSE] = &recur_def_mse,
-    [RECUR_OP_SOFTMAX_XENT] = &recur_def_softmax_xent,
-    [RECUR_OP_SOFTMAX_XENT_GRAD] = &recur_def_softmax_xent_grad,
-    /* ops/dropout.c */
-    [RECUR_OP_DROPOUT] = &recur_def_dropout,
-    /* ops/loop_ops.c */
-    [RECUR_OP_LOOP] = &recur_def_loop,
-    [RECUR_OP_LOOP_STEP] = &recur_def_loop_step,
-    [RECUR_OP_LOOP_STATE] = &recur_def_loop_state,
-    [RECUR_OP_LOOP_OUTPUT] = &recur_def_loop_output,
-    [RECUR_OP_ALIAS] = &recur_def_alias,
+#define RECUR_OP_ENTRY(ID, name, flags, rows, mask, cost, glyph) [RECUR_OP_##ID] = &recur_def_##name,
+    RECUR_OP_LIST(RECUR_OP_ENTRY)
+#undef RECUR_OP_ENTRY
+};
+
+/* The list's properties, by op id. */
+static const recur_op_props props[RECUR_OP_COUNT] = {
+#define RECUR_OP_PROPS(ID, name, flags, rows, mask, cost, glyph) \
+    [RECUR_OP_##ID] = {(flags), RECUR_ROWS_##rows, (mask), (cost), (glyph)},
+    RECUR_OP_LIST(RECUR_OP_PROPS)
+#undef RECUR_OP_PROPS
 };
 
 static const recur_op_def unknown_def = {.name = "unknown", .min_in = 0, .max_in = -1};
+static const recur_op_props no_props = {0, RECUR_ROWS_NONE, 0, 0, NULL};
 
 const recur_op_def *recur_op(int op)
 {
     if (op < 0 || op >= RECUR_OP_COUNT || !table[op]) return &unknown_def;
     return table[op];
+}
+
+const recur_op_props *recur_op_props_of(int op) { return op < 0 || op >= RECUR_OP_COUNT ? &no_props : &props[op]; }
+
+int recur_op_has(int op, unsigned flag) { return (recur_op_props_of(op)->flags & flag) != 0; }
+
+int recur_pointwise_arity(int op) { return recur_op(op)->pointwise ? recur_op(op)->arity : 0; }
+
+int recur_op_rows(const recur_graph *g, const recur_node *n, int k)
+{
+    const recur_op_props *pr = recur_op_props_of(n->op);
+    int rowwise = n->shape.ndim >= 2;
+    switch (pr->rows) {
+    case RECUR_ROWS_RANK: break;
+    case RECUR_ROWS_MASK: break;
+    case RECUR_ROWS_AXIS: rowwise &= n->attr.i[0] != 0; break;
+    case RECUR_ROWS_NOTRANS: rowwise &= n->shape.ndim >= 3 && n->attr.i[0] == 0; break;
+    default: rowwise = 0; break;
+    }
+    if (k < 0) return rowwise;
+    if (!rowwise) return -1;
+    if (pr->rows == RECUR_ROWS_MASK) return k < 32 && ((pr->rows_mask >> k) & 1u);
+    return g->nodes[n->in[k]].shape.ndim == n->shape.ndim;
+}
+
+int64_t recur_view_whole(const recur_graph *g, const recur_node *n)
+{
+    (void)g, (void)n;
+    return 0;
 }
 
 recur_status recur_shape_same_as_first(recur_graph *g, recur_node *n)

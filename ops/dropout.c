@@ -58,6 +58,6 @@ recur_value recur_dropout(recur_graph *g, recur_value x, float p, uint64_t seed)
     return recur_unary(g, RECUR_OP_DROPOUT, x, &attr);
 }
 
-const recur_op_def recur_def_dropout = {.name = "dropout", .min_in = 1, .max_in = 1,
+RECUR_OP_DEF(dropout, .min_in = 1, .max_in = 1,
                                         .shape = recur_shape_same_as_first, .forward = dropout_forward,
-                                        .grad = dropout_grad, .attrs = dropout_attrs};
+                                        .grad = dropout_grad, .attrs = dropout_attrs);

@@ -85,8 +85,8 @@ recur_value recur_gather(recur_graph *g, recur_value table, recur_value indices)
     return recur_binary(g, RECUR_OP_GATHER, table, indices);
 }
 
-const recur_op_def recur_def_gather = {.name = "gather", .min_in = 2, .max_in = 2, .shape = gather_shape,
-                                       .forward = gather_forward, .grad = gather_grad};
+RECUR_OP_DEF(gather, .min_in = 2, .max_in = 2, .shape = gather_shape,
+                                       .forward = gather_forward, .grad = gather_grad);
 
 /* ------------------------------------------------------------ scatter_add */
 
@@ -151,10 +151,10 @@ recur_value recur_scatter_add(recur_graph *g, recur_value indices, recur_value d
     return recur_node_add(g, RECUR_OP_SCATTER_ADD, 2, in, &attr);
 }
 
-const recur_op_def recur_def_scatter_add = {.name = "scatter_add", .min_in = 2, .max_in = 2,
+RECUR_OP_DEF(scatter_add, .min_in = 2, .max_in = 2,
                                             .shape = scatter_add_shape, .forward = scatter_add_forward,
                                             .grad = scatter_add_grad, .workspace = scatter_add_workspace,
-                                            .attrs = rows_attrs};
+                                            .attrs = rows_attrs);
 
 /* ---------------------------------------------------------------- one_hot */
 
@@ -197,5 +197,5 @@ recur_value recur_one_hot(recur_graph *g, recur_value indices, int64_t depth)
     return recur_unary(g, RECUR_OP_ONE_HOT, indices, &attr);
 }
 
-const recur_op_def recur_def_one_hot = {.name = "one_hot", .min_in = 1, .max_in = 1, .shape = one_hot_shape,
-                                        .forward = one_hot_forward, .grad = one_hot_grad, .attrs = depth_attrs};
+RECUR_OP_DEF(one_hot, .min_in = 1, .max_in = 1, .shape = one_hot_shape,
+                                        .forward = one_hot_forward, .grad = one_hot_grad, .attrs = depth_attrs);

@@ -50,8 +50,8 @@ recur_value recur_reshape(recur_graph *g, recur_value x, recur_shape shape)
     return recur_unary(g, RECUR_OP_RESHAPE, x, &attr);
 }
 
-const recur_op_def recur_def_reshape = {.name = "reshape", .min_in = 1, .max_in = 1, .shape = reshape_shape,
-                                        .forward = copy_forward, .grad = reshape_grad, .attrs = reshape_attrs};
+RECUR_OP_DEF(reshape, .min_in = 1, .max_in = 1, .shape = reshape_shape,
+             .forward = copy_forward, .grad = reshape_grad, .attrs = reshape_attrs, .view_offset = recur_view_whole);
 
 /* -------------------------------------------------------------- transpose */
 
@@ -140,6 +140,6 @@ recur_value recur_transpose2(recur_graph *g, recur_value x)
     return recur_transpose(g, x, perm);
 }
 
-const recur_op_def recur_def_transpose = {.name = "transpose", .min_in = 1, .max_in = 1, .shape = transpose_shape,
+RECUR_OP_DEF(transpose, .min_in = 1, .max_in = 1, .shape = transpose_shape,
                                           .forward = transpose_forward, .grad = transpose_grad,
-                                          .attrs = transpose_attrs};
+                                          .attrs = transpose_attrs);

@@ -15,7 +15,7 @@ static recur_status fill_forward(const recur_kernel_args *a)
 
 static void fill_attrs(const recur_node *n, char *buf, size_t len) { snprintf(buf, len, "value=%g", (double)n->attr.f[0]); }
 
-const recur_op_def recur_def_input = {.name = "input", .min_in = 0, .max_in = 0};
-const recur_op_def recur_def_param = {.name = "param", .min_in = 0, .max_in = 0};
-const recur_op_def recur_def_const = {.name = "const", .min_in = 0, .max_in = 0};
-const recur_op_def recur_def_fill = {.name = "fill", .min_in = 0, .max_in = 0, .forward = fill_forward, .attrs = fill_attrs};
+RECUR_OP_DEF(input, .min_in = 0, .max_in = 0);
+RECUR_OP_DEF(param, .min_in = 0, .max_in = 0);
+RECUR_OP_DEF(const, .min_in = 0, .max_in = 0);
+RECUR_OP_DEF(fill, .min_in = 0, .max_in = 0, .forward = fill_forward, .attrs = fill_attrs);

@@ -20,14 +20,14 @@ static void loop_output_attrs(const recur_node *n, char *buf, size_t len)
     snprintf(buf, len, "loop=%d %s=%%%d", (int)n->attr.i[0], n->attr.i[1] ? "final" : "stacked", (int)n->attr.i[2]);
 }
 
-const recur_op_def recur_def_loop = {.name = "loop", .min_in = 1, .max_in = -1, .hint = unroll_hint,
-                                     .attrs = loop_attrs};
-const recur_op_def recur_def_loop_step = {.name = "loop_step", .min_in = 0, .max_in = 0, .attrs = loop_attrs,
-                                          .hint = "a loop's step value is fed by its stepper or replaced by unrolling"};
-const recur_op_def recur_def_loop_state = {.name = "loop_state", .min_in = 0, .max_in = 0, .attrs = loop_attrs,
-                                           .hint = "a loop's state value is fed by its stepper or replaced by unrolling"};
-const recur_op_def recur_def_loop_output = {.name = "loop_output", .min_in = 1, .max_in = 1, .hint = unroll_hint,
-                                            .attrs = loop_output_attrs};
+RECUR_OP_DEF(loop, .min_in = 1, .max_in = -1, .hint = unroll_hint,
+                                     .attrs = loop_attrs);
+RECUR_OP_DEF(loop_step, .min_in = 0, .max_in = 0, .attrs = loop_attrs,
+                                          .hint = "a loop's step value is fed by its stepper or replaced by unrolling");
+RECUR_OP_DEF(loop_state, .min_in = 0, .max_in = 0, .attrs = loop_attrs,
+                                           .hint = "a loop's state value is fed by its stepper or replaced by unrolling");
+RECUR_OP_DEF(loop_output, .min_in = 1, .max_in = 1, .hint = unroll_hint,
+                                            .attrs = loop_output_attrs);
 
 /* alias: y = x */
 static recur_status alias_forward(const recur_kernel_args *a)
@@ -44,5 +44,5 @@ static recur_status alias_grad(recur_graph *g, recur_value y, recur_value dy, co
     return RECUR_OK;
 }
 
-const recur_op_def recur_def_alias = {.name = "alias", .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
-                                      .forward = alias_forward, .grad = alias_grad};
+RECUR_OP_DEF(alias, .min_in = 1, .max_in = 1, .shape = recur_shape_same_as_first,
+             .forward = alias_forward, .grad = alias_grad, .view_offset = recur_view_whole);

@@ -60,8 +60,8 @@ recur_value recur_mse(recur_graph *g, recur_value pred, recur_value target)
     return recur_binary(g, RECUR_OP_MSE, pred, target);
 }
 
-const recur_op_def recur_def_mse = {.name = "mse", .min_in = 2, .max_in = 2, .shape = mse_shape,
-                                    .forward = mse_forward, .grad = mse_grad};
+RECUR_OP_DEF(mse, .min_in = 2, .max_in = 2, .shape = mse_shape,
+                                    .forward = mse_forward, .grad = mse_grad);
 
 /* --------------------------------------------------------- softmax_xent */
 
@@ -164,8 +164,8 @@ recur_value recur_softmax_xent(recur_graph *g, recur_value logits, recur_value t
     return recur_node_add(g, RECUR_OP_SOFTMAX_XENT, recur_ok(mask) ? 3 : 2, in, NULL);
 }
 
-const recur_op_def recur_def_softmax_xent = {.name = "softmax_xent", .min_in = 2, .max_in = 3, .shape = xent_shape,
-                                             .forward = xent_forward, .grad = xent_grad};
+RECUR_OP_DEF(softmax_xent, .min_in = 2, .max_in = 3, .shape = xent_shape,
+                                             .forward = xent_forward, .grad = xent_grad);
 
 /* ---------------------------------------------------- softmax_xent_grad */
 
@@ -205,5 +205,5 @@ recur_value recur_softmax_xent_grad(recur_graph *g, recur_value logits, recur_va
 }
 
 /* No gradient rule: second derivatives of the cross-entropy are not needed (training differentiates once). */
-const recur_op_def recur_def_softmax_xent_grad = {.name = "softmax_xent_grad", .min_in = 3, .max_in = 4,
-                                                  .shape = xent_grad_shape, .forward = xent_grad_forward};
+RECUR_OP_DEF(softmax_xent_grad, .min_in = 3, .max_in = 4,
+                                                  .shape = xent_grad_shape, .forward = xent_grad_forward);

@@ -179,5 +179,5 @@ recur_value recur_matmul(recur_graph *g, recur_value a, recur_value b, int trans
     return recur_node_add(g, RECUR_OP_MATMUL, 2, in, &attr);
 }
 
-const recur_op_def recur_def_matmul = {.name = "matmul", .min_in = 2, .max_in = 2, .shape = matmul_shape,
-                                       .forward = matmul_forward, .grad = matmul_grad, .attrs = matmul_attrs};
+RECUR_OP_DEF(matmul, .min_in = 2, .max_in = 2, .shape = matmul_shape,
+                                       .forward = matmul_forward, .grad = matmul_grad, .attrs = matmul_attrs);

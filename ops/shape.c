@@ -182,8 +182,8 @@ recur_value recur_concat(recur_graph *g, int n, const recur_value *xs, int axis)
     return recur_node_add(g, RECUR_OP_CONCAT, n, xs, &attr);
 }
 
-const recur_op_def recur_def_concat = {.name = "concat", .min_in = 1, .max_in = -1, .shape = concat_shape,
-                                       .forward = concat_forward, .grad = concat_grad, .attrs = axis_attrs};
+RECUR_OP_DEF(concat, .min_in = 1, .max_in = -1, .shape = concat_shape,
+                                       .forward = concat_forward, .grad = concat_grad, .attrs = axis_attrs);
 
 /* ------------------------------------------------------------------ slice */
 
@@ -238,8 +238,24 @@ recur_value recur_slice(recur_graph *g, recur_value x, int axis, int64_t start, 
     return recur_unary(g, RECUR_OP_SLICE, x, &attr);
 }
 
-const recur_op_def recur_def_slice = {.name = "slice", .min_in = 1, .max_in = 1, .shape = slice_shape,
-                                      .forward = slice_forward, .grad = slice_grad, .attrs = slice_attrs};
+/*
+ * take(x, axis, i) and slice(x, axis, i, len) read a contiguous block of x
+ * when every dimension of x before the axis is 1 (select_step of a stacked
+ * sequence, a block of rows): the view starts i * (floats after the axis)
+ * floats into x. -1 otherwise.
+ */
+static int64_t leading_block(const recur_graph *g, const recur_node *n)
+{
+    recur_shape xs = g->nodes[n->in[0]].shape;
+    int64_t axis = n->attr.i[0], inner = 1;
+    for (int d = 0; d < axis; d++)
+        if (xs.d[d] != 1) return -1;
+    for (int d = (int)axis + 1; d < xs.ndim; d++) inner *= xs.d[d];
+    return (int64_t)sizeof(float) * n->attr.i[1] * inner;
+}
+
+RECUR_OP_DEF(slice, .min_in = 1, .max_in = 1, .shape = slice_shape,
+             .forward = slice_forward, .grad = slice_grad, .attrs = slice_attrs, .view_offset = leading_block);
 
 /* ------------------------------------------------------------------ split */
 
@@ -329,8 +345,8 @@ recur_value recur_stack(recur_graph *g, int n, const recur_value *xs, int axis)
     return recur_node_add(g, RECUR_OP_STACK, n, xs, &attr);
 }
 
-const recur_op_def recur_def_stack = {.name = "stack", .min_in = 1, .max_in = -1, .shape = stack_shape,
-                                      .forward = stack_forward, .grad = stack_grad, .attrs = axis_attrs};
+RECUR_OP_DEF(stack, .min_in = 1, .max_in = -1, .shape = stack_shape,
+                                      .forward = stack_forward, .grad = stack_grad, .attrs = axis_attrs);
 
 /* ------------------------------------------------------------------- take */
 
@@ -395,8 +411,8 @@ recur_value recur_take(recur_graph *g, recur_value x, int axis, int64_t index)
 
 recur_value recur_select_step(recur_graph *g, recur_value x, int64_t t) { return take(g, x, 0, t, "select_step"); }
 
-const recur_op_def recur_def_take = {.name = "take", .min_in = 1, .max_in = 1, .shape = take_shape,
-                                     .forward = take_forward, .grad = take_grad, .attrs = take_attrs};
+RECUR_OP_DEF(take, .min_in = 1, .max_in = 1, .shape = take_shape,
+             .forward = take_forward, .grad = take_grad, .attrs = take_attrs, .view_offset = leading_block);
 
 /* --------------------------------------------------------------- pad_axis */
 
@@ -452,6 +468,6 @@ recur_value recur_pad_axis(recur_graph *g, recur_value x, int axis, int64_t star
     return recur_unary(g, RECUR_OP_PAD_AXIS, x, &attr);
 }
 
-const recur_op_def recur_def_pad_axis = {.name = "pad_axis", .min_in = 1, .max_in = 1, .shape = pad_axis_shape,
+RECUR_OP_DEF(pad_axis, .min_in = 1, .max_in = 1, .shape = pad_axis_shape,
                                          .forward = pad_axis_forward, .grad = pad_axis_grad,
-                                         .attrs = pad_axis_attrs};
+                                         .attrs = pad_axis_attrs);

@@ -91,10 +91,10 @@ static recur_status log_softmax_grad(recur_graph *g, recur_value y, recur_value 
 recur_value recur_softmax(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_SOFTMAX, x, NULL); }
 recur_value recur_log_softmax(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_LOG_SOFTMAX, x, NULL); }
 
-const recur_op_def recur_def_softmax = {.name = "softmax", .min_in = 1, .max_in = 1, .shape = softmax_shape,
-                                        .forward = softmax_forward, .grad = softmax_grad};
-const recur_op_def recur_def_log_softmax = {.name = "log_softmax", .min_in = 1, .max_in = 1, .shape = softmax_shape,
-                                            .forward = log_softmax_forward, .grad = log_softmax_grad};
+RECUR_OP_DEF(softmax, .min_in = 1, .max_in = 1, .shape = softmax_shape,
+                                        .forward = softmax_forward, .grad = softmax_grad);
+RECUR_OP_DEF(log_softmax, .min_in = 1, .max_in = 1, .shape = softmax_shape,
+                                            .forward = log_softmax_forward, .grad = log_softmax_grad);
 
 /* ------------------------------------------------- gradient helper ops */
 
@@ -177,9 +177,9 @@ recur_value recur_log_softmax_grad(recur_graph *g, recur_value y, recur_value dy
     return recur_binary(g, RECUR_OP_LOG_SOFTMAX_GRAD, y, dy);
 }
 
-const recur_op_def recur_def_softmax_grad = {.name = "softmax_grad", .min_in = 2, .max_in = 2,
+RECUR_OP_DEF(softmax_grad, .min_in = 2, .max_in = 2,
                                              .shape = softmax_grad_shape, .forward = softmax_grad_forward,
-                                             .grad = softmax_grad_grad};
-const recur_op_def recur_def_log_softmax_grad = {.name = "log_softmax_grad", .min_in = 2, .max_in = 2,
+                                             .grad = softmax_grad_grad);
+RECUR_OP_DEF(log_softmax_grad, .min_in = 2, .max_in = 2,
                                                  .shape = softmax_grad_shape, .forward = log_softmax_grad_forward,
-                                                 .grad = log_softmax_grad_grad};
+                                                 .grad = log_softmax_grad_grad);

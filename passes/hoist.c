@@ -4,8 +4,10 @@
  *
  * A body node whose operands are step values, outer (loop-invariant) values
  * or other such nodes is a function of x_t alone, so applying the same op to
- * the whole sequence computes it for every t at once. With X = [x_0; ...;
- * x_{T-1}] stacked along a new leading axis:
+ * the whole sequence computes it for every t at once, when the op list says
+ * the op may take a new leading axis (RECUR_OPP_HOIST) and its rows rule
+ * confirms that the result's rows follow the stacked operands' rows alone.
+ * With X = [x_0; ...; x_{T-1}] stacked along a new leading axis:
  *   matmul(x_t, W)      -> matmul(X, W)        (rows form: one [T*B, K] product)
  *   x_t (+,-,*,/) c     -> X (+,-,*,/) c       (c broadcasts as it did to x_t)
  *   f(x_t) pointwise    -> f(X)
@@ -21,57 +23,42 @@
 #include "ops/op.h"
 #include "recur/passes.h"
 
-/* 1 if op applies elementwise (one input). */
-static int unary_pointwise(int op)
-{
-    switch (op) {
-    case RECUR_OP_NEG: case RECUR_OP_SCALE: case RECUR_OP_TANH: case RECUR_OP_SIGMOID: case RECUR_OP_RELU:
-    case RECUR_OP_LEAKY_RELU: case RECUR_OP_EXP: case RECUR_OP_LOG: case RECUR_OP_SQRT: case RECUR_OP_SQUARE:
-    case RECUR_OP_ONE_MINUS:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-static int binary_pointwise(int op)
-{
-    return op == RECUR_OP_ADD || op == RECUR_OP_SUB || op == RECUR_OP_MUL || op == RECUR_OP_DIV;
-}
-
 /*
- * The stacked operands of body node n (stacked ids for body operands, the
- * operand itself for outer ones) if n can take a leading time axis, else 0.
+ * The stacked operands of body node n (the hoisted [T, ...] value for a
+ * body operand, the operand itself for an outer one) if its op may be
+ * hoisted (RECUR_OPP_HOIST in the op list) and every body operand is
+ * hoisted already; else 0.
  */
 static int stackable(const recur_graph *g, const recur_loop_rec *L, const recur_node *n, recur_value *in)
 {
-    int li = n->loop, step_rank = -1;
+    if (!recur_op_has(n->op, RECUR_OPP_HOIST)) return 0;
+    int li = n->loop, any = 0;
     for (int k = 0; k < n->n_in; k++) {
         const recur_node *src = &g->nodes[n->in[k]];
         if (src->loop == li) {
             int32_t h = L->hoisted[n->in[k] - L->first];
             if (h < 0) return 0; /* depends on a state, or on something not hoisted */
             in[k] = (recur_value){h};
-            if (src->shape.ndim > step_rank) step_rank = src->shape.ndim;
+            any = 1;
         } else {
             in[k] = (recur_value){n->in[k]};
         }
     }
-    if (step_rank < 0 || step_rank >= RECUR_MAX_DIMS) return 0;
-    if (unary_pointwise(n->op) || n->op == RECUR_OP_ONE_HOT) return 1;
-    if (binary_pointwise(n->op)) {
-        /* An outer operand must broadcast as before: no more dimensions than the step's. */
-        for (int k = 0; k < 2; k++)
-            if (g->nodes[n->in[k]].loop != li && g->nodes[n->in[k]].shape.ndim > step_rank) return 0;
-        return 1;
-    }
-    if (n->op == RECUR_OP_MATMUL) /* x_t [B, K] times an outer 2-D weight: the rows form */
-        return g->nodes[n->in[0]].loop == li && g->nodes[n->in[1]].loop != li && n->attr.i[0] == 0 &&
-               g->nodes[n->in[0]].shape.ndim == 2 && g->nodes[n->in[1]].shape.ndim == 2;
-    if (n->op == RECUR_OP_GATHER) /* an outer table, step ids */
-        return g->nodes[n->in[0]].loop != li && g->nodes[n->in[1]].loop == li;
-    if (n->op == RECUR_OP_SOFTMAX || n->op == RECUR_OP_LOG_SOFTMAX) return 1; /* along the last axis */
-    return 0;
+    return any;
+}
+
+/*
+ * 1 if hoisted node h (n over stacked operands) computes n for every step:
+ * its rows follow exactly the stacked operands' rows, and every outer
+ * operand is read whole as it was at each step (a weight, a bias that
+ * broadcasts from the last axis), by the op's rows rule (recur_op_rows).
+ */
+static int same_per_step(const recur_graph *g, const recur_node *n, const recur_node *h)
+{
+    if (recur_op_rows(g, h, -1) != 1) return 0;
+    for (int k = 0; k < n->n_in; k++)
+        if (recur_op_rows(g, h, k) != (g->nodes[n->in[k]].loop == n->loop)) return 0;
+    return 1;
 }
 
 recur_status recur_hoist_loop(recur_graph *g, int li)
@@ -97,6 +84,10 @@ recur_status recur_hoist_loop(recur_graph *g, int li)
         if (!recur_ok(v)) { /* a shape the op refuses with a time axis: keep it per step */
             g->error.code = before;
             memcpy(g->error.msg, msg, sizeof msg);
+            continue;
+        }
+        if (!same_per_step(g, &g->nodes[id], &g->nodes[v.id])) { /* it would mean something else: keep it per step */
+            recur_graph_truncate(g, v.id);
             continue;
         }
         recur_node *h = &g->nodes[v.id];

@@ -13,9 +13,9 @@
  * state, tanh of it and output are then one kernel with several outputs,
  * and so are the gate gradients of its backward step.
  *
- * Each instruction runs the loop its op's own kernel runs
- * (recur_pointwise_loop), in the same order, so results are bitwise those
- * of the unfused plan. The graph itself is not changed.
+ * Each instruction runs the loop its op's own kernel runs (the op's
+ * elementwise loop, ops/pointwise.h), in the same order, so results are
+ * bitwise those of the unfused plan. The graph itself is not changed.
  *
  * Leaves of the output's shape are read in place; a leaf that broadcasts by
  * whole repeats (a bias row, a scalar) is expanded block by block; a leaf
@@ -38,6 +38,7 @@
 
 typedef struct fused_inst {
     int op;
+    recur_pointwise_fn fn; /* the op's elementwise loop */
     float s;           /* attr.f[0] */
     int a, b;          /* source registers: 0..n_leaves-1 leaves, then instruction results */
     int out;           /* index into the program's outputs, or -1: a register only */
@@ -156,10 +157,7 @@ static void store(const fused_dst *d, int64_t base, int64_t len, const float *r)
 static int64_t work_per_element(const fused_prog *fp)
 {
     int64_t w = fp->n_leaves + fp->n_out;
-    for (int t = 0; t < fp->n_insts; t++) {
-        int op = fp->inst[t].op;
-        w += op == RECUR_OP_EXP || op == RECUR_OP_SIGMOID || op == RECUR_OP_TANH || op == RECUR_OP_LOG ? 4 : 1;
-    }
+    for (int t = 0; t < fp->n_insts; t++) w += recur_op_props_of(fp->inst[t].op)->cost;
     return w;
 }
 
@@ -178,7 +176,7 @@ static void fused_blocks(void *ctx, int64_t lo, int64_t hi, int part)
             const fused_out *o = in->out >= 0 ? &fp->out[in->out] : NULL;
             /* computed into its own buffer where it has one, else into a register and stored */
             float *dst = o && !o->dst[0].cols ? o->dst[0].at + base : scratch + (size_t)(fp->n_leaves + t) * BLOCK;
-            recur_pointwise_loop(in->op, in->s, reg[in->a], in->b >= 0 ? reg[in->b] : reg[in->a], dst, len);
+            in->fn(in->s, reg[in->a], in->b >= 0 ? reg[in->b] : reg[in->a], dst, len);
             for (int d = 0; o && d < o->n_dst; d++) store(&o->dst[d], base, len, dst);
             reg[fp->n_leaves + t] = dst;
         }
@@ -196,8 +194,7 @@ static recur_status fused_forward(const recur_kernel_args *k)
 {
     fused_job j = {.fp = k->state, .k = k, .n = recur_shape_numel(k->node->shape)};
     for (int t = 0; t < j.fp->n_insts; t++)
-        if (!recur_pointwise_arity(j.fp->inst[t].op))
-            return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", j.fp->inst[t].op);
+        if (!j.fp->inst[t].fn) return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", j.fp->inst[t].op);
     for (int l = 0; l < j.fp->n_leaves; l++)
         j.period[l] = j.fp->cols[l] ? 0 : recur_bcast_period(k->node->shape, k->xs[l]);
     int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * j.fp->work;
@@ -380,7 +377,8 @@ static int emit(builder *b, const recur_node *node, int a, int r)
 {
     fused_prog *fp = b->fp;
     if (fp->n_insts == MAX_INSTS) return -1;
-    fp->inst[fp->n_insts] = (fused_inst){.op = node->op, .s = node->attr.f[0], .a = a, .b = r, .out = -1};
+    fp->inst[fp->n_insts] = (fused_inst){.op = node->op, .fn = recur_op(node->op)->pointwise, .s = node->attr.f[0],
+                                         .a = a, .b = r, .out = -1};
     return MAX_LEAVES + fp->n_insts++;
 }
 
@@ -464,14 +462,12 @@ static int32_t recompute_from(const builder *b, int32_t src)
     int q = c->step_of[src];
     if (q < 0 || c->taken[q] || c->mark[q] || (p->role[src] & ROLE_OUTPUT) || !fusable(p, &p->steps[q], b->shape)) return -1;
     const recur_node *y = &p->g->nodes[src];
-    if (y->op != RECUR_OP_TANH && y->op != RECUR_OP_SIGMOID && y->op != RECUR_OP_EXP && y->op != RECUR_OP_ONE_MINUS &&
-        y->op != RECUR_OP_NEG && y->op != RECUR_OP_SCALE)
-        return -1;
+    if (!recur_op_has(y->op, RECUR_OPP_RECOMPUTE)) return -1;
     if (c->recomputed_by[src] >= 0 && c->recomputed_by[src] != b->root) return -1;
     int32_t x = y->in[0];
     int qx = c->step_of[x];
     if (!p->role[x] || !recur_shape_equal(p->g->nodes[x].shape, b->shape) || (qx >= 0 && p->steps[qx].dead)) return -1;
-    int cheap = y->op == RECUR_OP_ONE_MINUS || y->op == RECUR_OP_NEG || y->op == RECUR_OP_SCALE;
+    int cheap = recur_op_props_of(y->op)->cost <= 1;
     int last = -1; /* the last step reading x besides y's (for cheap ops, a member of this group counts as the kernel) */
     for (int u = c->r.first[x]; u < c->r.first[x + 1]; u++) {
         int s = c->r.step[u];
@@ -552,12 +548,8 @@ static int build_program(builder *b, int *member_inst)
     return 1;
 }
 
-/* Arithmetic that a one-instruction program runs as fast as its own kernel. */
-static int cheap_arithmetic(int op)
-{
-    return op == RECUR_OP_ADD || op == RECUR_OP_SUB || op == RECUR_OP_MUL || op == RECUR_OP_DIV || op == RECUR_OP_NEG ||
-           op == RECUR_OP_SCALE || op == RECUR_OP_ONE_MINUS;
-}
+/* Arithmetic that a one-instruction program runs as fast as its own kernel: the cheapest elementwise ops. */
+static int cheap_arithmetic(int op) { return recur_pointwise_arity(op) && recur_op_props_of(op)->cost <= 1; }
 
 /* 1 if step reads a column slice that a program could read from its source instead of a copy. */
 static int reads_column_slice(const recur_plan *p, const plan_step *step, recur_shape shape)
@@ -575,8 +567,7 @@ static int source_step(const fuse_ctx *c, int32_t x)
     const recur_graph *g = c->p->g;
     for (;;) {
         const recur_node *n = &g->nodes[x];
-        if (n->op != RECUR_OP_SLICE && n->op != RECUR_OP_TAKE && n->op != RECUR_OP_RESHAPE && n->op != RECUR_OP_ALIAS)
-            return c->step_of[x];
+        if (!recur_op_has(n->op, RECUR_OPP_SELECT)) return c->step_of[x];
         x = n->in[0];
     }
 }

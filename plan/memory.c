@@ -39,23 +39,15 @@ static size_t value_bytes(const recur_node *n)
 
 /*
  * Views: nodes whose output is a contiguous run of their input's data read
- * as it is, so they share its buffer and no kernel runs. Returns the
- * output's offset into the input in bytes, or -1 if n is no view:
- *   reshape, alias, stop_gradient         offset 0
- *   take(x, axis, i), slice(x, axis, i, len) with every dimension of x
- *   before the axis 1 (select_step of a stacked sequence, a block of rows)
- *                                         i * (floats after the axis) floats
+ * as it is share its buffer, and no kernel runs. The op's definition says
+ * where the output starts in its input (recur_op_def.view_offset: a
+ * reshape at 0, a select of step t of a sequence t steps in); -1 if n is
+ * no view.
  */
 static int64_t view_offset(const recur_graph *g, const recur_node *n)
 {
-    if (n->op == RECUR_OP_RESHAPE || n->op == RECUR_OP_ALIAS || n->op == RECUR_OP_STOP_GRADIENT) return 0;
-    if (n->op != RECUR_OP_TAKE && n->op != RECUR_OP_SLICE) return -1;
-    recur_shape xs = g->nodes[n->in[0]].shape;
-    int64_t axis = n->attr.i[0], inner = 1;
-    for (int d = 0; d < axis; d++)
-        if (xs.d[d] != 1) return -1;
-    for (int d = (int)axis + 1; d < xs.ndim; d++) inner *= xs.d[d];
-    return (int64_t)sizeof(float) * n->attr.i[1] * inner;
+    const recur_op_def *def = recur_op(n->op);
+    return def->view_offset ? def->view_offset(g, n) : -1;
 }
 
 /* 1 if concat node n lays its inputs one after another in memory (every dimension before its axis is 1). */

@@ -10,70 +10,10 @@
 #include "recur/graph.h"
 #include "recur/loop.h"
 #include "graph/error.h"
+#include "ops/op_list.h"
 #include "graph/random.h"
 
-/* Every op recur knows. The op table (ops/common.c) has one entry per id. */
-typedef enum recur_op_id {
-    /* leaves */
-    RECUR_OP_INPUT,
-    RECUR_OP_PARAM,
-    RECUR_OP_CONST,
-    RECUR_OP_FILL,
-    /* elementwise */
-    RECUR_OP_ADD,
-    RECUR_OP_SUB,
-    RECUR_OP_MUL,
-    RECUR_OP_DIV,
-    RECUR_OP_NEG,
-    RECUR_OP_SCALE,
-    RECUR_OP_TANH,
-    RECUR_OP_SIGMOID,
-    RECUR_OP_RELU,
-    RECUR_OP_LEAKY_RELU,
-    RECUR_OP_EXP,
-    RECUR_OP_LOG,
-    RECUR_OP_SQRT,
-    RECUR_OP_SQUARE,
-    RECUR_OP_ONE_MINUS,
-    RECUR_OP_STOP_GRADIENT,
-    RECUR_OP_DROPOUT,
-    /* linear algebra and reductions */
-    RECUR_OP_MATMUL,
-    RECUR_OP_BROADCAST_TO,
-    RECUR_OP_SUM_TO,
-    /* normalisers */
-    RECUR_OP_SOFTMAX,
-    RECUR_OP_LOG_SOFTMAX,
-    /* shape and index */
-    RECUR_OP_CONCAT,
-    RECUR_OP_SLICE,
-    RECUR_OP_RESHAPE,
-    RECUR_OP_TRANSPOSE,
-    RECUR_OP_STACK,
-    RECUR_OP_TAKE,
-    RECUR_OP_GATHER,
-    RECUR_OP_ONE_HOT,
-    /* losses */
-    RECUR_OP_MSE,
-    RECUR_OP_SOFTMAX_XENT,
-    /* gradient helpers */
-    RECUR_OP_TANH_GRAD,
-    RECUR_OP_SIGMOID_GRAD,
-    RECUR_OP_RELU_GRAD,
-    RECUR_OP_LEAKY_RELU_GRAD,
-    RECUR_OP_SOFTMAX_GRAD,
-    RECUR_OP_LOG_SOFTMAX_GRAD,
-    RECUR_OP_SOFTMAX_XENT_GRAD,
-    RECUR_OP_SCATTER_ADD,
-    RECUR_OP_PAD_AXIS,
-    /* recurrence (graph/loop.c, ops/loop_ops.c) */
-    RECUR_OP_LOOP,        /* the loop node: inputs = sequences, initial states, captured values */
-    RECUR_OP_LOOP_STEP,   /* body placeholder: step t of a sequence input */
-    RECUR_OP_LOOP_STATE,  /* body placeholder: a carried state at step t */
-    RECUR_OP_LOOP_OUTPUT, /* a loop's stacked output or final state (input: the loop node) */
-    RECUR_OP_ALIAS,       /* the same value as its input (what unrolling makes of a loop output) */
-    RECUR_OP_COUNT
-} recur_op_id;
+/* Every op recur knows: the op list (ops/op_list.h) makes the ids, RECUR_OP_<NAME>. */
 
 /*
  * Attributes of a node. Each op documents which fields it uses (in its ops/ file);
@@ -90,7 +30,7 @@ typedef struct recur_attr {
 #define RECUR_INLINE_INPUTS 4
 
 typedef struct recur_node {
-    int op;                  /* recur_op_id */
+    int op;                  /* recur_op_id (ops/op_list.h) */
     int n_in;
     int32_t *in;             /* input ids; points to in_inline or to the heap */
     int32_t in_inline[RECUR_INLINE_INPUTS];

@@ -1,10 +1,12 @@
 /*
- * ops/include/ops/op.h — the op table: for each op its name, arity, shape rule,
- * reference kernel and gradient rule, kept together in one entry (private
- * to the library).
+ * ops/include/ops/op.h — the op table: for each op its name, arity, shape
+ * rule, reference kernel, elementwise loop and gradient rule, kept together
+ * in one definition, and the properties the op list gives it (internal to
+ * the library).
  *
  * An op's file (ops/<family>.c) defines its builder(s) from recur/ops.h and
- * its `recur_op_def`; ops/common.c collects the definitions by op id.
+ * its definition (RECUR_OP_DEF); the list (ops/op_list.h) names it and
+ * gives its properties; ops/common.c collects both by op id.
  */
 #ifndef RECUR_OPS_OP_H
 #define RECUR_OPS_OP_H
@@ -12,6 +14,7 @@
 #include <stddef.h>
 
 #include "graph/ir.h"
+#include "ops/op_list.h"
 #include "recur/ops.h"
 
 /* What a kernel gets: its node, its output buffer and its inputs' buffers. */
@@ -50,8 +53,16 @@ typedef recur_status (*recur_kernel_fn)(const recur_kernel_args *a);
 typedef recur_status (*recur_grad_fn)(recur_graph *g, recur_value y, recur_value dy,
                                       const int *needs, recur_value *dx);
 
+/*
+ * An elementwise loop: y_i = f(a_i, b_i) for i < n, with s the node's
+ * attr.f[0] (b is unused by one-input ops, which may pass a). Written with
+ * RECUR_POINTWISE_LOOP (ops/pointwise.h); the op's own kernel and fused
+ * kernels both run it, so fusion changes no result.
+ */
+typedef void (*recur_pointwise_fn)(float s, const float *a, const float *b, float *y, int64_t n);
+
 typedef struct recur_op_def {
-    const char *name;
+    const char *name;    /* set by RECUR_OP_DEF from the op's identifier */
     int min_in, max_in;  /* accepted number of inputs; max_in < 0: no limit */
     /* Computes n->shape from the inputs' shapes and n->attr; on failure
      * records the error (recur_shape_fail) and returns it. NULL: the shape
@@ -59,6 +70,14 @@ typedef struct recur_op_def {
     recur_status (*shape)(recur_graph *g, recur_node *n);
     recur_kernel_fn forward;   /* NULL for leaves the executor feeds itself */
     recur_grad_fn grad;        /* NULL: the op has no gradient rule */
+    /* An elementwise op: its loop and its number of inputs (of the output's
+     * shape, or broadcasting like add's); NULL and 0 for any other op. */
+    recur_pointwise_fn pointwise;
+    int arity;
+    /* A node whose output is input 0's data read in place (a view): the
+     * byte offset into input 0 where it starts, or -1 when this node is no
+     * such view. NULL: never a view. */
+    int64_t (*view_offset)(const recur_graph *g, const recur_node *n);
     /* Workspace bytes the kernel needs (NULL: none). */
     size_t (*workspace)(const recur_graph *g, const recur_node *n);
     /* Why a node of this op cannot be compiled or differentiated, for error
@@ -68,33 +87,75 @@ typedef struct recur_op_def {
     void (*attrs)(const recur_node *n, char *buf, size_t len);
 } recur_op_def;
 
+/* Defines op `ident`'s table entry, recur_def_<ident>, named "<ident>": RECUR_OP_DEF(tanh, .min_in = 1, ...). */
+#define RECUR_OP_DEF(ident, ...) const recur_op_def recur_def_##ident = {.name = #ident, __VA_ARGS__}
+
 /* The definition of op id `op` (never NULL for ids below RECUR_OP_COUNT). */
 const recur_op_def *recur_op(int op);
 
-/* Definitions, one per op family file. */
-extern const recur_op_def recur_def_input, recur_def_param, recur_def_const, recur_def_fill;
-extern const recur_op_def recur_def_add, recur_def_sub, recur_def_mul, recur_def_div;
-extern const recur_op_def recur_def_neg, recur_def_scale, recur_def_tanh, recur_def_sigmoid;
-extern const recur_op_def recur_def_relu, recur_def_leaky_relu, recur_def_exp, recur_def_log;
-extern const recur_op_def recur_def_sqrt, recur_def_square, recur_def_one_minus;
-extern const recur_op_def recur_def_stop_gradient, recur_def_dropout;
-extern const recur_op_def recur_def_matmul;
+/* Every op's definition, written in its family's file. */
+#define RECUR_OP_EXTERN(ID, name, flags, rows, mask, cost, glyph) extern const recur_op_def recur_def_##name;
+RECUR_OP_LIST(RECUR_OP_EXTERN)
+#undef RECUR_OP_EXTERN
 
 /* The reference kernel of a matmul with its bias add (k->inner: the matmul; x[2]: a row of the output's last dimension). */
 recur_status recur_matmul_bias_forward(const recur_kernel_args *k);
-extern const recur_op_def recur_def_broadcast_to, recur_def_sum_to;
-extern const recur_op_def recur_def_softmax, recur_def_log_softmax;
-extern const recur_op_def recur_def_concat, recur_def_slice, recur_def_reshape, recur_def_transpose;
-extern const recur_op_def recur_def_stack, recur_def_take, recur_def_gather, recur_def_one_hot;
-extern const recur_op_def recur_def_mse, recur_def_softmax_xent;
-extern const recur_op_def recur_def_tanh_grad, recur_def_sigmoid_grad, recur_def_relu_grad;
-extern const recur_op_def recur_def_leaky_relu_grad, recur_def_softmax_grad;
-extern const recur_op_def recur_def_log_softmax_grad, recur_def_softmax_xent_grad;
-extern const recur_op_def recur_def_scatter_add, recur_def_pad_axis;
-extern const recur_op_def recur_def_loop, recur_def_loop_step, recur_def_loop_state, recur_def_loop_output;
-extern const recur_op_def recur_def_alias;
+
+/* ------------------------------------------------- the list's properties */
+
+/* The flags of the op list (ops/op_list.h says what each means). */
+enum {
+    RECUR_OPP_LEAF = 1u << 0,
+    RECUR_OPP_HOIST = 1u << 1,
+    RECUR_OPP_RECOMPUTE = 1u << 2,
+    RECUR_OPP_SELECT = 1u << 3
+};
+
+/*
+ * How the rows (axis 0) of an op's result follow its operands' rows. For
+ * every rule but NONE the result has at least 2 dimensions; an operand
+ * whose rows the result's follow is row-aligned, any other is read whole
+ * by every row (a weight, a table, a bias that broadcasts).
+ *   NONE     rows mix (reductions over axis 0, transposes, stacks)
+ *   RANK     row-wise; an operand is aligned when it has the result's rank
+ *            (lower ranks broadcast from the last axis)
+ *   AXIS     RANK, when the op's axis (attr.i[0]) is not 0
+ *   NOTRANS  RANK, for a result of 3 or more dimensions and attr.i[0] == 0
+ *            (a matmul's rows form: a batch of rows times a matrix)
+ *   MASK     row-wise; the operands in the list's rows_mask are aligned
+ */
+enum { RECUR_ROWS_NONE, RECUR_ROWS_RANK, RECUR_ROWS_AXIS, RECUR_ROWS_NOTRANS, RECUR_ROWS_MASK };
+
+/* One op's line of the list. */
+typedef struct recur_op_props {
+    unsigned flags;    /* RECUR_OPP_* */
+    int rows;          /* RECUR_ROWS_* */
+    unsigned rows_mask;
+    int cost;          /* a fused kernel's work per element, in floats moved */
+    const char *glyph; /* a diagram's symbol for the op, or NULL */
+} recur_op_props;
+
+/* The list's line for op `op`. */
+const recur_op_props *recur_op_props_of(int op);
+
+/* 1 if op has the flag (RECUR_OPP_*). */
+int recur_op_has(int op, unsigned flag);
+
+/*
+ * The rows of node n: with k < 0, 1 if n's result rows follow its
+ * operands' rows at all (its rule and its attributes allow it), else 0;
+ * with k >= 0, 1 if operand k is row-aligned, 0 if it is read whole, -1 if
+ * n is not row-wise at all.
+ */
+int recur_op_rows(const recur_graph *g, const recur_node *n, int k);
+
+/* The number of inputs of an elementwise op (recur_op_def.arity), 0 for any other op. */
+int recur_pointwise_arity(int op);
 
 /* Shared helpers for op files. */
+
+/* A view_offset for ops whose output is always its input read whole (reshape, alias, stop_gradient): 0. */
+int64_t recur_view_whole(const recur_graph *g, const recur_node *n);
 
 /* Shape rule of ops whose output has the shape of input 0. */
 recur_status recur_shape_same_as_first(recur_graph *g, recur_node *n);

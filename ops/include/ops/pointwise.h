@@ -1,11 +1,25 @@
 /*
- * ops/include/ops/pointwise.h — the elementwise ops as one table of formulas (private),
- * for kernels that evaluate several of them in one pass (pointwise fusion).
+ * ops/include/ops/pointwise.h — the elementwise ops' loops (internal to the
+ * library).
  *
- * X(OP, ARITY, EXPR): EXPR computes the result from a (input 0), b (input 1)
- * and s (attr.f[0]). The ops' own kernels and the fused kernel both run
- * these formulas through recur_pointwise_loop (ops/pointwise.c), so a
- * fused chain gives bitwise what its ops give one by one.
+ * Each elementwise op writes its formula once, in its own file, as a loop:
+ *
+ *   RECUR_POINTWISE_LOOP(tanh_loop, 1, recur_vtanhf(a))
+ *
+ * defines `static void tanh_loop(float s, const float *A, const float *B,
+ * float *y, int64_t n)` computing y_i = EXPR from a = A[i], b = B[i] (two
+ * inputs only) and s (the node's attr.f[0]), a straight loop the compiler
+ * vectorizes. The op's definition points at it (.pointwise, .arity); its
+ * own kernel (recur_pointwise_forward) and the fused kernels of the
+ * compiler (plan/fuse.c) both run it, so a fused chain gives bitwise what
+ * its ops give one by one.
+ *
+ * Where the C library can pick a function's version at load time (GNU
+ * ifunc), each loop is compiled three times, for x86-64-v4 (AVX-512),
+ * x86-64-v3 (AVX2 and FMA) and the baseline, and the widest the CPU runs is
+ * used. ops/ builds with floating point contraction off, so the only fused
+ * multiply-adds are vmath.h's explicit fmaf calls, and every version
+ * computes the same roundings and gives the same bits.
  */
 #ifndef RECUR_OPS_POINTWISE_H
 #define RECUR_OPS_POINTWISE_H
@@ -15,60 +29,50 @@
 #include "ops/op.h"
 #include "ops/vmath.h"
 
-#define RECUR_POINTWISE_OPS(X)                              \
-    X(NEG, 1, -a)                                           \
-    X(SCALE, 1, s * a)                                      \
-    X(SQUARE, 1, a * a)                                     \
-    X(ONE_MINUS, 1, 1.0f - a)                               \
-    X(TANH, 1, recur_vtanhf(a))                             \
-    X(SIGMOID, 1, recur_vsigmoidf(a))                       \
-    X(RELU, 1, a > 0 ? a : 0.0f)                            \
-    X(LEAKY_RELU, 1, a > 0 ? a : s * a)                     \
-    X(EXP, 1, recur_vexpf(a))                               \
-    X(LOG, 1, logf(a))                                      \
-    X(SQRT, 1, sqrtf(a))                                    \
-    X(ADD, 2, a + b)                                        \
-    X(SUB, 2, a - b)                                        \
-    X(MUL, 2, a * b)                                        \
-    X(DIV, 2, a / b)                                        \
-    X(TANH_GRAD, 2, b * (1.0f - a * a))                     \
-    X(SIGMOID_GRAD, 2, b * a * (1.0f - a))                  \
-    X(RELU_GRAD, 2, a > 0 ? b : 0.0f)                       \
-    X(LEAKY_RELU_GRAD, 2, a > 0 ? b : s * b)
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define RECUR_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef RECUR_VECTOR_CLONES
+#define RECUR_VECTOR_CLONES
+#endif
 
-/* The number of inputs of a pointwise op, 0 for any other op. */
-static inline int recur_pointwise_arity(int op)
-{
-    switch (op) {
-#define RECUR_ARITY_CASE(OP, ARITY, EXPR) \
-    case RECUR_OP_##OP: return ARITY;
-        RECUR_POINTWISE_OPS(RECUR_ARITY_CASE)
-#undef RECUR_ARITY_CASE
-    default: return 0;
+/* Defines the elementwise loop `fname` of an op with ARITY (1 or 2) inputs computing EXPR of a, b and s. */
+#define RECUR_POINTWISE_LOOP(fname, ARITY, EXPR)                                                      \
+    RECUR_VECTOR_CLONES static void fname(float s, const float *A, const float *B, float *y, int64_t n) \
+    {                                                                                                 \
+        (void)s;                                                                                      \
+        (void)B;                                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                             \
+            float a = A[i];                                                                           \
+            float b = (ARITY) == 2 ? B[i] : 0.0f;                                                     \
+            (void)b;                                                                                  \
+            y[i] = (EXPR);                                                                            \
+        }                                                                                             \
     }
-}
 
 /*
- * y_i = OP(a_i, b_i) (b unused by one-input ops, which may pass a) for
- * i < n, with s as OP's attribute: the table's formula as a loop the
- * compiler vectorizes. 0 if op is not pointwise (nothing is written).
+ * y_i = OP(a_i, b_i) for i < n with the loop of op `op` (b unused by
+ * one-input ops, which may pass a), s its attribute. 0 if op is not
+ * elementwise (nothing is written).
  */
 int recur_pointwise_loop(int op, float s, const float *a, const float *b, float *y, int64_t n);
 
 /*
  * s_c += x[r, c] for r = 0 .. R-1 in that order and c < len, in double:
  * x's rows lie `stride` floats apart. The loop behind a bias gradient's
- * reduction (ops/broadcast.c), vectorized over c like the loops above,
- * with four rows per pass over s (each column still adds its rows one
- * after another, so the sums are those of the plain loop).
+ * reduction (ops/broadcast.c), vectorized over c, with four rows per pass
+ * over s (each column still adds its rows one after another, so the sums
+ * are those of the plain loop).
  */
 void recur_sum_rows_loop(const float *x, int64_t R, int64_t stride, int64_t len, double *s);
 
 /*
- * The kernel of a pointwise op whose inputs all have its output's shape
- * (activations, their gradient helpers, neg/scale/square/one_minus):
- * recur_pointwise_loop over the whole tensor, split across threads when
- * large (ops/parallel.h).
+ * The kernel of an elementwise op whose inputs all have its output's shape
+ * (activations, their gradient helpers, neg/scale/square/one_minus): the
+ * op's loop over the whole tensor, split across threads when large
+ * (ops/parallel.h).
  */
 recur_status recur_pointwise_forward(const recur_kernel_args *k);
 
