@@ -1,6 +1,6 @@
 /*
  * ops/activation.c — pointwise nonlinearities (tanh, sigmoid, relu,
- * leaky_relu, exp, log, sqrt) and the gradient helper ops their
+ * leaky_relu, softplus, exp, log, sqrt) and the gradient helper ops their
  * rules build (tanh_grad, sigmoid_grad, relu_grad, leaky_relu_grad).
  *
  * Each writes its formula once, as a loop (ops/pointwise.h; tanh, sigmoid
@@ -62,6 +62,14 @@ static recur_status log_grad(recur_graph *g, recur_value y, recur_value dy, cons
     return recur_built(g, dx[0]);
 }
 
+/* d softplus x = dy sigmoid(x): d/dx log(1 + e^x) = e^x / (1 + e^x) */
+static recur_status softplus_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_mul(g, dy, recur_sigmoid(g, operand(g, y, 0)));
+    return recur_built(g, dx[0]);
+}
+
 /* d sqrt x = dy / (2 sqrt x) = 0.5 dy / y */
 static recur_status sqrt_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
 {
@@ -81,6 +89,7 @@ recur_value recur_relu(recur_graph *g, recur_value x) { return recur_unary(g, RE
 recur_value recur_exp(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_EXP, x, NULL); }
 recur_value recur_log(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_LOG, x, NULL); }
 recur_value recur_sqrt(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_SQRT, x, NULL); }
+recur_value recur_softplus(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_SOFTPLUS, x, NULL); }
 
 recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope)
 {
@@ -88,11 +97,16 @@ recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope)
     return recur_unary(g, RECUR_OP_LEAKY_RELU, x, &attr);
 }
 
-/* The loops. */
+/*
+ * The loops. softplus(x) = log(1 + e^x) is computed as max(x, 0) +
+ * log(1 + e^-|x|), which neither overflows for large x nor loses the small
+ * values of very negative x.
+ */
 RECUR_POINTWISE_LOOP(tanh_loop, 1, recur_vtanhf(a))
 RECUR_POINTWISE_LOOP(sigmoid_loop, 1, recur_vsigmoidf(a))
 RECUR_POINTWISE_LOOP(relu_loop, 1, a > 0 ? a : 0.0f)
 RECUR_POINTWISE_LOOP(leaky_relu_loop, 1, a > 0 ? a : s * a)
+RECUR_POINTWISE_LOOP(softplus_loop, 1, (a > 0 ? a : 0.0f) + log1pf(recur_vexpf(-fabsf(a))))
 RECUR_POINTWISE_LOOP(exp_loop, 1, recur_vexpf(a))
 RECUR_POINTWISE_LOOP(log_loop, 1, logf(a))
 RECUR_POINTWISE_LOOP(sqrt_loop, 1, sqrtf(a))
@@ -104,6 +118,7 @@ POINTWISE(tanh, tanh_grad);
 POINTWISE(sigmoid, sigmoid_grad);
 POINTWISE(relu, relu_grad);
 POINTWISE(leaky_relu, leaky_relu_grad, .attrs = slope_attrs);
+POINTWISE(softplus, softplus_grad);
 POINTWISE(exp, exp_grad);
 POINTWISE(log, log_grad);
 POINTWISE(sqrt, sqrt_grad);

@@ -1,6 +1,6 @@
 /*
- * tests/test_ops_activation.c — tanh, sigmoid, relu, leaky_relu, exp, log,
- * sqrt and the gradient helper ops tanh_grad, sigmoid_grad, relu_grad,
+ * tests/test_ops_activation.c — tanh, sigmoid, relu, leaky_relu, softplus,
+ * exp, log, sqrt and the gradient helper ops tanh_grad, sigmoid_grad, relu_grad,
  * leaky_relu_grad: values on hand-computed cases (saturation at +-100
  * included), the accuracy of exp, sigmoid and tanh in ulps against double
  * precision over dense grids (and their NaN, infinity and signed-zero
@@ -46,6 +46,80 @@ static void test_activation_values(void **state)
                 4, 1e-6, 0);
     check_unary(recur_sqrt, (const float[]){0, 0.25f, 1, 2, 9}, (const float[]){0, 0.5f, 1, 1.41421356f, 3}, 5, 1e-7,
                 0);
+}
+
+/*
+ * softplus(x) = log(1 + e^x) against the formula in double, from far below
+ * zero (where it is e^x, tiny but not 0) to far above (where it is x, and
+ * e^x overflows a float).
+ */
+static void test_softplus_values(void **state)
+{
+    (void)state;
+    const float x[10] = {-100, -30, -5, -1, -1e-3f, 0, 1e-3f, 1, 20, 100};
+    float want[10];
+    for (int i = 0; i < 10; i++) want[i] = (float)(x[i] > 0 ? x[i] + log1p(exp(-(double)x[i])) : log1p(exp((double)x[i])));
+    check_unary(recur_softplus, x, want, 10, 2e-6, 0);
+    recur_graph *g = recur_graph_new(1);
+    recur_value y = recur_softplus(g, recur_constant(g, "x", recur_shape1(10), x));
+    float *got = tu_eval(g, y, 0, NULL);
+    assert_true(got[0] > 0 && got[0] < 1e-40f); /* e^-100, a subnormal float: not flushed to 0 */
+    assert_true(got[9] == 100.0f);
+    free(got);
+    recur_graph_free(g);
+}
+
+/*
+ * A new pointwise op takes part in every pass without them naming it:
+ * inside a loop body over step inputs it is hoisted out of the loop (one
+ * softplus over [T, B, H], not T), and a plan fuses it with its neighbours
+ * into one kernel whose results are bitwise those of the unfused plan.
+ */
+static void test_softplus_in_passes(void **state)
+{
+    (void)state;
+    enum { T = 5, B = 3, H = 4 };
+    recur_graph *g = recur_graph_new(2);
+    recur_value xs = recur_input(g, "xs", recur_shape3(T, B, H));
+    recur_value U = tu_param(g, "U", recur_shape2(H, H));
+    recur_loop L = recur_loop_begin(g, "loop", 0);
+    recur_value x = recur_loop_input(g, L, xs);
+    recur_value h = recur_loop_state(g, L, "h", recur_fill(g, recur_shape2(B, H), 0));
+    recur_value sx = recur_softplus(g, x); /* a function of x_t alone: hoisted */
+    recur_value h1 = recur_tanh(g, recur_add(g, recur_softplus(g, recur_matmul(g, h, U, 0, 1)), sx));
+    TU_ST(g, recur_loop_next(g, L, h, h1));
+    TU_ST(g, recur_loop_end(g, L));
+    recur_value hs = recur_loop_stacked(g, L, h1);
+    recur_value loss = recur_sum(g, recur_square(g, hs));
+    TU_ST(g, recur_unroll(g));
+    recur_value dU;
+    TU_ST(g, recur_grad(g, loss, 1, &U, &dU));
+    int32_t order[4096];
+    int n = recur_topo_order(g, 1, &loss, order, 4096), softplus = 0;
+    for (int i = 0; i < n; i++) softplus += strcmp(recur_value_op(g, (recur_value){order[i]}), "softplus") == 0;
+    int hoisted = (recur_passes(g) & RECUR_PASS_HOIST) != 0;
+    assert_int_equal(softplus, hoisted ? T + 1 : 2 * T);
+    float data[T * B * H];
+    tu_fill_uniform(data, T * B * H, -2, 2, 3);
+    recur_value outs[2] = {loss, dU};
+    recur_plan *p[2];
+    for (int k = 0; k < 2; k++) {
+        p[k] = recur_compile(g, 2, outs, &(recur_compile_opts){.no_reuse = k});
+        TU_OK(g, p[k] ? loss : RECUR_NONE);
+        assert_int_equal(recur_plan_feed(p[k], xs, data, T * B * H), RECUR_OK);
+        assert_int_equal(recur_plan_run(p[k]), RECUR_OK);
+    }
+    if ((recur_passes(g) & RECUR_PASS_FUSE) && strcmp(recur_plan_backend(p[0]), "reference") == 0)
+        assert_true(recur_plan_size(p[0]) < recur_plan_size(p[1])); /* softplus fused with its neighbours */
+    float a[1 + H * H], b[1 + H * H];
+    assert_int_equal(recur_plan_fetch(p[0], loss, a, 1), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p[1], loss, b, 1), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p[0], dU, a + 1, H * H), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p[1], dU, b + 1, H * H), RECUR_OK);
+    assert_memory_equal(a, b, sizeof a);
+    recur_plan_free(p[0]);
+    recur_plan_free(p[1]);
+    recur_graph_free(g);
 }
 
 /* Far into saturation tanh and sigmoid give their limits exactly, never NaN. */
@@ -274,8 +348,8 @@ static recur_value param_away_from_zero(recur_graph *g, const char *name, recur_
     return v;
 }
 
-enum { TANH, SIGMOID, RELU, LEAKY, EXP, LOG, SQRT, N_ACT };
-static const char *const ACT_NAMES[N_ACT] = {"tanh", "sigmoid", "relu", "leaky_relu", "exp", "log", "sqrt"};
+enum { TANH, SIGMOID, RELU, LEAKY, EXP, LOG, SQRT, SOFTPLUS, N_ACT };
+static const char *const ACT_NAMES[N_ACT] = {"tanh", "sigmoid", "relu", "leaky_relu", "exp", "log", "sqrt", "softplus"};
 
 /* x for activation k: log and sqrt need positives, relu and leaky_relu values away from their kink. */
 static recur_value act_input(recur_graph *g, int k, recur_shape s, uint64_t seed)
@@ -294,6 +368,7 @@ static recur_value act_apply(recur_graph *g, int k, recur_value x)
     case LEAKY: return recur_leaky_relu(g, x, 0.1f);
     case EXP: return recur_exp(g, x);
     case LOG: return recur_log(g, x);
+    case SOFTPLUS: return recur_softplus(g, x);
     default: return recur_sqrt(g, x);
     }
 }
@@ -393,6 +468,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activation_values),
+        cmocka_unit_test(test_softplus_values),
+        cmocka_unit_test(test_softplus_in_passes),
         cmocka_unit_test(test_saturation),
         cmocka_unit_test(test_accuracy_in_ulps),
         cmocka_unit_test(test_special_values),

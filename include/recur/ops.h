@@ -53,6 +53,8 @@ RECUR_API recur_value recur_sigmoid(recur_graph *g, recur_value x);
 RECUR_API recur_value recur_relu(recur_graph *g, recur_value x);
 /** x if x > 0 else slope * x */
 RECUR_API recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope);
+/** softplus(x) = log(1 + exp(x)), a smooth relu (its gradient is sigmoid(x)) */
+RECUR_API recur_value recur_softplus(recur_graph *g, recur_value x);
 /** exp(x) */
 RECUR_API recur_value recur_exp(recur_graph *g, recur_value x);
 /** natural log(x); log of a non-positive number gives -inf/NaN as in C. */

@@ -51,6 +51,7 @@
     X(SIGMOID, sigmoid, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 4, NULL)                                 \
     X(RELU, relu, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                             \
     X(LEAKY_RELU, leaky_relu, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                 \
+    X(SOFTPLUS, softplus, RECUR_OPP_HOIST, RANK, 0, 8, NULL)                                                     \
     X(EXP, exp, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 4, NULL)                                         \
     X(LOG, log, RECUR_OPP_HOIST, RANK, 0, 4, NULL)                                                               \
     X(SQRT, sqrt, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                             \
