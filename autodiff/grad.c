@@ -6,13 +6,14 @@
  *   adj(L) = 1,   adj(x) = sum over users y of x: (dy/dx)^T adj(y),
  * where each op's gradient rule builds the term (dy/dx)^T adj(y) as graph
  * nodes, and a node's terms are summed (autodiff/accumulate.c) once all its
- * users are done. Only nodes on a path from a wrt value to the loss are
- * visited.
+ * users are done (summed as the pass pipeline says: with gradient batching,
+ * passes/grad_batch.c). Only nodes on a path from a wrt value to the loss
+ * are visited.
  */
 #include <stdlib.h>
 
-#include "accumulate.h"
 #include "ops/op.h"
+#include "passes/passes.h"
 #include "recur/autodiff.h"
 
 /* A node's gradient terms, summed when the node is reached (all its users are done by then). */
@@ -37,7 +38,7 @@ static int push_term(terms *t, int32_t v)
 /* The adjoint of node i: the sum of its terms (RECUR_NONE if it has none). */
 static recur_value adjoint(recur_graph *g, terms *acc, int32_t i)
 {
-    return acc[i].n ? recur_grad_sum(g, acc[i].n, acc[i].v) : RECUR_NONE;
+    return acc[i].n ? recur_pipeline_grad_sum(g, acc[i].n, acc[i].v) : RECUR_NONE;
 }
 
 recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur_value *wrt, recur_value *grads)
@@ -57,8 +58,8 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     }
     for (int i = 0; i < n_wrt; i++)
         if (!recur_operand(g, wrt[i], "grad")) return g->error.code;
-    /* Products sharing an operand become one (a no-op after recur_unroll fused them). */
-    recur_status fused = recur_fuse_matmuls(g);
+    /* The pipeline's step before differentiating (passes/pipeline.c: matmul fusion of what unrolling did not see). */
+    recur_status fused = recur_pipeline_before_grad(g);
     if (fused != RECUR_OK) return fused;
     ln = &g->nodes[loss.id]; /* the pass may have moved the node array */
 

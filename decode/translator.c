@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "graph/error.h"
+#include "recur/passes.h"
 #include "recur/translate.h"
 
 struct recur_translator {

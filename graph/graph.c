@@ -46,6 +46,8 @@ void recur_set_passes(recur_graph *g, unsigned passes)
 
 unsigned recur_passes(const recur_graph *g) { return g ? g->passes : 0; }
 
+int recur_pass_on(const recur_graph *g, unsigned pass) { return g && (g->passes & pass) == pass; }
+
 static void node_release(recur_node *n)
 {
     if (n->in != n->in_inline) free(n->in);

@@ -21,7 +21,7 @@
 
 #include "graph/ir.h"
 #include "ops/op.h"
-#include "recur/passes.h"
+#include "passes/passes.h"
 
 /*
  * The stacked operands of body node n (the hoisted [T, ...] value for a
@@ -61,16 +61,9 @@ static int same_per_step(const recur_graph *g, const recur_node *n, const recur_
     return 1;
 }
 
-recur_status recur_hoist_loop(recur_graph *g, int li)
+recur_status recur_pass_hoist(recur_graph *g, int li)
 {
     recur_loop_rec *L = &g->loops[li];
-    int64_t nb = L->last - L->first;
-    L->hoisted = malloc(sizeof(int32_t) * (size_t)(nb + 1));
-    if (!L->hoisted) return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory hoisting loop \"%s\"", L->name);
-    for (int64_t i = 0; i < nb; i++) L->hoisted[i] = -1;
-    for (int k = 0; k < L->n_seq; k++) L->hoisted[L->step[k] - L->first] = L->seq[k];
-    if (!(g->passes & RECUR_PASS_HOIST)) return RECUR_OK;
-
     recur_value in[8];
     for (int32_t id = L->first; id < L->last; id++) {
         L = &g->loops[li];

@@ -12,7 +12,9 @@
  * product per step instead of 4 small ones, and one concatenation of the
  * weights shared by every step (Bcat is cached by its operands). Each Y_k
  * node becomes the slice in place, so ids held by callers and later nodes
- * stay valid; gradients come from the concat, slice and matmul rules.
+ * stay valid; gradients come from the concat, slice and matmul rules. A
+ * product a compiled plan reads (recur_node.planned) is left as it is, so
+ * no plan compiled earlier is invalidated.
  *
  * Only products with weights for B join: a B that depends on no graph
  * input (parameters, constants and what is computed from them alone). A
@@ -27,7 +29,7 @@
 
 #include "graph/ir.h"
 #include "ops/op.h"
-#include "recur/passes.h"
+#include "passes/passes.h"
 
 /* A candidate product and the key that groups it: the same A and transposes. */
 typedef struct member {
@@ -195,7 +197,7 @@ static recur_status fold_biases(fuser *f, const int32_t *ids, int n, recur_value
         const recur_node *m = &g->nodes[ids[k]];
         int32_t r = f->reader[ids[k]];
         const recur_node *add = r >= 0 ? &g->nodes[r] : NULL;
-        ok = add && add->op == RECUR_OP_ADD && !add->loop && add->n_in == 2;
+        ok = add && add->op == RECUR_OP_ADD && !add->loop && !add->planned && add->n_in == 2;
         if (!ok) break;
         int32_t bias = add->in[0] == ids[k] ? add->in[1] : add->in[0];
         const recur_node *bn = &g->nodes[bias];
@@ -277,9 +279,8 @@ static recur_status fuse_group(fuser *f, const int32_t *ids, int n)
     return fold_biases(f, ids, n, fused);
 }
 
-recur_status recur_fuse_matmuls(recur_graph *g)
+recur_status recur_pass_matmul_fuse(recur_graph *g)
 {
-    if (!g || !(g->passes & RECUR_PASS_MATMUL_FUSE)) return RECUR_OK;
     const int n0 = g->n;
     member *cand = malloc(sizeof *cand * ((size_t)n0 + 1));
     int32_t *ids = malloc(sizeof(int32_t) * ((size_t)n0 + 1));
@@ -301,7 +302,8 @@ recur_status recur_fuse_matmuls(recur_graph *g)
     int n_cand = 0;
     for (int32_t id = 0; id < n0; id++) {
         const recur_node *n = &g->nodes[id];
-        if (n->removed || n->loop || n->op != RECUR_OP_MATMUL || g->nodes[n->in[1]].shape.ndim != 2) continue;
+        if (n->removed || n->loop || n->planned || n->op != RECUR_OP_MATMUL || g->nodes[n->in[1]].shape.ndim != 2)
+            continue;
         cand[n_cand++] = (member){.a = n->in[0], .id = id, .ta = n->attr.i[0] != 0, .tb = n->attr.i[1] != 0};
     }
     qsort(cand, (size_t)n_cand, sizeof *cand, cmp_member);

@@ -12,15 +12,17 @@
  *                                      so autodiff sums its gradient over steps.
  * A stacked output becomes stack(copies over t) and a final state the last
  * step's copy of next_k; the loop-output node turns into an alias of it, so
- * values the caller holds stay valid. Once every loop is unrolled, matmuls
- * sharing an operand are fused (graph/matmul_fuse.c).
+ * values the caller holds stay valid. A body node the hoisting pass computed
+ * for every step at once (L->hoisted) is not copied: step t reads its
+ * slice. The pipeline (passes/pipeline.c) runs prepare, hoisting, then
+ * this, for each loop.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/ir.h"
 #include "ops/op.h"
-#include "recur/loop.h"
+#include "passes/passes.h"
 
 
 /*
@@ -44,10 +46,20 @@ static char *hoisted_read_per_step(const recur_graph *g, const recur_loop_rec *L
     return per_step;
 }
 
-static recur_status unroll_loop(recur_graph *g, int li)
+recur_status recur_pass_unroll_prepare(recur_graph *g, int li)
 {
-    recur_status st = recur_hoist_loop(g, li);
-    if (st != RECUR_OK) return st;
+    recur_loop_rec *L = &g->loops[li];
+    int64_t nb = L->last - L->first;
+    L->hoisted = malloc(sizeof(int32_t) * (size_t)(nb + 1));
+    if (!L->hoisted) return recur_set_error(g, RECUR_ERR_NOMEM, "unroll: out of memory for loop \"%s\"", L->name);
+    for (int64_t i = 0; i < nb; i++) L->hoisted[i] = -1;
+    for (int k = 0; k < L->n_seq; k++) L->hoisted[L->step[k] - L->first] = L->seq[k]; /* step t of seq: seq[t] */
+    return RECUR_OK;
+}
+
+recur_status recur_pass_unroll_loop(recur_graph *g, int li)
+{
+    recur_status st = RECUR_OK;
     recur_loop_rec *L = &g->loops[li];
     int64_t nb = L->last - L->first, T = L->T;
     L->copies = malloc(sizeof(int32_t) * (size_t)(T * nb));
@@ -124,19 +136,4 @@ static recur_status unroll_loop(recur_graph *g, int li)
         if (st != RECUR_OK) return st;
     }
     return RECUR_OK;
-}
-
-recur_status recur_unroll(recur_graph *g)
-{
-    if (!g) return RECUR_ERR_ARG;
-    if (g->open_loop)
-        return recur_set_error(g, RECUR_ERR_STATE, "unroll: loop \"%s\" is still open (recur_loop_end)",
-                               g->loops[g->open_loop - 1].name);
-    for (int li = 0; li < g->n_loops; li++) {
-        if (g->loops[li].unrolled) continue;
-        recur_status st = unroll_loop(g, li);
-        if (st != RECUR_OK) return st;
-    }
-    /* Every step's copy is an outer node now: fuse the products that share an operand. */
-    return recur_fuse_matmuls(g);
 }

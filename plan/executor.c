@@ -137,6 +137,8 @@ recur_plan *recur_plan_compile(recur_graph *g, int n_outputs, const recur_value 
         }
     }
     for (int i = 0; i < n_outputs; i++) p->role[outputs[i].id] |= ROLE_OUTPUT;
+    /* This plan reads these nodes as they are now: no graph pass may rewrite them in place. */
+    for (int i = 0; i < count; i++) g->nodes[order[i]].planned = 1;
     free(order);
     free(is_fed);
     order = NULL;
@@ -151,8 +153,10 @@ recur_plan *recur_plan_compile(recur_graph *g, int n_outputs, const recur_value 
         for (int k = 0; k < node->n_in; k++) p->ins[p->steps[s].x_off + k] = node->in[k];
         p->steps[s].in = p->ins + p->steps[s].x_off;
     }
-    /* Fusion hides the intermediates check_finite must inspect, and no_reuse wants every buffer. */
-    if ((g->passes & RECUR_PASS_FUSE) && !o.no_reuse && !o.check_finite) {
+    /* The plan passes (the pipeline's last stage, recur/passes.h). Fusion hides the intermediates
+     * check_finite must inspect, and no_reuse wants every buffer. */
+    int fuse = recur_pass_on(g, RECUR_PASS_FUSE) && !o.no_reuse && !o.check_finite;
+    if (fuse) {
         recur_fuse_matmul_bias(p);
         if (recur_fuse_pointwise(p) != RECUR_OK) goto fail;
     }
@@ -215,7 +219,7 @@ recur_plan *recur_plan_compile(recur_graph *g, int n_outputs, const recur_value 
         recur_error_set(&p->error, RECUR_ERR_NOMEM, "compile: out of memory");
         goto fail;
     }
-    if ((g->passes & RECUR_PASS_FUSE) && !o.no_reuse && !o.check_finite && recur_fused_bind(p) != RECUR_OK) goto fail;
+    if (fuse && recur_fused_bind(p) != RECUR_OK) goto fail;
     for (int s = 0; s < p->n_steps; s++)
         for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++)
             p->xptr[p->steps[s].x_off + k] = p->val[p->steps[s].in[k]];

@@ -827,6 +827,64 @@ static void test_matmul_fusion_groups(void **state)
     recur_graph_free(off.g);
 }
 
+/*
+ * No pass invalidates a plan compiled earlier: a loop-free graph whose
+ * products share an operand, compiled before recur_grad (which runs matmul
+ * fusion on the forward graph), computes the same after it; the products
+ * that plan reads stay products, and a plan compiled afterwards computes
+ * the same values too (with the products it did not read fused).
+ */
+static void test_plans_survive_passes(void **state)
+{
+    (void)state;
+    enum { M = 3, K = 4, N = 5 };
+    recur_graph *g = recur_graph_new(9);
+    recur_value x = recur_input(g, "x", recur_shape2(M, K));
+    recur_value W1 = tu_param(g, "W1", recur_shape2(K, N)), W2 = tu_param(g, "W2", recur_shape2(K, N));
+    recur_value W3 = tu_param(g, "W3", recur_shape2(K, 2));
+    recur_value y1 = recur_matmul(g, x, W1, 0, 0), y2 = recur_matmul(g, x, W2, 0, 0);
+    recur_value y3 = recur_matmul(g, x, W3, 0, 0); /* read by no plan, but its partners are */
+    float xd[M * K], before[2][M * N], after[2][M * N];
+    tu_fill_uniform(xd, M * K, -1, 1, 4);
+    recur_plan *early = recur_compile(g, 2, (recur_value[]){y1, y2}, NULL);
+    assert_non_null(early);
+    assert_int_equal(recur_plan_feed(early, x, xd, M * K), RECUR_OK);
+    assert_int_equal(recur_plan_run(early), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(early, y1, before[0], M * N), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(early, y2, before[1], M * N), RECUR_OK);
+    recur_value loss = recur_add(g, recur_add(g, recur_sum(g, recur_square(g, y1)), recur_sum(g, y2)),
+                                 recur_sum(g, recur_square(g, y3)));
+    recur_value dW[3];
+    TU_ST(g, recur_grad(g, loss, 3, (recur_value[]){W1, W2, W3}, dW));
+    /* y1 and y2 were read by a plan: still products; y3 alone has no partner left to fuse with. */
+    assert_string_equal(recur_value_op(g, y1), "matmul");
+    assert_string_equal(recur_value_op(g, y2), "matmul");
+    assert_int_equal(recur_plan_run(early), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(early, y1, after[0], M * N), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(early, y2, after[1], M * N), RECUR_OK);
+    assert_memory_equal(before, after, sizeof before);
+    recur_plan *late = recur_compile(g, 3, (recur_value[]){y1, y2, loss}, NULL);
+    assert_non_null(late);
+    assert_int_equal(recur_plan_feed(late, x, xd, M * K), RECUR_OK);
+    assert_int_equal(recur_plan_run(late), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(late, y1, after[0], M * N), RECUR_OK);
+    assert_memory_equal(before[0], after[0], sizeof before[0]);
+    recur_plan_free(early);
+    recur_plan_free(late);
+    /* The same graph never compiled before recur_grad: all three products become slices of one. */
+    recur_graph *h = recur_graph_new(9);
+    x = recur_input(h, "x", recur_shape2(M, K));
+    W1 = tu_param(h, "W1", recur_shape2(K, N)), W2 = tu_param(h, "W2", recur_shape2(K, N));
+    y1 = recur_matmul(h, x, W1, 0, 0), y2 = recur_matmul(h, x, W2, 0, 0);
+    loss = recur_add(h, recur_sum(h, y1), recur_sum(h, y2));
+    TU_ST(h, recur_grad(h, loss, 2, (recur_value[]){W1, W2}, dW));
+    const char *want = recur_passes(h) & RECUR_PASS_MATMUL_FUSE ? "slice" : "matmul";
+    assert_string_equal(recur_value_op(h, y1), want);
+    assert_string_equal(recur_value_op(h, y2), want);
+    recur_graph_free(h);
+    recur_graph_free(g);
+}
+
 /* The pass switches and their environment variable. */
 static void test_pass_switches(void **state)
 {
@@ -877,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_matmul_bias),
         cmocka_unit_test(test_matmul_fusion_hand_written),
         cmocka_unit_test(test_matmul_fusion_groups),
+        cmocka_unit_test(test_plans_survive_passes),
         cmocka_unit_test(test_pass_switches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,7 +29,7 @@
  *   recur_loop_end(g, L);
  *   recur_value hs = recur_loop_stacked(g, L, h1);            // [T, B, H]
  *
- * Running: recur_unroll turns every loop into T copies of its body (BPTT
+ * Running: recur_unroll (recur/passes.h) turns every loop into T copies of its body (BPTT
  * then differentiates the unrolled graph like any other), and a stepper
  * (recur/exec.h) runs the body one step at a time for generation.
  * Loops do not nest: one loop is open at a time.
@@ -79,14 +79,6 @@ RECUR_API recur_value recur_loop_stacked(recur_graph *g, recur_loop l, recur_val
 /** A state's value after the loop's last step. The loop must be ended. */
 RECUR_API recur_value recur_loop_final(recur_graph *g, recur_loop l, recur_value state);
 
-/**
- * The unroll pass: replaces every ended loop by T copies of its body in the
- * graph (one shared node per captured weight, so its gradient sums over
- * steps), and makes every stacked output and final state an alias of the
- * unrolled result. Values held by the caller stay valid. The body itself is
- * kept for steppers and diagrams. Fails if a loop is still open.
- */
-RECUR_API recur_status recur_unroll(recur_graph *g);
 
 /**
  * After unrolling: the copy of body value `v` made for time step t (for a

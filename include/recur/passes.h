@@ -1,41 +1,51 @@
 /*
- * recur/passes.h — the graph passes that make a general graph fast, and the
- * switches that turn them off (for testing, every test must pass with all
- * of them on and with all of them off).
+ * recur/passes.h — unrolling and the graph passes that make a general graph
+ * fast: the pipeline, in the order it runs, and the switches that turn
+ * each pass off (for testing, every test passes with all of them on and
+ * with all of them off).
  *
- *   RECUR_PASS_HOIST       unrolling computes the part of a loop body that
- *                          uses no state (input projections x_t W^T + b,
- *                          embeddings, ...) once for all T steps as one
- *                          large op, instead of T small ones;
- *   RECUR_PASS_GRAD_BATCH  autodiff sums a value's gradient contributions
- *                          with one op where it can: per-step weight
- *                          gradients sum_t A_t^T B_t become one matmul over
- *                          the concatenated rows, per-step slices of a
- *                          sequence's gradient become one concatenation
- *                          (joined step by step, as the per-step products
- *                          read them, when the sequence is read by column
- *                          slices of single steps);
- *   RECUR_PASS_FUSE        a compiled plan runs each group of elementwise ops
- *                          of one shape (a cell's gate arithmetic) as one
- *                          kernel writing every value read outside it (gate
- *                          activations, cell state, output); a sum only gate
- *                          slices read is computed inside it by columns;
- *                          gradients joined along the last axis are written
- *                          into their columns (over the activations they
- *                          differentiate where nothing else reads those);
- *                          a matmul and the bias row added to it run as one
- *                          kernel; a value that only repeats a smaller one
- *                          is read as the smaller one; a tanh, sigmoid or
- *                          exp whose input is kept anyway is computed
- *                          again where it is read late rather than kept;
- *   RECUR_PASS_MATMUL_FUSE matmuls that share their left operand and
- *                          transposes (the gate products of a cell written
- *                          one per gate) become one matmul on the
- *                          concatenated weights, each old product a slice of
- *                          it; done when a graph is unrolled (recur_unroll)
- *                          and when it is differentiated (recur_grad), so a
- *                          plan compiled before either should be compiled
- *                          again.
+ * The pipeline (passes/pipeline.c runs stages 1-6, the compiler stage 7):
+ *
+ *   recur_unroll, for each loop not unrolled yet:
+ *     1. prepare      the loop's sequences are read step by step
+ *     2. hoist        RECUR_PASS_HOIST: the part of the body that uses no
+ *                     state (input projections x_t W^T + b, embeddings, ...)
+ *                     is computed once for all T steps as one large op;
+ *                     needs the loop's body, before its copies are made
+ *     3. unroll       T copies of the rest of the body; the loop's outputs
+ *                     become aliases of the unrolled values
+ *   4. matmul_fuse    RECUR_PASS_MATMUL_FUSE, once every loop is unrolled:
+ *                     matmuls that share their left operand and transposes
+ *                     (the gate products of a cell written one per gate)
+ *                     become one matmul on the concatenated weights, each
+ *                     old product a slice of it
+ *   recur_grad:
+ *     5. matmul_fuse  again, for products built after recur_unroll (or in
+ *                     a graph without loops)
+ *     6. grad_batch   RECUR_PASS_GRAD_BATCH, as autodiff sums a value's
+ *                     gradient contributions: per-step weight gradients
+ *                     sum_t A_t^T B_t become one matmul over the
+ *                     concatenated rows, per-step slices of a sequence's
+ *                     gradient one concatenation, per-step bias gradients
+ *                     one reduction
+ *   recur_compile:
+ *     7. fuse         RECUR_PASS_FUSE, over the plan rather than the graph:
+ *                     a matmul and the bias row added to it run as one
+ *                     kernel; each group of elementwise ops of one shape (a
+ *                     cell's gate arithmetic forward, its gradients
+ *                     backward) runs as one kernel writing every value read
+ *                     outside it; gradients joined along the last axis are
+ *                     written into their columns (over the activations they
+ *                     differentiate where nothing else reads those); a
+ *                     value that only repeats a smaller one is read as the
+ *                     smaller one; a tanh, sigmoid or exp whose input is
+ *                     kept anyway is computed again rather than kept
+ *
+ * Passes add nodes. Those that rewrite a node in place (unrolling turns a
+ * loop's outputs into aliases, matmul fusion turns products into slices)
+ * leave alone every node a compiled plan reads, so a plan compiled at any
+ * point stays valid: a plan compiled before recur_grad computes what it
+ * computed before, and plans compiled later see the fused products.
  *
  * A graph starts with every pass on, unless the RECUR_PASSES environment
  * variable says otherwise ("none", "all", or a comma list of "hoist",
@@ -58,7 +68,18 @@ enum {
     RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE | RECUR_PASS_MATMUL_FUSE
 };
 
-/** Sets which passes g's unrolling and differentiation use (a RECUR_PASS_* mask). */
+/**
+ * The unroll stage of the pipeline: replaces every ended loop by T copies
+ * of its body in the graph (one shared node per captured weight, so its
+ * gradient sums over steps), hoisting what uses no state, and makes every
+ * stacked output and final state an alias of the unrolled result; then
+ * fuses products that share an operand. Values held by the caller stay
+ * valid. The body itself is kept for steppers and diagrams. Fails if a
+ * loop is still open. Loops ended later are unrolled by a later call.
+ */
+RECUR_API recur_status recur_unroll(recur_graph *g);
+
+/** Sets which passes g's pipeline runs (a RECUR_PASS_* mask); the default comes from RECUR_PASSES. */
 RECUR_API void recur_set_passes(recur_graph *g, unsigned passes);
 
 /** The passes g uses. */

@@ -43,6 +43,7 @@ typedef struct recur_node {
     int unrolled;            /* 1 + index of the loop this node is an unrolled copy from; 0: none */
     int64_t step;            /* for unrolled copies: the time step */
     int32_t origin;          /* for unrolled copies: the body node copied */
+    int planned;             /* 1 once a compiled plan reads or computes the node: no pass rewrites it in place */
 } recur_node;
 
 /* A loop's record (graph/loop.c). Ids are node ids. */
@@ -131,23 +132,6 @@ int recur_topo(recur_graph *g, int n_out, const recur_value *outs, const char *l
 recur_status recur_loop_tag(recur_graph *g, recur_node *n);
 
 /*
- * The hoisting pass (graph/hoist.c): for every body node of loop li that
- * uses no state and whose op can take a leading time dimension, adds to g
- * the node computing it for all T steps at once and records its id in
- * L->hoisted (allocated here; -1 for the others).
- */
-recur_status recur_hoist_loop(recur_graph *g, int li);
-
-/*
- * Horizontal matmul fusion (graph/matmul_fuse.c), with RECUR_PASS_MATMUL_FUSE
- * in g->passes: the live outer matmuls with one A operand, the same
- * transposes and 2-D B operands become one matmul on the concatenated B's,
- * each former product turned in place into its slice of the result.
- * Idempotent. RECUR_OK, or an error recorded on g (the graph stays valid).
- */
-recur_status recur_fuse_matmuls(recur_graph *g);
-
-/*
  * Makes loop-output node `out` of an unrolled loop an alias of its unrolled
  * value: a final state is the last step's copy of the state's next value, a
  * stacked output the stack of the copies over t (or the hoisted [T, ...]
@@ -174,6 +158,13 @@ void recur_loop_discard(recur_graph *g, recur_loop l, int n0);
 
 /* Frees the graph's loop records. */
 void recur_loops_free(recur_graph *g);
+
+/*
+ * 1 if graph pass `pass` (RECUR_PASS_*, recur/passes.h) is on for g: the
+ * one reader of the switches, for the pass pipeline (passes/pipeline.c)
+ * and the compiler's plan passes.
+ */
+int recur_pass_on(const recur_graph *g, unsigned pass);
 
 /* Removes every node with id >= n (used to undo a failed multi-node build). */
 void recur_graph_truncate(recur_graph *g, int n);

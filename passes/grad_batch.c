@@ -1,6 +1,7 @@
 /*
- * autodiff/accumulate.c — summing gradient contributions, with one op where
- * the terms allow it (RECUR_PASS_GRAD_BATCH):
+ * passes/grad_batch.c — the gradient batching pass: a value's gradient
+ * contributions summed with one op where the terms allow it (what autodiff
+ * runs to sum them when RECUR_PASS_GRAD_BATCH is on; passes/pipeline.c):
  *
  *   sum_t pad_axis(d_t, axis, start_t, total), disjoint ranges
  *       = concat(d_0, zeros..., d_1, ...) along axis
@@ -16,9 +17,8 @@
  */
 #include <stdlib.h>
 
-#include "accumulate.h"
 #include "ops/op.h"
-#include "recur/passes.h"
+#include "passes/passes.h"
 
 static recur_value add_to(recur_graph *g, recur_value sum, recur_value term)
 {
@@ -235,7 +235,7 @@ static int is_matmul_like(const recur_graph *g, int32_t v, int32_t ref)
            recur_shape_equal(n->shape, r->shape);
 }
 
-recur_value recur_grad_sum(recur_graph *g, int n, const int32_t *terms)
+recur_value recur_pass_grad_batch(recur_graph *g, int n, const int32_t *terms)
 {
     if (n == 1) return (recur_value){terms[0]};
     int32_t *pads = malloc(sizeof(int32_t) * (size_t)n), *mms = malloc(sizeof(int32_t) * (size_t)n);
@@ -249,9 +249,7 @@ recur_value recur_grad_sum(recur_graph *g, int n, const int32_t *terms)
     int32_t pad_ref = -1, mm_ref = -1, sum_ref = -1;
     for (int i = 0; i < n; i++) {
         int32_t v = terms[i];
-        if (!(g->passes & RECUR_PASS_GRAD_BATCH)) {
-            rest[nr++] = v;
-        } else if (g->nodes[v].op == RECUR_OP_PAD_AXIS && (pad_ref < 0 || is_pad_like(g, v, pad_ref))) {
+        if (g->nodes[v].op == RECUR_OP_PAD_AXIS && (pad_ref < 0 || is_pad_like(g, v, pad_ref))) {
             if (pad_ref < 0) pad_ref = v;
             pads[np++] = v;
         } else if (g->nodes[v].op == RECUR_OP_MATMUL && (mm_ref < 0 || is_matmul_like(g, v, mm_ref)) &&
