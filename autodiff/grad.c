@@ -9,6 +9,12 @@
  * users are done (summed as the pass pipeline says: with gradient batching,
  * passes/grad_batch.c). Only nodes on a path from a wrt value to the loss
  * are visited.
+ *
+ * Every node differentiation adds is stamped with the forward node it
+ * belongs to (recur_node.grad_of): the node whose gradient rule made it, or
+ * whose adjoint it sums (graph/ir.h: recur_grad_step gives its loop and
+ * step), as unrolling stamps its copies; diagrams of the backward pass
+ * place gradient nodes by it.
  */
 #include <stdlib.h>
 
@@ -35,10 +41,20 @@ static int push_term(terms *t, int32_t v)
     return 1;
 }
 
-/* The adjoint of node i: the sum of its terms (RECUR_NONE if it has none). */
+/* Stamps the nodes from id `from` on that no rule has stamped yet as gradient nodes of forward node f. */
+static void stamp(recur_graph *g, int32_t from, int32_t f)
+{
+    for (int32_t id = from; id < g->n; id++)
+        if (!g->nodes[id].grad_of) g->nodes[id].grad_of = f + 1;
+}
+
+/* The adjoint of node i: the sum of its terms (RECUR_NONE if it has none), stamped as i's. */
 static recur_value adjoint(recur_graph *g, terms *acc, int32_t i)
 {
-    return acc[i].n ? recur_pipeline_grad_sum(g, acc[i].n, acc[i].v) : RECUR_NONE;
+    int32_t from = g->n;
+    recur_value a = acc[i].n ? recur_pipeline_grad_sum(g, acc[i].n, acc[i].v) : RECUR_NONE;
+    stamp(g, from, i);
+    return a;
 }
 
 recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur_value *wrt, recur_value *grads)
@@ -85,7 +101,8 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
     }
 
     if (on_path[loss.id]) {
-        recur_value one = recur_fill(g, ln->shape, 1.0f);
+        recur_value one = recur_fill(g, ln->shape, 1.0f); /* the seed dL/dL */
+        stamp(g, n0, loss.id);
         if (!recur_ok(one) || !push_term(&acc[loss.id], one.id)) st = recur_ok(one) ? RECUR_ERR_NOMEM : recur_built(g, one);
     }
     /* Users before their inputs: every adjoint is complete when it is reached. */
@@ -120,7 +137,9 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
                                  recur_node_name(g, i), recur_shape_str(n->shape, shp, sizeof shp),
                                  def->hint ? ": " : "", def->hint ? def->hint : "");
         } else if (any) {
+            int32_t from = g->n;
             st = def->grad(g, (recur_value){i}, adj[i], needp, dx);
+            stamp(g, from, i);
         }
         /* Each contribution becomes a term of its input's adjoint (the rule may have moved the node array). */
         for (int k = 0; k < g->nodes[i].n_in && st == RECUR_OK; k++)
@@ -132,7 +151,9 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
 
     for (int i = 0; i < n_wrt && st == RECUR_OK; i++) {
         recur_value a = recur_ok(adj[wrt[i].id]) ? adj[wrt[i].id] : adjoint(g, acc, wrt[i].id);
+        int32_t from = g->n;
         grads[i] = recur_ok(a) ? a : recur_fill(g, g->nodes[wrt[i].id].shape, 0.0f);
+        stamp(g, from, wrt[i].id);
         if (!recur_ok(grads[i])) st = recur_built(g, grads[i]);
     }
     for (int i = 0; i < n0; i++) free(acc[i].v);

@@ -6,7 +6,7 @@
  *      ("keys": a node at a time step) the outputs need and what each key
  *      reads (recur_draw_time.c, draw_layout.c), where each loop goes (rows and
  *      columns, draw_layout.c) and, for the backward view, at which step
- *      each gradient node sits (draw_grad.c);
+ *      each gradient node sits (from autodiff's stamps);
  *   2. a scene: the boxes, edges, rank groups and clusters of one view
  *      (recur_draw_rolled.c, recur_draw_unrolled.c), keys joined into boxes by
  *      draw_edges.c, on the containers of draw_scene.c;
@@ -97,7 +97,7 @@ typedef struct draw_ctx {
     int32_t *post;          /* key indexes, each after the keys it reads */
     draw_refs *out_refs;    /* what each output resolves to */
     draw_refs *init_refs;   /* rolled view: what each loop's initial states resolve to (tag: state) */
-    /* backward view (draw_grad.c) */
+    /* backward view (draw_layout.c, from autodiff's stamps) */
     char *fwd;              /* fwd[id]: the loss needs node id */
     int32_t *gloop;         /* per key: 1 + the loop of the gradient cell it belongs to, 0: none */
     int32_t *gstep;         /* per key: that cell's step */
@@ -155,8 +155,6 @@ const char *recur_draw_user_name(const recur_graph *g, int32_t id);
 /* 1 if key k is a forward value: not part of the backward view's gradient graph. */
 int recur_draw_is_forward(const draw_ctx *c, draw_key k);
 
-/* draw_grad.c: places the gradient nodes of the backward view (c->gloop, gstep, seed). */
-recur_status recur_draw_grad_steps(draw_ctx *c);
 
 /* ----------------------------------------------------------------- scene */
 

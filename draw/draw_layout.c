@@ -355,6 +355,43 @@ static recur_status forward_part(draw_ctx *c)
     return count < 0 ? g->error.code : RECUR_OK;
 }
 
+/*
+ * The backward view: where the gradient nodes go. Autodiff stamps every
+ * gradient node with the forward node it belongs to (recur_node.grad_of:
+ * the node whose gradient rule made it, or whose adjoint it sums), so a
+ * gradient node is drawn in the cell (loop, step) of that forward node
+ * (recur_grad_step): tanh_grad(h_t, adj(h_t)) and the sum adj(h_t) of h_t's
+ * contributions at step t, a weight's per-step contribution
+ * adj(pre_t)^T h_{t-1} at t. The gradient of an outer value (a weight's
+ * gradient over every step, a sequence's computed at once) gathers over
+ * time and sits in no cell. A time-distributed gradient value (the
+ * gradient of a dense head over all steps, drawn per step) sits at its own
+ * step. The seed dL/dL = 1 is the first scalar fill autodiff made.
+ */
+static recur_status grad_steps(draw_ctx *c)
+{
+    int nk = c->n_keys;
+    c->gloop = calloc((size_t)nk + 1, sizeof *c->gloop);
+    c->gstep = calloc((size_t)nk + 1, sizeof *c->gstep);
+    if (!c->gloop || !c->gstep) return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
+    for (int i = 0; i < nk; i++) {
+        draw_key k = c->keys[i];
+        if (recur_draw_is_forward(c, k)) continue;
+        if (k.t != DRAW_NOSTEP) { /* time-distributed gradient values: their own step */
+            if (c->axis[k.id] >= 0) c->gloop[i] = c->axis[k.id] + 1, c->gstep[i] = (int32_t)k.t;
+            continue;
+        }
+        int li;
+        int64_t t;
+        if (c->td[k.id] || recur_draw_body_loop(c, k.id) || !recur_grad_step(c->g, k.id, &li, &t)) continue;
+        const recur_node *n = &c->g->nodes[k.id];
+        if (n->op == RECUR_OP_FILL && recur_shape_numel(n->shape) == 1 && (c->seed < 0 || k.id < c->seed))
+            c->seed = k.id; /* the first scalar fill autodiff made */
+        if (li) c->gloop[i] = li, c->gstep[i] = (int32_t)t;
+    }
+    return RECUR_OK;
+}
+
 recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o)
 {
     memset(c, 0, sizeof *c);
@@ -400,7 +437,7 @@ recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const re
     for (int64_t i = 0; i < total; i++) c->index[i] = -1;
     if (discover(c) != RECUR_OK || post_order(c) != RECUR_OK || place_loops(c) != RECUR_OK)
         return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
-    if (o->view == RECUR_VIEW_BACKWARD && (st = recur_draw_grad_steps(c)) != RECUR_OK) return st;
+    if (o->view == RECUR_VIEW_BACKWARD && (st = grad_steps(c)) != RECUR_OK) return st;
     return RECUR_OK;
 }
 

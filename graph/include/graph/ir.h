@@ -43,6 +43,8 @@ typedef struct recur_node {
     int unrolled;            /* 1 + index of the loop this node is an unrolled copy from; 0: none */
     int64_t step;            /* for unrolled copies: the time step */
     int32_t origin;          /* for unrolled copies: the body node copied */
+    int32_t grad_of;         /* for gradient nodes: 1 + the forward node whose gradient rule or adjoint sum made it
+                              * (its time step is that node's: see recur_grad_step); 0: not a gradient node */
     int planned;             /* 1 once a compiled plan reads or computes the node: no pass rewrites it in place */
 } recur_node;
 
@@ -165,6 +167,25 @@ void recur_loops_free(recur_graph *g);
  * and the compiler's plan passes.
  */
 int recur_pass_on(const recur_graph *g, unsigned pass);
+
+/*
+ * Where gradient node id belongs in time, from its autodiff stamp: *li =
+ * 1 + the loop and *t the step of the forward node it differentiates when
+ * that is an unrolled copy; *li = 0, *t = -1 for the gradient of an outer
+ * value (a weight, a value computed for every step at once: it gathers
+ * over the steps). Returns 1 for a gradient node, 0 (nothing written)
+ * otherwise.
+ */
+static inline int recur_grad_step(const recur_graph *g, int32_t id, int *li, int64_t *t)
+{
+    const recur_node *n = &g->nodes[id];
+    if (!n->grad_of) return 0;
+    const recur_node *f = &g->nodes[n->grad_of - 1];
+    int copy = f->unrolled && f->step >= 0;
+    *li = copy ? f->unrolled : 0;
+    *t = copy ? f->step : -1;
+    return 1;
+}
 
 /* Removes every node with id >= n (used to undo a failed multi-node build). */
 void recur_graph_truncate(recur_graph *g, int n);
