@@ -1,11 +1,11 @@
 /*
  * backends/builtin.h — the backends this library is built with (private to
- * backends/): each is a table of hooks (plan/backend.h).
+ * backends/): each is a table of hooks (plan/plan.h).
  */
 #ifndef RECUR_BACKENDS_BUILTIN_H
 #define RECUR_BACKENDS_BUILTIN_H
 
-#include "plan/backend.h"
+#include "plan/plan.h"
 
 /* The portable reference backend: the op table's kernels, nothing else (reference/reference.c). */
 extern const recur_backend recur_backend_reference_impl;

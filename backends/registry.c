@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/registry.h"
 #include "builtin.h"
 
 static const recur_backend *const backends[] = {
@@ -14,30 +13,31 @@ static const recur_backend *const backends[] = {
 };
 
 /* The RECUR_BACKEND environment variable if set and not empty, else "reference". */
-const char *recur_backend_default_name(void)
+static const char *default_name(void)
 {
     const char *env = getenv("RECUR_BACKEND");
     return env && env[0] ? env : "reference";
 }
 
-const recur_backend *recur_backend_find(const char *name)
+/* The backend called `name` (NULL: the default), or NULL if it is not built in. */
+static const recur_backend *find(const char *name)
 {
-    if (!name) name = recur_backend_default_name();
+    if (!name) name = default_name();
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (strcmp(backends[i]->name, name) == 0) return backends[i];
     return NULL;
 }
 
-int recur_backend_available(const char *name) { return name && recur_backend_find(name) != NULL; }
+int recur_backend_available(const char *name) { return name && find(name) != NULL; }
 
 /* The backend opts name (or the default), or NULL with the reason on g. */
 static const recur_backend *backend_for(recur_graph *g, const recur_compile_opts *opts, const char *who)
 {
     const char *name = opts ? opts->backend : NULL;
-    const recur_backend *be = recur_backend_find(name);
+    const recur_backend *be = find(name);
     if (!be && g)
         recur_set_error(g, RECUR_ERR_UNSUPPORTED, "%s: backend \"%s\"%s is not built into this library", who,
-                        name ? name : recur_backend_default_name(), name ? "" : " (from RECUR_BACKEND)");
+                        name ? name : default_name(), name ? "" : " (from RECUR_BACKEND)");
     return be;
 }
 

@@ -138,7 +138,7 @@ const char *recur_ckpt_check_text(const char *s, size_t len, int is_name, size_t
     return NULL;
 }
 
-int recur_ckpt_shape_ok(recur_shape s)
+static int shape_ok(recur_shape s)
 {
     if (s.ndim < 0 || s.ndim > RECUR_MAX_DIMS) return 0;
     int64_t n = 1;
@@ -172,7 +172,7 @@ recur_status recur_ckpt_set_tensor(recur_ckpt *ck, const char *name, recur_shape
     recur_status st = check_name(ck, "ckpt_set_tensor", name);
     if (st != RECUR_OK) return st;
     char shp[64];
-    if (!recur_ckpt_shape_ok(shape))
+    if (!shape_ok(shape))
         return recur_error_set(&ck->error, RECUR_ERR_SHAPE,
                                "ckpt_set_tensor: tensor \"%s\": invalid shape %s (rank 0..%d, dimensions >= 1, at "
                                "most 2^40 elements)",

@@ -68,9 +68,6 @@ void recur_ckpt_table_push(ckpt_table *t, ckpt_entry e);
  */
 const char *recur_ckpt_check_text(const char *s, size_t len, int is_name, size_t *at);
 
-/* 1 if a shape is one a checkpoint holds: rank 0..4, dimensions >= 1, at most 2^40 elements. */
-int recur_ckpt_shape_ok(recur_shape s);
-
 /*
  * CRC-32 of IEEE 802.3 (reflected polynomial 0xEDB88320, as zlib's crc32):
  * extends `crc` (0 to start) over n bytes. crc32("123456789") = 0xCBF43926.

@@ -163,7 +163,7 @@ int64_t recur_line_of(const char *text, size_t at)
  * r mod n is unbiased once the draws below 2^64 mod n are rejected: what
  * remains is a whole number of copies of [0, n).
  */
-uint64_t recur_rng_below(recur_rng *r, uint64_t n)
+static uint64_t rng_below(recur_rng *r, uint64_t n)
 {
     uint64_t threshold = (0 - n) % n; /* 2^64 mod n */
     for (;;) {
@@ -175,7 +175,7 @@ uint64_t recur_rng_below(recur_rng *r, uint64_t n)
 void recur_rng_shuffle(recur_rng *r, int64_t *idx, int64_t n)
 {
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)recur_rng_below(r, (uint64_t)i + 1);
+        int64_t j = (int64_t)rng_below(r, (uint64_t)i + 1);
         int64_t t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;

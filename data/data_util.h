@@ -38,9 +38,6 @@ int recur_utf8_encode(uint32_t cp, char out[4]);
 /* 1-based line number of byte offset `at` in text (counting '\n' before it). */
 int64_t recur_line_of(const char *text, size_t at);
 
-/* Uniform integer in [0, n) for n >= 1, without modulo bias. */
-uint64_t recur_rng_below(recur_rng *r, uint64_t n);
-
 /* Fisher-Yates on idx[0..n) drawing from r (recur_shuffle's algorithm). */
 void recur_rng_shuffle(recur_rng *r, int64_t *idx, int64_t n);
 

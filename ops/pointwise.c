@@ -1,18 +1,10 @@
 /*
- * ops/pointwise.c — running the elementwise ops' loops (ops/pointwise.h):
- * by op id, and as the kernel of an elementwise op over a whole tensor;
- * and the row-sum loop of bias gradients.
+ * ops/pointwise.c — the kernel of an elementwise op over a whole tensor
+ * (running its loop, ops/pointwise.h), and the row-sum loop of bias
+ * gradients.
  */
 #include "ops/parallel.h"
 #include "ops/pointwise.h"
-
-int recur_pointwise_loop(int op, float s, const float *a, const float *b, float *y, int64_t n)
-{
-    recur_pointwise_fn f = recur_op(op)->pointwise;
-    if (!f) return 0;
-    f(s, a, b, y, n);
-    return 1;
-}
 
 typedef struct pointwise_job {
     recur_pointwise_fn f;

@@ -5,7 +5,7 @@
 #ifndef RECUR_PLAN_IMPL_H
 #define RECUR_PLAN_IMPL_H
 
-#include "plan/backend.h"
+#include "plan/plan.h"
 #include "recur/exec.h"
 
 #define ALIGN_BYTES 64

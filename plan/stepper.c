@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan/backend.h"
+#include "plan/plan.h"
 #include "recur/exec.h"
 
 struct recur_stepper {

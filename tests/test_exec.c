@@ -5,7 +5,7 @@
 #include "test_util.h"
 
 #include "../plan/arena.h"
-#include "plan/backend.h"
+#include "plan/plan.h"
 
 #include <malloc.h>
 #include <math.h>

@@ -9,7 +9,7 @@
 #include "test_util.h"
 #include "hand_cells.h"
 
-#include "plan/backend.h"
+#include "plan/plan.h"
 #include "graph/ir.h"
 
 #include <math.h>

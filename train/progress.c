@@ -1,5 +1,6 @@
 /*
- * train/progress.c — the trainer's progress line,
+ * train/progress.c — what the trainer reports as it goes: the clock, the
+ * mean recent loss, and the progress line,
  *   step 340/1000  epoch 2  loss 1.234 (mean 1.301)  12.3k tok/s  ETA 1m23s
  * redrawn in place with '\r' on a terminal (at most 10 times a second),
  * written as plain lines every progress_every steps elsewhere.
@@ -7,9 +8,25 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trainer_impl.h"
+
+double recur_trainer_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double recur_trainer_mean_loss(const recur_trainer *t)
+{
+    if (!t || t->window_n == 0) return NAN;
+    double sum = 0;
+    for (int64_t i = 0; i < t->window_n; i++) sum += t->window[i];
+    return sum / (double)t->window_n;
+}
 
 /* Appends printf-style text at buf + *at, never past len (buf stays NUL-terminated). */
 static void put(char *buf, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

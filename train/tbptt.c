@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan/backend.h"
+#include "plan/plan.h"
 #include "recur/tbptt.h"
 
 struct recur_tbptt {

@@ -28,13 +28,6 @@ recur_status recur_trainer_set_error(recur_trainer *t, recur_status code, const 
 const char *recur_trainer_errmsg(const recur_trainer *t) { return recur_error_msg(t ? &t->error : NULL, "no trainer (NULL)"); }
 recur_status recur_trainer_errcode(const recur_trainer *t) { return recur_error_code(t ? &t->error : NULL); }
 
-double recur_trainer_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 recur_trainer_opts recur_trainer_defaults(void)
 {
     recur_trainer_opts o;
@@ -245,20 +238,7 @@ void recur_trainer_stop(recur_trainer *t)
 
 recur_plan *recur_trainer_plan(recur_trainer *t) { return t ? t->plan : NULL; }
 recur_optim *recur_trainer_optim(recur_trainer *t) { return t ? t->opt : NULL; }
-recur_graph *recur_trainer_graph(recur_trainer *t) { return t ? t->g : NULL; }
 int64_t recur_trainer_step(const recur_trainer *t) { return t ? t->step : 0; }
 float recur_trainer_loss(const recur_trainer *t) { return t ? t->last_loss : NAN; }
 double recur_trainer_eval_loss(const recur_trainer *t) { return t ? t->eval_loss : NAN; }
 
-recur_value recur_trainer_grad(const recur_trainer *t, int i)
-{
-    return t && i >= 0 && i < t->n ? t->grad[i] : RECUR_NONE;
-}
-
-double recur_trainer_mean_loss(const recur_trainer *t)
-{
-    if (!t || t->window_n == 0) return NAN;
-    double sum = 0;
-    for (int64_t i = 0; i < t->window_n; i++) sum += t->window[i];
-    return sum / (double)t->window_n;
-}

@@ -20,7 +20,7 @@
 #include <dnnl.h>
 #include <dnnl_debug.h>
 
-#include "plan/backend.h"
+#include "plan/plan.h"
 
 /* The oneDNN backend ("onednn"). */
 extern const recur_backend recur_backend_onednn_impl;

@@ -3,7 +3,7 @@
  * obviously-correct C kernels from the op table. It is the oracle every
  * other backend is tested against.
  */
-#include "plan/backend.h"
+#include "plan/plan.h"
 
 static recur_kernel_fn reference_select(const recur_graph *g, const recur_node *n)
 {

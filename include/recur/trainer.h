@@ -199,12 +199,6 @@ RECUR_API recur_plan *recur_trainer_plan(recur_trainer *t);
 /** The optimizer (to change the lr, or read its state). */
 RECUR_API recur_optim *recur_trainer_optim(recur_trainer *t);
 
-/** The graph. */
-RECUR_API recur_graph *recur_trainer_graph(recur_trainer *t);
-
-/** The gradient value of params[i] (RECUR_NONE when i is out of range). */
-RECUR_API recur_value recur_trainer_grad(const recur_trainer *t, int i);
-
 /** Steps done since the training began (restored by recur_trainer_load). */
 RECUR_API int64_t recur_trainer_step(const recur_trainer *t);
 

@@ -53,13 +53,6 @@
     }
 
 /*
- * y_i = OP(a_i, b_i) for i < n with the loop of op `op` (b unused by
- * one-input ops, which may pass a), s its attribute. 0 if op is not
- * elementwise (nothing is written).
- */
-int recur_pointwise_loop(int op, float s, const float *a, const float *b, float *y, int64_t n);
-
-/*
  * s_c += x[r, c] for r = 0 .. R-1 in that order and c < len, in double:
  * x's rows lie `stride` floats apart. The loop behind a bias gradient's
  * reduction (ops/broadcast.c), vectorized over c, with four rows per pass

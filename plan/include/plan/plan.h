@@ -1,5 +1,5 @@
 /*
- * plan/include/plan/backend.h — the compiler's face to the layers above it
+ * plan/include/plan/plan.h — the compiler's face to the layers above it
  * (internal to the library): the backend interface, compiling with a given
  * backend, and what backends and the training helpers may ask of a plan.
  *
@@ -9,8 +9,8 @@
  * that has no kernel of its own for a node falls back to the op table's
  * reference kernel.
  */
-#ifndef RECUR_PLAN_BACKEND_H
-#define RECUR_PLAN_BACKEND_H
+#ifndef RECUR_PLAN_PLAN_H
+#define RECUR_PLAN_PLAN_H
 
 #include "graph/error.h"
 #include "ops/op.h"
