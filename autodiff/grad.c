@@ -5,7 +5,7 @@
  * read backwards over a topological order is
  *   adj(L) = 1,   adj(x) = sum over users y of x: (dy/dx)^T adj(y),
  * where each op's gradient rule builds the term (dy/dx)^T adj(y) as graph
- * nodes, and a node's terms are summed (autodiff/accumulate.c) once all its
+ * nodes, and a node's terms are summed (passes/grad_batch.c) once all its
  * users are done (summed as the pass pipeline says: with gradient batching,
  * passes/grad_batch.c). Only nodes on a path from a wrt value to the loss
  * are visited.

@@ -1,5 +1,5 @@
 /*
- * draw/draw.h — internals of the Graphviz export (private to graph/draw*.c).
+ * draw/draw.h — internals of the Graphviz export (private to draw/).
  *
  * A drawing is made in three steps:
  *   1. analysis: which values are time-distributed, which drawn values

@@ -180,7 +180,7 @@ static int joinable(fuser *f, int32_t *ids, int n)
  * product P) is read only by an add of a weight row b_k (a bias_add), the
  * adds become slices of one add, P + concat(b_1, ..., b_n), in place. A
  * cell written with a bias per gate then adds one bias row to one product
- * (which a plan runs as one kernel, backends/matmul_bias.c) instead of n
+ * (which a plan runs as one kernel, plan/matmul_bias.c) instead of n
  * rows to n slices, and its bias gradient is one reduction.
  */
 static recur_status fold_biases(fuser *f, const int32_t *ids, int n, recur_value fused)

@@ -2,9 +2,9 @@
  * plan/executor.c — compiles a graph into a plan and runs it.
  *
  * Compiling: order the needed nodes topologically, choose each node's
- * kernel, fuse (backends/fuse.c, matmul_bias.c), decide which values share
+ * kernel, fuse (plan/fuse.c, matmul_bias.c), decide which values share
  * buffers, let the backend prepare per-node state, lay buffers and step
- * workspaces out in one arena by liveness (backends/memory.c), and resolve
+ * workspaces out in one arena by liveness (plan/memory.c), and resolve
  * every kernel's input pointers. Running walks the steps and calls
  * kernels: it allocates nothing.
  */

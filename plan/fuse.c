@@ -775,7 +775,7 @@ out:
  * before any instruction writes, so the overwrite is safe. An LSTM's
  * gates then cost no memory of their own beyond the gradients' buffer.
  * Operand a (then b) of the instruction computing the part is tried.
- * Overwriting y keeps the planner's invariant (backends/memory.c: nothing
+ * Overwriting y keeps the planner's invariant (plan/memory.c: nothing
  * writes over an output's bytes) because y must be no output and have one
  * reader: an output that is a view of y would be a second reader.
  */

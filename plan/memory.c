@@ -18,7 +18,7 @@
  * after the other inside one buffer, where a later value is written over an
  * earlier one that is dead by then: a sequence laid over a sequence
  * (share_sequences) and a fused kernel's gradient written over the
- * activation it reads (backends/fuse.c, overwrite_operands). Those two must
+ * activation it reads (plan/fuse.c, overwrite_operands). Those two must
  * ask whether a buffer holds an output's bytes, which is more than whether
  * its value is an output: a view of it, or a value placed in it, may be the
  * output (output_roots). A seq2seq's attention weights were overwritten so:
@@ -114,7 +114,7 @@ static int same_as_placed(recur_plan *p, plan_step *step, int32_t *parent, size_
 
 /*
  * Values that fused kernels write straight into columns of a concatenation
- * along the last axis (backends/fuse.c: a step's gate gradients, and the
+ * along the last axis (plan/fuse.c: a step's gate gradients, and the
  * activations they overwrite): value x lies columns_at bytes into the
  * first row of concatenation columns_of; its other rows follow a row of
  * the concatenation later.

@@ -72,7 +72,7 @@ struct recur_plan {
 
 enum { ROLE_NONE, ROLE_INPUT_UNFED, ROLE_INPUT_FED, ROLE_STORAGE, ROLE_COMPUTED, ROLE_OUTPUT = 8 };
 
-/* Which buffer each value lives in: root[v] and the byte offset off[v] in it (backends/memory.c). */
+/* Which buffer each value lives in: root[v] and the byte offset off[v] in it (plan/memory.c). */
 typedef struct plan_layout {
     int32_t *root;
     size_t *off;
@@ -99,7 +99,7 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay, recur_backe
 void recur_plan_layout_free(plan_layout *lay);
 
 /*
- * Pointwise fusion (backends/fuse.c): groups of elementwise ops of one
+ * Pointwise fusion (plan/fuse.c): groups of elementwise ops of one
  * shape become one step running a fused kernel over the group's leaves at
  * the group's last step. Members read outside the group are the kernel's
  * outputs (made_by that step); the others become dead. Runs before memory
@@ -108,7 +108,7 @@ void recur_plan_layout_free(plan_layout *lay);
 recur_status recur_fuse_pointwise(recur_plan *p);
 
 /*
- * Matmuls with a bias (backends/matmul_bias.c): a step adding a row to a
+ * Matmuls with a bias (plan/matmul_bias.c): a step adding a row to a
  * product nothing else reads computes the product too (inner), with the
  * backend's matmul kernel when it has one (it adds the bias as the product
  * is written), else the reference recur_matmul_bias_forward; the product's
@@ -126,7 +126,7 @@ recur_status recur_fused_bind(recur_plan *p);
 /*
  * The column windows of a region of memory (rows of `row` floats) that
  * step s, a fused kernel, reads and writes; 0 if s is no fused kernel or
- * touches the region otherwise. See backends/fuse.c.
+ * touches the region otherwise. See plan/fuse.c.
  */
 int recur_fused_windows(const recur_plan *p, int s, int64_t row,
                         int (*where)(void *ctx, int32_t id, size_t offset, int64_t floats, int writing, int64_t *start),

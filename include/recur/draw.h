@@ -29,14 +29,12 @@
  * The backward view draws an unrolled graph with the gradient graph that
  * recur_grad added for opts->loss: forward rows as in the unrolled view, the
  * loss above them, and above that one row of gradient cells per loop (the
- * top layer's first), gradients flowing against time (right to left). As
- * gradient nodes do not record the forward node they differentiate, each
- * is placed by its reads: no earlier than the latest forward value it reads
- * and no later than the earliest gradient it reads; nodes reading neither
- * take their users' place; a node that sums over all steps (a weight's
- * gradient, a batched matmul through a hoisted input projection) sits
- * outside the cells, and gradient edges through it are dotted (see
- * graph/draw_grad.c for the rules). At cell level the edges that read
+ * top layer's first), gradients flowing against time (right to left). Each
+ * gradient node sits in the cell of the forward node autodiff stamped it
+ * with (the node it differentiates, at its time step); a node that sums
+ * over all steps (a weight's gradient, a batched matmul through a hoisted
+ * input projection) sits outside the cells, and gradient edges through it
+ * are dotted. At cell level the edges that read
  * forward activations are left out, and the gradient seed dL/dL = 1 is
  * drawn as the loss.
  *

@@ -32,7 +32,7 @@ typedef struct recur_kernel_args {
     void *plan_state;         /* at prepare time: the backend's per-plan state (plan_open), or NULL */
     int inference;            /* 1 in plans compiled for inference */
     const recur_node *inner;  /* NULL, or a matmul computed inside this kernel, whose bias add `node` is:
-                               * x[0], x[1] are the matmul's operands, x[2] the bias row (backends/matmul_bias.c) */
+                               * x[0], x[1] are the matmul's operands, x[2] the bias row (plan/matmul_bias.c) */
     char *err;                /* on failure the kernel writes its reason here */
     size_t errlen;
 } recur_kernel_args;
