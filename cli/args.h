@@ -1,10 +1,13 @@
 /*
  * cli/args.h — command-line options of the recur tool: a table of
- * options per subcommand, parsed with clear messages and printed as help.
+ * options per subcommand, parsed by getopt_long with clear messages and
+ * printed as help.
  *
- * Options are "--name value", "--name=value" or "-x value"; "--" ends the
- * options; anything else is a positional argument. Numbers are checked
- * completely ("12abc" is refused) and against the option's range.
+ * Options are "--name value", "--name=value", "-x value" or "-xvalue", in
+ * any order with the positional arguments; a long name may be shortened to
+ * a beginning no other option shares ("--hid" for "--hidden"); "--" ends
+ * the options. Numbers are checked completely ("12abc" is refused) and
+ * against the option's range.
  */
 #ifndef RECUR_CLI_ARGS_H
 #define RECUR_CLI_ARGS_H
