@@ -13,7 +13,7 @@
  * Build (fuzz/run_fuzz.sh does this):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -I. \
  *         fuzz/fuzz_checkpoint.c checkpoint/checkpoint.c checkpoint/checkpoint_read.c \
- *         checkpoint/checkpoint_write.c checkpoint/crc32.c graph/shape.c graph/error.c
+ *         checkpoint/checkpoint_write.c checkpoint/crc32.c graph/shape.c graph/error.c -lz
  */
 #include <stdint.h>
 #include <stdio.h>

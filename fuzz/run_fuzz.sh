@@ -24,7 +24,7 @@ sources=(fuzz/fuzz_checkpoint.c checkpoint/checkpoint.c checkpoint/checkpoint_re
 echo "run_fuzz: building $out/fuzz_checkpoint with $("$cc" --version | head -n 1)"
 if ! "$cc" -std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -Iinclude -I. -Igraph/include "${sources[@]}" -o "$out/fuzz_checkpoint" 2>"$out/build.log"; then
+        -Iinclude -I. -Igraph/include "${sources[@]}" -lz -o "$out/fuzz_checkpoint" 2>"$out/build.log"; then
     if grep -q "fuzzer" "$out/build.log"; then
         cat "$out/build.log"
         echo "run_fuzz: $cc cannot link libFuzzer; skipped (Debian: apt-get install libclang-rt-14-dev)"

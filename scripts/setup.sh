@@ -3,7 +3,7 @@
 
 # Debian 12 packages needed to build, test and run recur.
 RECUR_PACKAGES=(gcc libc6-dev pkg-config meson ninja-build python3
-                libcmocka-dev libdnnl-dev libgraphviz-dev gnuplot-nox)
+                libcmocka-dev libdnnl-dev libgraphviz-dev zlib1g-dev gnuplot-nox)
 
 recur_missing_packages() {
     local missing=() p
