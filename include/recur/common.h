@@ -32,10 +32,25 @@ extern "C" {
 #define RECUR_API
 #endif
 
+/**
+ * The version of the headers a program is compiled against; recur_version()
+ * gives the version of the library it runs with.
+ */
 #define RECUR_VERSION_MAJOR 0
 #define RECUR_VERSION_MINOR 1
 #define RECUR_VERSION_PATCH 0
 #define RECUR_VERSION_STRING "0.1.0"
+
+/**
+ * The version of the library the program runs with, "MAJOR.MINOR.PATCH"
+ * (the RECUR_VERSION_STRING of the headers it was built from). It differs
+ * from the program's own RECUR_VERSION_STRING when a program runs with
+ * another build of the shared library than the one it was compiled for:
+ *
+ *   if (strcmp(recur_version(), RECUR_VERSION_STRING) != 0)
+ *       fprintf(stderr, "built for recur %s, running with %s\n", RECUR_VERSION_STRING, recur_version());
+ */
+RECUR_API const char *recur_version(void);
 
 /** The most dimensions a tensor can have. */
 #define RECUR_MAX_DIMS 4
@@ -75,7 +90,11 @@ RECUR_API recur_shape recur_shape2(int64_t d0, int64_t d1);
 RECUR_API recur_shape recur_shape3(int64_t d0, int64_t d1, int64_t d2);
 RECUR_API recur_shape recur_shape4(int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 
-/** Number of elements of a shape (1 for a scalar). */
+/**
+ * Number of elements of a shape (1 for a scalar). A product beyond
+ * INT64_MAX gives INT64_MAX (never a wrapped value); a shape with a
+ * negative dimension or a rank outside 0..RECUR_MAX_DIMS gives -1.
+ */
 RECUR_API int64_t recur_shape_numel(recur_shape s);
 
 /** 1 when both shapes have the same rank and dimensions. */
