@@ -5,12 +5,15 @@
  * (a program name or a PATH without it) is RECUR_ERR_UNSUPPORTED naming
  * the package; a failing one is RECUR_ERR_RUNTIME; bad arguments fail
  * before anything runs; a failed plot leaves no file and keeps an old one;
- * the temporary directory is always removed. The rendering checks are
+ * the temporary directory is always removed; a smoothed series is drawn
+ * as its moving average (checked against a weighted mean computed here)
+ * over its raw values in a faint colour. The rendering checks are
  * skipped where gnuplot is not installed.
  */
 #include "test_util.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +37,9 @@ static const char *path_of(const char *name)
 
 static recur_status draw_loss(const char *path, const char *program)
 {
-    recur_plot_series s[2] = {{.name = "train's loss", .y = y1v, .n = 6},
-                              {.name = "test & held-out", .x = x2v, .y = y2v, .n = 3, .dashed = 1, .colour = 1}};
+    recur_plot_series s[2] = {{.name = "train's loss", .y = y1v, .n = 6, .smooth = 0.5},
+                              {.name = "test & held-out", .x = x2v, .y = y2v, .n = 3, .dashed = 1, .colour = 1,
+                               .points = 1}};
     recur_plot_opts o = {.title = "Loss <of> the model", .width = 640, .height = 360, .log_y = 1, .gnuplot = program};
     return recur_plot_loss(path, 2, s, &o);
 }
@@ -235,6 +239,93 @@ static void test_bad_arguments(void **state)
     assert_int_equal(partial_files(), 0);
 }
 
+/*
+ * A stand-in for gnuplot: a shell script that keeps the script and the
+ * data file it is given (as captured.gp and captured.txt in dir) and
+ * writes an empty picture where the script's "set output" says.
+ */
+static const char *capturing_gnuplot(void)
+{
+    static char prog[600];
+    snprintf(prog, sizeof prog, "%s/capture-gnuplot.sh", dir);
+    FILE *f = fopen(prog, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\n"
+               "cp \"$1\" '%s/captured.gp' && cp \"$(dirname \"$1\")/data.txt\" '%s/captured.txt' || exit 1\n"
+               "out=$(sed -n \"s/^set output '\\(.*\\)'$/\\1/p\" \"$1\")\n"
+               ": > \"$out\"\n",
+            dir, dir);
+    fclose(f);
+    assert_int_equal(chmod(prog, 0700), 0);
+    return prog;
+}
+
+/*
+ * The smoothed line is the exponential moving average, debiased: at k,
+ * the mean of the finite values so far weighted a^age (age counted in
+ * finite values), sum_j a^(n_k - n_j) y_j / sum_j a^(n_k - n_j), which is
+ * what the recursion with the 1 - a^n correction gives. A NaN keeps the
+ * average and leaves its own raw value a gap. The raw values are drawn
+ * first, faint and without a legend entry; the test points with markers.
+ */
+static void test_smoothed_training_curve(void **state)
+{
+    (void)state;
+    const float y[7] = {4.0f, 2.0f, NAN, 1.0f, 3.0f, 0.5f, 0.25f};
+    const double a = 0.6;
+    const double tx[2] = {3, 7};
+    const float ty[2] = {2.5f, 1.5f};
+    recur_plot_series s[2] = {{.name = "training loss", .x0 = 1, .y = y, .n = 7, .smooth = a},
+                              {.name = "test loss", .x = tx, .y = ty, .n = 2, .points = 1, .dashed = 1}};
+    recur_plot_opts o = {.gnuplot = capturing_gnuplot(), .ylabel = "loss (nats/symbol)"};
+    if (recur_plot_loss(path_of("smooth.svg"), 2, s, &o) != RECUR_OK) fail_msg("%s", recur_plot_errmsg());
+    size_t n;
+    char *data = slurp(path_of("captured.txt"), &n), *line = data;
+    for (int k = 0; k < 7; k++) {
+        while (*line == '#' || *line == '\n') line = strchr(line, '\n') + 1; /* comments */
+        char raw[32];
+        double x, sm;
+        assert_int_equal(sscanf(line, "%lf %31s %lf", &x, raw, &sm), 3);
+        assert_true(x == 1 + k);
+        if (isnan(y[k])) assert_string_equal(raw, "NaN");
+        else assert_true(fabs(strtod(raw, NULL) - y[k]) < 1e-6);
+        double num = 0, den = 0;
+        int age = 0;
+        for (int j = k; j >= 0; j--)
+            if (!isnan(y[j])) {
+                num += pow(a, age) * y[j];
+                den += pow(a, age);
+                age++;
+            }
+        if (fabs(sm - num / den) > 1e-6) fail_msg("smoothed value %d: %.9g, expected %.9g", k, sm, num / den);
+        line = strchr(line, '\n') + 1;
+    }
+    free(data);
+    char *gp = slurp(path_of("captured.gp"), &n);
+    const char *raw_line = strstr(gp, "index 0 using 1:2"), *smooth_line = strstr(gp, "index 0 using 1:3"),
+               *test_line = strstr(gp, "index 1 using 1:3");
+    assert_non_null(raw_line);
+    assert_non_null(smooth_line);
+    assert_non_null(test_line);
+    assert_true(raw_line < smooth_line);                                 /* behind it */
+    /* blue #1f77b4 taken 70% towards white: 31 + 0.7 * 224, 119 + 0.7 * 136, 180 + 0.7 * 75 rounded */
+    assert_non_null(strstr(raw_line, "lw 1 lc rgb '#bcd6e9' notitle"));
+    assert_non_null(strstr(smooth_line, "lc rgb '#1f77b4'"));
+    assert_non_null(strstr(test_line, "linespoints"));
+    assert_non_null(strstr(test_line, "pt 7"));
+    assert_non_null(strstr(gp, "set ylabel 'loss (nats/symbol)'"));
+    free(gp);
+    unlink(path_of("captured.gp"));
+    unlink(path_of("captured.txt"));
+    unlink(path_of("capture-gnuplot.sh"));
+    unlink(path_of("smooth.svg"));
+    /* a factor outside [0, 1) is refused */
+    s[0].smooth = 1;
+    assert_int_equal(recur_plot_loss(path_of("smooth.svg"), 2, s, NULL), RECUR_ERR_ARG);
+    assert_non_null(strstr(recur_plot_errmsg(), "smooth 1 is outside [0, 1)"));
+    assert_int_equal(entries(tmp), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_missing_gnuplot),
         cmocka_unit_test(test_failing_gnuplot_keeps_old_file),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_smoothed_training_curve),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,9 +4,12 @@
  * (train/gnuplot.c), the picture renamed into place.
  *
  * The data file holds one block per series, blocks separated by two blank
- * lines (gnuplot's "index"), one "x y" line per point with %.9g (NaN for
- * a gap). The script sets the terminal from the extension, the labels and
- * the legend, then plots every block as a line.
+ * lines (gnuplot's "index"), one "x y s" line per point with %.9g (NaN for
+ * a gap), s the smoothed value (smooth_series) or y again. The script sets
+ * the terminal from the extension, the labels and the legend, then plots
+ * the raw values of the smoothed series as faint lines first (behind
+ * everything), then every block's column 3 as a line, with points where
+ * asked.
  */
 #include <errno.h>
 #include <math.h>
@@ -61,6 +64,47 @@ static int format_of(const char *path)
     return 0;
 }
 
+/* The colour of series i of p, "#rrggbb". */
+static const char *colour_of(const plot_spec *p, int i)
+{
+    const recur_plot_series *s = &p->s[i];
+    return colours[s->colour ? s->colour - 1 : (i - p->data_first) % N_COLOURS];
+}
+
+/*
+ * A faint version of colour c ("#rrggbb"): each channel taken 70% of the
+ * way to white, c' = c + 0.7 (255 - c), into buf (8 bytes).
+ */
+static const char *faint(const char *c, char *buf)
+{
+    unsigned rgb = (unsigned)strtoul(c + 1, NULL, 16), out = 0;
+    for (int k = 16; k >= 0; k -= 8) {
+        unsigned v = rgb >> k & 0xffu;
+        out |= (v + (unsigned)lround(0.7 * (255.0 - v))) << k;
+    }
+    snprintf(buf, 8, "#%06x", out & 0xffffffu);
+    return buf;
+}
+
+/*
+ * The exponential moving average of y with factor a, debiased:
+ *   m_k = a m_{k-1} + (1 - a) y_k,  m_{-1} = 0,  s_k = m_k / (1 - a^n_k)
+ * with n_k the number of finite values among y_0..y_k (a NaN or infinite
+ * y_k leaves m and n as they were; s is NaN before the first finite
+ * value). Computed in double.
+ */
+static void smooth_series(const float *y, int64_t n, double a, double *s)
+{
+    double m = 0, an = 1; /* an = a^n_k */
+    for (int64_t k = 0; k < n; k++) {
+        if (isfinite(y[k])) {
+            m = a * m + (1 - a) * (double)y[k];
+            an *= a;
+        }
+        s[k] = an < 1 ? m / (1 - an) : NAN;
+    }
+}
+
 static recur_status check_spec(const plot_spec *p)
 {
     if (!p->path) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot: the path is NULL");
@@ -78,6 +122,9 @@ static recur_status check_spec(const plot_spec *p)
         if (s->colour < 0 || s->colour > N_COLOURS)
             return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: series %d: colour %d is outside 0..%d", p->path, i,
                                    s->colour, N_COLOURS);
+        if (!(s->smooth >= 0 && s->smooth < 1))
+            return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: series %d \"%s\": smooth %g is outside [0, 1)",
+                                   p->path, i, s->name ? s->name : "", s->smooth);
         if (!one_line(s->name))
             return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "plot %s: the name of series %d holds a line break", p->path, i);
     }
@@ -119,18 +166,27 @@ static recur_status write_data(const plot_spec *p, const plot_tmp *t)
 {
     FILE *f = fopen(t->data, "w");
     if (!f) return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->data, strerror(errno));
-    for (int i = 0; i < p->n; i++) {
+    int bad = 0;
+    for (int i = 0; i < p->n && !bad; i++) {
         const recur_plot_series *s = &p->s[i];
-        double dx = s->dx != 0 ? s->dx : 1;
-        fprintf(f, "# series %d\n", i);
+        double dx = s->dx != 0 ? s->dx : 1, *sm = NULL;
+        if (s->smooth > 0 && !(sm = malloc(sizeof *sm * (size_t)s->n))) {
+            fclose(f);
+            return recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "plot %s: out of memory smoothing series %d", p->path, i);
+        }
+        if (sm) smooth_series(s->y, s->n, s->smooth, sm);
+        fprintf(f, "# series %d: x y %s\n", i, sm ? "smoothed" : "y");
         for (int64_t k = 0; k < s->n; k++) {
-            double x = s->x ? s->x[k] : s->x0 + (double)k * dx, y = s->y[k];
-            if (isfinite(y)) fprintf(f, "%.9g %.9g\n", x, y);
-            else fprintf(f, "%.9g NaN\n", x);
+            double x = s->x ? s->x[k] : s->x0 + (double)k * dx, y = s->y[k], v = sm ? sm[k] : y;
+            fprintf(f, "%.9g ", x);
+            fprintf(f, isfinite(y) ? "%.9g " : "NaN ", y);
+            fprintf(f, isfinite(v) ? "%.9g\n" : "NaN\n", v);
         }
         fputs("\n\n", f);
+        free(sm);
+        bad = ferror(f);
     }
-    int bad = ferror(f);
+    bad |= ferror(f);
     if (fclose(f) != 0 || bad)
         return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "plot %s: cannot write %s: %s", p->path, t->data, strerror(errno));
     return RECUR_OK;
@@ -169,16 +225,25 @@ static recur_status write_script(const plot_spec *p, const plot_tmp *t)
         fprintf(f, "set label 'test' at %.9g, graph 0.06 left offset 1,0 tc rgb '#555555'\n", p->split);
     }
     fputs("plot ", f);
+    int n_lines = 0;
+    for (int i = 0; i < p->n; i++) { /* the raw values behind the smoothed lines */
+        char tint[8];
+        if (!(p->s[i].smooth > 0)) continue;
+        if (n_lines++) fputs(", \\\n     ", f);
+        put_quoted(f, t->data);
+        fprintf(f, " index %d using 1:2 with lines lw 1 lc rgb '%s' notitle", i, faint(colour_of(p, i), tint));
+    }
     for (int i = 0; i < p->n; i++) {
         const recur_plot_series *s = &p->s[i];
-        if (i) fputs(", \\\n     ", f);
+        if (n_lines++) fputs(", \\\n     ", f);
         put_quoted(f, t->data);
-        fprintf(f, " index %d using 1:2", i);
+        fprintf(f, " index %d using 1:3", i);
         if (p->data_first && i == 0)
             fputs(" with linespoints lw 3 pt 7 ps 0.4 lc rgb '#a0a0a0'", f);
+        else if (s->points)
+            fprintf(f, " with linespoints lw 2 pt 7 ps 1.1 lc rgb '%s' dashtype %d", colour_of(p, i), s->dashed ? 2 : 1);
         else
-            fprintf(f, " with lines lw 2 lc rgb '%s' dashtype %d",
-                    colours[s->colour ? s->colour - 1 : (i - p->data_first) % N_COLOURS], s->dashed ? 2 : 1);
+            fprintf(f, " with lines lw 2 lc rgb '%s' dashtype %d", colour_of(p, i), s->dashed ? 2 : 1);
         if (s->name) {
             fputs(" title ", f);
             put_quoted(f, s->name);

@@ -44,6 +44,16 @@ typedef struct recur_plot_series {
     int64_t n;        /**< >= 1 */
     int colour;       /**< 1..7: that colour of the palette; 0: the next one in order */
     int dashed;       /**< 1: a dashed line (e.g. the test curve beside a solid training one) */
+    /**
+     * 0 < smooth < 1: draw the exponential moving average of y as the
+     * series' line, and y itself as a thin faint line behind it (no legend
+     * entry): s_k = smooth s_{k-1} + (1 - smooth) y_k from s_{-1} = 0,
+     * divided by 1 - smooth^(k+1) so that the first values are not pulled
+     * towards 0 (TensorBoard's smoothing); a NaN y leaves s as it was.
+     * 0: the line is y.
+     */
+    double smooth;
+    int points;       /**< 1: mark every value with a filled circle (sparse points, e.g. test losses) */
 } recur_plot_series;
 
 /** Options of a plot; NULL or zeros select the defaults. */
