@@ -7,6 +7,10 @@
  *
  * Usage: demo [steps]     (default 3000)
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime and CLOCK_MONOTONIC are POSIX, not C11 */
+#endif
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -25,6 +25,10 @@
  * against 0.02 s). On a busy machine OMP_NUM_THREADS=1 keeps oneDNN's
  * threads from waiting on each other (2 threads took 3.5 minutes there).
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime and CLOCK_MONOTONIC are POSIX, not C11 */
+#endif
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

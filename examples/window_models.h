@@ -13,6 +13,11 @@
 #ifndef RECUR_EXAMPLES_WINDOW_MODELS_H
 #define RECUR_EXAMPLES_WINDOW_MODELS_H
 
+/* clock_gettime and CLOCK_MONOTONIC are POSIX, not C11: include this header first. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
