@@ -18,6 +18,7 @@
 #include "recur/translate.h"
 #include "recur/tbptt.h"
 #include "recur/checkpoint.h"
+#include "recur/onnx.h"
 #include "recur/optim.h"
 #include "recur/data.h"
 #include "recur/trainer.h"

@@ -1,0 +1,278 @@
+/*
+ * onnx/export_ops.c — one ordinary recur node as ONNX node(s) (op set
+ * 14). Each case writes the ONNX op computing exactly the recur op, so
+ * that importing the file gives the same ops back:
+ *   scale s: Mul(x, s)   one_minus: Sub(1, x)   square: Mul(x, x)
+ *   matmul with transposes: Gemm for matrices, else Transpose + MatMul
+ *   take: Gather with a scalar index   stack: Unsqueeze each + Concat
+ *   gather (embedding): Cast(ids to int64) + Gather   one_hot: OneHot
+ *   fill: ConstantOfShape   constants: Constant nodes   parameters: initializers
+ *   dropout, stop_gradient, alias: Identity (an exported model infers)
+ */
+#include <string.h>
+
+#include "onnx_impl.h"
+#include "ops/op.h"
+
+static recur_status no_export(recur_onnx_out *o, int32_t id)
+{
+    return recur_set_error(o->g, RECUR_ERR_UNSUPPORTED,
+                           "onnx_export: node \"%s\" (op %s) has no ONNX export (export a model's outputs, not its "
+                           "loss or gradients)", recur_node_name(o->g, id), recur_op(o->g->nodes[id].op)->name);
+}
+
+/* Emits op_type over the node's inputs (or the given names), its output named for the node. */
+static onnx_node *emit_as(recur_onnx_out *o, int32_t id, const char *op_type, int n_in, const char *const *in)
+{
+    char *out = recur_onnx_name_for(o, id);
+    if (!out) return NULL;
+    onnx_node *n = recur_onnx_emit(o, op_type, op_type, n_in, in, 1, (const char *const *)&out);
+    if (n) o->names[id] = out;
+    return n;
+}
+
+/* The node's own inputs' names. */
+static onnx_node *emit_plain(recur_onnx_out *o, int32_t id, const char *op_type)
+{
+    const recur_node *n = &o->g->nodes[id];
+    const char *in[RECUR_INLINE_INPUTS];
+    if (n->n_in > RECUR_INLINE_INPUTS) return NULL;
+    for (int k = 0; k < n->n_in; k++) in[k] = o->names[n->in[k]];
+    return emit_as(o, id, op_type, n->n_in, in);
+}
+
+static const char *scalar(recur_onnx_out *o, const char *base, float v)
+{
+    return recur_onnx_init_float(o, base, 0, NULL, &v);
+}
+
+static const char *ints(recur_onnx_out *o, const char *base, int count, const int64_t *v)
+{
+    int64_t d = count;
+    return recur_onnx_init_ints(o, base, 1, &d, v);
+}
+
+/* A Constant node holding a recur constant's values (imported back as a constant, not a parameter). */
+static onnx_node *emit_constant(recur_onnx_out *o, int32_t id)
+{
+    const recur_node *n = &o->g->nodes[id];
+    onnx_graph *keep = o->gp, tmp;
+    recur_onnx__graph_proto__init(&tmp);
+    o->gp = &tmp; /* build the tensor as an initializer of a scratch graph, then move it into the attribute */
+    const char *name = recur_onnx_init_float(o, "value", n->shape.ndim, n->shape.d, n->data);
+    o->gp = keep;
+    onnx_node *c = name ? emit_as(o, id, "Constant", 0, NULL) : NULL;
+    onnx_attr *a = c ? recur_onnx_alloc(o, sizeof *a) : NULL;
+    onnx_attr **list = a ? recur_onnx_alloc(o, sizeof *list) : NULL;
+    if (!list) return NULL;
+    recur_onnx__attribute_proto__init(a);
+    a->name = "value";
+    a->has_type = 1;
+    a->type = RECUR_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+    a->t = tmp.initializer[0];
+    list[0] = a;
+    c->attribute = list;
+    c->n_attribute = 1;
+    return c;
+}
+
+/* Emits a graph input or an initializer for a leaf. */
+static recur_status export_leaf(recur_onnx_out *o, int32_t id)
+{
+    const recur_node *n = &o->g->nodes[id];
+    if (n->op == RECUR_OP_INPUT) {
+        char *name = recur_onnx_name_for(o, id);
+        RecurOnnx__ValueInfoProto *vi = name ? recur_onnx_value_info(o, name, n->shape, ONNX_FLOAT) : NULL;
+        if (!vi || recur_onnx_graph_add_input(o, o->gp, vi) != RECUR_OK) return RECUR_ERR_NOMEM;
+        o->names[id] = name;
+        return RECUR_OK;
+    }
+    if (n->op == RECUR_OP_PARAM) {
+        const char *name = recur_onnx_init_float(o, recur_node_name(o->g, id), n->shape.ndim, n->shape.d, n->data);
+        if (!name) return RECUR_ERR_NOMEM;
+        o->names[id] = (char *)name;
+        return RECUR_OK;
+    }
+    if (n->op == RECUR_OP_CONST) return emit_constant(o, id) ? RECUR_OK : RECUR_ERR_NOMEM;
+    /* fill: ConstantOfShape(shape) with the value */
+    int64_t d[RECUR_MAX_DIMS];
+    memcpy(d, n->shape.d, sizeof d);
+    const char *shape = ints(o, "shape", n->shape.ndim, d);
+    if (!shape) return RECUR_ERR_NOMEM;
+    onnx_node *c = emit_as(o, id, "ConstantOfShape", 1, &shape);
+    if (!c) return RECUR_ERR_NOMEM;
+    onnx_graph *keep = o->gp, tmp;
+    recur_onnx__graph_proto__init(&tmp);
+    o->gp = &tmp;
+    int64_t one = 1;
+    const char *v = recur_onnx_init_float(o, "value", 1, &one, &n->attr.f[0]);
+    o->gp = keep;
+    onnx_attr *a = v ? recur_onnx_alloc(o, sizeof *a) : NULL;
+    onnx_attr **list = a ? recur_onnx_alloc(o, sizeof *list) : NULL;
+    if (!list) return RECUR_ERR_NOMEM;
+    recur_onnx__attribute_proto__init(a);
+    a->name = "value";
+    a->has_type = 1;
+    a->type = RECUR_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+    a->t = tmp.initializer[0];
+    list[0] = a;
+    c->attribute = list;
+    c->n_attribute = 1;
+    return RECUR_OK;
+}
+
+/* op(a) op(b): Gemm for two matrices, else MatMul with the transposes made explicit. */
+static recur_status export_matmul(recur_onnx_out *o, int32_t id)
+{
+    const recur_node *n = &o->g->nodes[id];
+    int ta = (int)n->attr.i[0], tb = (int)n->attr.i[1];
+    const char *in[2] = {o->names[n->in[0]], o->names[n->in[1]]};
+    if (!ta && !tb) return emit_plain(o, id, "MatMul") ? RECUR_OK : RECUR_ERR_NOMEM;
+    recur_shape sa = o->g->nodes[n->in[0]].shape, sb = o->g->nodes[n->in[1]].shape;
+    if (sa.ndim == 2 && sb.ndim == 2) {
+        onnx_node *e = emit_as(o, id, "Gemm", 2, in);
+        if (!e || (ta && recur_onnx_set_int(o, e, "transA", 1) != RECUR_OK) ||
+            (tb && recur_onnx_set_int(o, e, "transB", 1) != RECUR_OK))
+            return RECUR_ERR_NOMEM;
+        return RECUR_OK;
+    }
+    for (int k = 0; k < 2; k++) {
+        if (!(k ? tb : ta)) continue;
+        recur_shape s = k ? sb : sa;
+        int64_t perm[RECUR_MAX_DIMS];
+        for (int j = 0; j < s.ndim; j++) perm[j] = j;
+        perm[s.ndim - 2] = s.ndim - 1;
+        perm[s.ndim - 1] = s.ndim - 2;
+        char *t = recur_onnx_fresh(o, "transposed");
+        onnx_node *e = t ? recur_onnx_emit(o, "Transpose", "Transpose", 1, &in[k], 1, (const char *const *)&t) : NULL;
+        if (!e || recur_onnx_set_ints(o, e, "perm", s.ndim, perm) != RECUR_OK) return RECUR_ERR_NOMEM;
+        in[k] = t;
+    }
+    return emit_as(o, id, "MatMul", 2, in) ? RECUR_OK : RECUR_ERR_NOMEM;
+}
+
+static recur_status export_stack(recur_onnx_out *o, int32_t id)
+{
+    const recur_node *n = &o->g->nodes[id];
+    int64_t axis = n->attr.i[0];
+    const char *ax = ints(o, "axes", 1, &axis);
+    const char **parts = recur_onnx_alloc(o, sizeof *parts * (size_t)n->n_in);
+    if (!ax || !parts) return RECUR_ERR_NOMEM;
+    for (int k = 0; k < n->n_in; k++) {
+        const char *in[2] = {o->names[n->in[k]], ax};
+        char *u = recur_onnx_fresh(o, "unsqueezed");
+        if (!u || !recur_onnx_emit(o, "Unsqueeze", "Unsqueeze", 2, in, 1, (const char *const *)&u)) return RECUR_ERR_NOMEM;
+        parts[k] = u;
+    }
+    onnx_node *e = emit_as(o, id, "Concat", n->n_in, parts);
+    return e && recur_onnx_set_int(o, e, "axis", axis) == RECUR_OK ? RECUR_OK : RECUR_ERR_NOMEM;
+}
+
+static recur_status export_concat(recur_onnx_out *o, int32_t id)
+{
+    const recur_node *n = &o->g->nodes[id];
+    const char **in = recur_onnx_alloc(o, sizeof *in * (size_t)n->n_in);
+    if (!in) return RECUR_ERR_NOMEM;
+    for (int k = 0; k < n->n_in; k++) in[k] = o->names[n->in[k]];
+    onnx_node *e = emit_as(o, id, "Concat", n->n_in, in);
+    return e && recur_onnx_set_int(o, e, "axis", n->attr.i[0]) == RECUR_OK ? RECUR_OK : RECUR_ERR_NOMEM;
+}
+
+/* An op with one input and one extra constant input (a scalar or an int list). */
+static recur_status with_const(recur_onnx_out *o, int32_t id, const char *op_type, const char *extra, int extra_first)
+{
+    const recur_node *n = &o->g->nodes[id];
+    if (!extra) return RECUR_ERR_NOMEM;
+    const char *in[2] = {o->names[n->in[0]], extra};
+    if (extra_first) in[0] = extra, in[1] = o->names[n->in[0]];
+    return emit_as(o, id, op_type, 2, in) ? RECUR_OK : RECUR_ERR_NOMEM;
+}
+
+recur_status recur_onnx_export_node(recur_onnx_out *o, int32_t id)
+{
+    const recur_node *n = &o->g->nodes[id];
+    for (int k = 0; k < n->n_in; k++)
+        if (!o->names[n->in[k]])
+            return recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: node \"%s\" reads \"%s\", which was not emitted",
+                                   recur_node_name(o->g, id), recur_node_name(o->g, n->in[k]));
+    int64_t d[RECUR_MAX_DIMS];
+    memcpy(d, n->shape.d, sizeof d);
+    onnx_node *e = NULL;
+    switch (n->op) {
+    case RECUR_OP_INPUT: case RECUR_OP_PARAM: case RECUR_OP_CONST: case RECUR_OP_FILL: return export_leaf(o, id);
+    case RECUR_OP_ADD: e = emit_plain(o, id, "Add"); break;
+    case RECUR_OP_SUB: e = emit_plain(o, id, "Sub"); break;
+    case RECUR_OP_MUL: e = emit_plain(o, id, "Mul"); break;
+    case RECUR_OP_DIV: e = emit_plain(o, id, "Div"); break;
+    case RECUR_OP_NEG: e = emit_plain(o, id, "Neg"); break;
+    case RECUR_OP_TANH: e = emit_plain(o, id, "Tanh"); break;
+    case RECUR_OP_SIGMOID: e = emit_plain(o, id, "Sigmoid"); break;
+    case RECUR_OP_RELU: e = emit_plain(o, id, "Relu"); break;
+    case RECUR_OP_SOFTPLUS: e = emit_plain(o, id, "Softplus"); break;
+    case RECUR_OP_EXP: e = emit_plain(o, id, "Exp"); break;
+    case RECUR_OP_LOG: e = emit_plain(o, id, "Log"); break;
+    case RECUR_OP_SQRT: e = emit_plain(o, id, "Sqrt"); break;
+    case RECUR_OP_STOP_GRADIENT: case RECUR_OP_DROPOUT: case RECUR_OP_ALIAS: e = emit_plain(o, id, "Identity"); break;
+    case RECUR_OP_LEAKY_RELU:
+        if ((e = emit_plain(o, id, "LeakyRelu")) && recur_onnx_set_float(o, e, "alpha", n->attr.f[0]) != RECUR_OK) e = NULL;
+        break;
+    case RECUR_OP_SCALE: return with_const(o, id, "Mul", scalar(o, "scale", n->attr.f[0]), 0);
+    case RECUR_OP_ONE_MINUS: return with_const(o, id, "Sub", scalar(o, "one", 1.0f), 1);
+    case RECUR_OP_SQUARE: {
+        const char *in[2] = {o->names[n->in[0]], o->names[n->in[0]]};
+        e = emit_as(o, id, "Mul", 2, in);
+        break;
+    }
+    case RECUR_OP_MATMUL: return export_matmul(o, id);
+    case RECUR_OP_BROADCAST_TO: return with_const(o, id, "Expand", ints(o, "shape", n->shape.ndim, d), 0);
+    case RECUR_OP_RESHAPE: return with_const(o, id, "Reshape", ints(o, "shape", n->shape.ndim, d), 0);
+    case RECUR_OP_SOFTMAX: case RECUR_OP_LOG_SOFTMAX:
+        if ((e = emit_plain(o, id, n->op == RECUR_OP_SOFTMAX ? "Softmax" : "LogSoftmax")) &&
+            recur_onnx_set_int(o, e, "axis", -1) != RECUR_OK)
+            e = NULL;
+        break;
+    case RECUR_OP_CONCAT: return export_concat(o, id);
+    case RECUR_OP_STACK: return export_stack(o, id);
+    case RECUR_OP_SLICE: {
+        int64_t se[3] = {n->attr.i[1], n->attr.i[1] + n->attr.i[2], n->attr.i[0]};
+        const char *in[4] = {o->names[n->in[0]], ints(o, "starts", 1, &se[0]), ints(o, "ends", 1, &se[1]),
+                             ints(o, "axes", 1, &se[2])};
+        if (!in[1] || !in[2] || !in[3]) return RECUR_ERR_NOMEM;
+        e = emit_as(o, id, "Slice", 4, in);
+        break;
+    }
+    case RECUR_OP_TRANSPOSE: {
+        int rank = o->g->nodes[n->in[0]].shape.ndim;
+        if ((e = emit_plain(o, id, "Transpose")) && recur_onnx_set_ints(o, e, "perm", rank, n->attr.i) != RECUR_OK) e = NULL;
+        break;
+    }
+    case RECUR_OP_TAKE: {
+        const char *idx = recur_onnx_init_ints(o, "index", 0, NULL, &n->attr.i[1]);
+        if (!idx) return RECUR_ERR_NOMEM;
+        const char *in[2] = {o->names[n->in[0]], idx};
+        if ((e = emit_as(o, id, "Gather", 2, in)) && recur_onnx_set_int(o, e, "axis", n->attr.i[0]) != RECUR_OK) e = NULL;
+        break;
+    }
+    case RECUR_OP_GATHER: { /* recur's ids are floats: ONNX's Gather wants integers */
+        char *ids = recur_onnx_fresh(o, "ids");
+        const char *cast_in = o->names[n->in[1]];
+        onnx_node *c = ids ? recur_onnx_emit(o, "Cast", "Cast", 1, &cast_in, 1, (const char *const *)&ids) : NULL;
+        if (!c || recur_onnx_set_int(o, c, "to", ONNX_INT64) != RECUR_OK) return RECUR_ERR_NOMEM;
+        const char *in[2] = {o->names[n->in[0]], ids};
+        e = emit_as(o, id, "Gather", 2, in);
+        break;
+    }
+    case RECUR_OP_ONE_HOT: {
+        float values[2] = {0.0f, 1.0f}, depth = (float)n->attr.i[0];
+        int64_t two = 2, one = 1;
+        const char *in[3] = {o->names[n->in[0]], recur_onnx_init_float(o, "depth", 1, &one, &depth),
+                             recur_onnx_init_float(o, "values", 1, &two, values)};
+        if (!in[1] || !in[2]) return RECUR_ERR_NOMEM;
+        if ((e = emit_as(o, id, "OneHot", 3, in)) && recur_onnx_set_int(o, e, "axis", -1) != RECUR_OK) e = NULL;
+        break;
+    }
+    default: return no_export(o, id);
+    }
+    if (!e) return recur_errcode(o->g) == RECUR_ERR_NOMEM ? RECUR_ERR_NOMEM : recur_set_error(o->g, RECUR_ERR_NOMEM, "onnx_export: out of memory");
+    return RECUR_OK;
+}
