@@ -6,7 +6,9 @@
 
 recur_status recur_graph_dump(const recur_graph *g, FILE *f)
 {
-    if (!g || !f) return RECUR_ERR_ARG;
+    if (!g) return RECUR_ERR_ARG;
+    /* The graph keeps its error record even when the caller holds it const (it is never const itself). */
+    if (!f) return recur_error_set(&((recur_graph *)g)->error, RECUR_ERR_ARG, "graph_dump: the stream is NULL");
     for (int i = 0; i < g->n; i++) {
         const recur_node *n = &g->nodes[i];
         if (n->removed) continue;
@@ -23,5 +25,8 @@ recur_status recur_graph_dump(const recur_graph *g, FILE *f)
         if (n->name) fprintf(f, "  \"%s\"", n->name);
         fputc('\n', f);
     }
-    return ferror(f) ? RECUR_ERR_IO : RECUR_OK;
+    if (ferror(f))
+        return recur_error_set(&((recur_graph *)g)->error, RECUR_ERR_IO,
+                               "graph_dump: writing the listing of %d nodes failed (the stream reports an error)", g->n);
+    return RECUR_OK;
 }

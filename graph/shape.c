@@ -33,10 +33,21 @@ recur_shape recur_shape4(int64_t d0, int64_t d1, int64_t d2, int64_t d3)
     return (recur_shape){4, {d0, d1, d2, d3}};
 }
 
+/*
+ * n = d_0 d_1 ... d_{ndim-1}, saturated: once the product would pass
+ * INT64_MAX it stays INT64_MAX, so every "numel <= limit" check refuses a
+ * shape whose true count does not fit (a wrapped product could be 1 or 0).
+ */
 int64_t recur_shape_numel(recur_shape s)
 {
+    if (s.ndim < 0 || s.ndim > RECUR_MAX_DIMS) return -1;
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] < 0) return -1;
     int64_t n = 1;
-    for (int i = 0; i < s.ndim; i++) n *= s.d[i];
+    for (int i = 0; i < s.ndim; i++) {
+        if (s.d[i] == 0) return 0;
+        n = n > INT64_MAX / s.d[i] ? INT64_MAX : n * s.d[i];
+    }
     return n;
 }
 

@@ -10,9 +10,10 @@
 
 static recur_status binary_shape(recur_graph *g, recur_node *n)
 {
-    if (!recur_broadcast_shape(recur_in_shape(g, n, 0), recur_in_shape(g, n, 1), &n->shape))
+    recur_shape s;
+    if (!recur_broadcast_shape(recur_in_shape(g, n, 0), recur_in_shape(g, n, 1), &s))
         return recur_shape_fail(g, n, "shapes do not broadcast (dimensions must be equal or 1, aligned at the last)");
-    return RECUR_OK;
+    return recur_shape_set(g, n, "the result", s); /* [2^40, 1] + [1, 2^40] fits no value */
 }
 
 /* The loops: y = a (op) b, elementwise. */

@@ -23,6 +23,7 @@ static void pad4(recur_shape s, int64_t d[RECUR_MAX_DIMS])
 int recur_broadcast_shape(recur_shape a, recur_shape b, recur_shape *out)
 {
     int64_t da[RECUR_MAX_DIMS], db[RECUR_MAX_DIMS];
+    if (a.ndim < 0 || a.ndim > RECUR_MAX_DIMS || b.ndim < 0 || b.ndim > RECUR_MAX_DIMS) return 0;
     pad4(a, da);
     pad4(b, db);
     out->ndim = a.ndim > b.ndim ? a.ndim : b.ndim;
@@ -77,6 +78,8 @@ int64_t recur_bcast_offset(const recur_bcast *it, int64_t flat)
 static recur_status broadcast_to_shape(recur_graph *g, recur_node *n)
 {
     recur_shape x = recur_in_shape(g, n, 0), out;
+    recur_status st = recur_shape_set(g, n, "the requested shape", n->attr.target);
+    if (st != RECUR_OK) return st;
     if (!recur_broadcast_shape(x, n->attr.target, &out) || !recur_shape_equal(out, n->attr.target)) {
         char t[64];
         return recur_shape_fail(g, n, "cannot broadcast to %s", recur_shape_str(n->attr.target, t, sizeof t));
@@ -149,6 +152,8 @@ recur_value recur_broadcast_to(recur_graph *g, recur_value x, recur_shape shape)
 static recur_status sum_to_shape(recur_graph *g, recur_node *n)
 {
     recur_shape x = recur_in_shape(g, n, 0), out;
+    recur_status st = recur_shape_set(g, n, "the requested shape", n->attr.target);
+    if (st != RECUR_OK) return st;
     if (!recur_broadcast_shape(n->attr.target, x, &out) || !recur_shape_equal(out, x)) {
         char t[64];
         return recur_shape_fail(g, n, "cannot sum down to %s (it must broadcast to the operand's shape)",

@@ -76,6 +76,38 @@ recur_status recur_shape_all_equal(recur_graph *g, recur_node *n)
     return RECUR_OK;
 }
 
+/* Why s cannot be a value's shape (written to why), or NULL when it can. */
+static const char *shape_problem(recur_shape s, char *why, size_t len)
+{
+    if (s.ndim < 0 || s.ndim > RECUR_MAX_DIMS) {
+        snprintf(why, len, "rank %d is outside 0..%d", s.ndim, RECUR_MAX_DIMS);
+        return why;
+    }
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] < 1) {
+            snprintf(why, len, "dimension %d is %lld (dimensions are >= 1)", i, (long long)s.d[i]);
+            return why;
+        }
+    int64_t count = recur_shape_numel(s); /* saturates at INT64_MAX */
+    if (count == INT64_MAX)
+        snprintf(why, len, "its element count overflows 64 bits (a value holds at most 2^40 elements)");
+    else if (count > RECUR_MAX_NUMEL)
+        snprintf(why, len, "it holds %lld elements, more than the 2^40 a value may hold", (long long)count);
+    else
+        return NULL;
+    return why;
+}
+
+recur_status recur_shape_set(recur_graph *g, recur_node *n, const char *what, recur_shape s)
+{
+    char why[128], shp[64];
+    if (shape_problem(s, why, sizeof why))
+        return recur_shape_fail(g, n, "%s %s cannot be a value's shape: %s", what, recur_shape_str(s, shp, sizeof shp),
+                                why);
+    n->shape = s;
+    return RECUR_OK;
+}
+
 recur_status recur_kernel_fail(const recur_kernel_args *a, const char *fmt, ...)
 {
     if (a->err && a->errlen) {

@@ -35,15 +35,14 @@ static recur_status bad_index(const recur_kernel_args *a, float v, int64_t pos, 
                              (long long)pos, what, (long long)count);
 }
 
-/* S + [last] as a shape, or a failure of node n when S has rank RECUR_MAX_DIMS already. */
+/* S + [last] as a shape, or a failure of node n when S has rank RECUR_MAX_DIMS already or S + [last] is too large. */
 static recur_status append_dim(recur_graph *g, recur_node *n, recur_shape s, int64_t last, const char *what)
 {
     if (s.ndim >= RECUR_MAX_DIMS)
         return recur_shape_fail(g, n, "indices of rank %d would make a result of rank %d (at most %d) with %s",
                                 s.ndim, s.ndim + 1, RECUR_MAX_DIMS, what);
-    n->shape = s;
-    n->shape.d[n->shape.ndim++] = last;
-    return RECUR_OK;
+    s.d[s.ndim++] = last;
+    return recur_shape_set(g, n, "the result", s);
 }
 
 /* ----------------------------------------------------------------- gather */
@@ -99,8 +98,7 @@ static recur_status scatter_add_shape(recur_graph *g, recur_node *n)
     lead.ndim = d.ndim - 1;
     if (d.ndim < 1 || !recur_shape_equal(lead, s))
         return recur_shape_fail(g, n, "dy must have the indices' shape plus a last dimension");
-    n->shape = recur_shape2(rows, d.d[d.ndim - 1]);
-    return RECUR_OK;
+    return recur_shape_set(g, n, "the result", recur_shape2(rows, d.d[d.ndim - 1]));
 }
 
 /* The sums are taken in double (a common index may collect many rows). */

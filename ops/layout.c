@@ -11,13 +11,11 @@
 static recur_status reshape_shape(recur_graph *g, recur_node *n)
 {
     recur_shape t = n->attr.target;
-    int ok = t.ndim >= 0 && t.ndim <= RECUR_MAX_DIMS;
-    for (int i = 0; ok && i < t.ndim; i++) ok = t.d[i] >= 1;
+    recur_status st = recur_shape_set(g, n, "the requested shape", t);
+    if (st != RECUR_OK) return st;
     char shp[64];
-    if (!ok || recur_shape_numel(t) != recur_shape_numel(recur_in_shape(g, n, 0)))
-        return recur_shape_fail(g, n, "cannot reshape to %s (element counts differ or a dimension is < 1)",
-                                recur_shape_str(t, shp, sizeof shp));
-    n->shape = t;
+    if (recur_shape_numel(t) != recur_shape_numel(recur_in_shape(g, n, 0)))
+        return recur_shape_fail(g, n, "cannot reshape to %s (element counts differ)", recur_shape_str(t, shp, sizeof shp));
     return RECUR_OK;
 }
 

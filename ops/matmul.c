@@ -79,8 +79,7 @@ static recur_status matmul_shape(recur_graph *g, recur_node *n)
         y.d[a.ndim - 2] = q.m;
         y.d[a.ndim - 1] = q.n;
     }
-    n->shape = y;
-    return RECUR_OK;
+    return recur_shape_set(g, n, "the result", y); /* [2^40, 1] x [1, 2^40] fits no value */
 }
 
 /*

@@ -109,11 +109,10 @@ static recur_status concat_shape(recur_graph *g, recur_node *n)
         if (!same)
             return recur_shape_fail(g, n, "input %d does not match input 0 outside axis %d (same rank, same "
                                           "dimensions except along the axis)", k, ax);
-        total += x.d[ax];
+        total = total > RECUR_MAX_NUMEL ? total : total + x.d[ax]; /* each term <= 2^40: no overflow */
     }
-    n->shape = s;
-    n->shape.d[ax] = total;
-    return RECUR_OK;
+    s.d[ax] = total;
+    return recur_shape_set(g, n, "the result", s);
 }
 
 typedef struct concat_job {
@@ -193,9 +192,17 @@ static recur_status slice_shape(recur_graph *g, recur_node *n)
     int ax = (int)n->attr.i[0];
     int64_t start = n->attr.i[1], len = n->attr.i[2];
     if (ax < 0 || ax >= x.ndim) return recur_shape_fail(g, n, "axis %d is out of range for rank %d", ax, x.ndim);
-    if (start < 0 || len < 1 || start > x.d[ax] - len)
+    if (len < 1)
+        return recur_shape_fail(g, n, "the slice at start %lld has length %lld; a slice has length >= 1",
+                                (long long)start, (long long)len);
+    /* x.d[ax] >= 1 and len >= 1: x.d[ax] - len cannot overflow (start + len can: then the end is not printed) */
+    if (start < 0 || start > x.d[ax] - len) {
+        if (start > INT64_MAX - len)
+            return recur_shape_fail(g, n, "the slice at start %lld of length %lld ends beyond any axis (axis %d has "
+                                          "length %lld)", (long long)start, (long long)len, ax, (long long)x.d[ax]);
         return recur_shape_fail(g, n, "slice [%lld, %lld) of length %lld is not inside axis %d of length %lld",
                                 (long long)start, (long long)(start + len), (long long)len, ax, (long long)x.d[ax]);
+    }
     n->shape = x;
     n->shape.d[ax] = len;
     return RECUR_OK;
@@ -308,9 +315,9 @@ static recur_status stack_shape(recur_graph *g, recur_node *n)
     for (int k = 1; k < n->n_in; k++)
         if (!recur_shape_equal(recur_in_shape(g, n, k), s))
             return recur_shape_fail(g, n, "input %d differs from input 0 (stacked values must have one shape)", k);
-    n->shape.ndim = s.ndim + 1;
-    for (int i = 0, j = 0; i < n->shape.ndim; i++) n->shape.d[i] = i == ax ? n->n_in : s.d[j++];
-    return RECUR_OK;
+    recur_shape y = {s.ndim + 1, {0}};
+    for (int i = 0, j = 0; i < y.ndim; i++) y.d[i] = i == ax ? n->n_in : s.d[j++];
+    return recur_shape_set(g, n, "the result", y);
 }
 
 /* y[o, k, i] = x_k[o, i] */
@@ -422,12 +429,12 @@ static recur_status pad_axis_shape(recur_graph *g, recur_node *n)
     int ax = (int)n->attr.i[0];
     int64_t start = n->attr.i[1], total = n->attr.i[2];
     if (ax < 0 || ax >= x.ndim) return recur_shape_fail(g, n, "axis %d is out of range for rank %d", ax, x.ndim);
-    if (start < 0 || start > total - x.d[ax])
+    /* total >= x.d[ax] >= 1 is checked first, so total - x.d[ax] cannot overflow */
+    if (start < 0 || total < x.d[ax] || start > total - x.d[ax])
         return recur_shape_fail(g, n, "placing axis %d of length %lld at %lld does not fit inside length %lld", ax,
                                 (long long)x.d[ax], (long long)start, (long long)total);
-    n->shape = x;
-    n->shape.d[ax] = total;
-    return RECUR_OK;
+    x.d[ax] = total;
+    return recur_shape_set(g, n, "the result", x);
 }
 
 /* y[o, j, i] = x[o, j - start, i] for start <= j < start + len, else 0 */

@@ -311,6 +311,33 @@ static int64_t first_nonfinite(const float *y, int64_t n)
     return -1;
 }
 
+/*
+ * check_finite, before any kernel runs: the values the plan reads but does
+ * not compute (fed inputs, parameters, constants) hold no NaN or Inf, or
+ * the error names the one that does, so a NaN fed in is blamed on its
+ * input rather than on the first op reading it.
+ */
+static recur_status check_sources_finite(recur_plan *p)
+{
+    const recur_graph *g = p->g;
+    for (int32_t id = 0; id < p->n_vals; id++) {
+        int role = p->role[id] & 7;
+        if (role != ROLE_INPUT_FED && role != ROLE_STORAGE) continue;
+        const recur_node *node = &g->nodes[id];
+        int64_t bad = first_nonfinite(p->val[id], recur_shape_numel(node->shape));
+        if (bad < 0) continue;
+        const char *kind = role == ROLE_STORAGE ? (node->op == RECUR_OP_PARAM ? "parameter" : "constant")
+                           : node->op == RECUR_OP_INPUT ? "input" : "fed value";
+        char shp[64];
+        return recur_error_set(&p->error, RECUR_ERR_RUNTIME,
+                               "run: %s \"%s\" %s holds %g at element %lld: a non-finite value going in, before any "
+                               "node ran",
+                               kind, recur_node_name(g, id), recur_shape_str(node->shape, shp, sizeof shp),
+                               (double)p->val[id][bad], (long long)bad);
+    }
+    return RECUR_OK;
+}
+
 recur_status recur_plan_run(recur_plan *p)
 {
     if (!p) return RECUR_ERR_ARG;
@@ -322,6 +349,10 @@ recur_status recur_plan_run(recur_plan *p)
                              recur_shape_str(g->nodes[p->inputs[i]].shape, shp, sizeof shp));
         }
     p->ran = 0;
+    if (p->opts.check_finite) {
+        recur_status st = check_sources_finite(p);
+        if (st != RECUR_OK) return st;
+    }
     uint64_t execution = p->executions++;
     char err[512];
     for (int s = 0; s < p->n_steps; s++) {

@@ -40,7 +40,8 @@ typedef struct recur_compile_opts {
     int no_reuse;        /**< 1: every value gets its own buffer: no shared memory, views, in-place concatenation,
                               shared computations or fusion (for debugging) */
     int check_finite;    /**< 1: after each node, stop with RECUR_ERR_RUNTIME naming the first node that made a NaN or Inf
-                              (pointwise fusion is off in such a plan, so every node is checked) */
+                              (pointwise fusion is off in such a plan, so every node is checked); a NaN or Inf fed in,
+                              or held by a parameter or constant, is found before any node runs and its input named */
     int profile;         /**< 1: time every kernel; recur_plan_profile reports the time per op */
 } recur_compile_opts;
 

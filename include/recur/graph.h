@@ -207,6 +207,8 @@ RECUR_API int recur_graph_prune(recur_graph *g, int n_keep, const recur_value *k
 /**
  * Writes a readable listing of the live nodes to f, one per line:
  *   %7 = matmul(%3, %5) transb=1 [4, 6]  "h1"
+ * RECUR_ERR_ARG for a NULL stream, RECUR_ERR_IO when the stream reports a
+ * write error (recur_errmsg says which).
  */
 RECUR_API recur_status recur_graph_dump(const recur_graph *g, FILE *f);
 

@@ -163,6 +163,19 @@ recur_status recur_shape_same_as_first(recur_graph *g, recur_node *n);
 /* Shape rule of ops whose inputs must all have one shape, which the output takes. */
 recur_status recur_shape_all_equal(recur_graph *g, recur_node *n);
 
+/* The most elements a value may hold, as for leaves (graph/graph.c) and checkpoint tensors. */
+#define RECUR_MAX_NUMEL ((int64_t)1 << 40)
+
+/*
+ * For shape rules: sets n->shape = s when s is a shape a value may have
+ * (rank 0..RECUR_MAX_DIMS, dimensions >= 1, at most RECUR_MAX_NUMEL
+ * elements, counted without overflow). Otherwise records a RECUR_ERR_SHAPE
+ * naming the node, `what` ("the result", "the requested shape"), s, the
+ * reason and the operands, and returns it. Every rule whose result can hold
+ * more elements than an operand ends with it.
+ */
+recur_status recur_shape_set(recur_graph *g, recur_node *n, const char *what, recur_shape s);
+
 /* Writes a kernel error message (printf-style) and returns RECUR_ERR_RUNTIME. */
 recur_status recur_kernel_fail(const recur_kernel_args *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
