@@ -4,10 +4,12 @@
  * seeded shuffling.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data_util.h"
@@ -34,8 +36,12 @@ static int try_path(const char *dir, const char *name, char *buf, size_t len, in
 
 recur_status recur_data_path(const char *name, char *buf, size_t len)
 {
-    if (!name || !*name || !buf || len == 0)
-        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "data_path: needs a file name and a buffer");
+    if (!name || !*name)
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "data_path: the data set's file name is %s",
+                               name ? "empty" : "NULL");
+    if (!buf || len == 0)
+        return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "data_path: no buffer for the path of \"%s\" (%s)",
+                               name, buf ? "its length is 0" : "NULL");
     const char *env = getenv("RECUR_DATA");
     const char *fallback = "../shared/data";
     int too_long = 0;
@@ -52,38 +58,88 @@ recur_status recur_data_path(const char *name, char *buf, size_t len)
                            name, fallback, name);
 }
 
+/* What kind of file a mode that is not a regular file's names. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+/*
+ * Reads a regular file of at most RECUR_DATA_MAX_BYTES bytes. The file is
+ * opened without blocking (opening a FIFO would wait for a writer), then
+ * refused unless fstat says it is a regular file: a FIFO, a device such as
+ * /dev/zero (endless) or a directory never reaches read(). A file that
+ * grows past the limit while it is read is refused too.
+ */
 recur_status recur_data_read_file(const char *what, const char *path, char **text, size_t *len)
 {
     *text = NULL;
     *len = 0;
-    if (!path) return recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "%s: no file name (NULL)", what);
-    FILE *f = fopen(path, "rb");
-    if (!f) return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "%s: cannot open %s: %s", what, path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (n < cap - 1) break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
+    recur_error *e = recur_thread_error();
+    if (!path) return recur_error_set(e, RECUR_ERR_ARG, "%s: no file name (NULL)", what);
+    if (!*path) return recur_error_set(e, RECUR_ERR_ARG, "%s: the file name is empty", what);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return recur_error_set(e, RECUR_ERR_IO, "%s: cannot open %s: %s", what, path, strerror(errno));
+    struct stat sb;
+    recur_status st = RECUR_OK;
+    if (fstat(fd, &sb) != 0)
+        st = recur_error_set(e, RECUR_ERR_IO, "%s: cannot stat %s: %s", what, path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        st = recur_error_set(e, RECUR_ERR_IO, "%s: %s is %s; data is read from regular files only", what, path,
+                             file_kind(sb.st_mode));
+    else if ((uint64_t)sb.st_size > RECUR_DATA_MAX_BYTES)
+        st = recur_error_set(e, RECUR_ERR_IO, "%s: %s holds %lld bytes, more than the %lld a data file may hold", what,
+                             path, (long long)sb.st_size, (long long)RECUR_DATA_MAX_BYTES);
+    int flags = st == RECUR_OK ? fcntl(fd, F_GETFL) : -1;
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    /* Room for the size fstat gave, growing if the file grows, never past the limit. */
+    size_t cap = st == RECUR_OK ? (size_t)sb.st_size + 1 : 1, n = 0;
+    char *buf = NULL;
+    if (st == RECUR_OK && !(buf = malloc(cap)))
+        st = recur_error_set(e, RECUR_ERR_NOMEM, "%s: out of memory for the %zu bytes of %s", what, cap - 1, path);
+    while (st == RECUR_OK) {
+        if (n == cap - 1) {
+            if (n >= RECUR_DATA_MAX_BYTES) {
+                st = recur_error_set(e, RECUR_ERR_IO, "%s: %s grew past %lld bytes (the most a data file may hold) "
+                                     "while it was read", what, path, (long long)RECUR_DATA_MAX_BYTES);
+                break;
+            }
+            size_t more = cap < ((size_t)1 << 16) ? ((size_t)1 << 16) : cap;
+            if (more > RECUR_DATA_MAX_BYTES + 1 - cap) more = RECUR_DATA_MAX_BYTES + 1 - cap;
+            char *bigger = realloc(buf, cap + more);
+            if (!bigger) {
+                st = recur_error_set(e, RECUR_ERR_NOMEM, "%s: out of memory reading %s (%zu bytes so far)", what, path, n);
+                break;
+            }
+            buf = bigger;
+            cap += more;
         }
-        buf = bigger;
-        cap *= 2;
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) st = recur_error_set(e, RECUR_ERR_IO, "%s: error reading %s at byte %zu: %s", what, path, n, strerror(errno));
+        if (k <= 0) break;
+        n += (size_t)k;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "%s: out of memory reading %s", what, path);
-    if (bad) {
+    close(fd);
+    if (st != RECUR_OK) {
         free(buf);
-        return recur_error_set(recur_thread_error(), RECUR_ERR_IO, "%s: error reading %s", what, path);
+        return st;
     }
     buf[n] = 0;
     *text = buf;
     *len = n;
     return RECUR_OK;
+}
+
+size_t recur_nul_byte(const char *text, size_t len)
+{
+    const char *z = memchr(text, 0, len);
+    return z ? (size_t)(z - text) : len;
 }
 
 /* ------------------------------------------------------------------ UTF-8 */

@@ -18,9 +18,31 @@
 /*
  * Reads the whole file at path into a malloc'd, NUL-terminated buffer
  * (*len bytes, the NUL not counted). RECUR_ERR_IO naming the path and the
- * system's reason. `what` prefixes the message ("corpus", "csv").
+ * system's reason; also for what is not a regular file (a FIFO, a device
+ * such as /dev/zero, a directory: never read, so never a hang) and for a
+ * file of more than RECUR_DATA_MAX_BYTES. `what` prefixes the message
+ * ("corpus", "csv").
  */
 recur_status recur_data_read_file(const char *what, const char *path, char **text, size_t *len);
+
+/* The offset of the first NUL byte of text[0..len), or len when there is none. */
+size_t recur_nul_byte(const char *text, size_t len);
+
+/*
+ * recur_series_load_csv on text[0..len) (text[len] must be NUL; the text
+ * is modified), with `path` naming it in messages: what the loader does
+ * once the file is read, and what the CSV fuzz target feeds.
+ */
+recur_series *recur_series_parse_csv(const char *path, char *text, size_t len, const char *column,
+                                     const recur_csv_opts *opts);
+
+/*
+ * recur_pairs_load on text[0..len) (malloc'd, text[len] NUL), which the
+ * pairs take over (it is freed on failure too), with `path` naming it in
+ * messages: what the loader does once the file is read, and what the TSV
+ * fuzz target feeds.
+ */
+recur_pairs *recur_pairs_parse(const char *path, char *text, size_t len, const recur_pairs_opts *opts);
 
 /* Length of a leading UTF-8 byte-order mark of text[0..len) (3 or 0). */
 size_t recur_utf8_bom(const char *text, size_t len);

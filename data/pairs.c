@@ -332,22 +332,49 @@ static recur_status parse_pairs(recur_pairs *p, const char *path, const recur_pa
     return st;
 }
 
+/* Checks the options; 0 after recording the error. */
+static int opts_ok(const recur_pairs_opts *o)
+{
+    if (o->max_len >= 0 && o->max_pairs >= 0) return 1;
+    recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pairs: negative max_len %lld or max_pairs %lld", (long long)o->max_len,
+                    (long long)o->max_pairs);
+    return 0;
+}
+
 recur_pairs *recur_pairs_load(const char *path, const recur_pairs_opts *opts)
 {
     recur_pairs_opts o = opts ? *opts : (recur_pairs_opts){0};
+    if (!opts_ok(&o)) return NULL;
+    char *text;
+    size_t len;
+    if (recur_data_read_file("pairs", path, &text, &len) != RECUR_OK) return NULL;
+    return recur_pairs_parse(path, text, len, &o);
+}
+
+recur_pairs *recur_pairs_parse(const char *path, char *text, size_t len, const recur_pairs_opts *opts)
+{
+    recur_pairs_opts o = opts ? *opts : (recur_pairs_opts){0};
     if (o.min_count < 1) o.min_count = 1;
-    if (o.max_len < 0 || o.max_pairs < 0) {
-        recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "pairs: negative max_len %lld or max_pairs %lld", (long long)o.max_len,
-                        (long long)o.max_pairs);
+    if (!opts_ok(&o)) {
+        free(text);
         return NULL;
     }
     recur_pairs *p = calloc(1, sizeof *p);
     if (!p) {
         recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pairs: out of memory");
+        free(text);
         return NULL;
     }
-    size_t len;
-    if (recur_data_read_file("pairs", path, &p->file, &len) != RECUR_OK || parse_pairs(p, path, &o) != RECUR_OK) {
+    p->file = text;
+    /* A NUL would end the text early for the line parser: 3 pairs read as 1. */
+    size_t nul = recur_nul_byte(text, len);
+    if (nul < len) {
+        recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: a NUL byte at offset %zu (a TSV file is text)",
+                        path, (long long)recur_line_of(text, nul), nul);
+        recur_pairs_free(p);
+        return NULL;
+    }
+    if (parse_pairs(p, path, &o) != RECUR_OK) {
         recur_pairs_free(p);
         return NULL;
     }

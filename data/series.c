@@ -3,6 +3,7 @@
  * missing values, normalisation and its inverse, sliding windows for a
  * dense or a recurrent net, and the train/test split by position.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +63,18 @@ int64_t recur_series_missing(const recur_series *s) { return s ? s->n_missing : 
 
 /* ------------------------------------------------------------- CSV lines */
 
+/* split_fields' failures. */
+enum { UNTERMINATED_QUOTE = -1, TEXT_AFTER_QUOTE = -2 };
+
 /*
  * Splits a line (modified in place) into fields separated by delim. A field
  * may be enclosed in double quotes, with "" standing for one quote inside;
  * spaces around a field are dropped. Returns the number of fields (at most
- * cap are stored), or -1 for an unterminated quote.
+ * cap are stored), or UNTERMINATED_QUOTE, or TEXT_AFTER_QUOTE for anything
+ * but spaces between a closing quote and the delimiter ("2"x), with the
+ * 0-based index of that field in *bad.
  */
-static int split_fields(char *line, char delim, char **field, int cap)
+static int split_fields(char *line, char delim, char **field, int cap, int *bad)
 {
     int n = 0;
     char *p = line;
@@ -89,7 +95,11 @@ static int split_fields(char *line, char delim, char **field, int cap)
                     *out++ = *p++;
                 }
             }
-            while (*p && *p != delim) p++; /* anything after the closing quote is dropped */
+            while ((*p == ' ' || *p == '\t') && *p != delim) p++;
+            if (*p && *p != delim) {
+                *bad = n;
+                return TEXT_AFTER_QUOTE;
+            }
         } else {
             while (*p && *p != delim) p++;
             out = p;
@@ -109,12 +119,13 @@ static int is_missing(const char *f)
     return !*f || !strcasecmp(f, "na") || !strcasecmp(f, "n/a") || !strcasecmp(f, "nan") || !strcasecmp(f, "null");
 }
 
-/* Parses a whole field as a finite number. */
+/* Parses a whole field as a number; 0 if it is none, -1 if it is beyond float32's finite range (1e39). */
 static int parse_number(const char *f, double *out)
 {
     char *end;
     double v = strtod(f, &end);
     if (end == f || *end || !isfinite(v)) return 0;
+    if (fabs(v) > FLT_MAX) return -1;
     *out = v;
     return 1;
 }
@@ -214,9 +225,15 @@ static recur_status parse_csv(const char *path, char *text, const char *column, 
             field = nf;
             field_cap = need;
         }
-        int n = split_fields(s, delim, field, field_cap);
-        if (n < 0) {
+        int bad_field = 0, n = split_fields(s, delim, field, field_cap, &bad_field);
+        if (n == UNTERMINATED_QUOTE) {
             st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: unterminated quoted field", path, (long long)line);
+            break;
+        }
+        if (n == TEXT_AFTER_QUOTE) {
+            st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT,
+                                 "%s:%lld: field %d: text after the closing quote (only spaces may come before the "
+                                 "next delimiter)", path, (long long)line, bad_field + 1);
             break;
         }
         if (!header_done) {
@@ -246,10 +263,14 @@ static recur_status parse_csv(const char *path, char *text, const char *column, 
             }
             ++*n_missing;
             if (o->missing == RECUR_MISSING_SKIP) continue;
-        } else if (!parse_number(field[col], &v)) {
-            st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: column %d%s: \"%.64s\" is not a number", path,
-                                 (long long)line, col + 1, colname, field[col]);
-            break;
+        } else {
+            int parsed = parse_number(field[col], &v);
+            if (parsed <= 0) {
+                st = recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: column %d%s: \"%.64s\" is %s", path,
+                                     (long long)line, col + 1, colname, field[col],
+                                     parsed < 0 ? "beyond the range of float32 (magnitudes up to 3.4e38)" : "not a number");
+                break;
+            }
         }
         if (!rows_push(rows, v, line)) st = recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "csv %s: out of memory", path);
     }
@@ -259,17 +280,40 @@ static recur_status parse_csv(const char *path, char *text, const char *column, 
     return st;
 }
 
+/* Checks the missing-value policy of o; 0 after recording the error. */
+static int policy_ok(const char *path, const recur_csv_opts *o)
+{
+    if (o->missing == RECUR_MISSING_SKIP || o->missing == RECUR_MISSING_ERROR || o->missing == RECUR_MISSING_INTERPOLATE)
+        return 1;
+    recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "csv %s: unknown missing-value policy %d", path ? path : "(NULL)",
+                    (int)o->missing);
+    return 0;
+}
+
 recur_series *recur_series_load_csv(const char *path, const char *column, const recur_csv_opts *opts)
 {
     recur_csv_opts o = opts ? *opts : (recur_csv_opts){0};
-    if (o.missing != RECUR_MISSING_SKIP && o.missing != RECUR_MISSING_ERROR && o.missing != RECUR_MISSING_INTERPOLATE) {
-        recur_error_set(recur_thread_error(), RECUR_ERR_ARG, "csv %s: unknown missing-value policy %d", path ? path : "(NULL)",
-                        (int)o.missing);
-        return NULL;
-    }
+    if (!policy_ok(path, &o)) return NULL;
     char *text;
     size_t len;
     if (recur_data_read_file("csv", path, &text, &len) != RECUR_OK) return NULL;
+    recur_series *s = recur_series_parse_csv(path, text, len, column, &o);
+    free(text);
+    return s;
+}
+
+recur_series *recur_series_parse_csv(const char *path, char *text, size_t len, const char *column,
+                                     const recur_csv_opts *opts)
+{
+    recur_csv_opts o = opts ? *opts : (recur_csv_opts){0};
+    if (!policy_ok(path, &o)) return NULL;
+    /* A NUL would end the text early for the line parser: 4 values read as 2. */
+    size_t nul = recur_nul_byte(text, len);
+    if (nul < len) {
+        recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s:%lld: a NUL byte at offset %zu (a CSV file is text)",
+                        path, (long long)recur_line_of(text, nul), nul);
+        return NULL;
+    }
     column_rows rows = {0};
     int64_t n_missing = 0;
     recur_series *s = NULL;
@@ -292,7 +336,6 @@ recur_series *recur_series_load_csv(const char *path, const char *column, const 
     }
     free(rows.v);
     free(rows.line);
-    free(text);
     return s;
 }
 

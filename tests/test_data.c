@@ -9,10 +9,12 @@
  */
 #include "test_util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "graph/random.h"
@@ -54,6 +56,25 @@ static const char *write_file(const char *name, const char *content)
     assert_int_equal(fwrite(content, 1, strlen(content), f), strlen(content));
     fclose(f);
     return written[i];
+}
+
+/* Writes len bytes (NULs allowed) to tmpdir/name and returns the path. */
+static const char *write_bytes(const char *name, const char *content, size_t len)
+{
+    const char *path = write_file(name, "");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(content, 1, len, f), len);
+    fclose(f);
+    return path;
+}
+
+/* Registers tmpdir/name for removal at the end (for files made by other means) and returns the path. */
+static const char *tmp_path(const char *name)
+{
+    assert_true(n_written < 32);
+    snprintf(written[n_written], sizeof written[0], "%s/%s", tmpdir, name);
+    return written[n_written++];
 }
 
 /* Asserts the data module's message contains `part`. */
@@ -165,6 +186,104 @@ static void test_csv_errors(void **state)
     assert_null(recur_series_load_csv(missing, "a", NULL));
     assert_int_equal(recur_data_errcode(), RECUR_ERR_IO);
     assert_msg_has("nowhere.csv");
+}
+
+/* Issue 15's silent wrong results: each was accepted before. */
+static void test_csv_no_silent_misreads(void **state)
+{
+    (void)state;
+    /* 1e39 is finite as a double but inf as a float32. */
+    const char *path = write_file("huge.csv", "v\n1\n1e39\n2\n");
+    assert_null(recur_series_load_csv(path, "v", NULL));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_FORMAT);
+    assert_msg_has("huge.csv:3:");
+    assert_msg_has("\"1e39\" is beyond the range of float32");
+    path = write_file("neghuge.csv", "v\n-3.5e38\n");
+    assert_null(recur_series_load_csv(path, "v", NULL));
+    assert_msg_has("neghuge.csv:2:");
+    /* The largest float32 still loads, exactly. */
+    path = write_file("flt_max.csv", "v\n3.4028234663852886e38\n-3.4028234663852886e38\n");
+    recur_series *s = recur_series_load_csv(path, "v", NULL);
+    assert_non_null(s);
+    assert_true(recur_series_data(s)[0] == FLT_MAX && recur_series_data(s)[1] == -FLT_MAX);
+    recur_series_free(s);
+
+    /* "2"x was read as 2: text after a closing quote is an error; spaces are not. */
+    path = write_file("quoted.csv", "a,v\n1,\"2\"x\n");
+    assert_null(recur_series_load_csv(path, "v", NULL));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_FORMAT);
+    assert_msg_has("quoted.csv:2: field 2: text after the closing quote");
+    path = write_file("quoted_ok.csv", "a,v\n1,\"2\" \n3, \"4\"\n");
+    s = recur_series_load_csv(path, "v", NULL);
+    assert_non_null(s);
+    assert_int_equal(recur_series_len(s), 2);
+    assert_floats(recur_series_data(s), (const float[]){2, 4}, 2);
+    recur_series_free(s);
+    /* A tab delimiter right after a closing quote is a delimiter, not trailing space. */
+    recur_csv_opts tab = {.delimiter = '\t'};
+    path = write_file("quoted_tab.csv", "a\tv\n\"1\"\t5\n");
+    s = recur_series_load_csv(path, "v", &tab);
+    assert_non_null(s);
+    assert_floats(recur_series_data(s), (const float[]){5}, 1);
+    recur_series_free(s);
+
+    /* A NUL byte cut the file short: 4 values were read as 2. */
+    static const char with_nul[] = "v\n1\n2\0\n3\n4\n";
+    path = write_bytes("nul.csv", with_nul, sizeof with_nul - 1);
+    assert_null(recur_series_load_csv(path, "v", NULL));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_FORMAT);
+    assert_msg_has("nul.csv:3: a NUL byte at offset 5");
+}
+
+/* Reading refuses what is not a regular file, promptly, saying what it is. */
+static void test_read_refuses_special_files(void **state)
+{
+    (void)state;
+    /* A FIFO blocked the reader forever (no writer ever comes). */
+    const char *fifo = tmp_path("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_null(recur_corpus_load(fifo));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_IO);
+    assert_msg_has("FIFO");
+    assert_msg_has(fifo);
+    assert_null(recur_series_load_csv(fifo, NULL, NULL));
+    assert_msg_has("FIFO");
+    assert_null(recur_pairs_load(fifo, NULL));
+    assert_msg_has("FIFO");
+    /* A directory: "error reading /tmp" without a reason before. */
+    assert_null(recur_corpus_load(tmpdir));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_IO);
+    assert_msg_has("is a directory");
+    /* /dev/zero grew until out of memory. */
+    if (access("/dev/zero", R_OK) == 0) {
+        assert_null(recur_corpus_load("/dev/zero"));
+        assert_int_equal(recur_data_errcode(), RECUR_ERR_IO);
+        assert_msg_has("/dev/zero is a character device");
+    }
+    /* A (sparse) file beyond the limit is refused without being read. */
+    const char *big = tmp_path("big.txt");
+    FILE *f = fopen(big, "wb");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (off_t)RECUR_DATA_MAX_BYTES + 1), 0);
+    fclose(f);
+    assert_null(recur_corpus_load(big));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_IO);
+    assert_msg_has("holds 1073741825 bytes, more than the 1073741824");
+    /* An empty file name says so. */
+    assert_null(recur_corpus_load(""));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_ARG);
+    assert_msg_has("corpus: the file name is empty");
+    /* A regular file still reads, whatever its size says (a /proc file says 0). */
+    recur_corpus *c = recur_corpus_load(write_file("small.txt", "abca"));
+    assert_non_null(c);
+    assert_int_equal(recur_corpus_len(c), 4);
+    recur_corpus_free(c);
+    if (access("/proc/self/status", R_OK) == 0) {
+        c = recur_corpus_load("/proc/self/status");
+        assert_non_null(c);
+        assert_true(recur_corpus_len(c) > 10);
+        recur_corpus_free(c);
+    }
 }
 
 static void test_windows_exact(void **state)
@@ -487,6 +606,23 @@ static void test_pairs_vocab_and_encoding(void **state)
     assert_msg_has("bad8.tsv:2: invalid UTF-8 in column 2");
 }
 
+/* A NUL byte cut a TSV file short (3 pairs were read as 1): now it is an error naming the line. */
+static void test_pairs_nul_byte(void **state)
+{
+    (void)state;
+    static const char tsv[] = "Go.\tVa !\nRun\0!\tCours !\nHi.\tSalut.\n";
+    const char *path = write_bytes("nul.tsv", tsv, sizeof tsv - 1);
+    assert_null(recur_pairs_load(path, NULL));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_FORMAT);
+    assert_msg_has("nul.tsv:2: a NUL byte at offset 12");
+    /* Without the NUL, the 3 pairs load. */
+    path = write_file("three.tsv", "Go.\tVa !\nRun!\tCours !\nHi.\tSalut.\n");
+    recur_pairs *p = recur_pairs_load(path, NULL);
+    assert_non_null(p);
+    assert_int_equal(recur_pairs_count(p), 3);
+    recur_pairs_free(p);
+}
+
 /* Expected ids of the four pairs of pairs_tsv. */
 static const int64_t want_src[4][3] = {{5, 4}, {7, 4}, {5, 8, 4}, {9, 6}};
 static const int64_t want_tgt[4][3] = {{5, 4}, {9, 4}, {5, 8, 6}, {7, 4}};
@@ -643,6 +779,11 @@ static void test_data_path(void **state)
     assert_msg_has("\"absent.txt\" not found");
     assert_msg_has(tmpdir);
     assert_int_equal(recur_data_path("here.txt", buf, 8), RECUR_ERR_ARG);
+    /* Every message names the thing and the reason. */
+    assert_int_equal(recur_data_path("", buf, sizeof buf), RECUR_ERR_ARG);
+    assert_msg_has("data_path: the data set's file name is empty");
+    assert_int_equal(recur_data_path("here.txt", NULL, 0), RECUR_ERR_ARG);
+    assert_msg_has("no buffer for the path of \"here.txt\"");
     if (saved) setenv("RECUR_DATA", saved, 1);
     else unsetenv("RECUR_DATA");
     free(saved);
@@ -775,6 +916,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_columns_and_missing),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_csv_no_silent_misreads),
+        cmocka_unit_test(test_read_refuses_special_files),
         cmocka_unit_test(test_windows_exact),
         cmocka_unit_test(test_normalisation_round_trip),
         cmocka_unit_test(test_series_split),
@@ -783,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_corpus_windows_batches),
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_pairs_vocab_and_encoding),
+        cmocka_unit_test(test_pairs_nul_byte),
         cmocka_unit_test(test_pair_batches_padding),
         cmocka_unit_test(test_pair_batches_cover_and_bucket),
         cmocka_unit_test(test_data_path),

@@ -38,6 +38,13 @@ RECUR_API const char *recur_data_errmsg(void);
 RECUR_API recur_status recur_data_errcode(void);
 
 /**
+ * The largest file the loaders read (1 GiB). Every loader reads regular
+ * files only: a FIFO, a device (such as /dev/zero), a directory or a file
+ * larger than this fails with RECUR_ERR_IO saying so, without being read.
+ */
+#define RECUR_DATA_MAX_BYTES ((size_t)1 << 30)
+
+/**
  * Finds the data set file `name` (e.g. "sunspots_yearly.csv"): first in the
  * directory named by the RECUR_DATA environment variable, then in
  * "../shared/data" relative to the current directory. Writes the path of
@@ -84,9 +91,11 @@ typedef struct recur_csv_opts {
  * NULL, by opts->column_index. Fields may be enclosed in double quotes
  * ("" inside stands for one quote); spaces around fields, blank lines, a
  * UTF-8 byte-order mark and CRLF line ends are ignored. A field that is not
- * a finite number, or a row too short to have the column, fails with
- * RECUR_ERR_FORMAT naming the file, the line and the column; an unreadable
- * file fails with RECUR_ERR_IO. NULL on failure (see recur_data_errmsg).
+ * a finite number of float32's range (1e39 is not: it would be inf), text
+ * after a field's closing quote ("2"x), a row too short to have the column,
+ * or a NUL byte anywhere fails with RECUR_ERR_FORMAT naming the file, the
+ * line and the column; an unreadable file fails with RECUR_ERR_IO. NULL on
+ * failure (see recur_data_errmsg).
  */
 RECUR_API recur_series *recur_series_load_csv(const char *path, const char *column, const recur_csv_opts *opts);
 
@@ -296,8 +305,9 @@ RECUR_API recur_status recur_tokenize(const char *text, char *buf, size_t len, i
  * each side gets a vocabulary: the reserved ids 0-3, then the words seen at
  * least min_count times by decreasing count, ties in byte order. Pairs with
  * an empty side, or longer than max_len, are left out (counted by
- * recur_pairs_skipped). A non-blank line without a tab fails with
- * RECUR_ERR_FORMAT naming the file and line. NULL on failure.
+ * recur_pairs_skipped). A non-blank line without a tab, or a NUL byte
+ * anywhere, fails with RECUR_ERR_FORMAT naming the file and line. NULL on
+ * failure.
  */
 RECUR_API recur_pairs *recur_pairs_load(const char *path, const recur_pairs_opts *opts);
 
