@@ -5,10 +5,12 @@
  * their sums are taken in double.
  *
  * Inputs of the cross-entropy ops; the mask is optional and, when given,
- * always the last input, so a node's input count says whether it has one:
+ * always the last input, so a node's input count says whether it has one.
+ * Its entries are weights, checked at run time: finite and >= 0.
  *   softmax_xent:      logits [..., C], targets [...] [, mask [...]]
  *   softmax_xent_grad: logits [..., C], targets [...], dloss [] [, mask [...]]
  */
+#include <float.h>
 #include <math.h>
 
 #include "ops/op.h"
@@ -113,6 +115,19 @@ static recur_status bad_target(const recur_kernel_args *k, int64_t i, float t, i
                              (double)t, (long long)i, (long long)C);
 }
 
+/*
+ * A mask entry is a weight: finite and >= 0 (1 keeps a position, 0 masks
+ * it out). A negative one could cancel the others (1, -1 summed to 0: a
+ * loss of 0 with no error), a NaN or Inf would make the loss NaN.
+ */
+static int mask_ok(float m) { return m >= 0 && m <= FLT_MAX; }
+
+static recur_status bad_mask(const recur_kernel_args *k, int64_t i, float m)
+{
+    return recur_kernel_fail(k, "mask %g at position %lld is not a weight (a finite number >= 0: 1 keeps the "
+                                "position, 0 masks it out)", (double)m, (long long)i);
+}
+
 /* log sum_j exp(x_j) of a row, as m + log sum_j exp(x_j - m) with m = max_j x_j */
 static double row_lse(const float *x, int64_t C)
 {
@@ -134,6 +149,7 @@ static recur_status xent_forward(const recur_kernel_args *k)
     double loss = 0, msum = 0;
     for (int64_t i = 0; i < rows; i++) {
         float m = mask ? mask[i] : 1.0f;
+        if (!mask_ok(m)) return bad_mask(k, i, m);
         if (m == 0) continue;
         int64_t c = class_of(k->x[1][i], C);
         if (c < 0) return bad_target(k, i, k->x[1][i], C);
@@ -179,7 +195,11 @@ static recur_status xent_grad_forward(const recur_kernel_args *k)
     int64_t C = k->xs[0].d[k->xs[0].ndim - 1], rows = recur_shape_numel(k->xs[1]);
     const float *mask = k->n_in > 3 ? k->x[3] : NULL;
     double msum = 0;
-    for (int64_t i = 0; i < rows; i++) msum += mask ? mask[i] : 1.0f;
+    for (int64_t i = 0; i < rows; i++) {
+        float m = mask ? mask[i] : 1.0f;
+        if (!mask_ok(m)) return bad_mask(k, i, m);
+        msum += m;
+    }
     double scale = msum != 0 ? (double)k->x[2][0] / msum : 0.0;
     for (int64_t i = 0; i < rows; i++) {
         const float *x = k->x[0] + i * C;

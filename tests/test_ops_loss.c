@@ -366,6 +366,60 @@ static void test_xent_grad_bad_targets(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * Masks are weights, checked at run time (issue 15): {1, NaN, -1, 2} gave a
+ * NaN loss and {1, -1, 0, 0} a loss of 0, both without an error. Each bad
+ * entry now fails the loss and its gradient op, naming the node and the
+ * position; good weights still give sum m nll / sum m.
+ */
+static void test_xent_bad_masks(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_constant(g, "x", recur_shape2(4, 3), (const float[]){0, 0, 0, 1, 2, 3, 0, 0, 0, 1, 2, 3});
+    recur_value t = recur_constant(g, "t", recur_shape1(4), (const float[]){1, 2, 1, 2});
+    recur_value m = recur_input(g, "m", recur_shape1(4));
+    recur_value loss = recur_name(g, recur_softmax_xent(g, x, t, m), "loss");
+    recur_value dx = recur_name(g, recur_softmax_xent_grad(g, x, t, m, recur_scalar(g, 1)), "dx");
+    TU_OK(g, loss), TU_OK(g, dx);
+    recur_plan *pl = recur_compile(g, 1, &loss, NULL), *pd = recur_compile(g, 1, &dx, NULL);
+    assert_non_null(pl);
+    assert_non_null(pd);
+    struct {
+        float m[4];
+        const char *want;
+    } bad[] = {
+        {{1, NAN, -1, 2}, "mask nan at position 1"},
+        {{1, -1, 0, 0}, "mask -1 at position 1"},
+        {{0, 0, 0, -0.5f}, "mask -0.5 at position 3"},
+        {{INFINITY, 1, 1, 1}, "mask inf at position 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        recur_plan *plans[2] = {pl, pd};
+        const char *names[2] = {"node loss (op softmax_xent)", "node dx (op softmax_xent_grad)"};
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(recur_plan_feed(plans[k], m, bad[i].m, 4), RECUR_OK);
+            assert_int_equal(recur_plan_run(plans[k]), RECUR_ERR_RUNTIME);
+            const char *msg = recur_plan_errmsg(plans[k]);
+            if (!strstr(msg, names[k]) || !strstr(msg, bad[i].want) || !strstr(msg, "not a weight"))
+                fail_msg("case %zu: \"%s\" lacks \"%s\" or \"%s\"", i, msg, names[k], bad[i].want);
+        }
+    }
+    /* Weights >= 0 are fine: (2 NLL1 + 0.5 NLL0) / 2.5, rows 0 and 2 masked out. */
+    float y;
+    assert_int_equal(recur_plan_feed(pl, m, (const float[]){0, 2, 0, 0.5f}, 4), RECUR_OK);
+    assert_int_equal(recur_plan_run(pl), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(pl, loss, &y, 1), RECUR_OK);
+    assert_near(y, (2 * NLL1 + 0.5 * NLL1) / 2.5, 1e-6, 0);
+    assert_int_equal(recur_plan_feed(pl, m, (const float[]){0.5f, 0, 1, 0}, 4), RECUR_OK);
+    assert_int_equal(recur_plan_run(pl), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(pl, loss, &y, 1), RECUR_OK);
+    assert_near(y, NLL0, 1e-6, 0);
+    recur_plan_free(pl);
+    recur_plan_free(pd);
+    recur_graph_free(g);
+}
+
 /* ------------------------------------------------------------ shape errors */
 
 /* Asserts the last builder failed with a shape error naming every fragment, adding nothing. */
@@ -438,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_xent_no_gradient_to_targets),
         cmocka_unit_test(test_xent_bad_targets),
         cmocka_unit_test(test_xent_grad_bad_targets),
+        cmocka_unit_test(test_xent_bad_masks),
         cmocka_unit_test(test_shape_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,6 +157,10 @@ RECUR_API recur_value recur_mse(recur_graph *g, recur_value pred, recur_value ta
  * (whole numbers in [0, C)), optional mask of the targets' shape (RECUR_NONE
  * for none). The result is the scalar sum_i m_i * (-log softmax(logits_i)[t_i])
  * / sum_i m_i (the mean over unmasked positions; 0 if every position is masked).
+ * Mask entries are weights: 1 keeps a position, 0 masks it out (its target
+ * is not read), other values weight it. A mask entry that is negative, NaN
+ * or infinite, or a target that is not a class index, fails the run with
+ * RECUR_ERR_RUNTIME naming the node and the position.
  */
 RECUR_API recur_value recur_softmax_xent(recur_graph *g, recur_value logits, recur_value targets, recur_value mask);
 
