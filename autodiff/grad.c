@@ -90,6 +90,7 @@ recur_status recur_grad(recur_graph *g, recur_value loss, int n_wrt, const recur
         free(on_path), free(acc), free(adj), free(order);
         return count == -2 ? recur_set_error(g, RECUR_ERR_NOMEM, "grad: out of memory") : g->error.code;
     }
+    g->work += (uint64_t)n0 + 2 * (uint64_t)count; /* the adjoints, the path, the walk back */
     for (int i = 0; i < n0; i++) adj[i] = RECUR_NONE;
 
     /* on_path[v]: v depends on some wrt value. */

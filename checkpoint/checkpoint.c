@@ -3,6 +3,7 @@
  * metadata, setters, getters, lookups and errors. Saving and loading are in
  * checkpoint_write.c and checkpoint_read.c.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,6 +34,13 @@ void recur_ckpt_free(recur_ckpt *ck)
     if (!ck) return;
     recur_ckpt_clear(ck);
     free(ck);
+}
+
+int64_t recur_ckpt_first_nonfinite(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return -1;
 }
 
 /* ---------------------------------------------------------------- errors */

@@ -69,6 +69,22 @@ void recur_ckpt_table_push(ckpt_table *t, ckpt_entry e);
 const char *recur_ckpt_check_text(const char *s, size_t len, int is_name, size_t *at);
 
 /*
+ * Removes the temporary files "<path>.tmp.<pid>" that saves killed midway
+ * left beside `path`: those whose pid names no live process (kill(pid, 0)
+ * fails with ESRCH). Temporaries of live processes (this one included),
+ * names without a decimal pid and anything but regular files are kept;
+ * failures are ignored (it is tidying). checkpoint_write.c; recur_ckpt_save
+ * and recur_ckpt_load call it.
+ */
+void recur_ckpt_remove_stale(const char *path);
+
+/*
+ * The first element of x[0..n) that is NaN or infinite, or -1 (the finiteness
+ * check of loading and restoring, which RECUR_CKPT_ALLOW_NONFINITE skips).
+ */
+int64_t recur_ckpt_first_nonfinite(const float *x, int64_t n);
+
+/*
  * CRC-32 of IEEE 802.3 (reflected polynomial 0xEDB88320, as zlib's crc32):
  * extends `crc` (0 to start) over n bytes. crc32("123456789") = 0xCBF43926.
  */

@@ -1,7 +1,8 @@
 /*
  * checkpoint/checkpoint_params.c — a graph's parameters to and from checkpoints,
- * by name. A restore checks every parameter before writing any, so a
- * failure leaves the graph's weights as they were.
+ * by name. A restore checks every parameter (its shape, and that its
+ * values are finite) before writing any, so a failure leaves the graph's
+ * weights as they were.
  */
 #include <stdlib.h>
 
@@ -52,10 +53,15 @@ recur_status recur_ckpt_save_params(recur_graph *g, const char *path)
     return st;
 }
 
-recur_status recur_ckpt_restore_params(recur_graph *g, const recur_ckpt *ck, int strict)
+recur_status recur_ckpt_restore_params(recur_graph *g, const recur_ckpt *ck, int flags)
 {
     if (!g) return RECUR_ERR_ARG;
     if (!ck) return recur_set_error(g, RECUR_ERR_ARG, "ckpt_restore_params: the checkpoint is NULL");
+    if (flags & ~(int)(RECUR_CKPT_STRICT | RECUR_CKPT_ALLOW_NONFINITE))
+        return recur_set_error(g, RECUR_ERR_ARG,
+                               "ckpt_restore_params: unknown flags 0x%x (RECUR_CKPT_STRICT and RECUR_CKPT_ALLOW_NONFINITE "
+                               "are known)", (unsigned)flags);
+    int strict = (flags & RECUR_CKPT_STRICT) != 0, finite = !(flags & RECUR_CKPT_ALLOW_NONFINITE);
     int n;
     recur_value *p = list_params(g, "ckpt_restore_params", &n);
     int *src = malloc(sizeof *src * ((size_t)n + 1));
@@ -64,7 +70,7 @@ recur_status recur_ckpt_restore_params(recur_graph *g, const recur_ckpt *ck, int
         free(src);
         return recur_set_error(g, RECUR_ERR_NOMEM, "ckpt_restore_params: out of memory");
     }
-    /* First pass: match every parameter and check its shape; nothing is written yet. */
+    /* First pass: match every parameter and check its shape and values; nothing is written yet. */
     recur_status st = RECUR_OK;
     char a[64], b[64];
     for (int i = 0; i < n && st == RECUR_OK; i++) {
@@ -80,11 +86,19 @@ recur_status recur_ckpt_restore_params(recur_graph *g, const recur_ckpt *ck, int
             continue;
         }
         recur_ckpt_tensor t = recur_ckpt_at(ck, src[i]);
-        if (!recur_shape_equal(t.shape, want))
+        if (!recur_shape_equal(t.shape, want)) {
             st = recur_set_error(g, RECUR_ERR_SHAPE,
                                  "ckpt_restore_params: tensor \"%s\" has shape %s in the checkpoint, but the "
                                  "parameter has shape %s",
                                  name, recur_shape_str(t.shape, a, sizeof a), recur_shape_str(want, b, sizeof b));
+            continue;
+        }
+        int64_t k = finite ? recur_ckpt_first_nonfinite(t.data, recur_shape_numel(t.shape)) : -1;
+        if (k >= 0)
+            st = recur_set_error(g, RECUR_ERR_FORMAT,
+                                 "ckpt_restore_params: tensor \"%s\" %s holds %g at element %lld: non-finite weights "
+                                 "are not restored (RECUR_CKPT_ALLOW_NONFINITE restores them)",
+                                 name, recur_shape_str(t.shape, a, sizeof a), (double)t.data[k], (long long)k);
     }
     /* Second pass: copy. */
     for (int i = 0; i < n && st == RECUR_OK; i++) {

@@ -6,7 +6,9 @@
  * checked against the bytes left before anything is allocated, so a corrupt
  * or hostile file costs at most a small multiple of its own size; the
  * structure is checked first (its errors say more than a bad checksum
- * would) and the CRC last. A message names the source, the tensor or entry
+ * would), then the CRC, then (unless RECUR_CKPT_ALLOW_NONFINITE) that
+ * every tensor value is finite: a NaN or Inf weight would load and make
+ * every later result NaN. A message names the source, the tensor or entry
  * being read, the byte offset and what is wrong.
  */
 #include <errno.h>
@@ -30,6 +32,12 @@ typedef struct ckpt_reader {
     uint64_t pos, len;
     uint32_t crc;                 /* of the bytes read so far */
     char ctx[320];                /* what is being read ("tensor 3 \"W\""), "" for the header and trailer */
+    unsigned flags;               /* RECUR_CKPT_ALLOW_NONFINITE or 0 */
+    int bad_tensor;               /* the first tensor holding a NaN or Inf, -1 if none (found as read, reported
+                                   * after the checksum, which explains a corrupt file better) */
+    int64_t bad_elem;             /* its first such element */
+    uint64_t bad_offset;          /* the element's byte offset */
+    float bad_value;
 } ckpt_reader;
 
 static recur_status bad(ckpt_reader *r, recur_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -246,6 +254,15 @@ static recur_status read_tensor(ckpt_reader *r, uint64_t index)
         return st;
     }
     if (!recur_host_le()) recur_swap32(e.data, (size_t)numel);
+    if (r->bad_tensor < 0 && !(r->flags & RECUR_CKPT_ALLOW_NONFINITE)) {
+        int64_t k = recur_ckpt_first_nonfinite(e.data, (int64_t)numel);
+        if (k >= 0) {
+            r->bad_tensor = r->ck->tensors.n;
+            r->bad_elem = k;
+            r->bad_offset = r->pos - bytes + 4 * (uint64_t)k;
+            r->bad_value = e.data[k];
+        }
+    }
     e.shape.ndim = (int)ndim;
     for (uint32_t k = 0; k < ndim; k++) e.shape.d[k] = (int64_t)d[k];
     recur_ckpt_table_push(&r->ck->tensors, e);
@@ -319,6 +336,14 @@ static recur_status read_all(ckpt_reader *r)
                    "checksum mismatch: the file stores 0x%08" PRIx32 " at offset %" PRIu64 " but its first %" PRIu64
                    " bytes give 0x%08" PRIx32 "; the file is corrupt",
                    stored, at, at, computed);
+    if (r->bad_tensor >= 0) {
+        const ckpt_entry *e = &r->ck->tensors.e[r->bad_tensor];
+        set_ctx(r, "tensor", (uint64_t)r->bad_tensor, e->name);
+        return bad(r, RECUR_ERR_FORMAT,
+                   "element %" PRId64 " (offset %" PRIu64 ") is %g: the values of a checkpoint must be finite (load "
+                   "with RECUR_CKPT_ALLOW_NONFINITE to accept it)",
+                   r->bad_elem, r->bad_offset, (double)r->bad_value);
+    }
     return RECUR_OK;
 }
 
@@ -333,19 +358,38 @@ static recur_status load(ckpt_reader *r, recur_ckpt **out)
 
 recur_status recur_ckpt_load_mem(const void *buf, size_t len, recur_ckpt **out)
 {
+    return recur_ckpt_load_mem_flags(buf, len, 0, out);
+}
+
+recur_status recur_ckpt_load(const char *path, recur_ckpt **out) { return recur_ckpt_load_flags(path, 0, out); }
+
+/* Only the flags loading knows; any other bit is an error. */
+static recur_status check_load_flags(ckpt_reader *r, unsigned flags)
+{
+    if (flags & ~RECUR_CKPT_ALLOW_NONFINITE)
+        return bad(r, RECUR_ERR_ARG, "unknown load flags 0x%x (loading knows RECUR_CKPT_ALLOW_NONFINITE only)", flags);
+    r->flags = flags;
+    return RECUR_OK;
+}
+
+recur_status recur_ckpt_load_mem_flags(const void *buf, size_t len, unsigned flags, recur_ckpt **out)
+{
     if (!out) return RECUR_ERR_ARG;
-    ckpt_reader r = {.ck = recur_ckpt_new(), .src = "(memory)", .mem = buf, .len = len};
+    ckpt_reader r = {.ck = recur_ckpt_new(), .src = "(memory)", .mem = buf, .len = len, .bad_tensor = -1};
     if (!(*out = r.ck)) return RECUR_ERR_NOMEM;
     if (!buf && len > 0) return bad(&r, RECUR_ERR_ARG, "the buffer is NULL");
+    if (check_load_flags(&r, flags) != RECUR_OK) return RECUR_ERR_ARG;
     return load(&r, out);
 }
 
-recur_status recur_ckpt_load(const char *path, recur_ckpt **out)
+recur_status recur_ckpt_load_flags(const char *path, unsigned flags, recur_ckpt **out)
 {
     if (!out) return RECUR_ERR_ARG;
-    ckpt_reader r = {.ck = recur_ckpt_new(), .src = path ? path : "(NULL)"};
+    ckpt_reader r = {.ck = recur_ckpt_new(), .src = path ? path : "(NULL)", .bad_tensor = -1};
     if (!(*out = r.ck)) return RECUR_ERR_NOMEM;
     if (!path) return bad(&r, RECUR_ERR_ARG, "the path is NULL");
+    if (check_load_flags(&r, flags) != RECUR_OK) return RECUR_ERR_ARG;
+    recur_ckpt_remove_stale(path);
     /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any non-regular file. */
     int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return bad(&r, RECUR_ERR_IO, "cannot open: %s", strerror(errno));

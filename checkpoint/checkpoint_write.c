@@ -7,11 +7,17 @@
  *
  * rename() replaces the directory entry in one step, so a reader (or a
  * crash) sees either the old file or the complete new one, never a part.
+ * A save killed before its rename leaves its temporary file; the next save
+ * or load of the path removes those of processes that no longer exist.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint_impl.h"
@@ -165,6 +171,41 @@ static int sync_dir(const char *path)
     return err;
 }
 
+/* The pid of a temporary file's suffix (all decimal digits, 1..INT_MAX), or 0. */
+static pid_t suffix_pid(const char *s)
+{
+    long long v = 0;
+    if (!*s) return 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return 0;
+        v = v * 10 + (*s - '0');
+        if (v > INT_MAX) return 0;
+    }
+    return (pid_t)v;
+}
+
+void recur_ckpt_remove_stale(const char *path)
+{
+    if (!path || !*path) return;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    size_t blen = strlen(base);
+    DIR *d = dir && blen ? opendir(dir) : NULL;
+    free(dir);
+    if (!d) return;
+    pid_t self = getpid();
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0) continue;
+        pid_t pid = suffix_pid(name + blen + 5);
+        if (pid <= 0 || pid == self || kill(pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        struct stat sb;
+        if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode)) unlinkat(dirfd(d), name, 0);
+    }
+    closedir(d);
+}
+
 recur_status recur_ckpt_save(recur_ckpt *ck, const char *path)
 {
     if (!ck) return RECUR_ERR_ARG;
@@ -173,6 +214,7 @@ recur_status recur_ckpt_save(recur_ckpt *ck, const char *path)
     char *tmp = malloc(n);
     if (!tmp) return recur_error_set(&ck->error, RECUR_ERR_NOMEM, "checkpoint %s: out of memory", path);
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    recur_ckpt_remove_stale(path);
 
     FILE *f = fopen(tmp, "wb");
     if (!f) {

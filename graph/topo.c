@@ -41,6 +41,7 @@ int recur_topo(recur_graph *g, int n_out, const recur_value *outs, const char *l
         color[outs[o].id] = GREY;
         top = 1;
         while (top > 0) {
+            g->work++;
             int32_t id = stack[2 * (top - 1)];
             int32_t *next = &stack[2 * (top - 1) + 1];
             const recur_node *n = &g->nodes[id];

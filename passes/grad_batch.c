@@ -35,26 +35,71 @@ static int64_t newest_first(const recur_graph *g, int32_t v)
     return -(int64_t)v;
 }
 
-/* Insertion sort of term ids by increasing key (qsort_r is not C11; term lists are short). */
-static void sort_terms(const recur_graph *g, int32_t *v, int n, int64_t (*key)(const recur_graph *, int32_t))
+/* A term and its sort key. */
+typedef struct keyed_term {
+    int64_t key;
+    int32_t id;
+} keyed_term;
+
+static int by_key(const void *a, const void *b)
 {
-    for (int i = 1; i < n; i++) {
-        int32_t x = v[i];
-        int j = i;
-        while (j > 0 && key(g, v[j - 1]) > key(g, x)) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
-    }
+    const keyed_term *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
-/* An existing live concatenation of parts[0..n) along axis, or -1. */
-static int32_t find_concat(const recur_graph *g, const int32_t *parts, int n, int axis)
+/* Sorts term ids by increasing key (a weight has a term per time step: T log T, not T^2). */
+static void sort_terms(const recur_graph *g, int32_t *v, int n, int64_t (*key)(const recur_graph *, int32_t))
 {
-    for (int32_t i = g->n - 1; i >= 0; i--) {
+    keyed_term small[16], *kt = n <= 16 ? small : malloc(sizeof *kt * (size_t)n);
+    if (!kt) { /* out of memory: an insertion sort in place */
+        for (int i = 1; i < n; i++)
+            for (int j = i; j > 0 && key(g, v[j - 1]) > key(g, v[j]); j--) {
+                int32_t x = v[j];
+                v[j] = v[j - 1], v[j - 1] = x;
+            }
+        return;
+    }
+    for (int i = 0; i < n; i++) kt[i] = (keyed_term){key(g, v[i]), v[i]};
+    qsort(kt, (size_t)n, sizeof *kt, by_key);
+    for (int i = 0; i < n; i++) v[i] = kt[i].id;
+    if (kt != small) free(kt);
+}
+
+/*
+ * The graph's live concatenations by their first input: head[x] is the
+ * newest concatenation reading x first, next[c] the next older one, so
+ * finding an existing join of some parts costs a walk over the joins of its
+ * first part, not over the graph (a weight's gradient asks once per step).
+ */
+typedef struct concat_index {
+    int32_t *head, *next;
+} concat_index;
+
+static int concat_index_make(const recur_graph *g, concat_index *ix)
+{
+    ix->head = malloc(sizeof(int32_t) * ((size_t)g->n + 1));
+    ix->next = malloc(sizeof(int32_t) * ((size_t)g->n + 1));
+    if (!ix->head || !ix->next) return 0;
+    for (int32_t i = 0; i < g->n; i++) ix->head[i] = -1;
+    for (int32_t i = 0; i < g->n; i++) {
         const recur_node *c = &g->nodes[i];
-        if (c->removed || c->op != RECUR_OP_CONCAT || c->attr.i[0] != axis || c->n_in != n) continue;
+        if (c->removed || c->op != RECUR_OP_CONCAT || c->n_in < 1) continue;
+        ix->next[i] = ix->head[c->in[0]];
+        ix->head[c->in[0]] = i;
+    }
+    return 1;
+}
+
+static void concat_index_free(concat_index *ix) { free(ix->head), free(ix->next); }
+
+/* An existing live concatenation of parts[0..n) along axis (among those the index knows), or -1. */
+static int32_t find_concat(recur_graph *g, const concat_index *ix, const int32_t *parts, int n, int axis)
+{
+    for (int32_t i = ix->head[parts[0]]; i >= 0; i = ix->next[i]) {
+        const recur_node *c = &g->nodes[i];
+        g->work++;
+        if (c->attr.i[0] != axis || c->n_in != n) continue;
         int same = 1;
         for (int k = 0; same && k < n; k++) same = c->in[k] == parts[k];
         if (same) return i;
@@ -112,11 +157,12 @@ static recur_value steps_outside(recur_graph *g, const recur_value *pieces, int 
     }
     recur_value *steps = malloc(sizeof *steps * (size_t)T), out = RECUR_NONE;
     int32_t *gate = malloc(sizeof(int32_t) * (size_t)T), parts[MAX_GATES];
-    if (!steps || !gate) goto done;
+    concat_index ix = {NULL, NULL};
+    if (!steps || !gate || !concat_index_make(g, &ix)) goto done;
     int have_steps = 1, have_gate = 0;
     for (int t = 0; t < T && have_steps; t++) {
         int unit = step_parts(g, pieces, n, t, parts);
-        have_steps = find_concat(g, parts, n, unit ? axis - 1 : axis) >= 0;
+        have_steps = find_concat(g, &ix, parts, n, unit ? axis - 1 : axis) >= 0;
     }
     for (int k = 0; k < n && !have_steps && !have_gate; k++) { /* gate k's steps joined along axis 0 elsewhere */
         int unit = 1;
@@ -124,12 +170,12 @@ static recur_value steps_outside(recur_graph *g, const recur_value *pieces, int 
             unit &= step_parts(g, pieces, n, t, parts);
             gate[t] = parts[k];
         }
-        have_gate = unit && find_concat(g, gate, T, 0) >= 0;
+        have_gate = unit && find_concat(g, &ix, gate, T, 0) >= 0;
     }
     if (have_gate) goto done;
     for (int t = 0; t < T; t++) {
         int unit = step_parts(g, pieces, n, t, parts), along = unit ? axis - 1 : axis;
-        int32_t joined = find_concat(g, parts, n, along);
+        int32_t joined = find_concat(g, &ix, parts, n, along);
         if (joined >= 0) {
             steps[t] = (recur_value){joined};
         } else {
@@ -147,6 +193,7 @@ static recur_value steps_outside(recur_graph *g, const recur_value *pieces, int 
     out = recur_concat(g, T, steps, 0);
 done:
     free(steps), free(gate);
+    concat_index_free(&ix);
     return out;
 }
 
@@ -237,6 +284,7 @@ static int is_matmul_like(const recur_graph *g, int32_t v, int32_t ref)
 
 recur_value recur_pass_grad_batch(recur_graph *g, int n, const int32_t *terms)
 {
+    g->work += (uint64_t)n;
     if (n == 1) return (recur_value){terms[0]};
     int32_t *pads = malloc(sizeof(int32_t) * (size_t)n), *mms = malloc(sizeof(int32_t) * (size_t)n);
     int32_t *rest = malloc(sizeof(int32_t) * (size_t)n), *sums = malloc(sizeof(int32_t) * (size_t)n);

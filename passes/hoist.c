@@ -64,6 +64,7 @@ static int same_per_step(const recur_graph *g, const recur_node *n, const recur_
 recur_status recur_pass_hoist(recur_graph *g, int li)
 {
     recur_loop_rec *L = &g->loops[li];
+    g->work += (uint64_t)(L->last - L->first);
     recur_value in[8];
     for (int32_t id = L->first; id < L->last; id++) {
         L = &g->loops[li];

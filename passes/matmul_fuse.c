@@ -97,6 +97,7 @@ static int mark_ancestors(fuser *f, int32_t b)
     f->mark[b] = f->stamp;
     f->stack[top++] = b;
     while (top > 0) {
+        f->g->work++;
         const recur_node *n = &g->nodes[f->stack[--top]];
         input |= n->op == RECUR_OP_INPUT;
         for (int k = 0; k < n->n_in; k++)
@@ -291,6 +292,7 @@ recur_status recur_pass_matmul_fuse(recur_graph *g)
         st = recur_set_error(g, RECUR_ERR_NOMEM, "matmul_fuse: out of memory");
         goto out;
     }
+    g->work += 3 * (uint64_t)n0; /* readers, candidates, their sort */
     for (int32_t id = 0; id < n0; id++) f.reader[id] = -1;
     for (int32_t id = 0; id < n0; id++) {
         const recur_node *n = &g->nodes[id];

@@ -73,6 +73,7 @@ recur_status recur_pass_unroll_loop(recur_graph *g, int li)
     const int n_before = g->n; /* nodes from here on are this unrolling's copies */
     recur_value small[8], *in = small;
     int in_cap = 8;
+    g->work += (uint64_t)(T * nb) + (uint64_t)g->n; /* each body node copied per step; the outputs found below */
     for (int64_t s = 0; s < T && st == RECUR_OK; s++) {
         int64_t t = recur_loop_time_of(L, s);
         for (int32_t id = L->first; id < L->last; id++) {

@@ -109,6 +109,7 @@ recur_plan *recur_plan_compile(recur_graph *g, int n_outputs, const recur_value 
         return NULL; /* recur_topo recorded why */
     }
 
+    g->work += (uint64_t)count * 8; /* roles, steps, shapes, pointers: loops over the plan's nodes */
     /* Roles and steps. */
     int n_x = 0;
     for (int i = 0; i < count; i++) {

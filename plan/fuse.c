@@ -313,6 +313,7 @@ static int absorb(fuse_ctx *c, int q, int root, recur_shape shape)
     c->mark[q] = 1;
     for (int j = start; j < c->n_members; j++) {
         int32_t v = c->p->steps[c->members[j]].id;
+        PLAN_WORK(c->p, 1 + c->r.first[v + 1] - c->r.first[v]);
         for (int u = c->r.first[v]; u < c->r.first[v + 1]; u++) {
             int s = c->r.step[u];
             if (c->mark[s] || s > root || c->taken[s]) continue; /* in the group, or runs after its kernel */
@@ -719,17 +720,25 @@ static void place_columns(fuse_ctx *c, fused_out **where)
     const int *first = r.first, *readers = r.step;
     for (int s = 0; s < p->n_steps; s++) {
         rep[s] = columns_candidate(p, &p->steps[s], where) ? s : -1;
-        for (int e = 0; rep[s] == s && e < s; e++)
-            if (rep[e] == e && same_concat(p, &p->steps[e], &p->steps[s])) rep[s] = e;
+        if (rep[s] != s) continue;
+        /* An identical earlier concatenation reads the same first part: look among that part's readers only. */
+        int32_t x = p->steps[s].in[0];
+        PLAN_WORK(p, first[x + 1] - first[x]);
+        for (int u = first[x]; u < first[x + 1]; u++) {
+            int e = readers[u];
+            if (e < s && rep[e] == e && same_concat(p, &p->steps[e], &p->steps[s]) && e < rep[s]) rep[s] = e;
+        }
     }
     /* Each part goes to every candidate reading it, besides its own place: drop candidates with a part read by too many. */
     for (int s = 0; s < p->n_steps; s++) {
         for (int k = 0; rep[s] == s && k < p->steps[s].n_in; k++) {
             int32_t x = p->steps[s].in[k], places = 0;
             for (int u = first[x]; u < first[x + 1]; u++) places += rep[readers[u]] == readers[u];
-            if (places >= MAX_DSTS)
-                for (int t = s; t < p->n_steps; t++)
-                    if (rep[t] == s) rep[t] = -1;
+            if (places >= MAX_DSTS) { /* s and its identical copies, which read x too */
+                for (int u = first[x]; u < first[x + 1]; u++)
+                    if (rep[readers[u]] == s) rep[readers[u]] = -1;
+                rep[s] = -1;
+            }
         }
     }
     for (int s = 0; s < p->n_steps; s++) {
@@ -837,6 +846,7 @@ recur_status recur_fuse_pointwise(recur_plan *p)
         st = recur_error_set(&p->error, RECUR_ERR_NOMEM, "compile: out of memory fusing");
         goto out;
     }
+    PLAN_WORK(p, 2 * (uint64_t)n + 8 * (uint64_t)p->n_steps); /* the passes below, each over the values or the steps */
     for (int i = 0; i < n; i++) c.step_of[i] = -1, c.recomputed_by[i] = -1;
     for (int s = 0; s < p->n_steps; s++) c.step_of[p->steps[s].id] = s, c.group_of[s] = -1;
     /* Groups from the last step backwards: each root takes in what it can. */

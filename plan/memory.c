@@ -214,6 +214,7 @@ static int block_shareable(const recur_plan *p, int from, int to, int64_t row, r
     enum { MAX_WINDOWS = 64 };
     int64_t done[MAX_WINDOWS], done_cols[MAX_WINDOWS], rd[MAX_WINDOWS], rd_cols[MAX_WINDOWS], at;
     int n_done = 0;
+    PLAN_WORK(p, to >= from ? to - from + 1 : 0);
     for (int r = from; r <= to; r++) {
         const plan_step *rs = &p->steps[r];
         if (rs->dead || !rs->fn) continue;
@@ -293,6 +294,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
         if (!first_write || !last_read) break;
         /* When each part of y is first written. */
         for (int t = 0; t < T; t++) first_write[t] = p->n_steps;
+        PLAN_WORK(p, n + p->n_steps);
         for (int i = 0; i < n; i++) {
             size_t at;
             int q = step_of[i];
@@ -310,6 +312,7 @@ static void share_sequences(recur_plan *p, const int *step_of, int32_t *parent, 
                 (p->role[sv->id] & 7) != ROLE_COMPUTED || holds_output[sv->id] || written_at(p, ss) >= earliest)
                 continue;
             int ok = 1;
+            PLAN_WORK(p, T + p->n_steps);
             for (int t = 0; t < T; t++) last_read[t] = -1;
             for (int r = 0; r < p->n_steps && ok; r++) { /* the kernels reading s, and which steps of it */
                 const plan_step *rs = &p->steps[r];
@@ -354,33 +357,101 @@ static int same_computation(const recur_graph *g, const recur_node *a, const rec
 }
 
 /*
+ * Steps by a 64-bit key, so that finding an earlier step like this one
+ * costs a lookup rather than a scan of every earlier step (compiling stays
+ * linear in the number of steps): a chain of step indices per bucket.
+ */
+typedef struct step_index {
+    int *head, *next;
+    uint64_t mask;
+} step_index;
+
+static int index_init(step_index *ix, int n_steps)
+{
+    uint64_t buckets = 16;
+    while (buckets < 2 * (uint64_t)n_steps) buckets *= 2;
+    ix->mask = buckets - 1;
+    ix->head = malloc(sizeof(int) * buckets);
+    ix->next = malloc(sizeof(int) * ((size_t)n_steps + 1));
+    if (!ix->head || !ix->next) return 0;
+    for (uint64_t b = 0; b < buckets; b++) ix->head[b] = -1;
+    return 1;
+}
+
+static void index_free(step_index *ix) { free(ix->head), free(ix->next); }
+
+/* Adds step s under key; a chain lists its steps newest first. */
+static void index_add(step_index *ix, uint64_t key, int s)
+{
+    uint64_t b = key & ix->mask;
+    ix->next[s] = ix->head[b];
+    ix->head[b] = s;
+}
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+    h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdULL;
+}
+
+static uint64_t mix_shape(uint64_t h, recur_shape s)
+{
+    h = mix(h, (uint64_t)s.ndim);
+    for (int d = 0; d < s.ndim; d++) h = mix(h, (uint64_t)s.d[d]);
+    return h;
+}
+
+/* The key of what node n computes, its inputs given as canonical ids (equal computations have equal keys). */
+static uint64_t computation_key(const recur_graph *g, const recur_node *n, const int32_t *canon)
+{
+    uint64_t h = mix(mix((uint64_t)n->op, (uint64_t)n->n_in), 0);
+    h = mix_shape(h, n->shape);
+    for (int k = 0; k < n->n_in; k++) h = mix_shape(mix(h, (uint64_t)canon[n->in[k]]), g->nodes[n->in[k]].shape);
+    uint32_t f0, f1;
+    memcpy(&f0, &n->attr.f[0], 4), memcpy(&f1, &n->attr.f[1], 4);
+    h = mix(mix(mix(h, f0), f1), n->attr.seed);
+    for (int i = 0; i < 6; i++) h = mix(h, (uint64_t)n->attr.i[i]);
+    return mix_shape(h, n->attr.target);
+}
+
+/*
  * Common subexpressions: a step that computes what an earlier step
  * computes (the same op and attributes on the same values: autodiff
  * writes some gradient pieces twice, e.g. the per-step gate gradient
  * joined once for the recurrent weight and once for the hoisted input
- * projection) runs nothing and reads the earlier step's buffer. Every op
- * is a pure function of its inputs and attributes, dropout included (its
- * mask comes from its seed and the run counter).
+ * projection) runs nothing and reads the earliest such step's buffer.
+ * Every op is a pure function of its inputs and attributes, dropout
+ * included (its mask comes from its seed and the run counter).
  */
 static void share_duplicates(recur_plan *p, int32_t *parent)
 {
     recur_graph *g = p->g;
     int32_t *canon = parent; /* a duplicate's parent is its first computation */
+    step_index ix;
+    if (!index_init(&ix, p->n_steps)) {
+        index_free(&ix);
+        return; /* an optimisation: every step computes its own value */
+    }
     for (int s = 0; s < p->n_steps; s++) {
         plan_step *step = &p->steps[s];
         const recur_node *n = &g->nodes[step->id];
-        if (step->dead || !step->fn || step->owns_state || n->n_in == 0) continue;
-        for (int e = 0; e < s; e++) {
-            const plan_step *earlier = &p->steps[e];
-            if (!computes(earlier) || earlier->owns_state || earlier->columns_of >= 0 || written_at(p, e) >= s ||
-                canon[earlier->id] != earlier->id)
+        uint64_t key = computation_key(g, n, canon);
+        if (!step->dead && step->fn && !step->owns_state && n->n_in > 0) {
+            int found = -1;
+            for (int e = ix.head[key & ix.mask]; e >= 0; e = ix.next[e]) {
+                PLAN_WORK(p, 1);
+                if (written_at(p, e) < s && same_computation(g, &g->nodes[p->steps[e].id], n, canon)) found = e;
+            }
+            if (found >= 0) {
+                parent[step->id] = p->steps[found].id;
+                step->fn = NULL;
                 continue;
-            if (!same_computation(g, &g->nodes[earlier->id], n, canon)) continue;
-            parent[step->id] = earlier->id;
-            step->fn = NULL;
-            break;
+            }
         }
+        if (computes(step) && !step->owns_state && step->columns_of < 0 && canon[step->id] == step->id)
+            index_add(&ix, key, s);
     }
+    index_free(&ix);
 }
 
 /* 1 if sum_to node n sums its input over leading axes only: its target is the input's trailing dimensions. */
@@ -402,25 +473,35 @@ static int sums_leading_axes(const recur_graph *g, const recur_node *n)
 static void share_reductions(recur_plan *p, int32_t *parent, size_t *off)
 {
     recur_graph *g = p->g;
+    step_index ix;
+    if (!index_init(&ix, p->n_steps)) {
+        index_free(&ix);
+        return;
+    }
     for (int s = 0; s < p->n_steps; s++) {
         plan_step *step = &p->steps[s];
         const recur_node *n = &g->nodes[step->id];
         if (step->dead || !step->fn || n->op != RECUR_OP_SUM_TO || !sums_leading_axes(g, n)) continue;
         size_t at, e_at;
         int32_t src = resolve(parent, off, n->in[0], &at);
-        for (int e = 0; e < s; e++) {
-            const plan_step *earlier = &p->steps[e];
-            const recur_node *m = &g->nodes[earlier->id];
-            if (earlier->dead || !earlier->fn || m->op != RECUR_OP_SUM_TO || !sums_leading_axes(g, m) ||
-                !recur_shape_equal(m->shape, n->shape) ||
-                recur_shape_numel(g->nodes[m->in[0]].shape) != recur_shape_numel(g->nodes[n->in[0]].shape) ||
-                resolve(parent, off, m->in[0], &e_at) != src || e_at != at)
-                continue;
-            parent[step->id] = earlier->id;
+        int64_t numel = recur_shape_numel(g->nodes[n->in[0]].shape);
+        uint64_t key = mix_shape(mix(mix(mix(0, (uint64_t)src), (uint64_t)at), (uint64_t)numel), n->shape);
+        int found = -1;
+        for (int e = ix.head[key & ix.mask]; e >= 0; e = ix.next[e]) {
+            PLAN_WORK(p, 1);
+            const recur_node *m = &g->nodes[p->steps[e].id];
+            if (recur_shape_equal(m->shape, n->shape) && recur_shape_numel(g->nodes[m->in[0]].shape) == numel &&
+                resolve(parent, off, m->in[0], &e_at) == src && e_at == at)
+                found = e; /* the chain is newest first: the last match is the earliest step */
+        }
+        if (found >= 0) {
+            parent[step->id] = p->steps[found].id;
             step->fn = NULL;
-            break;
+        } else {
+            index_add(&ix, key, s);
         }
     }
+    index_free(&ix);
 }
 
 /* The layout's arrays, allocated for p's values; 0 if out of memory. */
@@ -452,6 +533,7 @@ recur_status recur_plan_layout(recur_plan *p, plan_layout *lay)
     }
     int32_t *root = lay->root;
     size_t *off = lay->off;
+    PLAN_WORK(p, 6 * (uint64_t)p->n_steps + 2 * (uint64_t)n); /* the passes below, each over the steps or the values */
     for (int i = 0; i < n; i++) step_of[i] = -1;
     for (int s = 0; s < p->n_steps; s++) step_of[p->steps[s].id] = s;
     if (!p->opts.no_reuse) share_duplicates(p, root);
@@ -544,7 +626,7 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay, recur_backe
     for (int i = 0; i < n_shared; i++)
         bufs[n_bufs++] = (arena_buf){shared[i].first, shared[i].last, (shared[i].bytes + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES, 0};
     size_t total = 0;
-    if (recur_arena_place(bufs, n_bufs, &total) != 0) goto nomem;
+    if (recur_arena_place(bufs, n_bufs, &total, &g->work) != 0) goto nomem;
     p->arena_bytes = total;
     if (total && !(p->arena = aligned_alloc(ALIGN_BYTES, total))) goto nomem;
     if (total) memset(p->arena, 0, total);

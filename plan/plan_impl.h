@@ -10,6 +10,9 @@
 
 #define ALIGN_BYTES 64
 
+/* Counts k basic steps of compiling on the plan's graph (recur_graph.work: the measure that compiling stays linear). */
+#define PLAN_WORK(p, k) ((p)->g->work += (uint64_t)(k))
+
 typedef struct plan_step {
     int32_t id;
     recur_kernel_fn fn;     /* NULL: nothing to run (a view, or fused into another step) */

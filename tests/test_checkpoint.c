@@ -13,12 +13,14 @@
 #include "test_util.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char tmpdir[64];
@@ -289,7 +291,7 @@ static void test_format_matches_hand_encoding(void **state)
     free(bytes);
     recur_ckpt_free(ck);
 
-    assert_int_equal(recur_ckpt_load_mem(want.b, want.n, &ck), RECUR_OK);
+    assert_int_equal(recur_ckpt_load_mem_flags(want.b, want.n, RECUR_CKPT_ALLOW_NONFINITE, &ck), RECUR_OK);
     assert_base(ck);
     assert_string_equal(recur_ckpt_errmsg(ck), "");
     recur_ckpt_free(ck);
@@ -305,7 +307,7 @@ static void test_committed_base_file(void **state)
     assert_int_equal(got.n, want.n);
     assert_memory_equal(got.b, want.b, got.n);
     recur_ckpt *ck;
-    assert_int_equal(recur_ckpt_load(tu_data_path("corrupt/base.ckpt"), &ck), RECUR_OK);
+    assert_int_equal(recur_ckpt_load_flags(tu_data_path("corrupt/base.ckpt"), RECUR_CKPT_ALLOW_NONFINITE, &ck), RECUR_OK);
     assert_base(ck);
     recur_ckpt_free(ck);
     free(want.b);
@@ -328,7 +330,7 @@ static void test_round_trip_file(void **state)
     recur_ckpt_free(ck);
     assert_int_equal(count_temp_files(), 0);
 
-    assert_int_equal(recur_ckpt_load(path, &ck), RECUR_OK);
+    assert_int_equal(recur_ckpt_load_flags(path, RECUR_CKPT_ALLOW_NONFINITE, &ck), RECUR_OK);
     assert_int_equal(recur_ckpt_count(ck), NT + 1);
     recur_ckpt_tensor v = recur_ckpt_at(ck, NT);
     assert_string_equal(v.name, "big");
@@ -386,7 +388,7 @@ static void test_set_replaces_in_place(void **state)
     size_t len;
     assert_int_equal(recur_ckpt_save_mem(ck, &bytes, &len), RECUR_OK);
     recur_ckpt_free(ck);
-    assert_int_equal(recur_ckpt_load_mem(bytes, len, &ck), RECUR_OK);
+    assert_int_equal(recur_ckpt_load_mem_flags(bytes, len, RECUR_CKPT_ALLOW_NONFINITE, &ck), RECUR_OK);
     free(bytes);
     recur_ckpt_tensor v = recur_ckpt_at(ck, 1);
     assert_string_equal(v.name, "lstm.bias_l0");
@@ -1002,7 +1004,7 @@ static void test_failed_write_keeps_previous(void **state)
     assert_memory_equal(after.b, before.b, before.n);
     assert_int_equal(count_temp_files(), 0);
     recur_ckpt *ck;
-    assert_int_equal(recur_ckpt_load(path, &ck), RECUR_OK);
+    assert_int_equal(recur_ckpt_load_flags(path, RECUR_CKPT_ALLOW_NONFINITE, &ck), RECUR_OK);
     assert_base(ck);
     recur_ckpt_free(ck);
     recur_ckpt_free(old);
@@ -1010,6 +1012,184 @@ static void test_failed_write_keeps_previous(void **state)
     free(x);
     free(before.b);
     free(after.b);
+}
+
+/* ---------------------------------------------------- issue 15 hardening */
+
+/*
+ * Valid checksums but a NaN or Inf value: the load succeeded and `recur
+ * generate` printed spaces. Loading now fails naming the tensor, the
+ * element and its offset, and leaves the checkpoint empty;
+ * RECUR_CKPT_ALLOW_NONFINITE loads it as it is.
+ */
+static void test_nonfinite_refused_on_load(void **state)
+{
+    (void)state;
+    recur_ckpt *ck = recur_ckpt_new();
+    assert_non_null(ck);
+    const float a[1] = {1}, w[6] = {0, 1, 2, 3, NAN, 5}, m[2] = {0, -INFINITY};
+    assert_int_equal(recur_ckpt_set_tensor(ck, "a", recur_shape1(1), a), RECUR_OK);
+    assert_int_equal(recur_ckpt_set_tensor(ck, "w", recur_shape2(2, 3), w), RECUR_OK);
+    assert_int_equal(recur_ckpt_set_tensor(ck, "adam.m/w", recur_shape1(2), m), RECUR_OK);
+    assert_int_equal(recur_ckpt_set_int(ck, "step", 7), RECUR_OK);
+    void *bytes;
+    size_t len;
+    assert_int_equal(recur_ckpt_save_mem(ck, &bytes, &len), RECUR_OK);
+    char path[128];
+    assert_int_equal(recur_ckpt_save(ck, tmp_path(path, sizeof path, "nan.ckpt")), RECUR_OK);
+    recur_ckpt_free(ck);
+
+    /* header 24 bytes; "a": 4 + 1 + 4 + 8 + 4 = 21; "w": its data at 45 + 4 + 1 + 4 + 16 = 70, element 4 at 86 */
+    assert_int_equal(recur_ckpt_load_mem(bytes, len, &ck), RECUR_ERR_FORMAT);
+    assert_contains(recur_ckpt_errmsg(ck), "checkpoint (memory): tensor 1 \"w\": element 4 (offset 86) is nan");
+    assert_contains(recur_ckpt_errmsg(ck), "RECUR_CKPT_ALLOW_NONFINITE");
+    assert_int_equal(recur_ckpt_count(ck), 0);
+    assert_int_equal(recur_ckpt_meta_count(ck), 0);
+    recur_ckpt_free(ck);
+    assert_int_equal(recur_ckpt_load(path, &ck), RECUR_ERR_FORMAT);
+    assert_contains(recur_ckpt_errmsg(ck), "nan.ckpt: tensor 1 \"w\": element 4");
+    recur_ckpt_free(ck);
+
+    /* Allowed: everything loads bit for bit. */
+    assert_int_equal(recur_ckpt_load_flags(path, RECUR_CKPT_ALLOW_NONFINITE, &ck), RECUR_OK);
+    assert_int_equal(recur_ckpt_count(ck), 3);
+    assert_true(isnan(recur_ckpt_at(ck, 1).data[4]));
+    assert_true(isinf(recur_ckpt_at(ck, 2).data[1]));
+    recur_ckpt_free(ck);
+    assert_int_equal(recur_ckpt_load_mem_flags(bytes, len, RECUR_CKPT_ALLOW_NONFINITE, &ck), RECUR_OK);
+    recur_ckpt_free(ck);
+    assert_int_equal(recur_ckpt_load_mem_flags(bytes, len, 4, &ck), RECUR_ERR_ARG);
+    assert_contains(recur_ckpt_errmsg(ck), "unknown load flags 0x4");
+    recur_ckpt_free(ck);
+    free(bytes);
+
+    /* Only the optimizer's state is bad (NaN in Adam's m made a resumed run save all-NaN weights): named too. */
+    ck = recur_ckpt_new();
+    assert_int_equal(recur_ckpt_set_tensor(ck, "w", recur_shape2(2, 3), (const float[]){0, 1, 2, 3, 4, 5}), RECUR_OK);
+    assert_int_equal(recur_ckpt_set_tensor(ck, "adam.m/w", recur_shape1(2), m), RECUR_OK);
+    assert_int_equal(recur_ckpt_save(ck, path), RECUR_OK);
+    recur_ckpt_free(ck);
+    assert_int_equal(recur_ckpt_load(path, &ck), RECUR_ERR_FORMAT);
+    assert_contains(recur_ckpt_errmsg(ck), "tensor 1 \"adam.m/w\": element 1");
+    assert_contains(recur_ckpt_errmsg(ck), "is -inf");
+    recur_ckpt_free(ck);
+}
+
+/* A checkpoint made in memory (or loaded with the check skipped) is checked again when restored. */
+static void test_nonfinite_refused_on_restore(void **state)
+{
+    (void)state;
+    recur_graph *a = build_model(1, 6), *c = build_model(3, 6);
+    recur_ckpt *ck = recur_ckpt_from_params(a);
+    assert_non_null(ck);
+    float hw[24];
+    memcpy(hw, recur_ckpt_at(ck, recur_ckpt_find(ck, "head.weight")).data, sizeof hw);
+    hw[17] = INFINITY;
+    assert_int_equal(recur_ckpt_set_tensor(ck, "head.weight", recur_shape2(6, 4), hw), RECUR_OK);
+    size_t n0, n1;
+    float *before = snapshot(c, &n0);
+    assert_int_equal(recur_ckpt_restore_params(c, ck, RECUR_CKPT_STRICT), RECUR_ERR_FORMAT);
+    assert_contains(recur_errmsg(c), "tensor \"head.weight\" [6, 4] holds inf at element 17");
+    assert_contains(recur_errmsg(c), "RECUR_CKPT_ALLOW_NONFINITE");
+    float *after = snapshot(c, &n1);
+    assert_memory_equal(before, after, sizeof(float) * n0); /* nothing written */
+    free(after);
+    assert_int_equal(recur_ckpt_restore_params(c, ck, 0), RECUR_ERR_FORMAT);
+    /* Skipping the check restores the values as they are. */
+    TU_ST(c, recur_ckpt_restore_params(c, ck, RECUR_CKPT_STRICT | RECUR_CKPT_ALLOW_NONFINITE));
+    recur_value p[64];
+    int np = recur_params(c, p, 64), k = 0;
+    while (k < np && strcmp(recur_value_name(c, p[k]), "head.weight") != 0) k++;
+    assert_true(k < np);
+    assert_memory_equal(recur_param_data(c, p[k]), hw, sizeof hw);
+    assert_int_equal(recur_ckpt_restore_params(c, ck, 4), RECUR_ERR_ARG);
+    assert_contains(recur_errmsg(c), "unknown flags 0x4");
+    free(before);
+    recur_ckpt_free(ck);
+    recur_graph_free(a);
+    recur_graph_free(c);
+}
+
+/* A child process that has exited: its pid names no live process. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    return pid;
+}
+
+static int exists(const char *name)
+{
+    char path[256];
+    return access(tmp_path(path, sizeof path, name), F_OK) == 0;
+}
+
+static void touch(const char *name)
+{
+    char path[256];
+    buf b = {0};
+    b_put(&b, "partial", 7);
+    write_file(tmp_path(path, sizeof path, name), &b);
+    free(b.b);
+}
+
+/*
+ * kill -9 during a save left "<path>.tmp.<pid>" files that nothing removed.
+ * The next save or load removes those of dead processes, and only those.
+ */
+static void test_stale_temporaries_removed(void **state)
+{
+    (void)state;
+    char dead[64], dead2[64], alive[64], other[64], path[128];
+    pid_t d = dead_pid(), d2 = dead_pid();
+    snprintf(dead, sizeof dead, "s.ckpt.tmp.%ld", (long)d);
+    snprintf(dead2, sizeof dead2, "s.ckpt.tmp.%ld", (long)d2);
+    snprintf(alive, sizeof alive, "s.ckpt.tmp.%ld", (long)getppid());
+    snprintf(other, sizeof other, "other.ckpt.tmp.%ld", (long)d);
+    touch(dead);
+    touch(alive);
+    touch(other);
+    touch("s.ckpt.tmp.12x");
+    touch("s.ckpt.tmp.");
+    touch("s.ckpt.tmp.99999999999999999999");
+    char dir[128];
+    assert_int_equal(mkdir(tmp_path(dir, sizeof dir, dead2), 0755), 0); /* not a regular file: kept */
+
+    recur_ckpt *ck = recur_ckpt_new();
+    assert_int_equal(recur_ckpt_set_tensor(ck, "w", recur_shape1(2), (const float[]){1, 2}), RECUR_OK);
+    assert_int_equal(recur_ckpt_save(ck, tmp_path(path, sizeof path, "s.ckpt")), RECUR_OK);
+    assert_false(exists(dead));
+    assert_true(exists(alive));
+    assert_true(exists(other));
+    assert_true(exists("s.ckpt.tmp.12x"));
+    assert_true(exists("s.ckpt.tmp."));
+    assert_true(exists("s.ckpt.tmp.99999999999999999999"));
+    assert_true(exists(dead2));
+    recur_ckpt_free(ck);
+
+    /* A load tidies too, and reads the checkpoint as usual. */
+    touch(dead);
+    assert_int_equal(recur_ckpt_load(path, &ck), RECUR_OK);
+    assert_false(exists(dead));
+    assert_true(exists(alive));
+    assert_int_equal(recur_ckpt_count(ck), 1);
+    recur_ckpt_free(ck);
+    /* Relative paths work alike (the directory is "."). */
+    char cwd[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(tmpdir), 0);
+    touch(dead);
+    assert_int_equal(recur_ckpt_load("s.ckpt", &ck), RECUR_OK);
+    recur_ckpt_free(ck);
+    assert_int_equal(chdir(cwd), 0);
+    assert_false(exists(dead));
+    /* Leave nothing that other tests count as a left-over temporary file. */
+    char p[256];
+    const char *names[] = {alive, other, "s.ckpt.tmp.12x", "s.ckpt.tmp.", "s.ckpt.tmp.99999999999999999999"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) assert_int_equal(unlink(tmp_path(p, sizeof p, names[i])), 0);
+    assert_int_equal(rmdir(tmp_path(p, sizeof p, dead2)), 0);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -1066,6 +1246,9 @@ int main(void)
         cmocka_unit_test(test_overwrite),
         cmocka_unit_test(test_save_over_directory_fails_cleanly),
         cmocka_unit_test(test_failed_write_keeps_previous),
+        cmocka_unit_test(test_nonfinite_refused_on_load),
+        cmocka_unit_test(test_nonfinite_refused_on_restore),
+        cmocka_unit_test(test_stale_temporaries_removed),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -225,7 +225,7 @@ static void test_arena_placement(void **state)
         b[i] = (arena_buf){first, first + len, 64 * (1 + (size_t)((r >> 40) % 50)), 0};
     }
     size_t total = 0;
-    assert_int_equal(recur_arena_place(b, N, &total), 0);
+    assert_int_equal(recur_arena_place(b, N, &total, NULL), 0);
     size_t peak = 0;
     for (int s = 0; s < STEPS + 12; s++) {
         size_t live = 0;
@@ -244,7 +244,7 @@ static void test_arena_placement(void **state)
     print_message("arena %zu bytes for a peak of %zu live\n", total, peak);
     arena_buf chain[N];
     for (int i = 0; i < N; i++) chain[i] = (arena_buf){i, i + 1, 640, 0};
-    assert_int_equal(recur_arena_place(chain, N, &total), 0);
+    assert_int_equal(recur_arena_place(chain, N, &total, NULL), 0);
     assert_int_equal(total, 2 * 640);
 }
 

@@ -47,11 +47,16 @@
  * Saving is atomic: the file is written to "<path>.tmp.<pid>", flushed and
  * fsync'ed, renamed over `path`, and the directory is fsync'ed. On any
  * failure the file previously at `path` is untouched and the temporary file
- * is removed. Loading checks every length and count against the bytes left
- * in the file before allocating, then every name, shape and value, then the
- * checksum; a bad file fails with RECUR_ERR_FORMAT (RECUR_ERR_IO when it
- * cannot be read) and a message naming the file, the tensor or entry, the
- * byte offset and what is wrong, e.g.
+ * is removed. A process killed while saving leaves its temporary file; the
+ * next recur_ckpt_save or recur_ckpt_load of the same path removes the
+ * "<path>.tmp.<pid>" files whose process no longer exists. Loading checks
+ * every length and count against the bytes left in the file before
+ * allocating, then every name, shape and value, then the checksum, then
+ * that every tensor value is finite (a NaN or Inf weight would make every
+ * result NaN; RECUR_CKPT_ALLOW_NONFINITE skips this check); a bad file fails
+ * with RECUR_ERR_FORMAT (RECUR_ERR_IO when it cannot be read) and a message
+ * naming the file, the tensor or entry, the byte offset and what is wrong,
+ * e.g.
  *
  *   checkpoint x.ckpt: tensor 3 "lstm.weight_hh_l0": shape [512, 999999999999]
  *   exceeds the file (data at offset 1234 needs 2047999999997952 bytes, 56 remain)
@@ -73,6 +78,10 @@ extern "C" {
 
 /** The longest tensor name or metadata key, in bytes. */
 #define RECUR_CKPT_MAX_NAME 4096
+
+/** Flags of recur_ckpt_load_flags and recur_ckpt_restore_params (or them together). */
+#define RECUR_CKPT_STRICT 1u          /**< restore: every parameter must have a tensor */
+#define RECUR_CKPT_ALLOW_NONFINITE 2u /**< load, restore: accept NaN and infinite values (no finiteness check) */
 
 /** An opaque checkpoint: named tensors and metadata. */
 typedef struct recur_ckpt recur_ckpt;
@@ -197,14 +206,25 @@ RECUR_API recur_status recur_ckpt_save_mem(recur_ckpt *ck, void **buf, size_t *l
  * sqlite3_open, *out is set in every case but out of memory: on failure it
  * is an empty checkpoint whose recur_ckpt_errmsg says what is wrong
  * (RECUR_ERR_IO: the file cannot be read; RECUR_ERR_FORMAT: it is not a
- * valid checkpoint). Free *out in either case. Nothing the caller holds is
- * changed. The file (which must be a regular file) is read once, straight
- * into the tensors' storage.
+ * valid checkpoint, or one holding a NaN or an infinity: the message names
+ * the tensor, the element and its offset). Free *out in either case.
+ * Nothing the caller holds is changed. The file (which must be a regular
+ * file) is read once, straight into the tensors' storage.
  */
 RECUR_API recur_status recur_ckpt_load(const char *path, recur_ckpt **out);
 
 /** recur_ckpt_load from the `len` bytes at `buf` (messages name the source "(memory)"). */
 RECUR_API recur_status recur_ckpt_load_mem(const void *buf, size_t len, recur_ckpt **out);
+
+/**
+ * recur_ckpt_load with flags: RECUR_CKPT_ALLOW_NONFINITE accepts tensors
+ * holding NaN or infinite values (to inspect a checkpoint whose training
+ * diverged, say); 0 is recur_ckpt_load. RECUR_ERR_ARG for another flag.
+ */
+RECUR_API recur_status recur_ckpt_load_flags(const char *path, unsigned flags, recur_ckpt **out);
+
+/** recur_ckpt_load_mem with flags, as recur_ckpt_load_flags. */
+RECUR_API recur_status recur_ckpt_load_mem_flags(const void *buf, size_t len, unsigned flags, recur_ckpt **out);
 
 /* --------------------------------------------------------- graph helpers */
 
@@ -220,13 +240,16 @@ RECUR_API recur_status recur_ckpt_save_params(recur_graph *g, const char *path);
 /**
  * Copies the tensors of ck into the parameters of g with the same names.
  * Every match is checked first — a shape mismatch is RECUR_ERR_SHAPE naming
- * the tensor and both shapes; with `strict`, a parameter without a tensor
- * is RECUR_ERR_ARG naming it — and only then is any parameter written, so a
+ * the tensor and both shapes; a tensor holding a NaN or an infinity is
+ * RECUR_ERR_FORMAT naming it and the element (unless flags has
+ * RECUR_CKPT_ALLOW_NONFINITE); with RECUR_CKPT_STRICT (1, so the `strict`
+ * of earlier versions keeps its meaning), a parameter without a tensor is
+ * RECUR_ERR_ARG naming it — and only then is any parameter written, so a
  * failed restore changes nothing. Tensors that match no parameter (an
  * optimizer's state, say) are ignored. The reason of a failure is recorded
  * on g.
  */
-RECUR_API recur_status recur_ckpt_restore_params(recur_graph *g, const recur_ckpt *ck, int strict);
+RECUR_API recur_status recur_ckpt_restore_params(recur_graph *g, const recur_ckpt *ck, int flags);
 
 #ifdef __cplusplus
 }

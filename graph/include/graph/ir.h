@@ -74,6 +74,8 @@ struct recur_graph {
     unsigned passes;        /* RECUR_PASS_* mask (recur/passes.h) */
     recur_rng rng;
     recur_error error;      /* the most recent failure (graph/error.h) */
+    uint64_t work;          /* basic steps the passes and the compiler have taken on this graph: a deterministic
+                             * measure that their cost stays linear in T (tests/test_scaling.c) */
 };
 
 /* The node of a valid, live value, or NULL. */
