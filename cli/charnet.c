@@ -26,7 +26,7 @@ int cli_cell_parse(const char *name, recur_cell_kind *cell)
 }
 
 /*
- * logits = dense_out(rnn(x)), x = one_hot(ids, V) [T, B, V] or
+ * logits = dense_out(dropout(rnn(x))), x = one_hot(ids, V) [T, B, V] or
  * emb.weight[ids] [T, B, E]; the recurrent layer starts from h0 (and c0)
  * when the instance carries its state.
  */
@@ -56,12 +56,16 @@ recur_status cli_net_build(recur_graph *g, const cli_model *m, const char *prefi
     recur_rnn_opts o = {.kind = m->cell,
                         .input_size = m->embed > 0 ? m->embed : m->vocab,
                         .hidden = m->hidden,
-                        .layers = (int)m->layers};
+                        .layers = (int)m->layers,
+                        .dropout = (float)m->dropout,
+                        .seed = m->seed};
     recur_status st = recur_rnn_new(g, cli_cell_layer(m->cell), &o, x, out->h0, out->c0, &rnn);
     if (st != RECUR_OK) return st;
     out->h_n = rnn.h_n;
     out->c_n = rnn.c_n;
-    out->logits = recur_dense(g, "out", rnn.outputs, m->vocab, 1);
+    recur_value top = rnn.outputs;
+    if (m->dropout > 0) top = recur_dropout(g, top, (float)m->dropout, m->seed ^ 0x5DEECE66DULL);
+    out->logits = recur_dense(g, "out", top, m->vocab, 1);
     return recur_ok(out->logits) ? RECUR_OK : recur_errcode(g);
 }
 
@@ -153,6 +157,8 @@ recur_status cli_model_load_meta(recur_ckpt *ck, cli_model *m, recur_corpus **vo
 {
     const char *kind, *cell, *v;
     *vocab = NULL;
+    m->dropout = 0;
+    m->seed = 0;
     if (recur_ckpt_get_str(ck, "model.kind", &kind) != RECUR_OK || strcmp(kind, "char-rnn") != 0) {
         snprintf(why, len, "not a character model of the recur tool (no metadata model.kind = \"char-rnn\")");
         return RECUR_ERR_FORMAT;

@@ -32,6 +32,8 @@ typedef struct cli_model {
     int64_t hidden; /* H */
     int64_t layers;
     int64_t embed;  /* E; 0: the cell reads one-hot vectors of V */
+    double dropout; /* training only: the probability of dropping a unit between layers and before the output */
+    uint64_t seed;  /* the dropout masks' seed */
 } cli_model;
 
 /* One instance of the model over T steps of B sequences. */
@@ -53,7 +55,10 @@ int cli_cell_parse(const char *name, recur_cell_kind *cell);
  * Builds an instance of the model in g with inputs "<prefix>ids" and, when
  * `carry` is set, "<prefix>h0" and "<prefix>c0" for the initial states
  * (otherwise the states start at zero). Instances share their parameters
- * by name. RECUR_OK, or the graph's error.
+ * by name. With m->dropout > 0, units are dropped (inverted dropout) between
+ * stacked layers and from the top layer's outputs before the dense layer,
+ * as char-rnn does; a plan compiled with inference = 1 drops nothing.
+ * RECUR_OK, or the graph's error.
  */
 recur_status cli_net_build(recur_graph *g, const cli_model *m, const char *prefix, int64_t T, int64_t B, int carry,
                            cli_net *out);
@@ -70,7 +75,7 @@ char *cli_vocab_string(const recur_corpus *c, char *why, size_t len);
 recur_status cli_model_save_meta(const cli_model *m, const char *vocab, recur_ckpt *ck);
 
 /*
- * Reads and checks the model's metadata from ck: *m, and *vocab as a
+ * Reads and checks the model's metadata from ck: *m (without dropout), and *vocab as a
  * corpus over the vocabulary string, whose ids are the model's (free it).
  * RECUR_ERR_FORMAT with a reason in `why` naming the key when one is
  * missing, of the wrong type, out of range, or the vocabulary disagrees

@@ -9,10 +9,11 @@
 #include "args.h"
 #include "cli.h"
 #include "sampler.h"
+#include "threads.h"
 
 typedef struct gen_args {
-    int64_t length, seed;
-    double temperature;
+    int64_t length, seed, top_k, threads;
+    double temperature, top_p;
     const char *prompt, *backend;
 } gen_args;
 
@@ -71,7 +72,8 @@ static int generate(recur_ckpt *ck, const char *path, const gen_args *a)
         rc = CLI_EXIT_FAIL;
     }
     uint64_t rng = (uint64_t)a->seed;
-    if (rc == CLI_EXIT_OK && cli_sampler_run(&s, prompt, n_prompt, a->length, a->temperature, &rng, out) != RECUR_OK) {
+    cli_sampling how = {.temperature = a->temperature, .top_k = a->top_k, .top_p = a->top_p};
+    if (rc == CLI_EXIT_OK && cli_sampler_run(&s, prompt, n_prompt, a->length, &how, &rng, out) != RECUR_OK) {
         cli_error("generate", "generating: %s", s.why);
         rc = CLI_EXIT_FAIL;
     }
@@ -91,14 +93,19 @@ static int generate(recur_ckpt *ck, const char *path, const gen_args *a)
 
 int cli_generate(int argc, char **argv)
 {
-    gen_args a = {.length = 200, .seed = 1};
+    gen_args a = {.length = 200, .seed = 1, .top_p = 1};
     cli_opt opts[] = {
         {"length", 'n', CLI_INT, &a.length, 0, 10000000, "N", "symbols to generate (default 200)", 0},
         {"prompt", 'p', CLI_STR, &a.prompt, 0, 0, "TEXT",
          "text to start from, printed first (default: start after a newline, not printed)", 0},
         {"temperature", 't', CLI_FLOAT, &a.temperature, 0, 100, "X",
          "0: greedy, the likeliest symbol each step (default); > 0: sample, sharper below 1", 0},
+        {"top-k", 'k', CLI_INT, &a.top_k, 0, 1 << 21, "N",
+         "with a temperature: draw among the N likeliest symbols only (default 0: all)", 0},
+        {"top-p", 0, CLI_FLOAT, &a.top_p, 1e-9, 1, "P",
+         "with a temperature: draw among the fewest likeliest symbols of probability P (nucleus; default 1: all)", 0},
         {"seed", 's', CLI_INT, &a.seed, 0, 9e15, "N", "seed of the sampling (default 1)", 0},
+        {"threads", 'j', CLI_INT, &a.threads, 1, 4096, "N", "threads of the kernels (default: OpenMP's, the cores)", 0},
         {"backend", 0, CLI_STR, &a.backend, 0, 0, "NAME",
          "reference or onednn (default: $RECUR_BACKEND, else onednn)", 0},
     };
@@ -106,7 +113,9 @@ int cli_generate(int argc, char **argv)
         .name = "generate",
         .usage = "recur generate CHECKPOINT [options]",
         .summary = "Rebuilds the character model saved by 'recur train' from the checkpoint's metadata, feeds it\n"
-                   "the prompt one symbol at a time and writes the prompt and the generated text to stdout.",
+                   "the prompt one symbol at a time and writes the prompt and the generated text to stdout: the\n"
+                   "likeliest symbol at each step, or with --temperature a draw from the model's distribution,\n"
+                   "restricted to the --top-k likeliest symbols and then to the nucleus of probability --top-p.",
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof opts[0]),
         .min_pos = 1,
@@ -119,6 +128,7 @@ int cli_generate(int argc, char **argv)
     if (a.backend && !recur_backend_available(a.backend))
         return cli_usage_error("generate", "--backend: no backend called '%s' (reference, onednn)", a.backend);
     if (!a.backend) a.backend = cli_default_backend();
+    if (a.threads) cli_set_threads(a.threads);
     recur_ckpt *ck = cli_load_checkpoint("generate", pos[0]);
     if (!ck) return CLI_EXIT_FAIL;
     int rc = generate(ck, pos[0], &a);

@@ -53,6 +53,21 @@ static int is_optim_state(const char *name)
     return recur_optim_kind_parse(kind, &k) == RECUR_OK;
 }
 
+/*
+ * The format version the file at `path` says it has: the u32
+ * little-endian after the 8 bytes of magic (recur/checkpoint.h); the
+ * loader has read it already, so -1 only if the file changed since.
+ */
+static long file_version(const char *path)
+{
+    unsigned char h[12];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(h, 1, sizeof h, f) : 0;
+    if (f) fclose(f);
+    if (n < sizeof h) return -1;
+    return (long)((uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24);
+}
+
 static void print_meta(recur_ckpt *ck)
 {
     int n = recur_ckpt_meta_count(ck);
@@ -101,9 +116,10 @@ int cli_info(int argc, char **argv)
     cli_cmd cmd = {
         .name = "info",
         .usage = "recur info CHECKPOINT",
-        .summary = "Prints a checkpoint's metadata, its tensors with their shapes and element counts, and the\n"
-                   "number of parameters (the optimizer's state tensors are counted apart). A damaged or\n"
-                   "truncated file is reported with what is wrong and where, and exit code 1.",
+        .summary = "Prints a checkpoint's format version (and this recur's versions), its metadata, its tensors\n"
+                   "with their shapes and element counts, and the number of parameters (the optimizer's state\n"
+                   "tensors are counted apart). A damaged or truncated file is reported with what is wrong and\n"
+                   "where, and exit code 1.",
         .max_pos = 1,
         .min_pos = 1,
     };
@@ -115,7 +131,9 @@ int cli_info(int argc, char **argv)
     if (!ck) return CLI_EXIT_FAIL;
     struct stat sb;
     if (stat(pos[0], &sb) == 0)
-        printf("checkpoint %s (%lld bytes, format version %d)\n", pos[0], (long long)sb.st_size, RECUR_CKPT_VERSION);
+        printf("checkpoint %s (%lld bytes, format version %ld)\n", pos[0], (long long)sb.st_size, file_version(pos[0]));
+    printf("read by recur %s (library %s, checkpoint format version %d)\n", RECUR_VERSION_STRING, recur_version(),
+           RECUR_CKPT_VERSION);
     print_meta(ck);
     print_tensors(ck);
     recur_ckpt_free(ck);

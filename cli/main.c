@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "recur/checkpoint.h"
 #include "recur/common.h"
 
 static const struct {
@@ -31,7 +32,7 @@ static void usage(FILE *f)
                "Recurrent networks as static computational graphs with an explicit loop node.\n\n"
                "commands:\n");
     for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'recur <command> --help' describes a command's options.\n"
+    fprintf(f, "\n'recur <command> --help' describes a command's options; 'recur --version' prints the versions.\n"
                "Exit codes: 0 success, 1 failure, 2 a wrong command line.\n");
 }
 
@@ -52,8 +53,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    if (strcmp(name, "--version") == 0) {
-        printf("recur %s\n", RECUR_VERSION_STRING);
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("recur %s (library %s, checkpoint format version %d)\n", RECUR_VERSION_STRING, recur_version(),
+               RECUR_CKPT_VERSION);
         return CLI_EXIT_OK;
     }
     for (int i = 0; i < N_COMMANDS; i++)

@@ -1,10 +1,11 @@
 /*
- * cli/sampler.c — greedy and temperature generation from the
- * character model, one symbol per step.
+ * cli/sampler.c — greedy, temperature, top-k and nucleus generation
+ * from the character model, one symbol per step.
  */
 #include "sampler.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 uint64_t cli_rand_next(uint64_t *state)
@@ -17,22 +18,58 @@ uint64_t cli_rand_next(uint64_t *state)
 
 double cli_rand_uniform(uint64_t *state) { return (double)(cli_rand_next(state) >> 11) * 0x1.0p-53; }
 
-int64_t cli_sample(const float *logits, int64_t V, double temperature, uint64_t *rng)
+/* Orders symbols by decreasing logit, the lower id first among equal ones. */
+static int by_logit(const void *a, const void *b)
+{
+    const cli_ranked *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit > y->logit ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+int64_t cli_sample(const float *logits, int64_t V, const cli_sampling *how, cli_ranked *order, uint64_t *rng)
 {
     int64_t best = 0;
     for (int64_t i = 1; i < V; i++)
         if (logits[i] > logits[best]) best = i;
-    if (temperature <= 0) return best;
-    double total = 0;
-    for (int64_t i = 0; i < V; i++) total += exp(((double)logits[i] - (double)logits[best]) / temperature);
-    /* Walk the cumulative distribution to u * total; rounding may leave u past the
-     * last step, which then falls on the last symbol. */
-    double u = cli_rand_uniform(rng) * total, acc = 0;
-    for (int64_t i = 0; i < V; i++) {
-        acc += exp(((double)logits[i] - (double)logits[best]) / temperature);
-        if (u < acc) return i;
+    double T = how->temperature;
+    if (T <= 0) return best;
+#define WEIGHT(i) exp(((double)logits[i] - (double)logits[best]) / T) /* p_i times the sum, max 1 */
+    int restrict_k = how->top_k > 0 && how->top_k < V, restrict_p = how->top_p < 1;
+    if (!restrict_k && !restrict_p) {
+        double total = 0;
+        for (int64_t i = 0; i < V; i++) total += WEIGHT(i);
+        /* Walk the cumulative distribution to u * total; rounding may leave u past the
+         * last step, which then falls on the last symbol. */
+        double u = cli_rand_uniform(rng) * total, acc = 0;
+        for (int64_t i = 0; i < V; i++) {
+            acc += WEIGHT(i);
+            if (u < acc) return i;
+        }
+        return V - 1;
     }
-    return V - 1;
+    for (int64_t i = 0; i < V; i++) order[i] = (cli_ranked){logits[i], i};
+    qsort(order, (size_t)V, sizeof *order, by_logit);
+    int64_t m = restrict_k ? how->top_k : V; /* keep order[0..m) */
+    double total = 0;
+    for (int64_t j = 0; j < m; j++) total += WEIGHT(order[j].id);
+    if (restrict_p) { /* the fewest of them whose share reaches top_p */
+        double acc = 0;
+        for (int64_t j = 0; j < m; j++) {
+            acc += WEIGHT(order[j].id);
+            if (acc >= how->top_p * total) {
+                m = j + 1;
+                total = acc;
+                break;
+            }
+        }
+    }
+    double u = cli_rand_uniform(rng) * total, acc = 0;
+    for (int64_t j = 0; j < m; j++) {
+        acc += WEIGHT(order[j].id);
+        if (u < acc) return order[j].id;
+    }
+    return order[m - 1].id;
+#undef WEIGHT
 }
 
 recur_status cli_sampler_build(recur_graph *g, const cli_model *m, cli_sampler *s)
@@ -62,6 +99,11 @@ recur_status cli_sampler_compile(cli_sampler *s, const char *backend)
         s->why = recur_plan_errmsg(s->plan);
         return recur_plan_errcode(s->plan);
     }
+    int64_t V = recur_value_shape(s->g, n->logits).d[2];
+    if (!(s->order = malloc(sizeof *s->order * (size_t)V))) {
+        s->why = "out of memory";
+        return RECUR_ERR_NOMEM;
+    }
     return RECUR_OK;
 }
 
@@ -76,7 +118,7 @@ static recur_status step(cli_sampler *s, int64_t id)
 }
 
 recur_status cli_sampler_run(cli_sampler *s, const int64_t *prompt, int64_t n_prompt, int64_t n,
-                             double temperature, uint64_t *rng, int64_t *out)
+                             const cli_sampling *how, uint64_t *rng, int64_t *out)
 {
     if (!s->carry || n_prompt < 1) {
         s->why = "the sampler needs a compiled plan and a prompt of at least one symbol";
@@ -91,7 +133,7 @@ recur_status cli_sampler_run(cli_sampler *s, const int64_t *prompt, int64_t n_pr
             s->why = recur_plan_errmsg(s->plan);
             return recur_plan_errcode(s->plan);
         }
-        out[i] = cli_sample(logits, V, temperature, rng);
+        out[i] = cli_sample(logits, V, how, s->order, rng);
         if (i + 1 < n) st = step(s, out[i]);
     }
     if (st != RECUR_OK && !*s->why) s->why = recur_plan_errmsg(s->plan);
@@ -102,6 +144,8 @@ void cli_sampler_free(cli_sampler *s)
 {
     recur_tbptt_free(s->carry);
     recur_plan_free(s->plan);
+    free(s->order);
     s->carry = NULL;
     s->plan = NULL;
+    s->order = NULL;
 }

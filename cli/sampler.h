@@ -2,13 +2,15 @@
  * cli/sampler.h — text generation with the character model: an
  * instance over one step of one sequence whose final states are carried
  * into its initial states (recur_tbptt), fed a prompt symbol by symbol and
- * then its own choices, greedy or sampled with a temperature.
+ * then its own choices, greedy or sampled with a temperature, among the
+ * top k symbols or the nucleus of probability p.
  *
  *   cli_sampler s;
  *   cli_sampler_build(g, &model, &s);    // before recur_unroll
  *   recur_unroll(g);
  *   cli_sampler_compile(&s, NULL);
- *   cli_sampler_run(&s, prompt, n_prompt, n, 0.5, &rng, out);
+ *   cli_sampling how = {.temperature = 0.5, .top_k = 10, .top_p = 0.9};
+ *   cli_sampler_run(&s, prompt, n_prompt, n, &how, &rng, out);
  *   cli_sampler_free(&s);
  */
 #ifndef RECUR_CLI_SAMPLER_H
@@ -16,13 +18,27 @@
 
 #include "charnet.h"
 
+/* A symbol and its logit, to rank symbols by probability. */
+typedef struct cli_ranked {
+    float logit;
+    int64_t id;
+} cli_ranked;
+
 typedef struct cli_sampler {
     recur_graph *g;
     cli_net net;
     recur_plan *plan;
     recur_tbptt *carry;
+    cli_ranked *order; /* room for V symbols, to rank them (top-k, top-p) */
     const char *why; /* the reason of the last failure (the plan's or the graph's message) */
 } cli_sampler;
+
+/* How the next symbol is chosen from the model's logits. */
+typedef struct cli_sampling {
+    double temperature; /* 0: greedy, the likeliest symbol; > 0: a draw, sharper below 1 */
+    int64_t top_k;      /* > 0: draw among the top_k likeliest symbols only */
+    double top_p;       /* < 1: draw among the fewest likeliest symbols holding probability top_p (nucleus) */
+} cli_sampling;
 
 /*
  * A generator's state: splitmix64, whose outputs are uniform 64-bit
@@ -37,9 +53,15 @@ double cli_rand_uniform(uint64_t *state);
 /*
  * The next symbol from logits l[0..V): with temperature 0 the argmax (the
  * lowest id among ties), else a draw from
- *   p_i = exp((l_i - max l) / T) / sum_j exp((l_j - max l) / T).
+ *   p_i = exp((l_i - max l) / T) / sum_j exp((l_j - max l) / T)
+ * restricted, in this order, to the top_k largest p_i (ties: lower ids
+ * first), then to the fewest of those, likeliest first, whose
+ * probabilities renormalised over the kept symbols sum to at least top_p
+ * (Holtzman et al.'s nucleus), and renormalised over what is left (the
+ * order of Hugging Face's top-k and top-p warpers). `order` has room for V
+ * symbols (used when top_k or top_p restricts).
  */
-int64_t cli_sample(const float *logits, int64_t V, double temperature, uint64_t *rng);
+int64_t cli_sample(const float *logits, int64_t V, const cli_sampling *how, cli_ranked *order, uint64_t *rng);
 
 /* Builds the one-step instance (inputs "gen.ids", "gen.h0", "gen.c0") in g; before unrolling. */
 recur_status cli_sampler_build(recur_graph *g, const cli_model *m, cli_sampler *s);
@@ -53,9 +75,9 @@ recur_status cli_sampler_compile(cli_sampler *s, const char *backend);
  * cli_sample, and writes those n ids to out.
  */
 recur_status cli_sampler_run(cli_sampler *s, const int64_t *prompt, int64_t n_prompt, int64_t n,
-                             double temperature, uint64_t *rng, int64_t *out);
+                             const cli_sampling *how, uint64_t *rng, int64_t *out);
 
-/* Frees the plan and the carrier (not the graph). */
+/* Frees the plan, the carrier and the scratch (not the graph). */
 void cli_sampler_free(cli_sampler *s);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * cli/train_loop.c — the callbacks of `recur train`: batches of
- * shuffled windows, the report at the end of each epoch (its time, the
- * training and test losses, samples) and the checkpoint metadata.
+ * shuffled windows and each step's learning rate, the report at the end of
+ * each epoch (its time, the training and test losses, samples), test
+ * losses every --eval-every steps, the latest and the best checkpoints,
+ * the loss plot and the checkpoint metadata.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -24,14 +26,16 @@ double train_now(void)
 /*
  * Step s reads batch k = s mod n of epoch e = s div n (n steps per epoch):
  * windows perm_e[kB .. kB + B) of the training part, perm_e a permutation
- * drawn from the seed and e alone, so a resumed run reads what an
- * uninterrupted one would have.
+ * drawn from the seed and e alone, at the learning rate of the schedule
+ * at s, so a resumed run reads and learns as an uninterrupted one would.
  */
 recur_status train_feed(void *user, int64_t step, recur_plan *plan)
 {
     train_run *r = user;
     int64_t epoch = step / r->steps_per_epoch, k = step % r->steps_per_epoch;
-    recur_status st = RECUR_OK;
+    recur_status st = recur_optim_set_lr(recur_trainer_optim(r->t), cli_lr_at(&r->lr, step));
+    if (st != RECUR_OK)
+        return recur_trainer_set_error(r->t, st, "learning rate: %s", recur_optim_errmsg(recur_trainer_optim(r->t)));
     if (epoch != r->perm_epoch) {
         st = recur_permutation(r->perm, r->n_train_windows, r->seed + (uint64_t)epoch * 0x9E3779B97F4A7C15ULL);
         if (st != RECUR_OK) return recur_trainer_set_error(r->t, st, "shuffling: %s", recur_data_errmsg());
@@ -141,18 +145,22 @@ recur_status train_samples(train_run *r, const char *what)
     int64_t n_prompt = r->L < len ? r->L : len, n = r->a->sample_length;
     int64_t *out = malloc(sizeof *out * (size_t)(n ? n : 1));
     if (!out) return recur_trainer_set_error(r->t, RECUR_ERR_NOMEM, "out of memory for a sample");
-    double temps[2] = {0, r->a->temperature};
+    cli_sampling how[2] = {{0, 0, 1}, {r->a->temperature, r->a->top_k, r->a->top_p}};
     recur_status st = RECUR_OK;
     say("--- samples after %s, each from the prompt of %lld symbols before '|':\n", what, (long long)n_prompt);
     for (int k = 0; k < 2 && st == RECUR_OK; k++) {
         uint64_t rng = r->seed + (uint64_t)recur_trainer_step(r->t);
-        st = cli_sampler_run(&r->sampler, prompt, n_prompt, n, temps[k], &rng, out);
+        st = cli_sampler_run(&r->sampler, prompt, n_prompt, n, &how[k], &rng, out);
         if (st != RECUR_OK) {
             st = recur_trainer_set_error(r->t, st, "sampling: %s", r->sampler.why);
             break;
         }
         if (k == 0) say("[greedy]\n");
-        else say("[temperature %g]\n", temps[k]);
+        else if (how[1].top_k > 0 && how[1].top_p < 1)
+            say("[temperature %g, top %lld, nucleus %g]\n", how[1].temperature, (long long)how[1].top_k, how[1].top_p);
+        else if (how[1].top_k > 0) say("[temperature %g, top %lld]\n", how[1].temperature, (long long)how[1].top_k);
+        else if (how[1].top_p < 1) say("[temperature %g, nucleus %g]\n", how[1].temperature, how[1].top_p);
+        else say("[temperature %g]\n", how[1].temperature);
         st = print_ids(r, prompt, n_prompt);
         if (st == RECUR_OK) fputc('|', stdout);
         if (st == RECUR_OK) st = print_ids(r, out, n);
@@ -163,75 +171,125 @@ recur_status train_samples(train_run *r, const char *what)
     return st;
 }
 
-/* Appends v to a growable array of *n values with room for *cap. */
-static int push(void **a, size_t size, int64_t *n, int64_t *cap, const void *v)
-{
-    if (*n == *cap) {
-        int64_t c = *cap ? 2 * *cap : 256;
-        void *p = realloc(*a, size * (size_t)c);
-        if (!p) return -1;
-        *a = p;
-        *cap = c;
-    }
-    memcpy((char *)*a + size * (size_t)(*n)++, v, size);
-    return 0;
-}
-
-/* Draws the run's losses so far; a plot that fails (no gnuplot) is a warning, not an error. */
+/*
+ * Draws the run's losses so far: the training loss of every step as its
+ * moving average over about w = clamp(steps / 50, 1, 100) steps (factor
+ * 1 - 1/w) over the raw values, faint; the test losses as marked points;
+ * the unigram entropy as a reference line. A plot that fails (no gnuplot)
+ * is a warning, not an error.
+ */
 static void plot_losses(train_run *r)
 {
-    recur_plot_series s[2] = {
-        {.name = "training loss (per step)", .x0 = (double)r->first_step + 1, .dx = 1, .y = r->losses,
-         .n = r->n_losses},
-        {.name = "test loss", .x = r->test_steps, .y = r->test_losses, .n = r->n_tests, .dashed = 1},
+    int64_t last = r->losses_from + r->n_losses - 1, w = last / 50;
+    w = w < 1 ? 1 : w > 100 ? 100 : w;
+    char train_name[96], axis[160];
+    if (w > 1) snprintf(train_name, sizeof train_name, "training loss, moving average over about %lld steps (each step faint)",
+                        (long long)w);
+    else snprintf(train_name, sizeof train_name, "training loss");
+    const double ref_x[2] = {(double)r->losses_from, (double)(last > r->losses_from ? last : r->losses_from + 1)};
+    const float ref_y[2] = {(float)r->unigram, (float)r->unigram};
+    recur_plot_series s[3] = {
+        {.name = train_name, .x0 = (double)r->losses_from, .dx = 1, .y = r->losses, .n = r->n_losses,
+         .smooth = w > 1 ? 1.0 - 1.0 / (double)w : 0, .colour = 1},
+        {.name = "unigram entropy (no context)", .x = ref_x, .y = ref_y, .n = 2, .dashed = 1, .colour = 4},
+        {.name = "test loss", .x = r->test_steps, .y = r->test_losses, .n = r->n_tests, .points = 1, .colour = 2},
     };
-    recur_plot_opts o = {.title = "Character model: loss per symbol (nats)", .ylabel = "loss (nats/symbol)"};
-    if (recur_plot_loss(r->a->loss_plot, r->n_tests ? 2 : 1, s, &o) != RECUR_OK)
+    snprintf(axis, sizeof axis, "training step (a batch of %lld windows of %lld symbols)", (long long)r->B,
+             (long long)r->L);
+    recur_plot_opts o = {.title = "Character model: loss per symbol", .xlabel = axis, .ylabel = "loss (nats per symbol)"};
+    if (recur_plot_loss(r->a->loss_plot, r->n_tests ? 3 : 2, s, &o) != RECUR_OK)
         cli_error("train", "warning: no loss plot: %s", recur_plot_errmsg());
+}
+
+/* Measures the test loss after `step` and records it for the plot. */
+static recur_status evaluate(train_run *r, recur_trainer *t, int64_t step, double *test)
+{
+    recur_status st = train_test_loss(r, test);
+    if (st != RECUR_OK) return st;
+    if (r->a->loss_plot && train_record_test(r, step, (float)*test) != 0)
+        return recur_trainer_set_error(t, RECUR_ERR_NOMEM, "out of memory for the losses");
+    return RECUR_OK;
+}
+
+/* Saves the best checkpoint when the test loss is the lowest so far. */
+static recur_status keep_best(train_run *r, recur_trainer *t, double test)
+{
+    if (!r->best_path[0] || !(test < r->best_loss)) return RECUR_OK;
+    double before = r->best_loss;
+    r->best_loss = test; /* before saving: the checkpoint records it */
+    recur_status st = recur_trainer_save(t, r->best_path);
+    if (st != RECUR_OK) return st;
+    if (isinf(before)) say("saved %s: the best test loss so far, %.4f\n", r->best_path, test);
+    else say("saved %s: the best test loss so far, %.4f (was %.4f)\n", r->best_path, test, before);
+    return RECUR_OK;
+}
+
+/* The report of an epoch ended (or part of one, at the last step) after `step`. */
+static void report_epoch(train_run *r, int64_t step, int epoch_end, double test)
+{
+    double secs = train_now() - r->epoch_start;
+    int64_t epoch = (step - 1) / r->steps_per_epoch + 1;
+    char test_str[64] = "no test part", steps[160];
+    int64_t whole = step - (epoch - 1) * r->steps_per_epoch; /* the epoch's steps */
+    if (r->eval) snprintf(test_str, sizeof test_str, "test loss %.4f", test);
+    if (r->epoch_run_steps == whole)
+        snprintf(steps, sizeof steps, "%lld steps in %.1f s (%.0f ms/step)", (long long)whole, secs,
+                 1e3 * secs / (double)r->epoch_run_steps);
+    else if (r->epoch_steps == whole) /* resumed inside this epoch: the mean loss covers the steps before too */
+        snprintf(steps, sizeof steps, "%lld steps, the last %lld in %.1f s since the resume (%.0f ms/step)",
+                 (long long)whole, (long long)r->epoch_run_steps, secs, 1e3 * secs / (double)r->epoch_run_steps);
+    else /* resumed from a checkpoint that did not record the epoch's losses so far */
+        snprintf(steps, sizeof steps, "%lld steps, of which the last %lld, in %.1f s since the resume, make the "
+                 "train loss (%.0f ms/step)", (long long)whole, (long long)r->epoch_run_steps, secs,
+                 1e3 * secs / (double)r->epoch_run_steps);
+    say("epoch %lld%s: %s, train loss %.4f, %s, unigram entropy %.4f (nats/symbol)\n", (long long)epoch,
+        epoch_end ? "" : " (part)", steps, r->epoch_loss / (double)r->epoch_steps, test_str, r->unigram);
 }
 
 recur_status train_on_step(void *user, recur_trainer *t, int64_t step, float loss)
 {
     train_run *r = user;
-    if (r->a->loss_plot && push((void **)&r->losses, sizeof loss, &r->n_losses, &r->cap_losses, &loss) != 0)
+    const train_args *a = r->a;
+    if (a->loss_plot && train_push((void **)&r->losses, sizeof loss, &r->n_losses, &r->cap_losses, &loss) != 0)
         return recur_trainer_set_error(t, RECUR_ERR_NOMEM, "out of memory for the losses");
     r->epoch_loss += (double)loss;
     r->epoch_steps++;
+    r->epoch_run_steps++;
+    /* the next step's rate, already now: a checkpoint's trainer.lr is the next step's */
+    recur_status st = recur_optim_set_lr(recur_trainer_optim(t), cli_lr_at(&r->lr, step));
+    if (st != RECUR_OK)
+        return recur_trainer_set_error(t, st, "learning rate: %s", recur_optim_errmsg(recur_trainer_optim(t)));
     int epoch_end = step % r->steps_per_epoch == 0, last = step == r->total;
+    int eval_now = r->eval && (epoch_end || last || (a->eval_every > 0 && step % a->eval_every == 0));
     double test = NAN;
-    recur_status st = RECUR_OK;
+    if (eval_now && (st = evaluate(r, t, step, &test)) != RECUR_OK) return st;
     if (epoch_end || last) {
-        double secs = train_now() - r->epoch_start;
-        int64_t epoch = (step - 1) / r->steps_per_epoch + 1;
-        if (r->eval && (st = train_test_loss(r, &test)) != RECUR_OK) return st;
-        char test_str[64] = "no test part";
-        if (r->eval) snprintf(test_str, sizeof test_str, "test loss %.4f", test);
-        say("epoch %lld%s: %lld steps in %.1f s (%.0f ms/step), train loss %.4f, %s, unigram entropy %.4f "
-            "(nats/symbol)\n",
-            (long long)epoch, epoch_end ? "" : " (part)", (long long)r->epoch_steps, secs,
-            1e3 * secs / (double)r->epoch_steps, r->epoch_loss / (double)r->epoch_steps, test_str, r->unigram);
-        if (r->a->loss_plot && !isnan(test) && r->n_tests < r->cap_tests) {
-            r->test_losses[r->n_tests] = (float)test;
-            r->test_steps[r->n_tests++] = (double)step;
-        }
-        if (r->a->loss_plot) plot_losses(r);
+        report_epoch(r, step, epoch_end, test);
+        r->epoch_loss = 0;
+        r->epoch_steps = 0;
+        r->epoch_run_steps = 0;
+    } else if (eval_now) {
+        say("step %lld: test loss %.4f\n", (long long)step, test);
+    }
+    if (eval_now && (st = keep_best(r, t, test)) != RECUR_OK) return st; /* the epoch's sums are reset */
+    if (a->loss_plot && (eval_now || last)) plot_losses(r);
+    if (epoch_end || last) {
         if (step == r->steps_per_epoch || last) {
             char what[64];
             if (last) snprintf(what, sizeof what, "the last step (%lld)", (long long)step);
             else snprintf(what, sizeof what, "epoch 1");
             if ((st = train_samples(r, what)) != RECUR_OK) return st;
         }
-        r->epoch_loss = 0;
-        r->epoch_steps = 0;
     }
     if (r->csv) {
         fprintf(r->csv, "%lld,%.6g,", (long long)step, (double)loss);
         if (!isnan(test)) fprintf(r->csv, "%.6g", test);
         fputc('\n', r->csv);
+        if (eval_now) fflush(r->csv);
     }
-    if (epoch_end || last || (r->a->save_every > 0 && step % r->a->save_every == 0)) {
-        if ((st = recur_trainer_save(t, r->a->checkpoint)) != RECUR_OK) return st;
-        say("saved %s at step %lld\n", r->a->checkpoint, (long long)step);
+    if (epoch_end || last || (a->save_every > 0 && step % a->save_every == 0)) {
+        if ((st = recur_trainer_save(t, a->checkpoint)) != RECUR_OK) return st;
+        say("saved %s at step %lld\n", a->checkpoint, (long long)step);
     }
     if (epoch_end || last) r->epoch_start = train_now(); /* the report's time is not the next epoch's */
     return RECUR_OK;
@@ -246,6 +304,17 @@ recur_status train_on_save(void *user, recur_ckpt *ck)
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.seed", (int64_t)r->seed);
     if (st == RECUR_OK) st = recur_ckpt_set_float(ck, "train.test_fraction", r->test_fraction);
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.text_symbols", recur_corpus_len(r->text));
+    if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.text_crc", (int64_t)r->text_crc);
+    if (st == RECUR_OK) st = recur_ckpt_set_float(ck, "train.lr", r->lr.lr0);
+    if (st == RECUR_OK) st = recur_ckpt_set_str(ck, "train.lr_schedule", cli_lr_name(r->lr.decay.kind));
+    if (st == RECUR_OK) st = recur_ckpt_set_float(ck, "train.lr_decay", r->lr.decay.gamma);
+    if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.lr_decay_every", r->lr.decay.step_size);
+    if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.warmup", r->lr.warmup);
+    if (st == RECUR_OK) st = recur_ckpt_set_float(ck, "train.dropout", r->m.dropout);
+    /* where the run is in its epoch: a resumed run's epoch report covers the whole epoch */
+    if (st == RECUR_OK) st = recur_ckpt_set_float(ck, "train.epoch_loss", r->epoch_loss);
+    if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.epoch_steps", r->epoch_steps);
+    if (st == RECUR_OK && !isinf(r->best_loss)) st = recur_ckpt_set_float(ck, "train.best_test_loss", r->best_loss);
     if (st == RECUR_OK && recur_ckpt_set_str(ck, "train.text", r->text_path) != RECUR_OK) {
         /* a path that is not UTF-8 is left out: it is only informative */
     }

@@ -356,9 +356,9 @@ static double untrained_test_loss(const char *B)
                           "--lr", "0", "--sample-length", "0", "-o", tmp("lr0.ckpt"), NULL};
     result r = run(args);
     expect_code(&r, 0);
-    const char *at = strstr(r.out, "test loss ");
+    const char *at = strstr(r.out, ", test loss "); /* in the epoch's report */
     assert_non_null(at);
-    double loss = strtod(at + strlen("test loss "), NULL);
+    double loss = strtod(at + strlen(", test loss "), NULL);
     result_free(&r);
     return loss;
 }
