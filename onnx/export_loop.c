@@ -34,6 +34,9 @@ typedef struct cell_match {
 static int same_attr(const recur_node *a, const recur_node *b)
 {
     if (a->op != b->op || a->n_in != b->n_in || !recur_shape_equal(a->shape, b->shape)) return 0;
+    /* a body placeholder's attributes name its loop, which differs between the graphs: placeholders are matched
+     * by their place in the loop's record (same_body) */
+    if (a->op == RECUR_OP_LOOP_STEP || a->op == RECUR_OP_LOOP_STATE) return 1;
     if (memcmp(a->attr.i, b->attr.i, sizeof a->attr.i) != 0 || memcmp(a->attr.f, b->attr.f, sizeof a->attr.f) != 0) return 0;
     return a->attr.target.ndim == b->attr.target.ndim && recur_shape_equal(a->attr.target, b->attr.target);
 }

@@ -195,6 +195,37 @@ int recur_onnx_loop_gather(recur_onnx_ctx *c, const onnx_node *n, recur_status *
     return 1;
 }
 
+/*
+ * 1 when the body's condition output is always true: the condition input passed through, or a constant true,
+ * possibly through Identity nodes (as PyTorch writes it). Checked before the body is imported.
+ */
+static int cond_stays_true(recur_onnx_ctx *c, const onnx_graph *b)
+{
+    const char *name = body_out(b, 0);
+    for (int hops = 0; hops < 64; hops++) {
+        if (strcmp(name, body_in(b, 1)) == 0) return 1;
+        const onnx_node *src = NULL;
+        for (size_t i = 0; i < b->n_node && !src; i++)
+            for (size_t k = 0; b->node[i] && k < b->node[i]->n_output; k++)
+                if (b->node[i]->output[k] && strcmp(b->node[i]->output[k], name) == 0) src = b->node[i];
+        if (!src) { /* an outer constant */
+            onnx_sym *s = recur_onnx_sym(c, name);
+            return s && s->kind == ONNX_SYM_CONST && s->t.numel == 1 && s->t.v[0] != 0;
+        }
+        if (src->op_type && strcmp(src->op_type, "Identity") == 0 && src->n_input == 1 && src->input[0]) {
+            name = src->input[0];
+            continue;
+        }
+        const onnx_attr *a = src->op_type && strcmp(src->op_type, "Constant") == 0 ? recur_onnx_attr(src, "value") : NULL;
+        onnx_tensor t;
+        if (!a || !a->t || recur_onnx_tensor_read(c, a->t, "the condition", &t) != RECUR_OK) return 0;
+        int yes = t.numel == 1 && t.v[0] != 0;
+        recur_onnx_tensor_free(&t);
+        return yes;
+    }
+    return 0;
+}
+
 recur_status recur_onnx_import_loop(recur_onnx_ctx *c, const onnx_node *n)
 {
     recur_status st;
@@ -214,6 +245,9 @@ recur_status recur_onnx_import_loop(recur_onnx_ctx *c, const onnx_node *n)
         return recur_onnx_fail(c, RECUR_ERR_FORMAT, "%zu inputs, %zu outputs and a body of %zu inputs and %zu outputs "
                                "do not fit (up to 64 states and 64 scan outputs are supported)", n->n_input, n->n_output,
                                b->n_input, b->n_output);
+    if (!cond_stays_true(c, b))
+        return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "the body's condition output \"%s\" is not a constant true (a "
+                               "loop that may stop early is not supported)", body_out(b, 0));
     recur_value init[64], states[64], outs[129];
     int is_seq[64] = {0};
     for (int64_t i = 0; i < N; i++) {
@@ -247,12 +281,6 @@ recur_status recur_onnx_import_loop(recur_onnx_ctx *c, const onnx_node *n)
     }
     if (st == RECUR_OK) st = body_initializers(c, b);
     if (st == RECUR_OK) st = recur_onnx_import_nodes(c, b);
-    if (st == RECUR_OK) { /* the condition must stay true: a constant true (PyTorch: Identity of its constant) */
-        onnx_sym *s = recur_onnx_sym(c, body_out(b, 0));
-        if (!s || s->kind != ONNX_SYM_CONST || s->t.numel != 1 || s->t.v[0] == 0)
-            st = recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "the body's condition output \"%s\" is not a constant true (a "
-                                 "loop that may stop early is not supported)", body_out(b, 0));
-    }
     if (st == RECUR_OK && ls.n_inputs == 0)
         st = recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "the body reads no sequence by the iteration number (Gather(x, i)); "
                              "recur's loops run over sequences");

@@ -153,6 +153,13 @@ recur_status recur_onnx_tensor_read(recur_onnx_ctx *c, const onnx_tensor_proto *
         return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "%s: data in an external file is not supported", what);
     if (p->n_dims > ONNX_MAX_RANK)
         return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "%s: rank %zu (at most %d)", what, p->n_dims, ONNX_MAX_RANK);
+    int64_t numel = 1;
+    for (size_t k = 0; k < p->n_dims; k++) {
+        if (p->dims[k] < 0 || (p->dims[k] > 0 && numel > ONNX_MAX_NUMEL / p->dims[k]))
+            return recur_onnx_fail(c, RECUR_ERR_FORMAT, "%s: dimension %zu is %lld: more than %lld elements", what, k,
+                                   (long long)p->dims[k], (long long)ONNX_MAX_NUMEL);
+        numel *= p->dims[k];
+    }
     recur_status st = recur_onnx_tensor_alloc(c, t, (int)p->n_dims, p->dims, type != ONNX_FLOAT && type != ONNX_DOUBLE);
     if (st != RECUR_OK) return st;
     size_t n = (size_t)t->numel, have;
