@@ -71,9 +71,9 @@ static recur_status check(recur_graph *g, int n_out, const recur_value *out, con
                                    "recur_loop_stacked or recur_loop_final instead",
                                    k, recur_node_name(g, out[k].id), g->loops[n->loop - 1].name);
     }
-    if ((int)o->view < RECUR_VIEW_ROLLED || o->view > RECUR_VIEW_BACKWARD)
+    if ((int)o->view < RECUR_VIEW_ROLLED || o->view > RECUR_VIEW_BOTH)
         return recur_set_error(g, RECUR_ERR_ARG, "draw: unknown view %d", (int)o->view);
-    if ((int)o->level < RECUR_LEVEL_CELL || o->level > RECUR_LEVEL_OP)
+    if ((int)o->level < RECUR_LEVEL_CELL || o->level > RECUR_LEVEL_INTERNALS)
         return recur_set_error(g, RECUR_ERR_ARG, "draw: unknown level %d", (int)o->level);
     if (o->max_steps < 0 || o->max_steps == 1)
         return recur_set_error(g, RECUR_ERR_ARG,
@@ -89,6 +89,20 @@ static recur_status check(recur_graph *g, int n_out, const recur_value *out, con
                                "draw: the backward view needs opts->loss, the value the gradients were taken of "
                                "(value %d is not a live node of the outer graph)",
                                o->loss.id);
+    if (o->view == RECUR_VIEW_BACKWARD && recur_shape_numel(g->nodes[o->loss.id].shape) != 1) {
+        char shape[64];
+        return recur_set_error(g, RECUR_ERR_ARG,
+                               "draw: the backward view's loss must be a scalar, the value the gradients were taken of; "
+                               "\"%s\" is %s",
+                               recur_node_name(g, o->loss.id), recur_shape_str(g->nodes[o->loss.id].shape, shape, sizeof shape));
+    }
+    if (o->dpi < 0 || o->width < 0 || o->height < 0 || o->font_size < 0 || o->dpi > 2400 || o->font_size > 200)
+        return recur_set_error(g, RECUR_ERR_ARG,
+                               "draw: dpi %g, width %g, height %g, font_size %g: each must be 0 (the default) or "
+                               "positive (dpi at most 2400, font_size at most 200)",
+                               o->dpi, o->width, o->height, o->font_size);
+    if ((int)o->highlight < RECUR_HIGHLIGHT_NONE || o->highlight > RECUR_HIGHLIGHT_TIME_PATH)
+        return recur_set_error(g, RECUR_ERR_ARG, "draw: unknown highlight %d", (int)o->highlight);
     return RECUR_OK;
 }
 
@@ -118,33 +132,45 @@ static GVC_t *context(void)
     return gvc;
 }
 
-/* Lays G out with dot and renders it into memory in gvc's format `renderer`. */
-static recur_status render(recur_graph *g, Agraph_t *G, const char *renderer, char **buf, size_t *len)
+/* Graphviz's errors go to gv_msg (warnings nowhere) between quiet() and loud(). */
+static agusererrf old_f;
+static agerrlevel_t old_level;
+
+static void quiet(void)
 {
-    agusererrf old_f = agseterrf(gv_capture);
-    agerrlevel_t old_level = agseterr(AGERR); /* errors to gv_capture, warnings nowhere */
+    old_f = agseterrf(gv_capture);
+    old_level = agseterr(AGERR);
     gv_len = 0;
     gv_msg[0] = '\0';
-    GVC_t *gvc = context();
-    int rc = -1, laid_out = 0;
-    FILE *f = NULL;
-    if (gvc) {
-        rc = gvLayout(gvc, G, "dot");
-        laid_out = rc == 0;
-        if (rc == 0) f = open_memstream(buf, len);
-        if (f) rc = gvRender(gvc, G, renderer, f);
-        else if (laid_out) rc = -1;
-        if (f && fclose(f) != 0) rc = -1;
-        if (laid_out) gvFreeLayout(gvc, G);
-    }
+}
+
+static void loud(void)
+{
     agseterrf(old_f);
     agseterr(old_level);
+    size_t n = strlen(gv_msg);
+    while (n > 0 && (gv_msg[n - 1] == '\n' || gv_msg[n - 1] == ' ')) gv_msg[--n] = '\0';
+}
+
+/* Lays G out with `engine` and renders it into memory in gvc's format `renderer`. */
+static recur_status render(recur_graph *g, GVC_t *gvc, Agraph_t *G, const char *engine, const char *renderer, char **buf,
+                           size_t *len)
+{
+    quiet();
+    int rc = -1, laid_out = 0;
+    FILE *f = NULL;
+    rc = gvLayout(gvc, G, engine);
+    laid_out = rc == 0;
+    if (rc == 0) f = open_memstream(buf, len);
+    if (f) rc = gvRender(gvc, G, renderer, f);
+    else if (laid_out) rc = -1;
+    if (f && fclose(f) != 0) rc = -1;
+    if (laid_out) gvFreeLayout(gvc, G);
+    loud();
     if (rc == 0) return RECUR_OK;
     if (f) free(*buf);
     *buf = NULL, *len = 0;
-    size_t n = strlen(gv_msg);
-    while (n > 0 && (gv_msg[n - 1] == '\n' || gv_msg[n - 1] == ' ')) gv_msg[--n] = '\0';
-    if (!gvc || (laid_out && !f)) return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
+    if (laid_out && !f) return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
     if (strstr(gv_msg, "not recognized"))
         return recur_set_error(g, RECUR_ERR_UNSUPPORTED,
                                "draw: this Graphviz installation cannot %s %s (%s); install Debian's libgvc6 "
@@ -152,6 +178,88 @@ static recur_status render(recur_graph *g, Agraph_t *G, const char *renderer, ch
                                laid_out ? "render" : "lay out for", renderer, gv_msg);
     return recur_set_error(g, RECUR_ERR_RUNTIME, "draw: Graphviz failed to %s %s: %s", laid_out ? "render" : "lay out",
                            renderer, gv_msg[0] ? gv_msg : "no message");
+}
+
+/* The scene of a view (not RECUR_VIEW_BOTH). */
+static recur_status scene_of(draw_ctx *c, draw_scene *s)
+{
+    return c->o.view == RECUR_VIEW_ROLLED ? recur_draw_rolled(c, s) : recur_draw_unrolled(c, s);
+}
+
+/* Rolled and unrolled side by side: the unrolled scene appended right of the rolled one, "=" between. */
+static recur_status both(recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o, draw_ctx *c,
+                         draw_scene *s)
+{
+    recur_draw_opts unrolled = *o;
+    unrolled.view = RECUR_VIEW_UNROLLED;
+    unrolled.title = NULL;
+    draw_ctx c2;
+    draw_scene s2;
+    memset(&s2, 0, sizeof s2);
+    s2.o = &unrolled;
+    recur_status st = recur_draw_analyse(&c2, g, n_out, out, &unrolled);
+    if (st == RECUR_OK) st = recur_draw_unrolled(&c2, &s2);
+    if (st == RECUR_OK && (s->op_level || s2.op_level))
+        st = recur_set_error(g, RECUR_ERR_ARG, "draw: RECUR_VIEW_BOTH draws cells side by side; use RECUR_LEVEL_CELL "
+                                               "(and a graph with loops)");
+    if (st == RECUR_OK) {
+        int right = 0;
+        for (int i = 0; i < s->n_items; i++)
+            if (s->items[i].col > right) right = s->items[i].col;
+        int eq = recur_draw_item_add(s, DRAW_NOTE, DRAW_NOTE_EQUALS, -1, "=");
+        if (eq >= 0) s->items[eq].col = right + 1;
+        recur_draw_scene_append(s, &s2, "u", right + 2);
+        if (s->st != RECUR_OK) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
+    }
+    (void)c;
+    recur_draw_ctx_free(&c2);
+    recur_draw_scene_free(&s2);
+    return st;
+}
+
+/* Boxes and visible edges of a scene. */
+static int scene_size(const draw_scene *s, int *boxes, int *edges)
+{
+    *boxes = s->n_items;
+    *edges = 0;
+    for (int i = 0; i < s->n_edges; i++) *edges += s->edges[i].kind != DRAW_E_INVIS;
+    return *boxes + *edges;
+}
+
+/* Lays the scene out as far as the format needs and writes it into memory. */
+static recur_status output(recur_graph *g, draw_scene *s, const recur_draw_opts *o, int fi, char **buf, size_t *len)
+{
+    Agnode_t **nodes = calloc((size_t)s->n_items + 1, sizeof *nodes);
+    Agedge_t **edges = calloc((size_t)s->n_edges + 1, sizeof *edges);
+    Agraph_t *G = nodes && edges ? recur_draw_scene_graph(s, o, nodes, edges) : NULL;
+    GVC_t *gvc = context();
+    recur_status st = RECUR_OK;
+    if (!G || !gvc) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory building the graph");
+    if (st == RECUR_OK && s->pinned) {
+        /* Graphviz measures the boxes; recur places them; Graphviz routes the edges. */
+        quiet();
+        st = recur_draw_measure(gvc, G, nodes, s);
+        loud();
+        if (st != RECUR_OK) st = recur_set_error(g, st, "draw: Graphviz could not size the boxes: %s", gv_msg);
+        else if (recur_draw_place(s) != RECUR_OK) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
+        if (st == RECUR_OK) {
+            recur_draw_ports(s);
+            recur_draw_pin(G, nodes, edges, s);
+        }
+    }
+    if (st == RECUR_OK && formats[fi].renderer) {
+        if (strcmp(formats[fi].renderer, "png") == 0) {
+            char dpi[32];
+            snprintf(dpi, sizeof dpi, "%.4g", o->dpi > 0 ? o->dpi : 144.0);
+            agsafeset(G, "dpi", dpi, "");
+        }
+        st = render(g, gvc, G, s->pinned ? "nop2" : "dot", formats[fi].renderer, buf, len);
+    } else if (st == RECUR_OK) {
+        st = write_dot(g, G, buf, len);
+    }
+    if (G) agclose(G);
+    free(nodes), free(edges);
+    return st;
 }
 
 /* Analyses g, builds the scene of the view and writes it in format `fi` into memory. */
@@ -168,15 +276,24 @@ static recur_status draw(recur_graph *g, int n_out, const recur_value *out, cons
     draw_ctx c;
     draw_scene s;
     memset(&s, 0, sizeof s);
-    st = recur_draw_analyse(&c, g, n_out, out, &o);
-    if (st == RECUR_OK) st = o.view == RECUR_VIEW_ROLLED ? recur_draw_rolled(&c, &s) : recur_draw_unrolled(&c, &s);
-    Agraph_t *G = st == RECUR_OK ? recur_draw_scene_graph(&s, o.title) : NULL;
-    if (st == RECUR_OK && !G) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory building the graph");
+    s.o = &o;
+    recur_draw_opts first = o;
+    if (o.view == RECUR_VIEW_BOTH) first.view = RECUR_VIEW_ROLLED;
+    st = recur_draw_analyse(&c, g, n_out, out, &first);
+    if (st == RECUR_OK) st = scene_of(&c, &s);
+    if (st == RECUR_OK && o.view == RECUR_VIEW_BOTH) st = both(g, n_out, out, &o, &c, &s);
+    if (st == RECUR_OK) st = recur_draw_extras(&c, &s);
+    if (st == RECUR_OK && s.pinned) recur_draw_edge_labels(&s);
+    int boxes = 0, edges = 0;
+    if (st == RECUR_OK && formats[fi].renderer && scene_size(&s, &boxes, &edges) > RECUR_DRAW_MAX_ITEMS)
+        st = recur_set_error(g, RECUR_ERR_ARG,
+                             "draw: the figure has %d boxes and %d edges, %d in all; Graphviz lays out at most %d "
+                             "(RECUR_DRAW_MAX_ITEMS) in reasonable time and memory: draw fewer steps (max_steps), "
+                             "the cell level, or write .dot",
+                             boxes, edges, boxes + edges, RECUR_DRAW_MAX_ITEMS);
     recur_draw_ctx_free(&c);
+    if (st == RECUR_OK) st = output(g, &s, &o, fi, buf, len);
     recur_draw_scene_free(&s);
-    if (st == RECUR_OK)
-        st = formats[fi].renderer ? render(g, G, formats[fi].renderer, buf, len) : write_dot(g, G, buf, len);
-    if (G) agclose(G);
     return st;
 }
 

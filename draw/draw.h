@@ -17,6 +17,7 @@
 #define RECUR_GRAPH_DRAW_H
 
 #include <graphviz/cgraph.h>
+#include <graphviz/gvc.h>
 
 #include "graph/ir.h"
 #include "recur/draw.h"
@@ -68,6 +69,7 @@ typedef struct draw_loop {
     int follows;     /* 1 + the loop whose final state starts this one (decoder of an encoder), 0: none */
     int64_t T;
     int reverse;
+    int nudge;       /* -1, 0, 1: a bidirectional layer's forward row is drawn a little left, its reverse row right */
 } draw_loop;
 
 /* -------------------------------------------------------------- analysis */
@@ -84,6 +86,7 @@ typedef struct draw_ctx {
     int32_t *axis;          /* the loop whose columns a time-distributed node uses */
     char *token;            /* 1: a sequence input a loop reads (drawn as tokens), 2: another per-step leaf */
     char *join;             /* 1: a time-distributed node joining the outputs of different loops */
+    int32_t *first_token;   /* per loop: its first sequence token (cell level draws one input box per step), -1 */
     /* loops */
     draw_loop *loops;
     int n_loops, n_rows, n_levels;
@@ -170,6 +173,11 @@ typedef enum draw_kind {
     DRAW_INIT,     /* an initial state: an empty circle */
     DRAW_DELAY,    /* the delay of a rolled loop: a small black box */
     DRAW_ELLIPSIS, /* the steps left out of a long loop */
+    DRAW_LABEL,    /* a label beside an edge or a box (a plain text item, so nothing is drawn over it) */
+    DRAW_MEMORY,   /* the memory attention reads: an encoder's states */
+    DRAW_ATTN,     /* attention at a decoder step */
+    DRAW_GLYPH,    /* internals level: a product or sum drawn as a small circle */
+    DRAW_NOTE,     /* the legend, the equations, the "=" between side-by-side views */
     DRAW_KIND_COUNT
 } draw_kind;
 
@@ -185,6 +193,15 @@ typedef struct draw_item {
     int level;        /* stacking level of the cells it comes from, -1: none */
     int grad;         /* part of the gradient graph */
     int reverse;      /* of a reverse loop */
+    int side;         /* pinned layout: 0 in its column's main slot; k > 0 the k-th slot right of it */
+    int gap;          /* a label in the gap right of its column (at its layer, above the edges there) */
+    int highlight;    /* on the highlighted path */
+    int html;         /* its label is Graphviz HTML (the legend, the equations) */
+    double nudge;     /* pinned layout: points right of its slot's centre */
+    double w, h;      /* its size in points (measured by Graphviz) */
+    double x, y;      /* its centre in points (pinned layout) */
+    int space;        /* the view it belongs to when two are drawn side by side (part of its identity) */
+    int dropped;      /* merged into another item: not drawn (nor its edges) */
 } draw_item;
 
 typedef enum draw_edge_kind {
@@ -195,7 +212,9 @@ typedef enum draw_edge_kind {
     DRAW_E_FEEDBACK, /* an output fed back as the next input: dashed */
     DRAW_E_SKIP,     /* a residual connection passing a row */
     DRAW_E_GRAD,     /* gradient flow */
-    DRAW_E_INVIS     /* layout only */
+    DRAW_E_ATTENTION,/* what attention reads: the memory, dotted */
+    DRAW_E_INVIS,    /* layout only */
+    DRAW_E_KIND_COUNT
 } draw_edge_kind;
 
 typedef struct draw_edge {
@@ -204,6 +223,8 @@ typedef struct draw_edge {
     int tag;          /* a state's index (tells parallel state edges apart), else 0 */
     char label[24];
     int loose;        /* 1: does not constrain the ranks */
+    int highlight;    /* on the highlighted path */
+    char tailport[4], headport[4]; /* compass points, set by the pinned layout */
 } draw_edge;
 
 typedef enum draw_cluster_style {
@@ -229,6 +250,9 @@ typedef struct draw_scene {
     int32_t *item_hash, *edge_hash; /* open addressing: index + 1, 0 empty */
     int item_hash_cap, edge_hash_cap;
     int op_level;
+    int pinned;       /* cell level: every item placed on the grid of layers and columns (draw_place.c) */
+    const recur_draw_opts *o;
+    int space;        /* the space of the items being made (recur_draw_scene_append) */
     recur_status st;  /* RECUR_ERR_NOMEM once an allocation failed */
 } draw_scene;
 
@@ -246,11 +270,33 @@ int recur_draw_cluster_add(draw_scene *s, const char *name, const char *label, i
 
 void recur_draw_scene_free(draw_scene *s);
 
+/* The notes (DRAW_NOTE items, by their `a`). */
+enum { DRAW_NOTE_LEGEND, DRAW_NOTE_EQUATIONS, DRAW_NOTE_EQUALS };
+
+/* The pinned font: Debian's fonts-dejavu-core (scripts/setup.sh installs it). */
+#define RECUR_DRAW_FONT "DejaVu Sans"
+
 /* draw_ids.c: the cgraph discipline of drawings, whose object ids do not depend on the heap. */
 Agdisc_t *recur_draw_disc(void);
 
-/* The scene as a cgraph graph (NULL when out of memory); close it with agclose. */
-Agraph_t *recur_draw_scene_graph(const draw_scene *s, const char *title);
+/*
+ * The scene as a cgraph graph (NULL when out of memory); close it with
+ * agclose. node[i] is set to item i's node and edge[i] to edge i's (room
+ * for s->n_items and s->n_edges).
+ */
+Agraph_t *recur_draw_scene_graph(const draw_scene *s, const recur_draw_opts *o, Agnode_t **node, Agedge_t **edge);
+
+/* draw_place.c: the pinned layout (s->pinned): every item's x and y from its layer and column. */
+recur_status recur_draw_place(draw_scene *s);
+
+/* The ports of the pinned layout's edges (after recur_draw_place). */
+void recur_draw_ports(draw_scene *s);
+
+/* Sizes of the items of G, as Graphviz draws them (into items' w and h). */
+recur_status recur_draw_measure(GVC_t *gvc, Agraph_t *G, Agnode_t *const *node, draw_scene *s);
+
+/* Writes the pinned positions and ports into G, to be routed by Graphviz's nop2 engine. */
+void recur_draw_pin(Agraph_t *G, Agnode_t *const *node, Agedge_t *const *edge, const draw_scene *s);
 
 /* ----------------------------------------------------------------- views */
 
@@ -293,12 +339,42 @@ void recur_draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const d
 
 void recur_draw_vis_free(draw_vis *vis);
 
+/* The cell whose final state output item `out` shows (its one edge, dashed, from that cell), -1 if none. */
+int recur_draw_final_source(const draw_scene *s, int out);
+
+/*
+ * Layers (and columns) of the forward outputs above layer `top`: a final
+ * state beside its cell (pinned layouts; in the first free side slot from
+ * `first_side`), per-step outputs one layer each, the others one layer
+ * above those. Returns nothing; the layers used end at the highest output.
+ */
+void recur_draw_place_outputs(const draw_ctx *c, draw_scene *s, int top, int first_side);
+
 /* Puts each join one layer above the highest item it reads (below the next row of cells, at 10 (r + 1)). */
 void recur_draw_join_layers(draw_scene *s);
+
+/* Pinned layouts: a bidirectional layer's rows (cells, gradient cells, initial states) offset to either side. */
+void recur_draw_nudge(const draw_ctx *c, draw_scene *s);
+
+/* Pinned layouts: each labelled edge's label becomes a DRAW_LABEL item beside it (nothing is drawn over it). */
+void recur_draw_edge_labels(draw_scene *s);
 
 /* The views. */
 recur_status recur_draw_rolled(draw_ctx *c, draw_scene *s);
 recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s);
+
+/*
+ * Appends the items, edges and clusters of scene `from` to `to`, their
+ * names prefixed with `prefix` and their columns moved right by `cols`
+ * (two views side by side).
+ */
+void recur_draw_scene_append(draw_scene *to, const draw_scene *from, const char *prefix, int cols);
+
+/* draw_attention.c: a loop reading all of another's states at every step gets a memory box and attention boxes. */
+void recur_draw_attention(draw_ctx *c, draw_scene *s);
+
+/* draw_extras.c: the highlighted path (opts->highlight) and the legend. */
+recur_status recur_draw_extras(draw_ctx *c, draw_scene *s);
 
 /* The label of an op-level item for node id. */
 void recur_draw_op_label(const draw_ctx *c, int32_t id, char *buf, size_t len);
@@ -308,5 +384,11 @@ const char *recur_draw_join_label(const draw_ctx *c, int32_t id);
 
 /* Writes a label for the input token of `id` at step t (DRAW_NOSTEP: rolled). */
 void recur_draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len);
+
+/* Cell level: the label of loop li's one input box at step t: the input label, or its tokens' labels. */
+void recur_draw_step_label(const draw_ctx *c, int li, int64_t t, char *buf, size_t len);
+
+/* Step t as labels number it (from 1 with opts->one_based). */
+long long recur_draw_step_number(const draw_ctx *c, int64_t t);
 
 #endif

@@ -199,6 +199,29 @@ recur_status recur_draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item,
     return RECUR_OK;
 }
 
+/*
+ * The name of the value gradient node id is the gradient of: its stamp's
+ * forward node, or (a weight's gradient made by the rule of the product or
+ * sum that reads the weight) that node's one named operand of id's shape.
+ */
+static const char *grad_of_name(const draw_ctx *c, int32_t id)
+{
+    const recur_graph *g = c->g;
+    const recur_node *n = &g->nodes[id];
+    if (!n->grad_of) return NULL;
+    const recur_node *f = &g->nodes[n->grad_of - 1];
+    if (recur_shape_equal(f->shape, n->shape) && recur_draw_user_name(g, n->grad_of - 1))
+        return recur_draw_user_name(g, n->grad_of - 1);
+    const char *found = NULL;
+    for (int k = 0; k < f->n_in; k++) {
+        const recur_node *x = &g->nodes[f->in[k]];
+        if (x->op != RECUR_OP_PARAM || !recur_shape_equal(x->shape, n->shape)) continue;
+        if (found) return NULL; /* two candidates: say nothing */
+        found = recur_draw_user_name(g, f->in[k]);
+    }
+    return found;
+}
+
 void recur_draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vis *vis)
 {
     for (int k = 0; k < c->n_out; k++) {
@@ -207,6 +230,8 @@ void recur_draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const d
         char name[160], label[256];
         if (recur_draw_user_name(c->g, id))
             snprintf(name, sizeof name, "%s", recur_draw_user_name(c->g, id));
+        else if (grad_of_name(c, id)) /* a gradient: of what */
+            snprintf(name, sizeof name, "\xe2\x88\x82L/\xe2\x88\x82%s", grad_of_name(c, id));
         else
             snprintf(name, sizeof name, c->n_out == 1 ? "y" : "y%d", k);
         const draw_refs *refs = &c->out_refs[k];
@@ -220,7 +245,7 @@ void recur_draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const d
                 if (at < c->o.n_output_labels && c->o.output_labels[at])
                     snprintf(label, sizeof label, "%s", c->o.output_labels[at]);
                 else
-                    snprintf(label, sizeof label, "%s[%d]", name, (int)t);
+                    snprintf(label, sizeof label, "%s[%lld]", name, recur_draw_step_number(c, t));
             } else {
                 snprintf(label, sizeof label, c->td[id] ? "%s[t]" : "%s", name); /* rolled: the output at t */
             }
@@ -231,6 +256,63 @@ void recur_draw_outputs(draw_ctx *c, draw_scene *s, const int32_t *item, const d
             it->loop = c->td[id] ? c->axis[id] : -1;
             it->grad = c->o.view == RECUR_VIEW_BACKWARD && !c->fwd[id];
             recur_draw_edges_into(c, s, item, vis, &refs->v[i], O, -1);
+        }
+    }
+}
+
+int recur_draw_final_source(const draw_scene *s, int out)
+{
+    int src = -1;
+    for (int e = 0; e < s->n_edges; e++) {
+        const draw_edge *d = &s->edges[e];
+        if (d->to != out) continue;
+        if (d->kind != DRAW_E_EXPORT || s->items[d->from].kind != DRAW_CELL || src >= 0) return -1;
+        src = d->from;
+    }
+    return src;
+}
+
+void recur_draw_place_outputs(const draw_ctx *c, draw_scene *s, int top, int first_side)
+{
+    int per_step = 0, layer = top + 1;
+    for (int k = 0; k < c->n_out; k++) {
+        if (c->o.view == RECUR_VIEW_BACKWARD && !c->fwd[c->out[k].id]) continue; /* the gradients: placed later */
+        int any = 0;
+        for (int i = 0; i < s->n_items; i++) {
+            draw_item *it = &s->items[i];
+            if (it->kind != DRAW_OUTPUT || it->a != k || it->space != s->space) continue;
+            int src = s->pinned ? recur_draw_final_source(s, i) : -1;
+            if (src >= 0) { /* a final state: beside its cell, on a dashed edge (the textbook's exported state) */
+                const draw_item *cell = &s->items[src];
+                it->layer = cell->layer;
+                it->col = cell->col;
+                it->loop = cell->loop;
+                int side = first_side;
+                for (int j = 0; j < s->n_items; j++)
+                    if (j != i && s->items[j].col == it->col && s->items[j].layer == it->layer && s->items[j].side >= side)
+                        side = s->items[j].side + 1;
+                it->side = side;
+            } else if (c->td[c->out[k].id] && c->unrolled) { /* one per step, a layer of their own */
+                it->layer = layer;
+                any = 1;
+            } else {
+                it->layer = -2 - k; /* below: after the per-step outputs */
+            }
+        }
+        layer += any;
+        per_step += any;
+    }
+    for (int i = 0; i < s->n_items; i++) {
+        draw_item *it = &s->items[i];
+        if (it->kind != DRAW_OUTPUT || it->layer > -2 || it->space != s->space) continue;
+        it->layer = layer;
+        if (!c->unrolled && it->loop >= 0) it->col = c->loops[it->loop].col0;
+        /* Two outputs of one column: the later one a layer higher. */
+        for (int j = 0; j < i; j++) {
+            const draw_item *o = &s->items[j];
+            if (o->kind == DRAW_OUTPUT && o->space == s->space && it->col >= 0 && o->col == it->col && o->side == 0 &&
+                o->layer >= it->layer)
+                it->layer = o->layer + 1;
         }
     }
 }

@@ -248,7 +248,11 @@ static recur_status place_loops(draw_ctx *c)
     for (int l = 0; l < c->n_levels; l++) bases[l + 1] = bases[l] + subs[l];
     c->n_rows = bases[c->n_levels];
     for (int li = 0; li < nl; li++)
-        if (c->loops[li].used) c->loops[li].row = bases[c->loops[li].level] + c->loops[li].sub;
+        if (c->loops[li].used) {
+            draw_loop *P = &c->loops[li];
+            P->row = bases[P->level] + P->sub;
+            P->nudge = subs[P->level] == 2 ? (P->sub ? 1 : -1) : 0;
+        }
     if (bases != base) free(bases);
     free(below), free(before), free(seen), free(stack), free(list), free(subs);
     return RECUR_OK;
@@ -267,6 +271,17 @@ int recur_draw_ellipsis_col(const draw_ctx *c, int li)
 {
     const draw_loop *P = &c->loops[li];
     return c->unrolled && P->head < P->T ? P->col0 + P->head : -1;
+}
+
+void recur_draw_nudge(const draw_ctx *c, draw_scene *s)
+{
+    enum { NUDGE = 24 }; /* points: enough for an edge to pass beside a cell of the other row */
+    for (int i = 0; i < s->n_items; i++) {
+        draw_item *it = &s->items[i];
+        int row = it->kind == DRAW_CELL || it->kind == DRAW_GRAD || it->kind == DRAW_INIT ||
+                  (it->kind == DRAW_ELLIPSIS && (it->b < 0 || it->grad));
+        if (row && it->loop >= 0 && it->loop < c->n_loops) it->nudge = NUDGE * c->loops[it->loop].nudge;
+    }
 }
 
 const char *recur_draw_loop_label(const draw_ctx *c, int li)
@@ -293,15 +308,22 @@ const char *recur_draw_user_name(const recur_graph *g, int32_t id)
     return name;
 }
 
-void recur_draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len)
+/* The name a token is drawn with: its own, or (an unnamed reshaped mask, say) that of what it was made from. */
+static const char *token_name(const draw_ctx *c, int32_t id)
 {
-    /* An unnamed token (a reshaped mask, say) takes the name of what it was made from. */
     const char *name = recur_draw_user_name(c->g, id);
     for (int32_t v = id, hops = 0; !name && hops < 8 && c->g->nodes[v].n_in > 0; hops++) {
         v = c->g->nodes[v].in[0];
         name = recur_draw_user_name(c->g, v);
     }
-    if (!name) name = "x";
+    return name ? name : "x";
+}
+
+long long recur_draw_step_number(const draw_ctx *c, int64_t t) { return (long long)t + (c->o.one_based ? 1 : 0); }
+
+void recur_draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf, size_t len)
+{
+    const char *name = token_name(c, id);
     if (t == DRAW_NOSTEP || !c->unrolled) {
         snprintf(buf, len, "%s[t]", name);
         return;
@@ -310,7 +332,29 @@ void recur_draw_token_label(const draw_ctx *c, int32_t id, int64_t t, char *buf,
     if (col < c->o.n_input_labels && c->o.input_labels[col])
         snprintf(buf, len, "%s", c->o.input_labels[col]);
     else
-        snprintf(buf, len, "%s[%lld]", name, (long long)t);
+        snprintf(buf, len, "%s[%lld]", name, recur_draw_step_number(c, t));
+}
+
+void recur_draw_step_label(const draw_ctx *c, int li, int64_t t, char *buf, size_t len)
+{
+    int first = c->first_token[li];
+    if (c->unrolled && t != DRAW_NOSTEP) {
+        int64_t col = c->loops[li].label0 + t;
+        if (col < c->o.n_input_labels && c->o.input_labels[col]) {
+            snprintf(buf, len, "%s", c->o.input_labels[col]);
+            return;
+        }
+    }
+    /* Every token of the loop drawn at this step: "src[0], mask[0]". */
+    buf[0] = '\0';
+    for (int32_t v = first; v >= 0 && v < c->n; v++) {
+        if (c->token[v] != 1 || c->axis[v] != li || recur_draw_key_index(c, (draw_key){v, c->unrolled ? (int32_t)t : DRAW_NOSTEP}) < 0)
+            continue;
+        size_t used = strlen(buf);
+        if (used) snprintf(buf + used, len - used, ", "), used = strlen(buf);
+        recur_draw_token_label(c, v, t, buf + used, len - used);
+    }
+    if (!buf[0]) recur_draw_token_label(c, first, t, buf, len);
 }
 
 /* The values no other live value uses (what n_outputs == 0 draws). */
@@ -424,6 +468,11 @@ recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const re
     if (st != RECUR_OK) return recur_set_error(g, st, "draw: out of memory");
     for (int32_t v = 0; v < c->n; v++) c->axis[v] = -1;
     if ((st = recur_draw_time(c)) != RECUR_OK) return st;
+    c->first_token = malloc(sizeof *c->first_token * ((size_t)c->n_loops + 1));
+    if (!c->first_token) return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
+    for (int li = 0; li < c->n_loops; li++) c->first_token[li] = -1;
+    for (int32_t v = c->n - 1; v >= 0; v--)
+        if (c->token[v] == 1 && c->axis[v] >= 0) c->first_token[c->axis[v]] = v;
     if (o->view == RECUR_VIEW_BACKWARD && (st = forward_part(c)) != RECUR_OK)
         return st == RECUR_ERR_NOMEM ? recur_set_error(g, st, "draw: out of memory") : st;
     int64_t total = 0;
@@ -438,6 +487,14 @@ recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const re
     if (discover(c) != RECUR_OK || post_order(c) != RECUR_OK || place_loops(c) != RECUR_OK)
         return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
     if (o->view == RECUR_VIEW_BACKWARD && (st = grad_steps(c)) != RECUR_OK) return st;
+    if (o->view == RECUR_VIEW_BACKWARD && c->seed < 0) {
+        /* No gradient of the loss among what the outputs need: nothing to draw backwards. */
+        char shape[64];
+        return recur_set_error(g, RECUR_ERR_ARG,
+                               "draw: the backward view needs the gradients of opts->loss, but the outputs hold no "
+                               "gradient of \"%s\" %s; call recur_grad(g, loss, ...) and draw what it returns",
+                               recur_node_name(g, o->loss.id), recur_shape_str(g->nodes[o->loss.id].shape, shape, sizeof shape));
+    }
     return RECUR_OK;
 }
 
@@ -451,6 +508,6 @@ void recur_draw_ctx_free(draw_ctx *c)
     free(c->out_refs);
     for (int li = 0; c->init_refs && li < c->n_loops; li++) free(c->init_refs[li].v);
     free(c->init_refs);
-    free(c->fwd), free(c->gloop), free(c->gstep);
+    free(c->fwd), free(c->gloop), free(c->gstep), free(c->first_token);
     memset(c, 0, sizeof *c);
 }

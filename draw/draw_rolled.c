@@ -46,9 +46,9 @@ static int32_t key_item(draw_ctx *c, draw_scene *s, int *clusters, int k)
             }
             return I;
         }
-        if (c->token[key.id] == 1) {
-            recur_draw_token_label(c, key.id, DRAW_NOSTEP, label, sizeof label);
-            I = recur_draw_item_add(s, DRAW_INPUT, key.id, -1, label);
+        if (c->token[key.id] == 1) { /* one box for all the tokens of the loop (ids and their mask) */
+            recur_draw_step_label(c, c->axis[key.id], DRAW_NOSTEP, label, sizeof label);
+            I = recur_draw_item_add(s, DRAW_INPUT, c->first_token[c->axis[key.id]], -1, label);
         } else if (c->join[key.id]) {
             I = recur_draw_item_add(s, DRAW_JOIN, key.id, -1, recur_draw_join_label(c, key.id));
         } else {
@@ -95,7 +95,12 @@ static void delay(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vi
             size_t used = strlen(label);
             snprintf(label + used, sizeof label - used, "%s%s", k ? ", " : "", name ? name : "state");
         }
-        s->items[D].layer = s->items[C].layer; /* beside its cell, outside the column */
+        /* Beside its cell: right of it, or left when its final state starts a loop drawn right of it. */
+        int passed_on = 0;
+        for (int b = 0; b < c->n_loops; b++) passed_on |= c->loops[b].used && c->loops[b].follows == li + 1;
+        s->items[D].layer = s->items[C].layer;
+        s->items[D].col = s->items[C].col;
+        s->items[D].side = passed_on ? -1 : 1;
         recur_draw_edge_add(s, C, D, DRAW_E_STATE, 0, label);
         int back = recur_draw_edge_add(s, D, C, DRAW_E_STATE, 0, "");
         if (back >= 0) s->edges[back].loose = 1;
@@ -134,7 +139,8 @@ recur_status recur_draw_rolled(draw_ctx *c, draw_scene *s)
 {
     int any = 0;
     for (int li = 0; li < c->n_loops; li++) any |= c->loops[li].used;
-    s->op_level = c->o.level == RECUR_LEVEL_OP || !any;
+    s->op_level = c->o.level != RECUR_LEVEL_CELL || !any;
+    s->pinned = !s->op_level;
     int *clusters = malloc(sizeof *clusters * ((size_t)c->n_loops + 1));
     int32_t *item = malloc(sizeof *item * ((size_t)c->n_keys + 1));
     draw_vis vis = {0};
@@ -149,18 +155,15 @@ recur_status recur_draw_rolled(draw_ctx *c, draw_scene *s)
         for (int li = 0; li < c->n_loops; li++)
             if (c->loops[li].used) delay(c, s, item, &vis, clusters, li);
         recur_draw_outputs(c, s, item, &vis);
+        recur_draw_attention(c, s);
         if (!s->op_level) recur_draw_join_layers(s);
         int top = 0;
         for (int i = 0; i < s->n_items; i++)
-            if (s->items[i].layer > top) top = s->items[i].layer;
-        for (int i = 0; i < s->n_items; i++) {
-            draw_item *it = &s->items[i];
-            if (it->kind != DRAW_OUTPUT) continue;
-            it->layer = top + 1 + it->a;
-            it->col = it->loop >= 0 ? c->loops[it->loop].col0 : -1;
-        }
+            if (s->items[i].kind != DRAW_OUTPUT && s->items[i].layer > top) top = s->items[i].layer;
+        recur_draw_place_outputs(c, s, top, 3); /* a final state after the delay (1) and its label (2) */
         if (c->o.feedback) feedback(c, s);
     }
+    if (s->pinned) recur_draw_nudge(c, s);
     recur_draw_vis_free(&vis);
     free(clusters), free(item);
     if (st == RECUR_OK && s->st != RECUR_OK) st = recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");

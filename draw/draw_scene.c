@@ -17,10 +17,9 @@
 
 #include "draw.h"
 
-#define FONT "Helvetica,Arial,sans-serif"
-
-static const char *const kind_prefix[DRAW_KIND_COUNT] = {"in", "cell", "grad", "join", "op", "param",
-                                                         "out", "loss", "init", "delay", "ell"};
+static const char *const kind_prefix[DRAW_KIND_COUNT] = {"in",   "cell",  "grad", "join", "op",   "param", "out",
+                                                         "loss", "init",  "delay", "ell", "label", "memory",
+                                                         "attn", "glyph", "note"};
 
 static uint32_t mix(uint32_t h, uint32_t x)
 {
@@ -28,9 +27,9 @@ static uint32_t mix(uint32_t h, uint32_t x)
     return h;
 }
 
-static uint32_t item_hash(draw_kind kind, int a, int b)
+static uint32_t item_hash(draw_kind kind, int a, int b, int space)
 {
-    return mix(mix(mix(17u, (uint32_t)kind), (uint32_t)a), (uint32_t)b);
+    return mix(mix(mix(mix(17u, (uint32_t)kind), (uint32_t)a), (uint32_t)b), (uint32_t)space);
 }
 
 static uint32_t edge_hash(int from, int to, draw_edge_kind kind, int tag)
@@ -45,7 +44,7 @@ static int rehash(draw_scene *s, int32_t **table, int *cap, int n, int items)
     int32_t *t = calloc((size_t)new_cap, sizeof *t);
     if (!t) return 0;
     for (int i = 0; i < n; i++) {
-        uint32_t h = items ? item_hash(s->items[i].kind, s->items[i].a, s->items[i].b)
+        uint32_t h = items ? item_hash(s->items[i].kind, s->items[i].a, s->items[i].b, s->items[i].space)
                            : edge_hash(s->edges[i].from, s->edges[i].to, s->edges[i].kind, s->edges[i].tag);
         uint32_t j = h & (uint32_t)(new_cap - 1);
         while (t[j]) j = (j + 1) & (uint32_t)(new_cap - 1);
@@ -60,10 +59,10 @@ static int rehash(draw_scene *s, int32_t **table, int *cap, int n, int items)
 int recur_draw_item_find(const draw_scene *s, draw_kind kind, int a, int b)
 {
     if (!s->item_hash_cap) return -1;
-    uint32_t j = item_hash(kind, a, b) & (uint32_t)(s->item_hash_cap - 1);
+    uint32_t j = item_hash(kind, a, b, s->space) & (uint32_t)(s->item_hash_cap - 1);
     for (; s->item_hash[j]; j = (j + 1) & (uint32_t)(s->item_hash_cap - 1)) {
         const draw_item *it = &s->items[s->item_hash[j] - 1];
-        if (it->kind == kind && it->a == a && it->b == b) return s->item_hash[j] - 1;
+        if (it->kind == kind && it->a == a && it->b == b && it->space == s->space) return s->item_hash[j] - 1;
     }
     return -1;
 }
@@ -83,7 +82,7 @@ int recur_draw_item_add(draw_scene *s, draw_kind kind, int a, int b, const char 
         goto nomem;
     draw_item *it = &s->items[s->n_items];
     memset(it, 0, sizeof *it);
-    it->kind = kind, it->a = a, it->b = b;
+    it->kind = kind, it->a = a, it->b = b, it->space = s->space;
     it->layer = it->col = it->cluster = it->loop = it->level = -1;
     if (b >= 0)
         snprintf(it->name, sizeof it->name, "%s_%d_%d", kind_prefix[kind], a, b);
@@ -91,7 +90,7 @@ int recur_draw_item_add(draw_scene *s, draw_kind kind, int a, int b, const char 
         snprintf(it->name, sizeof it->name, "%s_%d", kind_prefix[kind], a);
     it->label = strdup(label ? label : "");
     if (!it->label) goto nomem;
-    uint32_t j = item_hash(kind, a, b) & (uint32_t)(s->item_hash_cap - 1);
+    uint32_t j = item_hash(kind, a, b, s->space) & (uint32_t)(s->item_hash_cap - 1);
     while (s->item_hash[j]) j = (j + 1) & (uint32_t)(s->item_hash_cap - 1);
     s->item_hash[j] = ++s->n_items;
     return s->n_items - 1;
@@ -174,6 +173,14 @@ static void set(void *obj, const char *name, const char *value)
     agsafeset(obj, (char *)name, (char *)value, "");
 }
 
+/* Sets a numeric attribute. */
+static void setf(void *obj, const char *name, double value)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.4g", value);
+    set(obj, name, buf);
+}
+
 /* Escapes a label for Graphviz, whose labels read "\n", "\l" and "\N" as escapes. */
 static void escape_label(const char *in, char *out, size_t len)
 {
@@ -185,47 +192,62 @@ static void escape_label(const char *in, char *out, size_t len)
     out[j] = '\0';
 }
 
-static void style_item(Agnode_t *n, const draw_item *it, int op_level)
+/* The type of a drawing: the family and the cells' size, the rest in proportion. */
+typedef struct type {
+    const char *font;
+    double size;
+} type;
+
+static void style_item(Agraph_t *G, Agnode_t *n, const draw_item *it, int op_level, const type *ty)
 {
     char label[512];
-    escape_label(it->label, label, sizeof label);
-    set(n, "label", label);
+    if (it->html) {
+        set(n, "label", ""); /* declared plain; an HTML string is set through agstrdup_html */
+        char *h = agstrdup_html(G, it->label);
+        agxset(n, agattr(G, AGNODE, "label", NULL), h);
+        agstrfree(G, h);
+    } else {
+        escape_label(it->label, label, sizeof label);
+        set(n, "label", label);
+    }
+    double small = 0.8 * ty->size;
     switch (it->kind) {
     case DRAW_INPUT:
         set(n, "style", "rounded");
+        if (op_level) setf(n, "fontsize", small);
         break;
     case DRAW_CELL:
         set(n, "style", "rounded,filled");
         set(n, "fillcolor", it->reverse ? "#fbe3cf" : "#dbe9f6");
-        set(n, "height", "0.45");
-        set(n, "width", "0.8");
+        set(n, "height", "0.5");
+        set(n, "width", "0.9");
         break;
     case DRAW_GRAD:
         set(n, "style", "rounded,filled");
         set(n, "fillcolor", "#f8d7d7");
         set(n, "color", "#b00000");
-        set(n, "height", "0.45");
-        set(n, "width", "0.8");
+        set(n, "height", "0.5");
+        set(n, "width", "0.9");
         break;
     case DRAW_JOIN:
         if (strlen(it->label) <= 2) {
             set(n, "shape", "circle");
-            set(n, "width", "0.3");
+            set(n, "width", "0.34");
             set(n, "fixedsize", "true");
         } else {
-            set(n, "fontsize", "10");
+            setf(n, "fontsize", small);
         }
         break;
     case DRAW_OP:
         set(n, "style", "rounded,filled");
-        set(n, "fillcolor", "white");
-        set(n, "fontsize", "10");
+        set(n, "fillcolor", it->grad ? "#fdf0f0" : "white");
+        setf(n, "fontsize", small);
         break;
     case DRAW_PARAM:
         set(n, "style", "filled");
         set(n, "fillcolor", "#eeeeee");
         set(n, "color", "#888888");
-        set(n, "fontsize", "9");
+        setf(n, "fontsize", 0.7 * ty->size);
         set(n, "height", "0.25");
         break;
     case DRAW_OUTPUT:
@@ -239,25 +261,59 @@ static void style_item(Agnode_t *n, const draw_item *it, int op_level)
         break;
     case DRAW_INIT:
         set(n, "shape", "circle");
-        set(n, "width", "0.22");
+        set(n, "width", "0.26");
         set(n, "fixedsize", "true");
         break;
     case DRAW_DELAY:
         set(n, "shape", "square");
         set(n, "style", "filled");
         set(n, "fillcolor", "black");
-        set(n, "width", "0.16");
-        set(n, "height", "0.16");
+        set(n, "width", "0.18");
+        set(n, "height", "0.18");
         set(n, "fixedsize", "true");
         break;
     case DRAW_ELLIPSIS:
         set(n, "shape", "plaintext");
-        set(n, "fontsize", "18");
+        setf(n, "fontsize", 1.3 * ty->size);
+        break;
+    case DRAW_LABEL:
+        set(n, "shape", "plaintext");
+        setf(n, "fontsize", small);
+        set(n, "margin", "0.02,0.01");
+        set(n, "height", "0.1");
+        set(n, "width", "0.1");
+        break;
+    case DRAW_MEMORY:
+        set(n, "style", "filled");
+        set(n, "fillcolor", "#f3e8fb");
+        set(n, "color", "#7b4fa0");
+        setf(n, "fontsize", small);
+        break;
+    case DRAW_ATTN:
+        set(n, "shape", "ellipse");
+        set(n, "style", "filled");
+        set(n, "fillcolor", "#f3e8fb");
+        set(n, "color", "#7b4fa0");
+        setf(n, "fontsize", small);
+        break;
+    case DRAW_GLYPH:
+        set(n, "shape", "circle");
+        set(n, "width", "0.34");
+        set(n, "fixedsize", "true");
+        set(n, "style", "filled");
+        set(n, "fillcolor", "white");
+        break;
+    case DRAW_NOTE:
+        set(n, "shape", "plaintext");
+        setf(n, "fontsize", small);
         break;
     case DRAW_KIND_COUNT:
         break;
     }
-    if (op_level && it->kind == DRAW_INPUT) set(n, "fontsize", "10");
+    if (it->highlight) {
+        set(n, "color", "#e06000");
+        set(n, "penwidth", "2.5");
+    }
 }
 
 static void style_edge(Agedge_t *e, const draw_edge *d, int op_level)
@@ -290,11 +346,22 @@ static void style_edge(Agedge_t *e, const draw_edge *d, int op_level)
     case DRAW_E_GRAD:
         set(e, "color", "#c00000");
         break;
+    case DRAW_E_ATTENTION:
+        set(e, "style", "dotted");
+        set(e, "color", "#7b4fa0");
+        set(e, "penwidth", "1.4");
+        break;
     case DRAW_E_INVIS:
         set(e, "style", "invis");
         break;
+    case DRAW_E_KIND_COUNT:
+        break;
     }
     if (d->loose) set(e, "constraint", "false");
+    if (d->highlight) {
+        set(e, "color", "#e06000");
+        set(e, "penwidth", "3");
+    }
     /* xlabel, not label: dot lays out labels of flat edges with extra ranks, and crashes on some. */
     if (d->label[0]) set(e, "xlabel", d->label);
 }
@@ -371,101 +438,16 @@ static int passes(const draw_scene *s, const place *pl, int a, int b)
     return 0;
 }
 
-Agraph_t *recur_draw_scene_graph(const draw_scene *s, const char *title)
+/* dot's rank groups, and the invisible edges keeping layers, rows and columns in order. */
+static int dot_order(Agraph_t *G, const draw_scene *s, Agnode_t **node, place *pl)
 {
-    Agraph_t *G = agopen("recur", Agdirected, recur_draw_disc());
-    if (!G) return NULL;
-    /* Declarations with their defaults, in a fixed order. */
-    agattr(G, AGRAPH, "rankdir", "BT");
-    agattr(G, AGRAPH, "newrank", "true");
-    agattr(G, AGRAPH, "nodesep", s->op_level ? "0.2" : "0.3");
-    agattr(G, AGRAPH, "ranksep", s->op_level ? "0.25" : "0.35");
-    agattr(G, AGRAPH, "fontname", FONT);
-    agattr(G, AGRAPH, "fontsize", "14");
-    agattr(G, AGRAPH, "labelloc", "t");
-    agattr(G, AGRAPH, "label", "");
-    agattr(G, AGRAPH, "style", "");
-    agattr(G, AGRAPH, "color", "");
-    agattr(G, AGRAPH, "fillcolor", "");
-    agattr(G, AGRAPH, "rank", "");
-    agattr(G, AGNODE, "fontname", FONT);
-    agattr(G, AGNODE, "fontsize", "12");
-    agattr(G, AGNODE, "shape", "box");
-    agattr(G, AGNODE, "height", "0.3");
-    agattr(G, AGNODE, "width", "0.3");
-    agattr(G, AGNODE, "margin", "0.08,0.04");
-    agattr(G, AGEDGE, "fontname", FONT);
-    agattr(G, AGEDGE, "fontsize", "9");
-    agattr(G, AGEDGE, "arrowsize", "0.6");
-
-    Agraph_t **sub = calloc((size_t)s->n_clusters + 1, sizeof *sub);
-    Agnode_t **node = calloc((size_t)s->n_items + 1, sizeof *node);
-    place *pl = malloc(sizeof *pl * ((size_t)s->n_items + 1));
-    if (!sub || !node || !pl) goto fail;
-    for (int i = 0; i < s->n_clusters; i++) {
-        const draw_cluster *cl = &s->clusters[i];
-        Agraph_t *parent = cl->parent >= 0 ? sub[cl->parent] : G;
-        sub[i] = agsubg(parent, (char *)cl->name, 1);
-        if (!sub[i]) goto fail;
-        char label[256];
-        escape_label(cl->label, label, sizeof label);
-        set(sub[i], "label", label);
-        switch (cl->style) {
-        case DRAW_CL_CELL:
-            set(sub[i], "style", "rounded,filled");
-            set(sub[i], "fillcolor", cl->reverse ? "#fdf0e4" : "#eaf2fb");
-            set(sub[i], "color", cl->reverse ? "#e6a06a" : "#7aa6d6");
-            set(sub[i], "fontsize", "10");
-            break;
-        case DRAW_CL_GRAD:
-            set(sub[i], "style", "rounded,filled");
-            set(sub[i], "fillcolor", "#fbeaea");
-            set(sub[i], "color", "#c00000");
-            set(sub[i], "fontsize", "10");
-            break;
-        }
-    }
-    for (int i = 0; i < s->n_items; i++) {
-        const draw_item *it = &s->items[i];
-        node[i] = agnode(it->cluster >= 0 ? sub[it->cluster] : G, (char *)it->name, 1);
-        if (!node[i]) goto fail;
-        style_item(node[i], it, s->op_level);
-        pl[i] = (place){it->layer, it->col, i};
-    }
-    qsort(pl, (size_t)s->n_items, sizeof *pl, by_col_layer);
-    for (int i = 0; i < s->n_edges; i++) {
-        const draw_edge *d = &s->edges[i];
-        const draw_item *a = &s->items[d->from], *b = &s->items[d->to];
-        /* Right to left within a layer: written left to right, drawn backwards; so is an output fed
-         * back down to an input, which dot then routes as an ordinary upward edge. */
-        int back = (a->layer >= 0 && a->layer == b->layer && a->col > b->col && b->col >= 0) ||
-                   d->kind == DRAW_E_FEEDBACK;
-        Agedge_t *e = back ? agedge(G, node[d->to], node[d->from], NULL, 1) : agedge(G, node[d->from], node[d->to], NULL, 1);
-        if (!e) goto fail;
-        style_edge(e, d, s->op_level);
-        if (back) set(e, "dir", "back");
-        /* An edge passing an item of its column: into a cell on the left side, else on the right,
-         * so that the edges around a row never cross and every column looks alike. */
-        if (!back && passes(s, pl, d->from, d->to)) {
-            const char *side = b->kind == DRAW_CELL || b->kind == DRAW_GRAD ? "w" : "e";
-            set(e, "tailport", side);
-            set(e, "headport", side);
-        }
-    }
-    /* Rank groups, and invisible edges keeping the layers in order. */
     qsort(pl, (size_t)s->n_items, sizeof *pl, by_layer);
     Agnode_t *prev_first = NULL;
     for (int i = 0; i < s->n_items;) {
         int j = i;
         while (j < s->n_items && pl[j].layer == pl[i].layer) j++;
         if (pl[i].layer >= 0) {
-            char name[32];
-            snprintf(name, sizeof name, "rank_%d", pl[i].layer);
-            Agraph_t *r = agsubg(G, name, 1);
-            if (!r) goto fail;
-            set(r, "rank", "same");
-            for (int k = i; k < j; k++) agsubnode(r, node[pl[k].idx], 1);
-            if (prev_first && !invisible(G, prev_first, node[pl[i].idx], "0", 0)) goto fail;
+            if (prev_first && !invisible(G, prev_first, node[pl[i].idx], "0", 0)) return 0;
             prev_first = node[pl[i].idx];
         }
         i = j;
@@ -475,28 +457,172 @@ Agraph_t *recur_draw_scene_graph(const draw_scene *s, const char *title)
     for (int i = 1; i < s->n_items; i++)
         if (pl[i].layer >= 0 && pl[i].layer == pl[i - 1].layer && pl[i - 1].col >= 0 && pl[i].col > pl[i - 1].col &&
             !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "0", 1))
-            goto fail;
+            return 0;
     /* Columns: each item above the one below it in its column. */
     qsort(pl, (size_t)s->n_items, sizeof *pl, by_col_layer);
     for (int i = 1; i < s->n_items; i++)
         if (pl[i].col >= 0 && pl[i].col == pl[i - 1].col && pl[i - 1].layer >= 0 && pl[i].layer > pl[i - 1].layer &&
             !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "8", 0))
-            goto fail;
+            return 0;
     /* Feedback edges from the outputs down to the inputs keep the columns in order only so. */
     for (int i = 0; i < s->n_edges; i++)
         if (s->edges[i].kind == DRAW_E_FEEDBACK) {
             agsafeset(G, "ordering", "out", "");
             break;
         }
-    if (title && *title) {
+    return 1;
+}
+
+Agraph_t *recur_draw_scene_graph(const draw_scene *s, const recur_draw_opts *o, Agnode_t **node, Agedge_t **edge)
+{
+    Agraph_t *G = agopen("recur", Agdirected, recur_draw_disc());
+    if (!G) return NULL;
+    type ty = {o->font && *o->font ? o->font : RECUR_DRAW_FONT, o->font_size > 0 ? o->font_size : 14};
+    char size[64] = "";
+    if (o->width > 0 || o->height > 0)
+        snprintf(size, sizeof size, "%.4g,%.4g", o->width > 0 ? o->width : 1000.0, o->height > 0 ? o->height : 1000.0);
+    char font_size[32], edge_size[32];
+    snprintf(font_size, sizeof font_size, "%.4g", ty.size);
+    snprintf(edge_size, sizeof edge_size, "%.4g", 0.8 * ty.size);
+    /* Declarations with their defaults, in a fixed order. */
+    agattr(G, AGRAPH, "rankdir", "BT");
+    agattr(G, AGRAPH, "newrank", "true");
+    agattr(G, AGRAPH, "nodesep", s->op_level ? "0.2" : "0.3");
+    agattr(G, AGRAPH, "ranksep", s->op_level ? "0.25" : "0.35");
+    agattr(G, AGRAPH, "fontname", (char *)ty.font);
+    agattr(G, AGRAPH, "fontsize", font_size);
+    agattr(G, AGRAPH, "labelloc", "t");
+    agattr(G, AGRAPH, "label", "");
+    agattr(G, AGRAPH, "size", size);
+    agattr(G, AGRAPH, "style", "");
+    agattr(G, AGRAPH, "color", "");
+    agattr(G, AGRAPH, "fillcolor", "");
+    agattr(G, AGRAPH, "rank", "");
+    agattr(G, AGNODE, "fontname", (char *)ty.font);
+    agattr(G, AGNODE, "fontsize", font_size);
+    agattr(G, AGNODE, "shape", "box");
+    agattr(G, AGNODE, "height", "0.3");
+    agattr(G, AGNODE, "width", "0.3");
+    agattr(G, AGNODE, "margin", "0.1,0.05");
+    agattr(G, AGEDGE, "fontname", (char *)ty.font);
+    agattr(G, AGEDGE, "fontsize", edge_size);
+    agattr(G, AGEDGE, "arrowsize", "0.7");
+
+    Agraph_t **sub = calloc((size_t)s->n_clusters + 1, sizeof *sub);
+    place *pl = malloc(sizeof *pl * ((size_t)s->n_items + 1));
+    if (!sub || !pl) goto fail;
+    for (int i = 0; i < s->n_clusters; i++) {
+        const draw_cluster *cl = &s->clusters[i];
+        Agraph_t *parent = cl->parent >= 0 ? sub[cl->parent] : G;
+        sub[i] = agsubg(parent, (char *)cl->name, 1);
+        if (!sub[i]) goto fail;
+        char label[256];
+        escape_label(cl->label, label, sizeof label);
+        set(sub[i], "label", label);
+        set(sub[i], "style", "rounded,filled");
+        set(sub[i], "fontsize", edge_size);
+        switch (cl->style) {
+        case DRAW_CL_CELL:
+            set(sub[i], "fillcolor", cl->reverse ? "#fdf0e4" : "#eaf2fb");
+            set(sub[i], "color", cl->reverse ? "#e6a06a" : "#7aa6d6");
+            break;
+        case DRAW_CL_GRAD:
+            set(sub[i], "fillcolor", "#fbeaea");
+            set(sub[i], "color", "#c00000");
+            break;
+        }
+    }
+    for (int i = 0; i < s->n_items; i++) {
+        const draw_item *it = &s->items[i];
+        pl[i] = (place){it->dropped ? -1 : it->layer, it->col, i};
+        if (it->dropped) continue;
+        node[i] = agnode(it->cluster >= 0 ? sub[it->cluster] : G, (char *)it->name, 1);
+        if (!node[i]) goto fail;
+        style_item(G, node[i], it, s->op_level, &ty);
+    }
+    qsort(pl, (size_t)s->n_items, sizeof *pl, by_col_layer);
+    for (int i = 0; i < s->n_edges; i++) {
+        const draw_edge *d = &s->edges[i];
+        const draw_item *a = &s->items[d->from], *b = &s->items[d->to];
+        if ((s->pinned && d->kind == DRAW_E_INVIS) || a->dropped || b->dropped) continue; /* nothing to route */
+        /* dot: right to left within a layer, written left to right and drawn backwards; so is an output fed
+         * back down to an input, which dot then routes as an ordinary upward edge. */
+        int back = !s->pinned && ((a->layer >= 0 && a->layer == b->layer && a->col > b->col && b->col >= 0) ||
+                                  d->kind == DRAW_E_FEEDBACK);
+        Agedge_t *e = back ? agedge(G, node[d->to], node[d->from], NULL, 1) : agedge(G, node[d->from], node[d->to], NULL, 1);
+        if (!e) goto fail;
+        edge[i] = e;
+        style_edge(e, d, s->op_level);
+        if (back) set(e, "dir", "back");
+        /* dot: an edge passing an item of its column: into a cell on the left side, else on the right,
+         * so that the edges around a row never cross and every column looks alike. */
+        if (!s->pinned && !back && passes(s, pl, d->from, d->to)) {
+            const char *side = b->kind == DRAW_CELL || b->kind == DRAW_GRAD ? "w" : "e";
+            set(e, "tailport", side);
+            set(e, "headport", side);
+        }
+    }
+    /* Rank groups by layer (the pinned layout ignores them; they name each item's layer). */
+    qsort(pl, (size_t)s->n_items, sizeof *pl, by_layer);
+    for (int i = 0; i < s->n_items;) {
+        int j = i;
+        while (j < s->n_items && pl[j].layer == pl[i].layer) j++;
+        if (pl[i].layer >= 0) {
+            char name[32];
+            snprintf(name, sizeof name, "rank_%d", pl[i].layer);
+            Agraph_t *r = agsubg(G, name, 1);
+            if (!r) goto fail;
+            set(r, "rank", "same");
+            for (int k = i; k < j; k++)
+                if (s->items[pl[k].idx].kind != DRAW_NOTE || !s->pinned) agsubnode(r, node[pl[k].idx], 1);
+        }
+        i = j;
+    }
+    if (!s->pinned && !dot_order(G, s, node, pl)) goto fail;
+    if (o->title && *o->title) {
         char label[512];
-        escape_label(title, label, sizeof label);
+        escape_label(o->title, label, sizeof label);
         agset(G, "label", label);
     }
-    free(sub), free(node), free(pl);
+    free(sub), free(pl);
     return G;
 fail:
-    free(sub), free(node), free(pl);
+    free(sub), free(pl);
     agclose(G);
     return NULL;
+}
+
+void recur_draw_scene_append(draw_scene *to, const draw_scene *from, const char *prefix, int cols)
+{
+    int item0 = to->n_items, cluster0 = to->n_clusters, space = to->space;
+    for (int i = 0; i < from->n_clusters && to->st == RECUR_OK; i++) {
+        const draw_cluster *cl = &from->clusters[i];
+        char name[48];
+        snprintf(name, sizeof name, "%s%s", prefix, cl->name + 8); /* after "cluster_" */
+        int k = recur_draw_cluster_add(to, name, cl->label, cl->parent >= 0 ? cl->parent + cluster0 : -1, cl->style);
+        if (k >= 0) to->clusters[k].reverse = cl->reverse;
+    }
+    to->space = space + 1; /* the copies are items of their own, whatever their kind and identity */
+    for (int i = 0; i < from->n_items && to->st == RECUR_OK; i++) {
+        const draw_item *it = &from->items[i];
+        int I = recur_draw_item_add(to, it->kind, it->a, it->b, it->label);
+        if (I < 0) break;
+        draw_item *copy = &to->items[I];
+        char *label = copy->label;
+        *copy = *it;
+        copy->label = label;
+        copy->space = to->space;
+        snprintf(copy->name, sizeof copy->name, "%s%s", prefix, it->name);
+        if (copy->col >= 0) copy->col += cols;
+        if (copy->cluster >= 0) copy->cluster += cluster0;
+    }
+    to->space = space;
+    for (int i = 0; i < from->n_edges && to->st == RECUR_OK; i++) {
+        const draw_edge *e = &from->edges[i];
+        int k = recur_draw_edge_add(to, e->from + item0, e->to + item0, e->kind, e->tag, e->label);
+        if (k < 0) return;
+        draw_edge copy = *e;
+        copy.from = e->from + item0, copy.to = e->to + item0;
+        to->edges[k] = copy;
+    }
 }

@@ -113,6 +113,28 @@ static void mark_sequence(draw_ctx *c, int32_t id, int li, int64_t T, int32_t *s
     }
 }
 
+/*
+ * A concatenation along axis 0 of the gradients of one loop's steps 0 ..
+ * T - 1, part t at step t (how gradient batching joins the per-step
+ * gradients of a sequence): 1 + the loop, else 0. Its row t belongs to
+ * step t, so the gradients drawn from it stay per step.
+ */
+static int per_step_concat(const recur_graph *g, const recur_node *n)
+{
+    if (n->op != RECUR_OP_CONCAT || n->attr.i[0] != 0 || n->n_in < 2) return 0;
+    int L = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        int li;
+        int64_t t;
+        const recur_node *part = &g->nodes[n->in[k]];
+        if (!recur_grad_step(g, n->in[k], &li, &t) || !li || t != k || (L && li != L) ||
+            part->shape.d[0] != g->nodes[n->in[0]].shape.d[0])
+            return 0;
+        L = li;
+    }
+    return g->loops[L - 1].T == n->n_in && n->shape.d[0] == n->n_in ? L : 0;
+}
+
 /* Node v (outer, row-wise) in topological order: time-distributed if its aligned operands are. */
 static void mark_row_wise(draw_ctx *c, int32_t v)
 {
@@ -246,6 +268,9 @@ recur_status recur_draw_time(draw_ctx *c)
         } else if (n->op == RECUR_OP_ALIAS) {
             c->td[v] = c->td[n->in[0]];
             c->axis[v] = c->axis[n->in[0]];
+        } else if ((li = per_step_concat(g, n))) {
+            c->td[v] = n->n_in;
+            c->axis[v] = li - 1;
         } else if (row_wise(c->g, n)) {
             mark_row_wise(c, v);
         }
@@ -413,6 +438,10 @@ void recur_draw_operands(draw_ctx *c, draw_key k, draw_refs *out)
         return;
     }
     if (c->token[k.id] == 1) return; /* a sequence token: where the drawing starts */
+    if (k.t != DRAW_NOSTEP && per_step_concat(g, n)) { /* row t is step t's part */
+        recur_draw_resolve(c, n->in[k.t], DRAW_NOSTEP, 0, 0, out);
+        return;
+    }
     for (int i = 0; i < n->n_in; i++) {
         int32_t in = n->in[i];
         int timed = k.t != DRAW_NOSTEP && time_operand(g, n, i) && c->td[in] == c->td[k.id];

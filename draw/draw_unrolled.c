@@ -74,9 +74,10 @@ static int32_t cell_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     if (key.t == DRAW_NOSTEP) return DRAW_HIDDEN;
     int col = recur_draw_col(c, c->axis[key.id], key.t);
     if (col < 0) return DRAW_DROPPED;
-    if (c->token[key.id] == 1) {
-        recur_draw_token_label(c, key.id, key.t, label, sizeof label);
-        return place(s, DRAW_INPUT, key.id, key.t, label, 0, col, c->axis[key.id]);
+    if (c->token[key.id] == 1) { /* one box per step for all the tokens of the loop (ids and their mask) */
+        int li = c->axis[key.id];
+        recur_draw_step_label(c, li, key.t, label, sizeof label);
+        return place(s, DRAW_INPUT, c->first_token[li], key.t, label, 0, col, li);
     }
     if (c->join[key.id])
         return place(s, DRAW_JOIN, key.id, key.t, recur_draw_join_label(c, key.id), -1, col, c->axis[key.id]);
@@ -155,6 +156,66 @@ static void row_ellipses(draw_ctx *c, draw_scene *s)
     }
 }
 
+/* 1 if gradient outputs i and j are read from the same items. */
+static int same_sources(const draw_scene *s, int i, int j)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int a = pass ? j : i, b = pass ? i : j;
+        for (int e = 0; e < s->n_edges; e++) {
+            if (s->edges[e].to != a || s->edges[e].kind == DRAW_E_INVIS) continue;
+            int found = 0;
+            for (int f = 0; f < s->n_edges && !found; f++)
+                found = s->edges[f].to == b && s->edges[f].from == s->edges[e].from && s->edges[f].kind != DRAW_E_INVIS;
+            if (!found) return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Cell level, backward view: the gradients of the weights. Those read from
+ * the same gradient cells (a layer's W_ih, W_hh and biases) share one box
+ * listing them; each box sits a layer above the highest cell it reads (or
+ * above the top gradient row), where its cells' edges gather.
+ */
+static void grad_outputs(draw_scene *s, int grad_top)
+{
+    int right = 0;
+    for (int i = 0; i < s->n_items; i++)
+        if (s->items[i].col > right) right = s->items[i].col;
+    for (int i = 0; i < s->n_items; i++) {
+        draw_item *it = &s->items[i];
+        if (it->kind != DRAW_OUTPUT || !it->grad || it->dropped) continue;
+        for (int j = i + 1; j < s->n_items; j++) {
+            draw_item *o = &s->items[j];
+            if (o->kind != DRAW_OUTPUT || !o->grad || o->dropped || o->col >= 0 || it->col >= 0 || !same_sources(s, i, j))
+                continue;
+            size_t n = strlen(it->label) + strlen(o->label) + 2;
+            char *label = malloc(n);
+            if (!label) {
+                s->st = RECUR_ERR_NOMEM;
+                return;
+            }
+            snprintf(label, n, "%s\n%s", it->label, o->label);
+            free(it->label);
+            it->label = label;
+            o->dropped = 1;
+            for (int e = 0; e < s->n_edges; e++)
+                if (s->edges[e].to == j) s->edges[e].kind = DRAW_E_INVIS;
+        }
+        int layer = -1;
+        for (int e = 0; e < s->n_edges; e++)
+            if (s->edges[e].to == i && s->edges[e].kind != DRAW_E_INVIS && s->items[s->edges[e].from].layer > layer)
+                layer = s->items[s->edges[e].from].layer;
+        if (it->col >= 0) {
+            it->layer = grad_top + 10;
+        } else { /* right of the columns, clear of the edges between the rows */
+            it->layer = (layer >= 0 ? layer : grad_top) + 5;
+            it->col = right + 1;
+        }
+    }
+}
+
 /*
  * Generation: each step's output (or cell) feeds the next step's input
  * token, for the loops that follow another (decoders), else for the loops
@@ -186,7 +247,8 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
     for (int li = 0; li < c->n_loops; li++)
         if (c->loops[li].used && c->loops[li].col0 + c->loops[li].width > n_cols)
             n_cols = c->loops[li].col0 + c->loops[li].width;
-    s->op_level = c->o.level == RECUR_LEVEL_OP || n_cols == 0;
+    s->op_level = c->o.level != RECUR_LEVEL_CELL || n_cols == 0;
+    s->pinned = !s->op_level;
     int32_t *item = malloc(sizeof *item * ((size_t)c->n_keys + 1));
     draw_vis vis = {0};
     if (!item) return recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
@@ -199,6 +261,7 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
         item[j] = s->op_level ? op_item(c, s, j, loss_item) : cell_item(c, s, j, loss_item);
     recur_status st = s->st == RECUR_OK ? recur_draw_connect(c, s, item, &vis) : RECUR_ERR_NOMEM;
     if (st == RECUR_OK) recur_draw_outputs(c, s, item, &vis);
+    if (st == RECUR_OK) recur_draw_attention(c, s);
 
     /* Layers of what recur_draw_connect and recur_draw_outputs made, then of the outputs and gradients. */
     int top = 0;
@@ -213,16 +276,11 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
     if (!s->op_level) recur_draw_join_layers(s);
     for (int i = 0; i < s->n_items; i++)
         if (!s->items[i].grad && s->items[i].layer > top) top = s->items[i].layer;
+    recur_draw_place_outputs(c, s, top, 1);
     int n_fwd_out = 0;
-    for (int k = 0; k < c->n_out; k++) {
-        int grad = c->o.view == RECUR_VIEW_BACKWARD && !c->fwd[c->out[k].id];
-        if (!grad) n_fwd_out++;
-        for (int i = 0; i < s->n_items; i++) {
-            draw_item *it = &s->items[i];
-            if (it->kind != DRAW_OUTPUT || it->a != k) continue;
-            if (!grad) it->layer = top + 1 + k;
-        }
-    }
+    for (int i = 0; i < s->n_items; i++)
+        if (s->items[i].kind == DRAW_OUTPUT && !s->items[i].grad && s->items[i].layer - top > n_fwd_out)
+            n_fwd_out = s->items[i].layer - top;
     if (c->o.view == RECUR_VIEW_BACKWARD && loss_item >= 0) {
         int loss_layer = top + 1 + n_fwd_out, grad_top = loss_layer;
         if (!s->op_level) s->items[loss_item].layer = loss_layer;
@@ -232,15 +290,11 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
             it->layer = loss_layer + row_layer(c->n_rows - 1 - c->loops[it->a].row);
             if (it->layer > grad_top) grad_top = it->layer;
         }
-        for (int k = 0; k < c->n_out; k++) {
-            if (c->fwd[c->out[k].id]) continue;
-            for (int i = 0; i < s->n_items; i++)
-                if (s->items[i].kind == DRAW_OUTPUT && s->items[i].a == k && !s->op_level)
-                    s->items[i].layer = grad_top + 10; /* the weights' gradients side by side */
-        }
+        if (!s->op_level) grad_outputs(s, grad_top);
     }
     if (!s->op_level && st == RECUR_OK) row_ellipses(c, s);
     if (c->o.feedback && st == RECUR_OK) feedback(c, s);
+    if (s->pinned) recur_draw_nudge(c, s);
     recur_draw_vis_free(&vis);
     free(item);
     if (st == RECUR_OK && s->st != RECUR_OK) st = recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");

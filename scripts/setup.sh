@@ -4,6 +4,8 @@
 # Debian 12 packages needed to build, test and run recur.
 RECUR_PACKAGES=(gcc libc6-dev pkg-config meson ninja-build python3
                 libcmocka-dev libdnnl-dev libgraphviz-dev zlib1g-dev gnuplot-nox)
+# The diagrams' pinned font ("DejaVu Sans", draw/draw.h): the same figure gives the same bytes everywhere.
+RECUR_PACKAGES+=(fonts-dejavu-core)
 
 recur_missing_packages() {
     local missing=() p

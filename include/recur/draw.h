@@ -54,14 +54,38 @@ extern "C" {
 typedef enum recur_draw_view {
     RECUR_VIEW_ROLLED,    /**< each loop once, with its delay box */
     RECUR_VIEW_UNROLLED,  /**< one column per time step */
-    RECUR_VIEW_BACKWARD   /**< unrolled, with the gradient graph of opts->loss */
+    RECUR_VIEW_BACKWARD,  /**< unrolled, with the gradient graph of opts->loss */
+    RECUR_VIEW_BOTH       /**< rolled and unrolled side by side, joined by "=" (cell level) */
 } recur_draw_view;
 
-/** How much detail: cells or ops. */
+/** How much detail: cells, their insides, or ops. */
 typedef enum recur_draw_level {
-    RECUR_LEVEL_CELL,  /**< one box per cell (and step) */
-    RECUR_LEVEL_OP     /**< every op, grouped per cell (and step) */
+    RECUR_LEVEL_CELL,     /**< one box per cell (and step) */
+    RECUR_LEVEL_OP,       /**< every op, grouped per cell (and step) */
+    RECUR_LEVEL_INTERNALS /**< inside each cell: its gates (sigmoid boxes named "forget gate", ...), its
+                               nonlinearities, its products and sums as x and + circles, each state through
+                               its own delay; the affine maps (W x + U h + b) are folded into the boxes they
+                               feed and the parameters left out. A value a cell names with recur_name keeps its
+                               name (so a custom cell names its gates); an unnamed sigmoid is named by what it
+                               gates: the state (forget), the cell's squashed new state (output), a squashed
+                               input (input), a projection of the state (reset), or both z and 1 - z (update). */
 } recur_draw_level;
+
+/** What a drawing highlights (drawn thick, in orange). */
+typedef enum recur_draw_highlight {
+    RECUR_HIGHLIGHT_NONE,
+    /**
+     * The path through time of the top row: unrolled, from the first input
+     * through every state edge to the last output; in the backward view,
+     * the gradient path from the loss at the last step back through every
+     * gradient cell to step 1 (the path along which gradients vanish or
+     * explode).
+     */
+    RECUR_HIGHLIGHT_TIME_PATH
+} recur_draw_highlight;
+
+/** The most boxes plus edges a drawing may have to be laid out (SVG, PNG, PDF); DOT has no limit. */
+#define RECUR_DRAW_MAX_ITEMS 3000
 
 /**
  * Options of a drawing; a zeroed struct (or NULL) draws the rolled view at
@@ -100,6 +124,37 @@ typedef struct recur_draw_opts {
     int hide_params;
     /** The backward view's loss: the scalar value the gradients were taken of. */
     recur_value loss;
+    /**
+     * Type: the font family (default "DejaVu Sans", Debian's fonts-dejavu-core;
+     * pinned so that a drawing gives the same bytes on every machine that
+     * has it) and the size of the cells' labels in points (default 14; the
+     * other labels are drawn in proportion).
+     */
+    const char *font;
+    double font_size;
+    /** PNG: pixels per inch (default 144). SVG and PDF are drawn in points. */
+    double dpi;
+    /** The largest width and height in inches: a larger drawing is scaled down to fit (0: no limit). */
+    double width, height;
+    /**
+     * Label the state edges of the unrolled and backward views with the
+     * state's name and step (h_t, and c_t beside it for an LSTM), and the
+     * initial state h_0 or h_-1; the rolled view labels its delay.
+     */
+    int state_labels;
+    /** Number the steps from 1 in labels, as some texts do (x_1 ... x_T, initial state h_0). */
+    int one_based;
+    /** Write each cell's equations beside the figure, generated from the graph (h' = tanh(W_ih x + ...)). */
+    int equations;
+    /** A path to highlight. */
+    recur_draw_highlight highlight;
+    /**
+     * The legend explaining the edge styles, drawn whenever the figure uses
+     * more than one (dashed: a context, feedback or exported state; dotted:
+     * attention or a value read at every step; red: gradients): 0 when
+     * needed, 1 always, -1 never.
+     */
+    int legend;
 } recur_draw_opts;
 
 /**
