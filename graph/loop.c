@@ -151,6 +151,7 @@ recur_loop recur_loop_begin(recur_graph *g, const char *name, int reverse)
     L->reverse = reverse != 0;
     L->open = 1;
     L->node = -1;
+    L->lengths = L->mask_seq = L->mask = -1;
     L->first = g->n;
     g->open_loop = ++g->n_loops;
     return (recur_loop){g->n_loops - 1};
@@ -270,6 +271,98 @@ recur_status recur_loop_next(recur_graph *g, recur_loop l, recur_value state, re
     return RECUR_OK;
 }
 
+recur_status recur_loop_lengths(recur_graph *g, recur_loop l, recur_value lengths)
+{
+    recur_loop_rec *L = open_loop_of(g, l, "loop_lengths");
+    if (!L) return g ? g->error.code : RECUR_ERR_ARG;
+    recur_node *n = recur_operand(g, lengths, "loop_lengths");
+    if (!n) return g->error.code;
+    char a[64], b[64];
+    if (n->loop)
+        return recur_set_error(g, RECUR_ERR_STATE, "loop_lengths: lengths \"%s\" of loop \"%s\" is a body value",
+                               recur_node_name(g, lengths.id), L->name);
+    if (L->lengths >= 0)
+        return recur_set_error(g, RECUR_ERR_STATE, "loop_lengths: loop \"%s\" has lengths already (\"%s\")", L->name,
+                               recur_node_name(g, L->lengths));
+    if (L->n_seq == 0)
+        return recur_set_error(g, RECUR_ERR_STATE,
+                               "loop_lengths: loop \"%s\" has no sequence input yet: declare one first (recur_loop_input)",
+                               L->name);
+    if (n->shape.ndim != 1)
+        return recur_set_error(g, RECUR_ERR_SHAPE, "loop_lengths: lengths \"%s\" %s of loop \"%s\" must be a vector [B]",
+                               recur_node_name(g, lengths.id), recur_shape_str(n->shape, a, sizeof a), L->name);
+    int64_t B = n->shape.d[0], T = L->T;
+    for (int k = 0; k < L->n_seq; k++) {
+        recur_shape s = g->nodes[L->seq[k]].shape;
+        if (s.ndim >= 2 && s.d[1] != B)
+            return recur_set_error(g, RECUR_ERR_SHAPE,
+                                   "loop_lengths: lengths \"%s\" %s of loop \"%s\" give %lld sequences, but sequence "
+                                   "\"%s\" %s has a batch of %lld",
+                                   recur_node_name(g, lengths.id), recur_shape_str(n->shape, a, sizeof a), L->name,
+                                   (long long)B, recur_node_name(g, L->seq[k]), recur_shape_str(s, b, sizeof b),
+                                   (long long)s.d[1]);
+    }
+    /* The mask of the real steps [T, B] (checking the lengths when it runs), read step by step as [B, 1]. */
+    const int n0 = g->n;
+    char name[200];
+    recur_value mask = recur_length_mask(g, lengths, T);
+    snprintf(name, sizeof name, "%s.lengths", L->name);
+    if (recur_ok(mask) && recur_set_name(g, mask, name) != RECUR_OK) mask = RECUR_NONE;
+    recur_value seq = recur_ok(mask) ? recur_reshape(g, mask, recur_shape3(T, B, 1)) : RECUR_NONE;
+    recur_value step = recur_ok(seq) ? recur_loop_input(g, l, seq) : RECUR_NONE;
+    if (!recur_ok(step)) {
+        recur_status st = g->error.code;
+        L = &g->loops[l.id];
+        if (L->n_seq > 0 && L->step[L->n_seq - 1] >= n0) L->n_seq--; /* the mask's input, if it was declared */
+        recur_graph_truncate(g, n0);
+        return st;
+    }
+    L = &g->loops[l.id];
+    L->lengths = lengths.id;
+    L->mask_seq = seq.id;
+    L->mask = step.id;
+    return RECUR_OK;
+}
+
+/* v [B, ...] times the step mask m [B, 1] reshaped to v's rank ([B] or [B, 1, ..., 1]). */
+static recur_value masked(recur_graph *g, recur_value m, recur_value v)
+{
+    recur_shape s = recur_value_shape(g, v), ms = {s.ndim, {0}};
+    ms.d[0] = s.ndim >= 1 ? s.d[0] : 1;
+    for (int d = 1; d < s.ndim; d++) ms.d[d] = 1;
+    return recur_mul(g, s.ndim == 2 ? m : recur_reshape(g, m, ms), v);
+}
+
+/*
+ * With lengths, each state is held past its sequence's last step:
+ *   s_{t+1} = m_t next_t + (1 - m_t) s_t,   m_t[b] = (t < lengths[b])
+ * (a reverse loop, walking t down from T - 1, holds its initial state until
+ * the sequence's last step). Builds the held value of every state in the
+ * body and closes the states with it.
+ */
+static recur_status hold_states(recur_graph *g, recur_loop l)
+{
+    recur_loop_rec *L = &g->loops[l.id];
+    recur_value m = {L->mask};
+    for (int k = 0; k < L->n_state; k++) {
+        L = &g->loops[l.id];
+        recur_value state = {L->state[k]}, next = {L->next[k]};
+        recur_shape s = g->nodes[state.id].shape;
+        if (s.ndim < 1 || s.d[0] != g->nodes[m.id].shape.d[0]) {
+            char a[64];
+            return recur_set_error(g, RECUR_ERR_SHAPE,
+                                   "loop_end: state \"%s\" %s of loop \"%s\" has no batch of %lld sequences to hold by "
+                                   "the lengths",
+                                   recur_node_name(g, state.id), recur_shape_str(s, a, sizeof a), L->name,
+                                   (long long)g->nodes[m.id].shape.d[0]);
+        }
+        recur_value held = recur_add(g, masked(g, m, next), recur_sub(g, state, masked(g, m, state)));
+        if (!recur_ok(held)) return g->error.code;
+        g->loops[l.id].next[k] = held.id;
+    }
+    return RECUR_OK;
+}
+
 recur_status recur_loop_end(recur_graph *g, recur_loop l)
 {
     recur_loop_rec *L = open_loop_of(g, l, "loop_end");
@@ -282,6 +375,16 @@ recur_status recur_loop_end(recur_graph *g, recur_loop l)
             return recur_set_error(g, RECUR_ERR_STATE,
                                    "loop_end: state \"%s\" of loop \"%s\" was never closed with recur_loop_next",
                                    recur_node_name(g, L->state[k]), L->name);
+    if (L->lengths >= 0 && !L->held) {
+        const int n0 = g->n;
+        recur_status st = hold_states(g, l);
+        if (st != RECUR_OK) {
+            recur_graph_truncate(g, n0);
+            return st;
+        }
+        L = &g->loops[l.id];
+        L->held = 1;
+    }
     /* The loop node's inputs: sequences, initial states, and every outer value the body uses. */
     int n_in = 0, cap = L->n_seq + L->n_state + 16;
     recur_value *in = malloc(sizeof *in * (size_t)cap);
@@ -383,7 +486,20 @@ static recur_value loop_output(recur_graph *g, recur_loop l, recur_value v, int 
 
 recur_value recur_loop_stacked(recur_graph *g, recur_loop l, recur_value per_step)
 {
-    return loop_output(g, l, per_step, 0, "loop_stacked");
+    recur_value out = loop_output(g, l, per_step, 0, "loop_stacked");
+    if (!recur_ok(out) || g->loops[l.id].mask_seq < 0) return out;
+    /* With lengths, the steps past each sequence's end are zero: out * mask, the mask [T, B, 1, ...]. */
+    const recur_loop_rec *L = &g->loops[l.id];
+    recur_shape s = g->nodes[out.id].shape, ms = {s.ndim, {0}};
+    int64_t B = g->nodes[L->mask_seq].shape.d[1];
+    if (s.ndim < 2 || s.d[1] != B) return out; /* not a value per sequence: nothing to mask */
+    ms.d[0] = s.d[0], ms.d[1] = B;
+    for (int d = 2; d < s.ndim; d++) ms.d[d] = 1;
+    recur_value mask = {L->mask_seq};
+    if (s.ndim != 3) mask = recur_reshape(g, mask, ms);
+    recur_value y = recur_mul(g, out, mask);
+    if (!recur_ok(y)) recur_graph_truncate(g, out.id);
+    return y;
 }
 
 recur_value recur_loop_final(recur_graph *g, recur_loop l, recur_value state)

@@ -20,6 +20,12 @@ static const char *state_name(const recur_cell *cell, int k, char *buf, size_t l
 recur_status recur_cell_over(recur_graph *g, const recur_cell *cell, const char *name, recur_value xs,
                              const recur_value *init, int reverse, recur_seq_result *out)
 {
+    return recur_cell_over_lengths(g, cell, name, xs, RECUR_NONE, init, reverse, out);
+}
+
+recur_status recur_cell_over_lengths(recur_graph *g, const recur_cell *cell, const char *name, recur_value xs,
+                                     recur_value lengths, const recur_value *init, int reverse, recur_seq_result *out)
+{
     if (!g) return RECUR_ERR_ARG;
     if (!cell || !cell->step || !out || cell->n_state < 0 || cell->n_state > RECUR_MAX_CELL_STATES)
         return recur_set_error(g, RECUR_ERR_ARG, "cell_over: need a cell with a step function, 0..%d states and a result",
@@ -70,6 +76,7 @@ recur_status recur_cell_over(recur_graph *g, const recur_cell *cell, const char 
     }
     recur_value x = recur_loop_input(g, L, xs), state[RECUR_MAX_CELL_STATES], next[RECUR_MAX_CELL_STATES], y;
     recur_status st = recur_ok(x) ? RECUR_OK : recur_errcode(g);
+    if (st == RECUR_OK && recur_ok(lengths)) st = recur_loop_lengths(g, L, lengths);
     for (int k = 0; k < cell->n_state && st == RECUR_OK; k++) {
         char buf[32];
         state[k] = recur_loop_state(g, L, state_name(cell, k, buf, sizeof buf), init_v[k]);
@@ -86,6 +93,29 @@ recur_status recur_cell_over(recur_graph *g, const recur_cell *cell, const char 
     out->outputs = recur_loop_stacked(g, L, y);
     for (int k = 0; k < cell->n_state; k++) out->final[k] = recur_loop_final(g, L, state[k]);
     return recur_ok(out->outputs) ? RECUR_OK : recur_errcode(g);
+}
+
+/*
+ * Checks an initial state the caller gave (h0 or c0): [cells, B, H] exactly,
+ * and only states the cell has (a GRU or an RNN has no c0). RECUR_OK, or a
+ * shape error naming the caller's value.
+ */
+static recur_status check_initial(recur_graph *g, const char *name, const char *which, recur_value v, int has,
+                                  recur_shape want, const char *cell)
+{
+    if (!recur_ok(v)) return RECUR_OK;
+    if (recur_value_check(g, v, "rnn") != RECUR_OK) return recur_errcode(g);
+    char a[64], b[64];
+    recur_shape s = recur_value_shape(g, v);
+    if (!has)
+        return recur_set_error(g, RECUR_ERR_ARG, "rnn \"%s\": %s \"%s\" %s was given, but a %s cell has no such state",
+                               name, which, recur_value_name(g, v), recur_shape_str(s, a, sizeof a), cell);
+    if (!recur_shape_equal(s, want))
+        return recur_set_error(g, RECUR_ERR_SHAPE,
+                               "rnn \"%s\": initial state %s \"%s\" is %s; it must be [layers x directions, B, hidden] = %s",
+                               name, which, recur_value_name(g, v), recur_shape_str(s, a, sizeof a),
+                               recur_shape_str(want, b, sizeof b));
+    return RECUR_OK;
 }
 
 /* Initial state idx of a [layers*D, B, H] tensor, or RECUR_NONE for zeros. */
@@ -111,6 +141,15 @@ recur_status recur_rnn_new(recur_graph *g, const char *name, const recur_rnn_opt
     out->c_n = RECUR_NONE;
     if (recur_value_check(g, xs, "rnn") != RECUR_OK) return recur_errcode(g);
     int64_t H = o.hidden;
+    recur_shape xshape = recur_value_shape(g, xs);
+    if (xshape.ndim == 3) { /* (other shapes: cell_over names them) */
+        recur_shape want = recur_shape3(o.layers * D, xshape.d[1], H);
+        const char *cell = recur_cell_kind_name(o.kind);
+        recur_status bad = check_initial(g, name, "h0", h0, 1, want, cell);
+        if (bad == RECUR_OK) bad = check_initial(g, name, "c0", c0, o.kind == RECUR_LSTM, want, cell);
+        if (bad != RECUR_OK) return bad;
+    }
+    recur_value lengths = o.lengths ? *o.lengths : RECUR_NONE;
     const int n0 = recur_graph_size(g);
     recur_value in = xs, h_fin[32], c_fin[32];
     recur_status st = RECUR_OK;
@@ -127,7 +166,7 @@ recur_status recur_rnn_new(recur_graph *g, const char *name, const recur_rnn_opt
             if (st != RECUR_OK) break;
             recur_value init[2] = {initial(g, h0, idx), o.kind == RECUR_LSTM ? initial(g, c0, idx) : RECUR_NONE};
             recur_seq_result r;
-            st = recur_cell_over(g, cell, loop_name, in, init, d, &r);
+            st = recur_cell_over_lengths(g, cell, loop_name, in, lengths, init, d, &r);
             if (st != RECUR_OK) break;
             out->loops[idx] = r.loop;
             dir_out[d] = r.outputs;

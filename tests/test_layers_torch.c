@@ -4,7 +4,11 @@
  * nn.GRU: outputs, final states and the gradients of a scalar loss with
  * respect to the input, the initial states and every weight, for the same
  * weights. The reference values were computed by tests/gen_torch_ref.py in
- * float64 and are committed in tests/data/torch/.
+ * float64 and are committed in tests/data/torch/. With per-sequence lengths
+ * (1 to 3 layers, unsorted lengths including 1 and T, random padding)
+ * against pack_padded_sequence through the same modules: the values of
+ * tests/gen_torch_packed.py in tests/data/torch_packed/, and outputs and
+ * input gradients exactly zero past each sequence's end.
  */
 #include "test_util.h"
 
@@ -64,10 +68,27 @@ static recur_value ref_constant(recur_graph *g, const torch_ref *ref, const char
     return recur_constant(g, name, s, v);
 }
 
-static void run_case(const char *cs, const char *backend)
+static const char *packed_cases[] = {
+    "rnn_tanh_l1_uni", "rnn_tanh_l1_bi", "rnn_tanh_l2_uni", "rnn_tanh_l2_bi", "rnn_tanh_l3_uni", "rnn_tanh_l3_bi",
+    "lstm_l1_uni",     "lstm_l1_bi",     "lstm_l2_uni",     "lstm_l2_bi",     "lstm_l3_uni",     "lstm_l3_bi",
+    "gru_l1_uni",      "gru_l1_bi",      "gru_l2_uni",      "gru_l2_bi",      "gru_l3_uni",      "gru_l3_bi",
+};
+
+/* Every value of sequence b past its length in a [T, B, F] tensor is exactly zero. */
+static void check_zero_past(const char *cs, const char *what, const float *v, const float *lengths, int T, int B, int F)
+{
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++)
+            for (int f = 0; f < F && t >= (int)lengths[b]; f++)
+                if (v[((size_t)t * B + b) * F + f] != 0.0f)
+                    fail_msg("%s: %s[t=%d, b=%d, %d] = %g past the length %g", cs, what, t, b, f,
+                             (double)v[((size_t)t * B + b) * F + f], (double)lengths[b]);
+}
+
+static void run_case(const char *dir, const char *cs, const char *backend)
 {
     char path[256], err[512];
-    snprintf(path, sizeof path, "torch/%s.ref", cs);
+    snprintf(path, sizeof path, "%s/%s.ref", dir, cs);
     torch_ref *ref = torch_ref_load(tu_data_path(path), err, sizeof err);
     if (!ref) fail_msg("%s", err);
     const char *cell = torch_ref_meta_str(ref, "cell");
@@ -85,7 +106,10 @@ static void run_case(const char *cs, const char *backend)
     recur_value x = recur_input(g, "x", recur_shape3(T, B, I));
     recur_value h0 = recur_input(g, "h0", recur_shape3(L * D, B, H));
     recur_value c0 = lstm ? recur_input(g, "c0", recur_shape3(L * D, B, H)) : RECUR_NONE;
-    recur_rnn_opts o = {.kind = kind, .input_size = I, .hidden = H, .layers = L, .bidirectional = bi};
+    const float *lengths = torch_ref_get(ref, "lengths", NULL, NULL);
+    recur_value len = lengths ? recur_input(g, "lengths", recur_shape1(B)) : RECUR_NONE;
+    recur_rnn_opts o = {.kind = kind, .input_size = I, .hidden = H, .layers = L, .bidirectional = bi,
+                        .lengths = lengths ? &len : NULL};
     recur_rnn rnn;
     TU_ST(g, recur_rnn_new(g, "m", &o, x, h0, c0, &rnn));
 
@@ -130,6 +154,7 @@ static void run_case(const char *cs, const char *backend)
     assert_int_equal(recur_plan_feed(plan, x, torch_ref_get(ref, "x", &nd, d), T * B * I), RECUR_OK);
     assert_int_equal(recur_plan_feed(plan, h0, torch_ref_get(ref, "h0", &nd, d), L * D * B * H), RECUR_OK);
     if (lstm) assert_int_equal(recur_plan_feed(plan, c0, torch_ref_get(ref, "c0", &nd, d), L * D * B * H), RECUR_OK);
+    if (lengths) assert_int_equal(recur_plan_feed(plan, len, lengths, B), RECUR_OK);
     if (recur_plan_run(plan) != RECUR_OK) fail_msg("%s: %s", cs, recur_plan_errmsg(plan));
 
     compared c = {0, 0, ""};
@@ -144,6 +169,10 @@ static void run_case(const char *cs, const char *backend)
         compare(ref, gname, recur_plan_output(plan, grads[i]), recur_shape_numel(recur_value_shape(g, wrt[i])), &c,
                 cs);
     }
+    if (lengths) {
+        check_zero_past(cs, "y", recur_plan_output(plan, rnn.outputs), lengths, T, B, D * H);
+        check_zero_past(cs, "grad_x", recur_plan_output(plan, grads[0]), lengths, T, B, I);
+    }
     print_message("%-16s %-9s agrees with PyTorch: worst relative error %.2g (%s), worst absolute %.2g\n", cs,
                   backend ? backend : "reference", c.worst_rel, c.worst[0] ? c.worst : "-", c.worst_abs);
     recur_plan_free(plan);
@@ -154,13 +183,20 @@ static void run_case(const char *cs, const char *backend)
 static void test_reference_backend(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i], NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case("torch", cases[i], NULL);
+}
+
+static void test_packed_sequences(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof packed_cases / sizeof packed_cases[0]; i++) run_case("torch_packed", packed_cases[i], NULL);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_backend),
+        cmocka_unit_test(test_packed_sequences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

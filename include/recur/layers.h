@@ -113,6 +113,15 @@ typedef struct recur_seq_result {
 RECUR_API recur_status recur_cell_over(recur_graph *g, const recur_cell *cell, const char *name, recur_value xs,
                              const recur_value *init, int reverse, recur_seq_result *out);
 
+/**
+ * recur_cell_over with per-sequence lengths [B] (RECUR_NONE: none; see
+ * recur_loop_lengths): each sequence's states stop at its last step, its
+ * outputs past it are zero, its final states are its own last step's.
+ */
+RECUR_API recur_status recur_cell_over_lengths(recur_graph *g, const recur_cell *cell, const char *name, recur_value xs,
+                                               recur_value lengths, const recur_value *init, int reverse,
+                                               recur_seq_result *out);
+
 /** How a bidirectional layer joins its two directions. */
 typedef enum recur_merge { RECUR_MERGE_CONCAT, RECUR_MERGE_SUM } recur_merge;
 
@@ -126,6 +135,8 @@ typedef struct recur_rnn_opts {
     int residual;        /**< 1: layer k > 0 adds its input to its output (sizes must agree) */
     float dropout;       /**< dropout between layers (not after the last), as PyTorch */
     uint64_t seed;       /**< dropout seed */
+    const recur_value *lengths; /**< NULL, or per-sequence lengths [B] (see recur_loop_lengths): every loop of
+                                     the layer stops each sequence at its length, as PyTorch's packed sequences */
 } recur_rnn_opts;
 
 /** A recurrent layer's results and parameters. */
@@ -140,9 +151,12 @@ typedef struct recur_rnn {
 
 /**
  * Builds a PyTorch-compatible recurrent layer (nn.RNN / nn.LSTM / nn.GRU)
- * over xs [T, B, I] from h0 (and c0 for an LSTM) of shape [layers*D, B, H]
- * (RECUR_NONE: zeros). Parameters are named "<name>.weight_ih_l0",
- * "<name>.weight_hh_l0_reverse", ... as in PyTorch's state_dict.
+ * over xs [T, B, I] from h0 (and c0 for an LSTM) of shape exactly
+ * [layers*D, B, H] (RECUR_NONE: zeros; a c0 for a GRU or RNN, or a state of
+ * another shape, is an error naming it). Parameters are named
+ * "<name>.weight_ih_l0", "<name>.weight_hh_l0_reverse", ... as in PyTorch's
+ * state_dict. A layer has at most 16 cells (layers x directions). With
+ * opts->lengths, every sequence of the batch stops at its own length.
  */
 RECUR_API recur_status recur_rnn_new(recur_graph *g, const char *name, const recur_rnn_opts *opts, recur_value xs,
                            recur_value h0, recur_value c0, recur_rnn *out);

@@ -68,15 +68,35 @@ RECUR_API recur_value recur_loop_state(recur_graph *g, recur_loop l, const char 
 RECUR_API recur_status recur_loop_next(recur_graph *g, recur_loop l, recur_value state, recur_value next);
 
 /**
+ * Gives the open loop per-sequence lengths: `lengths` [B] (an outer value,
+ * usually an input fed at run time) holds whole numbers in 1..T, one per
+ * sequence of the batch, the sequences being padded to T steps (PyTorch's
+ * pack_padded_sequence, ONNX's sequence_lens). Then sequence b's states
+ * stop changing after its step lengths[b] - 1 (a reverse loop keeps its
+ * initial states until that step and then walks back from it), its stacked
+ * outputs past that step are zero, and its final states are those of its
+ * own last step; gradients with respect to padding are exactly zero. Call
+ * it after the loop's first recur_loop_input and before recur_loop_end;
+ * every sequence input and state must have the batch [B, ...]. A length
+ * outside 1..T, not whole or NaN fails the run naming "<loop>.lengths" and
+ * the position.
+ */
+RECUR_API recur_status recur_loop_lengths(recur_graph *g, recur_loop l, recur_value lengths);
+
+/**
  * Ends the loop's body. Fails (the loop stays open, so the mistake can be
  * mended) if a state was never closed or the loop has no sequence input.
  */
 RECUR_API recur_status recur_loop_end(recur_graph *g, recur_loop l);
 
-/** A per-step body value stacked over time: [T, ...] in time order. The loop must be ended. */
+/**
+ * A per-step body value stacked over time: [T, ...] in time order. The loop
+ * must be ended. With lengths, a value of the batch ([B, ...] per step) is
+ * zero past each sequence's end.
+ */
 RECUR_API recur_value recur_loop_stacked(recur_graph *g, recur_loop l, recur_value per_step);
 
-/** A state's value after the loop's last step. The loop must be ended. */
+/** A state's value after the loop's last step (with lengths: after each sequence's own last step). The loop must be ended. */
 RECUR_API recur_value recur_loop_final(recur_graph *g, recur_loop l, recur_value state);
 
 

@@ -146,6 +146,15 @@ RECUR_API recur_value recur_select_step(recur_graph *g, recur_value x, int64_t t
 RECUR_API recur_value recur_gather(recur_graph *g, recur_value table, recur_value indices);
 /** One-hot encoding: indices of shape S -> S + [depth], 1 at the index, 0 elsewhere. */
 RECUR_API recur_value recur_one_hot(recur_graph *g, recur_value indices, int64_t depth);
+/**
+ * The mask of the real steps of padded sequences: lengths [B] (whole
+ * numbers in 1..T, fed at run time) -> [T, B] with 1 where t < lengths[b]
+ * and 0 past each sequence's end (a loss's mask over padded targets, say).
+ * A length outside 1..T, not whole or NaN fails the run naming its
+ * position. PyTorch's pack_padded_sequence and ONNX's sequence_lens mean
+ * the same lengths.
+ */
+RECUR_API recur_value recur_length_mask(recur_graph *g, recur_value lengths, int64_t T);
 
 /* ------------------------------------------------------------------ losses */
 

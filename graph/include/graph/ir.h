@@ -63,6 +63,10 @@ typedef struct recur_loop_rec {
     int32_t *copies;        /* after unrolling: copies[t * (last - first) + (id - first)] */
     int32_t *hoisted;       /* after unrolling with RECUR_PASS_HOIST: the [T, ...] value computing body
                              * node id for every step at once, hoisted[id - first], or -1 */
+    int32_t lengths;        /* per-sequence lengths [B] (recur_loop_lengths), an outer value, or -1 */
+    int32_t mask_seq;       /* with lengths: the mask of the real steps [T, B, 1] (an outer value), else -1 */
+    int32_t mask;           /* with lengths: its step [B, 1], a sequence input of the body, else -1 */
+    int held;               /* with lengths: the states' next values hold past each sequence's end (loop_end) */
 } recur_loop_rec;
 
 struct recur_graph {

@@ -75,6 +75,7 @@
     X(TAKE, take, RECUR_OPP_SELECT, NONE, 0, 0, NULL)                                                            \
     X(GATHER, gather, RECUR_OPP_HOIST, MASK, 1u << 1, 0, NULL)                                                   \
     X(ONE_HOT, one_hot, RECUR_OPP_HOIST, MASK, 1u << 0, 0, NULL)                                                 \
+    X(LENGTH_MASK, length_mask, 0, NONE, 0, 0, NULL) /* per-sequence lengths (ops/sequence.c) */                 \
     /* losses (ops/loss.c) */                                                                                     \
     X(MSE, mse, 0, NONE, 0, 0, NULL)                                                                             \
     X(SOFTMAX_XENT, softmax_xent, 0, NONE, 0, 0, NULL)                                                           \
