@@ -263,12 +263,12 @@ recur_status train_on_step(void *user, recur_trainer *t, int64_t step, float los
     int eval_now = r->eval && (epoch_end || last || (a->eval_every > 0 && step % a->eval_every == 0));
     double test = NAN;
     if (eval_now && (st = evaluate(r, t, step, &test)) != RECUR_OK) return st;
-    if (epoch_end || last) {
-        report_epoch(r, step, epoch_end, test);
+    if (epoch_end || last) report_epoch(r, step, epoch_end, test);
+    if (epoch_end) { /* a run that stops inside an epoch keeps its sums: the checkpoint records them */
         r->epoch_loss = 0;
         r->epoch_steps = 0;
         r->epoch_run_steps = 0;
-    } else if (eval_now) {
+    } else if (eval_now && !last) {
         say("step %lld: test loss %.4f\n", (long long)step, test);
     }
     if (eval_now && (st = keep_best(r, t, test)) != RECUR_OK) return st; /* the epoch's sums are reset */

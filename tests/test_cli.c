@@ -1,11 +1,18 @@
 /*
  * tests/test_cli.c — the recur command-line tool, run as a separate
  * process (its path comes from RECUR_CLI): help and exit codes, clear
- * usage errors, training a tiny model into a checkpoint, info listing the
- * parameters (counted here from the model's sizes), generation that writes
- * exactly the symbols asked for and only symbols of the training text,
- * a resumed run that ends bitwise where an uninterrupted one does, clean
- * failures on missing and truncated files, and diagrams.
+ * usage errors (getopt_long's forms: shortened and attached options),
+ * training a tiny model into a checkpoint, info listing the parameters
+ * (counted here from the model's sizes) and the versions, generation that
+ * writes exactly the symbols asked for and only symbols of the training
+ * text, top-k and nucleus sampling against a known distribution, a
+ * resumed run that ends bitwise where an uninterrupted one does (with
+ * dropout and a learning-rate schedule too), the schedule's rates against
+ * their closed form, test losses every N steps and the best checkpoint,
+ * a directory of texts, texts and output paths refused before training,
+ * a resume on another text refused, the whole run reported and plotted
+ * after a resume, checksums equal to a bitwise CRC, clean failures on
+ * missing and truncated files, and diagrams.
  */
 #include "test_util.h"
 
@@ -210,6 +217,17 @@ static void test_usage_errors_exit_2(void **state)
         {{"draw", "--view", "sideways", "-o", "x.dot", NULL}, "--view: 'sideways' is not rolled"},
         {{"draw", NULL}, "missing -o FILE"},
         {{"draw", "-o", "x.bmp", NULL}, "unknown extension \".bmp\""},
+        {{"train", tiny, "--h", NULL}, "ambiguous option '--h': --hidden, --help?"},
+        {{"train", tiny, "--resume=yes", NULL}, "--resume takes no value"},
+        {{"train", tiny, "-z", NULL}, "unknown option '-z'"},
+        {{"train", tiny, "--lr-schedule", "cosine", NULL}, "--lr-schedule: 'cosine' is not constant, step or exp"},
+        {{"train", tiny, "--dropout", "1", NULL}, "--dropout must be between 0 and 0.95, got 1"},
+        {{"train", tiny, "--new-text", NULL}, "--new-text goes with --resume"},
+        {{"train", tiny, "--best", "b.ckpt", "--no-best", NULL}, "--best and --no-best contradict each other"},
+        {{"train", tiny, "--threads", "0", NULL}, "--threads must be between 1 and 4096, got 0"},
+        {{"train", tiny, "--eval-every", "-3", NULL}, "--eval-every must be between 0 and"},
+        {{"generate", "x.ckpt", "--top-p", "0", NULL}, "--top-p must be between"},
+        {{"generate", "x.ckpt", "--top-k", "-1", NULL}, "--top-k must be between 0 and"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         result r = run(cases[i].args);
@@ -527,6 +545,609 @@ static void test_draw_writes_diagrams(void **state)
     result_free(&r);
 }
 
+/* ------------------------------------------------- the options of issue 18 */
+
+/* Runs `recur train` on the tiny text, hidden 16, windows of 8, batches of 4, with extra arguments (NULL-ended). */
+static result trainv(const char *ckpt, const char *steps, const char *const *extra)
+{
+    const char *args[32] = {"train", text_path(), "--hidden", "16", "--window", "8", "--batch", "4", "--steps", steps,
+                            "--sample-length", "12", "-o", ckpt};
+    int n = 14;
+    for (; extra && *extra; extra++) args[n++] = *extra;
+    args[n] = NULL;
+    assert_true(n < 31);
+    return run(args);
+}
+
+static recur_ckpt *load(const char *path)
+{
+    recur_ckpt *ck = NULL;
+    if (recur_ckpt_load(path, &ck) != RECUR_OK) fail_msg("%s: %s", path, ck ? recur_ckpt_errmsg(ck) : "no memory");
+    return ck;
+}
+
+static double meta_float(const char *path, const char *key)
+{
+    recur_ckpt *ck = load(path);
+    double v = NAN;
+    if (recur_ckpt_get_float(ck, key, &v) != RECUR_OK) fail_msg("%s: %s", path, recur_ckpt_errmsg(ck));
+    recur_ckpt_free(ck);
+    return v;
+}
+
+static int64_t meta_int(const char *path, const char *key)
+{
+    recur_ckpt *ck = load(path);
+    int64_t v = -1;
+    if (recur_ckpt_get_int(ck, key, &v) != RECUR_OK) fail_msg("%s: %s", path, recur_ckpt_errmsg(ck));
+    recur_ckpt_free(ck);
+    return v;
+}
+
+/* One line of a loss CSV. */
+typedef struct csv_row {
+    long long step;
+    double loss, test; /* test: NaN when empty */
+} csv_row;
+
+/* The rows of the loss CSV at path (after its header) into rows[0..return), at most cap. */
+static int read_csv(const char *path, csv_row *rows, int cap)
+{
+    char *s = slurp(path, NULL), *line = strchr(s, '\n');
+    assert_memory_equal(s, "step,loss,test_loss\n", 20);
+    int n = 0;
+    while (line && line[1]) {
+        line++;
+        assert_true(n < cap);
+        char *end;
+        rows[n].step = strtoll(line, &end, 10);
+        assert_true(*end == ',');
+        rows[n].loss = strtod(end + 1, &end);
+        assert_true(*end == ',');
+        rows[n].test = end[1] == '\n' ? NAN : strtod(end + 1, NULL);
+        n++;
+        line = strchr(line, '\n');
+    }
+    free(s);
+    return n;
+}
+
+/* The number after `label` in s (the first occurrence), failing the test when there is none. */
+static double number_after(const char *s, const char *label)
+{
+    const char *at = strstr(s, label);
+    if (!at) fail_msg("\"%s\" not found in:\n%s", label, s);
+    return strtod(at + strlen(label), NULL);
+}
+
+/* recur --version and recur info name the library's version and the checkpoint format's. */
+static void test_versions(void **state)
+{
+    (void)state;
+    result r = run((const char *[]){"--version", NULL});
+    expect_code(&r, 0);
+    char want[128];
+    snprintf(want, sizeof want, "recur %s (library %s, checkpoint format version %d)", RECUR_VERSION_STRING,
+             recur_version(), RECUR_CKPT_VERSION);
+    expect_in(r.out, want);
+    result_free(&r);
+    const char *ckpt = tmp("version.ckpt");
+    r = trainv(ckpt, "1", NULL);
+    expect_code(&r, 0);
+    result_free(&r);
+    r = run((const char *[]){"info", ckpt, NULL});
+    expect_code(&r, 0);
+    snprintf(want, sizeof want, "bytes, format version %d)", RECUR_CKPT_VERSION);
+    expect_in(r.out, want);
+    snprintf(want, sizeof want, "(library %s, checkpoint format version %d)", recur_version(), RECUR_CKPT_VERSION);
+    expect_in(r.out, want);
+    result_free(&r);
+}
+
+/* CRC-32 bit by bit (IEEE 802.3, reflected, preset and inverted): the oracle of the checksum. */
+static uint32_t crc_bitwise(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = c & 1 ? c >> 1 ^ 0xEDB88320u : c >> 1;
+    }
+    return ~c;
+}
+
+/* The last 4 bytes of a file, little-endian: a checkpoint's stored checksum. */
+static uint32_t stored_crc(const unsigned char *b, size_t n)
+{
+    return (uint32_t)b[n - 4] | (uint32_t)b[n - 3] << 8 | (uint32_t)b[n - 2] << 16 | (uint32_t)b[n - 1] << 24;
+}
+
+/*
+ * The checksum comes from zlib now and must be the one of the format: a
+ * checkpoint the tool writes ends in the bitwise CRC of its bytes, the
+ * committed files written before zlib are not refused for their checksum,
+ * and a flipped bit still is.
+ */
+static void test_checksums_unchanged(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("crc.ckpt");
+    result r = trainv(ckpt, "1", NULL);
+    expect_code(&r, 0);
+    result_free(&r);
+    size_t n;
+    unsigned char *b = (unsigned char *)slurp(ckpt, &n);
+    assert_true(n > 100);
+    assert_int_equal(crc_bitwise(b, n - 4), stored_crc(b, n));
+    free(b);
+    const char *committed[] = {"corrupt/base.ckpt", "corrupt/duplicate_name.ckpt", "corrupt/huge_dims.ckpt"};
+    for (int i = 0; i < 3; i++) {
+        const char *path = tu_data_path(committed[i]);
+        b = (unsigned char *)slurp(path, &n);
+        assert_int_equal(crc_bitwise(b, n - 4), stored_crc(b, n)); /* the files are what the test expects */
+        free(b);
+        r = run((const char *[]){"info", path, NULL});
+        if (strstr(r.err, "checksum")) fail_msg("%s refused for its checksum: %s", path, r.err);
+        result_free(&r);
+    }
+    r = run((const char *[]){"info", tu_data_path("corrupt/flipped_data.ckpt"), NULL});
+    expect_code(&r, 1);
+    expect_in(r.err, "checksum mismatch");
+    result_free(&r);
+}
+
+/*
+ * Options through getopt_long: a unique beginning of a long name is the
+ * option ("--hid" is --hidden), options come before or after the text, a
+ * short option takes its value attached ("-e1").
+ */
+static void test_option_forms(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("forms.ckpt");
+    result r = run((const char *[]){"train", "--hid", "12", "--win=8", "--batch", "4", "-e1", "--steps", "2",
+                                    "--sample-length", "0", text_path(), "-o", ckpt, NULL});
+    expect_code(&r, 0);
+    result_free(&r);
+    assert_int_equal(meta_int(ckpt, "model.hidden"), 12);
+    assert_int_equal(meta_int(ckpt, "train.window"), 8);
+    assert_int_equal(meta_int(ckpt, "trainer.step"), 2);
+}
+
+/*
+ * --dropout drops units in training only: with the weights kept (lr 0),
+ * the first step's training loss changes and the test loss (an inference
+ * plan) does not.
+ */
+static void test_dropout(void **state)
+{
+    (void)state;
+    const char *plain[] = {"--lr", "0", "--loss-csv", tmp("d0.csv"), NULL};
+    const char *drop[] = {"--lr", "0", "--dropout", "0.5", "--loss-csv", tmp("d5.csv"), NULL};
+    result a = trainv(tmp("d0.ckpt"), "1", plain), b = trainv(tmp("d5.ckpt"), "1", drop);
+    expect_code(&a, 0);
+    expect_code(&b, 0);
+    expect_in(b.out, "dropout 0.5 between layers and before the output");
+    double test_a = number_after(a.out, ", test loss "), test_b = number_after(b.out, ", test loss ");
+    assert_true(test_a > 1 && fabs(test_a - test_b) < 1e-4 * test_a);
+    csv_row ra[2], rb[2];
+    assert_int_equal(read_csv(tmp("d0.csv"), ra, 2), 1);
+    assert_int_equal(read_csv(tmp("d5.csv"), rb, 2), 1);
+    if (fabs(ra[0].loss - rb[0].loss) < 1e-3) fail_msg("dropout left the training loss at %g", ra[0].loss);
+    assert_true(fabs(meta_float(tmp("d5.ckpt"), "train.dropout") - 0.5) < 1e-12);
+    result_free(&a);
+    result_free(&b);
+}
+
+/*
+ * The learning rate the checkpoint holds for the next step follows the
+ * schedule's closed form: lr0 min(1, (t + 1) / warmup) gamma^floor(t / k)
+ * for the step schedule, lr0 gamma^t for the exponential one, t the steps
+ * done.
+ */
+static void test_lr_schedule(void **state)
+{
+    (void)state;
+    struct {
+        const char *steps, *schedule, *decay, *every, *warmup;
+        double want;
+    } cases[] = {
+        {"2", "step", "0.5", "3", "4", 0.01 * 3.0 / 4.0},   /* in the warmup */
+        {"7", "step", "0.5", "3", "4", 0.01 * 0.25},        /* two decays */
+        {"5", "exp", "0.9", "1", "0", 0.01 * pow(0.9, 5)},  /* every step */
+        {"3", "constant", "0.5", "1", "0", 0.01},
+    };
+    for (int i = 0; i < 4; i++) {
+        const char *extra[] = {"--optimizer", "sgd", "--lr", "0.01", "--lr-schedule", cases[i].schedule, "--lr-decay",
+                               cases[i].decay, "--lr-decay-every", cases[i].every, "--warmup", cases[i].warmup,
+                               "--test-fraction", "0", NULL};
+        result r = trainv(tmp("lr.ckpt"), cases[i].steps, extra);
+        expect_code(&r, 0);
+        result_free(&r);
+        double lr = meta_float(tmp("lr.ckpt"), "trainer.lr");
+        if (fabs(lr - cases[i].want) > 1e-9 * cases[i].want)
+            fail_msg("%s steps of %s: lr %.12g, expected %.12g", cases[i].steps, cases[i].schedule, lr, cases[i].want);
+    }
+}
+
+/* A run resumed half way with dropout, warmup and a decaying rate ends bitwise where an uninterrupted one does. */
+static void test_resume_with_schedule_and_dropout(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--dropout", "0.3", "--lr-schedule", "exp", "--lr-decay", "0.8", "--warmup", "4", NULL};
+    result r = trainv(tmp("s_straight.ckpt"), "6", extra);
+    expect_code(&r, 0);
+    result_free(&r);
+    r = trainv(tmp("s_resumed.ckpt"), "3", extra);
+    expect_code(&r, 0);
+    result_free(&r);
+    const char *resume[] = {"--resume", NULL}; /* the settings come from the checkpoint */
+    r = trainv(tmp("s_resumed.ckpt"), "6", resume);
+    expect_code(&r, 0);
+    expect_in(r.out, "dropout 0.3");
+    expect_in(r.out, "warmed up linearly over 4 steps, times 0.8 every step");
+    result_free(&r);
+    assert_same_tensors(tmp("s_straight.ckpt"), tmp("s_resumed.ckpt"));
+}
+
+/*
+ * --eval-every measures the test loss every N steps besides the last; the
+ * best checkpoint holds the lowest of them, at its step; --no-best keeps
+ * none; --best names the file.
+ */
+static void test_eval_every_and_best(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("ev.ckpt"), *best = tmp("ev.best.ckpt");
+    const char *extra[] = {"--eval-every", "3", "--loss-csv", tmp("ev.csv"), "--lr", "0.02", NULL};
+    result r = trainv(ckpt, "10", extra);
+    expect_code(&r, 0);
+    expect_in(r.out, "step 3: test loss ");
+    expect_in(r.out, "step 9: test loss ");
+    expect_in(r.out, "the best checkpoint by test loss goes to ");
+    result_free(&r);
+    csv_row rows[16];
+    assert_int_equal(read_csv(tmp("ev.csv"), rows, 16), 10);
+    double lowest = INFINITY;
+    long long at = 0;
+    for (int i = 0; i < 10; i++) {
+        int measured = rows[i].step % 3 == 0 || rows[i].step == 10;
+        assert_int_equal(!isnan(rows[i].test), measured);
+        if (measured && rows[i].test < lowest) lowest = rows[i].test, at = rows[i].step;
+    }
+    assert_true(fabs(meta_float(best, "train.best_test_loss") - lowest) < 1e-5 * lowest);
+    assert_int_equal(meta_int(best, "trainer.step"), at);
+    assert_int_equal(meta_int(ckpt, "trainer.step"), 10);
+    assert_true(fabs(meta_float(ckpt, "train.best_test_loss") - lowest) < 1e-5 * lowest);
+
+    const char *none[] = {"--no-best", NULL}, *named[] = {"--best", tmp("named_best.ckpt"), NULL};
+    r = trainv(tmp("nobest.ckpt"), "2", none);
+    expect_code(&r, 0);
+    result_free(&r);
+    assert_int_equal(access(tmp("nobest.best.ckpt"), F_OK), -1);
+    r = trainv(tmp("nb.ckpt"), "2", named);
+    expect_code(&r, 0);
+    result_free(&r);
+    assert_int_equal(access(tmp("named_best.ckpt"), F_OK), 0);
+    assert_int_equal(access(tmp("nb.best.ckpt"), F_OK), -1);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/*
+ * A directory's *.txt files are the text, joined in name order, each
+ * ending in a newline (one added to b.txt); other files, hidden ones and
+ * subdirectories named *.txt are left out.
+ */
+static void test_text_directory(void **state)
+{
+    (void)state;
+    const char *dir = tmp("texts");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char path[512], a[4096] = "", b[4096] = "";
+    for (int i = 0; i < 30; i++) strcat(a, "the cat sat on the mat.\n");
+    for (int i = 0; i < 30; i++) strcat(b, "a dog ran far; ");
+    snprintf(path, sizeof path, "%s/b.txt", dir);
+    write_file(path, b);
+    snprintf(path, sizeof path, "%s/a.txt", dir);
+    write_file(path, a);
+    snprintf(path, sizeof path, "%s/notes.md", dir);
+    write_file(path, "QQQQ ZZZZ\n");
+    snprintf(path, sizeof path, "%s/.hidden.txt", dir);
+    write_file(path, "XXXX\n");
+    snprintf(path, sizeof path, "%s/sub.txt", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    const char *ckpt = tmp("dir.ckpt");
+    result r = run((const char *[]){"train", dir, "--hidden", "8", "--window", "8", "--batch", "4", "--steps", "1",
+                                    "--sample-length", "0", "-o", ckpt, NULL});
+    expect_code(&r, 0);
+    expect_in(r.out, "(2 .txt files)");
+    result_free(&r);
+    assert_int_equal(meta_int(ckpt, "train.text_symbols"), (int64_t)(strlen(a) + strlen(b) + 1));
+    recur_ckpt *ck = load(ckpt);
+    const char *vocab = NULL;
+    assert_int_equal(recur_ckpt_get_str(ck, "model.vocab", &vocab), RECUR_OK);
+    assert_string_equal(vocab, "\n .;acdefghmnorst"); /* by code point; nothing of notes.md or .hidden.txt */
+    recur_ckpt_free(ck);
+}
+
+/*
+ * What cannot be a text is refused with the thing and the reason, before
+ * anything is read: an empty path, a directory without .txt files, a FIFO
+ * (opening one would wait for a writer) and /dev/zero (endless).
+ */
+static void test_texts_refused(void **state)
+{
+    (void)state;
+    const char *empty_dir = tmp("empty_dir"), *fifo = tmp("fifo");
+    assert_int_equal(mkdir(empty_dir, 0700), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct {
+        const char *text, *says[2];
+    } cases[] = {
+        {"", {"the text's path is empty", "a UTF-8 text file"}},
+        {empty_dir, {"empty_dir is a directory without .txt files", "*.txt"}},
+        {fifo, {"fifo is a FIFO (named pipe)", "reads a regular UTF-8 text file"}},
+        {"/dev/zero", {"/dev/zero is a character device", "reads a regular UTF-8 text file"}},
+    };
+    for (int i = 0; i < 4; i++) {
+        result r = run((const char *[]){"train", cases[i].text, "-o", tmp("refused.ckpt"), NULL});
+        expect_code(&r, 1);
+        expect_in(r.err, cases[i].says[0]);
+        expect_in(r.err, cases[i].says[1]);
+        result_free(&r);
+    }
+    assert_int_equal(access(tmp("refused.ckpt"), F_OK), -1);
+}
+
+/* Output paths that cannot be written are found before any training step runs. */
+static void test_outputs_checked_first(void **state)
+{
+    (void)state;
+    char under_file[300];
+    snprintf(under_file, sizeof under_file, "%s/model.ckpt", text_path()); /* a file is not a directory */
+    const char *dir = tmp("out_dir");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    struct {
+        const char *opt, *path, *says;
+    } cases[] = {
+        {"-o", under_file, "Not a directory (checked before training)"},
+        {"-o", dir, "is a directory"},
+        {"--loss-csv", under_file, "--loss-csv "},
+        {"--loss-plot", dir, "--loss-plot "},
+        {"--best", under_file, "--best "},
+    };
+    for (int i = 0; i < 5; i++) {
+        const char *extra[] = {cases[i].opt, cases[i].path, NULL};
+        result r = trainv(tmp("first.ckpt"), "3", extra);
+        expect_code(&r, 1);
+        expect_in(r.err, cases[i].says);
+        expect_in(r.err, cases[i].path);
+        if (strstr(r.out, "epoch") || strstr(r.err, "step ")) fail_msg("trained before failing:\n%s%s", r.out, r.err);
+        result_free(&r);
+    }
+}
+
+/* --threads caps the kernels' threads (OpenMP's count, read back by the header); --check-finite is on. */
+static void test_threads_and_check_finite(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--threads", "3", "--check-finite", NULL};
+    result r = trainv(tmp("threads.ckpt"), "2", extra);
+    expect_code(&r, 0);
+    expect_in(r.out, ", 3 threads, every value checked for NaN and infinity");
+    result_free(&r);
+    r = run((const char *[]){"generate", tmp("threads.ckpt"), "-n", "5", "--threads", "1", NULL});
+    expect_code(&r, 0);
+    result_free(&r);
+}
+
+/*
+ * --resume on another text with the same symbols is refused, naming both
+ * texts; --new-text goes on, saying so loudly.
+ */
+static void test_resume_on_another_text(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("other.ckpt"), *other = tmp("other.txt");
+    result r = trainv(ckpt, "2", NULL);
+    expect_code(&r, 0);
+    result_free(&r);
+    char *text = slurp(text_path(), NULL);
+    write_file(other, text + strlen(text) / 3); /* the same symbols: the lines repeat */
+    free(text);
+    const char *args[] = {"train", other, "--steps", "4", "--sample-length", "0", "-o", ckpt, "--resume", NULL,
+                          NULL};
+    r = run(args);
+    expect_code(&r, 1);
+    expect_in(r.err, "other.txt (");
+    expect_in(r.err, "is not the text");
+    expect_in(r.err, "tiny.txt: ");
+    expect_in(r.err, "--new-text");
+    result_free(&r);
+    assert_int_equal(meta_int(ckpt, "trainer.step"), 2);
+    args[9] = "--new-text";
+    r = run(args);
+    expect_code(&r, 0);
+    expect_in(r.err, "WARNING: ");
+    expect_in(r.out, "WARNING: training goes on with another text");
+    result_free(&r);
+    assert_int_equal(meta_int(ckpt, "trainer.step"), 4);
+}
+
+/* A gnuplot that keeps the data of the last plot as plot.txt in the test's directory (first in PATH). */
+static char *fake_gnuplot_path(void)
+{
+    const char *bin = tmp("fakebin");
+    mkdir(bin, 0700);
+    char prog[300];
+    snprintf(prog, sizeof prog, "%s/gnuplot", bin);
+    FILE *f = fopen(prog, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\ncp \"$(dirname \"$1\")/data.txt\" '%s/plot.txt' || exit 1\n"
+               "out=$(sed -n \"s/^set output '\\(.*\\)'$/\\1/p\" \"$1\")\n: > \"$out\"\n",
+            tmpdir);
+    fclose(f);
+    assert_int_equal(chmod(prog, 0700), 0);
+    const char *path = getenv("PATH");
+    char *saved = strdup(path ? path : "");
+    char value[4096];
+    snprintf(value, sizeof value, "%s:%s", bin, saved);
+    setenv("PATH", value, 1);
+    return saved;
+}
+
+/*
+ * After a resume inside epoch 1, the epoch's report averages the whole
+ * epoch (it equals an uninterrupted run's), and the loss plot draws every
+ * step from 1 (its raw values are the CSV's).
+ */
+static void test_resume_reports_the_whole_run(void **state)
+{
+    (void)state;
+    const char *args_s[] = {"train", text_path(), "--hidden", "16", "--window", "8", "--batch", "4", "--epochs", "1",
+                            "--sample-length", "0", "-o", tmp("w_straight.ckpt"), NULL};
+    result r = run(args_s);
+    expect_code(&r, 0);
+    double straight = number_after(r.out, "train loss ");
+    long long per_epoch = (long long)number_after(r.out, "epoch 1: ");
+    result_free(&r);
+    assert_true(per_epoch > 20);
+
+    const char *csv = tmp("w.csv"), *plot = tmp("w.svg");
+    const char *args_a[] = {"train", text_path(), "--hidden", "16", "--window", "8", "--batch", "4", "--steps", "20",
+                            "--sample-length", "0", "-o", tmp("w.ckpt"), "--loss-csv", csv, NULL};
+    r = run(args_a);
+    expect_code(&r, 0);
+    result_free(&r);
+    char *saved_path = fake_gnuplot_path();
+    const char *args_b[] = {"train", text_path(), "--epochs", "1", "--sample-length", "0", "-o", tmp("w.ckpt"),
+                            "--resume", "--loss-csv", csv, "--loss-plot", plot, NULL};
+    r = run(args_b);
+    setenv("PATH", saved_path, 1);
+    free(saved_path);
+    expect_code(&r, 0);
+    expect_in(r.out, "20 steps into epoch 1");
+    char want[96];
+    snprintf(want, sizeof want, "epoch 1: %lld steps, the last %lld in ", per_epoch, per_epoch - 20);
+    expect_in(r.out, want);
+    double resumed = number_after(r.out, "train loss ");
+    if (fabs(resumed - straight) > 1e-4) fail_msg("epoch 1's loss %.4f after the resume, %.4f straight", resumed, straight);
+    result_free(&r);
+
+    csv_row rows[256];
+    int n = read_csv(csv, rows, 256);
+    assert_int_equal(n, per_epoch);
+    char *data = slurp(tmp("plot.txt"), NULL), *line = data;
+    for (int k = 0; k < n; k++) { /* block 0: x, the raw loss, the smoothed one */
+        while (*line == '#') line = strchr(line, '\n') + 1;
+        double x, y;
+        assert_int_equal(sscanf(line, "%lf %lf", &x, &y), 2);
+        assert_true(x == (double)rows[k].step && rows[k].step == k + 1);
+        assert_true(fabs(y - rows[k].loss) < 1e-5 * rows[k].loss);
+        line = strchr(line, '\n') + 1;
+    }
+    free(data);
+}
+
+/* Sampled symbols of `out` counted by symbol: counts[c] for the ASCII letters asked, *other for the rest. */
+static void count_symbols(const char *out, const char *letters, int *counts, int *other)
+{
+    *other = 0;
+    memset(counts, 0, sizeof *counts * strlen(letters));
+    for (const char *p = out; *p && *p != '\n'; p++) {
+        const char *at = strchr(letters, *p);
+        if (at) counts[at - letters]++;
+        else (*other)++;
+    }
+}
+
+/* count is within 5 standard deviations of a binomial's mean n p. */
+static void expect_share(int count, int n, double p, const char *what)
+{
+    double mean = n * p, sd = sqrt(n * p * (1 - p));
+    if (fabs(count - mean) > 5 * sd) fail_msg("%s: %d of %d, expected about %.0f", what, count, n, mean);
+}
+
+/*
+ * Top-k and nucleus sampling against a known distribution: a checkpoint
+ * whose output layer ignores the state (out.weight 0) and whose biases
+ * give 'a', 'e', 'h', 'o' the probabilities 0.5, 0.25, 0.15, 0.1 (the rest
+ * e^-40 of them). Top-k 2 draws a and e as 2/3 and 1/3; nucleus 0.8 a, e
+ * and h renormalised over 0.9; both (top 3, then nucleus 0.8 of those
+ * three) a and e; nucleus 0.45 only a. In training, top-k 1 samples what
+ * greedy does.
+ */
+static void test_top_k_and_nucleus(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("tk.ckpt"), *fixed = tmp("tk_fixed.ckpt");
+    const char *extra[] = {"--top-k", "1", "--sample-length", "40", NULL};
+    result r = trainv(ckpt, "3", extra);
+    expect_code(&r, 0);
+    const char *g = strstr(r.out, "[greedy]\n"), *k1 = strstr(r.out, "[temperature 0.5, top 1]\n");
+    assert_non_null(g);
+    assert_non_null(k1);
+    g += strlen("[greedy]\n");
+    k1 += strlen("[temperature 0.5, top 1]\n");
+    size_t len = (size_t)(strstr(g, "[temperature") - g);
+    assert_true(len > 40 && strncmp(g, k1, len) == 0);
+    result_free(&r);
+
+    recur_ckpt *ck = load(ckpt);
+    int64_t V, H;
+    const char *vocab;
+    assert_int_equal(recur_ckpt_get_int(ck, "model.vocab_size", &V), RECUR_OK);
+    assert_int_equal(recur_ckpt_get_int(ck, "model.hidden", &H), RECUR_OK);
+    assert_int_equal(recur_ckpt_get_str(ck, "model.vocab", &vocab), RECUR_OK);
+    const char *letters = "aeho";
+    const double p[4] = {0.5, 0.25, 0.15, 0.1};
+    float *w = calloc((size_t)(V * H), sizeof *w), *bias = malloc(sizeof *bias * (size_t)V);
+    for (int64_t i = 0; i < V; i++) bias[i] = -40;
+    for (int i = 0; i < 4; i++) bias[strchr(vocab, letters[i]) - vocab] = (float)log(p[i]); /* ASCII ids come first */
+    assert_int_equal(recur_ckpt_set_tensor(ck, "out.weight", recur_shape2(V, H), w), RECUR_OK);
+    assert_int_equal(recur_ckpt_set_tensor(ck, "out.bias", recur_shape1(V), bias), RECUR_OK);
+    assert_int_equal(recur_ckpt_save(ck, fixed), RECUR_OK);
+    recur_ckpt_free(ck);
+    free(w);
+    free(bias);
+
+    struct {
+        const char *opts[4];
+        double share[4]; /* of a, e, h, o */
+    } cases[] = {
+        {{NULL}, {0.5, 0.25, 0.15, 0.1}},
+        {{"--top-k", "2", NULL}, {2 / 3.0, 1 / 3.0, 0, 0}},
+        {{"--top-p", "0.8", NULL}, {0.5 / 0.9, 0.25 / 0.9, 0.15 / 0.9, 0}},
+        {{"--top-k", "3", "--top-p", "0.8"}, {2 / 3.0, 1 / 3.0, 0, 0}},
+        {{"--top-p", "0.45", NULL}, {1, 0, 0, 0}},
+    };
+    const int n = 3000;
+    for (int c = 0; c < 5; c++) {
+        const char *args[16] = {"generate", fixed, "-n", "3000", "--temperature", "1", "--seed", "11"};
+        int m = 8;
+        for (int i = 0; i < 4 && cases[c].opts[i]; i++) args[m++] = cases[c].opts[i];
+        args[m] = NULL;
+        r = run(args);
+        expect_code(&r, 0);
+        int counts[4], other;
+        count_symbols(r.out, letters, counts, &other);
+        assert_int_equal(other, 0);
+        for (int i = 0; i < 4; i++) {
+            char what[96];
+            snprintf(what, sizeof what, "case %d, '%c'", c, letters[i]);
+            if (cases[c].share[i] == 0 || cases[c].share[i] == 1) assert_int_equal(counts[i], cases[c].share[i] * n);
+            else expect_share(counts[i], n, cases[c].share[i], what);
+        }
+        result_free(&r);
+    }
+}
+
 /* ---------------------------------------------------------------- setup */
 
 static void remove_tree(const char *path)
@@ -538,7 +1159,9 @@ static void remove_tree(const char *path)
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        unlink(sub);
+        struct stat sb;
+        if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(sub);
+        else unlink(sub);
     }
     closedir(d);
     rmdir(path);
@@ -571,6 +1194,20 @@ int main(void)
         cmocka_unit_test(test_truncated_checkpoint_fails_cleanly),
         cmocka_unit_test(test_metadata_must_match_tensors),
         cmocka_unit_test(test_draw_writes_diagrams),
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_checksums_unchanged),
+        cmocka_unit_test(test_option_forms),
+        cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_lr_schedule),
+        cmocka_unit_test(test_resume_with_schedule_and_dropout),
+        cmocka_unit_test(test_eval_every_and_best),
+        cmocka_unit_test(test_text_directory),
+        cmocka_unit_test(test_texts_refused),
+        cmocka_unit_test(test_outputs_checked_first),
+        cmocka_unit_test(test_threads_and_check_finite),
+        cmocka_unit_test(test_resume_on_another_text),
+        cmocka_unit_test(test_resume_reports_the_whole_run),
+        cmocka_unit_test(test_top_k_and_nucleus),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
