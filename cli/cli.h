@@ -29,6 +29,9 @@ int cli_draw(int argc, char **argv);
  */
 recur_ckpt *cli_load_checkpoint(const char *cmd, const char *path);
 
+/* cli_load_checkpoint with the loader's flags (RECUR_CKPT_ALLOW_NONFINITE). */
+recur_ckpt *cli_load_checkpoint_flags(const char *cmd, const char *path, unsigned flags);
+
 /* Writes s to f with control characters escaped (\n, \t, \xNN), at most max bytes then "...". */
 void cli_print_escaped(FILE *f, const char *s, size_t max);
 

@@ -2,6 +2,7 @@
  * cli/info.c — `recur info CHECKPOINT`: a checkpoint's metadata,
  * its tensors with their shapes, and the number of parameters.
  */
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -9,10 +10,12 @@
 #include "cli.h"
 #include "recur/optim.h"
 
-recur_ckpt *cli_load_checkpoint(const char *cmd, const char *path)
+recur_ckpt *cli_load_checkpoint(const char *cmd, const char *path) { return cli_load_checkpoint_flags(cmd, path, 0); }
+
+recur_ckpt *cli_load_checkpoint_flags(const char *cmd, const char *path, unsigned flags)
 {
     recur_ckpt *ck = NULL;
-    if (recur_ckpt_load(path, &ck) == RECUR_OK) return ck;
+    if (recur_ckpt_load_flags(path, flags, &ck) == RECUR_OK) return ck;
     if (ck)
         cli_error(cmd, "%s", recur_ckpt_errmsg(ck));
     else
@@ -88,6 +91,7 @@ static void print_meta(recur_ckpt *ck)
     }
 }
 
+/* The tensors with their shapes and sizes, and how many NaN and infinite values a tensor holds if any. */
 static void print_tensors(recur_ckpt *ck)
 {
     int n = recur_ckpt_count(ck), n_param = 0, n_state = 0;
@@ -96,8 +100,14 @@ static void print_tensors(recur_ckpt *ck)
     for (int i = 0; i < n; i++) {
         recur_ckpt_tensor t = recur_ckpt_at(ck, i);
         char shp[96];
-        int64_t numel = recur_shape_numel(t.shape);
-        printf("  %-40s %-16s %12lld\n", t.name, recur_shape_str(t.shape, shp, sizeof shp), (long long)numel);
+        int64_t numel = recur_shape_numel(t.shape), nan = 0, inf = 0;
+        for (int64_t k = 0; k < numel; k++) {
+            nan += isnan(t.data[k]) != 0;
+            inf += isinf(t.data[k]) != 0; /* glibc: -1 for -inf */
+        }
+        printf("  %-40s %-16s %12lld", t.name, recur_shape_str(t.shape, shp, sizeof shp), (long long)numel);
+        if (nan || inf) printf("  (%lld NaN, %lld infinite)", (long long)nan, (long long)inf);
+        putchar('\n');
         if (is_optim_state(t.name)) {
             n_state++;
             state += numel;
@@ -113,13 +123,21 @@ static void print_tensors(recur_ckpt *ck)
 
 int cli_info(int argc, char **argv)
 {
+    int allow_nonfinite = 0;
+    cli_opt opts[] = {
+        {"allow-nonfinite", 0, CLI_FLAG, &allow_nonfinite, 0, 0, "",
+         "read a checkpoint holding NaN or infinite values (a diverged run's) and count them", 0},
+    };
     cli_cmd cmd = {
         .name = "info",
-        .usage = "recur info CHECKPOINT",
+        .usage = "recur info CHECKPOINT [options]",
+        .opts = opts,
+        .n_opts = (int)(sizeof opts / sizeof opts[0]),
         .summary = "Prints a checkpoint's format version (and this recur's versions), its metadata, its tensors\n"
                    "with their shapes and element counts, and the number of parameters (the optimizer's state\n"
                    "tensors are counted apart). A damaged or truncated file is reported with what is wrong and\n"
-                   "where, and exit code 1.",
+                   "where, and exit code 1; so is a checkpoint holding NaN or infinite values, unless\n"
+                   "--allow-nonfinite.",
         .max_pos = 1,
         .min_pos = 1,
     };
@@ -127,7 +145,7 @@ int cli_info(int argc, char **argv)
     int n_pos, r = cli_parse(&cmd, argc, argv, pos, &n_pos);
     if (r == CLI_HELP_SHOWN) return CLI_EXIT_OK;
     if (r != CLI_PARSED) return r;
-    recur_ckpt *ck = cli_load_checkpoint("info", pos[0]);
+    recur_ckpt *ck = cli_load_checkpoint_flags("info", pos[0], allow_nonfinite ? RECUR_CKPT_ALLOW_NONFINITE : 0);
     if (!ck) return CLI_EXIT_FAIL;
     struct stat sb;
     if (stat(pos[0], &sb) == 0)

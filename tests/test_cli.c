@@ -696,6 +696,46 @@ static void test_checksums_unchanged(void **state)
 }
 
 /*
+ * A checkpoint holding a NaN (here: one weight of a trained model) is
+ * refused by every command, naming the tensor; info --allow-nonfinite
+ * reads it and counts the bad values.
+ */
+static void test_nonfinite_checkpoint(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("nan.ckpt"), *bad = tmp("nan_bad.ckpt");
+    result r = trainv(ckpt, "1", NULL);
+    expect_code(&r, 0);
+    result_free(&r);
+    recur_ckpt *ck = load(ckpt);
+    int i = recur_ckpt_find(ck, "out.bias");
+    assert_true(i >= 0);
+    recur_ckpt_tensor t = recur_ckpt_at(ck, i);
+    int64_t n = recur_shape_numel(t.shape);
+    float *v = malloc(sizeof *v * (size_t)n);
+    memcpy(v, t.data, sizeof *v * (size_t)n);
+    v[1] = NAN;
+    v[2] = -INFINITY;
+    assert_int_equal(recur_ckpt_set_tensor(ck, "out.bias", t.shape, v), RECUR_OK);
+    free(v);
+    assert_int_equal(recur_ckpt_save(ck, bad), RECUR_OK);
+    recur_ckpt_free(ck);
+    const char *const cmds[2][4] = {{"info", bad, NULL}, {"generate", bad, NULL}};
+    for (int k = 0; k < 2; k++) {
+        r = run(cmds[k]);
+        expect_code(&r, 1);
+        expect_in(r.err, "\"out.bias\"");
+        expect_in(r.err, "finite");
+        result_free(&r);
+    }
+    r = run((const char *[]){"info", bad, "--allow-nonfinite", NULL});
+    expect_code(&r, 0);
+    expect_in(r.out, "(1 NaN, 1 infinite)");
+    assert_int_equal(count(r.out, "NaN,"), 1); /* only out.bias */
+    result_free(&r);
+}
+
+/*
  * Options through getopt_long: a unique beginning of a long name is the
  * option ("--hid" is --hidden), options come before or after the text, a
  * short option takes its value attached ("-e1").
@@ -1196,6 +1236,7 @@ int main(void)
         cmocka_unit_test(test_draw_writes_diagrams),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_checksums_unchanged),
+        cmocka_unit_test(test_nonfinite_checkpoint),
         cmocka_unit_test(test_option_forms),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_lr_schedule),
