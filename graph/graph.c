@@ -9,23 +9,37 @@
 #include "ops/op.h"
 #include "recur/passes.h"
 
-/* The passes a new graph uses: RECUR_PASSES ("none", "all", or a comma list of names), else all. */
-static unsigned default_passes(void)
+/*
+ * The passes a new graph uses: RECUR_PASSES ("none", "all", or a comma list
+ * of pass names), else all. Whole names only ("fuse" does not turn on
+ * "matmul_fuse"); a name it does not know (" all", "ALL", "bogus") leaves
+ * every pass on and writes why into why (for recur_passes_check).
+ */
+static unsigned default_passes(char *why, size_t len)
 {
     static const struct { const char *name; unsigned bit; } names[] = {
         {"hoist", RECUR_PASS_HOIST}, {"grad_batch", RECUR_PASS_GRAD_BATCH},
         {"fuse", RECUR_PASS_FUSE}, {"matmul_fuse", RECUR_PASS_MATMUL_FUSE},
+        {"all", RECUR_PASS_ALL}, {"none", 0},
     };
+    why[0] = 0;
     const char *env = getenv("RECUR_PASSES");
-    if (!env || !*env || strcmp(env, "all") == 0) return RECUR_PASS_ALL;
+    if (!env || !*env) return RECUR_PASS_ALL;
     unsigned p = 0;
-    /* Whole names only: "fuse" must not turn on "matmul_fuse". Unknown names are ignored. */
-    for (const char *s = env; *s;) {
-        size_t len = strcspn(s, ",");
-        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (strlen(names[k].name) == len && strncmp(s, names[k].name, len) == 0) p |= names[k].bit;
-        s += len;
-        if (*s == ',') s++;
+    for (const char *s = env;;) {
+        size_t n = strcspn(s, ","), k = 0;
+        while (k < sizeof names / sizeof names[0] && !(strlen(names[k].name) == n && strncmp(s, names[k].name, n) == 0)) k++;
+        if (k == sizeof names / sizeof names[0]) {
+            snprintf(why, len,
+                     "RECUR_PASSES=\"%s\": \"%.*s\" is no pass (a comma list of hoist, grad_batch, fuse, matmul_fuse; "
+                     "or all, or none)",
+                     env, (int)(n < 64 ? n : 64), s);
+            return RECUR_PASS_ALL;
+        }
+        p |= names[k].bit;
+        s += n;
+        if (*s != ',') break;
+        s++;
     }
     return p;
 }
@@ -35,13 +49,21 @@ recur_graph *recur_graph_new(uint64_t seed)
     recur_graph *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     recur_rng_seed(&g->rng, seed);
-    g->passes = default_passes();
+    g->passes = default_passes(g->passes_env_error, sizeof g->passes_env_error);
     return g;
 }
 
 void recur_set_passes(recur_graph *g, unsigned passes)
 {
-    if (g) g->passes = passes & RECUR_PASS_ALL;
+    if (!g) return;
+    g->passes = passes & RECUR_PASS_ALL;
+    g->passes_env_error[0] = 0; /* chosen by the program: RECUR_PASSES no longer matters */
+}
+
+recur_status recur_passes_check(recur_graph *g, const char *who)
+{
+    if (!g || !g->passes_env_error[0]) return RECUR_OK;
+    return recur_set_error(g, RECUR_ERR_ARG, "%s: %s", who, g->passes_env_error);
 }
 
 unsigned recur_passes(const recur_graph *g) { return g ? g->passes : 0; }

@@ -228,6 +228,11 @@ recur_value recur_loop_state(recur_graph *g, recur_loop l, const char *name, rec
         snprintf(auto_name, sizeof auto_name, "%s.state%d", L->name, L->n_state);
         name = auto_name;
     }
+    for (int k = 0; k < L->n_state; k++)
+        if (strcmp(recur_node_name(g, L->state[k]), name) == 0) {
+            recur_set_error(g, RECUR_ERR_ARG, "loop_state: loop \"%s\" has a state named \"%s\" already", L->name, name);
+            return RECUR_NONE;
+        }
     recur_value v = placeholder(g, l, RECUR_OP_LOOP_STATE, L->n_state, i->shape, name);
     if (!recur_ok(v)) return v;
     L = &g->loops[l.id];
@@ -260,6 +265,9 @@ recur_status recur_loop_next(recur_graph *g, recur_loop l, recur_value state, re
         return recur_set_error(g, RECUR_ERR_VALUE, "loop_next: value %d is not a state of loop \"%s\"", state.id,
                                L->name);
     char a[64], b[64];
+    if (L->next[k] >= 0)
+        return recur_set_error(g, RECUR_ERR_STATE, "loop_next: state \"%s\" of loop \"%s\" is closed already (with \"%s\")",
+                               recur_node_name(g, state.id), L->name, recur_node_name(g, L->next[k]));
     if (!recur_shape_equal(nx->shape, g->nodes[state.id].shape))
         return recur_set_error(g, RECUR_ERR_SHAPE, "loop_next: state \"%s\" %s of loop \"%s\" closed with \"%s\" %s",
                                recur_node_name(g, state.id), recur_shape_str(g->nodes[state.id].shape, a, sizeof a),

@@ -26,6 +26,7 @@
 recur_status recur_unroll(recur_graph *g)
 {
     if (!g) return RECUR_ERR_ARG;
+    if (recur_passes_check(g, "unroll") != RECUR_OK) return g->error.code;
     if (g->open_loop)
         return recur_set_error(g, RECUR_ERR_STATE, "unroll: loop \"%s\" is still open (recur_loop_end)",
                                g->loops[g->open_loop - 1].name);
@@ -42,6 +43,7 @@ recur_status recur_unroll(recur_graph *g)
 
 recur_status recur_pipeline_before_grad(recur_graph *g)
 {
+    if (recur_passes_check(g, "grad") != RECUR_OK) return g->error.code;
     return recur_pass_on(g, RECUR_PASS_MATMUL_FUSE) ? recur_pass_matmul_fuse(g) : RECUR_OK;
 }
 

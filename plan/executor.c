@@ -65,6 +65,7 @@ recur_plan *recur_plan_compile(recur_graph *g, int n_outputs, const recur_value 
                                const recur_value *fed, const recur_compile_opts *opts, const recur_backend *be)
 {
     if (!g || !be) return NULL;
+    if (recur_passes_check(g, "compile") != RECUR_OK) return NULL;
     if (n_outputs < 1 || !outputs) {
         recur_set_error(g, RECUR_ERR_ARG, "compile: at least one output is needed");
         return NULL;

@@ -4,8 +4,13 @@
  * The body is compiled as an ordinary plan in which the step values, the
  * state values and the captured values computed at run time are fed
  * (recur_compile_fed). After each run the next value of every state is
- * copied into that state's fed buffer: that copy is the delay.
+ * copied into that state's fed buffer: that copy is the delay. A loop with
+ * per-sequence lengths reads its mask of real steps as a step value: the
+ * stepper is fed the lengths instead and writes the mask of each step
+ * itself, m[b] = (t < lengths[b]) with t counted in the loop's order since
+ * the last reset.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,9 @@ struct recur_stepper {
     char *init_computed;
     int n_capture;
     int32_t *capture;      /* captured values fed by the caller */
+    int32_t lengths, mask; /* a loop with lengths: its lengths value and the body's mask step, else -1 */
+    float *len;            /* ... the lengths fed (NULL until they are) */
+    int64_t B, T, steps;   /* ... their count, the loop's steps, and the steps taken since the last reset */
     recur_error error;
 };
 
@@ -100,6 +108,8 @@ recur_stepper *recur_stepper_compile(recur_graph *g, recur_loop l, int n_outputs
     s->capture = malloc(sizeof(int32_t) * ((size_t)g->n + 1));
     if (!s->state || !s->next || !s->init || !s->init_computed || !s->capture) goto nomem;
     memcpy(s->state, L->state, sizeof(int32_t) * (size_t)L->n_state);
+    s->lengths = L->lengths, s->mask = L->mask, s->T = L->T;
+    s->B = L->lengths >= 0 ? g->nodes[L->lengths].shape.d[0] : 0;
     memcpy(s->next, L->next, sizeof(int32_t) * (size_t)L->n_state);
     memcpy(s->init, L->init, sizeof(int32_t) * (size_t)L->n_state);
 
@@ -150,7 +160,7 @@ void recur_stepper_free(recur_stepper *s)
     if (!s) return;
     recur_plan_free(s->plan);
     recur_plan_free(s->init_plan);
-    free(s->state), free(s->next), free(s->init), free(s->init_computed), free(s->capture);
+    free(s->state), free(s->next), free(s->init), free(s->init_computed), free(s->capture), free(s->len);
     free(s);
 }
 
@@ -171,6 +181,7 @@ static int state_index(const recur_stepper *s, recur_value v)
 recur_status recur_stepper_reset(recur_stepper *s)
 {
     if (!s) return RECUR_ERR_ARG;
+    s->steps = 0;
     if (s->init_plan && recur_plan_run(s->init_plan) != RECUR_OK)
         return recur_error_set(&s->error, recur_plan_errcode(s->init_plan), "reset: %s", recur_plan_errmsg(s->init_plan));
     for (int k = 0; k < s->n_state; k++) {
@@ -186,9 +197,28 @@ recur_status recur_stepper_reset(recur_stepper *s)
     return RECUR_OK;
 }
 
+/* Keeps the lengths of a loop with lengths: n whole numbers in 1..T. */
+static recur_status feed_lengths(recur_stepper *s, const float *data, int64_t n)
+{
+    const char *name = s->g->loops[s->loop].name;
+    if (!data || n != s->B)
+        return recur_error_set(&s->error, RECUR_ERR_FEED, "feed: the lengths of loop \"%s\" are %lld floats, got %lld%s",
+                               name, (long long)s->B, (long long)n, data ? "" : " (NULL buffer)");
+    for (int64_t b = 0; b < n; b++)
+        if (!(data[b] >= 1 && (double)data[b] <= (double)s->T && data[b] == floorf(data[b])))
+            return recur_error_set(&s->error, RECUR_ERR_FEED,
+                                   "feed: loop \"%s\": lengths[%lld] = %g is not a whole number in 1..%lld", name,
+                                   (long long)b, (double)data[b], (long long)s->T);
+    if (!s->len && !(s->len = malloc(sizeof(float) * (size_t)n)))
+        return recur_error_set(&s->error, RECUR_ERR_NOMEM, "feed: out of memory");
+    memcpy(s->len, data, sizeof(float) * (size_t)n);
+    return RECUR_OK;
+}
+
 recur_status recur_stepper_feed(recur_stepper *s, recur_value v, const float *data, int64_t n)
 {
     if (!s) return RECUR_ERR_ARG;
+    if (s->lengths >= 0 && v.id == s->lengths) return feed_lengths(s, data, n);
     if (state_index(s, v) >= 0)
         return recur_error_set(&s->error, RECUR_ERR_VALUE, "feed: \"%s\" is a state: use recur_stepper_set_state",
                          recur_value_name(s->g, v));
@@ -236,6 +266,17 @@ recur_status recur_stepper_get_state(recur_stepper *s, recur_value state, float 
 recur_status recur_stepper_step(recur_stepper *s)
 {
     if (!s) return RECUR_ERR_ARG;
+    if (s->mask >= 0) { /* this step's mask of real steps, from the lengths */
+        const recur_loop_rec *L = &s->g->loops[s->loop];
+        if (!s->len)
+            return recur_error_set(&s->error, RECUR_ERR_FEED,
+                                   "step: loop \"%s\" has lengths: feed them first (recur_stepper_feed with \"%s\")",
+                                   L->name, recur_value_name(s->g, (recur_value){s->lengths}));
+        int64_t t = L->reverse ? s->T - 1 - s->steps : s->steps;
+        float *m = recur_plan_value_buffer(s->plan, (recur_value){s->mask});
+        for (int64_t b = 0; b < s->B; b++) m[b] = (double)t < (double)s->len[b] && t >= 0 ? 1.0f : 0.0f;
+        recur_plan_mark_fed(s->plan, (recur_value){s->mask});
+    }
     recur_status st = recur_plan_run(s->plan);
     if (st != RECUR_OK) return recur_error_set(&s->error, st, "step: %s", recur_plan_errmsg(s->plan));
     /* The delay: each state takes its next value. */
@@ -246,6 +287,7 @@ recur_status recur_stepper_step(recur_stepper *s)
         memmove(recur_plan_value_buffer(s->plan, sv), recur_plan_output(s->plan, (recur_value){s->next[k]}),
                sizeof(float) * (size_t)n);
     }
+    s->steps++;
     return RECUR_OK;
 }
 

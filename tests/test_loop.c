@@ -308,6 +308,11 @@ static void test_loop_errors(void **state)
     assert_non_null(strstr(recur_errmsg(g), "[2]"));
     assert_int_equal(recur_loop_next(g, L, nh, nh), RECUR_ERR_VALUE); /* not a state */
     TU_ST(g, recur_loop_next(g, L, h, nh));
+    /* A second state of the same name, and a state closed twice, are errors naming it. */
+    assert_false(recur_ok(recur_loop_state(g, L, "h", h0)));
+    assert_non_null(strstr(recur_errmsg(g), "state named \"h\" already"));
+    assert_int_equal(recur_loop_next(g, L, h, recur_tanh(g, nh)), RECUR_ERR_STATE);
+    assert_non_null(strstr(recur_errmsg(g), "\"h\" of loop \"rnn\" is closed already"));
     TU_ST(g, recur_loop_end(g, L));
     assert_int_equal(recur_loop_end(g, L), RECUR_ERR_STATE); /* twice */
     /* A body value used outside its loop. */
@@ -334,6 +339,122 @@ static void test_loop_errors(void **state)
     /* ... and while it is open, unrolling is refused. */
     assert_int_equal(recur_unroll(g), RECUR_ERR_STATE);
     recur_graph_free(g);
+}
+
+/* The same recurrence with per-sequence lengths, in plain C: sequence b's steps t >= len[b] keep the state and output 0. */
+static void elman_lengths_reference(const elman *e, const float *xs, const float *h0, const float *len, int reverse,
+                                    float *hs, float *hT)
+{
+    for (int bi = 0; bi < B; bi++) {
+        float one[T * I], oh[T * H], ohT[H];
+        float ones_h0[B * H] = {0};
+        for (int t = 0; t < T; t++) memcpy(one + t * I, xs + (t * B + bi) * I, sizeof(float) * I);
+        memcpy(ones_h0, h0 + bi * H, sizeof(float) * H);
+        /* Run the whole recurrence on this sequence alone: its first len steps (reverse: from len - 1 down). */
+        const float *W = recur_param_data(e->g, e->W), *U = recur_param_data(e->g, e->U), *b = recur_param_data(e->g, e->b);
+        float h[H];
+        memcpy(h, h0 + bi * H, sizeof h);
+        int n = (int)len[bi];
+        for (int t = 0; t < T; t++) memset(oh + t * H, 0, sizeof(float) * H);
+        for (int s = 0; s < n; s++) {
+            int t = reverse ? n - 1 - s : s;
+            float nh[H];
+            for (int j = 0; j < H; j++) {
+                double a = b[j];
+                for (int k = 0; k < I; k++) a += (double)one[t * I + k] * W[j * I + k];
+                for (int k = 0; k < H; k++) a += (double)h[k] * U[j * H + k];
+                nh[j] = (float)tanh(a);
+            }
+            memcpy(h, nh, sizeof h);
+            memcpy(oh + t * H, h, sizeof h);
+        }
+        memcpy(ohT, h, sizeof h);
+        for (int t = 0; t < T; t++) memcpy(hs + (t * B + bi) * H, oh + t * H, sizeof(float) * H);
+        memcpy(hT + bi * H, ohT, sizeof ohT);
+    }
+}
+
+/*
+ * Lengths on a hand-built loop, forward and reverse: each sequence runs its
+ * own first len steps (a reverse loop from its own last step down), its
+ * outputs past them are zero and its final state is its last step's; the
+ * unrolled graph and a stepper fed the lengths agree with the plain C
+ * recurrence. Bad lengths fail the run naming the loop and the position.
+ */
+static void test_lengths(void **state)
+{
+    (void)state;
+    float xs[T * B * I], h0[B * H], hs[T * B * H], hT[B * H];
+    tu_fill_uniform(xs, T * B * I, -1, 1, 3);
+    tu_fill_uniform(h0, B * H, -1, 1, 4);
+    const float len[B] = {2, T};
+    for (int reverse = 0; reverse < 2; reverse++) {
+        recur_graph *g = recur_graph_new(5);
+        elman e = {.g = g};
+        e.xs = recur_input(g, "xs", recur_shape3(T, B, I));
+        e.h0 = recur_input(g, "h0", recur_shape2(B, H));
+        recur_value lv = recur_input(g, "len", recur_shape1(B));
+        e.W = tu_param(g, "W", recur_shape2(H, I));
+        e.U = tu_param(g, "U", recur_shape2(H, H));
+        e.b = tu_param(g, "b", recur_shape1(H));
+        e.L = recur_loop_begin(g, "rnn", reverse);
+        assert_int_equal(recur_loop_lengths(g, e.L, lv), RECUR_ERR_STATE); /* before any sequence: T unknown */
+        e.step_x = recur_loop_input(g, e.L, e.xs);
+        assert_int_equal(recur_loop_lengths(g, e.L, recur_input(g, "len3", recur_shape1(3))), RECUR_ERR_SHAPE);
+        assert_non_null(strstr(recur_errmsg(g), "a batch of 2"));
+        TU_ST(g, recur_loop_lengths(g, e.L, lv));
+        e.state_h = recur_loop_state(g, e.L, "h", e.h0);
+        e.next_h = recur_tanh(g, recur_bias_add(g, recur_add(g, recur_matmul(g, e.step_x, e.W, 0, 1),
+                                                              recur_matmul(g, e.state_h, e.U, 0, 1)),
+                                                 e.b));
+        TU_ST(g, recur_loop_next(g, e.L, e.state_h, e.next_h));
+        TU_ST(g, recur_loop_end(g, e.L));
+        e.hs = recur_loop_stacked(g, e.L, e.next_h);
+        e.hT = recur_loop_final(g, e.L, e.state_h);
+        TU_OK(g, e.hT);
+        elman_lengths_reference(&e, xs, h0, len, reverse, hs, hT);
+        /* A stepper, fed the lengths, steps through time in the loop's order. */
+        recur_stepper *st = recur_stepper_new(g, e.L, 1, &e.next_h, NULL);
+        if (!st) fail_msg("%s", recur_errmsg(g));
+        assert_int_equal(recur_stepper_feed(st, lv, len, B), RECUR_OK);
+        assert_int_equal(recur_stepper_set_state(st, e.state_h, h0, B * H), RECUR_OK);
+        for (int s = 0; s < T; s++) {
+            int t = reverse ? T - 1 - s : s;
+            assert_int_equal(recur_stepper_feed(st, e.step_x, xs + t * B * I, B * I), RECUR_OK);
+            if (recur_stepper_step(st) != RECUR_OK) fail_msg("%s", recur_stepper_errmsg(st));
+            const float *y = recur_stepper_output(st, e.next_h);
+            for (int bi = 0; bi < B; bi++)
+                if (t < (int)len[bi]) tu_assert_close(y + bi * H, hs + (t * B + bi) * H, H, 1e-5, 1e-6);
+        }
+        float got[B * H];
+        assert_int_equal(recur_stepper_get_state(st, e.state_h, got, B * H), RECUR_OK);
+        tu_assert_close(got, hT, B * H, 1e-5, 1e-6);
+        recur_stepper_free(st);
+        /* Unrolled. */
+        TU_ST(g, recur_unroll(g));
+        recur_plan *p = recur_compile(g, 2, (recur_value[]){e.hs, e.hT}, NULL);
+        assert_non_null(p);
+        assert_int_equal(recur_plan_feed(p, e.xs, xs, T * B * I), RECUR_OK);
+        assert_int_equal(recur_plan_feed(p, e.h0, h0, B * H), RECUR_OK);
+        assert_int_equal(recur_plan_feed(p, lv, len, B), RECUR_OK);
+        assert_int_equal(recur_plan_run(p), RECUR_OK);
+        tu_assert_close(recur_plan_output(p, e.hs), hs, T * B * H, 1e-5, 1e-6);
+        tu_assert_close(recur_plan_output(p, e.hT), hT, B * H, 1e-5, 1e-6);
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < H; j++)
+                if (t >= (int)len[0]) assert_true(recur_plan_output(p, e.hs)[(t * B) * H + j] == 0.0f);
+        /* Bad lengths: 0, T + 1, not whole, NaN. */
+        const float bad[4] = {0, T + 1, 2.5f, NAN};
+        for (int k = 0; k < 4; k++) {
+            float l2[B] = {len[0], bad[k]};
+            assert_int_equal(recur_plan_feed(p, lv, l2, B), RECUR_OK);
+            assert_int_equal(recur_plan_run(p), RECUR_ERR_RUNTIME);
+            assert_non_null(strstr(recur_plan_errmsg(p), "rnn.lengths"));
+            assert_non_null(strstr(recur_plan_errmsg(p), "lengths[1]"));
+        }
+        recur_plan_free(p);
+        recur_graph_free(g);
+    }
 }
 
 /* Work that uses no step or state value stays outside the body (computed once). */
@@ -423,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_chained_loops),
         cmocka_unit_test(test_per_step_gradient_norms),
         cmocka_unit_test(test_loop_errors),
+        cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_invariant_work_is_hoisted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,6 +78,7 @@ struct recur_graph {
     unsigned passes;        /* RECUR_PASS_* mask (recur/passes.h) */
     recur_rng rng;
     recur_error error;      /* the most recent failure (graph/error.h) */
+    char passes_env_error[256]; /* why RECUR_PASSES could not be read ("" if it could): recur_passes_check */
     uint64_t work;          /* basic steps the passes and the compiler have taken on this graph: a deterministic
                              * measure that their cost stays linear in T (tests/test_scaling.c) */
 };
@@ -173,6 +174,14 @@ void recur_loops_free(recur_graph *g);
  * and the compiler's plan passes.
  */
 int recur_pass_on(const recur_graph *g, unsigned pass);
+
+/*
+ * RECUR_OK unless the RECUR_PASSES environment variable named something that
+ * is no pass when g was made (and the program did not choose the passes with
+ * recur_set_passes since): then records that error on g, naming `who` (the
+ * call that runs passes: unroll, grad, compile), and returns it.
+ */
+recur_status recur_passes_check(recur_graph *g, const char *who);
 
 /*
  * Where gradient node id belongs in time, from its autodiff stamp: *li =
