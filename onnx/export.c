@@ -275,6 +275,7 @@ static recur_status emit_all(recur_onnx_out *o, int n_out, const recur_value *ou
         const recur_node *n = &g->nodes[order[i]];
         if (o->names[order[i]] || n->loop) continue; /* done with its loop, or a body node (its loop emits it) */
         if (n->op == RECUR_OP_LOOP) continue;      /* emitted with its outputs */
+        if (n->op == RECUR_OP_PARAM || n->op == RECUR_OP_CONST || n->op == RECUR_OP_FILL) continue; /* when read */
         if (n->op == RECUR_OP_LOOP_OUTPUT) st = recur_onnx_export_loop(o, (int)n->attr.i[0]);
         else st = recur_onnx_export_node(o, order[i]);
     }
@@ -305,7 +306,7 @@ static recur_status build_model(recur_onnx_out *o, int n_out, const recur_value 
     recur_onnx__graph_proto__init(gp);
     gp->name = recur_onnx_strdup(o, opts && opts->graph_name ? opts->graph_name : "recur");
     m->graph = gp;
-    o->gp = gp;
+    o->gp = o->main = gp;
     for (int i = 0; opts && i < opts->n_meta; i++) {
         RecurOnnx__StringStringEntryProto *e = recur_onnx_alloc(o, sizeof *e);
         if (!e) return RECUR_ERR_NOMEM;
@@ -328,7 +329,8 @@ static recur_status build_model(recur_onnx_out *o, int n_out, const recur_value 
     recur_status st = emit_all(o, n_out, outs);
     if (st != RECUR_OK) return st;
     for (int i = 0; i < n_out; i++) {
-        const char *src = o->names[outs[i].id];
+        const char *src = recur_onnx_name_of(o, outs[i].id);
+        if (!src) return recur_errcode(g);
         onnx_node *id = recur_onnx_emit(o, "Identity", out_names[i], 1, &src, 1, (const char *const *)&out_names[i]);
         RecurOnnx__ValueInfoProto *vi = recur_onnx_value_info(o, out_names[i], g->nodes[outs[i].id].shape, ONNX_FLOAT);
         if (!id || !vi || recur_onnx_graph_add_output(o, gp, vi) != RECUR_OK) return RECUR_ERR_NOMEM;

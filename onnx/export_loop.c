@@ -152,6 +152,7 @@ static void onnx_blocks(const float *src, const int *from, int G, int64_t H, int
 
 static const char *unsqueezed(recur_onnx_out *o, const char *x, int64_t axis)
 {
+    if (!x) return NULL;
     int64_t one = 1;
     const char *ax = recur_onnx_init_ints(o, "axes", 1, &one, &axis);
     char *out = recur_onnx_fresh(o, "unsqueezed");
@@ -198,9 +199,9 @@ static recur_status export_cell(recur_onnx_out *o, int li, const cell_match *m, 
     char name[600];
     node_name(recur_node_name(g, m->param[0]), op, name, sizeof name);
     int64_t dw[3] = {1, G * H, I}, dr[3] = {1, G * H, H}, db[2] = {1, 2 * G * H};
-    const char *in[7] = {o->names[L->seq[0]], recur_onnx_init_float(o, "W", 3, dw, W), recur_onnx_init_float(o, "R", 3, dr, R),
-                         recur_onnx_init_float(o, "B", 2, db, Bv), "", unsqueezed(o, o->names[L->init[0]], 0),
-                         G == 4 ? unsqueezed(o, o->names[L->init[1]], 0) : NULL};
+    const char *in[7] = {recur_onnx_name_of(o, L->seq[0]), recur_onnx_init_float(o, "W", 3, dw, W), recur_onnx_init_float(o, "R", 3, dr, R),
+                         recur_onnx_init_float(o, "B", 2, db, Bv), "", unsqueezed(o, recur_onnx_name_of(o, L->init[0]), 0),
+                         G == 4 ? unsqueezed(o, recur_onnx_name_of(o, L->init[1]), 0) : NULL};
     char *out[3] = {recur_onnx_fresh(o, "Y"), recur_onnx_fresh(o, "Y_h"), G == 4 ? recur_onnx_fresh(o, "Y_c") : NULL};
     int n_in = G == 4 ? 7 : 6, n_out = G == 4 ? 3 : 2;
     for (int k = 0; k < n_in; k++)
@@ -289,7 +290,7 @@ static recur_status export_scan(recur_onnx_out *o, int li)
     for (int k = 0; k < L->n_state + n_outs; k++) {
         int32_t v = k < L->n_state ? L->next[k] : stacked[k - L->n_state];
         char *name = recur_onnx_fresh(o, k < L->n_state ? "next" : "step_out");
-        const char *src = o->names[v];
+        const char *src = recur_onnx_name_of(o, v);
         RecurOnnx__ValueInfoProto *vi = name ? recur_onnx_value_info(o, name, g->nodes[v].shape, ONNX_FLOAT) : NULL;
         if (!vi || !src || !recur_onnx_emit(o, "Identity", "Identity", 1, &src, 1, (const char *const *)&name) ||
             recur_onnx_graph_add_output(o, body, vi) != RECUR_OK)
@@ -301,8 +302,8 @@ static recur_status export_scan(recur_onnx_out *o, int li)
     const char **in = recur_onnx_alloc(o, sizeof *in * (size_t)(L->n_state + L->n_seq));
     int64_t *dirs = recur_onnx_alloc(o, sizeof *dirs * (size_t)(L->n_seq + n_outs + 1));
     if (!in || !dirs) goto done;
-    for (int k = 0; k < L->n_state; k++) in[k] = o->names[L->init[k]];
-    for (int k = 0; k < L->n_seq; k++) in[L->n_state + k] = o->names[L->seq[k]];
+    for (int k = 0; k < L->n_state + L->n_seq; k++)
+        if (!(in[k] = recur_onnx_name_of(o, k < L->n_state ? L->init[k] : L->seq[k - L->n_state]))) goto done;
     for (int k = 0; k < L->n_seq + n_outs; k++) dirs[k] = L->reverse;
     onnx_node *e = recur_onnx_emit(o, "Scan", L->name, L->n_state + L->n_seq, in, L->n_state + n_outs,
                                    (const char *const *)scan_out);
@@ -335,8 +336,6 @@ recur_status recur_onnx_export_loop(recur_onnx_out *o, int li)
     if (L->unrolled)
         return recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: loop \"%s\" is unrolled but its outputs are not "
                                "aliases of the copies", L->name);
-    for (int k = 0; k < L->n_seq; k++)
-        if (!o->names[L->seq[k]]) return recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: loop \"%s\" input not emitted", L->name);
     cell_match m;
     if (builtin_cell(o->g, li, &m)) {
         int done;

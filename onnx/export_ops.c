@@ -188,13 +188,27 @@ static recur_status with_const(recur_onnx_out *o, int32_t id, const char *op_typ
     return emit_as(o, id, op_type, 2, in) ? RECUR_OK : RECUR_ERR_NOMEM;
 }
 
+const char *recur_onnx_name_of(recur_onnx_out *o, int32_t id)
+{
+    if (o->names[id]) return o->names[id];
+    int op = o->g->nodes[id].op;
+    if (op == RECUR_OP_PARAM || op == RECUR_OP_CONST || op == RECUR_OP_FILL) {
+        onnx_graph *keep = o->gp;
+        o->gp = o->main;
+        recur_status st = export_leaf(o, id);
+        o->gp = keep;
+        if (st != RECUR_OK) return NULL;
+        return o->names[id];
+    }
+    recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: \"%s\" is read before it was emitted", recur_node_name(o->g, id));
+    return NULL;
+}
+
 recur_status recur_onnx_export_node(recur_onnx_out *o, int32_t id)
 {
     const recur_node *n = &o->g->nodes[id];
     for (int k = 0; k < n->n_in; k++)
-        if (!o->names[n->in[k]])
-            return recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: node \"%s\" reads \"%s\", which was not emitted",
-                                   recur_node_name(o->g, id), recur_node_name(o->g, n->in[k]));
+        if (!recur_onnx_name_of(o, n->in[k])) return recur_errcode(o->g);
     int64_t d[RECUR_MAX_DIMS];
     memcpy(d, n->shape.d, sizeof d);
     onnx_node *e = NULL;

@@ -153,10 +153,58 @@ static recur_status copy_meta(recur_onnx_ctx *c, const RecurOnnx__ModelProto *mp
     return RECUR_OK;
 }
 
+/* How deep messages may nest in a file (a Scan body inside a Loop body is 5 levels deep). */
+#define ONNX_MAX_NESTING 48
+
+/* Reads a varint at *p (< end); 0 when it runs past the end or is too long. */
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return 1;
+    }
+    return 0;
+}
+
+/*
+ * 1 unless messages of type d in the wire bytes [p, p + len) nest deeper than ONNX_MAX_NESTING: checked
+ * before protobuf-c's unpacking, which recurses once per level, so that no file exhausts the stack. A
+ * malformed encoding stops the walk (the unpacking reports it).
+ */
+static int nesting_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int depth)
+{
+    if (depth > ONNX_MAX_NESTING) return 0;
+    const uint8_t *end = p + len;
+    while (p < end) {
+        uint64_t tag, n;
+        if (!varint(&p, end, &tag)) return 1;
+        switch (tag & 7) {
+        case 0: if (!varint(&p, end, &n)) return 1; break;
+        case 1: if ((size_t)(end - p) < 8) return 1; p += 8; break;
+        case 5: if ((size_t)(end - p) < 4) return 1; p += 4; break;
+        case 2: {
+            if (!varint(&p, end, &n) || n > (uint64_t)(end - p)) return 1;
+            for (unsigned i = 0; i < d->n_fields; i++)
+                if (d->fields[i].id == (tag >> 3) && d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE &&
+                    !nesting_ok(d->fields[i].descriptor, p, (size_t)n, depth + 1))
+                    return 0;
+            p += n;
+            break;
+        }
+        default: return 1;
+        }
+    }
+    return 1;
+}
+
 static recur_status import_model(recur_graph *g, const char *src, const void *buf, size_t len,
                                  const recur_onnx_import_opts *opts, recur_onnx_model *m)
 {
     recur_onnx_ctx c = {.g = g, .src = src, .opts = opts};
+    if (!nesting_ok(&recur_onnx__model_proto__descriptor, buf, len, 0))
+        return recur_onnx_fail(&c, RECUR_ERR_FORMAT, "messages nest more than %d levels deep", ONNX_MAX_NESTING);
     RecurOnnx__ModelProto *mp = recur_onnx__model_proto__unpack(NULL, len, buf);
     if (!mp) return recur_onnx_fail(&c, RECUR_ERR_FORMAT, "not an ONNX model (the protobuf message does not parse)");
     recur_status st = RECUR_OK;

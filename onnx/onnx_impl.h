@@ -26,8 +26,10 @@ enum {
 
 /* The most dimensions of a host tensor, and of any dimension list read from a file. */
 #define ONNX_MAX_RANK 8
-/* The most elements of a tensor read from a file or made at import (2^31). */
+/* The most elements of a tensor read from a file (2^31; the file must hold them). */
 #define ONNX_MAX_NUMEL ((int64_t)1 << 31)
+/* The most elements of a tensor computed at import (ConstantOfShape, Expand, ... of constants: 2^26). */
+#define ONNX_MAX_FOLD ((int64_t)1 << 26)
 
 /*
  * A host tensor: a constant known at import time (an initializer, a
@@ -114,8 +116,11 @@ recur_status recur_onnx_tensor_read(recur_onnx_ctx *c, const onnx_tensor_proto *
 
 /* ---------------------------------------------------------------- host tensors (symtab.c) */
 
-/* Allocates t with the given dimensions (values zero). RECUR_ERR_FORMAT on a bad or huge shape. */
+/* Allocates t with the given dimensions (values zero), at most ONNX_MAX_FOLD elements; an error on a bad shape. */
 recur_status recur_onnx_tensor_alloc(recur_onnx_ctx *c, onnx_tensor *t, int ndim, const int64_t *d, int is_int);
+/* The same with a limit of max_numel elements (a tensor read from a file, whose data is there). */
+recur_status recur_onnx_tensor_alloc_max(recur_onnx_ctx *c, onnx_tensor *t, int ndim, const int64_t *d, int is_int,
+                                         int64_t max_numel);
 void recur_onnx_tensor_free(onnx_tensor *t);
 /* A deep copy. */
 recur_status recur_onnx_tensor_copy(recur_onnx_ctx *c, const onnx_tensor *from, onnx_tensor *to);
@@ -225,6 +230,7 @@ recur_status recur_onnx_rnn_peepholes(recur_onnx_ctx *c, const onnx_node *n, int
 typedef struct recur_onnx_out {
     recur_graph *g;
     onnx_graph *gp;          /* the graph being filled (the main graph or a Scan body) */
+    onnx_graph *main;        /* the main graph (where parameters and constants go) */
     char **names;            /* per recur node: its ONNX name once emitted, else NULL */
     void **allocs;           /* everything allocated for the model, freed together */
     size_t n_allocs, cap_allocs;
@@ -259,6 +265,9 @@ recur_status recur_onnx_graph_add_output(recur_onnx_out *o, onnx_graph *gp, Recu
 
 /* A new name for node id's value: an input's or parameter's own name, else its node name made unique. */
 char *recur_onnx_name_for(recur_onnx_out *o, int32_t id);
+/* The ONNX name of node id's value; a parameter or constant is emitted when first read, so that one nothing
+ * reads (the weights an LSTM node holds converted) is not written. NULL after recording an error. */
+const char *recur_onnx_name_of(recur_onnx_out *o, int32_t id);
 /* Emits one ordinary node (export_ops.c). */
 recur_status recur_onnx_export_node(recur_onnx_out *o, int32_t id);
 /* Emits a loop: a built-in cell as LSTM/GRU/RNN, anything else as a Scan (export_loop.c). */

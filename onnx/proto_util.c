@@ -160,35 +160,24 @@ recur_status recur_onnx_tensor_read(recur_onnx_ctx *c, const onnx_tensor_proto *
                                    (long long)p->dims[k], (long long)ONNX_MAX_NUMEL);
         numel *= p->dims[k];
     }
-    recur_status st = recur_onnx_tensor_alloc(c, t, (int)p->n_dims, p->dims, type != ONNX_FLOAT && type != ONNX_DOUBLE);
+    /* the data must be in the file before anything is allocated for it */
+    size_t n = (size_t)numel, have;
+    if (p->has_raw_data) have = p->raw_data.len / (size_t)type_bytes(type);
+    else if (type == ONNX_FLOAT) have = p->n_float_data;
+    else if (type == ONNX_DOUBLE) have = p->n_double_data;
+    else if (type == ONNX_INT64) have = p->n_int64_data;
+    else have = p->n_int32_data; /* int32 and the small types are kept in int32_data */
+    if (have != n || (p->has_raw_data && p->raw_data.len % (size_t)type_bytes(type)))
+        return recur_onnx_fail(c, RECUR_ERR_FORMAT, "%s: its shape holds %zu elements but its data %zu", what, n, have);
+    recur_status st = recur_onnx_tensor_alloc_max(c, t, (int)p->n_dims, p->dims, type != ONNX_FLOAT && type != ONNX_DOUBLE,
+                                                  ONNX_MAX_NUMEL);
     if (st != RECUR_OK) return st;
-    size_t n = (size_t)t->numel, have;
-    if (p->has_raw_data) {
-        have = p->raw_data.len / (size_t)type_bytes(type);
-        if (p->raw_data.len != n * (size_t)type_bytes(type)) goto count;
-        for (size_t i = 0; i < n; i++) t->v[i] = read_le(p->raw_data.data + i * (size_t)type_bytes(type), type);
-        return RECUR_OK;
-    }
-    switch (type) {
-    case ONNX_FLOAT:
-        if ((have = p->n_float_data) != n) goto count;
-        for (size_t i = 0; i < n; i++) t->v[i] = p->float_data[i];
-        break;
-    case ONNX_DOUBLE:
-        if ((have = p->n_double_data) != n) goto count;
-        for (size_t i = 0; i < n; i++) t->v[i] = p->double_data[i];
-        break;
-    case ONNX_INT64:
-        if ((have = p->n_int64_data) != n) goto count;
-        for (size_t i = 0; i < n; i++) t->v[i] = (double)p->int64_data[i];
-        break;
-    default: /* int32 and the small types are kept in int32_data */
-        if ((have = p->n_int32_data) != n) goto count;
-        for (size_t i = 0; i < n; i++) t->v[i] = p->int32_data[i];
-        break;
+    for (size_t i = 0; i < n; i++) {
+        if (p->has_raw_data) t->v[i] = read_le(p->raw_data.data + i * (size_t)type_bytes(type), type);
+        else if (type == ONNX_FLOAT) t->v[i] = p->float_data[i];
+        else if (type == ONNX_DOUBLE) t->v[i] = p->double_data[i];
+        else if (type == ONNX_INT64) t->v[i] = (double)p->int64_data[i];
+        else t->v[i] = p->int32_data[i];
     }
     return RECUR_OK;
-count:
-    recur_onnx_tensor_free(t);
-    return recur_onnx_fail(c, RECUR_ERR_FORMAT, "%s: its shape holds %zu elements but its data %zu", what, n, have);
 }

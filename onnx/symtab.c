@@ -14,6 +14,12 @@
 
 recur_status recur_onnx_tensor_alloc(recur_onnx_ctx *c, onnx_tensor *t, int ndim, const int64_t *d, int is_int)
 {
+    return recur_onnx_tensor_alloc_max(c, t, ndim, d, is_int, ONNX_MAX_FOLD);
+}
+
+recur_status recur_onnx_tensor_alloc_max(recur_onnx_ctx *c, onnx_tensor *t, int ndim, const int64_t *d, int is_int,
+                                         int64_t max_numel)
+{
     memset(t, 0, sizeof *t);
     if (ndim < 0 || ndim > ONNX_MAX_RANK)
         return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "a tensor of rank %d (at most %d)", ndim, ONNX_MAX_RANK);
@@ -22,9 +28,9 @@ recur_status recur_onnx_tensor_alloc(recur_onnx_ctx *c, onnx_tensor *t, int ndim
         if (d[k] < 0 || d[k] > ONNX_MAX_NUMEL)
             return recur_onnx_fail(c, RECUR_ERR_FORMAT, "a tensor dimension of %lld", (long long)d[k]);
         numel *= d[k];
-        if (numel > ONNX_MAX_NUMEL)
-            return recur_onnx_fail(c, RECUR_ERR_FORMAT, "a tensor of more than %lld elements",
-                                   (long long)ONNX_MAX_NUMEL);
+        if (numel > max_numel)
+            return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "a tensor of more than %lld elements computed at import",
+                                   (long long)max_numel);
         t->d[k] = d[k];
     }
     t->ndim = ndim;

@@ -323,6 +323,44 @@ static void test_import_malformed_files(void **state)
     recur_graph_free(g);
 }
 
+/* Puts a length-delimited protobuf field (field number f) around b[*pos..end), writing its head before *pos. */
+static void wrap(unsigned char *b, size_t *pos, size_t end, int f)
+{
+    unsigned char head[12];
+    size_t h = 0, len = end - *pos;
+    head[h++] = (unsigned char)(f << 3 | 2);
+    do {
+        head[h++] = (unsigned char)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+        len >>= 7;
+    } while (len);
+    *pos -= h;
+    memcpy(b + *pos, head, h);
+}
+
+/*
+ * Messages nested 40000 deep (graph -> node -> attribute -> graph ...), more than protobuf-c's recursive
+ * unpacking has stack for, are refused before they are unpacked.
+ */
+static void test_import_deep_nesting(void **state)
+{
+    (void)state;
+    size_t end = 1 << 21, pos = end;
+    unsigned char *b = malloc(end);
+    assert_non_null(b);
+    for (int level = 0; level < 40000; level++) {
+        wrap(b, &pos, end, 6); /* AttributeProto.g */
+        wrap(b, &pos, end, 5); /* NodeProto.attribute */
+        wrap(b, &pos, end, 1); /* GraphProto.node */
+    }
+    wrap(b, &pos, end, 7); /* ModelProto.graph */
+    recur_graph *g = recur_graph_new(1);
+    recur_onnx_model m;
+    assert_int_equal(recur_onnx_import_mem(g, b + pos, end - pos, NULL, &m), RECUR_ERR_FORMAT);
+    assert_non_null(strstr(recur_errmsg(g), "nest"));
+    recur_graph_free(g);
+    free(b);
+}
+
 /* Every truncation and byte corruption of a valid model fails cleanly (graph unchanged) or imports. */
 static void test_import_truncated_and_corrupt(void **state)
 {
@@ -639,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_import_refuses_pending_attributes),
         cmocka_unit_test(test_import_malformed_files),
         cmocka_unit_test(test_import_truncated_and_corrupt),
+        cmocka_unit_test(test_import_deep_nesting),
         cmocka_unit_test(test_export_builtin_cells),
         cmocka_unit_test(test_export_stacked_and_bidirectional),
         cmocka_unit_test(test_export_custom_cell_as_scan),
