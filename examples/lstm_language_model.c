@@ -32,11 +32,10 @@ int main(void)
         return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
     recur_value loss = recur_softmax_xent(g, recur_dense(g, "out", lstm.outputs, V, 1), next, RECUR_NONE);
     if (!recur_ok(loss) || recur_unroll(g) != RECUR_OK) return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
-    recur_value params[16], grads[16], outs[17] = {loss};
+    recur_value params[16], outs[17] = {loss}, *grads = outs + 1; /* the loss, then its gradients */
     int np = recur_params(g, params, 16);
     recur_grad(g, loss, np, params, grads);
-    memcpy(outs + 1, grads, sizeof grads[0] * (size_t)np);
-    recur_plan *train = recur_compile(g, np + 1, outs, NULL);
+    recur_plan *train = recur_compile(g, 1 + np, outs, NULL);
     recur_optim_opts oo = recur_optim_defaults(RECUR_OPTIM_ADAM);
     oo.lr = 5e-3;
     recur_optim *opt = recur_optim_new(g, &oo, np, params);
