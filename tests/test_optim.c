@@ -643,6 +643,113 @@ static void test_state_restore(void **state)
     }
 }
 
+/* ---------------------------------------------- non-finite results refused */
+
+/* Every value an optimizer holds (its parameters' and state tensors' floats), back to back. */
+static float *optim_snapshot(recur_optim *opt, const fixture *f, size_t *n)
+{
+    int ns = recur_optim_state_count(opt);
+    float *s = malloc(sizeof(float) * (size_t)(NP * (1 + ns))), *at = s;
+    assert_non_null(s);
+    memcpy(at, recur_param_data(f->g, f->a), sizeof(float) * NA), at += NA;
+    memcpy(at, recur_param_data(f->g, f->b), sizeof(float) * NB), at += NB;
+    for (int i = 0; i < ns; i++) {
+        recur_optim_tensor t;
+        assert_int_equal(recur_optim_state(opt, i, &t), RECUR_OK);
+        memcpy(at, t.data, sizeof(float) * (size_t)t.numel);
+        at += t.numel;
+    }
+    *n = (size_t)(at - s);
+    return s;
+}
+
+/* The step fails with RECUR_ERR_RUNTIME, its message holding `needle`, and changes nothing (the step count and lr too). */
+static void expect_refused(recur_optim *opt, const fixture *f, const float *grads, const char *needle)
+{
+    size_t n0, n1;
+    float *before = optim_snapshot(opt, f, &n0);
+    int64_t steps = recur_optim_steps(opt);
+    double lr = recur_optim_lr(opt);
+    assert_int_equal(recur_optim_step(opt, (const float *[]){grads, grads + NA}), RECUR_ERR_RUNTIME);
+    if (!strstr(recur_optim_errmsg(opt), needle) || !strstr(recur_optim_errmsg(opt), "nothing changed"))
+        fail_msg("message \"%s\" lacks \"%s\"", recur_optim_errmsg(opt), needle);
+    float *after = optim_snapshot(opt, f, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, sizeof(float) * n0);
+    assert_int_equal(recur_optim_steps(opt), steps);
+    assert_true(recur_optim_lr(opt) == lr);
+    free(before);
+    free(after);
+}
+
+/*
+ * NaN in Adam's state made a resumed run write all-NaN weights and say
+ * "done". No kind writes a non-finite parameter or state value now: a NaN
+ * in the state, a NaN parameter, and an overflow are each refused, naming
+ * the tensor and the element, with nothing changed; the same step goes
+ * through once the state is repaired.
+ */
+static void test_nonfinite_writes_refused(void **state)
+{
+    (void)state;
+    for (int kind = RECUR_OPTIM_SGD; kind <= RECUR_OPTIM_ADAGRAD; kind++) {
+        recur_optim_opts o = recur_optim_defaults((recur_optim_kind)kind);
+        o.momentum = kind == RECUR_OPTIM_SGD || kind == RECUR_OPTIM_RMSPROP ? 0.5 : 0;
+        fixture f = make_fixture(31 + (uint64_t)kind);
+        float grads[2][NP];
+        double dg[2][NP];
+        make_grads(grads, dg, 2, 1, 5);
+        recur_optim *opt = recur_optim_new(f.g, &o, 2, (recur_value[]){f.a, f.b});
+        assert_non_null(opt);
+        assert_int_equal(recur_optim_step(opt, (const float *[]){grads[0], grads[0] + NA}), RECUR_OK);
+
+        /* A NaN in a state tensor of b (as a checkpoint restored without the finiteness check could leave). */
+        recur_optim_tensor t;
+        assert_int_equal(recur_optim_state(opt, recur_optim_state_count(opt) - 1, &t), RECUR_OK);
+        float keep = t.data[4];
+        t.data[4] = NAN;
+        char needle[128];
+        snprintf(needle, sizeof needle, "element 4 of ");
+        expect_refused(opt, &f, grads[1], needle);
+        assert_non_null(strstr(recur_optim_errmsg(opt), "\"b\"")); /* b itself, or its state tensor ".../b" */
+        assert_non_null(strstr(recur_optim_errmsg(opt), "would write nan"));
+        t.data[4] = keep;
+
+        /* A NaN parameter. */
+        float *a = recur_param_data(f.g, f.a);
+        keep = a[2];
+        a[2] = NAN;
+        expect_refused(opt, &f, grads[1], "element 2 of parameter \"a\" [5]");
+        a[2] = keep;
+
+        /* Repaired: the step goes through and every value is finite. */
+        assert_int_equal(recur_optim_step(opt, (const float *[]){grads[1], grads[1] + NA}), RECUR_OK);
+        assert_int_equal(recur_optim_steps(opt), 2);
+        size_t n;
+        float *all = optim_snapshot(opt, &f, &n);
+        for (size_t j = 0; j < n; j++) assert_true(isfinite(all[j]));
+        free(all);
+        recur_optim_free(opt);
+        recur_graph_free(f.g);
+    }
+
+    /* An overflow: SGD with lr 1e38 and gradients near 1 sends a to -inf or +inf. */
+    recur_optim_opts o = recur_optim_defaults(RECUR_OPTIM_SGD);
+    o.lr = 1e38;
+    fixture f = make_fixture(3);
+    float g[NP];
+    for (int j = 0; j < NP; j++) g[j] = j == 3 ? 1e4f : 0.5f;
+    recur_optim *opt = recur_optim_new(f.g, &o, 2, (recur_value[]){f.a, f.b});
+    assert_non_null(opt);
+    expect_refused(opt, &f, g, "would write -inf to element 3 of parameter \"a\"");
+    /* In b, after a was updated (by 5e37 per element, still finite): a is put back too. */
+    g[3] = 0.5f;
+    g[NA + 2] = -1e4f;
+    expect_refused(opt, &f, g, "would write inf to element 2 of parameter \"b\" [2, 3]");
+    recur_optim_free(opt);
+    recur_graph_free(f.g);
+}
+
 /* ------------------------------------------------------------------ errors */
 
 /* recur_optim_new must fail with code and a message holding `needle`. */
@@ -871,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_state_tensors),
         cmocka_unit_test(test_state_restore),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_nonfinite_writes_refused),
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_minimise_quadratic),
     };

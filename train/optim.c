@@ -5,7 +5,11 @@
  *
  * Memory: every state tensor lives in one arena allocated by
  * recur_optim_new; state tensor k of parameter i is
- * tensors[i * n_state + k]. A step only reads and writes existing memory.
+ * tensors[i * n_state + k], the tensors of one parameter side by side.
+ * Beside it, the undo copy: before a parameter is updated, its values and
+ * state are copied there, so that a step that would write a NaN or an
+ * infinity anywhere is undone whole. A step only reads and writes existing
+ * memory.
  */
 #include <float.h>
 #include <math.h>
@@ -34,6 +38,8 @@ struct recur_optim {
     recur_optim_tensor *tensor; /* n * n_state of them, names owned */
     float *arena;
     int64_t arena_numel;
+    float *undo;                /* the step's undo copy: every parameter's values (arena_numel floats), then
+                                 * their state (n_state * arena_numel, laid out as the arena) */
     int64_t t;                  /* steps done */
     double lr;                  /* the next step's learning rate */
     double grad_norm;           /* the last step's norm before clipping, -1 before the first */
@@ -173,6 +179,7 @@ void recur_optim_free(recur_optim *o)
         for (int i = 0; i < o->n * o->n_state; i++) free((char *)o->tensor[i].name);
     free(o->tensor);
     free(o->arena);
+    free(o->undo);
     free(o->grads);
     free(o->param);
     free(o);
@@ -237,6 +244,7 @@ recur_optim *recur_optim_new(recur_graph *g, const recur_optim_opts *opts, int n
         o->arena_numel += p->numel;
     }
     if (!make_state(o)) goto nomem;
+    if (!(o->undo = malloc(sizeof(float) * (size_t)((1 + o->n_state) * o->arena_numel + 1)))) goto nomem;
     recur_optim_reset(o);
     return o;
 nomem:
@@ -257,10 +265,97 @@ void recur_optim_reset(recur_optim *o)
 
 /* ------------------------------------------------------------------- step */
 
+/* Elements per piece of a parameter: a piece's values and state are still in the L1 cache when it is checked. */
+#define PIECE 1024
+
+/*
+ * 1 if x[0..n) holds a NaN or an infinity: their exponent bits are all
+ * ones, and adding 1 to an all-ones exponent carries into bit 31 (a loop of
+ * and, add and or, which the compiler vectorizes).
+ */
+static int any_nonfinite(const float *x, int64_t n)
+{
+    uint32_t acc = 0, u;
+    if (n == PIECE) { /* a count known here: the loop is vectorized whole */
+        for (int j = 0; j < PIECE; j++) {
+            memcpy(&u, &x[j], sizeof u);
+            acc |= (u & 0x7f800000u) + 0x00800000u;
+        }
+    } else {
+        for (int64_t j = 0; j < n; j++) {
+            memcpy(&u, &x[j], sizeof u);
+            acc |= (u & 0x7f800000u) + 0x00800000u;
+        }
+    }
+    return (acc & 0x80000000u) != 0;
+}
+
+/* Puts back the values and state of parameters 0..i from the undo copy. */
+static void undo_params(recur_optim *o, int i)
+{
+    const float *undo_p = o->undo, *undo_s = o->undo + o->arena_numel;
+    int64_t off = 0;
+    for (int q = 0; q <= i; q++) {
+        int64_t m = o->param[q].numel;
+        memcpy(o->param[q].data, undo_p + off, sizeof(float) * (size_t)m);
+        if (o->n_state)
+            memcpy(o->tensor[q * o->n_state].data, undo_s + off * o->n_state, sizeof(float) * (size_t)(m * o->n_state));
+        off += m;
+    }
+}
+
+/*
+ * Runs the rule of every parameter in place, each parameter's values and
+ * state first copied to the undo copy, then updated and checked a piece at
+ * a time. A NaN or an infinity (from a NaN in restored state, a NaN
+ * parameter, an overflow) puts back everything updated so far and fails
+ * naming the tensor, the element and the value: a step writes all or
+ * nothing. The rules are elementwise, so pieces give the values a whole
+ * parameter at once gives.
+ */
+static recur_status update_all(recur_optim *o, const recur_optim_coef *c, const float *const *grads)
+{
+    float *undo_p = o->undo, *undo_s = o->undo + o->arena_numel;
+    float *state[RECUR_OPTIM_MAX_STATES] = {0}, *piece[RECUR_OPTIM_MAX_STATES] = {0};
+    int64_t off = 0;
+    for (int i = 0; i < o->n; i++) {
+        int64_t n = o->param[i].numel;
+        float *p = o->param[i].data;
+        for (int k = 0; k < o->n_state; k++) state[k] = o->tensor[i * o->n_state + k].data;
+        memcpy(undo_p + off, p, sizeof(float) * (size_t)n);
+        if (o->n_state) memcpy(undo_s + off * o->n_state, state[0], sizeof(float) * (size_t)(n * o->n_state));
+        for (int64_t lo = 0; lo < n; lo += PIECE) {
+            int64_t len = n - lo < PIECE ? n - lo : PIECE;
+            for (int k = 0; k < o->n_state; k++) piece[k] = state[k] + lo;
+            o->rule->update(&o->opts, c, len, p + lo, grads[i] + lo, piece);
+            int bad = any_nonfinite(p + lo, len) ? -1 : -2; /* -1: the parameter, k >= 0: state tensor k */
+            for (int k = 0; k < o->n_state && bad == -2; k++)
+                if (any_nonfinite(piece[k], len)) bad = k;
+            if (bad == -2) continue;
+            const float *y = bad < 0 ? p : state[bad];
+            const float *was = bad < 0 ? undo_p + off : undo_s + off * o->n_state + bad * n;
+            int64_t j = lo;
+            while (isfinite(y[j])) j++;
+            char shp[64];
+            recur_error_set(&o->error, RECUR_ERR_RUNTIME,
+                            "optim_step: step %lld would write %g to element %lld of %s \"%s\" %s (it holds %g, "
+                            "its gradient is %g): non-finite values are not written; step skipped, nothing changed",
+                            (long long)c->t, (double)y[j], (long long)j, bad < 0 ? "parameter" : "state tensor",
+                            bad < 0 ? recur_value_name(o->g, o->param[i].v) : o->tensor[i * o->n_state + bad].name,
+                            recur_shape_str(o->param[i].shape, shp, sizeof shp), (double)was[j], (double)grads[i][j]);
+            undo_params(o, i);
+            return RECUR_ERR_RUNTIME;
+        }
+        off += n;
+    }
+    return RECUR_OK;
+}
+
 /*
  * One step: ||g|| over every gradient (in double); refuse a non-finite one;
- * the clipping factor min(1, max_grad_norm / ||g||); each parameter's rule;
- * then t += 1 and lr *= the schedule's factor for step t.
+ * the clipping factor min(1, max_grad_norm / ||g||); each parameter's rule,
+ * the whole step undone if any value written is not finite; then t += 1
+ * and lr *= the schedule's factor for step t.
  */
 recur_status recur_optim_step(recur_optim *o, const float *const *grads)
 {
@@ -289,11 +384,8 @@ recur_status recur_optim_step(recur_optim *o, const float *const *grads)
     if (opts->max_grad_norm > 0 && o->grad_norm > opts->max_grad_norm)
         c.gscale = (float)(opts->max_grad_norm / o->grad_norm);
     if (opts->clip_value > 0) c.gclip = opts->clip_value > FLT_MAX ? FLT_MAX : (float)opts->clip_value;
-    float *state[RECUR_OPTIM_MAX_STATES] = {0};
-    for (int i = 0; i < o->n; i++) {
-        for (int k = 0; k < o->n_state; k++) state[k] = o->tensor[i * o->n_state + k].data;
-        o->rule->update(opts, &c, o->param[i].numel, o->param[i].data, grads[i], state);
-    }
+    recur_status st = update_all(o, &c, grads);
+    if (st != RECUR_OK) return st;
     o->t++;
     o->lr *= recur_schedule_factor(&opts->schedule, o->t);
     return RECUR_OK;

@@ -193,8 +193,12 @@ RECUR_API recur_status recur_optim_errcode(const recur_optim *o);
  * the rule of the kind updates each parameter with the lr of this step;
  * the step count goes up by one and the schedule sets the next lr.
  * RECUR_ERR_ARG if grads or one of them is NULL. RECUR_ERR_RUNTIME if a
- * gradient holds a NaN or an infinity (the message names the parameter):
- * then nothing is changed and the step does not count.
+ * gradient holds a NaN or an infinity (the message names the parameter),
+ * or if the update would write a NaN or an infinity into a parameter or a
+ * state tensor (from a NaN in restored state, or an overflow; the message
+ * names the parameter or state tensor, the element and the value): then
+ * nothing is changed and the step does not count (to undo such a step, an
+ * optimizer keeps a second copy of its parameters' values and state).
  */
 RECUR_API recur_status recur_optim_step(recur_optim *o, const float *const *grads);
 
