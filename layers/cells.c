@@ -11,6 +11,10 @@
  *          z = sigmoid(z_i + z_h),  n = tanh(n_i + r * n_h),
  *          h' = (1 - z) n + z h
  *   GRU (Cho et al.):  n = tanh(n_i + (r * h) W_hn^T + b_hn), the rest as GRU.
+ * Options (ONNX's cells): with clip, every gate preactivation is clipped to
+ * [-clip, clip] before its activation; an LSTM with peepholes adds P_i c
+ * and P_f c (the previous cell state) to i's and f's preactivations and
+ * P_o c' (the new one) to o's.
  */
 #include <math.h>
 #include <stdio.h>
@@ -45,11 +49,25 @@ static recur_status built(recur_graph *g, const recur_value *v, int n)
     return RECUR_OK;
 }
 
+/* A gate's preactivation as the activation reads it: clipped to [-c, c] when the cell clips. */
+static recur_value clipped(recur_graph *g, const recur_cell *c, recur_value a)
+{
+    return c->clip > 0 ? recur_clip(g, a, c->clip) : a;
+}
+
+/* a + P_k s for peephole row k, when the cell has peepholes. */
+static recur_value peep(recur_graph *g, const recur_cell *c, recur_value a, int k, recur_value s)
+{
+    if (!recur_ok(c->peephole)) return a;
+    return recur_add(g, a, recur_mul(g, s, recur_take(g, c->peephole, 0, k)));
+}
+
 static recur_status rnn_step(recur_graph *g, const recur_cell *c, recur_value x, const recur_value *state,
                              recur_value *next, recur_value *out)
 {
     recur_value pre = recur_add(g, affine(g, x, c->param[W_IH], c->param[B_IH]),
                                 affine(g, state[0], c->param[W_HH], c->param[B_HH]));
+    pre = clipped(g, c, pre);
     next[0] = c->kind == RECUR_RNN_RELU ? recur_relu(g, pre) : recur_tanh(g, pre);
     *out = next[0];
     return built(g, next, 1);
@@ -63,9 +81,11 @@ static recur_status lstm_step(recur_graph *g, const recur_cell *c, recur_value x
     recur_value q[4];
     recur_status st = recur_split(g, gates, 1, 4, q);
     if (st != RECUR_OK) return st;
-    recur_value i = recur_sigmoid(g, q[0]), f = recur_sigmoid(g, q[1]);
-    recur_value gg = recur_tanh(g, q[2]), o = recur_sigmoid(g, q[3]);
+    recur_value i = recur_sigmoid(g, clipped(g, c, peep(g, c, q[0], 0, state[1])));
+    recur_value f = recur_sigmoid(g, clipped(g, c, peep(g, c, q[1], 1, state[1])));
+    recur_value gg = recur_tanh(g, clipped(g, c, q[2]));
     next[1] = recur_add(g, recur_mul(g, f, state[1]), recur_mul(g, i, gg));
+    recur_value o = recur_sigmoid(g, clipped(g, c, peep(g, c, q[3], 2, next[1])));
     next[0] = recur_mul(g, o, recur_tanh(g, next[1]));
     *out = next[0];
     return built(g, next, 2);
@@ -80,9 +100,9 @@ static recur_status gru_step(recur_graph *g, const recur_cell *c, recur_value x,
     recur_value n;
     if (c->kind == RECUR_GRU) {
         if ((st = recur_split(g, affine(g, h, c->param[W_HH], c->param[B_HH]), 1, 3, hh)) != RECUR_OK) return st;
-        recur_value r = recur_sigmoid(g, recur_add(g, xi[0], hh[0]));
-        recur_value z = recur_sigmoid(g, recur_add(g, xi[1], hh[1]));
-        n = recur_tanh(g, recur_add(g, xi[2], recur_mul(g, r, hh[2])));
+        recur_value r = recur_sigmoid(g, clipped(g, c, recur_add(g, xi[0], hh[0])));
+        recur_value z = recur_sigmoid(g, clipped(g, c, recur_add(g, xi[1], hh[1])));
+        n = recur_tanh(g, clipped(g, c, recur_add(g, xi[2], recur_mul(g, r, hh[2]))));
         next[0] = recur_add(g, recur_mul(g, recur_one_minus(g, z), n), recur_mul(g, z, h));
     } else {
         /* Cho et al.: the reset gate scales h before W_hn. W_hh's rows split as [W_hr; W_hz; W_hn]. */
@@ -93,9 +113,9 @@ static recur_status gru_step(recur_graph *g, const recur_cell *c, recur_value x,
         recur_value bn = recur_slice(g, c->param[B_HH], 0, 2 * H, H);
         recur_value rz[2];
         if ((st = recur_split(g, affine(g, h, Wrz, brz), 1, 2, rz)) != RECUR_OK) return st;
-        recur_value r = recur_sigmoid(g, recur_add(g, xi[0], rz[0]));
-        recur_value z = recur_sigmoid(g, recur_add(g, xi[1], rz[1]));
-        n = recur_tanh(g, recur_add(g, xi[2], affine(g, recur_mul(g, r, h), Wn, bn)));
+        recur_value r = recur_sigmoid(g, clipped(g, c, recur_add(g, xi[0], rz[0])));
+        recur_value z = recur_sigmoid(g, clipped(g, c, recur_add(g, xi[1], rz[1])));
+        n = recur_tanh(g, clipped(g, c, recur_add(g, xi[2], affine(g, recur_mul(g, r, h), Wn, bn))));
         next[0] = recur_add(g, recur_mul(g, recur_one_minus(g, z), n), recur_mul(g, z, h));
     }
     *out = next[0];
@@ -105,7 +125,19 @@ static recur_status gru_step(recur_graph *g, const recur_cell *c, recur_value x,
 recur_status recur_cell_new(recur_graph *g, recur_cell *cell, recur_cell_kind kind, const char *prefix,
                             const char *suffix, int64_t input_size, int64_t hidden)
 {
+    return recur_cell_new_opts(g, cell, kind, prefix, suffix, input_size, hidden, NULL);
+}
+
+recur_status recur_cell_new_opts(recur_graph *g, recur_cell *cell, recur_cell_kind kind, const char *prefix,
+                                 const char *suffix, int64_t input_size, int64_t hidden, const recur_cell_opts *opts)
+{
     if (!g) return RECUR_ERR_ARG;
+    recur_cell_opts o = opts ? *opts : (recur_cell_opts){0};
+    if (!(o.clip >= 0) || (o.peepholes && kind != RECUR_LSTM))
+        return recur_set_error(g, RECUR_ERR_ARG, "cell_new: %s (clip %g, peepholes %d)",
+                               o.peepholes && kind != RECUR_LSTM ? "only an LSTM has peepholes"
+                                                                 : "the clip bound must be a number >= 0 (0: none)",
+                               (double)o.clip, o.peepholes);
     if (!cell || input_size < 1 || hidden < 1)
         return recur_set_error(g, RECUR_ERR_ARG, "cell_new: need a cell and sizes >= 1 (input %lld, hidden %lld)",
                                (long long)input_size, (long long)hidden);
@@ -127,6 +159,8 @@ recur_status recur_cell_new(recur_graph *g, recur_cell *cell, recur_cell_kind ki
     cell->state_size[0] = cell->state_size[1] = hidden;
     cell->input_size = input_size;
     cell->output_size = hidden;
+    cell->clip = o.clip;
+    cell->peephole = RECUR_NONE;
     /* PyTorch's default: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)). */
     float k = (float)(1.0 / sqrt((double)hidden));
     const char *names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
@@ -137,6 +171,12 @@ recur_status recur_cell_new(recur_graph *g, recur_cell *cell, recur_cell_kind ki
         snprintf(name, sizeof name, "%s%s%s%s", prefix ? prefix : "", prefix ? "." : "", names[p], suffix ? suffix : "");
         cell->param[p] = recur_layer_param(g, name, shapes[p], recur_init_uniform(-k, k));
         if (!recur_ok(cell->param[p])) return recur_errcode(g);
+    }
+    if (o.peepholes) {
+        char name[256];
+        snprintf(name, sizeof name, "%s%sweight_peephole%s", prefix ? prefix : "", prefix ? "." : "", suffix ? suffix : "");
+        cell->peephole = recur_layer_param(g, name, recur_shape2(3, hidden), recur_init_zeros());
+        if (!recur_ok(cell->peephole)) return recur_errcode(g);
     }
     return RECUR_OK;
 }

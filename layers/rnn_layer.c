@@ -162,7 +162,7 @@ recur_status recur_rnn_new(recur_graph *g, const char *name, const recur_rnn_opt
             snprintf(suffix, sizeof suffix, "_l%d%s", layer, d ? "_reverse" : "");
             snprintf(loop_name, sizeof loop_name, "%s.l%d%s", name, layer, d ? "_reverse" : "");
             recur_cell *cell = &out->cells[idx];
-            st = recur_cell_new(g, cell, o.kind, name, suffix, in_size, H);
+            st = recur_cell_new_opts(g, cell, o.kind, name, suffix, in_size, H, &o.cell);
             if (st != RECUR_OK) break;
             recur_value init[2] = {initial(g, h0, idx), o.kind == RECUR_LSTM ? initial(g, c0, idx) : RECUR_NONE};
             recur_seq_result r;

@@ -1,7 +1,8 @@
 /*
  * ops/activation.c — pointwise nonlinearities (tanh, sigmoid, relu,
- * leaky_relu, softplus, exp, log, sqrt) and the gradient helper ops their
- * rules build (tanh_grad, sigmoid_grad, relu_grad, leaky_relu_grad).
+ * leaky_relu, softplus, clip, exp, log, sqrt) and the gradient helper ops
+ * their rules build (tanh_grad, sigmoid_grad, relu_grad, leaky_relu_grad,
+ * clip_grad).
  *
  * Each writes its formula once, as a loop (ops/pointwise.h; tanh, sigmoid
  * and exp from ops/vmath.h); its kernel is recur_pointwise_forward.
@@ -70,6 +71,14 @@ static recur_status softplus_grad(recur_graph *g, recur_value y, recur_value dy,
     return recur_built(g, dx[0]);
 }
 
+/* d clip(x, c) = dy [-c < x < c] (0 where clipped) */
+static recur_status clip_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
+{
+    (void)needs;
+    dx[0] = recur_clip_grad(g, operand(g, y, 0), dy, g->nodes[y.id].attr.f[0]);
+    return recur_built(g, dx[0]);
+}
+
 /* d sqrt x = dy / (2 sqrt x) = 0.5 dy / y */
 static recur_status sqrt_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
 {
@@ -82,6 +91,8 @@ static void slope_attrs(const recur_node *n, char *buf, size_t len)
 {
     snprintf(buf, len, "slope=%g", (double)n->attr.f[0]);
 }
+
+static void bound_attrs(const recur_node *n, char *buf, size_t len) { snprintf(buf, len, "c=%g", (double)n->attr.f[0]); }
 
 recur_value recur_tanh(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_TANH, x, NULL); }
 recur_value recur_sigmoid(recur_graph *g, recur_value x) { return recur_unary(g, RECUR_OP_SIGMOID, x, NULL); }
@@ -97,6 +108,16 @@ recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope)
     return recur_unary(g, RECUR_OP_LEAKY_RELU, x, &attr);
 }
 
+recur_value recur_clip(recur_graph *g, recur_value x, float c)
+{
+    if (!(c > 0)) { /* (also NaN) */
+        recur_set_error(g, RECUR_ERR_ARG, "op clip: the bound c = %g must be > 0", (double)c);
+        return RECUR_NONE;
+    }
+    recur_attr attr = {.f = {c}};
+    return recur_unary(g, RECUR_OP_CLIP, x, &attr);
+}
+
 /*
  * The loops. softplus(x) = log(1 + e^x) is computed as max(x, 0) +
  * log(1 + e^-|x|), which neither overflows for large x nor loses the small
@@ -107,6 +128,7 @@ RECUR_POINTWISE_LOOP(sigmoid_loop, 1, recur_vsigmoidf(a))
 RECUR_POINTWISE_LOOP(relu_loop, 1, a > 0 ? a : 0.0f)
 RECUR_POINTWISE_LOOP(leaky_relu_loop, 1, a > 0 ? a : s * a)
 RECUR_POINTWISE_LOOP(softplus_loop, 1, (a > 0 ? a : 0.0f) + log1pf(recur_vexpf(-fabsf(a))))
+RECUR_POINTWISE_LOOP(clip_loop, 1, a > s ? s : a < -s ? -s : a)
 RECUR_POINTWISE_LOOP(exp_loop, 1, recur_vexpf(a))
 RECUR_POINTWISE_LOOP(log_loop, 1, logf(a))
 RECUR_POINTWISE_LOOP(sqrt_loop, 1, sqrtf(a))
@@ -119,6 +141,7 @@ POINTWISE(sigmoid, sigmoid_grad);
 POINTWISE(relu, relu_grad);
 POINTWISE(leaky_relu, leaky_relu_grad, .attrs = slope_attrs);
 POINTWISE(softplus, softplus_grad);
+POINTWISE(clip, clip_grad, .attrs = bound_attrs);
 POINTWISE(exp, exp_grad);
 POINTWISE(log, log_grad);
 POINTWISE(sqrt, sqrt_grad);
@@ -190,11 +213,26 @@ recur_value recur_leaky_relu_grad(recur_graph *g, recur_value x, recur_value dy,
     return recur_node_add(g, RECUR_OP_LEAKY_RELU_GRAD, 2, in, &attr);
 }
 
+recur_value recur_clip_grad(recur_graph *g, recur_value x, recur_value dy, float c)
+{
+    recur_value in[2] = {x, dy};
+    recur_attr attr = {.f = {c}};
+    return recur_node_add(g, RECUR_OP_CLIP_GRAD, 2, in, &attr);
+}
+
+/* clip_grad(x, dy) is piecewise linear in dy: d/d(dy) = clip_grad(x, g); d/dx = 0 almost everywhere. */
+static recur_status clip_grad_grad(recur_graph *g, recur_value y, recur_value gy, const int *needs, recur_value *dx)
+{
+    if (needs[1]) dx[1] = recur_clip_grad(g, operand(g, y, 0), gy, g->nodes[y.id].attr.f[0]);
+    return needs[1] ? recur_built(g, dx[1]) : RECUR_OK;
+}
+
 /* The helpers' loops: dy (1 - y^2), dy y (1 - y), dy [x > 0], dy ([x > 0] + slope [x <= 0]). */
 RECUR_POINTWISE_LOOP(tanh_grad_loop, 2, b * (1.0f - a * a))
 RECUR_POINTWISE_LOOP(sigmoid_grad_loop, 2, b * a * (1.0f - a))
 RECUR_POINTWISE_LOOP(relu_grad_loop, 2, a > 0 ? b : 0.0f)
 RECUR_POINTWISE_LOOP(leaky_relu_grad_loop, 2, a > 0 ? b : s * b)
+RECUR_POINTWISE_LOOP(clip_grad_loop, 2, a > -s && a < s ? b : 0.0f)
 
 #define POINTWISE_GRAD(ident, grd, ...)                                                                        \
     RECUR_OP_DEF(ident, .min_in = 2, .max_in = 2, .shape = recur_shape_all_equal,                             \
@@ -203,3 +241,4 @@ POINTWISE_GRAD(tanh_grad, tanh_grad_grad);
 POINTWISE_GRAD(sigmoid_grad, sigmoid_grad_grad);
 POINTWISE_GRAD(relu_grad, relu_grad_grad);
 POINTWISE_GRAD(leaky_relu_grad, leaky_relu_grad_grad, .attrs = slope_attrs);
+POINTWISE_GRAD(clip_grad, clip_grad_grad, .attrs = bound_attrs);

@@ -8,7 +8,9 @@
  * (1 to 3 layers, unsorted lengths including 1 and T, random padding)
  * against pack_padded_sequence through the same modules: the values of
  * tests/gen_torch_packed.py in tests/data/torch_packed/, and outputs and
- * input gradients exactly zero past each sequence's end.
+ * input gradients exactly zero past each sequence's end. ONNX's cell
+ * options (clip, LSTM peepholes), which PyTorch's modules lack, against the
+ * cells written out in float64 by tests/gen_cell_options.py.
  */
 #include "test_util.h"
 
@@ -74,6 +76,11 @@ static const char *packed_cases[] = {
     "gru_l1_uni",      "gru_l1_bi",      "gru_l2_uni",      "gru_l2_bi",      "gru_l3_uni",      "gru_l3_bi",
 };
 
+static const char *option_cases[] = {
+    "lstm_l1_uni_clip", "lstm_l1_uni_peephole", "lstm_l2_bi_peephole", "lstm_l1_bi_clip_peephole",
+    "gru_l1_uni_clip",  "gru_l2_bi_clip",       "rnn_tanh_l1_uni_clip",
+};
+
 /* Every value of sequence b past its length in a [T, B, F] tensor is exactly zero. */
 static void check_zero_past(const char *cs, const char *what, const float *v, const float *lengths, int T, int B, int F)
 {
@@ -108,15 +115,18 @@ static void run_case(const char *dir, const char *cs, const char *backend)
     recur_value c0 = lstm ? recur_input(g, "c0", recur_shape3(L * D, B, H)) : RECUR_NONE;
     const float *lengths = torch_ref_get(ref, "lengths", NULL, NULL);
     recur_value len = lengths ? recur_input(g, "lengths", recur_shape1(B)) : RECUR_NONE;
+    const char *clip = torch_ref_meta_str(ref, "clip");
+    int peepholes = torch_ref_meta_int(ref, "peepholes", 0);
     recur_rnn_opts o = {.kind = kind, .input_size = I, .hidden = H, .layers = L, .bidirectional = bi,
-                        .lengths = lengths ? &len : NULL};
+                        .lengths = lengths ? &len : NULL,
+                        .cell = {.clip = clip ? (float)atof(clip) : 0.0f, .peepholes = peepholes}};
     recur_rnn rnn;
     TU_ST(g, recur_rnn_new(g, "m", &o, x, h0, c0, &rnn));
 
     /* Copy PyTorch's weights in by name: "m.weight_ih_l0" <- "weight_ih_l0". */
     recur_value params[64];
     int np = recur_params(g, params, 64);
-    assert_int_equal(np, 4 * L * D);
+    assert_int_equal(np, (4 + peepholes) * L * D);
     for (int p = 0; p < np; p++) {
         const char *name = recur_value_name(g, params[p]) + 2;
         int nd;
@@ -173,7 +183,7 @@ static void run_case(const char *dir, const char *cs, const char *backend)
         check_zero_past(cs, "y", recur_plan_output(plan, rnn.outputs), lengths, T, B, D * H);
         check_zero_past(cs, "grad_x", recur_plan_output(plan, grads[0]), lengths, T, B, I);
     }
-    print_message("%-16s %-9s agrees with PyTorch: worst relative error %.2g (%s), worst absolute %.2g\n", cs,
+    print_message("%-16s %-9s agrees with the reference: worst relative error %.2g (%s), worst absolute %.2g\n", cs,
                   backend ? backend : "reference", c.worst_rel, c.worst[0] ? c.worst : "-", c.worst_abs);
     recur_plan_free(plan);
     recur_graph_free(g);
@@ -184,6 +194,12 @@ static void test_reference_backend(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case("torch", cases[i], NULL);
+}
+
+static void test_cell_options(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof option_cases / sizeof option_cases[0]; i++) run_case("cell_options", option_cases[i], NULL);
 }
 
 static void test_packed_sequences(void **state)
@@ -197,6 +213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_backend),
         cmocka_unit_test(test_packed_sequences),
+        cmocka_unit_test(test_cell_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,6 +122,35 @@ static void test_softplus_in_passes(void **state)
     recur_graph_free(g);
 }
 
+static recur_value clip_half(recur_graph *g, recur_value x) { return recur_clip(g, x, 0.5f); }
+
+/*
+ * clip(x, 0.5) bounds values to [-0.5, 0.5]; its gradient passes dy inside
+ * and nothing where it clipped (checked by finite differences on points
+ * away from the bounds); a bound <= 0 or NaN is refused.
+ */
+static void test_clip(void **state)
+{
+    (void)state;
+    const float x[7] = {-3, -0.5f, -0.25f, 0, 0.25f, 0.5f, 3};
+    check_unary(clip_half, x, (const float[]){-0.5f, -0.5f, -0.25f, 0, 0.25f, 0.5f, 0.5f}, 7, 0, 0);
+    recur_graph *g = recur_graph_new(1);
+    const float away[6] = {-2, -0.3f, -0.1f, 0.2f, 0.45f, 1.5f};
+    recur_value p = recur_param(g, "p", recur_shape1(6), recur_init_zeros());
+    TU_ST(g, recur_param_set(g, p, away, 6));
+    recur_value y = recur_clip(g, p, 0.5f);
+    tu_gradcheck(g, y, 1, &p, 0, NULL, 1e-3);
+    recur_value dp;
+    TU_ST(g, recur_grad(g, recur_sum(g, recur_mul(g, y, recur_constant(g, "w", recur_shape1(6), away))), 1, &p, &dp));
+    float *d = tu_eval(g, dp, 0, NULL);
+    const float want[6] = {0, -0.3f, -0.1f, 0.2f, 0.45f, 0}; /* w where |x| < 0.5, 0 where clipped */
+    tu_assert_close(d, want, 6, 0, 0);
+    free(d);
+    TU_EXPECT_FAIL(g, recur_clip(g, p, 0.0f), RECUR_ERR_ARG, "clip", "must be > 0");
+    TU_EXPECT_FAIL(g, recur_clip(g, p, NAN), RECUR_ERR_ARG, "clip");
+    recur_graph_free(g);
+}
+
 /* Far into saturation tanh and sigmoid give their limits exactly, never NaN. */
 static void test_saturation(void **state)
 {
@@ -470,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_activation_values),
         cmocka_unit_test(test_softplus_values),
         cmocka_unit_test(test_softplus_in_passes),
+        cmocka_unit_test(test_clip),
         cmocka_unit_test(test_saturation),
         cmocka_unit_test(test_accuracy_in_ulps),
         cmocka_unit_test(test_special_values),

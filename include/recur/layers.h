@@ -82,7 +82,18 @@ struct recur_cell {
     recur_cell_kind kind;                     /**< for built-in cells */
     recur_value param[4];                     /**< built-in cells: weight_ih, weight_hh, bias_ih, bias_hh */
     void *user;                               /**< for custom cells */
+    float clip;                               /**< built-in cells: gate preactivations clipped to [-clip, clip]; 0: none */
+    recur_value peephole;                     /**< built-in LSTM with peepholes: "weight_peephole" [3, H] (P_i, P_f, P_o) */
 };
+
+/** Options of a built-in cell beyond PyTorch's (ONNX's cells have them); zeros: none. */
+typedef struct recur_cell_opts {
+    float clip;    /**< > 0: every gate preactivation (peephole terms included) is clipped to [-clip, clip] before its
+                        activation, as ONNX's `clip` (the tanh of an LSTM's cell state is not clipped) */
+    int peepholes; /**< LSTM: 1 adds peepholes (ONNX's P): i = sigmoid(a_i + P_i c), f = sigmoid(a_f + P_f c) with the
+                        previous cell state, o = sigmoid(a_o + P_o c') with the new one; weights "<prefix>.weight_peephole"
+                        [3, H], zeros at first */
+} recur_cell_opts;
 
 /**
  * Creates a built-in cell with parameters "<prefix>.weight_ih" and so on
@@ -92,6 +103,11 @@ struct recur_cell {
  */
 RECUR_API recur_status recur_cell_new(recur_graph *g, recur_cell *cell, recur_cell_kind kind, const char *prefix,
                             const char *suffix, int64_t input_size, int64_t hidden);
+
+/** recur_cell_new with options (NULL: none): a clip bound, LSTM peepholes. */
+RECUR_API recur_status recur_cell_new_opts(recur_graph *g, recur_cell *cell, recur_cell_kind kind, const char *prefix,
+                                           const char *suffix, int64_t input_size, int64_t hidden,
+                                           const recur_cell_opts *opts);
 
 /** The name of a cell kind ("lstm", ...). */
 RECUR_API const char *recur_cell_kind_name(recur_cell_kind kind);
@@ -137,6 +153,7 @@ typedef struct recur_rnn_opts {
     uint64_t seed;       /**< dropout seed */
     const recur_value *lengths; /**< NULL, or per-sequence lengths [B] (see recur_loop_lengths): every loop of
                                      the layer stops each sequence at its length, as PyTorch's packed sequences */
+    recur_cell_opts cell;       /**< every cell's clip and peepholes (recur_cell_opts) */
 } recur_rnn_opts;
 
 /** A recurrent layer's results and parameters. */

@@ -55,6 +55,8 @@ RECUR_API recur_value recur_relu(recur_graph *g, recur_value x);
 RECUR_API recur_value recur_leaky_relu(recur_graph *g, recur_value x, float slope);
 /** softplus(x) = log(1 + exp(x)), a smooth relu (its gradient is sigmoid(x)) */
 RECUR_API recur_value recur_softplus(recur_graph *g, recur_value x);
+/** clip(x, c) = min(max(x, -c), c) for a bound c > 0 (ONNX's cell clip); its gradient is 0 where it clips */
+RECUR_API recur_value recur_clip(recur_graph *g, recur_value x, float c);
 /** exp(x) */
 RECUR_API recur_value recur_exp(recur_graph *g, recur_value x);
 /** natural log(x); log of a non-positive number gives -inf/NaN as in C. */
@@ -183,6 +185,8 @@ RECUR_API recur_value recur_sigmoid_grad(recur_graph *g, recur_value y, recur_va
 RECUR_API recur_value recur_relu_grad(recur_graph *g, recur_value x, recur_value dy);
 /** dy where x > 0 else slope * dy. */
 RECUR_API recur_value recur_leaky_relu_grad(recur_graph *g, recur_value x, recur_value dy, float slope);
+/** dy where -c < x < c, else 0 (the gradient of recur_clip) */
+RECUR_API recur_value recur_clip_grad(recur_graph *g, recur_value x, recur_value dy, float c);
 /** y * (dy - sum(dy * y)) along the last axis: the gradient of softmax from its output y. */
 RECUR_API recur_value recur_softmax_grad(recur_graph *g, recur_value y, recur_value dy);
 /** dy - exp(y) * sum(dy) along the last axis: the gradient of log_softmax from its output y. */

@@ -52,6 +52,7 @@
     X(RELU, relu, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                             \
     X(LEAKY_RELU, leaky_relu, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                 \
     X(SOFTPLUS, softplus, RECUR_OPP_HOIST, RANK, 0, 8, NULL)                                                     \
+    X(CLIP, clip, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 1, NULL)                                       \
     X(EXP, exp, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 4, NULL)                                         \
     X(LOG, log, RECUR_OPP_HOIST, RANK, 0, 4, NULL)                                                               \
     X(SQRT, sqrt, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                             \
@@ -84,6 +85,7 @@
     X(SIGMOID_GRAD, sigmoid_grad, 0, RANK, 0, 1, NULL)                                                           \
     X(RELU_GRAD, relu_grad, 0, RANK, 0, 1, NULL)                                                                 \
     X(LEAKY_RELU_GRAD, leaky_relu_grad, 0, RANK, 0, 1, NULL)                                                     \
+    X(CLIP_GRAD, clip_grad, 0, RANK, 0, 1, NULL)                                                                 \
     X(SOFTMAX_GRAD, softmax_grad, 0, RANK, 0, 0, NULL)                                                           \
     X(LOG_SOFTMAX_GRAD, log_softmax_grad, 0, RANK, 0, 0, NULL)                                                   \
     X(SOFTMAX_XENT_GRAD, softmax_xent_grad, 0, MASK, ~(1u << 2), 0, NULL)                                        \
