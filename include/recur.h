@@ -21,6 +21,7 @@
 #include "recur/onnx.h"
 #include "recur/optim.h"
 #include "recur/data.h"
+#include "recur/model.h"
 #include "recur/trainer.h"
 #include "recur/plot.h"
 

@@ -635,6 +635,153 @@ static void test_resume_with_dropout(void **state)
     recur_graph_free(ma.g), recur_graph_free(mb.g), recur_graph_free(mc.g), recur_graph_free(md.g);
 }
 
+/* ------------------------------------------------- one model, many shapes */
+
+/* The model of these tests as a recur_model builder: inputs xs [T, B, I], ys [B, 1]; output the loss and the prediction. */
+static recur_status build_lstm_head(recur_graph *g, void *user, const recur_value *in, recur_value *out)
+{
+    (void)user;
+    recur_rnn rnn;
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = I, .hidden = H};
+    recur_status st = recur_rnn_new(g, "lstm", &o, in[0], RECUR_NONE, RECUR_NONE, &rnn);
+    if (st != RECUR_OK) return st;
+    out[1] = recur_dense(g, "head", recur_last_step(g, rnn.outputs), 1, 1);
+    out[0] = recur_mse(g, out[1], in[1]);
+    return recur_ok(out[0]) ? RECUR_OK : recur_errcode(g);
+}
+
+static const char *const io_names[2] = {"xs", "ys"};
+static const recur_model lstm_head = {.build = build_lstm_head, .n_inputs = 2, .n_outputs = 2, .input_names = io_names};
+
+/* Evaluates instance outputs out[0..1] of g on data x (tt x bb x I), y (bb) into loss, pred (bb floats). */
+static void run_instance(recur_graph *g, const recur_value *in, const recur_value *out, int64_t tt, int64_t bb,
+                         const float *x, const float *y, float *loss, float *pred)
+{
+    recur_plan *p = recur_compile(g, 2, out, &(recur_compile_opts){.inference = 1});
+    if (!p) fail_msg("%s", recur_errmsg(g));
+    assert_int_equal(recur_plan_feed(p, in[0], x, tt * bb * I), RECUR_OK);
+    assert_int_equal(recur_plan_feed(p, in[1], y, bb), RECUR_OK);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p, out[0], loss, 1), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p, out[1], pred, bb), RECUR_OK);
+    recur_plan_free(p);
+}
+
+/*
+ * An instance over another batch and length shares the parameters (no new
+ * ones) and computes what a graph built directly for those shapes computes
+ * with the same weights; a prefix already used is an error that leaves the
+ * graph as it was.
+ */
+static void test_model_instances(void **state)
+{
+    (void)state;
+    enum { T2 = 7, B2 = 5 };
+    recur_graph *g = recur_graph_new(3);
+    recur_value in[2], out[2], ein[2], eout[2];
+    TU_ST(g, recur_model_instance(g, &lstm_head, "train.", (recur_shape[]){recur_shape3(T, B, I), recur_shape2(B, 1)},
+                                  in, out));
+    recur_value params[8];
+    int np = recur_params(g, params, 8);
+    TU_ST(g, recur_model_instance(g, &lstm_head, "eval.", (recur_shape[]){recur_shape3(T2, B2, I), recur_shape2(B2, 1)},
+                                  ein, eout));
+    assert_int_equal(recur_params(g, params, 8), np);
+    assert_string_equal(recur_value_name(g, ein[0]), "eval.xs");
+    int size = recur_graph_size(g);
+    recur_value bad[2], bout[2];
+    assert_int_equal(recur_model_instance(g, &lstm_head, "eval.", (recur_shape[]){recur_shape3(2, 2, I), recur_shape2(2, 1)},
+                                          bad, bout),
+                     RECUR_ERR_ARG);
+    assert_non_null(strstr(recur_errmsg(g), "\"eval.xs\" exists already"));
+    assert_int_equal(recur_graph_size(g), size);
+    /* A shape the layers refuse names the instance; nothing is left behind. */
+    assert_int_equal(recur_model_instance(g, &lstm_head, "odd.", (recur_shape[]){recur_shape3(2, 2, I + 1), recur_shape2(2, 1)},
+                                          bad, bout),
+                     RECUR_ERR_SHAPE);
+    assert_non_null(strstr(recur_errmsg(g), "model_instance \"odd.\""));
+    assert_int_equal(recur_graph_size(g), size);
+
+    /* The same weights in a graph built for T2 x B2 directly. */
+    recur_graph *h = recur_graph_new(99);
+    recur_value hin[2], hout[2];
+    TU_ST(h, recur_model_instance(h, &lstm_head, "", (recur_shape[]){recur_shape3(T2, B2, I), recur_shape2(B2, 1)}, hin,
+                                  hout));
+    recur_value hp[8];
+    assert_int_equal(recur_params(h, hp, 8), np);
+    for (int i = 0; i < np; i++) {
+        recur_value src = recur_find(g, recur_value_name(h, hp[i]));
+        TU_OK(g, src);
+        TU_ST(h, recur_param_set(h, hp[i], recur_param_data(g, src), recur_shape_numel(recur_value_shape(h, hp[i]))));
+    }
+    float x[T2 * B2 * I], y[B2], l1, l2, p1[B2], p2[B2];
+    tu_fill_uniform(x, T2 * B2 * I, -1, 1, 8);
+    tu_fill_uniform(y, B2, -1, 1, 9);
+    run_instance(g, ein, eout, T2, B2, x, y, &l1, p1);
+    run_instance(h, hin, hout, T2, B2, x, y, &l2, p2);
+    tu_assert_close(p1, p2, B2, 1e-6, 1e-7);
+    tu_assert_close(&l1, &l2, 1, 1e-6, 1e-7);
+    recur_graph_free(h);
+    recur_graph_free(g);
+}
+
+/* Feeds evaluation batch k of the instance built by the trainer. */
+static recur_status eval_feed(void *user, int64_t k, recur_plan *plan)
+{
+    (void)user;
+    float x[6 * 4 * I], y[4];
+    for (int i = 0; i < 6 * 4 * I; i++) x[i] = (float)sin(0.21 * i + (double)k);
+    for (int b = 0; b < 4; b++) y[b] = (float)cos(0.7 * b - (double)k);
+    recur_status st = recur_plan_feed_name(plan, "eval.xs", x, 6 * 4 * I);
+    return st == RECUR_OK ? recur_plan_feed_name(plan, "eval.ys", y, 4) : st;
+}
+
+/*
+ * The trainer evaluates on an instance of the model over other shapes
+ * itself (eval_model): its eval loss is the mean of the batches' losses,
+ * as computed here through an instance of our own with the trained weights.
+ */
+static void test_trainer_evaluates_model(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(4);
+    recur_value in[2], out[2];
+    TU_ST(g, recur_model_instance(g, &lstm_head, "", (recur_shape[]){recur_shape3(T, B, I), recur_shape2(B, 1)}, in, out));
+    recur_value params[8];
+    int np = recur_params(g, params, 8);
+    recur_trainer_opts o = recur_trainer_defaults();
+    o.progress = RECUR_PROGRESS_OFF;
+    o.eval_model = &lstm_head;
+    o.eval_shapes = (recur_shape[]){recur_shape3(6, 4, I), recur_shape2(4, 1)};
+    o.eval_feed = eval_feed;
+    o.eval_batches = 3;
+    o.eval_every = 2;
+    recur_trainer *t = recur_trainer_new(g, out[0], np, params, &o);
+    if (!t) fail_msg("%s", recur_errmsg(g));
+    float x[T * B * I], y[B];
+    batch_of(0, x, y);
+    assert_int_equal(recur_plan_feed(recur_trainer_plan(t), in[0], x, T * B * I), RECUR_OK);
+    assert_int_equal(recur_plan_feed(recur_trainer_plan(t), in[1], y, B), RECUR_OK);
+    assert_true(isnan(recur_trainer_eval_loss(t)));
+    assert_int_equal(recur_trainer_run(t, 4), RECUR_OK);
+    double got = recur_trainer_eval_loss(t), want = 0;
+    recur_value ein[2], eout[2];
+    TU_ST(g, recur_model_instance(g, &lstm_head, "check.", o.eval_shapes, ein, eout));
+    for (int k = 0; k < 3; k++) {
+        float ex[6 * 4 * I], ey[4], l, pred[4];
+        for (int i = 0; i < 6 * 4 * I; i++) ex[i] = (float)sin(0.21 * i + (double)k);
+        for (int b = 0; b < 4; b++) ey[b] = (float)cos(0.7 * b - (double)k);
+        run_instance(g, ein, eout, 6, 4, ex, ey, &l, pred);
+        want += l / 3.0;
+    }
+    assert_true(fabs(got - want) <= 1e-6 * fabs(want) + 1e-9);
+    recur_trainer_free(t);
+    /* Options an evaluation model needs. */
+    o.eval_feed = NULL;
+    assert_null(recur_trainer_new(g, out[0], np, params, &o));
+    assert_non_null(strstr(recur_errmsg(g), "eval_model needs"));
+    recur_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +792,8 @@ int main(void)
         cmocka_unit_test(test_feed_errors_propagate),
         cmocka_unit_test(test_nan_loss_stops),
         cmocka_unit_test(test_matches_hand_loop_and_options),
+        cmocka_unit_test(test_model_instances),
+        cmocka_unit_test(test_trainer_evaluates_model),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -43,6 +43,7 @@ void recur_trainer_free(recur_trainer *t)
     if (!t) return;
     recur_optim_free(t->opt);
     recur_plan_free(t->plan);
+    recur_plan_free(t->eval_plan);
     free(t->window);
     free(t->extra);
     free(t->grad);
@@ -65,6 +66,9 @@ static int opts_valid(recur_graph *g, const recur_trainer_opts *o)
     else if (o->mean_window < 0) field = "mean_window", x = (double)o->mean_window;
     else if (!(o->tokens_per_step >= 0) || isinf(o->tokens_per_step)) field = "tokens_per_step", x = o->tokens_per_step;
     if (field) return recur_set_error(g, RECUR_ERR_ARG, "trainer_new: option %s = %g must be >= 0", field, x), 0;
+    if (o->eval_model && !o->eval && (!o->eval_shapes || !o->eval_feed || o->eval_batches < 1))
+        return recur_set_error(g, RECUR_ERR_ARG, "trainer_new: an eval_model needs eval_shapes, an eval_feed and "
+                               "eval_batches >= 1 (%lld)", (long long)o->eval_batches), 0;
     return 1;
 }
 
@@ -128,6 +132,23 @@ recur_trainer *recur_trainer_new(recur_graph *g, recur_value loss, int n_params,
     if (!t->plan) return new_fail(g, t, "compiling the training plan");
     t->opt = recur_optim_new(g, &t->o.optim, n_params, params);
     if (!t->opt) return new_fail(g, t, "making the optimizer");
+    if (o->eval_model && !o->eval) { /* the evaluation model's instance, sharing the parameters */
+        const recur_model *m = o->eval_model;
+        recur_value *in = malloc(sizeof *in * ((size_t)m->n_inputs + 1)), *out = malloc(sizeof *out * ((size_t)m->n_outputs + 1));
+        recur_status st = in && out ? recur_model_instance(g, m, "eval.", o->eval_shapes, in, out)
+                                    : recur_set_error(g, RECUR_ERR_NOMEM, "out of memory");
+        if (st == RECUR_OK && recur_shape_numel(recur_value_shape(g, out[0])) != 1)
+            st = recur_set_error(g, RECUR_ERR_SHAPE, "its output 0 (the loss) \"%s\" must hold one element",
+                                 recur_value_name(g, out[0]));
+        if (st == RECUR_OK) {
+            t->eval_loss_value = out[0];
+            recur_compile_opts co = t->o.compile;
+            co.inference = 1;
+            if (!(t->eval_plan = recur_compile(g, 1, &out[0], &co))) st = recur_errcode(g);
+        }
+        free(in), free(out);
+        if (st != RECUR_OK) return new_fail(g, t, "building the evaluation model");
+    }
     recur_progress_init(t);
     return t;
 }
@@ -159,11 +180,36 @@ static void window_push(recur_trainer *t, float loss)
     if (t->window_n < t->o.mean_window) t->window_n++;
 }
 
+/* The trainer's own evaluation: the mean loss of eval_batches batches through the eval model's plan. */
+static recur_status evaluate_model(void *user, recur_trainer *t, int64_t step, double *loss)
+{
+    (void)user, (void)step;
+    double sum = 0;
+    for (int64_t k = 0; k < t->o.eval_batches; k++) {
+        uint64_t errors = t->n_errors;
+        recur_status st = t->o.eval_feed(t->o.user, k, t->eval_plan);
+        if (st != RECUR_OK) /* its reason: what it gave, or what the eval plan says, or its status */
+            return recur_trainer_set_error(t, st, "step %lld: the eval_feed callback (batch %lld): %s", (long long)t->step,
+                                           (long long)k,
+                                           t->n_errors != errors                      ? t->error.msg
+                                           : recur_plan_errcode(t->eval_plan) != RECUR_OK ? recur_plan_errmsg(t->eval_plan)
+                                                                                       : recur_status_str(st));
+        float l;
+        if ((st = recur_plan_run(t->eval_plan)) != RECUR_OK || (st = recur_plan_fetch(t->eval_plan, t->eval_loss_value, &l, 1)))
+            return recur_trainer_set_error(t, st, "step %lld: evaluation batch %lld: %s", (long long)t->step,
+                                           (long long)k, recur_plan_errmsg(t->eval_plan));
+        sum += l;
+    }
+    *loss = sum / (double)t->o.eval_batches;
+    return RECUR_OK;
+}
+
 static recur_status evaluate(recur_trainer *t)
 {
     double l = NAN;
     uint64_t errors = t->n_errors;
-    recur_status st = t->o.eval(t->o.user, t, t->step, &l);
+    recur_status st = t->eval_plan ? evaluate_model(NULL, t, t->step, &l) : t->o.eval(t->o.user, t, t->step, &l);
+    if (st != RECUR_OK && t->eval_plan) return st;
     if (st != RECUR_OK) return callback_fail(t, st, t->step, "the eval callback", errors, NULL);
     t->eval_loss = l;
     recur_progress_eval(t);
@@ -204,7 +250,7 @@ static recur_status train_step(recur_trainer *t)
         recur_status st = t->o.on_step(t->o.user, t, s, loss);
         if (st != RECUR_OK) return callback_fail(t, st, s, "the step callback", errors, NULL);
     }
-    if (t->o.eval && t->o.eval_every > 0 && s % t->o.eval_every == 0) return evaluate(t);
+    if ((t->o.eval || t->eval_plan) && t->o.eval_every > 0 && s % t->o.eval_every == 0) return evaluate(t);
     return RECUR_OK;
 }
 
@@ -224,7 +270,7 @@ recur_status recur_trainer_run(recur_trainer *t, int64_t n_steps)
         st = train_step(t);
         if (st == RECUR_OK) recur_progress_step(t, t->stop || i == n_steps - 1);
     }
-    if (st == RECUR_OK && t->o.eval && t->o.eval_every == 0 && t->step > t->run_first) st = evaluate(t);
+    if (st == RECUR_OK && (t->o.eval || t->eval_plan) && t->o.eval_every == 0 && t->step > t->run_first) st = evaluate(t);
     recur_progress_end(t);
     return st;
 }

@@ -17,6 +17,8 @@ struct recur_trainer {
     recur_value *grad;      /* their gradient values */
     recur_value *extra;     /* o.n_extra values (owned copy) */
     recur_plan *plan;
+    recur_plan *eval_plan;  /* o.eval_model's instance, compiled for inference (NULL: none) */
+    recur_value eval_loss_value; /* its loss */
     recur_optim *opt;
     int64_t step;           /* steps done since the training began */
     float last_loss;        /* NaN before the first step */

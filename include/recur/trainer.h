@@ -51,6 +51,7 @@
 
 #include "checkpoint.h"
 #include "exec.h"
+#include "model.h"
 #include "optim.h"
 
 #ifdef __cplusplus
@@ -124,6 +125,14 @@ typedef struct recur_trainer_opts {
     recur_trainer_step_fn on_step;/**< after each step (may be NULL) */
     recur_trainer_eval_fn eval;   /**< every eval_every steps (may be NULL) */
     int64_t eval_every;           /**< steps between evaluations (0: only at the end of each run) */
+    /* Evaluation without writing it (when eval is NULL): the trainer builds an instance "eval." of eval_model
+     * (recur/model.h; its output 0 is the loss) over inputs of eval_shapes, sharing the trained parameters,
+     * compiles it for inference, and at each evaluation runs eval_batches batches, each fed by eval_feed (its
+     * `step` argument is the batch's index), reporting their mean loss. */
+    const struct recur_model *eval_model;
+    const recur_shape *eval_shapes;
+    recur_trainer_feed_fn eval_feed;
+    int64_t eval_batches;
     recur_trainer_save_fn on_save;/**< adds the caller's state to a checkpoint (may be NULL) */
     recur_trainer_load_fn on_load;/**< reads it back (may be NULL) */
     void *user;                   /**< passed to every callback */
