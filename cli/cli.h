@@ -23,6 +23,12 @@ int cli_info(int argc, char **argv);
 /* recur draw: draws the character model rolled or unrolled (SVG, PNG, PDF, DOT). */
 int cli_draw(int argc, char **argv);
 
+/* recur import MODEL.onnx: imports an ONNX model and saves its parameters as a checkpoint (cli/import.c). */
+int cli_import(int argc, char **argv);
+
+/* recur export CHECKPOINT: writes a character model as an ONNX model (cli/export.c). */
+int cli_export(int argc, char **argv);
+
 /*
  * Loads a checkpoint for subcommand `cmd`; on failure prints
  * "recur <cmd>: <the loader's message>" and returns NULL.

@@ -22,6 +22,8 @@ static const struct {
     {"generate", cli_generate, "generate text from a trained model's checkpoint"},
     {"info", cli_info, "print a checkpoint's metadata, tensors and parameter count"},
     {"draw", cli_draw, "draw the character model rolled or unrolled (SVG, PNG, PDF, DOT)"},
+    {"import", cli_import, "import an ONNX model (PyTorch's LSTM/GRU/RNN models) and save its parameters"},
+    {"export", cli_export, "write a trained character model as an ONNX model"},
 };
 
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

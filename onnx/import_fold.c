@@ -474,6 +474,9 @@ int recur_onnx_fold(recur_onnx_ctx *c, const onnx_node *n)
     }
     const onnx_tensor *x = recur_onnx_in_const(c, n, 0);
     if (!x) return 0;
+    /* a weight read transposed (x . W^T as a MatMul of Transpose(W)) stays a parameter, read with trans_b */
+    onnx_sym *xs = recur_onnx_sym(c, n->input[0]);
+    if (strcmp(op, "Transpose") == 0 && xs->param && !x->is_int && x->ndim == 2) return 0;
     if (strcmp(op, "Identity") == 0) return fold_reshaped(c, n, x, x->ndim, x->d);
     if (strcmp(op, "Cast") == 0) return fold_cast(c, n, x);
     if (strcmp(op, "Slice") == 0) return fold_slice(c, n, x);
