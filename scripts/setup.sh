@@ -6,6 +6,8 @@ RECUR_PACKAGES=(gcc libc6-dev pkg-config meson ninja-build python3
                 libcmocka-dev libdnnl-dev libgraphviz-dev zlib1g-dev gnuplot-nox)
 # The diagrams' pinned font ("DejaVu Sans", draw/draw.h): the same figure gives the same bytes everywhere.
 RECUR_PACKAGES+=(fonts-dejavu-core)
+# ONNX import and export (onnx/): protobuf-c, and ONNX's schema (/usr/include/onnx/onnx.proto) compiled by protoc-c.
+RECUR_PACKAGES+=(protobuf-c-compiler libprotobuf-c-dev libonnx-dev)
 
 recur_missing_packages() {
     local missing=() p
