@@ -583,6 +583,14 @@ static result trainv(const char *ckpt, const char *steps, const char *const *ext
     return run(args);
 }
 
+/* trainv, which must succeed; its output is not needed. */
+static void train_ok(const char *ckpt, const char *steps, const char *const *extra)
+{
+    result r = trainv(ckpt, steps, extra);
+    expect_code(&r, 0);
+    result_free(&r);
+}
+
 static recur_ckpt *load(const char *path)
 {
     recur_ckpt *ck = NULL;
@@ -656,9 +664,7 @@ static void test_versions(void **state)
     expect_in(r.out, want);
     result_free(&r);
     const char *ckpt = tmp("version.ckpt");
-    r = trainv(ckpt, "1", NULL);
-    expect_code(&r, 0);
-    result_free(&r);
+    train_ok(ckpt, "1", NULL);
     r = run((const char *[]){"info", ckpt, NULL});
     expect_code(&r, 0);
     snprintf(want, sizeof want, "bytes, format version %d)", RECUR_CKPT_VERSION);
@@ -695,9 +701,8 @@ static void test_checksums_unchanged(void **state)
 {
     (void)state;
     const char *ckpt = tmp("crc.ckpt");
-    result r = trainv(ckpt, "1", NULL);
-    expect_code(&r, 0);
-    result_free(&r);
+    result r;
+    train_ok(ckpt, "1", NULL);
     size_t n;
     unsigned char *b = (unsigned char *)slurp(ckpt, &n);
     assert_true(n > 100);
@@ -728,9 +733,8 @@ static void test_nonfinite_checkpoint(void **state)
 {
     (void)state;
     const char *ckpt = tmp("nan.ckpt"), *bad = tmp("nan_bad.ckpt");
-    result r = trainv(ckpt, "1", NULL);
-    expect_code(&r, 0);
-    result_free(&r);
+    result r;
+    train_ok(ckpt, "1", NULL);
     recur_ckpt *ck = load(ckpt);
     int i = recur_ckpt_find(ck, "out.bias");
     assert_true(i >= 0);
@@ -838,12 +842,9 @@ static void test_resume_with_schedule_and_dropout(void **state)
 {
     (void)state;
     const char *extra[] = {"--dropout", "0.3", "--lr-schedule", "exp", "--lr-decay", "0.8", "--warmup", "4", NULL};
-    result r = trainv(tmp("s_straight.ckpt"), "6", extra);
-    expect_code(&r, 0);
-    result_free(&r);
-    r = trainv(tmp("s_resumed.ckpt"), "3", extra);
-    expect_code(&r, 0);
-    result_free(&r);
+    result r;
+    train_ok(tmp("s_straight.ckpt"), "6", extra);
+    train_ok(tmp("s_resumed.ckpt"), "3", extra);
     const char *resume[] = {"--resume", NULL}; /* the settings come from the checkpoint */
     r = trainv(tmp("s_resumed.ckpt"), "6", resume);
     expect_code(&r, 0);
@@ -884,13 +885,9 @@ static void test_eval_every_and_best(void **state)
     assert_true(fabs(meta_float(ckpt, "train.best_test_loss") - lowest) < 1e-5 * lowest);
 
     const char *none[] = {"--no-best", NULL}, *named[] = {"--best", tmp("named_best.ckpt"), NULL};
-    r = trainv(tmp("nobest.ckpt"), "2", none);
-    expect_code(&r, 0);
-    result_free(&r);
+    train_ok(tmp("nobest.ckpt"), "2", none);
     assert_int_equal(access(tmp("nobest.best.ckpt"), F_OK), -1);
-    r = trainv(tmp("nb.ckpt"), "2", named);
-    expect_code(&r, 0);
-    result_free(&r);
+    train_ok(tmp("nb.ckpt"), "2", named);
     assert_int_equal(access(tmp("named_best.ckpt"), F_OK), 0);
     assert_int_equal(access(tmp("nb.best.ckpt"), F_OK), -1);
 }
@@ -1019,9 +1016,8 @@ static void test_resume_on_another_text(void **state)
 {
     (void)state;
     const char *ckpt = tmp("other.ckpt"), *other = tmp("other.txt");
-    result r = trainv(ckpt, "2", NULL);
-    expect_code(&r, 0);
-    result_free(&r);
+    result r;
+    train_ok(ckpt, "2", NULL);
     char *text = slurp(text_path(), NULL);
     write_file(other, text + strlen(text) / 3); /* the same symbols: the lines repeat */
     free(text);
