@@ -42,6 +42,7 @@ Usage: check_docs.py --root SRC --lib LIBRECUR.so --cc CC [--cflag F]...
                      [--internal FILE]... [--paths-only FILE]... FILE...
 """
 import argparse
+import fnmatch
 import glob
 import os
 import re
@@ -295,7 +296,15 @@ def path_exists(root, quoted, row_folder):
             return True
     ignored = subprocess.run(["git", "-C", root, "check-ignore", "-q", quoted.rstrip("/") + "/x"],
                              capture_output=True)
-    return ignored.returncode == 0
+    if ignored.returncode in (0, 1):
+        return ignored.returncode == 0
+    # Not a git checkout (a source tarball): the top-level .gitignore's plain patterns.
+    path = quoted.rstrip("/")
+    try:
+        patterns = [l.strip().strip("/") for l in open(os.path.join(root, ".gitignore")) if l.strip() and l[0] != "#"]
+    except OSError:
+        return False
+    return any(path == p or path.startswith(p + "/") or fnmatch.fnmatch(path, p) for p in patterns)
 
 
 def check_paths(tap, root, rel, text):
