@@ -6,7 +6,8 @@
 # book's symbols, trained for a few epochs on the machine's cores (a few
 # minutes on 2). It prints progress, each epoch's time, the test loss next
 # to the unigram entropy, and greedy and temperature samples after epoch 1
-# and at the end; then writes into out/ the checkpoint, the losses (CSV and
+# and at the end; then writes into out/ the checkpoint (and the best one by
+# test loss), the losses (CSV and
 # plot) and the model's rolled and unrolled diagrams.
 #
 # Usage: ./run.sh [EPOCHS]          (default 25)
@@ -74,4 +75,5 @@ echo
 "$recur" draw "$out/char_rnn.ckpt" --view unrolled --text "the best of" --title "Character LSTM, unrolled" \
     -o "$out/char_rnn_unrolled.svg"
 echo
-echo "Written to $out/: char_rnn.ckpt, char_rnn_loss.csv, char_rnn_loss.svg, char_rnn_rolled.svg, char_rnn_unrolled.svg"
+echo "Written to $out/: char_rnn.ckpt (the last epoch), char_rnn.best.ckpt (the lowest test loss), char_rnn_loss.csv,"
+echo "    char_rnn_loss.svg, char_rnn_rolled.svg, char_rnn_unrolled.svg"
