@@ -7,8 +7,8 @@
 # minutes on 2). It prints progress, each epoch's time, the test loss next
 # to the unigram entropy, and greedy and temperature samples after epoch 1
 # and at the end; then writes into out/ the checkpoint (and the best one by
-# test loss), the losses (CSV and
-# plot) and the model's rolled and unrolled diagrams.
+# test loss), the losses (CSV and plot) and the model's rolled and unrolled
+# diagrams.
 #
 # Usage: ./run.sh [EPOCHS]          (default 25)
 #
