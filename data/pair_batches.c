@@ -15,6 +15,7 @@ struct recur_pair_batches {
     int64_t *order;           /* batch k holds pairs order[first[k] .. first[k + 1]) */
     int64_t *first;
     float *src, *src_mask, *dec_in, *dec_tgt, *tgt_mask;
+    float *src_lengths, *tgt_lengths;
 };
 
 void recur_pair_batches_free(recur_pair_batches *bb)
@@ -27,6 +28,8 @@ void recur_pair_batches_free(recur_pair_batches *bb)
     free(bb->dec_in);
     free(bb->dec_tgt);
     free(bb->tgt_mask);
+    free(bb->src_lengths);
+    free(bb->tgt_lengths);
     free(bb);
 }
 
@@ -165,7 +168,9 @@ recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *
     bb->dec_in = malloc(sizeof(float) * nt);
     bb->dec_tgt = malloc(sizeof(float) * nt);
     bb->tgt_mask = malloc(sizeof(float) * nt);
-    if (!bb->src || !bb->src_mask || !bb->dec_in || !bb->dec_tgt || !bb->tgt_mask) {
+    bb->src_lengths = malloc(sizeof(float) * (size_t)B);
+    bb->tgt_lengths = malloc(sizeof(float) * (size_t)B);
+    if (!bb->src || !bb->src_mask || !bb->dec_in || !bb->dec_tgt || !bb->tgt_mask || !bb->src_lengths || !bb->tgt_lengths) {
         recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "pair_batches: out of memory");
         recur_pair_batches_free(bb);
         return NULL;
@@ -178,6 +183,7 @@ recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *
  *   src = s_{t+1} (t < m) else PAD           src_mask = [t < m]
  *   dec_in = START (t = 0), w_t (1 <= t <= k), else PAD
  *   dec_tgt = w_{t+1} (t < k), END (t = k), else PAD     tgt_mask = [t <= k]
+ *   src_lengths = m, tgt_lengths = k + 1   (1 and 1 for a column of padding)
  */
 recur_status recur_pair_batches_get(recur_pair_batches *bb, int64_t k, recur_pair_batch *out)
 {
@@ -211,7 +217,10 @@ recur_status recur_pair_batches_get(recur_pair_batches *bb, int64_t k, recur_pai
             bb->dec_tgt[t * B + b] = (float)next;
             bb->tgt_mask[t * B + b] = t <= kk;
         }
+        bb->src_lengths[b] = (float)(m > 0 ? m : 1);
+        bb->tgt_lengths[b] = (float)(kk + 1 > 0 ? kk + 1 : 1);
     }
-    *out = (recur_pair_batch){B, n, S, T, pair, bb->src, bb->src_mask, bb->dec_in, bb->dec_tgt, bb->tgt_mask};
+    *out = (recur_pair_batch){B,           n,           S,         T,           pair,           bb->src, bb->src_mask,
+                              bb->dec_in,  bb->dec_tgt, bb->tgt_mask, bb->src_lengths, bb->tgt_lengths};
     return RECUR_OK;
 }

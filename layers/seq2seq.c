@@ -64,23 +64,38 @@ recur_status recur_seq2seq_new(recur_graph *g, const char *name, const recur_seq
     return recur_ok(m->W_c) ? RECUR_OK : recur_errcode(g);
 }
 
-recur_status recur_seq2seq_encode(recur_graph *g, const recur_seq2seq *m, const char *loop_name, recur_value ids,
-                                 recur_value mask, recur_value *memory, recur_value *final, recur_loop *loop)
+/*
+ * The encoder loop over ids [S, B]: with a mask [S, B] the state is held on
+ * padding in the body (s' = m s_new + (1 - m) s, the output the held state),
+ * with lengths [B] the loop holds it (recur_loop_lengths; outputs past a
+ * sequence's end are zero).
+ */
+static recur_status encode(recur_graph *g, const recur_seq2seq *m, const char *loop_name, recur_value ids,
+                           recur_value mask, recur_value lengths, recur_value *memory, recur_value *final,
+                           recur_loop *loop)
 {
+    if (recur_value_check(g, ids, "seq2seq_encode") != RECUR_OK) return recur_errcode(g);
     recur_shape s = recur_value_shape(g, ids);
+    if (s.ndim != 2) {
+        char a[64];
+        return recur_set_error(g, RECUR_ERR_SHAPE, "seq2seq_encode: source ids \"%s\" %s must be [S, B]",
+                               recur_value_name(g, ids), recur_shape_str(s, a, sizeof a));
+    }
     int64_t S = s.d[0], B = s.d[1];
     recur_value emb = recur_gather(g, m->src_emb, ids);
-    recur_value m3 = recur_reshape(g, mask, recur_shape3(S, B, 1));
+    recur_value m3 = recur_ok(lengths) ? RECUR_NONE : recur_reshape(g, mask, recur_shape3(S, B, 1));
     recur_value zero = recur_fill(g, recur_shape2(B, m->opts.hidden), 0.0f);
     recur_loop L = recur_loop_begin(g, loop_name, 0);
     if (L.id < 0) return recur_errcode(g);
-    recur_value x = recur_loop_input(g, L, emb), mt = recur_loop_input(g, L, m3);
+    recur_value x = recur_loop_input(g, L, emb), mt = recur_ok(lengths) ? RECUR_NONE : recur_loop_input(g, L, m3);
+    recur_status st = recur_ok(lengths) ? recur_loop_lengths(g, L, lengths) : recur_ok(mt) ? RECUR_OK : recur_errcode(g);
     recur_value state[RECUR_MAX_CELL_STATES], next[RECUR_MAX_CELL_STATES], y;
     for (int k = 0; k < m->enc.n_state; k++) state[k] = recur_loop_state(g, L, k ? "c" : "h", zero);
-    recur_status st = m->enc.step(g, &m->enc, x, state, next, &y);
+    if (st == RECUR_OK) st = m->enc.step(g, &m->enc, x, state, next, &y);
     for (int k = 0; k < m->enc.n_state && st == RECUR_OK; k++) {
-        /* hold the state on padding: s' = m s_new + (1 - m) s */
-        recur_value held = recur_add(g, recur_mul(g, mt, next[k]), recur_mul(g, recur_one_minus(g, mt), state[k]));
+        recur_value held = next[k];
+        if (!recur_ok(lengths)) /* hold the state on padding: s' = m s_new + (1 - m) s */
+            held = recur_add(g, recur_mul(g, mt, next[k]), recur_mul(g, recur_one_minus(g, mt), state[k]));
         st = recur_loop_next(g, L, state[k], held);
         if (k == 0) y = held;
     }
@@ -90,6 +105,20 @@ recur_status recur_seq2seq_encode(recur_graph *g, const recur_seq2seq *m, const 
     *memory = recur_loop_stacked(g, L, y);
     for (int k = 0; k < m->enc.n_state; k++) final[k] = recur_loop_final(g, L, state[k]);
     return recur_ok(*memory) ? RECUR_OK : recur_errcode(g);
+}
+
+recur_status recur_seq2seq_encode(recur_graph *g, const recur_seq2seq *m, const char *loop_name, recur_value ids,
+                                 recur_value mask, recur_value *memory, recur_value *final, recur_loop *loop)
+{
+    return encode(g, m, loop_name, ids, mask, RECUR_NONE, memory, final, loop);
+}
+
+recur_status recur_seq2seq_encode_lengths(recur_graph *g, const recur_seq2seq *m, const char *loop_name,
+                                         recur_value ids, recur_value lengths, recur_value *memory, recur_value *final,
+                                         recur_loop *loop)
+{
+    if (recur_value_check(g, lengths, "seq2seq_encode_lengths") != RECUR_OK) return recur_errcode(g);
+    return encode(g, m, loop_name, ids, RECUR_NONE, lengths, memory, final, loop);
 }
 
 recur_attention recur_seq2seq_attention(recur_graph *g, const recur_seq2seq *m, recur_value memory, recur_value mask)
@@ -123,8 +152,17 @@ recur_status recur_seq2seq_train_graph(recur_graph *g, recur_seq2seq *m, int64_t
     char buf[160];
     snprintf(buf, sizeof buf, "%s.src", m->name);
     m->src = recur_input(g, buf, recur_shape2(S, B));
-    snprintf(buf, sizeof buf, "%s.src_mask", m->name);
-    m->src_mask = recur_input(g, buf, recur_shape2(S, B));
+    m->src_lengths = RECUR_NONE;
+    if (m->opts.lengths) { /* the sources' lengths, fed; their mask (for attention) computed from them */
+        snprintf(buf, sizeof buf, "%s.src_lengths", m->name);
+        m->src_lengths = recur_input(g, buf, recur_shape1(B));
+        m->src_mask = recur_length_mask(g, m->src_lengths, S);
+        snprintf(buf, sizeof buf, "%s.src_mask", m->name);
+        if (recur_ok(m->src_mask) && recur_set_name(g, m->src_mask, buf) != RECUR_OK) return recur_errcode(g);
+    } else {
+        snprintf(buf, sizeof buf, "%s.src_mask", m->name);
+        m->src_mask = recur_input(g, buf, recur_shape2(S, B));
+    }
     snprintf(buf, sizeof buf, "%s.dec_in", m->name);
     m->dec_in = recur_input(g, buf, recur_shape2(T, B));
     snprintf(buf, sizeof buf, "%s.dec_tgt", m->name);
@@ -137,7 +175,7 @@ recur_status recur_seq2seq_train_graph(recur_graph *g, recur_seq2seq *m, int64_t
 
     recur_value memory, final[RECUR_MAX_CELL_STATES];
     snprintf(buf, sizeof buf, "%s.encoder", m->name);
-    recur_status st = recur_seq2seq_encode(g, m, buf, m->src, m->src_mask, &memory, final, &m->enc_loop);
+    recur_status st = encode(g, m, buf, m->src, m->src_mask, m->src_lengths, &memory, final, &m->enc_loop);
     if (st != RECUR_OK) return st;
     m->context = final[0];
     recur_attention a = recur_seq2seq_attention(g, m, memory, m->src_mask);

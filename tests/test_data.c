@@ -645,6 +645,9 @@ static void check_batch(const recur_pair_batch *b)
             assert_true(b->dec_tgt[t * b->B + c] == out);
             assert_true(b->tgt_mask[t * b->B + c] == (i >= 0 && t <= m ? 1.f : 0.f));
         }
+        /* The lengths say the same as the masks (1 for a column of padding). */
+        assert_true(b->src_lengths[c] == (float)(m > 0 ? m : 1));
+        assert_true(b->tgt_lengths[c] == (float)(i >= 0 ? m + 1 : 1));
     }
 }
 

@@ -132,6 +132,61 @@ static void test_encoder_skips_padding(void **state)
     recur_graph_free(g2);
 }
 
+/*
+ * A model taking the sources' lengths instead of a mask computes the same
+ * loss and gradients (attention, LSTM and GRU), and its lengths are checked
+ * when it runs.
+ */
+static void test_lengths_match_mask(void **state)
+{
+    (void)state;
+    const recur_cell_kind kinds[2] = {RECUR_LSTM, RECUR_GRU};
+    for (int c = 0; c < 2; c++) {
+        recur_seq2seq_opts o = opts_for(kinds[c], c ? RECUR_ATTN_ADDITIVE : RECUR_ATTN_DOT, 5), ol = o;
+        ol.lengths = 1;
+        recur_graph *g1 = recur_graph_new(8), *g2 = recur_graph_new(9);
+        recur_seq2seq m1, m2;
+        TU_ST(g1, recur_seq2seq_new(g1, "s", &o, &m1));
+        TU_ST(g2, recur_seq2seq_new(g2, "s", &ol, &m2));
+        copy_params(g1, g2);
+        TU_ST(g1, recur_seq2seq_train_graph(g1, &m1, 3, 3, 2));
+        TU_ST(g2, recur_seq2seq_train_graph(g2, &m2, 3, 3, 2));
+        assert_true(recur_is_input(g2, m2.src_lengths));
+        assert_false(recur_is_input(g2, m2.src_mask));
+        TU_ST(g1, recur_unroll(g1));
+        TU_ST(g2, recur_unroll(g2));
+        recur_value p1[64], p2[64], d1[64], d2[64];
+        int n1 = recur_params(g1, p1, 64), n2 = recur_params(g2, p2, 64);
+        assert_int_equal(n1, n2);
+        TU_ST(g1, recur_grad(g1, m1.loss, n1, p1, d1));
+        TU_ST(g2, recur_grad(g2, m2.loss, n2, p2, d2));
+        /* Column 0: 3 tokens; column 1: 2 tokens and a padding position holding a real id. */
+        float src[6] = {3, 4, 5, 6, 7, 3}, smask[6] = {1, 1, 1, 1, 1, 0}, len[2] = {3, 2};
+        float din[6] = {START, START, 5, 7, 4, END}, dtgt[6] = {5, 7, 4, END, END, PAD}, tmask[6] = {1, 1, 1, 1, 1, 0};
+        recur_feed f1[5] = {{m1.src, src, 6}, {m1.src_mask, smask, 6}, {m1.dec_in, din, 6}, {m1.dec_tgt, dtgt, 6},
+                            {m1.tgt_mask, tmask, 6}};
+        recur_feed f2[5] = {{m2.src, src, 6}, {m2.src_lengths, len, 2}, {m2.dec_in, din, 6}, {m2.dec_tgt, dtgt, 6},
+                            {m2.tgt_mask, tmask, 6}};
+        for (int i = -1; i < n1; i++) {
+            recur_value a = i < 0 ? m1.loss : d1[i], b = i < 0 ? m2.loss : d2[i];
+            int64_t n = recur_shape_numel(recur_value_shape(g1, a));
+            float *va = tu_eval(g1, a, 5, f1), *vb = tu_eval(g2, b, 5, f2);
+            tu_assert_close(vb, va, n, 1e-5, 1e-7);
+            free(va), free(vb);
+        }
+        recur_plan *p = recur_compile(g2, 1, &m2.loss, NULL);
+        assert_non_null(p);
+        for (int k = 0; k < 5; k++) assert_int_equal(recur_plan_feed(p, f2[k].value, f2[k].data, f2[k].n), RECUR_OK);
+        const float bad[2] = {3, 4}; /* a source longer than S = 3 */
+        assert_int_equal(recur_plan_feed(p, m2.src_lengths, bad, 2), RECUR_OK);
+        assert_int_equal(recur_plan_run(p), RECUR_ERR_RUNTIME);
+        assert_non_null(strstr(recur_plan_errmsg(p), "lengths[1] = 4"));
+        recur_plan_free(p);
+        recur_graph_free(g1);
+        recur_graph_free(g2);
+    }
+}
+
 /* Trains to reverse 4-token sequences with SGD; returns the final loss. */
 static float train_reverse(recur_graph *g, recur_seq2seq *m, int steps)
 {
@@ -300,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_attention_gradients),
         cmocka_unit_test(test_seq2seq_gradients),
         cmocka_unit_test(test_encoder_skips_padding),
+        cmocka_unit_test(test_lengths_match_mask),
         cmocka_unit_test(test_learns_to_reverse_and_decodes),
         cmocka_unit_test(test_decoding_skips_start_and_pad),
     };

@@ -382,6 +382,8 @@ typedef struct recur_pair_batch_opts {
  *   src      [S, B]: s_1 .. s_m, then [PAD]       src_mask [S, B]: 1 for t < m
  *   dec_in   [T, B]: [START], w_1 .. w_k, [PAD]...
  *   dec_tgt  [T, B]: w_1 .. w_k, [END], [PAD]...  tgt_mask [T, B]: 1 for t <= k
+ *   src_lengths [B]: m      tgt_lengths [B]: k + 1   (1 for a column of padding,
+ *                           whose tgt_mask is all 0: lengths are 1..S, 1..T)
  */
 typedef struct recur_pair_batch {
     int64_t B;        /**< columns (the batch size asked for) */
@@ -389,6 +391,7 @@ typedef struct recur_pair_batch {
     int64_t S, T;     /**< source and decoder steps */
     const int64_t *pair; /**< the pair index of each of the n_pairs columns */
     const float *src, *src_mask, *dec_in, *dec_tgt, *tgt_mask;
+    const float *src_lengths, *tgt_lengths; /**< [B]: for recur_seq2seq_opts.lengths, recur_loop_lengths */
 } recur_pair_batch;
 
 /**

@@ -59,6 +59,8 @@ typedef struct recur_seq2seq_opts {
     int64_t attn_size;         /**< additive attention's hidden units (default hidden) */
     int64_t start_id, end_id;  /**< the [START] and [END] token ids of the target vocabulary */
     int64_t pad_id;            /**< its [PAD] id (default 0, RECUR_PAD_ID; -1: none): decoding never emits it */
+    int lengths;               /**< 1: the training graph takes the sources' lengths [B] (src_lengths) instead of a
+                                    mask; the encoder runs each source for its own length (recur_loop_lengths) */
 } recur_seq2seq_opts;
 
 /** An encoder-decoder model: its parameters, cells and the training graph's handles. */
@@ -69,7 +71,8 @@ typedef struct recur_seq2seq {
     recur_value src_emb, tgt_emb, W_out, b_out; /**< embeddings [V, embed]; output layer [tgt_vocab, hidden] */
     recur_value W_c, Wk, Wq, v;  /**< attention: output combination [hidden, 2 hidden] and additive scorer */
     /* The teacher-forced training graph (recur_seq2seq_train_graph): */
-    recur_value src, src_mask; /**< inputs [S, B]: source ids and 1/0 mask */
+    recur_value src, src_mask; /**< inputs [S, B]: source ids and 1/0 mask (with opts.lengths the mask is computed) */
+    recur_value src_lengths;   /**< with opts.lengths: input [B], each source's length (1..S), else RECUR_NONE */
     recur_value dec_in;        /**< input [T, B]: [START] + target ids (teacher forcing) */
     recur_value dec_tgt, tgt_mask; /**< inputs [T, B]: target ids + [END], and its mask */
     recur_value logits;        /**< [T, B, tgt_vocab] */
@@ -101,6 +104,11 @@ RECUR_API recur_status recur_seq2seq_train_graph(recur_graph *g, recur_seq2seq *
  */
 RECUR_API recur_status recur_seq2seq_encode(recur_graph *g, const recur_seq2seq *m, const char *loop_name, recur_value ids,
                                  recur_value mask, recur_value *memory, recur_value *final, recur_loop *loop);
+
+/** recur_seq2seq_encode with the sources' lengths [B] (1..S) instead of a mask: each runs for its own length. */
+RECUR_API recur_status recur_seq2seq_encode_lengths(recur_graph *g, const recur_seq2seq *m, const char *loop_name,
+                                                   recur_value ids, recur_value lengths, recur_value *memory,
+                                                   recur_value *final, recur_loop *loop);
 
 /** The model's attention (its kind and parameters) over `memory` [S, B, hidden] with `mask` [S, B] or RECUR_NONE. */
 RECUR_API recur_attention recur_seq2seq_attention(recur_graph *g, const recur_seq2seq *m, recur_value memory, recur_value mask);
