@@ -50,18 +50,62 @@ int64_t recur_corpus_find(const recur_corpus *c, uint32_t cp)
     return -1;
 }
 
+/* Words of a bitmap of every code point. */
+#define SEEN_WORDS (N_CODE_POINTS / 64)
+
+/* Texts of fewer code points than this find their vocabulary by sorting; longer ones by the bitmap. */
+#define SORT_BELOW 1024
+
+static int cmp_cp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
 /*
- * Builds a corpus from text[0..len): decode every code point, mark it in a
- * bitmap of all code points, and read the bitmap in order: the vocabulary
- * comes out sorted without a sort.
+ * The distinct code points of cps[0..n) in increasing order, in a new
+ * array *sym; returns their count, or -1 when out of memory. A short text
+ * sorts a copy and drops repeats; a long one marks a bitmap of all code
+ * points and reads it in order (a word at a time, skipping empty words),
+ * which comes out sorted without a sort.
  */
+static int64_t distinct_sorted(const uint32_t *cps, int64_t n, uint32_t **sym)
+{
+    int64_t v = 0;
+    if (n < SORT_BELOW) {
+        uint32_t *s = malloc(sizeof(uint32_t) * (size_t)(n + 1));
+        if (!s) return -1;
+        memcpy(s, cps, sizeof(uint32_t) * (size_t)n);
+        qsort(s, (size_t)n, sizeof(uint32_t), cmp_cp);
+        for (int64_t i = 0; i < n; i++)
+            if (v == 0 || s[i] != s[v - 1]) s[v++] = s[i];
+        *sym = s;
+        return v;
+    }
+    uint64_t *seen = calloc(SEEN_WORDS, sizeof(uint64_t));
+    if (!seen) return -1;
+    for (int64_t i = 0; i < n; i++) seen[cps[i] >> 6] |= (uint64_t)1 << (cps[i] & 63);
+    for (uint32_t w = 0; w < SEEN_WORDS; w++)
+        for (uint64_t bits = seen[w]; bits; bits &= bits - 1) v++;
+    if (!(*sym = malloc(sizeof(uint32_t) * (size_t)v))) {
+        free(seen);
+        return -1;
+    }
+    int64_t k = 0;
+    for (uint32_t w = 0; w < SEEN_WORDS; w++)
+        for (uint32_t b = 0; b < 64 && (seen[w] >> b) != 0; b++)
+            if ((seen[w] >> b) & 1) (*sym)[k++] = w * 64 + b;
+    free(seen);
+    return v;
+}
+
+/* Builds a corpus from text[0..len): decode every code point, then the sorted vocabulary, then the ids. */
 static recur_corpus *corpus_build(const char *what, const char *text, size_t len)
 {
     size_t at = recur_utf8_bom(text, len);
     recur_corpus *c = calloc(1, sizeof *c);
-    uint8_t *seen = calloc(N_CODE_POINTS / 8, 1);
     uint32_t *cps = malloc(sizeof(uint32_t) * (len - at + 1));
-    if (!c || !seen || !cps) {
+    if (!c || !cps) {
         recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "%s: out of memory for %zu bytes of text", what, len);
         goto fail;
     }
@@ -74,28 +118,22 @@ static recur_corpus *corpus_build(const char *what, const char *text, size_t len
             goto fail;
         }
         cps[c->n++] = cp;
-        seen[cp >> 3] |= (uint8_t)(1u << (cp & 7));
         at += (size_t)k;
     }
     if (c->n == 0) {
         recur_error_set(recur_thread_error(), RECUR_ERR_FORMAT, "%s: the text is empty", what);
         goto fail;
     }
-    for (uint32_t cp = 0; cp < N_CODE_POINTS; cp++) c->v += (seen[cp >> 3] >> (cp & 7)) & 1;
-    c->sym = malloc(sizeof(uint32_t) * (size_t)c->v);
+    c->v = distinct_sorted(cps, c->n, &c->sym);
     c->ids = malloc(sizeof(int64_t) * (size_t)c->n);
-    if (!c->sym || !c->ids) {
+    if (c->v < 0 || !c->ids) {
         recur_error_set(recur_thread_error(), RECUR_ERR_NOMEM, "%s: out of memory for %lld symbols", what, (long long)c->n);
         goto fail;
     }
-    for (uint32_t cp = 0, k = 0; cp < N_CODE_POINTS; cp++)
-        if ((seen[cp >> 3] >> (cp & 7)) & 1) c->sym[k++] = cp;
     for (int64_t i = 0; i < c->n; i++) c->ids[i] = recur_corpus_find(c, cps[i]);
-    free(seen);
     free(cps);
     return c;
 fail:
-    free(seen);
     free(cps);
     recur_corpus_free(c);
     return NULL;

@@ -458,6 +458,55 @@ static void test_corpus_utf8_vocab(void **state)
     assert_msg_has("empty");
 }
 
+/*
+ * The vocabulary of short texts (found by sorting) and long ones (by a
+ * bitmap of all code points) against a plain count of the code points
+ * present: random code points from every UTF-8 length, 100 and 5000 of them.
+ */
+static void test_corpus_vocab_both_ways(void **state)
+{
+    (void)state;
+    char *present = calloc(0x110000, 1);
+    char *text = malloc(4 * 5000 + 1);
+    assert_non_null(present);
+    assert_non_null(text);
+    const int lens[2] = {100, 5000};
+    for (int c = 0; c < 2; c++) {
+        memset(present, 0, 0x110000);
+        size_t at = 0;
+        float u[5000];
+        tu_fill_uniform(u, lens[c], 0, 1, 7 + (uint64_t)c);
+        for (int i = 0; i < lens[c]; i++) {
+            /* a few common symbols and a spread over the whole range, surrogates skipped */
+            uint32_t cp = i % 3 ? (uint32_t)('a' + i % 7) : (uint32_t)(u[i] * 0x10FFFF);
+            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xE000;
+            present[cp] = 1;
+            char enc[4];
+            int k = cp < 0x80 ? (enc[0] = (char)cp, 1)
+                    : cp < 0x800 ? (enc[0] = (char)(0xC0 | (cp >> 6)), enc[1] = (char)(0x80 | (cp & 0x3F)), 2)
+                    : cp < 0x10000 ? (enc[0] = (char)(0xE0 | (cp >> 12)), enc[1] = (char)(0x80 | ((cp >> 6) & 0x3F)),
+                                      enc[2] = (char)(0x80 | (cp & 0x3F)), 3)
+                                   : (enc[0] = (char)(0xF0 | (cp >> 18)), enc[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
+                                      enc[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), enc[3] = (char)(0x80 | (cp & 0x3F)), 4);
+            memcpy(text + at, enc, (size_t)k);
+            at += (size_t)k;
+        }
+        recur_corpus *corpus = recur_corpus_from_text(text, at);
+        assert_non_null(corpus);
+        assert_int_equal(recur_corpus_len(corpus), lens[c]);
+        int64_t want = 0, id = 0;
+        for (uint32_t cp = 0; cp < 0x110000; cp++) {
+            if (!present[cp]) continue;
+            want++;
+            assert_int_equal(recur_corpus_symbol(corpus, id++), (int32_t)cp); /* in increasing order, none missing */
+        }
+        assert_int_equal(recur_corpus_vocab_size(corpus), want);
+        recur_corpus_free(corpus);
+    }
+    free(present);
+    free(text);
+}
+
 static void test_corpus_windows_batches(void **state)
 {
     (void)state;
@@ -926,6 +975,7 @@ int main(void)
         cmocka_unit_test(test_series_split),
         cmocka_unit_test(test_shuffle_seeded_permutation),
         cmocka_unit_test(test_corpus_utf8_vocab),
+        cmocka_unit_test(test_corpus_vocab_both_ways),
         cmocka_unit_test(test_corpus_windows_batches),
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_pairs_vocab_and_encoding),
