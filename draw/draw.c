@@ -244,8 +244,9 @@ static recur_status output(recur_graph *g, draw_scene *s, const recur_draw_opts 
         else if (recur_draw_place(s) != RECUR_OK) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
         if (st == RECUR_OK) {
             recur_draw_ports(s);
-            recur_draw_pin(G, nodes, edges, s);
+            if (recur_draw_route(s) != RECUR_OK) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
         }
+        if (st == RECUR_OK) recur_draw_pin(G, nodes, edges, s);
     }
     if (st == RECUR_OK && formats[fi].renderer) {
         if (strcmp(formats[fi].renderer, "png") == 0) {

@@ -225,6 +225,8 @@ typedef struct draw_edge {
     int loose;        /* 1: does not constrain the ranks */
     int highlight;    /* on the highlighted path */
     char tailport[4], headport[4]; /* compass points, set by the pinned layout */
+    double *pts;      /* pinned layout: the route's Bezier points (x, y pairs), then the arrow's tip */
+    int n_pts;        /* Bezier points in pts (without the tip) */
 } draw_edge;
 
 typedef enum draw_cluster_style {
@@ -291,6 +293,12 @@ recur_status recur_draw_place(draw_scene *s);
 
 /* The ports of the pinned layout's edges (after recur_draw_place). */
 void recur_draw_ports(draw_scene *s);
+
+/* draw_route.c: the routes of the pinned layout's edges (after recur_draw_ports). */
+recur_status recur_draw_route(draw_scene *s);
+
+/* Writes edge e's route as Graphviz's "pos" into buf; 0 if it has none (or buf is too small). */
+int recur_draw_edge_pos(const draw_edge *e, char *buf, size_t n);
 
 /* Sizes of the items of G, as Graphviz draws them (into items' w and h). */
 recur_status recur_draw_measure(GVC_t *gvc, Agraph_t *G, Agnode_t *const *node, draw_scene *s);

@@ -4,7 +4,7 @@
  * step (a decoder attending over its encoder's outputs) gets
  *
  *   one memory box, the states it attends over, fed by the other loop's
- *   cells and drawn above that loop's last step;
+ *   cells and drawn above the middle of that loop's steps;
  *   one attention box per step (per cell rolled), reading the memory on a
  *   dotted edge.
  *
@@ -56,11 +56,11 @@ static int state_reads_capture(const draw_ctx *c, int li)
     return found;
 }
 
-/* The last drawn column of loop li (rolled: its one column). */
-static int last_col(const draw_ctx *c, int li)
+/* The middle drawn column of loop li (rolled: its one column). */
+static int middle_col(const draw_ctx *c, int li)
 {
     const draw_loop *P = &c->loops[li];
-    return c->unrolled ? P->col0 + P->width - 1 : P->col0;
+    return c->unrolled ? P->col0 + (P->width - 1) / 2 : P->col0;
 }
 
 void recur_draw_attention(draw_ctx *c, draw_scene *s)
@@ -91,7 +91,7 @@ void recur_draw_attention(draw_ctx *c, draw_scene *s)
             M = recur_draw_item_add(s, DRAW_MEMORY, mem_loop, -1, label);
             if (M < 0) break;
             s->items[M].loop = mem_loop;
-            s->items[M].col = last_col(c, mem_loop);
+            s->items[M].col = middle_col(c, mem_loop);
             s->items[M].layer = 10 * (c->loops[mem_loop].row + 1) + 5;
         }
         if (src->kind == DRAW_CELL) recur_draw_edge_add(s, J, M, DRAW_E_DATA, 0, "");

@@ -324,12 +324,14 @@ void recur_draw_ports(draw_scene *s)
         } else if (a->kind == DRAW_DELAY) { /* and back into its lower corner */
             snprintf(e->tailport, sizeof e->tailport, "s");
             snprintf(e->headport, sizeof e->headport, a->x > b->x ? "se" : "sw");
-        } else if (e->kind == DRAW_E_FEEDBACK && fabs(a->x - b->x) < 1.0) { /* rolled: down the left side */
-            snprintf(e->tailport, sizeof e->tailport, "w");
-            snprintf(e->headport, sizeof e->headport, "w");
+        } else if (e->kind == DRAW_E_FEEDBACK && fabs(a->x - b->x) < 1.0) { /* rolled: down the right side */
+            snprintf(e->tailport, sizeof e->tailport, "e");
+            snprintf(e->headport, sizeof e->headport, "e");
         } else if (e->kind == DRAW_E_FEEDBACK) { /* down the gap between two columns */
             snprintf(e->tailport, sizeof e->tailport, a->x < b->x ? "e" : "w");
             snprintf(e->headport, sizeof e->headport, a->x < b->x ? "w" : "e");
+        } else if (e->kind == DRAW_E_ATTENTION) { /* from the memory to each step: wherever is nearest */
+            continue;
         } else if (a->layer == b->layer) { /* along a row: side to facing side */
             snprintf(e->tailport, sizeof e->tailport, a->x < b->x ? "e" : "w");
             snprintf(e->headport, sizeof e->headport, a->x < b->x ? "w" : "e");
@@ -370,11 +372,10 @@ void recur_draw_pin(Agraph_t *G, Agnode_t *const *nodes, Agedge_t *const *edges,
     }
     for (int i = 0; i < s->n_edges; i++) {
         const draw_edge *d = &s->edges[i];
+        char pos[1024];
         if (!edges[i]) continue;
-        /* An edge drawn backwards (dir=back) was written from its head: its ports swap. */
-        const char *dir = agget(edges[i], "dir");
-        int back = dir && strcmp(dir, "back") == 0;
-        if (d->tailport[0]) agsafeset(edges[i], back ? "headport" : "tailport", (char *)d->tailport, "");
-        if (d->headport[0]) agsafeset(edges[i], back ? "tailport" : "headport", (char *)d->headport, "");
+        if (d->tailport[0]) agsafeset(edges[i], "tailport", (char *)d->tailport, "");
+        if (d->headport[0]) agsafeset(edges[i], "headport", (char *)d->headport, "");
+        if (recur_draw_edge_pos(d, pos, sizeof pos)) agsafeset(edges[i], "pos", pos, "");
     }
 }

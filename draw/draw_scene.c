@@ -161,6 +161,7 @@ void recur_draw_scene_free(draw_scene *s)
 {
     for (int i = 0; i < s->n_items; i++) free(s->items[i].label);
     for (int i = 0; i < s->n_clusters; i++) free(s->clusters[i].label);
+    for (int i = 0; i < s->n_edges; i++) free(s->edges[i].pts);
     free(s->items), free(s->edges), free(s->clusters), free(s->item_hash), free(s->edge_hash);
     memset(s, 0, sizeof *s);
 }
@@ -623,6 +624,7 @@ void recur_draw_scene_append(draw_scene *to, const draw_scene *from, const char 
         if (k < 0) return;
         draw_edge copy = *e;
         copy.from = e->from + item0, copy.to = e->to + item0;
+        copy.pts = NULL, copy.n_pts = 0; /* routes are made after the scenes are joined */
         to->edges[k] = copy;
     }
 }
