@@ -35,8 +35,9 @@ For each Markdown file:
     is about), and no link leaves the repository.
 Files given with --paths-only (CHANGELOG.md, which names things that are
 gone) get the path checks only.
-Also: the version of meson.build, of recur/common.h's macros and of the
-newest entry of CHANGELOG.md agree.
+Also: the version of meson.build, of recur/common.h's macros, of the
+newest entry of CHANGELOG.md and of output the documents show ("recur 0.1.0")
+agree.
 
 Usage: check_docs.py --root SRC --lib LIBRECUR.so --cc CC [--cflag F]...
                      [--internal FILE]... [--paths-only FILE]... FILE...
@@ -337,7 +338,7 @@ def check_paths(tap, root, rel, text):
     tap.result(not bad, f"{rel}: its links and the paths it names exist in the repository", "\n".join(sorted(set(bad))))
 
 
-def check_versions(tap, root):
+def check_versions(tap, root, docs):
     meson = re.search(r"version\s*:\s*'([^']+)'", open(os.path.join(root, "meson.build")).read())
     common = open(os.path.join(root, "include", "recur", "common.h")).read()
     parts = [re.search(r"#define RECUR_VERSION_" + p + r"\s+(\d+)", common) for p in ("MAJOR", "MINOR", "PATCH")]
@@ -352,6 +353,11 @@ def check_versions(tap, root):
         "RECUR_VERSION_STRING": string and string.group(1),
         "CHANGELOG.md's newest entry": newest and newest.group(1),
     }
+    # Output shown in the documents ("recur 0.1.0: h_3 = ...") names the version too.
+    for rel in docs:
+        for n, line in enumerate(open(os.path.join(root, rel), encoding="utf-8").read().split("\n"), 1):
+            for v in re.findall(r"\brecur (\d+\.\d+\.\d+)\b", line):
+                found[f"{rel}:{n}"] = v
     ok = None not in found.values() and len(set(found.values())) == 1
     tap.result(ok, f"the version is the same everywhere ({found['meson.build']})",
                "" if ok else "\n".join(f"{k}: {v}" for k, v in found.items()))
@@ -376,7 +382,7 @@ def main():
     sources_text = "\n".join(open(f, encoding="utf-8", errors="replace").read()
                              for f in tree_files(root, (".c", ".h", ".sh", ".py", ".build", "run")))
 
-    check_versions(tap, root)
+    check_versions(tap, root, args.files)
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="recur-docs-") as tmp:
