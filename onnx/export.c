@@ -270,7 +270,12 @@ static recur_status emit_all(recur_onnx_out *o, int n_out, const recur_value *ou
     recur_status st = count < 0 ? g->error.code : RECUR_OK;
     o->needed = recur_onnx_alloc(o, (size_t)g->n + 1);
     if (!o->needed) st = RECUR_ERR_NOMEM;
-    for (int i = 0; i < count && st == RECUR_OK; i++) o->needed[order[i]] = 1;
+    for (int i = 0; i < count && st == RECUR_OK; i++) {
+        o->needed[order[i]] = 1;
+        const recur_node *n = &g->nodes[order[i]];
+        if (n->op == RECUR_OP_LOOP && g->loops[n->attr.i[0]].lengths >= 0) /* before its lengths' ops are met */
+            st = recur_onnx_export_loop(o, (int)n->attr.i[0]);
+    }
     for (int i = 0; i < count && st == RECUR_OK; i++) {
         const recur_node *n = &g->nodes[order[i]];
         if (o->names[order[i]] || n->loop) continue; /* done with its loop, or a body node (its loop emits it) */

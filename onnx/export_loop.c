@@ -7,7 +7,8 @@
  * recur_cell_over makes for that cell: the exporter builds each candidate
  * cell of the loop's sizes in a scratch graph and compares the two bodies
  * op by op, attribute by attribute, input by input, down to the cell's
- * four parameters. The cell's code is the definition, so nothing else
+ * four parameters (and an LSTM's peepholes; a clip bound is read from the
+ * body's clip op). The cell's code is the definition, so nothing else
  * needs to record what made a loop. The weights are then written in
  * ONNX's layout: W [1, G*H, I], R [1, G*H, H], B [1, 2*G*H] with the gate
  * blocks moved from PyTorch's order (LSTM i f g o, GRU r z n) to ONNX's
@@ -27,8 +28,9 @@ static const int RNN_FROM[1] = {0};
 
 typedef struct cell_match {
     recur_cell_kind kind;
-    int32_t param[4];   /* the loop's weight_ih, weight_hh, bias_ih, bias_hh */
-    int32_t h_next;     /* the body node of the new h (the step output) */
+    recur_cell_opts opts; /* clip, peepholes */
+    int32_t param[5];     /* the loop's weight_ih, weight_hh, bias_ih, bias_hh, and weight_peephole or -1 */
+    int32_t h_next;       /* the body node of the new h (the step output) */
 } cell_match;
 
 static int same_attr(const recur_node *a, const recur_node *b)
@@ -45,8 +47,8 @@ static int same_attr(const recur_node *a, const recur_node *b)
 static int match_outer(const recur_graph *sg, const recur_cell *cell, int32_t s, const recur_graph *g, int32_t r,
                        cell_match *m, int depth)
 {
-    for (int p = 0; p < 4; p++)
-        if (cell->param[p].id == s) {
+    for (int p = 0; p < 5; p++)
+        if ((p < 4 ? cell->param[p] : cell->peephole).id == s) {
             const recur_node *rn = &g->nodes[r];
             if ((rn->op != RECUR_OP_PARAM && rn->op != RECUR_OP_CONST) || !recur_shape_equal(rn->shape, sg->nodes[s].shape))
                 return 0;
@@ -67,7 +69,7 @@ static int same_body(const recur_graph *sg, const recur_cell *cell, const recur_
     const recur_loop_rec *A = &sg->loops[0], *Bl = &g->loops[li];
     int32_t *map = calloc((size_t)sg->n, sizeof *map);
     int ok = map != NULL;
-    for (int k = 0; k < 4; k++) m->param[k] = -1;
+    for (int k = 0; k < 5; k++) m->param[k] = -1;
     int32_t j = Bl->first;
     for (int32_t i = A->first; ok && i < A->last; i++) {
         if (sg->nodes[i].loop != 1) continue;
@@ -91,32 +93,39 @@ static int same_body(const recur_graph *sg, const recur_cell *cell, const recur_
         ok = sg->nodes[A->next[k]].loop && map[A->next[k]] == Bl->next[k] && map[A->state[k]] == Bl->state[k];
     ok = ok && map[A->step[0]] == Bl->step[0];
     for (int p = 0; ok && p < 4; p++) ok = m->param[p] >= 0;
+    ok = ok && (m->param[4] >= 0) == recur_ok(cell->peephole);
     if (ok) m->h_next = Bl->next[0];
     free(map);
     return ok;
 }
 
-/* 1 (filling m) when loop li of g runs one of recur's built-in cells. */
+/* 1 (filling m) when loop li of g runs one of recur's built-in cells (with its clip and peepholes, if any). */
 static int builtin_cell(const recur_graph *g, int li, cell_match *m)
 {
     const recur_loop_rec *L = &g->loops[li];
     if (L->n_seq != 1 || (L->n_state != 1 && L->n_state != 2)) return 0;
     recur_shape x = g->nodes[L->step[0]].shape, h = g->nodes[L->state[0]].shape;
     if (x.ndim != 2 || h.ndim != 2) return 0;
+    float clip = 0;
+    for (int32_t id = L->first; id < L->last && !clip; id++)
+        if (g->nodes[id].loop == li + 1 && g->nodes[id].op == RECUR_OP_CLIP) clip = g->nodes[id].attr.f[0];
     static const recur_cell_kind kinds[] = {RECUR_LSTM, RECUR_GRU, RECUR_GRU_CHO, RECUR_RNN_TANH, RECUR_RNN_RELU};
-    for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
-        if ((kinds[c] == RECUR_LSTM) != (L->n_state == 2)) continue;
+    for (size_t c = 0; c < 2 * sizeof kinds / sizeof kinds[0]; c++) {
+        recur_cell_kind kind = kinds[c / 2];
+        recur_cell_opts opts = {.clip = clip, .peepholes = (int)(c % 2)};
+        if ((kind == RECUR_LSTM) != (L->n_state == 2) || (opts.peepholes && kind != RECUR_LSTM)) continue;
         recur_graph *sg = recur_graph_new(0);
         if (!sg) return 0;
         recur_cell cell;
         recur_seq_result res;
         recur_value xs = recur_input(sg, "x", recur_shape3(L->T, x.d[0], x.d[1]));
-        int ok = recur_cell_new(sg, &cell, kinds[c], "cell", NULL, x.d[1], h.d[1]) == RECUR_OK &&
+        int ok = recur_cell_new_opts(sg, &cell, kind, "cell", NULL, x.d[1], h.d[1], &opts) == RECUR_OK &&
                  recur_cell_over(sg, &cell, "loop", xs, NULL, L->reverse, &res) == RECUR_OK &&
                  same_body(sg, &cell, g, li, m);
         recur_graph_free(sg);
         if (ok) {
-            m->kind = kinds[c];
+            m->kind = kind;
+            m->opts = opts;
             return 1;
         }
     }
@@ -199,11 +208,23 @@ static recur_status export_cell(recur_onnx_out *o, int li, const cell_match *m, 
     char name[600];
     node_name(recur_node_name(g, m->param[0]), op, name, sizeof name);
     int64_t dw[3] = {1, G * H, I}, dr[3] = {1, G * H, H}, db[2] = {1, 2 * G * H};
-    const char *in[7] = {recur_onnx_name_of(o, L->seq[0]), recur_onnx_init_float(o, "W", 3, dw, W), recur_onnx_init_float(o, "R", 3, dr, R),
+    const char *peep = NULL;
+    if (m->param[4] >= 0) { /* P [1, 3H]: ONNX's P_i, P_o, P_f from recur's rows i, f, o */
+        const float *p = g->nodes[m->param[4]].data;
+        float *P = malloc(sizeof *P * (size_t)(3 * H));
+        if (!P) goto done;
+        static const int rows[3] = {0, 2, 1};
+        for (int j = 0; j < 3; j++) memcpy(P + j * H, p + rows[j] * H, sizeof *P * (size_t)H);
+        int64_t dp[2] = {1, 3 * H};
+        peep = recur_onnx_init_float(o, "P", 2, dp, P);
+        free(P);
+        if (!peep) goto done;
+    }
+    const char *in[8] = {recur_onnx_name_of(o, L->seq[0]), recur_onnx_init_float(o, "W", 3, dw, W), recur_onnx_init_float(o, "R", 3, dr, R),
                          recur_onnx_init_float(o, "B", 2, db, Bv), "", unsqueezed(o, recur_onnx_name_of(o, L->init[0]), 0),
-                         G == 4 ? unsqueezed(o, recur_onnx_name_of(o, L->init[1]), 0) : NULL};
+                         G == 4 ? unsqueezed(o, recur_onnx_name_of(o, L->init[1]), 0) : NULL, peep};
     char *out[3] = {recur_onnx_fresh(o, "Y"), recur_onnx_fresh(o, "Y_h"), G == 4 ? recur_onnx_fresh(o, "Y_c") : NULL};
-    int n_in = G == 4 ? 7 : 6, n_out = G == 4 ? 3 : 2;
+    int n_in = peep ? 8 : G == 4 ? 7 : 6, n_out = G == 4 ? 3 : 2;
     for (int k = 0; k < n_in; k++)
         if (!in[k]) goto done;
     for (int k = 0; k < n_out; k++)
@@ -213,6 +234,7 @@ static recur_status export_cell(recur_onnx_out *o, int li, const cell_match *m, 
         recur_onnx_set_str(o, e, "direction", L->reverse ? "reverse" : "forward") != RECUR_OK)
         goto done;
     if (G == 3 && recur_onnx_set_int(o, e, "linear_before_reset", m->kind == RECUR_GRU) != RECUR_OK) goto done;
+    if (m->opts.clip > 0 && recur_onnx_set_float(o, e, "clip", m->opts.clip) != RECUR_OK) goto done;
     if (m->kind == RECUR_RNN_RELU) {
         onnx_attr *a = recur_onnx_alloc(o, sizeof *a);
         ProtobufCBinaryData *s = a ? recur_onnx_alloc(o, sizeof *s) : NULL;
@@ -336,6 +358,10 @@ recur_status recur_onnx_export_loop(recur_onnx_out *o, int li)
     if (L->unrolled)
         return recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: loop \"%s\" is unrolled but its outputs are not "
                                "aliases of the copies", L->name);
+    if (L->lengths >= 0)
+        return recur_set_error(o->g, RECUR_ERR_UNSUPPORTED, "onnx_export: loop \"%s\" has per-sequence lengths (\"%s\"): "
+                               "exporting them (as ONNX's sequence_lens) is not supported yet", L->name,
+                               recur_node_name(o->g, L->lengths));
     cell_match m;
     if (builtin_cell(o->g, li, &m)) {
         int done;

@@ -7,6 +7,7 @@
  *   take: Gather with a scalar index   stack: Unsqueeze each + Concat
  *   gather (embedding): Cast(ids to int64) + Gather   one_hot: OneHot
  *   fill: ConstantOfShape   constants: Constant nodes   parameters: initializers
+ *   clip c: Clip(x, -c, c)
  *   dropout, stop_gradient, alias: Identity (an exported model infers)
  */
 #include <string.h>
@@ -230,6 +231,12 @@ recur_status recur_onnx_export_node(recur_onnx_out *o, int32_t id)
     case RECUR_OP_LEAKY_RELU:
         if ((e = emit_plain(o, id, "LeakyRelu")) && recur_onnx_set_float(o, e, "alpha", n->attr.f[0]) != RECUR_OK) e = NULL;
         break;
+    case RECUR_OP_CLIP: { /* clip(x, c) = min(max(x, -c), c) */
+        const char *in[3] = {o->names[n->in[0]], scalar(o, "min", -n->attr.f[0]), scalar(o, "max", n->attr.f[0])};
+        if (!in[1] || !in[2]) return RECUR_ERR_NOMEM;
+        e = emit_as(o, id, "Clip", 3, in);
+        break;
+    }
     case RECUR_OP_SCALE: return with_const(o, id, "Mul", scalar(o, "scale", n->attr.f[0]), 0);
     case RECUR_OP_ONE_MINUS: return with_const(o, id, "Sub", scalar(o, "one", 1.0f), 1);
     case RECUR_OP_SQUARE: {

@@ -4,6 +4,7 @@
  * to importer. Nodes whose inputs are all known at import never get here
  * (import_fold.c computes them).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,32 @@ static recur_status op_leaky_relu(recur_onnx_ctx *c, const onnx_node *n)
         (st = recur_onnx_in_value(c, n, 0, &x)) != RECUR_OK)
         return st;
     return out0(c, n, recur_leaky_relu(c->g, x, alpha), 0);
+}
+
+/* Clip(x, min, max) with constant bounds -c and c (recur's clip), or the attributes of op set < 11. */
+static recur_status op_clip(recur_onnx_ctx *c, const onnx_node *n)
+{
+    recur_value x;
+    recur_status st = recur_onnx_in_value(c, n, 0, &x);
+    if (st != RECUR_OK) return st;
+    float lo = -INFINITY, hi = INFINITY;
+    if (c->opset < 11) {
+        if ((st = recur_onnx_attr_float(c, n, "min", -INFINITY, &lo)) != RECUR_OK ||
+            (st = recur_onnx_attr_float(c, n, "max", INFINITY, &hi)) != RECUR_OK)
+            return st;
+    } else {
+        for (int i = 1; i <= 2; i++) {
+            if (!recur_onnx_in_name(n, i)) continue;
+            const onnx_tensor *t = recur_onnx_in_const(c, n, i);
+            if (!t || t->numel != 1)
+                return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "input %d must be a constant scalar", i);
+            *(i == 1 ? &lo : &hi) = (float)t->v[0];
+        }
+    }
+    if (!(hi > 0) || lo != -hi)
+        return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "bounds [%g, %g] are not supported (only [-c, c] with c > 0)",
+                               (double)lo, (double)hi);
+    return out0(c, n, isinf(hi) ? x : recur_clip(c->g, x, hi), 0);
 }
 
 /* Softmax and LogSoftmax over the last axis (the only one recur's ops take). */
@@ -446,7 +473,7 @@ static const struct {
 } importers[] = {
     {"Add", op_add}, {"Sub", op_sub}, {"Mul", op_mul}, {"Div", op_div}, {"Neg", op_neg},
     {"Tanh", op_tanh}, {"Sigmoid", op_sigmoid}, {"Relu", op_relu}, {"LeakyRelu", op_leaky_relu},
-    {"Exp", op_exp}, {"Log", op_log}, {"Sqrt", op_sqrt}, {"Softplus", op_softplus},
+    {"Exp", op_exp}, {"Clip", op_clip}, {"Log", op_log}, {"Sqrt", op_sqrt}, {"Softplus", op_softplus},
     {"Softmax", op_softmax}, {"LogSoftmax", op_log_softmax},
     {"MatMul", op_matmul}, {"Gemm", op_gemm}, {"Gather", op_gather},
     {"Concat", op_concat}, {"Slice", op_slice}, {"Split", op_split},

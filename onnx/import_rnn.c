@@ -226,8 +226,8 @@ static recur_status import_recurrent(recur_onnx_ctx *c, const onnx_node *n, cons
         return st;
     if (recur_onnx_in_name(n, 3) && (st = weight(c, n, 3, "B", r.D, 2 * op->G * r.H, 0, &r.Bias)) != RECUR_OK) return st;
 
-    /* what recur's cells do not carry yet: one place each (import_rnn_ext.c) */
-    recur_onnx_rnn_ext ext = {.T = r.T, .B = r.B};
+    /* lengths, clip and peepholes: one place each (import_rnn_ext.c) */
+    recur_onnx_rnn_ext ext = {.T = r.T, .B = r.B, .H = r.H, .D = r.D};
     if ((st = recur_onnx_rnn_sequence_lens(c, n, 4, &ext)) != RECUR_OK || (st = recur_onnx_rnn_clip(c, n, &ext)) != RECUR_OK)
         return st;
     if (op->G == 4 && (st = recur_onnx_rnn_peepholes(c, n, 7, &ext)) != RECUR_OK) return st;
@@ -246,10 +246,13 @@ static recur_status import_recurrent(recur_onnx_ctx *c, const onnx_node *n, cons
         if ((st = initial(c, n, 5, &r, k, &init[0])) != RECUR_OK ||
             (op->G == 4 && (st = initial(c, n, 6, &r, k, &init[1])) != RECUR_OK))
             return st;
-        if (recur_cell_new(c->g, &cell, r.kind[k], prefix, suffix, r.I, r.H) != RECUR_OK) return recur_onnx_fail_builder(c);
-        if ((st = load_cell(c, &r, k, &cell)) != RECUR_OK) return st;
+        if (recur_cell_new_opts(c->g, &cell, r.kind[k], prefix, suffix, r.I, r.H, &ext.cell) != RECUR_OK)
+            return recur_onnx_fail_builder(c);
+        if ((st = load_cell(c, &r, k, &cell)) != RECUR_OK || (st = recur_onnx_rnn_load_peepholes(c, &ext, k, &cell)) != RECUR_OK)
+            return st;
         recur_seq_result res;
-        if (recur_cell_over(c->g, &cell, loop_name, xs, init, reverse, &res) != RECUR_OK) return recur_onnx_fail_builder(c);
+        if (recur_cell_over_lengths(c->g, &cell, loop_name, xs, ext.lengths, init, reverse, &res) != RECUR_OK)
+            return recur_onnx_fail_builder(c);
         ys[k] = res.outputs;
         hs[k] = res.final[0];
         cs[k] = op->G == 4 ? res.final[1] : RECUR_NONE;

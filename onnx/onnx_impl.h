@@ -209,17 +209,20 @@ recur_status recur_onnx_import_seq_concat(recur_onnx_ctx *c, const onnx_node *n)
 int recur_onnx_loop_gather(recur_onnx_ctx *c, const onnx_node *n, recur_status *st);
 
 /*
- * The attributes of ONNX's recurrent ops that recur's cells do not carry
- * yet (import_rnn_ext.c, one function each: the one place where each maps
- * onto recur's API). Each returns RECUR_OK when the node's use of it is
- * one recur expresses (absent, or a value that changes nothing), else an
- * error naming the node, its op type and the attribute.
+ * The attributes of ONNX's recurrent ops beyond PyTorch's cells
+ * (import_rnn_ext.c, one function each: the one place where each maps onto
+ * recur's API): sequence_lens onto the loops' lengths, clip and P onto the
+ * cells' options. Each fills its part of *x, or returns an error naming the
+ * node, its op type and the attribute.
  */
 typedef struct recur_onnx_rnn_ext {
-    int64_t T, B;      /* sequence length and batch of the node's input */
-    int has_clip;
-    float clip;
+    int64_t T, B, H, D;     /* sequence length, batch, hidden size and directions of the node */
+    recur_value lengths;    /* sequence_lens as a recur value [B] (RECUR_NONE: every sequence is T long) */
+    recur_cell_opts cell;   /* the cells' clip and peepholes */
+    const onnx_tensor *P;   /* peephole weights [D, 3H] (ONNX's order i, o, f), or NULL */
 } recur_onnx_rnn_ext;
+/* Copies direction d's peephole weights into the cell's "weight_peephole" [3, H] (recur's order i, f, o). */
+recur_status recur_onnx_rnn_load_peepholes(recur_onnx_ctx *c, const recur_onnx_rnn_ext *x, int d, const recur_cell *cell);
 recur_status recur_onnx_rnn_sequence_lens(recur_onnx_ctx *c, const onnx_node *n, int input, recur_onnx_rnn_ext *x);
 recur_status recur_onnx_rnn_clip(recur_onnx_ctx *c, const onnx_node *n, recur_onnx_rnn_ext *x);
 recur_status recur_onnx_rnn_peepholes(recur_onnx_ctx *c, const onnx_node *n, int input, recur_onnx_rnn_ext *x);

@@ -15,7 +15,9 @@ names). Three kinds of cases:
     LSTM taking h0/c0 as inputs, and a scripted Elman loop (torch.jit.script:
     ONNX Loop with SequenceEmpty/SequenceInsert/ConcatFromSequence);
   - models written with onnx.helper for what PyTorch does not export (a custom
-    cell through Scan, forward and reverse; a GRU with linear_before_reset=0),
+    cell through Scan, forward and reverse; a GRU with linear_before_reset=0; an
+    LSTM with clip, peepholes and sequence_lens; a reverse GRU with clip whose
+    lengths are an input),
     whose reference values come from a float64 NumPy implementation of the
     ONNX operator definitions written here;
   - models that recur must refuse (bad_*.onnx, no .ref): each carries the
@@ -211,6 +213,64 @@ def scan_case(out, name, reverse, rng):
     write_ref(os.path.join(out, name + ".ref"), "source=numpy", [("x", x), ("h0", h0), ("h_T", h), ("ys", ys)])
 
 
+def clipped(v, clip):
+    return np.clip(v, -clip, clip) if clip else v
+
+
+def onnx_gru(x, W, R, Bv, h0, lbr, clip, lens, D):
+    """ONNX's GRU (gates z, r, h) in float64, per sequence so that each stops at its length."""
+    T, B, _ = x.shape
+    H = R.shape[-1]
+    Y, Yh = np.zeros((T, D, B, H)), np.zeros((D, B, H))
+    for d in range(D):
+        Wz, Wr, Wh = np.split(W[d].astype(np.float64), 3)
+        Rz, Rr, Rh = np.split(R[d].astype(np.float64), 3)
+        Wbz, Wbr, Wbh, Rbz, Rbr, Rbh = np.split(Bv[d].astype(np.float64), 6)
+        for b in range(B):
+            h = h0[d, b].astype(np.float64)
+            for t in (range(lens[b]) if d == 0 else range(lens[b] - 1, -1, -1)):
+                xt = x[t, b].astype(np.float64)
+                z = sigmoid(clipped(xt @ Wz.T + h @ Rz.T + Wbz + Rbz, clip))
+                r = sigmoid(clipped(xt @ Wr.T + h @ Rr.T + Wbr + Rbr, clip))
+                if lbr:
+                    n = np.tanh(clipped(xt @ Wh.T + r * (h @ Rh.T + Rbh) + Wbh, clip))
+                else:
+                    n = np.tanh(clipped(xt @ Wh.T + (r * h) @ Rh.T + Rbh + Wbh, clip))
+                h = (1 - z) * n + z * h
+                Y[t, d, b] = h
+            Yh[d, b] = h
+    return Y, Yh
+
+
+def onnx_lstm(x, W, R, Bv, h0, c0, P, clip, lens, D):
+    """ONNX's LSTM (gates i, o, f, c; peepholes P_i, P_o, P_f) in float64, per sequence."""
+    T, B, _ = x.shape
+    H = R.shape[-1]
+    Y, Yh, Yc = np.zeros((T, D, B, H)), np.zeros((D, B, H)), np.zeros((D, B, H))
+    for d in range(D):
+        Wi, Wo, Wf, Wc = np.split(W[d].astype(np.float64), 4)
+        Ri, Ro, Rf, Rc = np.split(R[d].astype(np.float64), 4)
+        bi, bo, bf, bc = np.split(Bv[d, :4 * H].astype(np.float64) + Bv[d, 4 * H:].astype(np.float64), 4)
+        Pi, Po, Pf = np.split(P[d].astype(np.float64), 3)
+        for b in range(B):
+            h, c = h0[d, b].astype(np.float64), c0[d, b].astype(np.float64)
+            for t in (range(lens[b]) if d == 0 else range(lens[b] - 1, -1, -1)):
+                xt = x[t, b].astype(np.float64)
+                i = sigmoid(clipped(xt @ Wi.T + h @ Ri.T + Pi * c + bi, clip))
+                f = sigmoid(clipped(xt @ Wf.T + h @ Rf.T + Pf * c + bf, clip))
+                g = np.tanh(clipped(xt @ Wc.T + h @ Rc.T + bc, clip))
+                c = f * c + i * g
+                o = sigmoid(clipped(xt @ Wo.T + h @ Ro.T + Po * c + bo, clip))
+                h = o * np.tanh(c)
+                Y[t, d, b] = h
+            Yh[d, b], Yc[d, b] = h, c
+    return Y, Yh, Yc
+
+
+def vi(name, dims, elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, dims)
+
+
 def gru_cho_case(out, rng):
     """ONNX GRU with linear_before_reset=0 (Cho et al.), bidirectional, with an initial state."""
     T, B, I, H, D = 4, 2, 3, 5, 2
@@ -218,28 +278,50 @@ def gru_cho_case(out, rng):
     Bv, x, h0 = f32(rng.normal(0, 0.5, (D, 6 * H))), f32(rng.normal(0, 1, (T, B, I))), f32(rng.normal(0, 1, (D, B, H)))
     node = helper.make_node("GRU", ["x", "W", "R", "B", "", "h0"], ["Y", "Y_h"], hidden_size=H,
                             direction="bidirectional", linear_before_reset=0, name="/gru/GRU")
-    graph = helper.make_graph(
-        [node], "gru_cho",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, B, I]),
-         helper.make_tensor_value_info("h0", TensorProto.FLOAT, [D, B, H])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [T, D, B, H]),
-         helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [D, B, H])],
-        initializer=[numpy_helper.from_array(v, n) for v, n in [(W, "W"), (R, "R"), (Bv, "B")]])
+    graph = helper.make_graph([node], "gru_cho", [vi("x", [T, B, I]), vi("h0", [D, B, H])],
+                              [vi("Y", [T, D, B, H]), vi("Y_h", [D, B, H])],
+                              initializer=[numpy_helper.from_array(v, n) for v, n in [(W, "W"), (R, "R"), (Bv, "B")]])
     save_model(out, "gru_cho", graph)
-    Y, Yh = np.zeros((T, D, B, H)), np.zeros((D, B, H))
-    for d in range(D):
-        Wz, Wr, Wh = np.split(W[d].astype(np.float64), 3)
-        Rz, Rr, Rh = np.split(R[d].astype(np.float64), 3)
-        Wbz, Wbr, Wbh, Rbz, Rbr, Rbh = np.split(Bv[d].astype(np.float64), 6)
-        h = h0[d].astype(np.float64)
-        for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
-            z = sigmoid(x[t] @ Wz.T + h @ Rz.T + Wbz + Rbz)
-            r = sigmoid(x[t] @ Wr.T + h @ Rr.T + Wbr + Rbr)
-            n = np.tanh(x[t] @ Wh.T + (r * h) @ Rh.T + Rbh + Wbh)
-            h = (1 - z) * n + z * h
-            Y[t, d] = h
-        Yh[d] = h
+    Y, Yh = onnx_gru(x, W, R, Bv, h0, 0, 0, [T] * B, D)
     write_ref(os.path.join(out, "gru_cho.ref"), "source=numpy", [("x", x), ("h0", h0), ("Y", Y), ("Y_h", Yh)])
+
+
+def cell_options_cases(out, rng):
+    """ONNX's clip, peepholes and sequence_lens, which PyTorch does not export, against onnx_lstm/onnx_gru."""
+    # a bidirectional LSTM with clip, peepholes and constant lengths (one of them T), from h0 and c0
+    T, B, I, H, D = 4, 3, 3, 4, 2
+    W, R = f32(rng.normal(0, 0.8, (D, 4 * H, I))), f32(rng.normal(0, 0.8, (D, 4 * H, H)))
+    Bv, P = f32(rng.normal(0, 0.5, (D, 8 * H))), f32(rng.normal(0, 0.5, (D, 3 * H)))
+    x, h0, c0 = f32(rng.normal(0, 1, (T, B, I))), f32(rng.normal(0, 1, (D, B, H))), f32(rng.normal(0, 1, (D, B, H)))
+    lens = np.array([2, 4, 1], np.int32)
+    node = helper.make_node("LSTM", ["x", "W", "R", "B", "lens", "h0", "c0", "P"], ["Y", "Y_h", "Y_c"], hidden_size=H,
+                            direction="bidirectional", clip=0.9, name="/lstm/LSTM")
+    graph = helper.make_graph([node], "lstm_options", [vi("x", [T, B, I]), vi("h0", [D, B, H]), vi("c0", [D, B, H])],
+                              [vi("Y", [T, D, B, H]), vi("Y_h", [D, B, H]), vi("Y_c", [D, B, H])],
+                              initializer=[numpy_helper.from_array(v, n) for v, n in
+                                           [(W, "W"), (R, "R"), (Bv, "B"), (P, "P"), (lens, "lens")]])
+    save_model(out, "lstm_options", graph)
+    Y, Yh, Yc = onnx_lstm(x, W, R, Bv, h0, c0, P, 0.9, lens, D)
+    write_ref(os.path.join(out, "lstm_options.ref"), "source=numpy",
+              [("x", x), ("h0", h0), ("c0", c0), ("Y", Y), ("Y_h", Yh), ("Y_c", Yc)])
+    # a GRU whose lengths are an input fed at run time, with clip, reverse
+    T, B, I, H = 5, 3, 2, 3
+    W, R = f32(rng.normal(0, 0.8, (1, 3 * H, I))), f32(rng.normal(0, 0.8, (1, 3 * H, H)))
+    Bv, x = f32(rng.normal(0, 0.5, (1, 6 * H))), f32(rng.normal(0, 1, (T, B, I)))
+    lens = np.array([5, 2, 3], np.int32)
+    node = helper.make_node("GRU", ["x", "W", "R", "B", "lens"], ["Y", "Y_h"], hidden_size=H, direction="reverse",
+                            linear_before_reset=1, clip=0.8, name="/gru/GRU")
+    graph = helper.make_graph([node], "gru_lengths", [vi("x", [T, B, I]), vi("lens", [B], TensorProto.INT32)],
+                              [vi("Y", [T, 1, B, H]), vi("Y_h", [1, B, H])],
+                              initializer=[numpy_helper.from_array(v, n) for v, n in [(W, "W"), (R, "R"), (Bv, "B")]])
+    save_model(out, "gru_lengths", graph)
+    # direction="reverse" is direction 0 of one: walk it backwards as onnx_gru does for d == 1
+    Y, Yh = np.zeros((T, 1, B, H)), np.zeros((1, B, H))
+    Yr, Yhr = onnx_gru(x, np.concatenate([W, W]), np.concatenate([R, R]), np.concatenate([Bv, Bv]),
+                       np.zeros((2, B, H)), 1, 0.8, lens, 2)
+    Y[:, 0], Yh[0] = Yr[:, 1], Yhr[1]
+    write_ref(os.path.join(out, "gru_lengths.ref"), "source=numpy",
+              [("x", x), ("lens", lens.astype(np.float64)), ("Y", Y), ("Y_h", Yh)])
 
 
 def lstm_graph(name, extra_attrs=None, extra_inputs=(), extra_inits=()):
@@ -255,12 +337,6 @@ def lstm_graph(name, extra_attrs=None, extra_inputs=(), extra_inits=()):
 
 def bad_cases(out):
     save_model(out, "bad_input_forget", lstm_graph("bad_input_forget", {"input_forget": 1}))
-    save_model(out, "bad_clip", lstm_graph("bad_clip", {"clip": 3.0}))
-    save_model(out, "bad_sequence_lens", lstm_graph("bad_sequence_lens", extra_inputs=["lens"],
-                                                    extra_inits=[numpy_helper.from_array(np.array([3, 2], np.int32),
-                                                                                         "lens")]))
-    save_model(out, "bad_peepholes", lstm_graph("bad_peepholes", extra_inputs=["", "", "", "P"],
-                                                extra_inits=[numpy_helper.from_array(f32(np.ones((1, 9))), "P")]))
     save_model(out, "bad_activations", lstm_graph("bad_activations", {"activations": ["Relu", "Tanh", "Tanh"]}))
     # an op recur has no counterpart of
     g = helper.make_graph([helper.make_node("Cos", ["x"], ["y"], name="cosine")], "bad_op",
@@ -314,6 +390,7 @@ def main():
     scan_case(args.out, "scan_cell", False, rng)
     scan_case(args.out, "scan_cell_reverse", True, rng)
     gru_cho_case(args.out, rng)
+    cell_options_cases(args.out, rng)
     bad_cases(args.out)
 
 

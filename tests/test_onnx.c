@@ -5,7 +5,8 @@
  * imported, unrolled, compiled and run on the suite's backend match the
  * outputs of the PyTorch that exported them (or of the float64 NumPy
  * implementation of the ONNX op definitions, for the hand-written Scan and
- * GRU models) to 1e-4; parameters carry PyTorch's names; an imported model
+ * GRU models, and ONNX's clip, peepholes and sequence_lens) to 1e-4;
+ * parameters carry PyTorch's names; an imported model
  * differentiates (gradient check) and trains on. Models recur cannot
  * express fail with a message naming the node, its op type and the
  * attribute, leaving the graph unchanged; every truncation and many
@@ -296,13 +297,24 @@ static void test_import_refuses_what_recur_cannot_express(void **state)
     REFUSED("bad_loop_cond", RECUR_ERR_UNSUPPORTED, "node \"/Loop\" (Loop)", "not a constant true");
 }
 
-/* The attributes waiting for recur's cells to carry them (issue 13): refused, naming node, op and attribute. */
-static void test_import_refuses_pending_attributes(void **state)
+/*
+ * ONNX's cell options beyond PyTorch's: an LSTM with clip, peepholes and constant sequence_lens (bidirectional,
+ * from h0 and c0), a reverse GRU with clip whose lengths are an input fed at run time, against float64 NumPy.
+ */
+static void test_import_clip_peepholes_lengths(void **state)
 {
     (void)state;
-    REFUSED("bad_clip", RECUR_ERR_UNSUPPORTED, "node \"/lstm/LSTM\" (LSTM)", "clip=3 is not supported yet");
-    REFUSED("bad_sequence_lens", RECUR_ERR_UNSUPPORTED, "node \"/lstm/LSTM\" (LSTM)", "sequence_lens");
-    REFUSED("bad_peepholes", RECUR_ERR_UNSUPPORTED, "node \"/lstm/LSTM\" (LSTM)", "P (peephole weights)");
+    check_case("lstm_options");
+    check_case("gru_lengths");
+    recur_graph *g = recur_graph_new(1);
+    torch_ref *r = load_ref("lstm_options");
+    recur_onnx_model m;
+    import_case(g, "lstm_options", r, &m);
+    expect_param(g, "lstm.weight_peephole_l0", recur_shape2(3, 4));
+    expect_param(g, "lstm.weight_peephole_l0_reverse", recur_shape2(3, 4));
+    recur_onnx_model_clear(&m);
+    recur_graph_free(g);
+    torch_ref_free(r);
 }
 
 static void test_import_malformed_files(void **state)
@@ -533,8 +545,15 @@ static void round_trip(const char *name, model *md, const char *must_hold, const
     recur_graph_free(md->g);
 }
 
-/* A recurrent layer (recur_rnn_new) over x [T, B, I], with its outputs and final states as model outputs. */
+/* A recurrent layer (recur_rnn_new) over x [T, B, I] with cell options, its outputs and final states the outputs. */
+static model rnn_model_opts(recur_cell_kind kind, int layers, int bidirectional, int with_h0, recur_cell_opts cell);
+
 static model rnn_model(recur_cell_kind kind, int layers, int bidirectional, int with_h0)
+{
+    return rnn_model_opts(kind, layers, bidirectional, with_h0, (recur_cell_opts){0});
+}
+
+static model rnn_model_opts(recur_cell_kind kind, int layers, int bidirectional, int with_h0, recur_cell_opts cell)
 {
     const int64_t T = 4, B = 2, I = 3, H = 5;
     model md = {.g = recur_graph_new(7)};
@@ -546,8 +565,14 @@ static model rnn_model(recur_cell_kind kind, int layers, int bidirectional, int 
         if (kind == RECUR_LSTM) c0 = md.in[md.n_in++] = recur_input(md.g, "c0", recur_shape3(layers * D, B, H));
     }
     recur_rnn rnn;
-    recur_rnn_opts o = {.kind = kind, .input_size = I, .hidden = H, .layers = layers, .bidirectional = bidirectional};
+    recur_rnn_opts o = {.kind = kind, .input_size = I, .hidden = H, .layers = layers, .bidirectional = bidirectional,
+                        .cell = cell};
     TU_ST(md.g, recur_rnn_new(md.g, "rnn", &o, x, h0, c0, &rnn));
+    for (int k = 0; cell.peepholes && k < rnn.n_cells; k++) { /* peepholes start at zero: give them values */
+        float *p = recur_param_data(md.g, rnn.cells[k].peephole);
+        assert_non_null(p);
+        tu_fill_uniform(p, 3 * H, -0.5f, 0.5f, 77 + (uint64_t)k);
+    }
     md.out[md.n_out++] = rnn.outputs;
     md.out[md.n_out++] = rnn.h_n;
     if (kind == RECUR_LSTM) md.out[md.n_out++] = rnn.c_n;
@@ -578,6 +603,30 @@ static void test_export_stacked_and_bidirectional(void **state)
     round_trip("gru_bidirectional_stacked", &md, "GRU", "Scan");
     md = rnn_model(RECUR_LSTM, 1, 1, 0);
     round_trip("lstm_bidirectional", &md, "LSTM", "Scan");
+}
+
+/* Cells with ONNX's options: clip and peepholes become the LSTM/GRU/RNN node's clip and P; lengths are refused. */
+static void test_export_cell_options(void **state)
+{
+    (void)state;
+    model md = rnn_model_opts(RECUR_LSTM, 1, 1, 1, (recur_cell_opts){.clip = 0.5f, .peepholes = 1});
+    round_trip("lstm_clip_peepholes", &md, "LSTM", "Scan");
+    md = rnn_model_opts(RECUR_GRU, 2, 0, 0, (recur_cell_opts){.clip = 0.7f});
+    round_trip("gru_clip", &md, "GRU", "Scan");
+    md = rnn_model_opts(RECUR_RNN_TANH, 1, 0, 0, (recur_cell_opts){.clip = 0.3f});
+    round_trip("rnn_clip", &md, "RNN", "Scan");
+
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape3(4, 2, 3)), lens = recur_input(g, "lens", recur_shape1(2));
+    recur_rnn rnn;
+    recur_rnn_opts o = {.kind = RECUR_GRU, .input_size = 3, .hidden = 4, .lengths = &lens};
+    TU_ST(g, recur_rnn_new(g, "gru", &o, x, RECUR_NONE, RECUR_NONE, &rnn));
+    void *bytes = NULL;
+    size_t len = 0;
+    assert_int_equal(recur_onnx_export_mem(g, 1, &rnn.outputs, NULL, &bytes, &len), RECUR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(recur_errmsg(g), "per-sequence lengths"));
+    assert_null(bytes);
+    recur_graph_free(g);
 }
 
 /* A custom cell (a minimal gated unit written from primitive ops) exports as a Scan. */
@@ -674,12 +723,13 @@ int main(void)
         cmocka_unit_test(test_import_gru_linear_before_reset_0),
         cmocka_unit_test(test_import_differentiates),
         cmocka_unit_test(test_import_refuses_what_recur_cannot_express),
-        cmocka_unit_test(test_import_refuses_pending_attributes),
+        cmocka_unit_test(test_import_clip_peepholes_lengths),
         cmocka_unit_test(test_import_malformed_files),
         cmocka_unit_test(test_import_truncated_and_corrupt),
         cmocka_unit_test(test_import_deep_nesting),
         cmocka_unit_test(test_export_builtin_cells),
         cmocka_unit_test(test_export_stacked_and_bidirectional),
+        cmocka_unit_test(test_export_cell_options),
         cmocka_unit_test(test_export_custom_cell_as_scan),
         cmocka_unit_test(test_export_char_models),
         cmocka_unit_test(test_export_refusals),
