@@ -12,16 +12,21 @@
  *   - a parameter per float initializer an op reads as a tensor, named as
  *     in the file, so the imported model can be trained further;
  *   - LSTM, GRU (both linear_before_reset forms) and RNN nodes become
- *     recur's built-in cells over loop nodes (recur_cell_over), their
- *     weights converted to PyTorch's gate order and named after the node as
- *     PyTorch names them: node "/lstm/LSTM_1" makes "lstm.weight_ih_l1",
- *     "lstm.bias_hh_l1_reverse" and so on;
+ *     recur's built-in cells over loop nodes (recur_cell_over_lengths), with
+ *     direction (forward, reverse, bidirectional), layout, hidden_size,
+ *     initial states, sequence_lens (constant or an input: the loops'
+ *     lengths), clip and LSTM peepholes (recur_cell_opts); their weights
+ *     converted to PyTorch's gate order and named after the node as PyTorch
+ *     names them: node "/lstm/LSTM_1" makes "lstm.weight_ih_l1",
+ *     "lstm.bias_hh_l1_reverse" and so on. Activations other than the
+ *     cells' own (an RNN's may be Tanh or Relu), activation_alpha/beta and
+ *     input_forget are refused;
  *   - Scan, and Loop with a fixed trip count, become loop nodes; PyTorch's
  *     scripted loops (a Loop whose per-step outputs are collected with
  *     SequenceEmpty / SequenceInsert / ConcatFromSequence) give stacked
  *     loop outputs;
  *   - the ops around them (Gather, MatMul, Gemm, Add, Sub, Mul, Div, Neg,
- *     Tanh, Sigmoid, Relu, LeakyRelu, Exp, Log, Sqrt, Softplus, Softmax,
+ *     Tanh, Sigmoid, Relu, LeakyRelu, Exp, Log, Sqrt, Softplus, Clip, Softmax,
  *     LogSoftmax, Concat, Slice, Split, Squeeze, Unsqueeze, Flatten,
  *     Transpose, Reshape, Expand, OneHot, Identity, Dropout, Constant,
  *     ConstantOfShape, Shape, Cast where trivial) become their recur ops;
@@ -38,11 +43,13 @@
  * Export. recur_onnx_export writes the part of a graph that computes the
  * given outputs: a loop made by recur_cell_over / recur_rnn_new with a
  * built-in cell becomes an ONNX LSTM, GRU or RNN node (gate order and
- * weight layout converted); any other loop (a custom cell) becomes a Scan
+ * weight layout converted, with its clip and peepholes); any other loop (a
+ * custom cell) becomes a Scan
  * whose body holds the cell's ops; parameters and constants become
  * initializers under their names. Inputs keep their float type, so token
  * ids are fed to the exported model as floats too. Loss ops and gradient
- * helpers have no export (export a model's outputs, not its loss).
+ * helpers have no export (export a model's outputs, not its loss), nor yet
+ * has a loop with per-sequence lengths (refused naming the loop).
  * Exporting then importing gives a graph that computes the same outputs bit
  * for bit on the reference backend.
  */
