@@ -447,9 +447,10 @@ int cli_train(int argc, char **argv)
     cli_opt opts[] = {
         {"checkpoint", 'o', CLI_STR, &a.checkpoint, 0, 0, "PATH", "where to save the model (default model.ckpt)", 0},
         {"best", 0, CLI_STR, &a.best, 0, 0, "PATH",
-         "where to keep the checkpoint of the lowest test loss (default: PATH.best.ckpt beside -o)", 0},
+         "where to keep the checkpoint of the lowest test loss (default: -o's path, .best before .ckpt)", 0},
         {"no-best", 0, CLI_FLAG, &a.no_best, 0, 0, "", "keep no best checkpoint", 0},
-        {"resume", 0, CLI_FLAG, &a.resume, 0, 0, "", "go on from the checkpoint, with its model and data settings", 0},
+        {"resume", 0, CLI_FLAG, &a.resume, 0, 0, "",
+         "go on from the checkpoint, with its model and data settings (and its lr, schedule, dropout unless given)", 0},
         {"new-text", 0, CLI_FLAG, &a.new_text, 0, 0, "",
          "with --resume: go on although TEXT is not the text the checkpoint was trained on", 0},
         {"hidden", 0, CLI_INT, &a.hidden, 1, 4096, "N", "units of each recurrent layer (default 128)", 0},
