@@ -224,10 +224,10 @@ static recur_status keep_best(train_run *r, recur_trainer *t, double test)
     return RECUR_OK;
 }
 
-/* The report of an epoch ended (or part of one, at the last step) after `step`. */
-static void report_epoch(train_run *r, int64_t step, int epoch_end, double test)
+/* The report of an epoch ended (or part of one, at the last step) after `step`, its steps done at `now`. */
+static void report_epoch(train_run *r, int64_t step, int epoch_end, double test, double now)
 {
-    double secs = train_now() - r->epoch_start;
+    double secs = now - r->epoch_start;
     int64_t epoch = (step - 1) / r->steps_per_epoch + 1;
     char test_str[64] = "no test part", steps[160];
     int64_t whole = step - (epoch - 1) * r->steps_per_epoch; /* the epoch's steps */
@@ -250,6 +250,7 @@ recur_status train_on_step(void *user, recur_trainer *t, int64_t step, float los
 {
     train_run *r = user;
     const train_args *a = r->a;
+    double now = train_now(); /* the epoch's time leaves out the test loss and the samples */
     if (a->loss_plot && train_push((void **)&r->losses, sizeof loss, &r->n_losses, &r->cap_losses, &loss) != 0)
         return recur_trainer_set_error(t, RECUR_ERR_NOMEM, "out of memory for the losses");
     r->epoch_loss += (double)loss;
@@ -263,7 +264,7 @@ recur_status train_on_step(void *user, recur_trainer *t, int64_t step, float los
     int eval_now = r->eval && (epoch_end || last || (a->eval_every > 0 && step % a->eval_every == 0));
     double test = NAN;
     if (eval_now && (st = evaluate(r, t, step, &test)) != RECUR_OK) return st;
-    if (epoch_end || last) report_epoch(r, step, epoch_end, test);
+    if (epoch_end || last) report_epoch(r, step, epoch_end, test, now);
     if (epoch_end) { /* a run that stops inside an epoch keeps its sums: the checkpoint records them */
         r->epoch_loss = 0;
         r->epoch_steps = 0;
