@@ -293,6 +293,7 @@ recur_status train_on_step(void *user, recur_trainer *t, int64_t step, float los
         say("saved %s at step %lld\n", a->checkpoint, (long long)step);
     }
     if (epoch_end || last) r->epoch_start = train_now(); /* the report's time is not the next epoch's */
+    else r->epoch_start += train_now() - now;            /* nor are tests and saves inside the epoch */
     return RECUR_OK;
 }
 
