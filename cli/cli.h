@@ -29,6 +29,15 @@ int cli_import(int argc, char **argv);
 /* recur export CHECKPOINT: writes a character model as an ONNX model (cli/export.c). */
 int cli_export(int argc, char **argv);
 
+/* 1 if path names an ONNX model (ends in ".onnx"). */
+int cli_is_onnx(const char *path);
+
+/*
+ * recur draw MODEL.onnx: imports the model, its symbolic dimensions all `steps` long, and draws it with
+ * view and level (recur_draw_view, recur_draw_level) to `out` (cli/import.c). Returns the exit code.
+ */
+int cli_draw_onnx(const char *path, const char *out, int view, int level, const char *title, int max_steps, int64_t steps);
+
 /*
  * Loads a checkpoint for subcommand `cmd`; on failure prints
  * "recur <cmd>: <the loader's message>" and returns NULL.

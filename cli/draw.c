@@ -161,7 +161,8 @@ int cli_draw(int argc, char **argv)
         .summary = "Draws the character model of CHECKPOINT (or one made from the options, over the symbols of\n"
                    "--text) through Graphviz: rolled, the cell with its state fed back through a delay box;\n"
                    "unrolled, one column per symbol of --text with the next symbol above; backward, unrolled\n"
-                   "with the gradient graph of the loss.",
+                   "with the gradient graph of the loss. MODEL.onnx instead of a checkpoint draws an ONNX model\n"
+                   "(rolled or unrolled; its symbolic dimensions as long as --text).",
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof opts[0]),
         .min_pos = 0,
@@ -185,5 +186,7 @@ int cli_draw(int argc, char **argv)
     if (cli_cell_parse(a.cell, &cell) != 0)
         return cli_usage_error("draw", "--cell: '%s' is not lstm, gru or rnn", a.cell);
     if (a.max_steps == 1) return cli_usage_error("draw", "--max-steps must be 0 or at least 2");
+    if (n_pos && cli_is_onnx(pos[0])) /* an ONNX model, its symbolic dimensions as long as --text (cli/import.c) */
+        return cli_draw_onnx(pos[0], a.out, view, level, a.title, (int)a.max_steps, (int64_t)strlen(a.text));
     return draw_cmd(&a, n_pos ? pos[0] : NULL, view, level);
 }

@@ -11,6 +11,9 @@
  * model.embed; cli/charnet.h) and the layer names emb, lstm/gru/rnn and
  * out gives a checkpoint that `recur generate` runs; the command says
  * whether it does.
+ *
+ * Also `recur draw MODEL.onnx`: the imported model drawn rolled or
+ * unrolled (cli_draw_onnx).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include "args.h"
 #include "charnet.h"
 #include "cli.h"
+#include "recur/draw.h"
 #include "recur/onnx.h"
 
 /* Parses "NAME=N,NAME=N" into dims (names point into a copy kept in buf). */
@@ -124,6 +128,44 @@ static int import_model(const char *src, const char *out, const char *dims_arg)
     rc = CLI_EXIT_OK;
 done:
     recur_ckpt_free(ck);
+    recur_onnx_model_clear(&m);
+    recur_graph_free(g);
+    return rc;
+}
+
+int cli_is_onnx(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && strcmp(path + n - 5, ".onnx") == 0;
+}
+
+int cli_draw_onnx(const char *path, const char *out, int view, int level, const char *title, int max_steps, int64_t steps)
+{
+    if (view == RECUR_VIEW_BACKWARD)
+        return cli_usage_error("draw", "an ONNX model is drawn rolled or unrolled (the backward view needs a loss)");
+    recur_graph *g = recur_graph_new(1);
+    if (!g) return cli_error("draw", "out of memory"), CLI_EXIT_FAIL;
+    recur_onnx_import_opts o = {.default_dim = steps};
+    recur_onnx_model m;
+    int rc = CLI_EXIT_FAIL;
+    if (recur_onnx_import(g, path, &o, &m) != RECUR_OK) {
+        cli_error("draw", "%s", recur_errmsg(g));
+        recur_graph_free(g);
+        return rc;
+    }
+    recur_value outs[RECUR_ONNX_MAX_IO];
+    for (int i = 0; i < m.n_outputs; i++) outs[i] = m.outputs[i].value;
+    recur_draw_opts d = {.view = (recur_draw_view)view, .level = (recur_draw_level)level, .title = title,
+                         .max_steps = max_steps, .hide_params = 1};
+    recur_status st = view == RECUR_VIEW_UNROLLED ? recur_unroll(g) : RECUR_OK;
+    if (st == RECUR_OK) st = recur_draw(g, m.n_outputs, outs, &d, out);
+    if (st != RECUR_OK) {
+        cli_error(NULL, "%s", recur_errmsg(g));
+        rc = st == RECUR_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL; /* an unknown extension of -o */
+    } else {
+        printf("wrote %s\n", out);
+        rc = CLI_EXIT_OK;
+    }
     recur_onnx_model_clear(&m);
     recur_graph_free(g);
     return rc;
