@@ -237,16 +237,19 @@ static recur_status output(recur_graph *g, draw_scene *s, const recur_draw_opts 
     if (!G || !gvc) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory building the graph");
     if (st == RECUR_OK && s->pinned) {
         /* Graphviz measures the boxes; recur places them; Graphviz routes the edges. */
+        int n_nodes = s->n_items;
         quiet();
         st = recur_draw_measure(gvc, G, nodes, s);
+        if (st == RECUR_OK && s->n_clusters > 0) st = recur_draw_clusters(gvc, s);
         loud();
-        if (st != RECUR_OK) st = recur_set_error(g, st, "draw: Graphviz could not size the boxes: %s", gv_msg);
+        if (st != RECUR_OK)
+            st = recur_set_error(g, st, "draw: Graphviz could not lay out the boxes: %s", gv_msg[0] ? gv_msg : "out of memory");
         else if (recur_draw_place(s) != RECUR_OK) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
         if (st == RECUR_OK) {
             recur_draw_ports(s);
             if (recur_draw_route(s) != RECUR_OK) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
         }
-        if (st == RECUR_OK) recur_draw_pin(G, nodes, edges, s);
+        if (st == RECUR_OK) recur_draw_pin(G, nodes, n_nodes, edges, s);
     }
     if (st == RECUR_OK && formats[fi].renderer) {
         if (strcmp(formats[fi].renderer, "png") == 0) {

@@ -178,6 +178,7 @@ typedef enum draw_kind {
     DRAW_ATTN,     /* attention at a decoder step */
     DRAW_GLYPH,    /* internals level: a product or sum drawn as a small circle */
     DRAW_NOTE,     /* the legend, the equations, the "=" between side-by-side views */
+    DRAW_BLOCK,    /* pinned op level: a cluster placed whole (not drawn; its members sit inside it) */
     DRAW_KIND_COUNT
 } draw_kind;
 
@@ -202,6 +203,8 @@ typedef struct draw_item {
     double x, y;      /* its centre in points (pinned layout) */
     int space;        /* the view it belongs to when two are drawn side by side (part of its identity) */
     int dropped;      /* merged into another item: not drawn (nor its edges) */
+    int member;       /* pinned op level: 1 + the DRAW_BLOCK item of its cluster, 0: none */
+    double rx, ry;    /* a member's place relative to its block's centre */
 } draw_item;
 
 typedef enum draw_edge_kind {
@@ -227,6 +230,7 @@ typedef struct draw_edge {
     char tailport[4], headport[4]; /* compass points, set by the pinned layout */
     double *pts;      /* pinned layout: the route's Bezier points (x, y pairs), then the arrow's tip */
     int n_pts;        /* Bezier points in pts (without the tip) */
+    int inner;        /* 1 + the block whose dot layout routed it (pts relative to the block's centre), 0: none */
 } draw_edge;
 
 typedef enum draw_cluster_style {
@@ -240,6 +244,7 @@ typedef struct draw_cluster {
     int parent;       /* -1: the root graph */
     draw_cluster_style style;
     int reverse;
+    int base;         /* op level: the layer of its first ops (recur_draw_op_layers); -1: none */
 } draw_cluster;
 
 typedef struct draw_scene {
@@ -303,8 +308,19 @@ int recur_draw_edge_pos(const draw_edge *e, char *buf, size_t n);
 /* Sizes of the items of G, as Graphviz draws them (into items' w and h). */
 recur_status recur_draw_measure(GVC_t *gvc, Agraph_t *G, Agnode_t *const *node, draw_scene *s);
 
-/* Writes the pinned positions and ports into G, to be routed by Graphviz's nop2 engine. */
-void recur_draw_pin(Agraph_t *G, Agnode_t *const *node, Agedge_t *const *edge, const draw_scene *s);
+/*
+ * Writes the pinned positions, routes and clusters' boxes into G (items
+ * from n_nodes on, blocks made after G, are not in it), for Graphviz's
+ * nop2 engine to draw as they are.
+ */
+void recur_draw_pin(Agraph_t *G, Agnode_t *const *node, int n_nodes, Agedge_t *const *edge, const draw_scene *s);
+
+/*
+ * draw_cluster.c, pinned op level: lays out each cluster's items with dot
+ * as a graph of its own and makes a DRAW_BLOCK item standing for it on the
+ * grid (after recur_draw_measure).
+ */
+recur_status recur_draw_clusters(GVC_t *gvc, draw_scene *s);
 
 /* ----------------------------------------------------------------- views */
 
@@ -363,6 +379,13 @@ void recur_draw_join_layers(draw_scene *s);
 
 /* Pinned layouts: a bidirectional layer's rows (cells, gradient cells, initial states) offset to either side. */
 void recur_draw_nudge(const draw_ctx *c, draw_scene *s);
+
+/*
+ * Op level: the ops of each cluster in layers base + depth, depth the
+ * longest path to them inside the cluster, so that every step's ops (and
+ * every step's gradient ops) are laid out alike.
+ */
+void recur_draw_op_layers(draw_scene *s);
 
 /* Pinned layouts: each labelled edge's label becomes a DRAW_LABEL item beside it (nothing is drawn over it). */
 void recur_draw_edge_labels(draw_scene *s);

@@ -284,6 +284,32 @@ void recur_draw_nudge(const draw_ctx *c, draw_scene *s)
     }
 }
 
+void recur_draw_op_layers(draw_scene *s)
+{
+    int n = s->n_items;
+    int *depth = calloc((size_t)n + 1, sizeof *depth);
+    if (!depth) {
+        s->st = RECUR_ERR_NOMEM;
+        return;
+    }
+    for (int pass = 0, changed = 1; changed && pass < n; pass++) {
+        changed = 0;
+        for (int e = 0; e < s->n_edges; e++) {
+            const draw_edge *d = &s->edges[e];
+            const draw_item *a = &s->items[d->from], *b = &s->items[d->to];
+            if (a->cluster < 0 || a->cluster != b->cluster || d->loose || d->kind == DRAW_E_INVIS ||
+                d->kind == DRAW_E_STATE || d->kind == DRAW_E_EXPORT || d->kind == DRAW_E_CAPTURE)
+                continue;
+            if (depth[d->from] + 1 > depth[d->to]) depth[d->to] = depth[d->from] + 1, changed = 1;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        draw_item *it = &s->items[i];
+        if (it->cluster >= 0 && s->clusters[it->cluster].base >= 0) it->layer = s->clusters[it->cluster].base + depth[i];
+    }
+    free(depth);
+}
+
 const char *recur_draw_loop_label(const draw_ctx *c, int li)
 {
     if (li < c->o.n_layer_labels && c->o.layer_labels[li]) return c->o.layer_labels[li];

@@ -87,7 +87,10 @@ static int find(const int *v, int n, int x)
 }
 
 /* Items placed by the grid (not by their neighbours). */
-static int on_grid(const draw_item *it) { return it->col >= 0 && it->kind != DRAW_NOTE && !it->dropped; }
+static int on_grid(const draw_item *it) { return it->col >= 0 && it->kind != DRAW_NOTE && !it->dropped && !it->member; }
+
+/* Items the layout does not place itself: merged away, or inside a block (placed with it). */
+static int passive(const draw_item *it) { return it->dropped || it->member; }
 
 /* Overlap test of the item at x with the items of its rank already placed. */
 static int clear_at(const draw_scene *s, const char *placed, const int *rank_of, int r, int self, double x)
@@ -95,7 +98,7 @@ static int clear_at(const draw_scene *s, const char *placed, const int *rank_of,
     const draw_item *it = &s->items[self];
     for (int j = 0; j < s->n_items; j++) {
         const draw_item *o = &s->items[j];
-        if (j == self || !placed[j] || rank_of[j] != r || o->gap || o->dropped) continue;
+        if (j == self || !placed[j] || rank_of[j] != r || o->gap || passive(o)) continue;
         if (fabs(o->x - x) < (o->w + it->w) / 2 + GAP_X / 2.0) return j;
     }
     return -1;
@@ -138,7 +141,7 @@ recur_status recur_draw_place(draw_scene *s)
     int nl = 0, nc = 0, max_side = 0;
     for (int i = 0; i < n; i++) {
         const draw_item *it = &s->items[i];
-        layers[nl++] = it->layer;
+        if (!passive(it)) layers[nl++] = it->layer;
         if (on_grid(it)) cols[nc++] = it->col;
         if (abs(it->side) > max_side) max_side = abs(it->side);
     }
@@ -160,8 +163,8 @@ recur_status recur_draw_place(draw_scene *s)
     /* Ranks: bottom to top, each as high as its highest box. */
     for (int i = 0; i < n; i++) {
         const draw_item *it = &s->items[i];
-        rank_of[i] = find(layers, nl, it->layer);
-        if (!it->gap && it->kind != DRAW_NOTE && !it->dropped && it->h > rank_h[rank_of[i]]) rank_h[rank_of[i]] = it->h;
+        rank_of[i] = passive(it) ? 0 : find(layers, nl, it->layer);
+        if (!it->gap && it->kind != DRAW_NOTE && !passive(it) && it->h > rank_h[rank_of[i]]) rank_h[rank_of[i]] = it->h;
     }
     for (int r = 0; r < nl; r++)
         rank_y[r] = r == 0 ? rank_h[0] / 2 : rank_y[r - 1] + rank_h[r - 1] / 2 + GAP_Y + rank_h[r] / 2;
@@ -200,6 +203,7 @@ recur_status recur_draw_place(draw_scene *s)
     /* Grid items. */
     for (int i = 0; i < n; i++) {
         draw_item *it = &s->items[i];
+        if (passive(it)) continue;
         it->y = rank_y[rank_of[i]];
         if (!on_grid(it)) continue;
         int c = find(cols, nc, it->col);
@@ -221,11 +225,19 @@ recur_status recur_draw_place(draw_scene *s)
         }
         placed[i] = 1;
     }
+    /* Members of blocks: where their cluster's own layout put them. */
+    for (int i = 0; i < n; i++) {
+        draw_item *it = &s->items[i];
+        if (!it->member || !placed[it->member - 1]) continue;
+        it->x = s->items[it->member - 1].x + it->rx;
+        it->y = s->items[it->member - 1].y + it->ry;
+        placed[i] = 1;
+    }
     /* Items without a column: at the mean x of their placed neighbours, then clear of the others. */
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < n; i++) {
             draw_item *it = &s->items[i];
-            if (placed[i] || it->kind == DRAW_NOTE || it->dropped) continue;
+            if (placed[i] || it->kind == DRAW_NOTE || passive(it)) continue;
             double sum = 0;
             int count = 0;
             for (int e = 0; e < s->n_edges; e++) {
@@ -245,17 +257,21 @@ recur_status recur_draw_place(draw_scene *s)
                 for (int j = 0; j < n; j++) {
                     draw_item *a = &s->items[i], *b = &s->items[j];
                     if (i == j || rank_of[i] != r || rank_of[j] != r || a->x > b->x || (a->x == b->x && i > j) ||
-                        a->kind == DRAW_NOTE || b->kind == DRAW_NOTE || a->dropped || b->dropped)
+                        a->kind == DRAW_NOTE || b->kind == DRAW_NOTE || passive(a) || passive(b))
                         continue;
                     double need = (a->w + b->w) / 2 + CLEAR - (b->x - a->x);
                     if (need > 0 && fabs(a->y - b->y) < (a->h + b->h) / 2 + CLEAR) b->x += need, moved = 1;
                 }
         }
+    for (int i = 0; i < n; i++) {
+        draw_item *it = &s->items[i];
+        if (it->member) it->x = s->items[it->member - 1].x + it->rx, it->y = s->items[it->member - 1].y + it->ry;
+    }
     /* Notes: the legend centred below everything, the equations right of it, "=" between views. */
     double min_x = INFINITY, max_x = -INFINITY, min_y = INFINITY, max_y = -INFINITY;
     for (int i = 0; i < n; i++) {
         const draw_item *it = &s->items[i];
-        if (it->kind == DRAW_NOTE || it->dropped) continue;
+        if (it->kind == DRAW_NOTE || passive(it)) continue;
         if (it->x - it->w / 2 < min_x) min_x = it->x - it->w / 2;
         if (it->x + it->w / 2 > max_x) max_x = it->x + it->w / 2;
         if (it->y - it->h / 2 < min_y) min_y = it->y - it->h / 2;
@@ -317,7 +333,7 @@ void recur_draw_ports(draw_scene *s)
         draw_edge *e = &s->edges[i];
         const draw_item *a = &s->items[e->from], *b = &s->items[e->to];
         e->tailport[0] = e->headport[0] = '\0';
-        if (e->kind == DRAW_E_INVIS) continue;
+        if (e->kind == DRAW_E_INVIS || a->member || b->member) continue;
         if (b->kind == DRAW_DELAY) { /* the loop out of the cell's upper corner on the delay's side into it */
             snprintf(e->tailport, sizeof e->tailport, b->x > a->x ? "ne" : "nw");
             snprintf(e->headport, sizeof e->headport, "n");
@@ -360,11 +376,20 @@ recur_status recur_draw_measure(GVC_t *gvc, Agraph_t *G, Agnode_t *const *nodes,
     return RECUR_OK;
 }
 
-void recur_draw_pin(Agraph_t *G, Agnode_t *const *nodes, Agedge_t *const *edges, const draw_scene *s)
+void recur_draw_pin(Agraph_t *G, Agnode_t *const *nodes, int n_nodes, Agedge_t *const *edges, const draw_scene *s)
 {
     agsafeset(G, "splines", "true", "");
     agsafeset(G, "layout", "nop2", "");
-    for (int i = 0; i < s->n_items; i++) {
+    for (int i = 0; i < s->n_items; i++) { /* the clusters' boxes: their blocks */
+        const draw_item *b = &s->items[i];
+        Agraph_t *sub = b->kind == DRAW_BLOCK ? agsubg(G, (char *)s->clusters[b->cluster].name, 0) : NULL;
+        if (!sub) continue;
+        char bb[96];
+        snprintf(bb, sizeof bb, "%.1f,%.1f,%.1f,%.1f", b->x - b->w / 2, b->y - b->h / 2, b->x + b->w / 2, b->y + b->h / 2);
+        agsafeset(sub, "bb", bb, "");
+        agsafeset(sub, "labelloc", "b", "");
+    }
+    for (int i = 0; i < n_nodes && i < s->n_items; i++) {
         if (!nodes[i]) continue;
         char pos[64];
         snprintf(pos, sizeof pos, "%.1f,%.1f!", s->items[i].x, s->items[i].y);

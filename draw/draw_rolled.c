@@ -25,7 +25,10 @@ static int loop_cluster(draw_ctx *c, draw_scene *s, int *clusters, int li)
         char name[32];
         snprintf(name, sizeof name, "loop%d", li);
         clusters[li] = recur_draw_cluster_add(s, name, recur_draw_loop_label(c, li), -1, DRAW_CL_CELL);
-        if (clusters[li] >= 0) s->clusters[clusters[li]].reverse = c->loops[li].reverse;
+        if (clusters[li] >= 0) {
+            s->clusters[clusters[li]].reverse = c->loops[li].reverse;
+            s->clusters[clusters[li]].base = 1000 * (1 + c->loops[li].row);
+        }
     }
     return clusters[li];
 }
@@ -157,12 +160,14 @@ recur_status recur_draw_rolled(draw_ctx *c, draw_scene *s)
         recur_draw_outputs(c, s, item, &vis);
         recur_draw_attention(c, s);
         if (!s->op_level) recur_draw_join_layers(s);
+        else recur_draw_op_layers(s);
         int top = 0;
         for (int i = 0; i < s->n_items; i++)
             if (s->items[i].kind != DRAW_OUTPUT && s->items[i].layer > top) top = s->items[i].layer;
         recur_draw_place_outputs(c, s, top, 3); /* a final state after the delay (1) and its label (2) */
         if (c->o.feedback) feedback(c, s);
     }
+    s->pinned = !s->op_level || s->n_clusters > 0; /* op level: clusters placed whole (draw_cluster.c) */
     if (s->pinned) recur_draw_nudge(c, s);
     recur_draw_vis_free(&vis);
     free(clusters), free(item);

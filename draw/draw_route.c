@@ -105,7 +105,7 @@ static int blocked(const draw_scene *s, const pt *b, int n, int a, int z)
             pt q = bez_point(b + i, (double)k / SAMPLES);
             for (int j = 0; j < s->n_items; j++) {
                 const draw_item *it = &s->items[j];
-                if (j == a || j == z || it->dropped || it->kind == DRAW_NOTE) continue;
+                if (j == a || j == z || it->dropped || it->kind == DRAW_NOTE || it->kind == DRAW_BLOCK) continue;
                 if (inside(it, q, MARGIN)) return j;
             }
         }
@@ -199,7 +199,7 @@ static void route(draw_scene *s, int i)
                       P(p0.x + 2 * (p1.x - p0.x) / 3, p0.y + 2 * (p1.y - p0.y) / 3), p1};
         for (int j = 0; j < s->n_items; j++) {
             const draw_item *it = &s->items[j];
-            if (j == e->from || j == e->to || it->dropped || it->kind == DRAW_NOTE) continue;
+            if (j == e->from || j == e->to || it->dropped || it->kind == DRAW_NOTE || it->kind == DRAW_BLOCK) continue;
             int hit = 0;
             for (int k = 0; k <= 4 * SAMPLES && !hit; k++)
                 hit = inside(it, bez_point(line, (double)k / (4 * SAMPLES)), MARGIN + 6 * attempt);
@@ -247,8 +247,14 @@ static void route(draw_scene *s, int i)
 recur_status recur_draw_route(draw_scene *s)
 {
     for (int i = 0; i < s->n_edges && s->st == RECUR_OK; i++) {
-        const draw_edge *e = &s->edges[i];
+        draw_edge *e = &s->edges[i];
         if (e->kind == DRAW_E_INVIS || s->items[e->from].dropped || s->items[e->to].dropped) continue;
+        if (e->inner) { /* routed by its cluster's dot layout: moved with its block */
+            const draw_item *b = &s->items[e->inner - 1];
+            for (int k = 0; k <= e->n_pts; k++) e->pts[2 * k] += b->x, e->pts[2 * k + 1] += b->y;
+            e->inner = 0;
+            continue;
+        }
         route(s, i);
     }
     return s->st;

@@ -19,7 +19,7 @@
 
 static const char *const kind_prefix[DRAW_KIND_COUNT] = {"in",   "cell",  "grad", "join", "op",   "param", "out",
                                                          "loss", "init",  "delay", "ell", "label", "memory",
-                                                         "attn", "glyph", "note"};
+                                                         "attn", "glyph", "note", "block"};
 
 static uint32_t mix(uint32_t h, uint32_t x)
 {
@@ -154,6 +154,7 @@ int recur_draw_cluster_add(draw_scene *s, const char *name, const char *label, i
     }
     cl->parent = parent;
     cl->style = style;
+    cl->base = -1;
     return s->n_clusters++;
 }
 
@@ -308,6 +309,7 @@ static void style_item(Agraph_t *G, Agnode_t *n, const draw_item *it, int op_lev
         set(n, "shape", "plaintext");
         setf(n, "fontsize", small);
         break;
+    case DRAW_BLOCK:
     case DRAW_KIND_COUNT:
         break;
     }
@@ -369,7 +371,7 @@ static void style_edge(Agedge_t *e, const draw_edge *d, int op_level)
 
 /* Layer, column and index of an item, to sort items into rank groups and column chains. */
 typedef struct place {
-    int layer, col, idx;
+    int layer, col, order, idx; /* order: the node an op item draws, so that every step orders its ops alike */
 } place;
 
 static int by_layer(const void *a, const void *b)
@@ -384,6 +386,7 @@ static int by_layer_col(const void *a, const void *b)
     const place *x = a, *y = b;
     if (x->layer != y->layer) return x->layer < y->layer ? -1 : 1;
     if (x->col != y->col) return x->col < y->col ? -1 : 1;
+    if (x->order != y->order) return x->order < y->order ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -456,7 +459,7 @@ static int dot_order(Agraph_t *G, const draw_scene *s, Agnode_t **node, place *p
     /* Rows: the items of a layer left to right in column order. */
     qsort(pl, (size_t)s->n_items, sizeof *pl, by_layer_col);
     for (int i = 1; i < s->n_items; i++)
-        if (pl[i].layer >= 0 && pl[i].layer == pl[i - 1].layer && pl[i - 1].col >= 0 && pl[i].col > pl[i - 1].col &&
+        if (pl[i].layer >= 0 && pl[i].layer == pl[i - 1].layer && pl[i - 1].col >= 0 && pl[i].col >= pl[i - 1].col &&
             !invisible(G, node[pl[i - 1].idx], node[pl[i].idx], "0", 1))
             return 0;
     /* Columns: each item above the one below it in its column. */
@@ -535,7 +538,7 @@ Agraph_t *recur_draw_scene_graph(const draw_scene *s, const recur_draw_opts *o, 
     }
     for (int i = 0; i < s->n_items; i++) {
         const draw_item *it = &s->items[i];
-        pl[i] = (place){it->dropped ? -1 : it->layer, it->col, i};
+        pl[i] = (place){it->dropped ? -1 : it->layer, it->col, it->kind == DRAW_OP || it->kind == DRAW_INPUT ? it->a : 0, i};
         if (it->dropped) continue;
         node[i] = agnode(it->cluster >= 0 ? sub[it->cluster] : G, (char *)it->name, 1);
         if (!node[i]) goto fail;

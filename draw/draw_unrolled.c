@@ -30,7 +30,12 @@ static int cell_cluster(draw_ctx *c, draw_scene *s, int li, int64_t t, int grad)
         if (strcmp(s->clusters[i].name + 8, name) == 0) return i; /* after "cluster_" */
     snprintf(label, sizeof label, "%s%s, t = %lld", grad ? "\xe2\x88\x82 " : "", recur_draw_loop_label(c, li), (long long)t);
     int cl = recur_draw_cluster_add(s, name, label, -1, grad ? DRAW_CL_GRAD : DRAW_CL_CELL);
-    if (cl >= 0) s->clusters[cl].reverse = c->loops[li].reverse;
+    if (cl >= 0) {
+        s->clusters[cl].reverse = c->loops[li].reverse;
+        /* Forward rows bottom up; gradient rows above them, the top row's first (nearest the loss). */
+        int row = c->loops[li].row;
+        s->clusters[cl].base = 1000 * (1 + (grad ? c->n_rows + 1 + (c->n_rows - 1 - row) : row));
+    }
     return cl;
 }
 
@@ -106,6 +111,7 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
         int I = recur_draw_item_add(s, DRAW_OP, key.id, key.t, label);
         if (I >= 0) {
             s->items[I].cluster = cell_cluster(c, s, li, t, grad);
+            s->items[I].col = recur_draw_col(c, li, t);
             s->items[I].loop = li;
             s->items[I].grad = grad;
             s->items[I].level = grad ? -1 : c->loops[li].level;
@@ -119,8 +125,11 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
             recur_draw_token_label(c, key.id, key.t, label, sizeof label);
         else
             recur_draw_op_label(c, key.id, label, sizeof label);
-        return place(s, DRAW_INPUT, key.id, key.t, label, c->token[key.id] == 1 ? 0 : -1, col,
-                     c->axis[key.id]);
+        int I = place(s, DRAW_INPUT, key.id, key.t, label, c->token[key.id] == 1 ? 0 : -1, col, c->axis[key.id]);
+        /* A step's token inside the cell that reads it, at the foot of its ops. */
+        if (I >= 0 && c->token[key.id] == 1 && key.t != DRAW_NOSTEP && c->loops[c->axis[key.id]].used)
+            s->items[I].cluster = cell_cluster(c, s, c->axis[key.id], key.t, 0);
+        return I;
     }
     recur_draw_op_label(c, key.id, label, sizeof label);
     int I = place(s, DRAW_OP, key.id, key.t, label, -1, col, key.t == DRAW_NOSTEP ? -1 : c->axis[key.id]);
@@ -269,11 +278,13 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
         draw_item *it = &s->items[i];
         if (it->kind == DRAW_INIT || (it->kind == DRAW_ELLIPSIS && it->b < 0)) {
             const draw_loop *P = &c->loops[it->loop];
-            it->layer = s->op_level ? 0 : row_layer(P->row); /* op level: with the input tokens */
+            it->layer = row_layer(P->row);
             it->col = it->kind == DRAW_INIT ? (P->reverse ? P->col0 + P->width : P->col0 - 1) : recur_draw_ellipsis_col(c, it->loop);
+            if (s->op_level && it->kind == DRAW_INIT) it->layer = 1000 * (1 + P->row); /* beside its row's cells */
         }
     }
     if (!s->op_level) recur_draw_join_layers(s);
+    else recur_draw_op_layers(s);
     for (int i = 0; i < s->n_items; i++)
         if (!s->items[i].grad && s->items[i].layer > top) top = s->items[i].layer;
     recur_draw_place_outputs(c, s, top, 1);
@@ -294,6 +305,7 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
     }
     if (!s->op_level && st == RECUR_OK) row_ellipses(c, s);
     if (c->o.feedback && st == RECUR_OK) feedback(c, s);
+    s->pinned = !s->op_level || s->n_clusters > 0; /* op level: clusters placed whole (draw_cluster.c) */
     if (s->pinned) recur_draw_nudge(c, s);
     recur_draw_vis_free(&vis);
     free(item);

@@ -453,14 +453,15 @@ static void test_op_level(void **state)
     assert_string_equal(attr(aghead(agfstout(G, delay)), "label"), "h");
     agclose(G);
 
-    /* Unrolled: a cluster per step with the six ops of the cell and a copy of each weight. */
+    /* Unrolled: a cluster per step with the six ops of the cell, a copy of each weight and the step's x[t]. */
     o.view = RECUR_VIEW_UNROLLED;
     G = draw_dot(g, 1, &y, &o);
     char a[64];
     for (int t = 0; t < T; t++) {
         Agraph_t *cell = agsubg(G, (char *)name(a, "cluster_cell0_%d", t, 0), 0);
         assert_non_null(cell);
-        assert_int_equal(agnnodes(cell), 6 + 4);
+        assert_int_equal(agnnodes(cell), 6 + 4 + 1);
+        assert_non_null(agsubnode(cell, node(G, name(a, "in_0_%d", t, 0)), 0));
     }
     assert_null(agsubg(G, "cluster_cell0_3", 0));
     assert_int_equal(count_nodes(G, "param_"), 4 * T);
@@ -468,7 +469,7 @@ static void test_op_level(void **state)
     o.hide_params = 1;
     G = draw_dot(g, 1, &y, &o);
     assert_int_equal(count_nodes(G, "param_"), 0);
-    assert_int_equal(agnnodes(agsubg(G, "cluster_cell0_0", 0)), 6);
+    assert_int_equal(agnnodes(agsubg(G, "cluster_cell0_0", 0)), 6 + 1);
     agclose(G);
     recur_graph_free(g);
 }
