@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "torch_ref.h"
 
@@ -710,6 +711,101 @@ static void test_export_refusals(void **state)
     recur_graph_free(g);
 }
 
+/* ---------------------------------------------------------------- the recur tool */
+
+/* Runs the recur tool (RECUR_CLI) with `args` in directory dir, its output in dir/out.txt; returns its exit code. */
+static int run_cli(const char *dir, const char *args)
+{
+    const char *cli = getenv("RECUR_CLI");
+    if (!cli) fail_msg("RECUR_CLI is not set (meson test sets it)");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out.txt 2>&1", dir, cli, args);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int out_holds(const char *dir, const char *s)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    size_t len;
+    unsigned char *b = read_file(path, &len);
+    int yes = holds(b, len, s);
+    if (!yes) fprintf(stderr, "recur printed: %.*s\n", (int)len, (const char *)b);
+    free(b);
+    return yes;
+}
+
+/*
+ * recur import / export / draw: a PyTorch model imported to a checkpoint under PyTorch's names, a refusal naming
+ * the attribute (exit 1), an ONNX model drawn unrolled, and a trained character model exported, imported back
+ * with the same parameters bit for bit and the same generated text.
+ */
+static void test_cli_import_export_draw(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/recur_test_onnx_XXXXXX", cmd[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "import '%s' -o lm.ckpt --dims T=5,B=3", tu_data_path("onnx/lm_lstm.onnx"));
+    assert_int_equal(run_cli(dir, cmd), 0);
+    assert_true(out_holds(dir, "loop   lstm.l0"));
+    char path[512];
+    snprintf(path, sizeof path, "%s/lm.ckpt", dir);
+    recur_ckpt *ck = NULL;
+    assert_int_equal(recur_ckpt_load(path, &ck), RECUR_OK);
+    assert_true(recur_ckpt_find(ck, "lstm.weight_ih_l0") >= 0 && recur_ckpt_find(ck, "out.weight") >= 0);
+    recur_ckpt_free(ck);
+
+    snprintf(cmd, sizeof cmd, "import '%s' -o bad.ckpt", tu_data_path("onnx/bad_input_forget.onnx"));
+    assert_int_equal(run_cli(dir, cmd), 1);
+    assert_true(out_holds(dir, "node \"/lstm/LSTM\" (LSTM): input_forget=1 is not supported"));
+    assert_int_equal(run_cli(dir, "import lm.onnx"), 2); /* no -o */
+
+    snprintf(cmd, sizeof cmd, "draw '%s' -o tagger.dot --view unrolled", tu_data_path("onnx/bilstm_tagger.onnx"));
+    assert_int_equal(run_cli(dir, cmd), 0);
+    snprintf(path, sizeof path, "%s/tagger.dot", dir);
+    size_t len;
+    unsigned char *dot = read_file(path, &len);
+    assert_true(holds(dot, len, "lstm.l0_reverse"));
+    free(dot);
+
+    /* a model of `recur train`, out to ONNX and back */
+    snprintf(path, sizeof path, "%s/text.txt", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 300; i++) fputs(i % 3 ? "the cat sat on the mat. " : "a dog ran. ", f);
+    fclose(f);
+    assert_int_equal(run_cli(dir, "train text.txt -o char.ckpt --no-best --hidden 8 --layers 2 --steps 3 --window 8 "
+                                  "--batch 4"), 0);
+    assert_int_equal(run_cli(dir, "export char.ckpt -o char.onnx --steps 4 --batch 2"), 0);
+    assert_int_equal(run_cli(dir, "import char.onnx -o back.ckpt"), 0);
+    assert_true(out_holds(dir, "a character model"));
+    recur_ckpt *a = NULL, *b = NULL;
+    snprintf(path, sizeof path, "%s/char.ckpt", dir);
+    assert_int_equal(recur_ckpt_load(path, &a), RECUR_OK);
+    snprintf(path, sizeof path, "%s/back.ckpt", dir);
+    assert_int_equal(recur_ckpt_load(path, &b), RECUR_OK);
+    int params = 0;
+    for (int i = 0; i < recur_ckpt_count(b); i++) {
+        recur_ckpt_tensor t = recur_ckpt_at(b, i);
+        int j = recur_ckpt_find(a, t.name);
+        if (j < 0) fail_msg("%s is not in the trained checkpoint", t.name);
+        recur_ckpt_tensor u = recur_ckpt_at(a, j);
+        assert_true(recur_shape_equal(t.shape, u.shape));
+        assert_memory_equal(t.data, u.data, sizeof(float) * (size_t)recur_shape_numel(t.shape));
+        params++;
+    }
+    assert_int_equal(params, 10); /* 2 layers x 4, out.weight, out.bias */
+    recur_ckpt_free(a);
+    recur_ckpt_free(b);
+    assert_int_equal(run_cli(dir, "generate char.ckpt -n 30 -p the -t 1 -s 5 >a.txt"), 0);
+    assert_int_equal(run_cli(dir, "generate back.ckpt -n 30 -p the -t 1 -s 5 >b.txt"), 0);
+    snprintf(cmd, sizeof cmd, "cmp -s '%s/a.txt' '%s/b.txt'", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_export_custom_cell_as_scan),
         cmocka_unit_test(test_export_char_models),
         cmocka_unit_test(test_export_refusals),
+        cmocka_unit_test(test_cli_import_export_draw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
