@@ -108,7 +108,8 @@ enum {
     RECUR_OPP_LEAF = 1u << 0,
     RECUR_OPP_HOIST = 1u << 1,
     RECUR_OPP_RECOMPUTE = 1u << 2,
-    RECUR_OPP_SELECT = 1u << 3
+    RECUR_OPP_SELECT = 1u << 3,
+    RECUR_OPP_AFFINE = 1u << 4
 };
 
 /*

@@ -22,6 +22,10 @@
  *                           again from its input rather than keep it
  *                SELECT     its elements are elements of input 0 (reshape,
  *                           slice, select): reading it is reading input 0
+ *                AFFINE     an affine map of its operands (sums, products with
+ *                           a matrix, reshapes): the "cell internals" diagram
+ *                           folds it into the box it feeds when its operands
+ *                           are the cell's inputs, states and weights
  *   rows       how rows (axis 0) of the result depend on the operands' rows
  *              (RECUR_ROWS_*, ops/op.h): the diagrams follow time through
  *              it, hoisting checks its operands by it
@@ -41,14 +45,14 @@
     X(CONST, const, RECUR_OPP_LEAF, NONE, 0, 0, NULL)                                                            \
     X(FILL, fill, RECUR_OPP_LEAF, NONE, 0, 0, NULL)                                                              \
     /* elementwise (ops/arith.c, ops/activation.c) */                                                             \
-    X(ADD, add, RECUR_OPP_HOIST, RANK, 0, 1, "+")                                                                \
-    X(SUB, sub, RECUR_OPP_HOIST, RANK, 0, 1, "\xe2\x88\x92")                                                     \
+    X(ADD, add, RECUR_OPP_HOIST | RECUR_OPP_AFFINE, RANK, 0, 1, "+")                                             \
+    X(SUB, sub, RECUR_OPP_HOIST | RECUR_OPP_AFFINE, RANK, 0, 1, "\xe2\x88\x92")                                  \
     X(MUL, mul, RECUR_OPP_HOIST, RANK, 0, 1, "\xc3\x97")                                                         \
     X(DIV, div, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                               \
-    X(NEG, neg, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 1, NULL)                                         \
-    X(SCALE, scale, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 1, NULL)                                     \
+    X(NEG, neg, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE | RECUR_OPP_AFFINE, RANK, 0, 1, NULL)                      \
+    X(SCALE, scale, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE | RECUR_OPP_AFFINE, RANK, 0, 1, NULL)                  \
     X(TANH, tanh, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 4, NULL)                                       \
-    X(SIGMOID, sigmoid, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 4, NULL)                                 \
+    X(SIGMOID, sigmoid, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 4, "\xcf\x83")                           \
     X(RELU, relu, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                             \
     X(LEAKY_RELU, leaky_relu, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                 \
     X(SOFTPLUS, softplus, RECUR_OPP_HOIST, RANK, 0, 8, NULL)                                                     \
@@ -57,25 +61,25 @@
     X(LOG, log, RECUR_OPP_HOIST, RANK, 0, 4, NULL)                                                               \
     X(SQRT, sqrt, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                             \
     X(SQUARE, square, RECUR_OPP_HOIST, RANK, 0, 1, NULL)                                                         \
-    X(ONE_MINUS, one_minus, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE, RANK, 0, 1, NULL)                             \
-    X(STOP_GRADIENT, stop_gradient, RECUR_OPP_SELECT, RANK, 0, 0, NULL)                                          \
+    X(ONE_MINUS, one_minus, RECUR_OPP_HOIST | RECUR_OPP_RECOMPUTE | RECUR_OPP_AFFINE, RANK, 0, 1, "1\xe2\x88\x92") \
+    X(STOP_GRADIENT, stop_gradient, RECUR_OPP_SELECT | RECUR_OPP_AFFINE, RANK, 0, 0, NULL)                       \
     X(DROPOUT, dropout, 0, RANK, 0, 0, NULL)                                                                     \
     /* linear algebra and reductions (ops/matmul.c, ops/broadcast.c) */                                           \
-    X(MATMUL, matmul, RECUR_OPP_HOIST, NOTRANS, 0, 0, NULL)                                                      \
-    X(BROADCAST_TO, broadcast_to, 0, RANK, 0, 0, NULL)                                                           \
-    X(SUM_TO, sum_to, 0, RANK, 0, 0, NULL)                                                                       \
+    X(MATMUL, matmul, RECUR_OPP_HOIST | RECUR_OPP_AFFINE, NOTRANS, 0, 0, NULL)                                   \
+    X(BROADCAST_TO, broadcast_to, RECUR_OPP_AFFINE, RANK, 0, 0, NULL)                                            \
+    X(SUM_TO, sum_to, RECUR_OPP_AFFINE, RANK, 0, 0, NULL)                                                        \
     /* normalisers (ops/softmax.c) */                                                                             \
     X(SOFTMAX, softmax, RECUR_OPP_HOIST, RANK, 0, 0, NULL)                                                       \
     X(LOG_SOFTMAX, log_softmax, RECUR_OPP_HOIST, RANK, 0, 0, NULL)                                               \
     /* shape and index (ops/shape.c, ops/layout.c, ops/index.c) */                                                \
-    X(CONCAT, concat, 0, AXIS, 0, 0, NULL)                                                                       \
-    X(SLICE, slice, RECUR_OPP_SELECT, AXIS, 0, 0, NULL)                                                          \
-    X(RESHAPE, reshape, RECUR_OPP_SELECT, NONE, 0, 0, NULL)                                                      \
-    X(TRANSPOSE, transpose, 0, NONE, 0, 0, NULL)                                                                 \
-    X(STACK, stack, 0, NONE, 0, 0, NULL)                                                                         \
-    X(TAKE, take, RECUR_OPP_SELECT, NONE, 0, 0, NULL)                                                            \
-    X(GATHER, gather, RECUR_OPP_HOIST, MASK, 1u << 1, 0, NULL)                                                   \
-    X(ONE_HOT, one_hot, RECUR_OPP_HOIST, MASK, 1u << 0, 0, NULL)                                                 \
+    X(CONCAT, concat, RECUR_OPP_AFFINE, AXIS, 0, 0, NULL)                                                        \
+    X(SLICE, slice, RECUR_OPP_SELECT | RECUR_OPP_AFFINE, AXIS, 0, 0, NULL)                                       \
+    X(RESHAPE, reshape, RECUR_OPP_SELECT | RECUR_OPP_AFFINE, NONE, 0, 0, NULL)                                   \
+    X(TRANSPOSE, transpose, RECUR_OPP_AFFINE, NONE, 0, 0, NULL)                                                  \
+    X(STACK, stack, RECUR_OPP_AFFINE, NONE, 0, 0, NULL)                                                          \
+    X(TAKE, take, RECUR_OPP_SELECT | RECUR_OPP_AFFINE, NONE, 0, 0, NULL)                                         \
+    X(GATHER, gather, RECUR_OPP_HOIST | RECUR_OPP_AFFINE, MASK, 1u << 1, 0, NULL)                                \
+    X(ONE_HOT, one_hot, RECUR_OPP_HOIST | RECUR_OPP_AFFINE, MASK, 1u << 0, 0, NULL)                              \
     X(LENGTH_MASK, length_mask, 0, NONE, 0, 0, NULL) /* per-sequence lengths (ops/sequence.c) */                 \
     /* losses (ops/loss.c) */                                                                                     \
     X(MSE, mse, 0, NONE, 0, 0, NULL)                                                                             \
@@ -90,13 +94,13 @@
     X(LOG_SOFTMAX_GRAD, log_softmax_grad, 0, RANK, 0, 0, NULL)                                                   \
     X(SOFTMAX_XENT_GRAD, softmax_xent_grad, 0, MASK, ~(1u << 2), 0, NULL)                                        \
     X(SCATTER_ADD, scatter_add, 0, NONE, 0, 0, NULL)                                                             \
-    X(PAD_AXIS, pad_axis, 0, AXIS, 0, 0, NULL)                                                                   \
+    X(PAD_AXIS, pad_axis, RECUR_OPP_AFFINE, AXIS, 0, 0, NULL)                                                    \
     /* recurrence (graph/loop.c, ops/loop_ops.c) */                                                               \
     X(LOOP, loop, 0, NONE, 0, 0, NULL)               /* the loop node: sequences, initial states, captures */    \
     X(LOOP_STEP, loop_step, 0, NONE, 0, 0, NULL)     /* body placeholder: step t of a sequence input */          \
     X(LOOP_STATE, loop_state, 0, NONE, 0, 0, NULL)   /* body placeholder: a carried state at step t */           \
     X(LOOP_OUTPUT, loop_output, 0, NONE, 0, 0, NULL) /* a loop's stacked output or final state */               \
-    X(ALIAS, alias, RECUR_OPP_SELECT, NONE, 0, 0, NULL) /* the same value (what unrolling makes of an output) */
+    X(ALIAS, alias, RECUR_OPP_SELECT | RECUR_OPP_AFFINE, NONE, 0, 0, NULL) /* the same value (what unrolling makes of an output) */
 
 /* The op ids, in the list's order. */
 typedef enum recur_op_id {
