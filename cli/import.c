@@ -64,7 +64,7 @@ static int import_model(const char *src, const char *out, const char *dims_arg)
 {
     recur_onnx_dim dims[16];
     char buf[512];
-    recur_onnx_import_opts o = {.dims = dims};
+    recur_onnx_import_opts o = {.dims = dims, .default_dim = 1}; /* the checkpoint holds no shapes of the inputs */
     if (dims_arg) {
         snprintf(buf, sizeof buf, "%s", dims_arg);
         if ((o.n_dims = parse_dims(buf, dims, 16)) < 0)
@@ -177,7 +177,7 @@ int cli_import(int argc, char **argv)
     cli_opt opts[] = {
         {"output", 'o', CLI_STR, &out, 0, 0, "PATH", "the checkpoint to write (required)", 0},
         {"dims", 0, CLI_STR, &dims, 0, 0, "NAME=N,...",
-         "values of the model's symbolic input dimensions, e.g. T=40,B=1 (recur's graphs have fixed shapes)", 0},
+         "values of the model's symbolic input dimensions, e.g. T=40,B=3, for the shapes printed (default 1)", 0},
     };
     cli_cmd cmd = {
         .name = "import",
