@@ -87,6 +87,8 @@ typedef struct draw_ctx {
     char *token;            /* 1: a sequence input a loop reads (drawn as tokens), 2: another per-step leaf */
     char *join;             /* 1: a time-distributed node joining the outputs of different loops */
     int32_t *first_token;   /* per loop: its first sequence token (cell level draws one input box per step), -1 */
+    char *folded;           /* internals level: 1 for affine maps folded into the box they feed (draw_gates.c) */
+    char *line;             /* internals level: 1 + the state whose line (state to next state) the node is on */
     /* loops */
     draw_loop *loops;
     int n_loops, n_rows, n_levels;
@@ -204,6 +206,7 @@ typedef struct draw_item {
     int space;        /* the view it belongs to when two are drawn side by side (part of its identity) */
     int dropped;      /* merged into another item: not drawn (nor its edges) */
     int member;       /* pinned op level: 1 + the DRAW_BLOCK item of its cluster, 0: none */
+    int line;         /* internals level: 1 + the state whose line it is on (drawn in one row), 0: none */
     double rx, ry;    /* a member's place relative to its block's centre */
 } draw_item;
 
@@ -258,6 +261,7 @@ typedef struct draw_scene {
     int item_hash_cap, edge_hash_cap;
     int op_level;
     int pinned;       /* cell level: every item placed on the grid of layers and columns (draw_place.c) */
+    int internals;    /* the "cell internals" level: gates and nonlinearities as filled boxes */
     const recur_draw_opts *o;
     int space;        /* the space of the items being made (recur_draw_scene_append) */
     recur_status st;  /* RECUR_ERR_NOMEM once an allocation failed */
@@ -403,6 +407,21 @@ void recur_draw_scene_append(draw_scene *to, const draw_scene *from, const char 
 
 /* draw_attention.c: a loop reading all of another's states at every step gets a memory box and attention boxes. */
 void recur_draw_attention(draw_ctx *c, draw_scene *s);
+
+/* draw_gates.c: marks folded nodes and state lines (c->folded, c->line) for the internals level. */
+recur_status recur_draw_fold(draw_ctx *c);
+
+/* 1 if body node `from` of loop li reaches `to` (through affine ops and products only, with sums_only). */
+int recur_draw_reaches(const draw_ctx *c, int li, int32_t from, int32_t to, int sums_only);
+
+/* The gate a sigmoid is ("forget gate", its letter 'f' in *letter), NULL if none (draw_gates.c). */
+const char *recur_draw_gate(const draw_ctx *c, int32_t id, char *letter);
+
+/* Internals level: the label of node id's box (its symbol and its name or gate). */
+void recur_draw_internals_label(const draw_ctx *c, int32_t id, char *buf, size_t len);
+
+/* Internals level: 1 if node id is drawn as a small circle with its symbol (a product, a sum, 1 - z). */
+int recur_draw_is_glyph(const draw_ctx *c, int32_t id);
 
 /* draw_extras.c: the highlighted path (opts->highlight) and the legend. */
 recur_status recur_draw_extras(draw_ctx *c, draw_scene *s);

@@ -47,8 +47,9 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
     Agraph_t *H = agopen("cluster", Agdirected, recur_draw_disc());
     if (!H) return RECUR_ERR_NOMEM;
     agattr(H, AGRAPH, "rankdir", "BT");
-    agattr(H, AGRAPH, "nodesep", "0.2");
-    agattr(H, AGRAPH, "ranksep", "0.25");
+    agattr(H, AGRAPH, "rank", "");
+    agattr(H, AGRAPH, "nodesep", s->internals ? "0.35" : "0.2");
+    agattr(H, AGRAPH, "ranksep", s->internals ? "0.3" : "0.25");
     agattr(H, AGNODE, "shape", "box");
     agattr(H, AGNODE, "fixedsize", "true");
     agattr(H, AGNODE, "label", "");
@@ -69,6 +70,21 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
         set(nodes[j], "width", size);
         snprintf(size, sizeof size, "%.4f", it->h / 72.0);
         set(nodes[j], "height", size);
+    }
+    /* Internals level: a state's line (its sums and products, its delay) in one row. */
+    for (int line = 1; line <= 8 && st == RECUR_OK; line++) {
+        Agraph_t *row = NULL;
+        for (int j = 0; j < n && st == RECUR_OK; j++) {
+            if (s->items[m[j].idx].line != line) continue;
+            if (!row) {
+                char name[16];
+                snprintf(name, sizeof name, "line%d", line);
+                row = agsubg(H, name, 1);
+                if (!row) st = RECUR_ERR_NOMEM;
+                else set(row, "rank", "same");
+            }
+            if (row) agsubnode(row, nodes[j], 1);
+        }
     }
     /* Inner edges in the order of the nodes they join, so that isomorphic clusters give one layout. */
     int n_inner = 0;

@@ -174,6 +174,11 @@ recur_status recur_draw_connect(draw_ctx *c, draw_scene *s, const int32_t *item,
                 if (rk < 0 || item[rk] < DRAW_HIDDEN) continue;
                 for (int i = vis->start[rk]; i < vis->start[rk] + vis->len[rk]; i++)
                     vis_push(c, vis, vis->v[i].item, vis->v[i].flags | ref->flags | gather);
+                if (vis->len[rk] == 0 && ref->flags & DRAW_VIA_INIT && li >= 0 && c->unrolled) {
+                    /* A hidden value reading an initial state that is drawn as nothing: the empty circle. */
+                    int init = recur_draw_item_add(s, DRAW_INIT, li, -1, "");
+                    if (init >= 0) s->items[init].loop = li, vis_push(c, vis, init, ref->flags);
+                }
             }
             if (c->st != RECUR_OK) break;
             /* A set: sorted, each (item, flags) once. */

@@ -64,16 +64,28 @@ static int32_t key_item(draw_ctx *c, draw_scene *s, int *clusters, int k)
         }
         return I;
     }
-    if (n->op == RECUR_OP_PARAM) return c->o.hide_params ? DRAW_HIDDEN : DRAW_PER_USER;
+    int internals = c->o.level == RECUR_LEVEL_INTERNALS;
+    if (n->op == RECUR_OP_PARAM) return c->o.hide_params || internals ? DRAW_HIDDEN : DRAW_PER_USER;
     if (n->op == RECUR_OP_FILL) return DRAW_HIDDEN;
+    if (internals && c->folded[key.id] && !c->token[key.id]) return DRAW_HIDDEN; /* W x + U h + b: into its box */
     if (c->token[key.id] == 1) { /* the whole sequence; its step placeholder inside the cell reads "x[t]" */
         const char *name = recur_draw_user_name(c->g, key.id);
         I = recur_draw_item_add(s, DRAW_INPUT, key.id, -1, name ? name : "x");
         if (I >= 0) s->items[I].layer = 0;
         return I;
     }
-    recur_draw_op_label(c, key.id, label, sizeof label);
-    I = recur_draw_item_add(s, n->op == RECUR_OP_INPUT ? DRAW_INPUT : DRAW_OP, key.id, -1, label);
+    if (internals) recur_draw_internals_label(c, key.id, label, sizeof label);
+    else recur_draw_op_label(c, key.id, label, sizeof label);
+    if (internals && n->op == RECUR_OP_LOOP_STATE) { /* the state as the step reads it */
+        const char *name = recur_draw_user_name(c->g, key.id);
+        snprintf(label, sizeof label, "%s[t-1]", name ? name : "state");
+    }
+    draw_kind kind = n->op == RECUR_OP_INPUT ? DRAW_INPUT
+                     : internals && (n->op == RECUR_OP_LOOP_STATE || n->op == RECUR_OP_LOOP_STEP) ? DRAW_INPUT
+                     : internals && recur_draw_is_glyph(c, key.id) ? DRAW_GLYPH
+                                                                   : DRAW_OP;
+    I = recur_draw_item_add(s, kind, key.id, -1, label);
+    if (I >= 0 && internals) s->items[I].line = c->line[key.id];
     if (I >= 0 && li >= 0) {
         s->items[I].cluster = loop_cluster(c, s, clusters, li);
         s->items[I].loop = li;
@@ -114,6 +126,13 @@ static void delay(draw_ctx *c, draw_scene *s, const int32_t *item, const draw_vi
     for (int k = 0; k < L->n_state; k++) {
         int next = recur_draw_key_index(c, (draw_key){L->next[k], DRAW_NOSTEP});
         int state = recur_draw_key_index(c, (draw_key){L->state[k], DRAW_NOSTEP});
+        if (c->o.level == RECUR_LEVEL_INTERNALS && k > 0) { /* each state through its own delay */
+            D = recur_draw_item_add(s, DRAW_DELAY, li, k, "");
+            if (D < 0) return;
+            s->items[D].loop = li;
+            s->items[D].cluster = loop_cluster(c, s, clusters, li);
+        }
+        if (c->o.level == RECUR_LEVEL_INTERNALS) s->items[D].line = k + 1;
         if (next >= 0 && item[next] >= 0) recur_draw_edge_add(s, item[next], D, DRAW_E_STATE, k, "");
         if (state < 0 || item[state] < 0) continue;
         int back = recur_draw_edge_add(s, D, item[state], DRAW_E_STATE, k, "");
@@ -168,6 +187,7 @@ recur_status recur_draw_rolled(draw_ctx *c, draw_scene *s)
         if (c->o.feedback) feedback(c, s);
     }
     s->pinned = !s->op_level || s->n_clusters > 0; /* op level: clusters placed whole (draw_cluster.c) */
+    s->internals = c->o.level == RECUR_LEVEL_INTERNALS;
     if (s->pinned) recur_draw_nudge(c, s);
     recur_draw_vis_free(&vis);
     free(clusters), free(item);

@@ -200,7 +200,7 @@ typedef struct type {
     double size;
 } type;
 
-static void style_item(Agraph_t *G, Agnode_t *n, const draw_item *it, int op_level, const type *ty)
+static void style_item(Agraph_t *G, Agnode_t *n, const draw_item *it, int op_level, int internals, const type *ty)
 {
     char label[512];
     if (it->html) {
@@ -242,7 +242,7 @@ static void style_item(Agraph_t *G, Agnode_t *n, const draw_item *it, int op_lev
         break;
     case DRAW_OP:
         set(n, "style", "rounded,filled");
-        set(n, "fillcolor", it->grad ? "#fdf0f0" : "white");
+        set(n, "fillcolor", it->grad ? "#fdf0f0" : internals ? "#fdf3c4" : "white");
         setf(n, "fontsize", small);
         break;
     case DRAW_PARAM:
@@ -542,7 +542,7 @@ Agraph_t *recur_draw_scene_graph(const draw_scene *s, const recur_draw_opts *o, 
         if (it->dropped) continue;
         node[i] = agnode(it->cluster >= 0 ? sub[it->cluster] : G, (char *)it->name, 1);
         if (!node[i]) goto fail;
-        style_item(G, node[i], it, s->op_level, &ty);
+        style_item(G, node[i], it, s->op_level, s->internals, &ty);
     }
     qsort(pl, (size_t)s->n_items, sizeof *pl, by_col_layer);
     for (int i = 0; i < s->n_edges; i++) {

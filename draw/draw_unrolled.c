@@ -96,8 +96,10 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     const recur_node *n = &c->g->nodes[key.id];
     char label[256];
     if (key.id == c->seed) return loss_item;
-    if (n->op == RECUR_OP_PARAM) return c->o.hide_params ? DRAW_HIDDEN : DRAW_PER_USER;
+    int internals = c->o.level == RECUR_LEVEL_INTERNALS;
+    if (n->op == RECUR_OP_PARAM) return c->o.hide_params || internals ? DRAW_HIDDEN : DRAW_PER_USER;
     if (n->op == RECUR_OP_FILL) return DRAW_HIDDEN; /* an initial zero state becomes an empty circle */
+    if (internals && c->folded[key.id] && !c->token[key.id]) return DRAW_HIDDEN; /* W x + U h + b: into its box */
     int li = -1, grad = 0;
     int64_t t = key.t;
     if (n->loop) {
@@ -107,9 +109,12 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     }
     if (li >= 0) {
         if (recur_draw_col(c, li, t) < 0) return DRAW_DROPPED;
-        recur_draw_op_label(c, key.id, label, sizeof label);
-        int I = recur_draw_item_add(s, DRAW_OP, key.id, key.t, label);
+        if (internals) recur_draw_internals_label(c, key.id, label, sizeof label);
+        else recur_draw_op_label(c, key.id, label, sizeof label);
+        int glyph = internals && recur_draw_is_glyph(c, key.id);
+        int I = recur_draw_item_add(s, glyph ? DRAW_GLYPH : DRAW_OP, key.id, key.t, label);
         if (I >= 0) {
+            s->items[I].line = internals && !grad ? c->line[key.id] : 0;
             s->items[I].cluster = cell_cluster(c, s, li, t, grad);
             s->items[I].col = recur_draw_col(c, li, t);
             s->items[I].loop = li;
@@ -131,8 +136,10 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
             s->items[I].cluster = cell_cluster(c, s, c->axis[key.id], key.t, 0);
         return I;
     }
-    recur_draw_op_label(c, key.id, label, sizeof label);
-    int I = place(s, DRAW_OP, key.id, key.t, label, -1, col, key.t == DRAW_NOSTEP ? -1 : c->axis[key.id]);
+    if (internals) recur_draw_internals_label(c, key.id, label, sizeof label);
+    else recur_draw_op_label(c, key.id, label, sizeof label);
+    int I = place(s, internals && recur_draw_is_glyph(c, key.id) ? DRAW_GLYPH : DRAW_OP, key.id, key.t, label, -1, col,
+                  key.t == DRAW_NOSTEP ? -1 : c->axis[key.id]);
     if (I >= 0) s->items[I].grad = !recur_draw_is_forward(c, key);
     return I;
 }
@@ -306,6 +313,7 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
     if (!s->op_level && st == RECUR_OK) row_ellipses(c, s);
     if (c->o.feedback && st == RECUR_OK) feedback(c, s);
     s->pinned = !s->op_level || s->n_clusters > 0; /* op level: clusters placed whole (draw_cluster.c) */
+    s->internals = c->o.level == RECUR_LEVEL_INTERNALS;
     if (s->pinned) recur_draw_nudge(c, s);
     recur_draw_vis_free(&vis);
     free(item);
