@@ -7,7 +7,7 @@
  * implementation of the ONNX op definitions, for the hand-written Scan and
  * GRU models, and ONNX's clip, peepholes and sequence_lens) to 1e-4;
  * parameters carry PyTorch's names; an imported model
- * differentiates (gradient check) and trains on. Models recur cannot
+ * differentiates (gradient check) and runs step by step. Models recur cannot
  * express fail with a message naming the node, its op type and the
  * attribute, leaving the graph unchanged; every truncation and many
  * corruptions of a valid file fail cleanly or import a smaller model,
@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "graph/ir.h"
 #include "torch_ref.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -260,6 +261,36 @@ static void test_import_differentiates(void **state)
     TU_ST(g, recur_unroll(g));
     recur_value wrt[2] = {Wz, Uh};
     tu_gradcheck(g, m.outputs[1].value, 2, wrt, 2, feeds, 1e-2);
+    recur_onnx_model_clear(&m);
+    recur_graph_free(g);
+    torch_ref_free(r);
+}
+
+/* An imported loop runs step by step (a stepper, as for generation): the Scan cell's states match the NumPy reference. */
+static void test_import_steps(void **state)
+{
+    (void)state;
+    torch_ref *r = load_ref("scan_cell");
+    recur_graph *g = recur_graph_new(1);
+    recur_onnx_model m;
+    import_case(g, "scan_cell", r, &m);
+    assert_int_equal(recur_loop_count(g), 1);
+    const recur_loop_rec *L = &g->loops[0];
+    recur_value x_t = {L->step[0]}, h = {L->state[0]}, h_next = {L->next[0]};
+    int64_t dims[4];
+    int nd;
+    const float *x = torch_ref_get(r, "x", &nd, dims), *h0 = torch_ref_get(r, "h0", NULL, NULL);
+    const float *ys = torch_ref_get(r, "ys", NULL, NULL);
+    int64_t T = dims[0], step = dims[1] * dims[2], H = torch_ref_numel(r, "h0");
+    recur_stepper *st = recur_stepper_new(g, recur_loop_at(g, 0), 1, &h_next, NULL);
+    if (!st) fail_msg("stepper: %s", recur_errmsg(g));
+    assert_int_equal(recur_stepper_set_state(st, h, h0, H), RECUR_OK);
+    for (int64_t t = 0; t < T; t++) {
+        assert_int_equal(recur_stepper_feed(st, x_t, x + t * step, step), RECUR_OK);
+        if (recur_stepper_step(st) != RECUR_OK) fail_msg("step: %s", recur_stepper_errmsg(st));
+        tu_assert_close(recur_stepper_output(st, h_next), ys + t * H, H, 1e-4, 1e-4);
+    }
+    recur_stepper_free(st);
     recur_onnx_model_clear(&m);
     recur_graph_free(g);
     torch_ref_free(r);
@@ -818,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_import_scan),
         cmocka_unit_test(test_import_gru_linear_before_reset_0),
         cmocka_unit_test(test_import_differentiates),
+        cmocka_unit_test(test_import_steps),
         cmocka_unit_test(test_import_refuses_what_recur_cannot_express),
         cmocka_unit_test(test_import_clip_peepholes_lengths),
         cmocka_unit_test(test_import_malformed_files),
