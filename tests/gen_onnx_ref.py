@@ -22,7 +22,8 @@ names). Three kinds of cases:
     ONNX operator definitions written here;
   - models that recur must refuse (bad_*.onnx, no .ref): each carries the
     attribute or defect named in its file name; test_onnx.c checks the message.
-Every model is checked with onnx.checker first.
+Every model is checked with onnx.checker first. With --check DIR... it runs
+onnx.checker on recur's exported models instead (see tests/ort/check.js).
 """
 import argparse
 import os
@@ -382,7 +383,21 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(here, "data", "onnx"), help="output folder")
+    ap.add_argument("--check", nargs="+", metavar="DIR",
+                    help="instead: run onnx.checker (with shape inference) on every .onnx file of DIR (recur's "
+                         "exports, as test_onnx leaves them with RECUR_ONNX_OUT=DIR) and exit 1 if one fails")
     args = ap.parse_args()
+    if args.check:
+        bad = 0
+        for d in args.check:
+            for f in sorted(n for n in os.listdir(d) if n.endswith(".onnx")):
+                try:
+                    onnx.checker.check_model(onnx.load(os.path.join(d, f)), full_check=True)
+                    print("ok  ", f)
+                except Exception as e:  # the checker's own exception types vary by version
+                    print("FAIL", f, e)
+                    bad += 1
+        raise SystemExit(1 if bad else 0)
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
     torch_cases(args.out)
