@@ -8,8 +8,6 @@
 
 #include "data_util.h"
 
-#define N_CODE_POINTS 0x110000
-
 struct recur_corpus {
     int64_t n;     /* symbols of the text */
     int64_t *ids;  /* the text, n ids */
@@ -50,52 +48,42 @@ int64_t recur_corpus_find(const recur_corpus *c, uint32_t cp)
     return -1;
 }
 
-/* Words of a bitmap of every code point. */
-#define SEEN_WORDS (N_CODE_POINTS / 64)
-
-/* Texts of fewer code points than this find their vocabulary by sorting; longer ones by the bitmap. */
-#define SORT_BELOW 1024
-
-static int cmp_cp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
+/* Unicode's 17 planes of 65536 code points each, and the 64-bit words of a plane's bitmap. */
+#define N_PLANES 17
+#define PLANE_WORDS (65536 / 64)
 
 /*
  * The distinct code points of cps[0..n) in increasing order, in a new
- * array *sym; returns their count, or -1 when out of memory. A short text
- * sorts a copy and drops repeats; a long one marks a bitmap of all code
- * points and reads it in order (a word at a time, skipping empty words),
- * which comes out sorted without a sort.
+ * array *sym; returns their count, or -1 when out of memory. Each code
+ * point is marked in a bitmap of its plane (made when the plane is first
+ * met: most texts need only the first, 8 KB), and the bitmaps are read in
+ * order, a word at a time, skipping empty words: the vocabulary comes out
+ * sorted without a sort.
  */
 static int64_t distinct_sorted(const uint32_t *cps, int64_t n, uint32_t **sym)
 {
-    int64_t v = 0;
-    if (n < SORT_BELOW) {
-        uint32_t *s = malloc(sizeof(uint32_t) * (size_t)(n + 1));
-        if (!s) return -1;
-        memcpy(s, cps, sizeof(uint32_t) * (size_t)n);
-        qsort(s, (size_t)n, sizeof(uint32_t), cmp_cp);
-        for (int64_t i = 0; i < n; i++)
-            if (v == 0 || s[i] != s[v - 1]) s[v++] = s[i];
-        *sym = s;
-        return v;
+    uint64_t *plane[N_PLANES] = {0};
+    int64_t v = -1;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t **p = &plane[cps[i] >> 16];
+        if (!*p && !(*p = calloc(PLANE_WORDS, sizeof(uint64_t)))) goto done;
+        (*p)[(cps[i] & 0xFFFF) >> 6] |= (uint64_t)1 << (cps[i] & 63);
     }
-    uint64_t *seen = calloc(SEEN_WORDS, sizeof(uint64_t));
-    if (!seen) return -1;
-    for (int64_t i = 0; i < n; i++) seen[cps[i] >> 6] |= (uint64_t)1 << (cps[i] & 63);
-    for (uint32_t w = 0; w < SEEN_WORDS; w++)
-        for (uint64_t bits = seen[w]; bits; bits &= bits - 1) v++;
-    if (!(*sym = malloc(sizeof(uint32_t) * (size_t)v))) {
-        free(seen);
-        return -1;
+    v = 0;
+    for (int q = 0; q < N_PLANES; q++)
+        for (int w = 0; plane[q] && w < PLANE_WORDS; w++)
+            for (uint64_t bits = plane[q][w]; bits; bits &= bits - 1) v++;
+    if (!(*sym = malloc(sizeof(uint32_t) * (size_t)(v + 1)))) {
+        v = -1;
+        goto done;
     }
     int64_t k = 0;
-    for (uint32_t w = 0; w < SEEN_WORDS; w++)
-        for (uint32_t b = 0; b < 64 && (seen[w] >> b) != 0; b++)
-            if ((seen[w] >> b) & 1) (*sym)[k++] = w * 64 + b;
-    free(seen);
+    for (int q = 0; q < N_PLANES; q++)
+        for (int w = 0; plane[q] && w < PLANE_WORDS; w++)
+            for (int b = 0; b < 64 && (plane[q][w] >> b) != 0; b++)
+                if ((plane[q][w] >> b) & 1) (*sym)[k++] = (uint32_t)q << 16 | (uint32_t)(w * 64 + b);
+done:
+    for (int q = 0; q < N_PLANES; q++) free(plane[q]);
     return v;
 }
 

@@ -459,11 +459,11 @@ static void test_corpus_utf8_vocab(void **state)
 }
 
 /*
- * The vocabulary of short texts (found by sorting) and long ones (by a
- * bitmap of all code points) against a plain count of the code points
- * present: random code points from every UTF-8 length, 100 and 5000 of them.
+ * The vocabulary (read from a bitmap per Unicode plane) against a plain
+ * count of the code points present: random code points of every UTF-8
+ * length and every plane, 100 and 5000 of them.
  */
-static void test_corpus_vocab_both_ways(void **state)
+static void test_corpus_vocab_every_plane(void **state)
 {
     (void)state;
     char *present = calloc(0x110000, 1);
@@ -975,7 +975,7 @@ int main(void)
         cmocka_unit_test(test_series_split),
         cmocka_unit_test(test_shuffle_seeded_permutation),
         cmocka_unit_test(test_corpus_utf8_vocab),
-        cmocka_unit_test(test_corpus_vocab_both_ways),
+        cmocka_unit_test(test_corpus_vocab_every_plane),
         cmocka_unit_test(test_corpus_windows_batches),
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_pairs_vocab_and_encoding),
