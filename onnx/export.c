@@ -155,6 +155,20 @@ recur_status recur_onnx_set_ints(recur_onnx_out *o, onnx_node *n, const char *na
     return RECUR_OK;
 }
 
+recur_status recur_onnx_set_strings(recur_onnx_out *o, onnx_node *n, const char *name, int count, const char *const *v)
+{
+    onnx_attr *a = new_attr(o, n, name, RECUR_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
+    ProtobufCBinaryData *list = a ? recur_onnx_alloc(o, sizeof *list * (size_t)(count ? count : 1)) : NULL;
+    if (!list) return RECUR_ERR_NOMEM;
+    for (int i = 0; i < count; i++) {
+        if (!(list[i].data = (uint8_t *)recur_onnx_strdup(o, v[i]))) return RECUR_ERR_NOMEM;
+        list[i].len = strlen(v[i]);
+    }
+    a->strings = list;
+    a->n_strings = (size_t)count;
+    return RECUR_OK;
+}
+
 recur_status recur_onnx_set_graph(recur_onnx_out *o, onnx_node *n, const char *name, onnx_graph *body)
 {
     onnx_attr *a = new_attr(o, n, name, RECUR_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
@@ -207,6 +221,21 @@ const char *recur_onnx_init_ints(recur_onnx_out *o, const char *name, int ndim, 
     t->int64_data = data;
     t->n_int64_data = n;
     return push(o, (void ***)&o->gp->initializer, &o->gp->n_initializer, t) == 0 ? t->name : NULL;
+}
+
+recur_status recur_onnx_set_tensor(recur_onnx_out *o, onnx_node *n, const char *name, int ndim, const int64_t *d,
+                                   const float *v)
+{
+    onnx_attr *a = new_attr(o, n, name, RECUR_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+    onnx_tensor_proto *t = a ? new_tensor(o, name, ndim, d, ONNX_FLOAT) : NULL;
+    size_t count = (size_t)numel_of(ndim, d);
+    float *data = t ? recur_onnx_alloc(o, sizeof *data * count) : NULL;
+    if (!data) return RECUR_ERR_NOMEM;
+    memcpy(data, v, sizeof *data * count);
+    t->float_data = data;
+    t->n_float_data = count;
+    a->t = t;
+    return RECUR_OK;
 }
 
 RecurOnnx__ValueInfoProto *recur_onnx_value_info(recur_onnx_out *o, const char *name, recur_shape s, int elem)

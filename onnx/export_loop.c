@@ -159,24 +159,15 @@ static void onnx_blocks(const float *src, const int *from, int G, int64_t H, int
     for (int j = 0; j < G; j++) memcpy(dst + j * H * w, src + from[j] * H * w, sizeof *dst * (size_t)(H * w));
 }
 
-static const char *unsqueezed(recur_onnx_out *o, const char *x, int64_t axis)
+/* Unsqueeze or Squeeze (op_type) of x along one axis: the name of the result, or NULL. */
+static char *one_axis(recur_onnx_out *o, const char *op_type, const char *x, int64_t axis)
 {
     if (!x) return NULL;
     int64_t one = 1;
     const char *ax = recur_onnx_init_ints(o, "axes", 1, &one, &axis);
-    char *out = recur_onnx_fresh(o, "unsqueezed");
+    char *out = recur_onnx_fresh(o, op_type);
     const char *in[2] = {x, ax};
-    if (!ax || !out || !recur_onnx_emit(o, "Unsqueeze", "Unsqueeze", 2, in, 1, (const char *const *)&out)) return NULL;
-    return out;
-}
-
-static char *squeezed(recur_onnx_out *o, const char *x, int64_t axis)
-{
-    int64_t one = 1;
-    const char *ax = recur_onnx_init_ints(o, "axes", 1, &one, &axis);
-    char *out = recur_onnx_fresh(o, "squeezed");
-    const char *in[2] = {x, ax};
-    if (!ax || !out || !recur_onnx_emit(o, "Squeeze", "Squeeze", 2, in, 1, (const char *const *)&out)) return NULL;
+    if (!ax || !out || !recur_onnx_emit(o, op_type, op_type, 2, in, 1, (const char *const *)&out)) return NULL;
     return out;
 }
 
@@ -221,8 +212,8 @@ static recur_status export_cell(recur_onnx_out *o, int li, const cell_match *m, 
         if (!peep) goto done;
     }
     const char *in[8] = {recur_onnx_name_of(o, L->seq[0]), recur_onnx_init_float(o, "W", 3, dw, W), recur_onnx_init_float(o, "R", 3, dr, R),
-                         recur_onnx_init_float(o, "B", 2, db, Bv), "", unsqueezed(o, recur_onnx_name_of(o, L->init[0]), 0),
-                         G == 4 ? unsqueezed(o, recur_onnx_name_of(o, L->init[1]), 0) : NULL, peep};
+                         recur_onnx_init_float(o, "B", 2, db, Bv), "", one_axis(o, "Unsqueeze", recur_onnx_name_of(o, L->init[0]), 0),
+                         G == 4 ? one_axis(o, "Unsqueeze", recur_onnx_name_of(o, L->init[1]), 0) : NULL, peep};
     char *out[3] = {recur_onnx_fresh(o, "Y"), recur_onnx_fresh(o, "Y_h"), G == 4 ? recur_onnx_fresh(o, "Y_c") : NULL};
     int n_in = peep ? 8 : G == 4 ? 7 : 6, n_out = G == 4 ? 3 : 2;
     for (int k = 0; k < n_in; k++)
@@ -235,30 +226,15 @@ static recur_status export_cell(recur_onnx_out *o, int li, const cell_match *m, 
         goto done;
     if (G == 3 && recur_onnx_set_int(o, e, "linear_before_reset", m->kind == RECUR_GRU) != RECUR_OK) goto done;
     if (m->opts.clip > 0 && recur_onnx_set_float(o, e, "clip", m->opts.clip) != RECUR_OK) goto done;
-    if (m->kind == RECUR_RNN_RELU) {
-        onnx_attr *a = recur_onnx_alloc(o, sizeof *a);
-        ProtobufCBinaryData *s = a ? recur_onnx_alloc(o, sizeof *s) : NULL;
-        onnx_attr **list = s ? recur_onnx_alloc(o, sizeof *list * (e->n_attribute + 1)) : NULL;
-        if (!list) goto done;
-        recur_onnx__attribute_proto__init(a);
-        a->name = "activations";
-        a->has_type = 1;
-        a->type = RECUR_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
-        s->data = (uint8_t *)"Relu";
-        s->len = 4;
-        a->strings = s;
-        a->n_strings = 1;
-        memcpy(list, e->attribute, sizeof *list * e->n_attribute);
-        list[e->n_attribute++] = a;
-        e->attribute = list;
-    }
+    static const char *const relu[1] = {"Relu"};
+    if (m->kind == RECUR_RNN_RELU && recur_onnx_set_strings(o, e, "activations", 1, relu) != RECUR_OK) goto done;
     /* the loop's outputs: Y [T, 1, B, H] -> [T, B, H]; Y_h, Y_c [1, B, H] -> [B, H] */
     for (int32_t id = L->node; id < g->n; id++) {
         const recur_node *n = &g->nodes[id];
         if (n->op != RECUR_OP_LOOP_OUTPUT || n->attr.i[0] != li || !o->needed[id]) continue;
         int final = (int)n->attr.i[1];
         int k = !final ? 0 : n->attr.i[2] == L->state[0] ? 1 : 2;
-        if (!(o->names[id] = squeezed(o, out[k], k ? 0 : 1))) goto done;
+        if (!(o->names[id] = one_axis(o, "Squeeze", out[k], k ? 0 : 1))) goto done;
     }
     *done = 1;
     st = RECUR_OK;

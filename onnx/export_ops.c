@@ -54,27 +54,11 @@ static const char *ints(recur_onnx_out *o, const char *base, int count, const in
 }
 
 /* A Constant node holding a recur constant's values (imported back as a constant, not a parameter). */
-static onnx_node *emit_constant(recur_onnx_out *o, int32_t id)
+static recur_status emit_constant(recur_onnx_out *o, int32_t id)
 {
     const recur_node *n = &o->g->nodes[id];
-    onnx_graph *keep = o->gp, tmp;
-    recur_onnx__graph_proto__init(&tmp);
-    o->gp = &tmp; /* build the tensor as an initializer of a scratch graph, then move it into the attribute */
-    const char *name = recur_onnx_init_float(o, "value", n->shape.ndim, n->shape.d, n->data);
-    o->gp = keep;
-    onnx_node *c = name ? emit_as(o, id, "Constant", 0, NULL) : NULL;
-    onnx_attr *a = c ? recur_onnx_alloc(o, sizeof *a) : NULL;
-    onnx_attr **list = a ? recur_onnx_alloc(o, sizeof *list) : NULL;
-    if (!list) return NULL;
-    recur_onnx__attribute_proto__init(a);
-    a->name = "value";
-    a->has_type = 1;
-    a->type = RECUR_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
-    a->t = tmp.initializer[0];
-    list[0] = a;
-    c->attribute = list;
-    c->n_attribute = 1;
-    return c;
+    onnx_node *c = emit_as(o, id, "Constant", 0, NULL);
+    return c ? recur_onnx_set_tensor(o, c, "value", n->shape.ndim, n->shape.d, n->data) : RECUR_ERR_NOMEM;
 }
 
 /* Emits a graph input or an initializer for a leaf. */
@@ -94,32 +78,13 @@ static recur_status export_leaf(recur_onnx_out *o, int32_t id)
         o->names[id] = (char *)name;
         return RECUR_OK;
     }
-    if (n->op == RECUR_OP_CONST) return emit_constant(o, id) ? RECUR_OK : RECUR_ERR_NOMEM;
+    if (n->op == RECUR_OP_CONST) return emit_constant(o, id);
     /* fill: ConstantOfShape(shape) with the value */
-    int64_t d[RECUR_MAX_DIMS];
+    int64_t d[RECUR_MAX_DIMS], one = 1;
     memcpy(d, n->shape.d, sizeof d);
     const char *shape = ints(o, "shape", n->shape.ndim, d);
-    if (!shape) return RECUR_ERR_NOMEM;
-    onnx_node *c = emit_as(o, id, "ConstantOfShape", 1, &shape);
-    if (!c) return RECUR_ERR_NOMEM;
-    onnx_graph *keep = o->gp, tmp;
-    recur_onnx__graph_proto__init(&tmp);
-    o->gp = &tmp;
-    int64_t one = 1;
-    const char *v = recur_onnx_init_float(o, "value", 1, &one, &n->attr.f[0]);
-    o->gp = keep;
-    onnx_attr *a = v ? recur_onnx_alloc(o, sizeof *a) : NULL;
-    onnx_attr **list = a ? recur_onnx_alloc(o, sizeof *list) : NULL;
-    if (!list) return RECUR_ERR_NOMEM;
-    recur_onnx__attribute_proto__init(a);
-    a->name = "value";
-    a->has_type = 1;
-    a->type = RECUR_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
-    a->t = tmp.initializer[0];
-    list[0] = a;
-    c->attribute = list;
-    c->n_attribute = 1;
-    return RECUR_OK;
+    onnx_node *c = shape ? emit_as(o, id, "ConstantOfShape", 1, &shape) : NULL;
+    return c ? recur_onnx_set_tensor(o, c, "value", 1, &one, &n->attr.f[0]) : RECUR_ERR_NOMEM;
 }
 
 /* op(a) op(b): Gemm for two matrices, else MatMul with the transposes made explicit. */

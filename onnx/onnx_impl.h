@@ -256,7 +256,11 @@ recur_status recur_onnx_set_int(recur_onnx_out *o, onnx_node *n, const char *nam
 recur_status recur_onnx_set_float(recur_onnx_out *o, onnx_node *n, const char *name, float v);
 recur_status recur_onnx_set_str(recur_onnx_out *o, onnx_node *n, const char *name, const char *v);
 recur_status recur_onnx_set_ints(recur_onnx_out *o, onnx_node *n, const char *name, int count, const int64_t *v);
+recur_status recur_onnx_set_strings(recur_onnx_out *o, onnx_node *n, const char *name, int count, const char *const *v);
 recur_status recur_onnx_set_graph(recur_onnx_out *o, onnx_node *n, const char *name, onnx_graph *body);
+/* A float tensor attribute (Constant's and ConstantOfShape's value). */
+recur_status recur_onnx_set_tensor(recur_onnx_out *o, onnx_node *n, const char *name, int ndim, const int64_t *d,
+                                   const float *v);
 /* Adds an initializer (float data or int64 data) to the graph being filled; returns its name or NULL. */
 const char *recur_onnx_init_float(recur_onnx_out *o, const char *name, int ndim, const int64_t *d, const float *v);
 const char *recur_onnx_init_ints(recur_onnx_out *o, const char *name, int ndim, const int64_t *d, const int64_t *v);
