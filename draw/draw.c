@@ -206,12 +206,14 @@ static recur_status both(recur_graph *g, int n_out, const recur_value *out, cons
         int right = 0;
         for (int i = 0; i < s->n_items; i++)
             if (s->items[i].col > right) right = s->items[i].col;
-        int eq = recur_draw_item_add(s, DRAW_NOTE, DRAW_NOTE_EQUALS, -1, "=");
-        if (eq >= 0) s->items[eq].col = right + 1;
+        int eq = recur_draw_item_add(s, DRAW_LABEL, -1, -1, "="); /* in a column of its own, at the middle row */
+        if (eq >= 0) {
+            s->items[eq].col = right + 1;
+            s->items[eq].layer = 10 * (c->n_rows / 2 + 1);
+        }
         recur_draw_scene_append(s, &s2, "u", right + 2);
         if (s->st != RECUR_OK) st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
     }
-    (void)c;
     recur_draw_ctx_free(&c2);
     recur_draw_scene_free(&s2);
     return st;

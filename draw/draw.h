@@ -227,7 +227,7 @@ typedef struct draw_edge {
     int from, to;
     draw_edge_kind kind;
     int tag;          /* a state's index (tells parallel state edges apart), else 0 */
-    char label[24];
+    char label[48];
     int loose;        /* 1: does not constrain the ranks */
     int highlight;    /* on the highlighted path */
     char tailport[4], headport[4]; /* compass points, set by the pinned layout */
@@ -391,6 +391,9 @@ void recur_draw_nudge(const draw_ctx *c, draw_scene *s);
  */
 void recur_draw_op_layers(draw_scene *s);
 
+/* opts->state_labels: each state edge between two cells labelled with the states it carries and their step. */
+void recur_draw_state_labels(const draw_ctx *c, draw_scene *s);
+
 /* Pinned layouts: each labelled edge's label becomes a DRAW_LABEL item beside it (nothing is drawn over it). */
 void recur_draw_edge_labels(draw_scene *s);
 
@@ -422,6 +425,9 @@ void recur_draw_internals_label(const draw_ctx *c, int32_t id, char *buf, size_t
 
 /* Internals level: 1 if node id is drawn as a small circle with its symbol (a product, a sum, 1 - z). */
 int recur_draw_is_glyph(const draw_ctx *c, int32_t id);
+
+/* draw_equations.c: each loop's equations, written from its graph, as a note beside the figure (opts->equations). */
+void recur_draw_equations(draw_ctx *c, draw_scene *s);
 
 /* draw_extras.c: the highlighted path (opts->highlight) and the legend. */
 recur_status recur_draw_extras(draw_ctx *c, draw_scene *s);

@@ -13,6 +13,7 @@
  * placeholder a state edge, through a final state an exported state, a
  * captured outer value a dotted edge, and so on (edge_kind).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,20 +58,55 @@ static int edge_kind(const draw_scene *s, int from, int to, int flags)
     return DRAW_E_DATA;
 }
 
+/* Appends n as subscript digits (U+2080...; U+208B for the minus sign). */
+static void subscript(long long n, char *buf, size_t len)
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%lld", n);
+    for (const char *d = digits; *d; d++) {
+        size_t used = strlen(buf);
+        if (*d == '-') snprintf(buf + used, len - used, "\xe2\x82\x8b");
+        else snprintf(buf + used, len - used, "\xe2\x82%c", (char)(0x80 + (*d - '0')));
+    }
+}
+
 /*
- * The label of the edge from loop li's initial states at cell level, where
- * one edge carries all the states: their names ("h, c") when there are several.
+ * The label of an edge carrying loop li's states at cell level, where one
+ * edge carries them all: their names ("h, c") when there are several, or
+ * with opts->state_labels each with its step ("h₁, c₁"; `step` the
+ * step whose states they are, -1 the initial states; LLONG_MIN: no step).
  */
-static const char *state_label(const draw_ctx *c, const draw_scene *s, int li, char *buf, size_t len)
+static const char *state_label_at(const draw_ctx *c, const draw_scene *s, int li, long long step, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (s->op_level || li < 0 || c->g->loops[li].n_state < 2) return buf;
-    for (int k = 0; k < c->g->loops[li].n_state; k++) {
-        const char *name = recur_draw_user_name(c->g, c->g->loops[li].state[k]);
+    if (s->op_level || li < 0) return buf;
+    const recur_loop_rec *L = &c->g->loops[li];
+    if (L->n_state < 2 && !c->o.state_labels) return buf;
+    for (int k = 0; k < L->n_state; k++) {
+        const char *name = recur_draw_user_name(c->g, L->state[k]);
         size_t used = strlen(buf);
         snprintf(buf + used, len - used, "%s%s", k ? ", " : "", name ? name : "state");
+        if (c->o.state_labels && step != LLONG_MIN) subscript(step + (c->o.one_based ? 1 : 0), buf, len);
     }
     return buf;
+}
+
+static const char *state_label(const draw_ctx *c, const draw_scene *s, int li, char *buf, size_t len)
+{
+    return state_label_at(c, s, li, c->unrolled ? -1 : LLONG_MIN, buf, len);
+}
+
+void recur_draw_state_labels(const draw_ctx *c, draw_scene *s)
+{
+    if (!c->o.state_labels || s->op_level || !c->unrolled) return;
+    for (int e = 0; e < s->n_edges; e++) {
+        draw_edge *d = &s->edges[e];
+        const draw_item *a = &s->items[d->from], *b = &s->items[d->to];
+        if (d->kind != DRAW_E_STATE || (a->kind != DRAW_CELL && a->kind != DRAW_ELLIPSIS) || b->kind != DRAW_CELL ||
+            a->loop != b->loop || a->kind != DRAW_CELL)
+            continue;
+        state_label_at(c, s, a->loop, a->b, d->label, sizeof d->label); /* the states after step a->b */
+    }
 }
 
 /* The tag of a state edge: the state's index at op level; 0 at cell level, where states share one edge. */

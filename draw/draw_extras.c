@@ -69,7 +69,8 @@ static void legend(draw_scene *s)
         dashed |= strcmp(legend_of[k].style, "dashed") == 0;
         dotted |= strcmp(legend_of[k].style, "dotted") == 0;
     }
-    styles = solid + dashed + dotted;
+    /* Colours count as styles of their own: gradients red, residual connections green, the highlight. */
+    styles = solid + dashed + dotted + used[DRAW_E_GRAD] + used[DRAW_E_SKIP] + highlight;
     if (s->o->legend < 0 || (s->o->legend == 0 && styles < 2)) return;
     char html[4096] = "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"2\" CELLPADDING=\"1\"><TR>";
     for (int k = 0; k < DRAW_E_KIND_COUNT; k++)
@@ -158,6 +159,7 @@ static void highlight(draw_ctx *c, draw_scene *s)
 recur_status recur_draw_extras(draw_ctx *c, draw_scene *s)
 {
     if (c->o.highlight == RECUR_HIGHLIGHT_TIME_PATH) highlight(c, s);
+    recur_draw_equations(c, s);
     legend(s);
     return s->st == RECUR_OK ? RECUR_OK : recur_set_error(c->g, RECUR_ERR_NOMEM, "draw: out of memory");
 }

@@ -211,14 +211,30 @@ recur_status recur_draw_place(draw_scene *s)
             it->x = c + 1 < nc ? (right[c] + cx[c + 1] - left[c + 1]) / 2 : right[c] + gap[c] / 2;
             it->y += it->h / 2 + 5; /* just above the edge through the gap */
         } else if (it->side != 0) {
-            /* Side slots start at the main slot's edge and go outwards, slot after slot. */
+            /* Side slots start at the edge of the main box of their row (or else of the column) and go
+             * outwards, slot after slot: a rolled cell's delay hugs its own cell. */
             int dir = it->side > 0 ? 1 : -1;
-            double r = dir > 0 ? main_right[c] : main_left[c];
+            double r = -1;
+            for (int j = 0; j < n; j++) {
+                const draw_item *o = &s->items[j];
+                if (on_grid(o) && !o->gap && o->side == 0 && o->col == it->col && rank_of[j] == rank_of[i]) {
+                    double extent = dir > 0 ? o->w / 2 + o->nudge : o->w / 2 - o->nudge;
+                    if (extent > r) r = extent;
+                }
+            }
+            if (r < 0) r = dir > 0 ? main_right[c] : main_left[c];
             for (int k = 1; k <= dir * it->side; k++) {
                 size_t slot = (size_t)c * (size_t)slots + (size_t)(max_side + dir * k);
-                if (side_w[slot] <= 0) continue;
-                if (k < dir * it->side) r += side_g[slot] + side_w[slot];
-                else it->x = cx[c] + dir * (r + side_g[slot] + it->w / 2);
+                double w = 0;
+                for (int j = 0; j < n && k < dir * it->side; j++) { /* this row's item in slot k */
+                    const draw_item *o = &s->items[j];
+                    if (on_grid(o) && o->col == it->col && o->side == dir * k && rank_of[j] == rank_of[i] && o->w > w) w = o->w;
+                }
+                if (k < dir * it->side) {
+                    if (w > 0) r += side_g[slot] + w;
+                } else {
+                    it->x = cx[c] + dir * (r + side_g[slot] + it->w / 2);
+                }
             }
         } else {
             it->x = cx[c] + it->nudge;

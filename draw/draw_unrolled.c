@@ -278,6 +278,7 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
     recur_status st = s->st == RECUR_OK ? recur_draw_connect(c, s, item, &vis) : RECUR_ERR_NOMEM;
     if (st == RECUR_OK) recur_draw_outputs(c, s, item, &vis);
     if (st == RECUR_OK) recur_draw_attention(c, s);
+    if (st == RECUR_OK) recur_draw_state_labels(c, s);
 
     /* Layers of what recur_draw_connect and recur_draw_outputs made, then of the outputs and gradients. */
     int top = 0;
