@@ -11,8 +11,10 @@
 #include "charnet.h"
 
 typedef struct draw_args {
-    const char *out, *view, *level, *text, *cell, *title;
+    const char *out, *view, *level, *text, *cell, *title, *font, *highlight;
     int64_t hidden, layers, embed, max_steps;
+    double dpi, width, height, font_size;
+    int state_labels, one_based, equations, no_legend, legend;
 } draw_args;
 
 /*
@@ -50,7 +52,12 @@ static int draw_model(const draw_args *a, recur_draw_view view, recur_draw_level
     }
     for (int64_t t = 0; t < T; t++) in[t] = symbol_label(vocab, ids[t], labels[t], sizeof labels[t]);
     for (int64_t t = 0; t < T; t++) out[t] = t + 1 < T ? in[t + 1] : "?";
-    recur_status st = cli_net_build(g, m, "", T, 1, 0, &net);
+    /* The picture depends on the model's structure alone: it is drawn from a stand-in with one unit per
+     * layer, so that drawing never allocates the weights of a large model (the labels give its real size). */
+    cli_model shape = *m;
+    shape.hidden = 1;
+    shape.embed = m->embed > 0 ? 1 : 0;
+    recur_status st = cli_net_build(g, &shape, "", T, 1, 0, &net);
     recur_value probs = RECUR_NONE, loss = RECUR_NONE;
     int n_grads = 0;
     if (st == RECUR_OK && view == RECUR_VIEW_BACKWARD) { /* the outputs: the gradient of every weight */
@@ -67,7 +74,7 @@ static int draw_model(const draw_args *a, recur_draw_view view, recur_draw_level
     } else if (st == RECUR_OK) {
         probs = recur_name(g, recur_softmax(g, net.logits), "p(next)");
         if (!recur_ok(probs)) st = recur_errcode(g);
-        else if (view == RECUR_VIEW_UNROLLED) st = recur_unroll(g);
+        else if (view == RECUR_VIEW_UNROLLED || view == RECUR_VIEW_BOTH) st = recur_unroll(g);
     }
     if (st != RECUR_OK) {
         cli_error("draw", "building the model: %s", st == RECUR_ERR_NOMEM ? "out of memory" : recur_errmsg(g));
@@ -85,10 +92,16 @@ static int draw_model(const draw_args *a, recur_draw_view view, recur_draw_level
         .output_labels = out, .n_output_labels = (int)T,
         .layer_labels = layers, .n_layer_labels = (int)m->layers,
         .max_steps = (int)a->max_steps, .hide_params = 1, .loss = loss,
+        .font = a->font, .font_size = a->font_size, .dpi = a->dpi, .width = a->width, .height = a->height,
+        .state_labels = a->state_labels, .one_based = a->one_based, .equations = a->equations,
+        .highlight = a->highlight ? RECUR_HIGHLIGHT_TIME_PATH : RECUR_HIGHLIGHT_NONE,
+        .legend = a->no_legend ? -1 : a->legend,
     };
     st = view == RECUR_VIEW_BACKWARD ? recur_draw(g, n_grads, grads, &o, a->out) : recur_draw(g, 1, &probs, &o, a->out);
     if (st != RECUR_OK) { /* the library's message starts with "draw:" */
         cli_error(NULL, "%s", recur_errmsg(g));
+        if (st == RECUR_ERR_ARG && strstr(recur_errmsg(g), "RECUR_DRAW_MAX_ITEMS") && a->max_steps == 0)
+            cli_error(NULL, "draw: try --max-steps 8 (the first and last 4 steps), --level cell, or -o FILE.dot");
         rc = st == RECUR_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL; /* an unknown extension of -o */
         goto done;
     }
@@ -143,12 +156,26 @@ int cli_draw(int argc, char **argv)
     cli_opt opts[] = {
         {"output", 'o', CLI_STR, &a.out, 0, 0, "PATH", "the file to write; its extension picks the format: "
                                                        ".svg, .png, .pdf, .dot (required)", 0},
-        {"view", 0, CLI_STR, &a.view, 0, 0, "NAME", "rolled, unrolled or backward (default rolled)", 0},
-        {"level", 0, CLI_STR, &a.level, 0, 0, "NAME", "cell (one box per cell) or op (every op) (default cell)", 0},
+        {"view", 0, CLI_STR, &a.view, 0, 0, "NAME",
+         "rolled, unrolled, both (side by side) or backward (default rolled)", 0},
+        {"level", 0, CLI_STR, &a.level, 0, 0, "NAME",
+         "cell (one box per cell), internals (gates, x and + circles) or op (every op) (default cell)", 0},
         {"text", 0, CLI_STR, &a.text, 0, 0, "TEXT", "the symbols of the unrolled columns (default \"hello\")", 0},
         {"max-steps", 0, CLI_INT, &a.max_steps, 0, 1000, "N",
          "show the first and last steps around \"...\" past N columns (default 0: all)", 0},
         {"title", 0, CLI_STR, &a.title, 0, 0, "TEXT", "a heading above the figure", 0},
+        {"state-labels", 0, CLI_FLAG, &a.state_labels, 0, 0, "", "label the state edges h0, h1, ... (and c)", 0},
+        {"one-based", 0, CLI_FLAG, &a.one_based, 0, 0, "", "number the steps from 1 (x[1], h1; initial state h0)", 0},
+        {"equations", 0, CLI_FLAG, &a.equations, 0, 0, "", "write the cell's equations beside the figure", 0},
+        {"highlight", 0, CLI_STR, &a.highlight, 0, 0, "PATH",
+         "time: highlight the path through time (backward: the gradient from the last step to the first)", 0},
+        {"legend", 0, CLI_FLAG, &a.legend, 0, 0, "", "always draw the legend of edge styles (default: when needed)", 0},
+        {"no-legend", 0, CLI_FLAG, &a.no_legend, 0, 0, "", "never draw the legend", 0},
+        {"font", 0, CLI_STR, &a.font, 0, 0, "NAME", "font family (default \"DejaVu Sans\", fonts-dejavu-core)", 0},
+        {"font-size", 0, CLI_FLOAT, &a.font_size, 4, 72, "PT", "size of the cells' labels in points (default 14)", 0},
+        {"dpi", 0, CLI_FLOAT, &a.dpi, 30, 1200, "N", "PNG resolution in pixels per inch (default 144)", 0},
+        {"width", 0, CLI_FLOAT, &a.width, 0.5, 200, "IN", "scale the figure down to at most this width in inches", 0},
+        {"height", 0, CLI_FLOAT, &a.height, 0.5, 200, "IN", "scale the figure down to at most this height in inches", 0},
         {"cell", 0, CLI_STR, &a.cell, 0, 0, "NAME", "without a checkpoint: lstm, gru or rnn (default lstm)", 0},
         {"hidden", 0, CLI_INT, &a.hidden, 1, 4096, "N", "without a checkpoint: units per layer (default 128)", 0},
         {"layers", 0, CLI_INT, &a.layers, 1, 8, "N", "without a checkpoint: stacked layers (default 1)", 0},
@@ -179,10 +206,15 @@ int cli_draw(int argc, char **argv)
     if (strcmp(a.view, "rolled") == 0) view = RECUR_VIEW_ROLLED;
     else if (strcmp(a.view, "unrolled") == 0) view = RECUR_VIEW_UNROLLED;
     else if (strcmp(a.view, "backward") == 0) view = RECUR_VIEW_BACKWARD;
-    else return cli_usage_error("draw", "--view: '%s' is not rolled, unrolled or backward", a.view);
+    else if (strcmp(a.view, "both") == 0) view = RECUR_VIEW_BOTH;
+    else return cli_usage_error("draw", "--view: '%s' is not rolled, unrolled, both or backward", a.view);
     if (strcmp(a.level, "cell") == 0) level = RECUR_LEVEL_CELL;
     else if (strcmp(a.level, "op") == 0) level = RECUR_LEVEL_OP;
-    else return cli_usage_error("draw", "--level: '%s' is not cell or op", a.level);
+    else if (strcmp(a.level, "internals") == 0) level = RECUR_LEVEL_INTERNALS;
+    else return cli_usage_error("draw", "--level: '%s' is not cell, internals or op", a.level);
+    if (a.highlight && strcmp(a.highlight, "time") != 0)
+        return cli_usage_error("draw", "--highlight: '%s' is not time", a.highlight);
+    if (a.legend && a.no_legend) return cli_usage_error("draw", "--legend and --no-legend contradict each other");
     if (cli_cell_parse(a.cell, &cell) != 0)
         return cli_usage_error("draw", "--cell: '%s' is not lstm, gru or rnn", a.cell);
     if (a.max_steps == 1) return cli_usage_error("draw", "--max-steps must be 0 or at least 2");
