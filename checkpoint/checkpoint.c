@@ -146,16 +146,13 @@ const char *recur_ckpt_check_text(const char *s, size_t len, int is_name, size_t
     return NULL;
 }
 
+/* Rank 0..4, dimensions >= 1, at most 2^40 elements (recur_shape_numel saturates: no product overflows). */
 static int shape_ok(recur_shape s)
 {
     if (s.ndim < 0 || s.ndim > RECUR_MAX_DIMS) return 0;
-    int64_t n = 1;
-    for (int i = 0; i < s.ndim; i++) {
-        if (s.d[i] < 1 || s.d[i] > RECUR_CKPT_MAX_NUMEL) return 0;
-        n *= s.d[i];
-        if (n > RECUR_CKPT_MAX_NUMEL) return 0;
-    }
-    return 1;
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] < 1) return 0;
+    return recur_shape_numel(s) <= RECUR_CKPT_MAX_NUMEL;
 }
 
 /* Checks a tensor name or metadata key given to `who`. */
