@@ -7,7 +7,7 @@
  * implementation of the ONNX op definitions, for the hand-written Scan and
  * GRU models, and ONNX's clip, peepholes and sequence_lens) to 1e-4;
  * parameters carry PyTorch's names; an imported model
- * differentiates (gradient check) and runs step by step. Models recur cannot
+ * differentiates (gradient check), trains on and runs step by step. Models recur cannot
  * express fail with a message naming the node, its op type and the
  * attribute, leaving the graph unchanged; every truncation and many
  * corruptions of a valid file fail cleanly or import a smaller model,
@@ -261,6 +261,50 @@ static void test_import_differentiates(void **state)
     TU_ST(g, recur_unroll(g));
     recur_value wrt[2] = {Wz, Uh};
     tu_gradcheck(g, m.outputs[1].value, 2, wrt, 2, feeds, 1e-2);
+    recur_onnx_model_clear(&m);
+    recur_graph_free(g);
+    torch_ref_free(r);
+}
+
+/* An imported PyTorch model trains on in recur: Adam on its parameters lowers its cross-entropy on fixed targets. */
+static void test_import_trains(void **state)
+{
+    (void)state;
+    torch_ref *r = load_ref("lm_lstm");
+    recur_graph *g = recur_graph_new(1);
+    recur_onnx_model m;
+    import_case(g, "lm_lstm", r, &m);
+    recur_value next = recur_input(g, "next", recur_shape2(5, 3));
+    recur_value loss = recur_softmax_xent(g, m.outputs[0].value, next, RECUR_NONE);
+    TU_OK(g, loss);
+    TU_ST(g, recur_unroll(g));
+    recur_value params[16], grads[16], outs[17];
+    int n = recur_params(g, params, 16);
+    assert_int_equal(n, 7);
+    TU_ST(g, recur_grad(g, loss, n, params, grads));
+    outs[0] = loss;
+    memcpy(outs + 1, grads, sizeof *grads * (size_t)n);
+    recur_plan *p = recur_compile(g, n + 1, outs, NULL);
+    if (!p) fail_msg("compile: %s", recur_errmsg(g));
+    recur_optim_opts oo = recur_optim_defaults(RECUR_OPTIM_ADAM);
+    oo.lr = 0.05;
+    recur_optim *adam = recur_optim_new(g, &oo, n, params);
+    assert_non_null(adam);
+    float targets[15];
+    for (int i = 0; i < 15; i++) targets[i] = (float)((i * 4 + 1) % 11);
+    const float *ids = torch_ref_get(r, "ids", NULL, NULL);
+    float first = 0, last = 0;
+    for (int step = 0; step < 30; step++) {
+        assert_int_equal(recur_plan_feed(p, m.inputs[0].value, ids, 15), RECUR_OK);
+        assert_int_equal(recur_plan_feed(p, next, targets, 15), RECUR_OK);
+        if (recur_plan_run(p) != RECUR_OK) fail_msg("run: %s", recur_plan_errmsg(p));
+        last = recur_plan_output(p, loss)[0];
+        if (step == 0) first = last;
+        assert_int_equal(recur_optim_step_plan(adam, p, grads), RECUR_OK);
+    }
+    if (!(last < 0.5f * first)) fail_msg("the loss went from %g to %g in 30 steps", (double)first, (double)last);
+    recur_optim_free(adam);
+    recur_plan_free(p);
     recur_onnx_model_clear(&m);
     recur_graph_free(g);
     torch_ref_free(r);
@@ -850,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_import_gru_linear_before_reset_0),
         cmocka_unit_test(test_import_differentiates),
         cmocka_unit_test(test_import_steps),
+        cmocka_unit_test(test_import_trains),
         cmocka_unit_test(test_import_refuses_what_recur_cannot_express),
         cmocka_unit_test(test_import_clip_peepholes_lengths),
         cmocka_unit_test(test_import_malformed_files),
