@@ -47,6 +47,9 @@ typedef struct pool_key {
     int64_t src, tgt, pos, pair;
 } pool_key;
 
+/* The most floats a batch tensor ([S, B] or [T, B]) may hold, as any value of a graph. */
+#define MAX_BATCH_FLOATS ((int64_t)1 << 40)
+
 static int cmp_pool(const void *a, const void *b)
 {
     const pool_key *x = a, *y = b;
@@ -88,7 +91,8 @@ static recur_status batches_check(const recur_pairs *p, const int64_t *order, in
 static recur_status cut_batches(recur_pair_batches *bb, int64_t n, int64_t pool, int drop_last, uint64_t seed)
 {
     const recur_pairs *p = bb->p;
-    int64_t B = bb->B, P = pool * B, nb = (n + B - 1) / B;
+    /* pool * B and n + B - 1 could overflow for a huge B: one pool then, and ceil(n / B) without the sum */
+    int64_t B = bb->B, P = pool > INT64_MAX / B ? INT64_MAX : pool * B, nb = n / B + (n % B != 0);
     recur_rng r;
     recur_rng_seed(&r, seed);
     recur_rng_shuffle(&r, bb->order, n);
@@ -161,7 +165,16 @@ recur_pair_batches *recur_pair_batches_new(const recur_pairs *p, const int64_t *
         recur_pair_batches_free(bb);
         return NULL;
     }
-    size_t S = (size_t)(o.src_len ? o.src_len : max_src), T = (size_t)(o.tgt_len ? o.tgt_len : max_tgt);
+    int64_t S64 = o.src_len ? o.src_len : max_src, T64 = o.tgt_len ? o.tgt_len : max_tgt;
+    /* [S, B] and [T, B] of floats: refused past 2^40 elements (a value's limit), which also keeps S B from overflowing */
+    if (S64 > MAX_BATCH_FLOATS / B || T64 > MAX_BATCH_FLOATS / B) {
+        recur_error_set(recur_thread_error(), RECUR_ERR_ARG,
+                        "pair_batches: batches of %lld pairs over %lld source and %lld decoder steps hold more than "
+                        "2^40 floats", (long long)B, (long long)S64, (long long)T64);
+        recur_pair_batches_free(bb);
+        return NULL;
+    }
+    size_t S = (size_t)S64, T = (size_t)T64;
     size_t ns = S * (size_t)B, nt = T * (size_t)B;
     bb->src = malloc(sizeof(float) * ns);
     bb->src_mask = malloc(sizeof(float) * ns);

@@ -761,6 +761,20 @@ static void test_pair_batches_padding(void **state)
     assert_msg_has("subset[1] = 4");
     assert_null(recur_pair_batches_new(p, NULL, 0, 0, 5, NULL));
     assert_null(recur_pair_batches_new(p, subset, 1, 2, 5, &(recur_pair_batch_opts){.drop_last = 1}));
+    /* Sizes whose products overflowed (pool * B, S * B: a small buffer, then writes past it) are refused. */
+    assert_null(recur_pair_batches_new(p, NULL, 0, INT64_MAX, 5, NULL));
+    assert_int_equal(recur_data_errcode(), RECUR_ERR_ARG);
+    assert_msg_has("hold more than 2^40 floats");
+    assert_null(recur_pair_batches_new(p, NULL, 0, (int64_t)1 << 62, 5, NULL));
+    assert_msg_has("hold more than 2^40 floats");
+    assert_null(recur_pair_batches_new(p, NULL, 0, 2, 5, &(recur_pair_batch_opts){.src_len = INT64_MAX}));
+    assert_msg_has("hold more than 2^40 floats");
+    assert_null(recur_pair_batches_new(p, NULL, 0, 2, 5, &(recur_pair_batch_opts){.pool = INT64_MAX, .tgt_len = (int64_t)1 << 40}));
+    assert_msg_has("hold more than 2^40 floats");
+    bb = recur_pair_batches_new(p, NULL, 0, 2, 5, &(recur_pair_batch_opts){.pool = INT64_MAX});
+    assert_non_null(bb); /* one pool of every pair */
+    assert_int_equal(recur_pair_batches_count(bb), 2);
+    recur_pair_batches_free(bb);
     recur_pairs_free(p);
 }
 
