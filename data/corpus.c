@@ -242,7 +242,7 @@ recur_status recur_corpus_split(const recur_corpus *c, int64_t n_train, recur_co
 /* Window w starts at w * stride and needs L + 1 symbols: w * stride + L < n. */
 int64_t recur_corpus_window_count(const recur_corpus *c, int64_t L, int64_t stride)
 {
-    if (!c || L < 1 || stride < 1 || c->n < L + 1) return 0;
+    if (!c || L < 1 || stride < 1 || c->n <= L) return 0; /* n <= L, not n < L + 1: L may be INT64_MAX */
     return (c->n - L - 1) / stride + 1;
 }
 

@@ -517,6 +517,8 @@ static void test_corpus_windows_batches(void **state)
     assert_int_equal(recur_corpus_window_count(c, 3, 1), 7);
     assert_int_equal(recur_corpus_window_count(c, 9, 1), 1);
     assert_int_equal(recur_corpus_window_count(c, 10, 1), 0);
+    assert_int_equal(recur_corpus_window_count(c, INT64_MAX, 1), 0); /* L + 1 overflowed in the check (UBSan) */
+    assert_int_equal(recur_corpus_window_count(c, 3, INT64_MAX), 1);
     float x[9], ys[9], yn[3];
     assert_int_equal(recur_corpus_batch(c, 3, 2, (int64_t[]){3, 0, 1}, 3, x, ys, yn), RECUR_OK);
     /* Columns: window 3 = ghi -> j, window 0 = abc -> d, window 1 = cde -> f; [L, B] time-major. */
