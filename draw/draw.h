@@ -151,6 +151,9 @@ int recur_draw_col(const draw_ctx *c, int li, int64_t t);
 /* The column of loop li's ellipsis, -1 if it shows every step. */
 int recur_draw_ellipsis_col(const draw_ctx *c, int li);
 
+/* Cell level: 1 if node id is a named layer of a head over the steps (a box per step): named, time-distributed, not an output. */
+int recur_draw_head_layer(const draw_ctx *c, int32_t id);
+
 /* The label of loop li's cells (a layer label or the loop's name). */
 const char *recur_draw_loop_label(const draw_ctx *c, int li);
 
@@ -296,6 +299,9 @@ Agdisc_t *recur_draw_disc(void);
  * for s->n_items and s->n_edges).
  */
 Agraph_t *recur_draw_scene_graph(const draw_scene *s, const recur_draw_opts *o, Agnode_t **node, Agedge_t **edge);
+
+/* draw_place.c: items with no layer one above the highest item they read (as far as edges say). */
+void recur_draw_fill_layers(draw_scene *s);
 
 /* draw_place.c: the pinned layout (s->pinned): every item's x and y from its layer and column. */
 recur_status recur_draw_place(draw_scene *s);

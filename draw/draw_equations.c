@@ -5,7 +5,7 @@
  *
  *   next state k       <name>' = <its value>     (h' = tanh(W_ih x + b_ih + W_hh h + b_hh))
  *   a gate             f = sigmoid(...)          (its letter, draw_gates.c)
- *   a named value      <name> = ...
+ *   a named value      <name> = ...        (a name of several words by its initial: "forget gate" as f)
  *   a value read twice or more gets a line of its own and a name (a, b, ...);
  *   a value split into parts gets one line for all its parts:
  *                      [a1 a2 a3 a4] = W_ih x + b_ih + W_hh h + b_hh
@@ -88,7 +88,7 @@ static int precedence(const eqs *e, int32_t v)
 {
     const recur_node *n = &e->c->g->nodes[v];
     if (in_body(e, v) && e->name[v - e->L->first]) return 2;
-    if (n->op == RECUR_OP_ADD || n->op == RECUR_OP_SUB) return 0;
+    if (n->op == RECUR_OP_ADD || n->op == RECUR_OP_SUB || n->op == RECUR_OP_ONE_MINUS) return 0;
     if (n->op == RECUR_OP_MUL || n->op == RECUR_OP_MATMUL || n->op == RECUR_OP_SCALE || n->op == RECUR_OP_NEG) return 1;
     return 2;
 }
@@ -220,7 +220,8 @@ static void name_node(eqs *e, int32_t v, const char *fallback)
     if (e->name[v - e->L->first] || e->n_names >= 64) return;
     char letter;
     const char *user = recur_draw_user_name(e->c->g, v);
-    if (recur_draw_gate(e->c, v, &letter)) snprintf(e->names[e->n_names], sizeof e->names[0], "%c", letter);
+    if (!user && recur_draw_gate(e->c, v, &letter)) snprintf(e->names[e->n_names], sizeof e->names[0], "%c", letter);
+    else if (user && strchr(user, ' ')) snprintf(e->names[e->n_names], sizeof e->names[0], "%c", user[0]); /* "forget gate": f */
     else if (user) snprintf(e->names[e->n_names], sizeof e->names[0], "%s", user);
     else snprintf(e->names[e->n_names], sizeof e->names[0], "%s", fallback);
     e->name[v - e->L->first] = (char)(++e->n_names);

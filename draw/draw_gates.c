@@ -3,9 +3,12 @@
  * textbooks draw an LSTM or a GRU, from its graph.
  *
  *   folded    an affine map of the cell's inputs, states and weights (the
- *             op list's AFFINE ops whose operands are all such: W x + U h
- *             + b, a slice of it) is not drawn: its edges pass through it
- *             into the box it feeds;
+ *             op list's AFFINE ops: W x + U h + b, a slice of it) is not
+ *             drawn: its edges pass through it into the box it feeds; a
+ *             sum or difference folds when all its operands are such (not
+ *             f c + i g), another affine op (a product with a weight) when
+ *             at most one operand is drawn (U (f h)); unless the cell named
+ *             it (recur_name: "MLP x"), which draws it as a box of that name;
  *   glyphs    a product, sum or 1 - z of anything else is a small circle
  *             with its symbol (x, +, 1-);
  *   gates     a sigmoid is a gate, named by what it gates (unless the cell
@@ -41,13 +44,15 @@ recur_status recur_draw_fold(draw_ctx *c)
     /* Operands come before their users: one pass in id order. */
     for (int32_t v = 0; v < c->n; v++) {
         const recur_node *n = &g->nodes[v];
-        if (n->removed || !recur_op_has(n->op, RECUR_OPP_AFFINE) || n->op == RECUR_OP_LOOP_OUTPUT) continue;
-        int all = n->n_in > 0;
-        for (int k = 0; k < n->n_in && all; k++) {
-            const recur_node *x = &g->nodes[n->in[k]];
-            all = c->folded[n->in[k]] || leafish(x);
-        }
-        c->folded[v] = (char)all;
+        /* A value the cell named is shown, affine or not ("MLP x"). */
+        if (n->removed || !recur_op_has(n->op, RECUR_OPP_AFFINE) || n->op == RECUR_OP_LOOP_OUTPUT ||
+            (n->loop && recur_draw_user_name(g, v)))
+            continue;
+        /* An op with a symbol of its own (+, -, 1-) folds when all its operands do (W x + U h, not f c + i g);
+         * another (a product with a weight, a slice) when at most one operand is drawn (U (f h)). */
+        int drawn = 0;
+        for (int k = 0; k < n->n_in; k++) drawn += !c->folded[n->in[k]] && !leafish(&g->nodes[n->in[k]]);
+        c->folded[v] = (char)(n->n_in > 0 && (recur_op_props_of(n->op)->glyph ? drawn == 0 : drawn <= 1));
     }
     /* The state lines: from each state through sums and products to its next value. */
     for (int li = 0; li < g->n_loops; li++) {
@@ -170,6 +175,8 @@ void recur_draw_internals_label(const draw_ctx *c, int32_t id, char *buf, size_t
     const char *symbol = glyph ? glyph : recur_op(n->op)->name;
     if (n->op == RECUR_OP_LOOP_STATE || n->op == RECUR_OP_LOOP_STEP || recur_op_has(n->op, RECUR_OPP_LEAF)) {
         recur_draw_op_label(c, id, buf, len);
+    } else if (name && recur_op_has(n->op, RECUR_OPP_AFFINE)) { /* a named affine map: its name says it all */
+        snprintf(buf, len, "%s", name);
     } else if (name) {
         snprintf(buf, len, "%s\n%s", symbol, name);
     } else if (gate) {

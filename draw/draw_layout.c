@@ -204,7 +204,6 @@ static recur_status place_loops(draw_ctx *c)
         P->tail = 0;
         if (c->unrolled && m > 0 && L->T > m) P->head = (m + 1) / 2, P->tail = m / 2;
         P->width = !c->unrolled ? 1 : P->head < L->T ? P->head + 1 + P->tail : (int)L->T;
-        if (!P->used) continue;
         P->col0 = 1; /* column 0 holds the initial states of the first loops */
         for (int w = 0; w < words; w++) below[w] = before[w] = 0;
         int n_list = 0;
@@ -226,6 +225,9 @@ static recur_status place_loops(draw_ctx *c)
                 if (A->col0 + A->width > end) end = A->col0 + A->width, P->follows = a + 1;
             }
         }
+        /* A loop the outputs do not need keeps its columns (a sequence read by it and by a drawn loop
+         * may be numbered by it) but takes no row. */
+        if (!P->used) continue;
         /* The lowest free sub-row of the level: no other loop there overlaps these columns. */
         for (P->sub = 0;; P->sub++) {
             int clash = 0;
@@ -308,6 +310,16 @@ void recur_draw_op_layers(draw_scene *s)
         if (it->cluster >= 0 && s->clusters[it->cluster].base >= 0) it->layer = s->clusters[it->cluster].base + depth[i];
     }
     free(depth);
+}
+
+int recur_draw_head_layer(const draw_ctx *c, int32_t id)
+{
+    if (!c->td[id] || c->token[id] || c->join[id] || c->g->nodes[id].loop || !recur_draw_user_name(c->g, id) ||
+        c->o.level != RECUR_LEVEL_CELL)
+        return 0;
+    for (int k = 0; k < c->n_out; k++)
+        if (c->out[k].id == id) return 0; /* drawn as the output */
+    return 1;
 }
 
 const char *recur_draw_loop_label(const draw_ctx *c, int li)

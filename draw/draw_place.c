@@ -40,8 +40,7 @@ static int ranks(const draw_edge *e)
     return e->kind == DRAW_E_DATA || e->kind == DRAW_E_GRAD || e->kind == DRAW_E_SKIP;
 }
 
-/* Items with no layer: one above the highest item they read. */
-static void fill_layers(draw_scene *s)
+void recur_draw_fill_layers(draw_scene *s)
 {
     for (int pass = 0, changed = 1; changed && pass < s->n_items; pass++) {
         changed = 0;
@@ -53,8 +52,6 @@ static void fill_layers(draw_scene *s)
             if (to->layer < 0 && !to->gap) to->layer = from + 1, changed = 1;
         }
     }
-    for (int i = 0; i < s->n_items; i++)
-        if (s->items[i].layer < 0 && s->items[i].kind != DRAW_NOTE) s->items[i].layer = 0;
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -131,7 +128,9 @@ recur_status recur_draw_place(draw_scene *s)
 {
     int n = s->n_items;
     if (n == 0) return RECUR_OK;
-    fill_layers(s);
+    recur_draw_fill_layers(s);
+    for (int i = 0; i < s->n_items; i++)
+        if (s->items[i].layer < 0 && s->items[i].kind != DRAW_NOTE) s->items[i].layer = 0;
     int *layers = malloc(sizeof(int) * (size_t)n), *cols = malloc(sizeof(int) * (size_t)n);
     int *rank_of = malloc(sizeof(int) * (size_t)n);
     char *placed = calloc((size_t)n, 1);

@@ -54,6 +54,8 @@ static int32_t key_item(draw_ctx *c, draw_scene *s, int *clusters, int k)
             I = recur_draw_item_add(s, DRAW_INPUT, c->first_token[c->axis[key.id]], -1, label);
         } else if (c->join[key.id]) {
             I = recur_draw_item_add(s, DRAW_JOIN, key.id, -1, recur_draw_join_label(c, key.id));
+        } else if (recur_draw_head_layer(c, key.id)) { /* a named layer of the head (dense, softmax) */
+            I = recur_draw_item_add(s, DRAW_OP, key.id, -1, recur_draw_user_name(c->g, key.id));
         } else {
             return DRAW_HIDDEN;
         }
@@ -178,12 +180,20 @@ recur_status recur_draw_rolled(draw_ctx *c, draw_scene *s)
             if (c->loops[li].used) delay(c, s, item, &vis, clusters, li);
         recur_draw_outputs(c, s, item, &vis);
         recur_draw_attention(c, s);
-        if (!s->op_level) recur_draw_join_layers(s);
+        if (!s->op_level) recur_draw_join_layers(s), recur_draw_fill_layers(s); /* and a head's layers */
         else recur_draw_op_layers(s);
         int top = 0;
         for (int i = 0; i < s->n_items; i++)
             if (s->items[i].kind != DRAW_OUTPUT && s->items[i].layer > top) top = s->items[i].layer;
         recur_draw_place_outputs(c, s, top, 3); /* a final state after the delay (1) and its label (2) */
+        /* A final state drawn beside its cell leaves from the delay that holds it, not across the loop. */
+        for (int e = 0; e < s->n_edges; e++) {
+            draw_edge *d = &s->edges[e];
+            const draw_item *from = &s->items[d->from], *to = &s->items[d->to];
+            int D = from->kind == DRAW_CELL ? recur_draw_item_find(s, DRAW_DELAY, from->a, -1) : -1;
+            if (d->kind == DRAW_E_EXPORT && D >= 0 && s->items[D].side > 0 && to->kind == DRAW_OUTPUT && to->side > 0)
+                d->from = D;
+        }
         if (c->o.feedback) feedback(c, s);
     }
     s->pinned = !s->op_level || s->n_clusters > 0; /* op level: clusters placed whole (draw_cluster.c) */

@@ -227,7 +227,12 @@ static void route(draw_scene *s, int i)
             double c = sides[k ? 1 - first : first];
             mid[0] = flat ? P(a0, c) : P(c, a0);
             mid[1] = flat ? P(a1, c) : P(c, a1);
-            m = try_route(s, e, p0, n0, p1, n1, mid, 2, out);
+            /* An end without a port leaves (or enters) its box towards the corridor. */
+            pt q0 = p0, k0 = n0, q1 = p1, k1 = n1;
+            if (!e->tailport[0]) q0 = clip(a, mid[0]), k0 = P(mid[0].x - a->x, mid[0].y - a->y);
+            if (!e->headport[0]) q1 = clip(b, mid[1]), k1 = P(b->x - mid[1].x, b->y - mid[1].y);
+            m = try_route(s, e, q0, k0, q1, k1, mid, 2, out);
+            if (m) p1 = q1; /* the arrow's tip */
         }
     }
     if (!m) { /* nothing free: the straight line, crossing what it must */

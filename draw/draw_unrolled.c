@@ -28,7 +28,7 @@ static int cell_cluster(draw_ctx *c, draw_scene *s, int li, int64_t t, int grad)
     snprintf(name, sizeof name, "%s%d_%lld", grad ? "grad" : "cell", li, (long long)t);
     for (int i = 0; i < s->n_clusters; i++)
         if (strcmp(s->clusters[i].name + 8, name) == 0) return i; /* after "cluster_" */
-    snprintf(label, sizeof label, "%s%s, t = %lld", grad ? "\xe2\x88\x82 " : "", recur_draw_loop_label(c, li), (long long)t);
+    snprintf(label, sizeof label, "%s%s, t = %lld", grad ? "\xe2\x88\x82 " : "", recur_draw_loop_label(c, li), recur_draw_step_number(c, t));
     int cl = recur_draw_cluster_add(s, name, label, -1, grad ? DRAW_CL_GRAD : DRAW_CL_CELL);
     if (cl >= 0) {
         s->clusters[cl].reverse = c->loops[li].reverse;
@@ -86,6 +86,8 @@ static int32_t cell_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     }
     if (c->join[key.id])
         return place(s, DRAW_JOIN, key.id, key.t, recur_draw_join_label(c, key.id), -1, col, c->axis[key.id]);
+    if (recur_draw_head_layer(c, key.id)) /* a named layer of the head (dense, softmax): a box per step */
+        return place(s, DRAW_OP, key.id, key.t, recur_draw_user_name(c->g, key.id), -1, col, c->axis[key.id]);
     return DRAW_HIDDEN;
 }
 
@@ -291,7 +293,7 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
             if (s->op_level && it->kind == DRAW_INIT) it->layer = 1000 * (1 + P->row); /* beside its row's cells */
         }
     }
-    if (!s->op_level) recur_draw_join_layers(s);
+    if (!s->op_level) recur_draw_join_layers(s), recur_draw_fill_layers(s); /* and a head's layers */
     else recur_draw_op_layers(s);
     for (int i = 0; i < s->n_items; i++)
         if (!s->items[i].grad && s->items[i].layer > top) top = s->items[i].layer;

@@ -3,21 +3,7 @@
 
 #include "recur.h"
 
-/* Where the figures go (set by main). */
-static const char *outdir = "docs/figures";
-
-/* Writes <outdir>/<stem>.svg and .png. */
-static recur_status save(recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o, const char *stem)
-{
-    static const char *const ext[] = {"svg", "png"};
-    for (int i = 0; i < 2; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s.%s", outdir, stem, ext[i]);
-        recur_status st = recur_draw(g, n_out, out, o, path);
-        if (st != RECUR_OK) return st;
-    }
-    return RECUR_OK;
-}
+/* save(g, n, outputs, &opts, "stem") draws stem.svg and stem.png (examples/gallery.c). */
 
 /* Stops a figure at its first failure, with the graph's message. */
 #define TRY(st)                                                                     \
@@ -30,19 +16,22 @@ static recur_status save(recur_graph *g, int n_out, const recur_value *out, cons
         }                                                                           \
     } while (0)
 
-/* A bidirectional RNN: a forward loop, a reverse loop above it, their outputs concatenated. */
+/* A bidirectional RNN: a forward row, a backward row above it, their outputs joined by concatenation, then by sum. */
 static recur_status fig_bidirectional(void)
 {
-    recur_graph *g = recur_graph_new(3);
+    recur_graph *g = recur_graph_new(6);
     recur_value x = recur_input(g, "x", recur_shape3(4, 1, 8));
     recur_rnn_opts opts = {.kind = RECUR_RNN_TANH, .input_size = 8, .hidden = 8, .bidirectional = 1};
-    recur_rnn rnn;
-    TRY(recur_rnn_new(g, "birnn", &opts, x, RECUR_NONE, RECUR_NONE, &rnn));
-    recur_value y = recur_name(g, rnn.outputs, "y");
+    recur_rnn cat, sum;
+    TRY(recur_rnn_new(g, "concat", &opts, x, RECUR_NONE, RECUR_NONE, &cat));
+    opts.merge = RECUR_MERGE_SUM;
+    TRY(recur_rnn_new(g, "sum", &opts, x, RECUR_NONE, RECUR_NONE, &sum));
+    recur_value y1 = recur_name(g, cat.outputs, "y"), y2 = recur_name(g, sum.outputs, "y'");
 
-    const char *layer[] = {"forward", "backward"};
-    recur_draw_opts o = {.view = RECUR_VIEW_UNROLLED, .layer_labels = layer, .n_layer_labels = 2};
-    TRY(save(g, 1, &y, &o, "bidirectional"));
+    const char *layer[] = {"forward", "backward", "forward", "backward"};
+    recur_draw_opts o = {.view = RECUR_VIEW_UNROLLED, .layer_labels = layer, .n_layer_labels = 4};
+    TRY(save(g, 1, &y1, &o, "bidirectional_concat"));
+    TRY(save(g, 1, &y2, &o, "bidirectional_sum"));
     recur_graph_free(g);
     return RECUR_OK;
 }

@@ -3,21 +3,7 @@
 
 #include "recur.h"
 
-/* Where the figures go (set by main). */
-static const char *outdir = "docs/figures";
-
-/* Writes <outdir>/<stem>.svg and .png. */
-static recur_status save(recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o, const char *stem)
-{
-    static const char *const ext[] = {"svg", "png"};
-    for (int i = 0; i < 2; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s.%s", outdir, stem, ext[i]);
-        recur_status st = recur_draw(g, n_out, out, o, path);
-        if (st != RECUR_OK) return st;
-    }
-    return RECUR_OK;
-}
+/* save(g, n, outputs, &opts, "stem") draws stem.svg and stem.png (examples/gallery.c). */
 
 /* Stops a figure at its first failure, with the graph's message. */
 #define TRY(st)                                                                     \
@@ -30,10 +16,10 @@ static recur_status save(recur_graph *g, int n_out, const recur_value *out, cons
         }                                                                           \
     } while (0)
 
-/* A deep RNN: three stacked layers, each reading the outputs of the one below. */
+/* A deep RNN, three stacked layers, rolled and unrolled side by side in one figure. */
 static recur_status fig_deep(void)
 {
-    recur_graph *g = recur_graph_new(2);
+    recur_graph *g = recur_graph_new(5);
     recur_value x = recur_input(g, "x", recur_shape3(4, 1, 8)); /* [T, B, features] */
     recur_rnn_opts opts = {.kind = RECUR_RNN_TANH, .input_size = 8, .hidden = 8, .layers = 3};
     recur_rnn rnn;
@@ -41,10 +27,8 @@ static recur_status fig_deep(void)
     recur_value y = recur_name(g, rnn.outputs, "y");
 
     const char *layer[] = {"layer 1", "layer 2", "layer 3"};
-    recur_draw_opts o = {.view = RECUR_VIEW_ROLLED, .layer_labels = layer, .n_layer_labels = 3};
-    TRY(save(g, 1, &y, &o, "deep_rolled"));
-    o.view = RECUR_VIEW_UNROLLED;
-    TRY(save(g, 1, &y, &o, "deep_unrolled"));
+    recur_draw_opts o = {.view = RECUR_VIEW_BOTH, .layer_labels = layer, .n_layer_labels = 3};
+    TRY(save(g, 1, &y, &o, "deep"));
     recur_graph_free(g);
     return RECUR_OK;
 }

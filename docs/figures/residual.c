@@ -3,21 +3,7 @@
 
 #include "recur.h"
 
-/* Where the figures go (set by main). */
-static const char *outdir = "docs/figures";
-
-/* Writes <outdir>/<stem>.svg and .png. */
-static recur_status save(recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o, const char *stem)
-{
-    static const char *const ext[] = {"svg", "png"};
-    for (int i = 0; i < 2; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s.%s", outdir, stem, ext[i]);
-        recur_status st = recur_draw(g, n_out, out, o, path);
-        if (st != RECUR_OK) return st;
-    }
-    return RECUR_OK;
-}
+/* save(g, n, outputs, &opts, "stem") draws stem.svg and stem.png (examples/gallery.c). */
 
 /* Stops a figure at its first failure, with the graph's message. */
 #define TRY(st)                                                                     \
@@ -33,7 +19,7 @@ static recur_status save(recur_graph *g, int n_out, const recur_value *out, cons
 /* Stacked LSTMs with residual connections: layers 2 and 3 add their input to their output. */
 static recur_status fig_residual(void)
 {
-    recur_graph *g = recur_graph_new(7);
+    recur_graph *g = recur_graph_new(13);
     recur_value x = recur_input(g, "x", recur_shape3(4, 1, 8));
     recur_rnn_opts opts = {.kind = RECUR_LSTM, .input_size = 8, .hidden = 8, .layers = 3, .residual = 1};
     recur_rnn rnn;
