@@ -391,6 +391,27 @@ recur_status recur_param_set(recur_graph *g, recur_value v, const float *data, i
 
 int recur_graph_size(const recur_graph *g) { return g ? g->n : 0; }
 
+size_t recur_graph_memory(const recur_graph *g)
+{
+    if (!g) return 0;
+    size_t bytes = sizeof *g + sizeof *g->nodes * (size_t)g->cap + sizeof *g->loops * (size_t)g->n_loops;
+    for (int i = 0; i < g->n; i++) {
+        const recur_node *n = &g->nodes[i];
+        if (n->in != n->in_inline) bytes += sizeof(int32_t) * (size_t)n->n_in;
+        if (n->name) bytes += strlen(n->name) + 1;
+        if (n->data) bytes += sizeof(float) * (size_t)recur_shape_numel(n->shape);
+    }
+    for (int l = 0; l < g->n_loops; l++) {
+        const recur_loop_rec *L = &g->loops[l];
+        size_t body = (size_t)(L->last - L->first);
+        if (L->name) bytes += strlen(L->name) + 1;
+        bytes += sizeof(int32_t) * (2 * (size_t)L->n_seq + 3 * (size_t)L->n_state);
+        if (L->copies) bytes += sizeof(int32_t) * body * (size_t)L->T;
+        if (L->hoisted) bytes += sizeof(int32_t) * (body + 1);
+    }
+    return bytes;
+}
+
 recur_shape recur_value_shape(const recur_graph *g, recur_value v)
 {
     recur_node *n = recur_node_of(g, v);

@@ -85,8 +85,17 @@ static recur_status matmul_shape(recur_graph *g, recur_node *n)
 /*
  * y[p][i][j] = sum_l op(a)[p][i][l] op(b)[p][l][j], where
  *   op(a)[i][l] = a[i][l] (or a[l][i] if trans_a),  op(b)[l][j] = b[l][j] (or b[j][l] if trans_b);
- * each sum is taken in double.
+ * each sum is taken in double, l = 0, 1, .., k - 1 in order.
+ *
+ * The sums are made a tile of MM_TI x MM_TJ results at a time, walking l
+ * once per tile: each a and b element read then serves a whole row or
+ * column of the tile, so the cost per product term stays the same however
+ * long k grows (a weight gradient sums over every step of a sequence; one
+ * result at a time walked a and b from memory with strides of a row). The
+ * order of each sum, and so every result, is the one-at-a-time loop's.
  */
+enum { MM_TI = 8, MM_TJ = 64 };
+
 static recur_status matmul_forward(const recur_kernel_args *k)
 {
     int ta = (int)k->node->attr.i[0], tb = (int)k->node->attr.i[1];
@@ -94,14 +103,23 @@ static recur_status matmul_forward(const recur_kernel_args *k)
     /* element strides of op(a) along (i, l) and of op(b) along (l, j) */
     int64_t ai = ta ? 1 : q.k, al = ta ? q.m : 1;
     int64_t bl = tb ? 1 : q.n, bj = tb ? q.k : 1;
-    float *y = k->y;
+    double acc[MM_TI][MM_TJ];
     for (int64_t p = 0; p < q.batch; p++) {
         const float *A = k->x[0] + p * q.a_step, *B = k->x[1] + p * q.b_step;
-        for (int64_t i = 0; i < q.m; i++)
-            for (int64_t j = 0; j < q.n; j++) {
-                double acc = 0;
-                for (int64_t l = 0; l < q.k; l++) acc += (double)A[i * ai + l * al] * (double)B[l * bl + j * bj];
-                *y++ = (float)acc;
+        float *Y = k->y + p * q.m * q.n;
+        for (int64_t i0 = 0; i0 < q.m; i0 += MM_TI)
+            for (int64_t j0 = 0; j0 < q.n; j0 += MM_TJ) {
+                int64_t ni = q.m - i0 < MM_TI ? q.m - i0 : MM_TI, nj = q.n - j0 < MM_TJ ? q.n - j0 : MM_TJ;
+                for (int64_t i = 0; i < ni; i++)
+                    for (int64_t j = 0; j < nj; j++) acc[i][j] = 0;
+                for (int64_t l = 0; l < q.k; l++)
+                    for (int64_t i = 0; i < ni; i++) {
+                        double a = (double)A[(i0 + i) * ai + l * al];
+                        const float *b = B + l * bl + j0 * bj;
+                        for (int64_t j = 0; j < nj; j++) acc[i][j] += a * (double)b[j * bj];
+                    }
+                for (int64_t i = 0; i < ni; i++)
+                    for (int64_t j = 0; j < nj; j++) Y[(i0 + i) * q.n + j0 + j] = (float)acc[i][j];
             }
     }
     return RECUR_OK;

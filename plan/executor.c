@@ -253,7 +253,7 @@ void recur_plan_free(recur_plan *p)
     free(p->xptr);
     free(p->xshape);
     free(p->inputs);
-    free(p->arena);
+    free(p->arena_block);
     free(p->buffers);
     free(p);
 }

@@ -628,8 +628,12 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay, recur_backe
     size_t total = 0;
     if (recur_arena_place(bufs, n_bufs, &total, &g->work) != 0) goto nomem;
     p->arena_bytes = total;
-    if (total && !(p->arena = aligned_alloc(ALIGN_BYTES, total))) goto nomem;
-    if (total) memset(p->arena, 0, total);
+    /* Zeroed, without touching the pages here: calloc takes a large block fresh from the system
+     * (zero already), where memset would fault in every page of the arena at compile time. */
+    if (total) {
+        if (!(p->arena_block = calloc(total + ALIGN_BYTES, 1))) goto nomem;
+        p->arena = (void *)(((uintptr_t)p->arena_block + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES);
+    }
     for (int i = 0; i < n; i++)
         if (root[i] == i && buf_of[i] >= 0) p->val[i] = (float *)((char *)p->arena + bufs[buf_of[i]].offset);
     for (int i = 0; i < n; i++) /* views and placed values: in their root's buffer (arena or storage) */

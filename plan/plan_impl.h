@@ -56,7 +56,8 @@ struct recur_plan {
     recur_shape *xshape;
     int n_inputs;
     int32_t *inputs;       /* ids of the graph inputs the plan reads */
-    void *arena;
+    void *arena;           /* the buffers, ALIGN_BYTES-aligned inside arena_block */
+    void *arena_block;     /* what was allocated (zeroed by calloc: large blocks arrive as untouched zero pages) */
     size_t arena_bytes;
     plan_buffer *buffers;  /* the arena's buffers (NULL if they could not be recorded) */
     int n_buffers;

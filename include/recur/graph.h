@@ -130,6 +130,14 @@ RECUR_API recur_status recur_param_set(recur_graph *g, recur_value v, const floa
 /** Number of nodes ever added (ids run from 0 to this - 1). */
 RECUR_API int recur_graph_size(const recur_graph *g);
 
+/**
+ * Bytes the graph itself holds: its node array, inputs, names, the data of
+ * parameters and constants, and its loops' records (an unrolled loop's
+ * table of copies is 4 bytes per body node and step). Compiled plans hold
+ * their own memory (recur_plan_memory).
+ */
+RECUR_API size_t recur_graph_memory(const recur_graph *g);
+
 /** The shape of a value; a zero-rank shape with an error if v is invalid. */
 RECUR_API recur_shape recur_value_shape(const recur_graph *g, recur_value v);
 
