@@ -16,8 +16,8 @@ names). Three kinds of cases:
     ONNX Loop with SequenceEmpty/SequenceInsert/ConcatFromSequence);
   - models written with onnx.helper for what PyTorch does not export (a custom
     cell through Scan, forward and reverse; a GRU with linear_before_reset=0; an
-    LSTM with clip, peepholes and sequence_lens; a reverse GRU with clip whose
-    lengths are an input),
+    LSTM with clip, peepholes and sequence_lens; an LSTM with layout=1; a reverse
+    GRU with clip whose lengths are an input),
     whose reference values come from a float64 NumPy implementation of the
     ONNX operator definitions written here;
   - models that recur must refuse (bad_*.onnx, no .ref): each carries the
@@ -305,6 +305,22 @@ def cell_options_cases(out, rng):
     Y, Yh, Yc = onnx_lstm(x, W, R, Bv, h0, c0, P, 0.9, lens, D)
     write_ref(os.path.join(out, "lstm_options.ref"), "source=numpy",
               [("x", x), ("h0", h0), ("c0", c0), ("Y", Y), ("Y_h", Yh), ("Y_c", Yc)])
+    # layout=1 (batch first: X [B, T, I], states [B, D, H], Y [B, T, D, H]), bidirectional, from h0 and c0
+    T, B, I, H, D = 3, 2, 3, 4, 2
+    W, R = f32(rng.normal(0, 0.6, (D, 4 * H, I))), f32(rng.normal(0, 0.6, (D, 4 * H, H)))
+    Bv = f32(rng.normal(0, 0.5, (D, 8 * H)))
+    x, h0, c0 = f32(rng.normal(0, 1, (B, T, I))), f32(rng.normal(0, 1, (B, D, H))), f32(rng.normal(0, 1, (B, D, H)))
+    node = helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0"], ["Y", "Y_h", "Y_c"], hidden_size=H,
+                            direction="bidirectional", layout=1, name="/lstm/LSTM")
+    graph = helper.make_graph([node], "lstm_layout1", [vi("x", [B, T, I]), vi("h0", [B, D, H]), vi("c0", [B, D, H])],
+                              [vi("Y", [B, T, D, H]), vi("Y_h", [B, D, H]), vi("Y_c", [B, D, H])],
+                              initializer=[numpy_helper.from_array(v, n) for v, n in [(W, "W"), (R, "R"), (Bv, "B")]])
+    save_model(out, "lstm_layout1", graph)
+    Y, Yh, Yc = onnx_lstm(x.transpose(1, 0, 2), W, R, Bv, h0.transpose(1, 0, 2), c0.transpose(1, 0, 2),
+                          np.zeros((D, 3 * H)), 0, [T] * B, D)
+    write_ref(os.path.join(out, "lstm_layout1.ref"), "source=numpy",
+              [("x", x), ("h0", h0), ("c0", c0), ("Y", Y.transpose(2, 0, 1, 3)), ("Y_h", Yh.transpose(1, 0, 2)),
+               ("Y_c", Yc.transpose(1, 0, 2))])
     # a GRU whose lengths are an input fed at run time, with clip, reverse
     T, B, I, H = 5, 3, 2, 3
     W, R = f32(rng.normal(0, 0.8, (1, 3 * H, I))), f32(rng.normal(0, 0.8, (1, 3 * H, H)))

@@ -375,13 +375,15 @@ static void test_import_refuses_what_recur_cannot_express(void **state)
 
 /*
  * ONNX's cell options beyond PyTorch's: an LSTM with clip, peepholes and constant sequence_lens (bidirectional,
- * from h0 and c0), a reverse GRU with clip whose lengths are an input fed at run time, against float64 NumPy.
+ * from h0 and c0), a reverse GRU with clip whose lengths are an input fed at run time, a batch-first (layout=1)
+ * bidirectional LSTM from h0 and c0, against float64 NumPy.
  */
 static void test_import_clip_peepholes_lengths(void **state)
 {
     (void)state;
     check_case("lstm_options");
     check_case("gru_lengths");
+    check_case("lstm_layout1");
     recur_graph *g = recur_graph_new(1);
     torch_ref *r = load_ref("lstm_options");
     recur_onnx_model m;
