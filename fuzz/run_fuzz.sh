@@ -158,5 +158,5 @@ if [ $status -ne 0 ]; then
     echo "run_fuzz: the fuzzer failed (status $status); crashing inputs:" "$out"/artifacts/*
     exit 1
 fi
-echo "run_fuzz: no crash in ${seconds} s"
+echo "run_fuzz: no crash ($(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || echo "${seconds} s")s)"
 exit 0
