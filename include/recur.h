@@ -23,6 +23,7 @@
 #include "recur/data.h"
 #include "recur/model.h"
 #include "recur/trainer.h"
+#include "recur/mpi.h"
 #include "recur/plot.h"
 
 #endif

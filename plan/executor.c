@@ -255,6 +255,7 @@ void recur_plan_free(recur_plan *p)
     free(p->inputs);
     free(p->arena_block);
     free(p->buffers);
+    free(p->hooks);
     free(p);
 }
 
@@ -340,6 +341,99 @@ static recur_status check_sources_finite(recur_plan *p)
     return RECUR_OK;
 }
 
+/* ------------------------------------------------------------ ready hooks */
+
+/* 1 when the float ranges [a, a + na) and [b, b + nb) share an element. */
+static int overlaps(const float *a, int64_t na, const float *b, int64_t nb)
+{
+    return a && b && na > 0 && nb > 0 && a < b + nb && b < a + na;
+}
+
+/* The memory value id may touch: its buffer, or its concatenation's whole buffer when it lies in columns of one. */
+static const float *value_span(const recur_plan *p, const int32_t *column_root, int32_t id, int64_t *n)
+{
+    int32_t root = column_root[id] >= 0 ? column_root[id] : id;
+    *n = recur_shape_numel(p->g->nodes[root].shape);
+    return p->val[root];
+}
+
+/*
+ * The last step after which output v is final and done with: the last
+ * step whose kernel writes memory overlapping v's, or reads it (a fused
+ * kernel's leaf by the extent it reads), -1 when none does. Values in
+ * columns of a concatenation count as the concatenation's whole buffer.
+ */
+static int ready_after(const recur_plan *p, recur_value v, int32_t *column_root)
+{
+    for (int32_t id = 0; id < p->n_vals; id++) column_root[id] = -1;
+    for (int s = 0; s < p->n_steps; s++)
+        if (p->steps[s].columns_of >= 0) column_root[p->steps[s].id] = p->steps[s].columns_of;
+    int64_t n;
+    const float *b = value_span(p, column_root, v.id, &n);
+    int after = -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        const plan_step *step = &p->steps[s];
+        int64_t m;
+        const float *y = value_span(p, column_root, step->id, &m);
+        if (step->made_by > after && overlaps(b, n, y, m)) after = step->made_by; /* written inside a fused kernel */
+        if (!step->fn || step->dead) continue;
+        if (s > after && overlaps(b, n, y, m)) after = s;
+        for (int k = 0; k < step->n_in && s > after; k++) {
+            int64_t first = 0, floats = recur_shape_numel(p->xshape[step->x_off + k]);
+            if (step->owns_state) recur_fused_read_extent(p, s, k, &first, &floats);
+            const float *x = p->xptr[step->x_off + k];
+            if (column_root[step->in[k]] >= 0) x = value_span(p, column_root, step->in[k], &floats), first = 0;
+            if (x && overlaps(b, n, x + first, floats)) after = s;
+        }
+    }
+    return after;
+}
+
+recur_status recur_plan_on_ready(recur_plan *p, recur_value v, recur_plan_ready_fn fn, void *user)
+{
+    if (!p) return RECUR_ERR_ARG;
+    if (!in_plan(p, v) || !(p->role[v.id] & ROLE_OUTPUT))
+        return recur_error_set(&p->error, RECUR_ERR_VALUE, "on_ready: value %d (%s) is not an output of this plan", v.id,
+                               v.id >= 0 && v.id < p->g->n ? recur_node_name(p->g, v.id) : "not a node");
+    int at = 0;
+    while (at < p->n_hooks && p->hooks[at].id != v.id) at++;
+    if (at < p->n_hooks) { /* remove the old hook; a new one goes in its place in order below */
+        memmove(p->hooks + at, p->hooks + at + 1, sizeof *p->hooks * (size_t)(p->n_hooks - at - 1));
+        p->n_hooks--;
+    }
+    if (!fn) return RECUR_OK;
+    int32_t *column_root = malloc(sizeof *column_root * ((size_t)p->n_vals + 1));
+    plan_hook *h = realloc(p->hooks, sizeof *h * ((size_t)p->n_hooks + 1));
+    if (h) p->hooks = h;
+    if (!column_root || !h) {
+        free(column_root);
+        return recur_error_set(&p->error, RECUR_ERR_NOMEM, "on_ready: out of memory");
+    }
+    int after = ready_after(p, v, column_root);
+    free(column_root);
+    int i = p->n_hooks;
+    while (i > 0 && p->hooks[i - 1].after > after) i--; /* after the hooks of the same step set earlier */
+    memmove(p->hooks + i + 1, p->hooks + i, sizeof *p->hooks * (size_t)(p->n_hooks - i));
+    p->hooks[i] = (plan_hook){.id = v.id, .after = after, .fn = fn, .user = user};
+    p->n_hooks++;
+    return RECUR_OK;
+}
+
+/* Calls the hooks due after step s (-1: before the first step), from *next on. */
+static recur_status fire_hooks(recur_plan *p, int s, int *next)
+{
+    for (; *next < p->n_hooks && p->hooks[*next].after <= s; ++*next) {
+        const plan_hook *h = &p->hooks[*next];
+        recur_value v = {h->id};
+        int64_t n = recur_shape_numel(p->g->nodes[h->id].shape);
+        recur_status st = h->fn(h->user, p, v, p->val[h->id], n);
+        if (st != RECUR_OK)
+            return recur_error_set(&p->error, st, "run: the ready hook of output \"%s\" returned %s",
+                                   recur_node_name(p->g, h->id), recur_status_str(st));
+    }
+    return RECUR_OK;
+}
+
 recur_status recur_plan_run(recur_plan *p)
 {
     if (!p) return RECUR_ERR_ARG;
@@ -357,6 +451,9 @@ recur_status recur_plan_run(recur_plan *p)
     }
     uint64_t execution = p->executions++;
     char err[512];
+    int hook = 0;
+    recur_status hst = fire_hooks(p, -1, &hook);
+    if (hst != RECUR_OK) return hst;
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
         if (!step->fn) continue; /* a view of its input's buffer: nothing to compute */
@@ -391,7 +488,9 @@ recur_status recur_plan_run(recur_plan *p)
                                  recur_shape_str(node->shape, shp, sizeof shp), (double)a.y[bad], (long long)bad);
             }
         }
+        if (hook < p->n_hooks && (hst = fire_hooks(p, s, &hook)) != RECUR_OK) return hst;
     }
+    if (hook < p->n_hooks && (hst = fire_hooks(p, p->n_steps, &hook)) != RECUR_OK) return hst;
     p->run++;
     p->ran = 1;
     return RECUR_OK;

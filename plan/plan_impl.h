@@ -43,6 +43,14 @@ typedef struct plan_buffer {
 
 enum { PLAN_BUF_VALUE, PLAN_BUF_WORK, PLAN_BUF_BACKEND };
 
+/* A hook of recur_plan_on_ready: fn is called after step `after` (-1: before the first). */
+typedef struct plan_hook {
+    int32_t id;
+    int after;
+    recur_plan_ready_fn fn;
+    void *user;
+} plan_hook;
+
 struct recur_plan {
     recur_graph *g;
     const recur_backend *be;
@@ -71,6 +79,8 @@ struct recur_plan {
     double *step_ms;               /* ... and in each step (NULL unless opts.profile) */
     int64_t fused_calls;
     recur_compile_opts opts;
+    plan_hook *hooks;      /* recur_plan_on_ready's, sorted by `after` */
+    int n_hooks;
     recur_error error;
 };
 

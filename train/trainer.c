@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "graph/ir.h"
+#include "mpi_impl.h"
 #include "recur/autodiff.h"
 #include "trainer_impl.h"
 
@@ -42,6 +43,7 @@ void recur_trainer_free(recur_trainer *t)
 {
     if (!t) return;
     recur_optim_free(t->opt);
+    recur_mpi_trainer_free(t->mpi);
     recur_plan_free(t->plan);
     recur_plan_free(t->eval_plan);
     free(t->window);
@@ -180,12 +182,18 @@ static void window_push(recur_trainer *t, float loss)
     if (t->window_n < t->o.mean_window) t->window_n++;
 }
 
-/* The trainer's own evaluation: the mean loss of eval_batches batches through the eval model's plan. */
+/*
+ * The trainer's own evaluation: the mean loss of eval_batches batches
+ * through the eval model's plan. Distributed, rank r of N runs batches
+ * r, r + N, ... and the sums of losses and counts are summed over the
+ * ranks, so the mean is over every batch as in one process.
+ */
 static recur_status evaluate_model(void *user, recur_trainer *t, int64_t step, double *loss)
 {
     (void)user, (void)step;
-    double sum = 0;
-    for (int64_t k = 0; k < t->o.eval_batches; k++) {
+    double sum[2] = {0, 0}; /* losses, batches */
+    int64_t first = t->mpi ? recur_mpi_rank() : 0, stride = t->mpi ? recur_mpi_size() : 1;
+    for (int64_t k = first; k < t->o.eval_batches; k += stride) {
         uint64_t errors = t->n_errors;
         recur_status st = t->o.eval_feed(t->o.user, k, t->eval_plan);
         if (st != RECUR_OK) /* its reason: what it gave, or what the eval plan says, or its status */
@@ -198,9 +206,13 @@ static recur_status evaluate_model(void *user, recur_trainer *t, int64_t step, d
         if ((st = recur_plan_run(t->eval_plan)) != RECUR_OK || (st = recur_plan_fetch(t->eval_plan, t->eval_loss_value, &l, 1)))
             return recur_trainer_set_error(t, st, "step %lld: evaluation batch %lld: %s", (long long)t->step,
                                            (long long)k, recur_plan_errmsg(t->eval_plan));
-        sum += l;
+        sum[0] += l;
+        sum[1] += 1;
     }
-    *loss = sum / (double)t->o.eval_batches;
+    if (t->mpi && recur_mpi_sum(sum, 2) != RECUR_OK)
+        return recur_trainer_set_error(t, RECUR_ERR_RUNTIME, "step %lld: evaluation: %s", (long long)t->step,
+                                       recur_mpi_errmsg());
+    *loss = sum[0] / sum[1];
     return RECUR_OK;
 }
 
@@ -211,6 +223,12 @@ static recur_status evaluate(recur_trainer *t)
     recur_status st = t->eval_plan ? evaluate_model(NULL, t, t->step, &l) : t->o.eval(t->o.user, t, t->step, &l);
     if (st != RECUR_OK && t->eval_plan) return st;
     if (st != RECUR_OK) return callback_fail(t, st, t->step, "the eval callback", errors, NULL);
+    if (t->mpi && !t->eval_plan) { /* distributed: the mean of the ranks' losses */
+        if (recur_mpi_sum(&l, 1) != RECUR_OK)
+            return recur_trainer_set_error(t, RECUR_ERR_RUNTIME, "step %lld: evaluation: %s", (long long)t->step,
+                                           recur_mpi_errmsg());
+        l /= recur_mpi_size();
+    }
     t->eval_loss = l;
     recur_progress_eval(t);
     return RECUR_OK;
@@ -230,6 +248,9 @@ static recur_status train_step(recur_trainer *t)
     if (recur_plan_run(t->plan) != RECUR_OK)
         return recur_trainer_set_error(t, recur_plan_errcode(t->plan), "step %lld: %s", (long long)s,
                                        recur_plan_errmsg(t->plan));
+    if (t->mpi && recur_mpi_trainer_after_run(t->mpi) != RECUR_OK) /* the loss and gradients, averaged over the ranks */
+        return recur_trainer_set_error(t, RECUR_ERR_RUNTIME, "step %lld: averaging over the ranks: %s", (long long)s,
+                                       recur_mpi_errmsg());
     const float *lp = recur_plan_output(t->plan, t->loss);
     float loss = lp ? lp[0] : NAN;
     if (!isfinite(loss))

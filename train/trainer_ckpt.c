@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi_impl.h"
 #include "trainer_impl.h"
 
 recur_ckpt *recur_trainer_checkpoint(recur_trainer *t)
@@ -176,10 +177,9 @@ recur_status recur_trainer_restore(recur_trainer *t, recur_ckpt *ck)
     return RECUR_OK;
 }
 
-recur_status recur_trainer_save(recur_trainer *t, const char *path)
+/* recur_trainer_save in this process. */
+static recur_status save_here(recur_trainer *t, const char *path)
 {
-    if (!t) return RECUR_ERR_ARG;
-    if (!path) return recur_trainer_set_error(t, RECUR_ERR_ARG, "trainer save: the path is NULL");
     recur_ckpt *ck = recur_trainer_checkpoint(t);
     if (!ck) return t->error.code;
     recur_status st = recur_ckpt_save(ck, path);
@@ -188,14 +188,30 @@ recur_status recur_trainer_save(recur_trainer *t, const char *path)
     return st;
 }
 
+recur_status recur_trainer_save(recur_trainer *t, const char *path)
+{
+    if (!t) return RECUR_ERR_ARG;
+    if (!path) return recur_trainer_set_error(t, RECUR_ERR_ARG, "trainer save: the path is NULL");
+    if (!t->mpi) return save_here(t, path);
+    /* distributed: rank 0 writes, every rank returns its status */
+    recur_status st = recur_mpi_rank() == 0 ? save_here(t, path) : RECUR_OK;
+    char what[300];
+    snprintf(what, sizeof what, "to save %s", path);
+    recur_status all = recur_mpi_trainer_agree(t->mpi, st, what);
+    if (all != RECUR_OK && recur_mpi_rank() != 0)
+        recur_trainer_set_error(t, all, "trainer save: rank %d: %s", recur_mpi_rank(), recur_mpi_errmsg());
+    return all;
+}
+
 recur_status recur_trainer_load(recur_trainer *t, const char *path)
 {
     if (!t) return RECUR_ERR_ARG;
     if (!path) return recur_trainer_set_error(t, RECUR_ERR_ARG, "trainer load: the path is NULL");
     recur_ckpt *ck = NULL;
-    recur_status st = recur_ckpt_load(path, &ck);
+    recur_status st = t->mpi ? recur_mpi_ckpt_load(path, 0, &ck) : recur_ckpt_load(path, &ck); /* distributed: rank 0 reads */
     if (st != RECUR_OK)
-        recur_trainer_set_error(t, st, "trainer load: %s", ck ? recur_ckpt_errmsg(ck) : "out of memory");
+        recur_trainer_set_error(t, st, "trainer load: %s",
+                                t->mpi ? recur_mpi_errmsg() : ck ? recur_ckpt_errmsg(ck) : "out of memory");
     else
         st = recur_trainer_restore(t, ck);
     recur_ckpt_free(ck);

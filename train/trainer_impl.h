@@ -27,6 +27,7 @@ struct recur_trainer {
     int64_t window_pos;     /* where the next one goes */
     double eval_loss;       /* NaN before the first evaluation */
     int stop;               /* set by recur_trainer_stop */
+    struct recur_mpi_trainer *mpi; /* recur_trainer_distribute's averaging over the ranks (NULL: one process) */
     /* progress */
     int mode;               /* the resolved recur_progress_mode: OFF, LINE or PLAIN */
     double run_start;       /* wall time the current run began */

@@ -65,6 +65,40 @@ RECUR_API recur_status recur_shuffle(int64_t *idx, int64_t n, uint64_t seed);
 /** Fills perm with 0, 1, ..., n-1 and shuffles it with recur_shuffle. */
 RECUR_API recur_status recur_permutation(int64_t *perm, int64_t n, uint64_t seed);
 
+/* ---------------------------------------------- sharding by rank (MPI) */
+
+/*
+ * Data-parallel training (recur/mpi.h) gives every rank its own part of
+ * the data and the same number of steps. An epoch visits n items in an
+ * order perm that every rank draws alike (recur_permutation with the same
+ * seed); at step k of the epoch rank r of N reads the B items
+ * perm[recur_shard_offset(k, B, r, N) ...], its slice of the global batch
+ * perm[k N B .. (k + 1) N B): what one process with batch N B reads at
+ * step k.
+ */
+
+/**
+ * Steps per epoch of N = size ranks reading `batch` items each per step
+ * from n items: floor(n / (batch size)), the same on every rank. -1
+ * (RECUR_ERR_ARG in recur_data_errmsg) for n < 0, batch < 1 or size < 1.
+ */
+RECUR_API int64_t recur_shard_steps(int64_t n, int64_t batch, int size);
+
+/**
+ * Where rank `rank` of `size` starts reading at step k of an epoch, in
+ * the epoch's order of items: (k size + rank) batch. -1 (RECUR_ERR_ARG)
+ * for k < 0, batch < 1, a rank outside [0, size) or an overflow.
+ */
+RECUR_API int64_t recur_shard_offset(int64_t k, int64_t batch, int rank, int size);
+
+/**
+ * A rank's contiguous share of n items, for what every rank visits once
+ * (a test set): [*first, *first + *count) with first = floor(n rank /
+ * size); the shares cover every item once and differ by at most one.
+ * Each rank sums its losses and counts, recur_mpi_sum adds them up.
+ */
+RECUR_API recur_status recur_shard_range(int64_t n, int rank, int size, int64_t *first, int64_t *count);
+
 /* ------------------------------------------------------- numeric series */
 
 /** A series of float values, with the file line each came from. */

@@ -99,6 +99,31 @@ RECUR_API recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out
 RECUR_API const float *recur_plan_output(recur_plan *p, recur_value v);
 
 /**
+ * A hook of recur_plan_on_ready: output v of plan p is final for this run
+ * and `data` (n floats, the plan's own buffer of v) is no longer read or
+ * written by the run. It may change data in place (what it leaves is the
+ * run's output) and, for the rest of the run, keep working on it in the
+ * background (an MPI_Iallreduce): nothing of the plan touches it until
+ * recur_plan_run returns. A status other than RECUR_OK stops the run.
+ */
+typedef recur_status (*recur_plan_ready_fn)(void *user, recur_plan *p, recur_value v, float *data, int64_t n);
+
+/**
+ * Calls fn(user, p, v, data, n) in every later run of p as soon as output
+ * v is final and done with: after the last kernel that writes or reads its
+ * buffer (a kernel reading a view of v counts; before the first kernel for
+ * a value no kernel computes, such as a parameter). Hooks run in the order
+ * of those kernels (in the order they were set when several follow the same
+ * one), so a hook on each gradient of a training plan sees them as
+ * backpropagation finishes them, and can start to send one while the
+ * others are computed (recur/mpi.h does). fn NULL removes v's hook; setting
+ * one again replaces it. A hook's failing status stops the run, the plan's
+ * message naming v. RECUR_ERR_VALUE if v is not an output of p,
+ * RECUR_ERR_NOMEM. Not for the run path: it takes time linear in the plan.
+ */
+RECUR_API recur_status recur_plan_on_ready(recur_plan *p, recur_value v, recur_plan_ready_fn fn, void *user);
+
+/**
  * The number of runs the plan has completed. Dropout masks depend on it
  * (each run draws new ones), so a training run resumed from a checkpoint
  * sets it back (recur_plan_set_runs) to draw the masks an uninterrupted
