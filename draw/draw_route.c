@@ -12,7 +12,9 @@
  *   them for an edge between layers, a horizontal one above or below them
  *   for an edge along a layer, the nearest that is free;
  *   the rolled view's delay loop as two arches, out of the cell's top
- *   corner into the delay and back under it.
+ *   corner into the delay and back under it;
+ *   when no corridor is free (an edge out of the middle of a dense
+ *   cluster), the shortest path on a grid around the boxes.
  * Every candidate curve is sampled and kept only if it passes no box it
  * does not join (CLEAR points of room), so no edge crosses a box; if none
  * is free the straight line is kept. Graphviz (nop2) then draws the
@@ -148,12 +150,189 @@ static double top_of(const draw_item *it) { return it->y + it->h / 2; }
 
 static double bottom_of(const draw_item *it) { return it->y - it->h / 2; }
 
+
+/* --------------------------------------------------- the grid, last resort */
+
+/*
+ * When no corridor is free (an edge leaving the middle of a dense cluster),
+ * a shortest path on a grid of GRID-point cells around every box (A*,
+ * eight directions), shortened to the points that see each other, drawn
+ * smooth if that stays clear, else as straight segments.
+ */
+enum { GRID = 4 };
+
+typedef struct grid {
+    int w, h;
+    double x0, y0;
+    char *wall;       /* 1: inside a box (grown by MARGIN - 2) */
+} grid;
+
+static int grid_make(const draw_scene *s, grid *gr)
+{
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (int i = 0; i < s->n_items; i++) {
+        const draw_item *it = &s->items[i];
+        if (it->dropped || it->kind == DRAW_NOTE || it->kind == DRAW_BLOCK) continue;
+        if (it->x - it->w / 2 < x0) x0 = it->x - it->w / 2;
+        if (it->y - it->h / 2 < y0) y0 = it->y - it->h / 2;
+        if (it->x + it->w / 2 > x1) x1 = it->x + it->w / 2;
+        if (it->y + it->h / 2 > y1) y1 = it->y + it->h / 2;
+    }
+    gr->x0 = x0 - 60, gr->y0 = y0 - 60;
+    gr->w = (int)((x1 - x0 + 120) / GRID) + 1, gr->h = (int)((y1 - y0 + 120) / GRID) + 1;
+    if (gr->w < 1 || gr->h < 1 || (double)gr->w * gr->h > 4e6) return 0;
+    gr->wall = calloc((size_t)gr->w * (size_t)gr->h, 1);
+    if (!gr->wall) return 0;
+    for (int i = 0; i < s->n_items; i++) {
+        const draw_item *it = &s->items[i];
+        if (it->dropped || it->kind == DRAW_NOTE || it->kind == DRAW_BLOCK) continue;
+        double m = MARGIN - 2; /* tight: dot packs a cluster's boxes 14 points apart */
+        int cx0 = (int)floor((it->x - it->w / 2 - m - gr->x0) / GRID), cx1 = (int)floor((it->x + it->w / 2 + m - gr->x0) / GRID);
+        int cy0 = (int)floor((it->y - it->h / 2 - m - gr->y0) / GRID), cy1 = (int)floor((it->y + it->h / 2 + m - gr->y0) / GRID);
+        for (int y = cy0 < 0 ? 0 : cy0; y <= cy1 && y < gr->h; y++)
+            for (int x = cx0 < 0 ? 0 : cx0; x <= cx1 && x < gr->w; x++) gr->wall[(size_t)y * (size_t)gr->w + (size_t)x] = 1;
+    }
+    return 1;
+}
+
+static int cell_of(const grid *gr, pt p, int *x, int *y)
+{
+    *x = (int)floor((p.x - gr->x0) / GRID), *y = (int)floor((p.y - gr->y0) / GRID);
+    return *x >= 0 && *y >= 0 && *x < gr->w && *y < gr->h;
+}
+
+static pt centre_of(const grid *gr, int c) { return P(gr->x0 + (c % gr->w + 0.5) * GRID, gr->y0 + (c / gr->w + 0.5) * GRID); }
+
+/* 1 if the straight segment a-b crosses no wall cell. */
+static int sees(const grid *gr, pt a, pt b)
+{
+    double d = len(P(b.x - a.x, b.y - a.y));
+    int steps = (int)(d / (GRID / 2.0)) + 1;
+    for (int k = 0; k <= steps; k++) {
+        int x, y;
+        pt q = P(a.x + (b.x - a.x) * k / steps, a.y + (b.y - a.y) * k / steps);
+        if (!cell_of(gr, q, &x, &y) || gr->wall[(size_t)y * (size_t)gr->w + (size_t)x]) return 0;
+    }
+    return 1;
+}
+
+/* A*, from cell `from` to cell `to`: the path's cells into path (to first), their count; 0 if none. */
+static int astar(const grid *gr, int from, int to, int *path, int cap)
+{
+    size_t n = (size_t)gr->w * (size_t)gr->h;
+    float *cost = malloc(sizeof *cost * n);
+    int *prev = malloc(sizeof *prev * n), *heap = malloc(sizeof *heap * n);
+    float *key = malloc(sizeof *key * n);
+    char *done = calloc(n, 1);
+    int found = 0, hn = 0;
+    if (!cost || !prev || !heap || !key || !done) goto out;
+    for (size_t i = 0; i < n; i++) cost[i] = INFINITY;
+    int tx = to % gr->w, ty = to / gr->w;
+    cost[from] = 0, prev[from] = -1, heap[hn++] = from, key[from] = 0;
+    while (hn > 0) {
+        int c = heap[0];
+        heap[0] = heap[--hn];
+        for (int i = 0;;) { /* sift down */
+            int l = 2 * i + 1, r = l + 1, m = i;
+            if (l < hn && key[heap[l]] < key[heap[m]]) m = l;
+            if (r < hn && key[heap[r]] < key[heap[m]]) m = r;
+            if (m == i) break;
+            int t = heap[i];
+            heap[i] = heap[m], heap[m] = t, i = m;
+        }
+        if (done[c]) continue;
+        done[c] = 1;
+        if (c == to) {
+            found = 1;
+            break;
+        }
+        int x = c % gr->w, y = c / gr->w;
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+                int nx = x + dx, ny = y + dy;
+                if ((!dx && !dy) || nx < 0 || ny < 0 || nx >= gr->w || ny >= gr->h) continue;
+                int nc = ny * gr->w + nx;
+                if (done[nc] || (gr->wall[nc] && nc != to)) continue;
+                float step = dx && dy ? 1.4142f : 1.0f, cnew = cost[c] + step;
+                if (cnew >= cost[nc] || hn >= (int)n) continue;
+                cost[nc] = cnew, prev[nc] = c;
+                float hx = (float)abs(nx - tx), hy = (float)abs(ny - ty);
+                key[nc] = cnew + (hx > hy ? hx + 0.4142f * hy : hy + 0.4142f * hx);
+                heap[hn] = nc; /* sift up */
+                for (int i = hn++; i > 0 && key[heap[(i - 1) / 2]] > key[heap[i]]; i = (i - 1) / 2) {
+                    int t = heap[i];
+                    heap[i] = heap[(i - 1) / 2], heap[(i - 1) / 2] = t;
+                }
+            }
+    }
+    int k = 0;
+    if (found)
+        for (int c = to; c >= 0 && k < cap; c = prev[c]) path[k++] = c;
+    if (k >= cap) k = 0;
+out:
+    free(cost), free(prev), free(heap), free(key), free(done);
+    return found ? k : 0;
+}
+
+/* The grid's route from p0 (leaving along n0) to p1 (arriving along n1) into out; its point count, 0 if none. */
+static int grid_route(const draw_scene *s, const draw_edge *e, grid *gr, pt p0, pt n0, pt p1, pt n1, pt *out, int cap)
+{
+    if (!gr->wall && !grid_make(s, gr)) return 0;
+    double l0 = len(n0) > 0 ? len(n0) : 1, l1 = len(n1) > 0 ? len(n1) : 1;
+    pt a = P(p0.x + n0.x / l0 * (MARGIN + GRID), p0.y + n0.y / l0 * (MARGIN + GRID));
+    pt z = P(p1.x - n1.x / l1 * (ARROW + MARGIN + GRID), p1.y - n1.y / l1 * (ARROW + MARGIN + GRID));
+    int ax, ay, zx, zy;
+    if (!cell_of(gr, a, &ax, &ay) || !cell_of(gr, z, &zx, &zy)) return 0;
+    int from = ay * gr->w + ax, to = zy * gr->w + zx, cap_path = gr->w * 4 + gr->h * 4;
+    char wall_from = gr->wall[from], wall_to = gr->wall[to];
+    gr->wall[from] = gr->wall[to] = 0; /* the ends lie just outside their boxes */
+    int *path = malloc(sizeof *path * (size_t)cap_path);
+    int k = path ? astar(gr, from, to, path, cap_path) : 0;
+    gr->wall[from] = wall_from, gr->wall[to] = wall_to;
+    if (k < 1) {
+        free(path);
+        return 0;
+    }
+    /* The path's corners that see each other, from a to z (path runs z first). */
+    pt w[MAX_PTS * 4];
+    int n = 0;
+    w[n++] = p0;
+    w[n++] = a;
+    int at = k - 1;
+    while (at > 0 && n < MAX_PTS * 4 - 3) {
+        int next = at - 1;
+        for (int j = 0; j < at; j++)
+            if (sees(gr, centre_of(gr, path[at]), centre_of(gr, path[j]))) {
+                next = j;
+                break;
+            }
+        w[n++] = centre_of(gr, path[next]);
+        at = next;
+    }
+    free(path);
+    w[n - 1] = z; /* the last corner is z's cell: z itself */
+    pt base = P(p1.x - n1.x / l1 * ARROW, p1.y - n1.y / l1 * ARROW);
+    w[n++] = base;
+    /* Smooth if that stays clear, else straight segments. */
+    int m = n * 3 - 2 <= cap ? spline(w, n, scale(n0, 20 / l0), scale(n1, 20 / l1), out) : 0;
+    if (m && blocked(s, out, m, e->from, e->to) < 0) return m;
+    if ((n - 1) * 3 + 1 > cap) return 0;
+    m = 0;
+    out[m++] = w[0];
+    for (int i = 0; i + 1 < n; i++) {
+        out[m++] = P(w[i].x + (w[i + 1].x - w[i].x) / 3, w[i].y + (w[i + 1].y - w[i].y) / 3);
+        out[m++] = P(w[i].x + 2 * (w[i + 1].x - w[i].x) / 3, w[i].y + 2 * (w[i + 1].y - w[i].y) / 3);
+        out[m++] = w[i + 1];
+    }
+    return m;
+}
+
 /* Routes edge i; fills its points. */
-static void route(draw_scene *s, int i)
+static void route(draw_scene *s, int i, grid *gr)
 {
     draw_edge *e = &s->edges[i];
     const draw_item *a = &s->items[e->from], *b = &s->items[e->to];
-    pt n0, n1, p0, p1, out[3 * MAX_PTS + 1], mid[4];
+    pt n0, n1, p0, p1, out[3 * 4 * MAX_PTS + 1], mid[4];
     /* The ends. */
     if (e->tailport[0]) {
         p0 = port_point(a, e->tailport, &n0);
@@ -235,6 +414,13 @@ static void route(draw_scene *s, int i)
             if (m) p1 = q1; /* the arrow's tip */
         }
     }
+    if (!m) { /* the grid */
+        pt q0 = p0, k0 = n0, q1 = p1, k1 = n1;
+        if (!e->tailport[0]) k0 = P(b->x - a->x, b->y - a->y), q0 = clip(a, P(b->x, b->y));
+        if (!e->headport[0]) k1 = P(b->x - a->x, b->y - a->y), q1 = clip(b, P(a->x, a->y));
+        m = grid_route(s, e, gr, q0, k0, q1, k1, out, (int)(sizeof out / sizeof out[0]));
+        if (m) p1 = q1;
+    }
     if (!m) { /* nothing free: the straight line, crossing what it must */
         pt w[2] = {p0, P(p1.x - n1.x / (len(n1) > 0 ? len(n1) : 1) * ARROW, p1.y - n1.y / (len(n1) > 0 ? len(n1) : 1) * ARROW)};
         m = spline(w, 2, P(w[1].x - w[0].x, w[1].y - w[0].y), P(w[1].x - w[0].x, w[1].y - w[0].y), out);
@@ -251,6 +437,7 @@ static void route(draw_scene *s, int i)
 
 recur_status recur_draw_route(draw_scene *s)
 {
+    grid gr = {0};
     for (int i = 0; i < s->n_edges && s->st == RECUR_OK; i++) {
         draw_edge *e = &s->edges[i];
         if (e->kind == DRAW_E_INVIS || s->items[e->from].dropped || s->items[e->to].dropped) continue;
@@ -260,8 +447,9 @@ recur_status recur_draw_route(draw_scene *s)
             e->inner = 0;
             continue;
         }
-        route(s, i);
+        route(s, i, &gr);
     }
+    free(gr.wall);
     return s->st;
 }
 

@@ -69,6 +69,7 @@ static int32_t cell_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     }
     if (key.id == c->o.loss.id && c->o.view == RECUR_VIEW_BACKWARD) return loss_item;
     int li = recur_draw_body_loop(c, key.id) - 1;
+    if (n->loop && li >= 0 && key.t == DRAW_NOSTEP) return DRAW_HIDDEN; /* a body value read whole (by a gradient) */
     if (n->loop && li >= 0) {
         int col = recur_draw_col(c, li, key.t);
         if (col < 0) return DRAW_DROPPED;
@@ -104,6 +105,7 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     if (internals && c->folded[key.id] && !c->token[key.id]) return DRAW_HIDDEN; /* W x + U h + b: into its box */
     int li = -1, grad = 0;
     int64_t t = key.t;
+    if (n->loop && key.t == DRAW_NOSTEP) return DRAW_HIDDEN; /* a body value read whole (by a gradient) */
     if (n->loop) {
         li = n->loop - 1;
     } else if (c->o.view == RECUR_VIEW_BACKWARD && !recur_draw_is_forward(c, key) && c->gloop[k]) {
