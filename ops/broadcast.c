@@ -61,6 +61,20 @@ int64_t recur_bcast_period(recur_shape out, recur_shape in)
     return recur_shape_numel(in);
 }
 
+int64_t recur_bcast_stretch(recur_shape out, recur_shape in, int64_t *stretch)
+{
+    int lead = 0, trail = 0;
+    while (lead < in.ndim && in.d[lead] == 1) lead++;
+    while (trail < in.ndim - lead && in.d[in.ndim - 1 - trail] == 1) trail++;
+    int k = in.ndim - lead; /* in's dimensions that matter, the last `trail` of them 1s */
+    if (k > out.ndim) return 0;
+    *stretch = 1;
+    for (int i = 0; i < trail; i++) *stretch *= out.d[out.ndim - 1 - i];
+    for (int i = 0; i < k - trail; i++)
+        if (in.d[lead + i] != out.d[out.ndim - k + i]) return 0;
+    return recur_shape_numel(in);
+}
+
 int64_t recur_bcast_offset(const recur_bcast *it, int64_t flat)
 {
     int64_t off = 0;

@@ -81,18 +81,19 @@ static size_t prog_bytes(int n_out) { return sizeof(fused_prog) + sizeof(fused_o
 void recur_fused_free(void *program) { free(program); }
 
 
-/* One run of a fused kernel: the program, its leaves, and their periods. */
+/* One run of a fused kernel: the program, its leaves, and how each broadcasts (recur_bcast_stretch). */
 typedef struct fused_job {
     const fused_prog *fp;
     const recur_kernel_args *k;
-    int64_t n, period[MAX_LEAVES];
+    int64_t n, period[MAX_LEAVES], stretch[MAX_LEAVES];
 } fused_job;
 
 /*
  * Registers of block `base` (len elements): leaves of the output's shape
  * point into their data; a leaf repeating with period p is copied out in
- * runs, element i reading i mod p; a column slice is copied out row run by
- * row run.
+ * runs, element i reading i mod p; a stretched leaf (a mask [B, 1] over
+ * [B, H]) is written as runs of its elements, element i reading
+ * (i / stretch) mod p; a column slice is copied out row run by row run.
  */
 static void load_leaves(const fused_job *j, int64_t base, int64_t len, float *scratch, const float **reg)
 {
@@ -110,14 +111,22 @@ static void load_leaves(const fused_job *j, int64_t base, int64_t len, float *sc
             reg[l] = r;
             continue;
         }
-        int64_t p = j->period[l];
+        int64_t p = j->period[l], stretch = j->stretch[l];
         if (p == j->n) {
             reg[l] = j->k->x[l] + base;
             continue;
         }
         float *r = scratch + (size_t)l * BLOCK;
         const float *x = j->k->x[l];
-        if (p < 16) { /* a scalar or a short row: element by element */
+        if (stretch > 1) {
+            for (int64_t i = 0; i < len;) {
+                int64_t e = base + i, run = stretch - e % stretch;
+                if (run > len - i) run = len - i;
+                float v = x[(e / stretch) % p];
+                for (int64_t q = 0; q < run; q++) r[i + q] = v;
+                i += run;
+            }
+        } else if (p < 16) { /* a scalar or a short row: element by element */
             for (int64_t i = 0, at = base % p; i < len; i++) {
                 r[i] = x[at];
                 if (++at == p) at = 0;
@@ -195,8 +204,10 @@ static recur_status fused_forward(const recur_kernel_args *k)
     fused_job j = {.fp = k->state, .k = k, .n = recur_shape_numel(k->node->shape)};
     for (int t = 0; t < j.fp->n_insts; t++)
         if (!j.fp->inst[t].fn) return recur_kernel_fail(k, "fused kernel: op %d is not pointwise", j.fp->inst[t].op);
-    for (int l = 0; l < j.fp->n_leaves; l++)
-        j.period[l] = j.fp->cols[l] ? 0 : recur_bcast_period(k->node->shape, k->xs[l]);
+    for (int l = 0; l < j.fp->n_leaves; l++) {
+        j.stretch[l] = 1;
+        j.period[l] = j.fp->cols[l] ? 0 : recur_bcast_stretch(k->node->shape, k->xs[l], &j.stretch[l]);
+    }
     int64_t n_blocks = (j.n + BLOCK - 1) / BLOCK, floats = j.n * j.fp->work;
     if (recur_parallel_parts(n_blocks, floats) <= j.fp->parts) recur_parallel_range(n_blocks, floats, fused_blocks, &j);
     else fused_blocks(&j, 0, n_blocks, 0); /* more threads now than when compiled: scratch for one */
@@ -295,8 +306,9 @@ static int fusable(const recur_plan *p, const plan_step *step, recur_shape shape
     const recur_node *n = &p->g->nodes[step->id];
     if (step->dead || !step->fn || step->inner >= 0 || !recur_pointwise_arity(n->op) || !recur_shape_equal(n->shape, shape))
         return 0;
-    for (int k = 0; k < step->n_in; k++) /* every operand: the output's shape or whole repeats of a smaller one */
-        if (recur_bcast_period(shape, p->g->nodes[step->in[k]].shape) <= 0) return 0;
+    int64_t stretch;
+    for (int k = 0; k < step->n_in; k++) /* every operand: the output's shape, or a smaller one repeated or stretched */
+        if (recur_bcast_stretch(shape, p->g->nodes[step->in[k]].shape, &stretch) <= 0) return 0;
     return 1;
 }
 

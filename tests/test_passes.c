@@ -255,6 +255,63 @@ static void test_fusion_is_exact(void **state)
     assert_true(step_bytes[4] * 10 <= step_bytes[1] * 11); /* ... GRU (written as Cho's: a little less) */
 }
 
+/*
+ * Lengths cost no kernels: the mask of a loop over lengths ([B, 1] per
+ * step, stretched over the state's columns) is read inside the fused
+ * kernels, so a training plan over lengths has as many kernels per step
+ * as over padded sequences, and computes bitwise what the unfused plan
+ * computes.
+ */
+static void test_fusion_reads_length_masks(void **state)
+{
+    (void)state;
+    const recur_cell_kind kinds[] = {RECUR_LSTM, RECUR_GRU, RECUR_RNN_TANH};
+    const float lengths[B] = {(float)T, 1, (float)(T / 2)};
+    for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
+        int size[2][2];
+        for (int with = 0; with < 2; with++)
+            for (int k = 0; k < 2; k++) {
+                int64_t steps = T * (k + 1);
+                recur_graph *g = recur_graph_new(5);
+                recur_set_passes(g, RECUR_PASS_ALL);
+                recur_value xs = recur_input(g, "xs", recur_shape3(steps, B, I));
+                recur_value lens = recur_input(g, "lengths", recur_shape1(B));
+                recur_rnn_opts o = {.kind = kinds[c], .input_size = I, .hidden = H, .lengths = with ? &lens : NULL};
+                recur_rnn r;
+                TU_ST(g, recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &r));
+                recur_value loss = recur_sum(g, recur_square(g, r.outputs));
+                TU_ST(g, recur_unroll(g));
+                recur_value outs[33] = {loss}, params[32];
+                int n = recur_params(g, params, 32);
+                TU_ST(g, recur_grad(g, loss, n, params, outs + 1));
+                recur_compile_opts ref = {.backend = "reference"};
+                recur_plan *fused = recur_compile(g, n + 1, outs, &ref);
+                recur_set_passes(g, RECUR_PASS_ALL & ~RECUR_PASS_FUSE);
+                recur_plan *plain = recur_compile(g, n + 1, outs, &ref);
+                assert_non_null(fused);
+                assert_non_null(plain);
+                float x[2 * T * B * I];
+                tu_fill_uniform(x, steps * B * I, -1, 1, 3);
+                recur_plan *plans[2] = {fused, plain};
+                for (int q = 0; q < 2; q++) {
+                    assert_int_equal(recur_plan_feed(plans[q], xs, x, steps * B * I), RECUR_OK);
+                    if (with) assert_int_equal(recur_plan_feed(plans[q], lens, lengths, B), RECUR_OK);
+                    assert_int_equal(recur_plan_run(plans[q]), RECUR_OK);
+                }
+                for (int i = 0; i <= n; i++)
+                    assert_memory_equal(recur_plan_output(fused, outs[i]), recur_plan_output(plain, outs[i]),
+                                        sizeof(float) * (size_t)recur_shape_numel(recur_value_shape(g, outs[i])));
+                size[with][k] = recur_plan_size(fused);
+                recur_plan_free(fused);
+                recur_plan_free(plain);
+                recur_graph_free(g);
+            }
+        print_message("%s: %d kernels per step padded, %d over lengths\n", recur_cell_kind_name(kinds[c]),
+                      (size[0][1] - size[0][0]) / T, (size[1][1] - size[1][0]) / T);
+        assert_int_equal(size[1][1] - size[1][0], size[0][1] - size[0][0]);
+    }
+}
+
 /* Compiles outs of g with fusion on and off (reference backend), runs both on x fed as `in`, checks them bitwise equal. */
 static recur_plan *fused_and_plain(recur_graph *g, int n, const recur_value *outs, recur_value in, const float *x, recur_plan **plain)
 {
@@ -955,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_fusion_gradient_overwrites_activation),
         cmocka_unit_test(test_fusion_shares_sequence_buffer),
         cmocka_unit_test(test_fusion_reads_broadcasts_whole),
+        cmocka_unit_test(test_fusion_reads_length_masks),
         cmocka_unit_test(test_fusion_exact_wide_rows),
         cmocka_unit_test(test_fusion_recomputes_cheap_values),
         cmocka_unit_test(test_matmul_bias),

@@ -28,6 +28,17 @@ void recur_bcast_init(recur_bcast *it, recur_shape out, recur_shape in);
  */
 int64_t recur_bcast_period(recur_shape out, recur_shape in);
 
+/*
+ * The broadcasts a fused kernel reads without an index walk: out's element
+ * i reads in's element (i / *stretch) % period. in (without leading 1s)
+ * equals out's trailing dimensions except for its own trailing 1s, each of
+ * whose elements stands for a run of *stretch of out's (the product of the
+ * dimensions of out they face): a mask [B, 1] over [B, H] has stretch H and
+ * period B; recur_bcast_period's broadcasts have stretch 1. Returns the
+ * period (in's element count), or 0 when the broadcast is anything else.
+ */
+int64_t recur_bcast_stretch(recur_shape out, recur_shape in, int64_t *stretch);
+
 /* Offset into the input of the output's element `flat`. */
 int64_t recur_bcast_offset(const recur_bcast *it, int64_t flat);
 
