@@ -9,6 +9,13 @@
  * entropy, and a checkpoint; the best checkpoint by test loss is kept
  * beside it; samples follow the first epoch and the end. This file holds
  * the options, a resumed run's settings and the building of the model.
+ *
+ * Under mpirun (`mpirun -np N recur train TEXT ...`, found from the
+ * launcher's environment) the run is data-parallel (recur/mpi.h): --batch
+ * is the batch of a step over all ranks, each rank reading its slice of
+ * it, so N ranks take the steps one process would; only rank 0 prints and
+ * writes files (checkpoints, the loss CSV and plot), and a rank that fails
+ * ends the job (MPI_Abort).
  */
 #include <errno.h>
 #include <math.h>
@@ -180,8 +187,11 @@ static int settings_from_checkpoint(train_run *r, const cli_cmd *cmd, recur_ckpt
     if (!rc && cli_find_opt(cmd, "test-fraction")->seen && a->test_fraction != frac)
         rc = cli_usage_error("train", "--test-fraction %g differs from the resumed checkpoint's %g; leave it out",
                              a->test_fraction, frac);
+    if (!rc && B % r->ranks != 0)
+        cli_error("train", "the checkpoint's batch of %lld does not split over %d ranks: run on a number of ranks "
+                           "dividing it", (long long)B, r->ranks), rc = CLI_EXIT_FAIL;
     r->L = L;
-    r->B = B;
+    r->B = B / r->ranks;
     r->seed = (uint64_t)seed;
     r->test_fraction = frac;
     r->m.seed = r->seed;
@@ -202,13 +212,13 @@ static int split_text(train_run *r)
     const recur_corpus *train = r->train;
     r->n_train_windows = recur_corpus_window_count(train, r->L, r->L);
     r->n_test_windows = r->test ? recur_corpus_window_count(r->test, r->L, r->L) : 0;
-    if (r->n_train_windows < r->B)
+    if (r->n_train_windows < r->B * r->ranks)
         return cli_error("train",
                          "the training part of %s (%lld symbols) holds %lld windows of %lld symbols and the next one, "
                          "fewer than a batch of %lld: give a longer text, or a smaller --window or --batch",
                          r->text_path, (long long)recur_corpus_len(train), (long long)r->n_train_windows,
-                         (long long)r->L, (long long)r->B), CLI_EXIT_FAIL;
-    r->steps_per_epoch = r->n_train_windows / r->B;
+                         (long long)r->L, (long long)(r->B * r->ranks)), CLI_EXIT_FAIL;
+    r->steps_per_epoch = recur_shard_steps(r->n_train_windows, r->B, r->ranks); /* every rank alike */
     return CLI_EXIT_OK;
 }
 
@@ -283,9 +293,12 @@ static void print_header(train_run *r, const char *optim)
     int threads = cli_threads();
     printf("\ntraining: %s, lr %s, gradient norm clipped at %g, batch %lld, %lld steps per epoch, backend %s, "
            "%d thread%s%s\n",
-           optim, cli_lr_describe(&r->lr, lr, sizeof lr), a->clip, (long long)r->B, (long long)r->steps_per_epoch,
+           optim, cli_lr_describe(&r->lr, lr, sizeof lr), a->clip, (long long)(r->B * r->ranks), (long long)r->steps_per_epoch,
            recur_plan_backend(recur_trainer_plan(r->t)), threads, threads == 1 ? "" : "s",
            a->check_finite ? ", every value checked for NaN and infinity" : "");
+    if (r->ranks > 1)
+        printf("data-parallel over %d MPI ranks: %lld windows each per step, gradients averaged over the ranks\n",
+               r->ranks, (long long)r->B);
     if (r->eval) {
         printf("test loss at each epoch's end");
         if (a->eval_every) printf(" and every %lld steps", (long long)a->eval_every);
@@ -366,7 +379,12 @@ static int train(train_run *r, const cli_cmd *cmd)
     recur_optim_kind_parse(a->optimizer, &optim);
     recur_ckpt *ck = NULL;
     if (a->resume) {
-        if (!(ck = cli_load_checkpoint("train", a->checkpoint))) return CLI_EXIT_FAIL;
+        if (r->ranks > 1) { /* rank 0 reads it for every rank: the others' machines need not have it */
+            if (recur_mpi_ckpt_load(a->checkpoint, 0, &ck) != RECUR_OK)
+                return cli_error("train", "%s", recur_mpi_errmsg()), CLI_EXIT_FAIL;
+        } else if (!(ck = cli_load_checkpoint("train", a->checkpoint))) {
+            return CLI_EXIT_FAIL;
+        }
         rc = settings_from_checkpoint(r, cmd, ck, &optim);
     } else {
         cli_cell_parse(a->cell, &r->m.cell);
@@ -375,7 +393,7 @@ static int train(train_run *r, const cli_cmd *cmd)
         r->m.layers = a->layers;
         r->m.embed = a->embed;
         r->L = a->window;
-        r->B = a->batch;
+        r->B = a->batch / r->ranks; /* checked in cli_train */
         r->seed = (uint64_t)a->seed;
         r->m.seed = r->seed;
         r->test_fraction = a->test_fraction;
@@ -393,6 +411,8 @@ static int train(train_run *r, const cli_cmd *cmd)
         }
     }
     recur_ckpt_free(ck);
+    if (!rc && recur_trainer_distribute(r->t, NULL) != RECUR_OK) /* rank 0's weights; gradients averaged */
+        cli_error("train", "%s", recur_trainer_errmsg(r->t)), rc = CLI_EXIT_FAIL;
     if (rc) return rc;
 
     size_t LB = (size_t)(r->L * r->B);
@@ -536,8 +556,28 @@ int cli_train(int argc, char **argv)
     if (!a.backend) a.backend = cli_default_backend();
     if (a.threads) cli_set_threads(a.threads);
     a.text = pos[0];
-    train_run run = {.a = &a};
+    train_run run = {.a = &a, .rank = 0, .ranks = 1};
+    if (recur_mpi_launched()) { /* under mpirun: data-parallel over its ranks */
+        if (recur_mpi_init(NULL, NULL) != RECUR_OK) return cli_error("train", "%s", recur_mpi_errmsg()), CLI_EXIT_FAIL;
+        run.rank = recur_mpi_rank();
+        run.ranks = recur_mpi_size();
+        if (a.batch % run.ranks != 0) {
+            recur_mpi_finalize();
+            return cli_usage_error("train", "--batch %lld does not split over %d ranks: give a multiple of %d",
+                                   (long long)a.batch, run.ranks, run.ranks);
+        }
+        if (run.rank != 0) { /* rank 0 speaks and writes the files; the others' errors still reach stderr */
+            if (!freopen("/dev/null", "w", stdout)) return cli_error("train", "cannot silence rank %d", run.rank), CLI_EXIT_FAIL;
+            a.loss_csv = NULL;
+            a.loss_plot = NULL;
+        }
+    }
     int rc = train(&run, &cmd);
     free_run(&run);
+    if (run.ranks > 1 && rc != CLI_EXIT_OK) {
+        fprintf(stderr, "recur train: rank %d of %d failed: ending the job\n", run.rank, run.ranks);
+        recur_mpi_abort(rc); /* the other ranks may be waiting for this one */
+    }
+    recur_mpi_finalize();
     return rc;
 }

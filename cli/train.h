@@ -31,7 +31,8 @@ typedef struct train_run {
     char *vocab;                /* the vocabulary as UTF-8 (checkpoint metadata) */
     recur_corpus *text, *train, *test; /* test is NULL without a test part */
     uint32_t text_crc;          /* CRC-32 of the text's code points (train_text_crc) */
-    int64_t L, B;               /* window and batch */
+    int64_t L, B;               /* window and batch (of this rank: --batch / ranks) */
+    int rank, ranks;            /* under mpirun: this process's rank and the ranks (0 and 1 otherwise) */
     uint64_t seed;
     double test_fraction;
     int64_t n_train_windows, n_test_windows, steps_per_epoch, total;

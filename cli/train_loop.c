@@ -28,6 +28,8 @@ double train_now(void)
  * windows perm_e[kB .. kB + B) of the training part, perm_e a permutation
  * drawn from the seed and e alone, at the learning rate of the schedule
  * at s, so a resumed run reads and learns as an uninterrupted one would.
+ * Under mpirun rank r of N reads its slice of that global batch,
+ * perm_e[(kN + r)B ..) with B = --batch / N (recur_shard_offset).
  */
 recur_status train_feed(void *user, int64_t step, recur_plan *plan)
 {
@@ -41,7 +43,8 @@ recur_status train_feed(void *user, int64_t step, recur_plan *plan)
         if (st != RECUR_OK) return recur_trainer_set_error(r->t, st, "shuffling: %s", recur_data_errmsg());
         r->perm_epoch = epoch;
     }
-    st = recur_corpus_batch(r->train, r->L, r->L, r->perm + k * r->B, r->B, r->x, r->y, NULL);
+    st = recur_corpus_batch(r->train, r->L, r->L, r->perm + recur_shard_offset(k, r->B, r->rank, r->ranks), r->B, r->x,
+                            r->y, NULL);
     if (st != RECUR_OK) return recur_trainer_set_error(r->t, st, "batch %lld: %s", (long long)k, recur_data_errmsg());
     int64_t n = r->L * r->B;
     if ((st = recur_plan_feed(plan, r->net.ids, r->x, n)) != RECUR_OK) return st;
@@ -53,15 +56,19 @@ recur_status train_feed(void *user, int64_t step, recur_plan *plan)
  * The test loss: every window of the test part once, in batches of B
  * whose last one is padded with masked columns; the loss of batch k is the
  * mean over its n_k L unmasked symbols, so the mean over the part is
- * sum_k loss_k n_k L / (N L).
+ * sum_k loss_k n_k L / (N L). Under mpirun each rank takes its share of
+ * the windows (recur_shard_range) and the sums and counts are added up
+ * over the ranks.
  */
 recur_status train_test_loss(train_run *r, double *loss)
 {
-    const int64_t L = r->L, B = r->B, N = r->n_test_windows;
-    double sum = 0;
+    const int64_t L = r->L, B = r->B;
+    int64_t at, N;
+    recur_shard_range(r->n_test_windows, r->rank, r->ranks, &at, &N);
+    double sum[2] = {0, (double)N}; /* losses times windows, windows */
     for (int64_t first = 0; first < N; first += B) {
         int64_t n = N - first < B ? N - first : B;
-        for (int64_t b = 0; b < B; b++) r->windows[b] = b < n ? first + b : 0;
+        for (int64_t b = 0; b < B; b++) r->windows[b] = at + (b < n ? first + b : 0);
         for (int64_t t = 0; t < L; t++)
             for (int64_t b = 0; b < B; b++) r->emask[t * B + b] = b < n ? 1.0f : 0.0f;
         recur_status st = recur_corpus_batch(r->test, L, L, r->windows, B, r->x, r->y, NULL);
@@ -73,9 +80,10 @@ recur_status train_test_loss(train_run *r, double *loss)
         float l = 0;
         if (st == RECUR_OK) st = recur_plan_fetch(r->eval, r->loss, &l, 1);
         if (st != RECUR_OK) return recur_trainer_set_error(r->t, st, "test loss: %s", recur_plan_errmsg(r->eval));
-        sum += (double)l * (double)n;
+        sum[0] += (double)l * (double)n;
     }
-    *loss = N ? sum / (double)N : NAN;
+    if (recur_mpi_sum(sum, 2) != RECUR_OK) return recur_trainer_set_error(r->t, RECUR_ERR_RUNTIME, "test loss: %s", recur_mpi_errmsg());
+    *loss = sum[1] > 0 ? sum[0] / sum[1] : NAN;
     return RECUR_OK;
 }
 
@@ -194,7 +202,7 @@ static void plot_losses(train_run *r)
         {.name = "unigram entropy (no context)", .x = ref_x, .y = ref_y, .n = 2, .dashed = 1, .colour = 4},
         {.name = "test loss", .x = r->test_steps, .y = r->test_losses, .n = r->n_tests, .points = 1, .colour = 2},
     };
-    snprintf(axis, sizeof axis, "training step (a batch of %lld windows of %lld symbols)", (long long)r->B,
+    snprintf(axis, sizeof axis, "training step (a batch of %lld windows of %lld symbols)", (long long)(r->B * r->ranks),
              (long long)r->L);
     recur_plot_opts o = {.title = "Character model: loss per symbol", .xlabel = axis, .ylabel = "loss (nats per symbol)"};
     if (recur_plot_loss(r->a->loss_plot, r->n_tests ? 3 : 2, s, &o) != RECUR_OK)
@@ -302,7 +310,7 @@ recur_status train_on_save(void *user, recur_ckpt *ck)
     train_run *r = user;
     recur_status st = cli_model_save_meta(&r->m, r->vocab, ck);
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.window", r->L);
-    if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.batch", r->B);
+    if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.batch", r->B * r->ranks); /* over all ranks */
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.seed", (int64_t)r->seed);
     if (st == RECUR_OK) st = recur_ckpt_set_float(ck, "train.test_fraction", r->test_fraction);
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.text_symbols", recur_corpus_len(r->text));

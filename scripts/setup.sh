@@ -8,6 +8,8 @@ RECUR_PACKAGES=(gcc libc6-dev pkg-config meson ninja-build python3
 RECUR_PACKAGES+=(fonts-dejavu-core)
 # ONNX import and export (onnx/): protobuf-c, and ONNX's schema (/usr/include/onnx/onnx.proto) compiled by protoc-c.
 RECUR_PACKAGES+=(protobuf-c-compiler libprotobuf-c-dev libonnx-dev)
+# Data-parallel training over MPI (train/mpi.c, recur/mpi.h): Open MPI's library, headers and mpirun.
+RECUR_PACKAGES+=(libopenmpi-dev openmpi-bin)
 
 recur_missing_packages() {
     local missing=() p

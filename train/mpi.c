@@ -335,11 +335,15 @@ static int merge_ranges(mpi_range *r, int n)
     return k;
 }
 
+/* 1 when buffers a and b share memory (two outputs of one value, such as an LSTM's two bias gradients). */
+static int share(const mpi_buf *a, const mpi_buf *b) { return a->data < b->data + b->n && b->data < a->data + a->n; }
+
 /*
  * Cuts the buffers, in the order the plan finishes them, into buckets of
- * about bucket_bytes, and each bucket into merged ranges. When two
- * buffers of different buckets share memory, or without overlap, there is
- * one bucket. Then checks that every rank made the same buckets.
+ * about bucket_bytes (without overlap: one bucket), and each bucket into
+ * merged ranges. Buffers sharing memory go to the bucket of the last of
+ * them, so that memory is summed once, when it is done. Then checks that
+ * every rank made the same buckets.
  */
 static recur_status make_buckets(recur_mpi_trainer *m)
 {
@@ -347,23 +351,22 @@ static recur_status make_buckets(recur_mpi_trainer *m)
     m->bucket = calloc((size_t)n, sizeof *m->bucket);
     m->range = malloc(sizeof *m->range * (size_t)n);
     if (!m->bucket || !m->range) return fail(RECUR_ERR_NOMEM, "rank %d: out of memory for the buckets", world.rank);
-    /* any memory shared between two buffers? then one bucket, so that it is reduced once */
-    for (int i = 0; i < n; i++) m->range[i] = (mpi_range){m->buf[i].data, m->buf[i].n};
-    int merged = merge_ranges(m->range, n);
-    int64_t total = 0;
-    for (int i = 0; i < n; i++) total += m->buf[i].n;
-    int64_t spanned = 0;
-    for (int i = 0; i < merged; i++) spanned += m->range[i].n;
-    int one = m->o.no_overlap || spanned < total;
     int64_t limit = m->o.bucket_bytes / (int64_t)sizeof(float), filled = 0;
     m->n_buckets = 0;
     for (int k = 0; k < n; k++) {
         mpi_buf *b = &m->buf[m->order[k]];
-        if (m->n_buckets == 0 || (!one && filled >= limit)) m->n_buckets++, filled = 0;
+        if (m->n_buckets == 0 || (!m->o.no_overlap && filled >= limit)) m->n_buckets++, filled = 0;
         b->bucket = m->n_buckets - 1;
-        m->bucket[b->bucket].size++;
         filled += b->n;
     }
+    for (int moved = 1; moved;) { /* shared memory: the later bucket, until nothing moves */
+        moved = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                if (i != j && share(&m->buf[i], &m->buf[j]) && m->buf[i].bucket < m->buf[j].bucket)
+                    m->buf[i].bucket = m->buf[j].bucket, moved = 1;
+    }
+    for (int i = 0; i < n; i++) m->bucket[m->buf[i].bucket].size++;
     m->n_ranges = 0;
     for (int c = 0; c < m->n_buckets; c++) {
         mpi_bucket *bk = &m->bucket[c];
