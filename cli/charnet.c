@@ -28,29 +28,19 @@ int cli_cell_parse(const char *name, recur_cell_kind *cell)
 /*
  * logits = dense_out(dropout(rnn(x))), x = one_hot(ids, V) [T, B, V] or
  * emb.weight[ids] [T, B, E]; the recurrent layer starts from h0 (and c0)
- * when the instance carries its state.
+ * when they are given.
  */
-recur_status cli_net_build(recur_graph *g, const cli_model *m, const char *prefix, int64_t T, int64_t B, int carry,
-                           cli_net *out)
+recur_status cli_net_over(recur_graph *g, const cli_model *m, recur_value ids, recur_value h0, recur_value c0,
+                          cli_net *out)
 {
-    char name[128];
+    recur_shape s = recur_value_shape(g, ids);
     memset(out, 0, sizeof *out);
-    out->T = T;
-    out->B = B;
-    out->h0 = out->c0 = out->h_n = out->c_n = RECUR_NONE;
-    snprintf(name, sizeof name, "%sids", prefix);
-    out->ids = recur_input(g, name, recur_shape2(T, B));
-    if (carry) {
-        recur_shape st = recur_shape3(m->layers, B, m->hidden);
-        snprintf(name, sizeof name, "%sh0", prefix);
-        out->h0 = recur_input(g, name, st);
-        if (m->cell == RECUR_LSTM) {
-            snprintf(name, sizeof name, "%sc0", prefix);
-            out->c0 = recur_input(g, name, st);
-        }
-    }
-    recur_value x = m->embed > 0 ? recur_embedding(g, "emb", out->ids, m->vocab, m->embed)
-                                 : recur_one_hot(g, out->ids, m->vocab);
+    out->T = s.d[0];
+    out->B = s.d[1];
+    out->ids = ids;
+    out->h0 = h0, out->c0 = c0;
+    out->h_n = out->c_n = RECUR_NONE;
+    recur_value x = m->embed > 0 ? recur_embedding(g, "emb", ids, m->vocab, m->embed) : recur_one_hot(g, ids, m->vocab);
     if (!recur_ok(x)) return recur_errcode(g);
     recur_rnn rnn;
     recur_rnn_opts o = {.kind = m->cell,
@@ -59,7 +49,7 @@ recur_status cli_net_build(recur_graph *g, const cli_model *m, const char *prefi
                         .layers = (int)m->layers,
                         .dropout = (float)m->dropout,
                         .seed = m->seed};
-    recur_status st = recur_rnn_new(g, cli_cell_layer(m->cell), &o, x, out->h0, out->c0, &rnn);
+    recur_status st = recur_rnn_new(g, cli_cell_layer(m->cell), &o, x, h0, c0, &rnn);
     if (st != RECUR_OK) return st;
     out->h_n = rnn.h_n;
     out->c_n = rnn.c_n;
@@ -67,6 +57,55 @@ recur_status cli_net_build(recur_graph *g, const cli_model *m, const char *prefi
     if (m->dropout > 0) top = recur_dropout(g, top, (float)m->dropout, m->seed ^ 0x5DEECE66DULL);
     out->logits = recur_dense(g, "out", top, m->vocab, 1);
     return recur_ok(out->logits) ? RECUR_OK : recur_errcode(g);
+}
+
+recur_status cli_net_build(recur_graph *g, const cli_model *m, const char *prefix, int64_t T, int64_t B, int carry,
+                           cli_net *out)
+{
+    char name[128];
+    recur_value h0 = RECUR_NONE, c0 = RECUR_NONE;
+    snprintf(name, sizeof name, "%sids", prefix);
+    recur_value ids = recur_input(g, name, recur_shape2(T, B));
+    if (carry) {
+        recur_shape st = recur_shape3(m->layers, B, m->hidden);
+        snprintf(name, sizeof name, "%sh0", prefix);
+        h0 = recur_input(g, name, st);
+        if (m->cell == RECUR_LSTM) {
+            snprintf(name, sizeof name, "%sc0", prefix);
+            c0 = recur_input(g, name, st);
+        }
+    }
+    if (!recur_ok(ids)) return recur_errcode(g);
+    return cli_net_over(g, m, ids, h0, c0, out);
+}
+
+/* The model as recur_model_instance builds it: inputs ids, h0 (, c0); outputs logits, h_n (, c_n). */
+static recur_status net_model_build(recur_graph *g, void *user, const recur_value *in, recur_value *out)
+{
+    const cli_model *m = user;
+    cli_net net;
+    int lstm = m->cell == RECUR_LSTM;
+    recur_status st = cli_net_over(g, m, in[0], in[1], lstm ? in[2] : RECUR_NONE, &net);
+    out[0] = net.logits, out[1] = net.h_n;
+    if (lstm) out[2] = net.c_n;
+    return st;
+}
+
+recur_status cli_net_instance(recur_graph *g, const cli_model *m, const char *prefix, int64_t T, int64_t B,
+                              cli_net *out)
+{
+    static const char *const names[] = {"ids", "h0", "c0"};
+    int n = m->cell == RECUR_LSTM ? 3 : 2;
+    recur_model model = {.build = net_model_build, .user = (void *)m, .n_inputs = n, .n_outputs = n,
+                         .input_names = names};
+    recur_shape st = recur_shape3(m->layers, B, m->hidden), shapes[3] = {recur_shape2(T, B), st, st};
+    recur_value in[3], res[3];
+    memset(out, 0, sizeof *out);
+    recur_status status = recur_model_instance(g, &model, prefix, shapes, in, res);
+    if (status != RECUR_OK) return status;
+    *out = (cli_net){.ids = in[0], .logits = res[0], .h0 = in[1], .c0 = n == 3 ? in[2] : RECUR_NONE,
+                     .h_n = res[1], .c_n = n == 3 ? res[2] : RECUR_NONE, .T = T, .B = B};
+    return RECUR_OK;
 }
 
 char *cli_vocab_string(const recur_corpus *c, char *why, size_t len)

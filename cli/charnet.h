@@ -63,6 +63,20 @@ int cli_cell_parse(const char *name, recur_cell_kind *cell);
 recur_status cli_net_build(recur_graph *g, const cli_model *m, const char *prefix, int64_t T, int64_t B, int carry,
                            cli_net *out);
 
+/* The model over given inputs ids [T, B] and initial states h0, c0 (RECUR_NONE: zeros); RECUR_OK or the graph's error. */
+recur_status cli_net_over(recur_graph *g, const cli_model *m, recur_value ids, recur_value h0, recur_value c0,
+                          cli_net *out);
+
+/*
+ * An instance of the model that carries its states, through
+ * recur_model_instance (recur/model.h): inputs "<prefix>ids" [T, B],
+ * "<prefix>h0" and for an LSTM "<prefix>c0" [layers, B, H], sharing every
+ * parameter with the instances built before it, and unrolled. RECUR_OK, or
+ * the graph's error (the graph then as it was).
+ */
+recur_status cli_net_instance(recur_graph *g, const cli_model *m, const char *prefix, int64_t T, int64_t B,
+                              cli_net *out);
+
 /*
  * The vocabulary of corpus c as one UTF-8 string of its symbols in id
  * order, malloc'd (free it). NULL with a reason in `why` (len bytes) when

@@ -77,7 +77,7 @@ recur_status cli_sampler_build(recur_graph *g, const cli_model *m, cli_sampler *
     memset(s, 0, sizeof *s);
     s->g = g;
     s->why = "";
-    recur_status st = cli_net_build(g, m, "gen.", 1, 1, 1, &s->net);
+    recur_status st = cli_net_instance(g, m, "gen.", 1, 1, &s->net); /* one step of one sequence */
     if (st != RECUR_OK) s->why = recur_errmsg(g);
     return st;
 }

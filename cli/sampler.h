@@ -6,7 +6,7 @@
  * top k symbols or the nucleus of probability p.
  *
  *   cli_sampler s;
- *   cli_sampler_build(g, &model, &s);    // before recur_unroll
+ *   cli_sampler_build(g, &model, &s);    // an instance of one step (recur_model_instance)
  *   recur_unroll(g);
  *   cli_sampler_compile(&s, NULL);
  *   cli_sampling how = {.temperature = 0.5, .top_k = 10, .top_p = 0.9};
@@ -63,7 +63,7 @@ double cli_rand_uniform(uint64_t *state);
  */
 int64_t cli_sample(const float *logits, int64_t V, const cli_sampling *how, cli_ranked *order, uint64_t *rng);
 
-/* Builds the one-step instance (inputs "gen.ids", "gen.h0", "gen.c0") in g; before unrolling. */
+/* Builds the one-step instance of the model (inputs "gen.ids", "gen.h0", "gen.c0") in g, unrolled: cli_net_instance. */
 recur_status cli_sampler_build(recur_graph *g, const cli_model *m, cli_sampler *s);
 
 /* After unrolling: compiles the step plan for inference on `backend` (NULL: the default). */
