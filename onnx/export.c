@@ -298,18 +298,17 @@ static recur_status emit_all(recur_onnx_out *o, int n_out, const recur_value *ou
     int count = recur_topo(g, n_out, outs, NULL, order, "onnx_export");
     recur_status st = count < 0 ? g->error.code : RECUR_OK;
     o->needed = recur_onnx_alloc(o, (size_t)g->n + 1);
-    if (!o->needed) st = RECUR_ERR_NOMEM;
-    for (int i = 0; i < count && st == RECUR_OK; i++) {
-        o->needed[order[i]] = 1;
-        const recur_node *n = &g->nodes[order[i]];
-        if (n->op == RECUR_OP_LOOP && g->loops[n->attr.i[0]].lengths >= 0) /* before its lengths' ops are met */
-            st = recur_onnx_export_loop(o, (int)n->attr.i[0]);
-    }
+    o->as_cell = recur_onnx_alloc(o, (size_t)g->n_loops + 1);
+    if (!o->needed || !o->as_cell) st = RECUR_ERR_NOMEM;
+    for (int i = 0; i < count && st == RECUR_OK; i++) o->needed[order[i]] = 1;
+    /* the graph's inputs first, in the order they were made */
+    for (int32_t id = 0; id < g->n && st == RECUR_OK; id++)
+        if (o->needed[id] && g->nodes[id].op == RECUR_OP_INPUT) st = recur_onnx_export_node(o, id);
     for (int i = 0; i < count && st == RECUR_OK; i++) {
         const recur_node *n = &g->nodes[order[i]];
         if (o->names[order[i]] || n->loop) continue; /* done with its loop, or a body node (its loop emits it) */
         if (n->op == RECUR_OP_LOOP) continue;      /* emitted with its outputs */
-        if (n->op == RECUR_OP_PARAM || n->op == RECUR_OP_CONST || n->op == RECUR_OP_FILL) continue; /* when read */
+        if (recur_onnx_lazy(g, order[i])) continue; /* when read (recur_onnx_name_of) */
         if (n->op == RECUR_OP_LOOP_OUTPUT) st = recur_onnx_export_loop(o, (int)n->attr.i[0]);
         else st = recur_onnx_export_node(o, order[i]);
     }

@@ -31,6 +31,8 @@ typedef struct cell_match {
     recur_cell_opts opts; /* clip, peepholes */
     int32_t param[5];     /* the loop's weight_ih, weight_hh, bias_ih, bias_hh, and weight_peephole or -1 */
     int32_t h_next;       /* the body node of the new h (the step output) */
+    int32_t lens;         /* the scratch graph's lengths input, or -1 */
+    int32_t loop_lengths; /* the loop's lengths (recur_loop_lengths), or -1 */
 } cell_match;
 
 static int same_attr(const recur_node *a, const recur_node *b)
@@ -47,6 +49,7 @@ static int same_attr(const recur_node *a, const recur_node *b)
 static int match_outer(const recur_graph *sg, const recur_cell *cell, int32_t s, const recur_graph *g, int32_t r,
                        cell_match *m, int depth)
 {
+    if (m->lens >= 0 && s == m->lens) return r == m->loop_lengths; /* the scratch loop's lengths are the loop's */
     for (int p = 0; p < 5; p++)
         if ((p < 4 ? cell->param[p] : cell->peephole).id == s) {
             const recur_node *rn = &g->nodes[r];
@@ -88,13 +91,15 @@ static int same_body(const recur_graph *sg, const recur_cell *cell, const recur_
         map[i] = j++;
     }
     while (ok && j < Bl->last && g->nodes[j].loop != li + 1) j++;
-    ok = ok && j >= Bl->last && A->n_state == Bl->n_state && A->n_seq == 1 && Bl->n_seq == 1;
+    ok = ok && j >= Bl->last && A->n_state == Bl->n_state && A->n_seq == Bl->n_seq;
     for (int k = 0; ok && k < A->n_state; k++)
         ok = sg->nodes[A->next[k]].loop && map[A->next[k]] == Bl->next[k] && map[A->state[k]] == Bl->state[k];
-    ok = ok && map[A->step[0]] == Bl->step[0];
+    for (int k = 0; ok && k < A->n_seq; k++) ok = map[A->step[k]] == Bl->step[k];
     for (int p = 0; ok && p < 4; p++) ok = m->param[p] >= 0;
     ok = ok && (m->param[4] >= 0) == recur_ok(cell->peephole);
-    if (ok) m->h_next = Bl->next[0];
+    /* the step output the scratch loop stacks (the new h; with lengths, before it is held past the end) */
+    for (int32_t i = A->last; ok && i < sg->n; i++)
+        if (sg->nodes[i].op == RECUR_OP_LOOP_OUTPUT && !sg->nodes[i].attr.i[1]) m->h_next = map[sg->nodes[i].attr.i[2]];
     free(map);
     return ok;
 }
@@ -103,7 +108,7 @@ static int same_body(const recur_graph *sg, const recur_cell *cell, const recur_
 static int builtin_cell(const recur_graph *g, int li, cell_match *m)
 {
     const recur_loop_rec *L = &g->loops[li];
-    if (L->n_seq != 1 || (L->n_state != 1 && L->n_state != 2)) return 0;
+    if (L->n_seq != (L->lengths >= 0 ? 2 : 1) || (L->n_state != 1 && L->n_state != 2)) return 0;
     recur_shape x = g->nodes[L->step[0]].shape, h = g->nodes[L->state[0]].shape;
     if (x.ndim != 2 || h.ndim != 2) return 0;
     float clip = 0;
@@ -119,8 +124,11 @@ static int builtin_cell(const recur_graph *g, int li, cell_match *m)
         recur_cell cell;
         recur_seq_result res;
         recur_value xs = recur_input(sg, "x", recur_shape3(L->T, x.d[0], x.d[1]));
+        recur_value lens = L->lengths >= 0 ? recur_input(sg, "lens", recur_shape1(x.d[0])) : RECUR_NONE;
+        m->lens = lens.id;
+        m->loop_lengths = L->lengths;
         int ok = recur_cell_new_opts(sg, &cell, kind, "cell", NULL, x.d[1], h.d[1], &opts) == RECUR_OK &&
-                 recur_cell_over(sg, &cell, "loop", xs, NULL, L->reverse, &res) == RECUR_OK &&
+                 recur_cell_over_lengths(sg, &cell, "loop", xs, lens, NULL, L->reverse, &res) == RECUR_OK &&
                  same_body(sg, &cell, g, li, m);
         recur_graph_free(sg);
         if (ok) {
@@ -211,8 +219,16 @@ static recur_status export_cell(recur_onnx_out *o, int li, const cell_match *m, 
         free(P);
         if (!peep) goto done;
     }
+    const char *lens = "";
+    if (L->lengths >= 0) { /* ONNX's sequence_lens are int32 */
+        const char *src = recur_onnx_name_of(o, L->lengths);
+        char *cast = src ? recur_onnx_fresh(o, "sequence_lens") : NULL;
+        onnx_node *c = cast ? recur_onnx_emit(o, "Cast", "Cast", 1, &src, 1, (const char *const *)&cast) : NULL;
+        if (!c || recur_onnx_set_int(o, c, "to", ONNX_INT32) != RECUR_OK) goto done;
+        lens = cast;
+    }
     const char *in[8] = {recur_onnx_name_of(o, L->seq[0]), recur_onnx_init_float(o, "W", 3, dw, W), recur_onnx_init_float(o, "R", 3, dr, R),
-                         recur_onnx_init_float(o, "B", 2, db, Bv), "", one_axis(o, "Unsqueeze", recur_onnx_name_of(o, L->init[0]), 0),
+                         recur_onnx_init_float(o, "B", 2, db, Bv), lens, one_axis(o, "Unsqueeze", recur_onnx_name_of(o, L->init[0]), 0),
                          G == 4 ? one_axis(o, "Unsqueeze", recur_onnx_name_of(o, L->init[1]), 0) : NULL, peep};
     char *out[3] = {recur_onnx_fresh(o, "Y"), recur_onnx_fresh(o, "Y_h"), G == 4 ? recur_onnx_fresh(o, "Y_c") : NULL};
     int n_in = peep ? 8 : G == 4 ? 7 : 6, n_out = G == 4 ? 3 : 2;
@@ -237,6 +253,7 @@ static recur_status export_cell(recur_onnx_out *o, int li, const cell_match *m, 
         if (!(o->names[id] = one_axis(o, "Squeeze", out[k], k ? 0 : 1))) goto done;
     }
     *done = 1;
+    o->as_cell[li] = 1;
     st = RECUR_OK;
 done:
     free(W);
@@ -334,15 +351,16 @@ recur_status recur_onnx_export_loop(recur_onnx_out *o, int li)
     if (L->unrolled)
         return recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: loop \"%s\" is unrolled but its outputs are not "
                                "aliases of the copies", L->name);
-    if (L->lengths >= 0)
-        return recur_set_error(o->g, RECUR_ERR_UNSUPPORTED, "onnx_export: loop \"%s\" has per-sequence lengths (\"%s\"): "
-                               "exporting them (as ONNX's sequence_lens) is not supported yet", L->name,
-                               recur_node_name(o->g, L->lengths));
     cell_match m;
     if (builtin_cell(o->g, li, &m)) {
         int done;
         recur_status st = export_cell(o, li, &m, &done);
         if (st != RECUR_OK || done) return st;
     }
+    if (L->lengths >= 0)
+        return recur_set_error(o->g, RECUR_ERR_UNSUPPORTED, "onnx_export: loop \"%s\" has per-sequence lengths (\"%s\") "
+                               "and runs a cell of its own: a Scan cannot stop each sequence at its length (a built-in "
+                               "cell's loop exports as an LSTM, GRU or RNN node with sequence_lens)", L->name,
+                               recur_node_name(o->g, L->lengths));
     return export_scan(o, li);
 }

@@ -154,26 +154,40 @@ static recur_status with_const(recur_onnx_out *o, int32_t id, const char *op_typ
     return emit_as(o, id, op_type, 2, in) ? RECUR_OK : RECUR_ERR_NOMEM;
 }
 
+int recur_onnx_lazy(const recur_graph *g, int32_t id)
+{
+    int op = g->nodes[id].op;
+    if (op == RECUR_OP_PARAM || op == RECUR_OP_CONST || op == RECUR_OP_FILL || op == RECUR_OP_LENGTH_MASK) return 1;
+    for (int li = 0; li < g->n_loops; li++)
+        if (g->loops[li].mask_seq == id) return 1;
+    return 0;
+}
+
 const char *recur_onnx_name_of(recur_onnx_out *o, int32_t id)
 {
     if (o->names[id]) return o->names[id];
-    int op = o->g->nodes[id].op;
-    if (op == RECUR_OP_PARAM || op == RECUR_OP_CONST || op == RECUR_OP_FILL) {
-        onnx_graph *keep = o->gp;
-        o->gp = o->main;
-        recur_status st = export_leaf(o, id);
-        o->gp = keep;
-        if (st != RECUR_OK) return NULL;
-        return o->names[id];
+    if (!recur_onnx_lazy(o->g, id)) {
+        recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: \"%s\" is read before it was emitted",
+                        recur_node_name(o->g, id));
+        return NULL;
     }
-    recur_set_error(o->g, RECUR_ERR_STATE, "onnx_export: \"%s\" is read before it was emitted", recur_node_name(o->g, id));
-    return NULL;
+    onnx_graph *keep = o->gp; /* outer values go into the main graph, also when a Scan body reads them first */
+    o->gp = o->main;
+    recur_status st = o->g->nodes[id].n_in ? recur_onnx_export_node(o, id) : export_leaf(o, id);
+    o->gp = keep;
+    return st == RECUR_OK ? o->names[id] : NULL;
 }
 
 recur_status recur_onnx_export_node(recur_onnx_out *o, int32_t id)
 {
-    const recur_node *n = &o->g->nodes[id];
-    for (int k = 0; k < n->n_in; k++)
+    const recur_graph *g = o->g;
+    const recur_node *n = &g->nodes[id];
+    /* a loop with lengths zeroes its stacked outputs past each sequence's end (recur_loop_stacked: the output
+     * times the loop's mask): an ONNX LSTM/GRU/RNN with sequence_lens does so itself */
+    const recur_node *a = n->n_in == 2 ? &g->nodes[n->in[0]] : NULL;
+    int masked_cell = n->op == RECUR_OP_MUL && a->op == RECUR_OP_LOOP_OUTPUT && o->as_cell[a->attr.i[0]] &&
+                      n->in[1] == g->loops[a->attr.i[0]].mask_seq;
+    for (int k = 0; k < (masked_cell ? 1 : n->n_in); k++)
         if (!recur_onnx_name_of(o, n->in[k])) return recur_errcode(o->g);
     int64_t d[RECUR_MAX_DIMS];
     memcpy(d, n->shape.d, sizeof d);
@@ -182,7 +196,8 @@ recur_status recur_onnx_export_node(recur_onnx_out *o, int32_t id)
     case RECUR_OP_INPUT: case RECUR_OP_PARAM: case RECUR_OP_CONST: case RECUR_OP_FILL: return export_leaf(o, id);
     case RECUR_OP_ADD: e = emit_plain(o, id, "Add"); break;
     case RECUR_OP_SUB: e = emit_plain(o, id, "Sub"); break;
-    case RECUR_OP_MUL: e = emit_plain(o, id, "Mul"); break;
+    case RECUR_OP_MUL: e = masked_cell ? emit_as(o, id, "Identity", 1, (const char *const *)&o->names[n->in[0]])
+                                       : emit_plain(o, id, "Mul"); break;
     case RECUR_OP_DIV: e = emit_plain(o, id, "Div"); break;
     case RECUR_OP_NEG: e = emit_plain(o, id, "Neg"); break;
     case RECUR_OP_TANH: e = emit_plain(o, id, "Tanh"); break;

@@ -240,6 +240,7 @@ typedef struct recur_onnx_out {
     char **used;             /* every tensor and node name given so far */
     size_t n_used;
     char *needed;            /* per recur node: 1 if the outputs need it */
+    char *as_cell;           /* per loop: 1 once written as an LSTM/GRU/RNN node (its outputs are ONNX's) */
     int counter;             /* for fresh names */
 } recur_onnx_out;
 
@@ -272,8 +273,10 @@ recur_status recur_onnx_graph_add_output(recur_onnx_out *o, onnx_graph *gp, Recu
 
 /* A new name for node id's value: an input's or parameter's own name, else its node name made unique. */
 char *recur_onnx_name_for(recur_onnx_out *o, int32_t id);
-/* The ONNX name of node id's value; a parameter or constant is emitted when first read, so that one nothing
- * reads (the weights an LSTM node holds converted) is not written. NULL after recording an error. */
+/* 1 for a node written only when something reads it (recur_onnx_name_of): parameters and constants (the weights
+ * an LSTM node holds converted are not written twice) and a loop's lengths mask (an LSTM node reads its lengths). */
+int recur_onnx_lazy(const recur_graph *g, int32_t id);
+/* The ONNX name of node id's value, emitting a lazy node when first read. NULL after recording an error. */
 const char *recur_onnx_name_of(recur_onnx_out *o, int32_t id);
 /* Emits one ordinary node (export_ops.c). */
 recur_status recur_onnx_export_node(recur_onnx_out *o, int32_t id);

@@ -535,6 +535,7 @@ typedef struct model {
     int n_in, n_out;
     recur_value in[4], out[4];
     int64_t vocab[4]; /* > 0: the input holds ids in [0, vocab) */
+    int64_t steps[4]; /* > 0: the input holds per-sequence lengths in 1..steps */
 } model;
 
 /* Runs the model on the reference backend with deterministic inputs; returns the outputs (malloc'd). */
@@ -551,6 +552,7 @@ static void run_ref(model *md, float **in_data, float **out_data)
             tu_fill_uniform(in_data[i], n, -1.0f, 1.0f, 100 + (uint64_t)i);
             for (int64_t k = 0; md->vocab[i] > 0 && k < n; k++)
                 in_data[i][k] = (float)((k * 7 + i * 3) % md->vocab[i]);
+            for (int64_t k = 0; md->steps[i] > 0 && k < n; k++) in_data[i][k] = (float)(md->steps[i] - k % md->steps[i]);
         }
         assert_int_equal(recur_plan_feed(p, md->in[i], in_data[i], n), RECUR_OK);
     }
@@ -624,14 +626,16 @@ static void round_trip(const char *name, model *md, const char *must_hold, const
 }
 
 /* A recurrent layer (recur_rnn_new) over x [T, B, I] with cell options, its outputs and final states the outputs. */
-static model rnn_model_opts(recur_cell_kind kind, int layers, int bidirectional, int with_h0, recur_cell_opts cell);
+static model rnn_model_opts(recur_cell_kind kind, int layers, int bidirectional, int with_h0, recur_cell_opts cell,
+                            int with_lengths);
 
 static model rnn_model(recur_cell_kind kind, int layers, int bidirectional, int with_h0)
 {
-    return rnn_model_opts(kind, layers, bidirectional, with_h0, (recur_cell_opts){0});
+    return rnn_model_opts(kind, layers, bidirectional, with_h0, (recur_cell_opts){0}, 0);
 }
 
-static model rnn_model_opts(recur_cell_kind kind, int layers, int bidirectional, int with_h0, recur_cell_opts cell)
+static model rnn_model_opts(recur_cell_kind kind, int layers, int bidirectional, int with_h0, recur_cell_opts cell,
+                            int with_lengths)
 {
     const int64_t T = 4, B = 2, I = 3, H = 5;
     model md = {.g = recur_graph_new(7)};
@@ -643,8 +647,13 @@ static model rnn_model_opts(recur_cell_kind kind, int layers, int bidirectional,
         if (kind == RECUR_LSTM) c0 = md.in[md.n_in++] = recur_input(md.g, "c0", recur_shape3(layers * D, B, H));
     }
     recur_rnn rnn;
+    recur_value lens = RECUR_NONE;
+    if (with_lengths) {
+        lens = md.in[md.n_in] = recur_input(md.g, "lengths", recur_shape1(B));
+        md.steps[md.n_in++] = T;
+    }
     recur_rnn_opts o = {.kind = kind, .input_size = I, .hidden = H, .layers = layers, .bidirectional = bidirectional,
-                        .cell = cell};
+                        .cell = cell, .lengths = with_lengths ? &lens : NULL};
     TU_ST(md.g, recur_rnn_new(md.g, "rnn", &o, x, h0, c0, &rnn));
     for (int k = 0; cell.peepholes && k < rnn.n_cells; k++) { /* peepholes start at zero: give them values */
         float *p = recur_param_data(md.g, rnn.cells[k].peephole);
@@ -683,28 +692,21 @@ static void test_export_stacked_and_bidirectional(void **state)
     round_trip("lstm_bidirectional", &md, "LSTM", "Scan");
 }
 
-/* Cells with ONNX's options: clip and peepholes become the LSTM/GRU/RNN node's clip and P; lengths are refused. */
+/* Cells with ONNX's options: clip, peepholes and lengths become the LSTM/GRU/RNN node's clip, P and sequence_lens. */
 static void test_export_cell_options(void **state)
 {
     (void)state;
-    model md = rnn_model_opts(RECUR_LSTM, 1, 1, 1, (recur_cell_opts){.clip = 0.5f, .peepholes = 1});
+    model md = rnn_model_opts(RECUR_LSTM, 1, 1, 1, (recur_cell_opts){.clip = 0.5f, .peepholes = 1}, 0);
     round_trip("lstm_clip_peepholes", &md, "LSTM", "Scan");
-    md = rnn_model_opts(RECUR_GRU, 2, 0, 0, (recur_cell_opts){.clip = 0.7f});
+    md = rnn_model_opts(RECUR_GRU, 2, 0, 0, (recur_cell_opts){.clip = 0.7f}, 0);
     round_trip("gru_clip", &md, "GRU", "Scan");
-    md = rnn_model_opts(RECUR_RNN_TANH, 1, 0, 0, (recur_cell_opts){.clip = 0.3f});
+    md = rnn_model_opts(RECUR_RNN_TANH, 1, 0, 0, (recur_cell_opts){.clip = 0.3f}, 0);
     round_trip("rnn_clip", &md, "RNN", "Scan");
-
-    recur_graph *g = recur_graph_new(1);
-    recur_value x = recur_input(g, "x", recur_shape3(4, 2, 3)), lens = recur_input(g, "lens", recur_shape1(2));
-    recur_rnn rnn;
-    recur_rnn_opts o = {.kind = RECUR_GRU, .input_size = 3, .hidden = 4, .lengths = &lens};
-    TU_ST(g, recur_rnn_new(g, "gru", &o, x, RECUR_NONE, RECUR_NONE, &rnn));
-    void *bytes = NULL;
-    size_t len = 0;
-    assert_int_equal(recur_onnx_export_mem(g, 1, &rnn.outputs, NULL, &bytes, &len), RECUR_ERR_UNSUPPORTED);
-    assert_non_null(strstr(recur_errmsg(g), "per-sequence lengths"));
-    assert_null(bytes);
-    recur_graph_free(g);
+    /* per-sequence lengths: ONNX's sequence_lens (a Cast of the lengths to int32) */
+    md = rnn_model_opts(RECUR_LSTM, 2, 1, 1, (recur_cell_opts){0}, 1);
+    round_trip("lstm_lengths", &md, "sequence_lens", "Scan");
+    md = rnn_model_opts(RECUR_GRU, 1, 0, 0, (recur_cell_opts){.clip = 0.6f}, 1);
+    round_trip("gru_lengths", &md, "sequence_lens", "Scan");
 }
 
 /* A custom cell (a minimal gated unit written from primitive ops) exports as a Scan. */
@@ -745,6 +747,23 @@ static void test_export_custom_cell_as_scan(void **state)
     round_trip("custom_cell", &md, "Scan", "LSTM");
     md = custom_model(1);
     round_trip("custom_cell_reverse", &md, "Scan", NULL);
+
+    /* a custom cell's loop with per-sequence lengths has no ONNX form (a Scan runs every step): refused by name */
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape3(4, 2, 3)), lens = recur_input(g, "lens", recur_shape1(2));
+    recur_cell c = {.name = "mgu", .n_state = 1, .state_size = {4}, .input_size = 3, .output_size = 4, .step = mgu_step};
+    c.param[0] = tu_param(g, "mgu.Wf", recur_shape2(4, 3));
+    c.param[1] = tu_param(g, "mgu.Uf", recur_shape2(4, 4));
+    c.param[2] = tu_param(g, "mgu.Wn", recur_shape2(4, 3));
+    c.param[3] = tu_param(g, "mgu.Un", recur_shape2(4, 4));
+    recur_seq_result r;
+    TU_ST(g, recur_cell_over_lengths(g, &c, "mgu", x, lens, NULL, 0, &r));
+    void *bytes = NULL;
+    size_t len = 0;
+    assert_int_equal(recur_onnx_export_mem(g, 1, &r.outputs, NULL, &bytes, &len), RECUR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(recur_errmsg(g), "per-sequence lengths"));
+    assert_null(bytes);
+    recur_graph_free(g);
 }
 
 /* A character model as `recur train` builds it: one-hot or embedding, a 2-layer LSTM, a dense head, softmax. */
