@@ -43,13 +43,14 @@
  * Export. recur_onnx_export writes the part of a graph that computes the
  * given outputs: a loop made by recur_cell_over / recur_rnn_new with a
  * built-in cell becomes an ONNX LSTM, GRU or RNN node (gate order and
- * weight layout converted, with its clip and peepholes); any other loop (a
- * custom cell) becomes a Scan
+ * weight layout converted, with its clip, peepholes and per-sequence
+ * lengths as sequence_lens); any other loop (a custom cell) becomes a Scan
  * whose body holds the cell's ops; parameters and constants become
  * initializers under their names. Inputs keep their float type, so token
  * ids are fed to the exported model as floats too. Loss ops and gradient
- * helpers have no export (export a model's outputs, not its loss), nor yet
- * has a loop with per-sequence lengths (refused naming the loop).
+ * helpers have no export (export a model's outputs, not its loss), nor has
+ * a custom cell's loop with per-sequence lengths (a Scan runs every step;
+ * refused naming the loop).
  * Exporting then importing gives a graph that computes the same outputs bit
  * for bit on the reference backend.
  */
