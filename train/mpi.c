@@ -388,10 +388,10 @@ static recur_status make_buckets(recur_mpi_trainer *m)
         return fail(RECUR_ERR_NOMEM, "rank %d: out of memory for the requests", world.rank);
     m->cap_req = parts;
     /* The same plan on every rank makes the same buckets: a signature's minimum and maximum agree. */
-    int64_t sig[4] = {m->n_buckets, m->n_ranges, m->stats.bytes_per_step, 0}, lo[4], hi[4];
-    for (int i = 0; i < m->n_ranges; i++) sig[3] = sig[3] * 1000003 + m->range[i].n;
-    int rc = MPI_Allreduce(sig, lo, 4, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
-    if (rc == MPI_SUCCESS) rc = MPI_Allreduce(sig, hi, 4, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+    uint64_t sig[4] = {(uint64_t)m->n_buckets, (uint64_t)m->n_ranges, (uint64_t)m->stats.bytes_per_step, 0}, lo[4], hi[4];
+    for (int i = 0; i < m->n_ranges; i++) sig[3] = sig[3] * 1000003u + (uint64_t)m->range[i].n; /* wraps: a hash */
+    int rc = MPI_Allreduce(sig, lo, 4, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS) rc = MPI_Allreduce(sig, hi, 4, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "comparing the gradient buckets of the ranks");
     if (memcmp(lo, hi, sizeof lo) != 0)
         return fail(RECUR_ERR_STATE,
