@@ -54,11 +54,9 @@ else
     text=$(devils_dictionary)
 fi
 
-# oneDNN runs the matrix products. Its OpenMP threads wait passively between
-# the many small products of a step: spinning threads made each step several
-# times slower whenever another process wanted a core.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-
+# recur decides its own threads (small kernels on one thread, large ones on its
+# pool, whose workers never hold a step back when another process takes a core):
+# no OpenMP setting is needed; --threads N caps them.
 "$recur" train "$text" --epochs "$epochs" --hidden 128 --window 40 --batch 64 --backend onednn \
     --sample-length 300 --temperature 0.5 \
     -o "$out/char_rnn.ckpt" --loss-csv "$out/char_rnn_loss.csv" --loss-plot "$out/char_rnn_loss.svg"

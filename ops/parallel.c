@@ -1,23 +1,35 @@
 /*
- * ops/parallel.c — cutting a kernel's loop into one range per OpenMP
- * thread (see ops/parallel.h).
+ * ops/parallel.c — cutting a kernel's loop into chunks for recur's pool
+ * (see ops/parallel.h and ops/threads.h).
  */
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "ops/parallel.h"
+#include "ops/threads.h"
+
+/*
+ * Chunks per thread a loop is cut into: the threads take them one by one,
+ * so a thread that loses its core to another process leaves its share to
+ * the others, and the caller's wait at the end is one chunk at most.
+ */
+#define CHUNKS_PER_THREAD 8
 
 int recur_parallel_parts(int64_t n, int64_t floats)
 {
-#ifdef _OPENMP
-    if (floats < RECUR_PARALLEL_MIN || n < 2 || omp_in_parallel()) return 1;
-    int64_t threads = omp_get_max_threads();
+    if (floats < RECUR_PARALLEL_MIN || n < 2) return 1;
+    int64_t threads = recur_threads_cap();
     return (int)(threads < n ? threads : n);
-#else
-    (void)n, (void)floats;
-    return 1;
-#endif
+}
+
+/* One loop run through the pool: items [0, n) in `chunks` contiguous ranges. */
+typedef struct range_job {
+    recur_range_fn fn;
+    void *ctx;
+    int64_t n, chunks;
+} range_job;
+
+static void range_chunk(void *ctx, int64_t c, int slot)
+{
+    const range_job *j = ctx;
+    j->fn(j->ctx, j->n * c / j->chunks, j->n * (c + 1) / j->chunks, slot);
 }
 
 void recur_parallel_range(int64_t n, int64_t floats, recur_range_fn fn, void *ctx)
@@ -27,12 +39,7 @@ void recur_parallel_range(int64_t n, int64_t floats, recur_range_fn fn, void *ct
         fn(ctx, 0, n, 0);
         return;
     }
-#ifdef _OPENMP
-    /* Part p covers [n p / parts, n (p + 1) / parts); a team smaller than asked for runs several parts each. */
-#pragma omp parallel num_threads(parts)
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        for (int p = t; p < parts; p += nt) fn(ctx, n * p / parts, n * (p + 1) / parts, p);
-    }
-#endif
+    int64_t chunks = (int64_t)parts * CHUNKS_PER_THREAD;
+    range_job j = {fn, ctx, n, chunks < n ? chunks : n};
+    recur_pool_run(j.chunks, parts, range_chunk, &j);
 }

@@ -23,9 +23,9 @@ static void test_feed_run_fetch(void **state)
     TU_OK(g, s);
     recur_plan *p = recur_compile(g, 2, (recur_value[]){y, s}, NULL);
     assert_non_null(p);
-    /* NULL options: the default backend, RECUR_BACKEND's if set, else "reference". */
+    /* NULL options: the default backend, RECUR_BACKEND's if set, else the fastest, "onednn". */
     const char *env = getenv("RECUR_BACKEND");
-    assert_string_equal(recur_plan_backend(p), env && env[0] ? env : "reference");
+    assert_string_equal(recur_plan_backend(p), env && env[0] ? env : "onednn");
     assert_int_equal(recur_plan_size(p), 2);
     assert_int_equal(recur_plan_feed_name(p, "x", (const float[]){1, 2, 3}, 3), RECUR_OK);
     assert_int_equal(recur_plan_run(p), RECUR_OK);

@@ -16,15 +16,65 @@
  * the reference kernels already run at memory speed stay there, since a
  * oneDNN call costs about half a microsecond to dispatch.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "onednn.h"
+#include "ops/threads.h"
 
 /*
- * Runs a prepared primitive: points each argument at its buffer (inputs
- * are only read: the const is cast away because the handle is untyped) and
- * executes.
+ * Points each argument of p at its buffer and executes p: input 0 and the
+ * output `a_off` and `y_off` floats in (a row block's rows; 0 for a whole
+ * product), the scratchpad at `scratch`, packed weights from `owner` (the
+ * node's own primitive, which a row block belongs to). Inputs are only
+ * read: the const is cast away because the handle is untyped. On failure
+ * *call names the oneDNN call.
+ */
+static dnnl_status_t run_prim(const onednn_prim *p, const onednn_prim *owner, const recur_kernel_args *a, char *work,
+                              char *scratch, int64_t a_off, int64_t y_off, const char **call)
+{
+    for (int i = 0; i < p->n_args; i++) {
+        int b = p->bind[i];
+        void *data = b == ONEDNN_BIND_OUTPUT ? (void *)(a->y + y_off)
+                     : b == ONEDNN_BIND_WORK ? (void *)scratch
+                     : b == ONEDNN_BIND_PACKED ? (owner->owns_packed ? (void *)(work + owner->pack_at) : owner->packed->data)
+                     : b == 0                  ? (void *)(a->x[0] + a_off)
+                                               : (void *)a->x[b];
+        dnnl_status_t s = dnnl_memory_set_data_handle(p->args[i].memory, data);
+        if (s != dnnl_success) return *call = "dnnl_memory_set_data_handle", s;
+    }
+    dnnl_status_t s = dnnl_primitive_execute(p->prim, p->stream, p->n_args, p->args);
+    if (s == dnnl_success) s = dnnl_stream_wait(p->stream);
+    if (s != dnnl_success) *call = "dnnl_primitive_execute";
+    return s;
+}
+
+/* A product's row blocks run as a job on recur's pool; the first failure is kept. */
+typedef struct block_job {
+    const onednn_prim *p;
+    const recur_kernel_args *a;
+    char *work;
+    atomic_int failed;
+    dnnl_status_t status;
+    const char *call;
+} block_job;
+
+/* Block b, on the thread with scratchpad `slot` (each thread that takes blocks has its own). */
+static void run_block(void *ctx, int64_t b, int slot)
+{
+    block_job *j = ctx;
+    const onednn_prim *p = j->p;
+    const char *call = NULL;
+    dnnl_status_t s = run_prim(p->blocks[b], p, j->a, j->work, j->work + (size_t)slot * p->slot_bytes, b * p->a_step,
+                               b * p->y_step, &call);
+    if (s != dnnl_success && atomic_exchange(&j->failed, 1) == 0) j->status = s, j->call = call;
+}
+
+/*
+ * Runs a prepared node: packs its weights if it reads them packed, then
+ * runs its primitive, or its row blocks on recur's pool (each a
+ * single-threaded oneDNN call). OpenMP's count is 1 meanwhile (onednn.h).
  */
 static recur_status onednn_kernel(const recur_kernel_args *a)
 {
@@ -35,21 +85,19 @@ static recur_status onednn_kernel(const recur_kernel_args *a)
     if (p->packed && recur_onednn_packed_update(p->packed, a->x[1], work + p->pack_at, a->execution, a->err, a->errlen,
                                                 p->what) != RECUR_OK)
         return RECUR_ERR_RUNTIME;
-    for (int i = 0; i < p->n_args; i++) {
-        int b = p->bind[i];
-        void *data = b == ONEDNN_BIND_OUTPUT ? (void *)a->y
-                     : b == ONEDNN_BIND_WORK ? (void *)work
-                     : b == ONEDNN_BIND_PACKED ? (p->owns_packed ? (void *)(work + p->pack_at) : p->packed->data)
-                                               : (void *)a->x[b];
-        dnnl_status_t s = dnnl_memory_set_data_handle(p->args[i].memory, data);
-        if (s != dnnl_success)
-            return recur_kernel_fail(a, "oneDNN %s: dnnl_memory_set_data_handle failed: %s", p->what,
-                                     dnnl_status2str(s));
+    int saved = recur_onednn_serial_begin();
+    dnnl_status_t s;
+    const char *call = NULL;
+    if (p->n_blocks) {
+        block_job j = {.p = p, .a = a, .work = work};
+        recur_pool_run(p->n_blocks, p->slots, run_block, &j);
+        s = atomic_load(&j.failed) ? j.status : dnnl_success;
+        call = j.call;
+    } else {
+        s = run_prim(p, p, a, work, work, 0, 0, &call);
     }
-    dnnl_status_t s = dnnl_primitive_execute(p->prim, p->stream, p->n_args, p->args);
-    if (s == dnnl_success) s = dnnl_stream_wait(p->stream);
-    if (s != dnnl_success)
-        return recur_kernel_fail(a, "oneDNN %s: dnnl_primitive_execute failed: %s", p->what, dnnl_status2str(s));
+    recur_onednn_serial_end(saved);
+    if (s != dnnl_success) return recur_kernel_fail(a, "oneDNN %s: %s failed: %s", p->what, call, dnnl_status2str(s));
     return RECUR_OK;
 }
 

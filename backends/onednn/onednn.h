@@ -60,7 +60,8 @@ typedef struct onednn_packed {
 typedef struct onednn_plan onednn_plan;
 
 /* A node's prepared primitive. */
-typedef struct onednn_prim {
+typedef struct onednn_prim onednn_prim;
+struct onednn_prim {
     dnnl_primitive_t prim;
     dnnl_stream_t stream;
     int n_args;
@@ -72,7 +73,14 @@ typedef struct onednn_prim {
     size_t scratch;                        /* bytes of scratchpad, at the start of the workspace */
     size_t pack_at;                        /* where in the workspace an in_work packed copy goes */
     size_t work;                           /* bytes of workspace the kernel needs */
-} onednn_prim;
+    /* A large product cut into row blocks (matmul.c): each block its own primitive with its own memory
+     * objects and stream, run as one chunk of a job on recur's pool (ops/threads.h), single-threaded. */
+    int n_blocks;                          /* 0: the product is one call of prim */
+    onednn_prim **blocks;                  /* block b computes rows [b * block_rows, ...) of the output */
+    int64_t a_step, y_step;                /* floats from block b's first row of op(a), of y, to block b + 1's */
+    int slots;                             /* threads that may run blocks at once: a scratchpad each */
+    size_t slot_bytes;                     /* bytes of each scratchpad, one after the other in the workspace */
+};
 
 /* One argument of a primitive to create: its id (DNNL_ARG_*), layout and binding.
  * A layout of format dnnl_format_tag_any lets the primitive choose; prim_create
@@ -92,6 +100,18 @@ typedef struct onednn_arg {
  */
 recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, onednn_arg *args,
                                       char *err, size_t errlen);
+
+/*
+ * oneDNN runs on OpenMP, whose thread count is per calling thread. recur
+ * creates and runs every primitive with OpenMP's count at 1 in the calling
+ * thread, so oneDNN never enters a parallel region of its own: no OpenMP
+ * thread is ever started to spin at a barrier, and a product's threads are
+ * recur's (row blocks on its pool, matmul.c). recur_onednn_serial_begin
+ * sets the count to 1 and returns the caller's, which
+ * recur_onednn_serial_end restores.
+ */
+int recur_onednn_serial_begin(void);
+void recur_onednn_serial_end(int saved);
 
 /* The process's CPU engine (created on first use), or NULL if oneDNN could not make one. */
 dnnl_engine_t recur_onednn_engine(void);

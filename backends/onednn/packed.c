@@ -148,8 +148,10 @@ recur_status recur_onednn_packed_get(void *plan_state, int32_t id, int trans, in
     pk->last = use ? use->last : 0;
     dnnl_primitive_desc_t pd = NULL;
     const char *call = "dnnl_reorder_primitive_desc_create";
+    int saved = recur_onednn_serial_begin(); /* (onednn.h) */
     dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL);
     if (st == dnnl_success) call = "dnnl_primitive_create (reorder)", st = dnnl_primitive_create(&pk->reorder, pd);
+    recur_onednn_serial_end(saved);
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (st == dnnl_success) call = "dnnl_stream_create", st = dnnl_stream_create(&pk->stream, eng, dnnl_stream_default_flags);
     if (st == dnnl_success) call = "dnnl_memory_create", st = dnnl_memory_create(&pk->src, from, eng, DNNL_MEMORY_NONE);
@@ -174,8 +176,10 @@ recur_status recur_onednn_packed_update(onednn_packed *pk, const float *weights,
     dnnl_status_t st = dnnl_memory_set_data_handle(pk->src, (void *)weights);
     if (st == dnnl_success) st = dnnl_memory_set_data_handle(pk->dst, pk->in_work ? into : pk->data);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, pk->src}, {DNNL_ARG_TO, pk->dst}};
+    int saved = recur_onednn_serial_begin(); /* (onednn.h) */
     if (st == dnnl_success) st = dnnl_primitive_execute(pk->reorder, pk->stream, 2, args);
     if (st == dnnl_success) st = dnnl_stream_wait(pk->stream);
+    recur_onednn_serial_end(saved);
     if (st != dnnl_success) {
         snprintf(err, errlen, "oneDNN %s: packing its weights failed: %s", what, dnnl_status2str(st));
         return RECUR_ERR_RUNTIME;

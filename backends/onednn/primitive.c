@@ -9,7 +9,33 @@
 #include <stdlib.h>
 #include <threads.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "onednn.h"
+
+/* ------------------------------------------------------ OpenMP's count */
+
+int recur_onednn_serial_begin(void)
+{
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+    return saved;
+#else
+    return 1;
+#endif
+}
+
+void recur_onednn_serial_end(int saved)
+{
+#ifdef _OPENMP
+    if (saved != 1) omp_set_num_threads(saved);
+#else
+    (void)saved;
+#endif
+}
 
 /* ------------------------------------------------------------ the engine */
 
@@ -48,8 +74,21 @@ static recur_status dnnl_fail(char *err, size_t errlen, const char *what, const 
         if (s_ != dnnl_success) return dnnl_fail(err, errlen, p->what, name, s_); \
     } while (0)
 
+static recur_status prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, onednn_arg *args, char *err,
+                                size_t errlen);
+
+/* Created with OpenMP's count at 1: oneDNN sizes a primitive's threading when it is created (onednn.h). */
 recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, onednn_arg *args,
                                       char *err, size_t errlen)
+{
+    int saved = recur_onednn_serial_begin();
+    recur_status st = prim_create(p, desc, n_args, args, err, errlen);
+    recur_onednn_serial_end(saved);
+    return st;
+}
+
+static recur_status prim_create(onednn_prim *p, const_dnnl_op_desc_t desc, int n_args, onednn_arg *args, char *err,
+                                size_t errlen)
 {
     dnnl_engine_t eng = recur_onednn_engine();
     if (!eng) return dnnl_fail(err, errlen, p->what, "dnnl_engine_create (CPU engine)", engine_status);
@@ -101,6 +140,8 @@ recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc,
 void recur_onednn_prim_free(onednn_prim *p)
 {
     if (!p) return;
+    for (int b = 0; b < p->n_blocks; b++) recur_onednn_prim_free(p->blocks[b]);
+    free(p->blocks);
     if (p->owns_packed) recur_onednn_packed_free(p->packed);
     for (int i = 0; i < p->n_args; i++) dnnl_memory_destroy(p->args[i].memory);
     if (p->stream) dnnl_stream_destroy(p->stream);

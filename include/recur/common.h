@@ -75,6 +75,24 @@ typedef enum recur_status {
 RECUR_API const char *recur_status_str(recur_status s);
 
 /**
+ * Caps the threads recur runs on at n, for the whole process: its pool of
+ * worker threads (the caller and n - 1 workers) for large elementwise
+ * kernels and large matrix products, and oneDNN's. n = 0 restores the
+ * default: the OMP_NUM_THREADS of the environment if set, else the
+ * processors this process may run on (sched_getaffinity). recur decides per
+ * kernel how many of them pay: small kernels (a step of generation, the
+ * per-step products of a small batch) run on the calling thread alone.
+ * Results do not depend on n, bit for bit. Takes effect for the kernels
+ * that start after it; plans compiled earlier stay valid. RECUR_ERR_ARG
+ * for n < 0; more than 64 is taken as 64.
+ */
+RECUR_API recur_status recur_set_threads(int n);
+
+/** The threads recur may use now (recur_set_threads' cap, or the default it describes); >= 1. */
+RECUR_API int recur_threads(void);
+
+
+/**
  * A tensor shape: ndim dimensions d[0..ndim-1], row-major. ndim == 0 is a
  * scalar (one element). Dimensions are >= 1.
  */

@@ -35,7 +35,8 @@ typedef struct recur_plan recur_plan;
 /** Options of recur_compile; NULL or zeros select the defaults. */
 typedef struct recur_compile_opts {
     const char *backend; /**< "reference" or "onednn"; NULL: the environment variable RECUR_BACKEND if set
-                              and not empty (an unknown name there fails to compile, naming it), else "reference" */
+                              and not empty (an unknown name there fails to compile, naming it), else "onednn",
+                              the fastest (the reference backend is plain C, the oracle of the tests) */
     int inference;       /**< 1: dropout is the identity */
     int no_reuse;        /**< 1: every value gets its own buffer: no shared memory, views, in-place concatenation,
                               shared computations or fusion (for debugging) */

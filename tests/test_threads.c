@@ -1,0 +1,377 @@
+/*
+ * tests/test_threads.c — recur's threads (recur_set_threads, ops/threads.h):
+ * the cap and its default, the pool honouring it, small kernels never
+ * entering the pool, results bitwise independent of the thread count on
+ * both backends, and no deadlock when plans run from several threads at
+ * once or inside the program's own OpenMP region.
+ */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "test_util.h"
+#include "ops/parallel.h"
+#include "ops/threads.h"
+
+/* The default cap: OMP_NUM_THREADS if set, else this process's processors. */
+static int expected_default(void)
+{
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && atoi(env) >= 1) return atoi(env);
+    cpu_set_t set;
+    assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
+    return CPU_COUNT(&set);
+}
+
+/* recur_set_threads sets the cap, 0 restores the default, a negative count is refused. */
+static void test_cap_and_default(void **state)
+{
+    (void)state;
+    assert_int_equal(recur_set_threads(0), RECUR_OK);
+    assert_int_equal(recur_threads(), expected_default());
+    assert_int_equal(recur_set_threads(3), RECUR_OK);
+    assert_int_equal(recur_threads(), 3);
+    assert_int_equal(recur_set_threads(1000), RECUR_OK);
+    assert_int_equal(recur_threads(), 64);
+    assert_int_equal(recur_set_threads(-1), RECUR_ERR_ARG);
+    assert_int_equal(recur_threads(), 64);
+    assert_int_equal(recur_set_threads(0), RECUR_OK);
+    assert_int_equal(recur_threads(), expected_default());
+}
+
+/* A job whose chunks record which slot ran them and how many ran at once. */
+typedef struct probe {
+    atomic_int running, most, slots_seen;
+    atomic_long chunks;
+    pthread_t caller;
+    atomic_int off_caller; /* chunks run by another thread */
+    long sleep_ns;
+} probe;
+
+static void probe_chunk(void *ctx, int64_t c, int slot)
+{
+    (void)c;
+    probe *p = ctx;
+    int now = atomic_fetch_add(&p->running, 1) + 1;
+    for (int m = atomic_load(&p->most); now > m && !atomic_compare_exchange_weak(&p->most, &m, now);) {
+    }
+    atomic_fetch_or(&p->slots_seen, 1 << slot);
+    if (!pthread_equal(pthread_self(), p->caller)) atomic_fetch_add(&p->off_caller, 1);
+    struct timespec ts = {0, p->sleep_ns};
+    nanosleep(&ts, NULL);
+    atomic_fetch_add(&p->chunks, 1);
+    atomic_fetch_sub(&p->running, 1);
+}
+
+/* Runs a 40-chunk job of 1 ms chunks (the workers have time to join) at width 4 under `cap`. */
+static void run_probe(int cap, probe *p)
+{
+    memset(p, 0, sizeof *p);
+    p->caller = pthread_self();
+    p->sleep_ns = 1000000;
+    assert_int_equal(recur_set_threads(cap), RECUR_OK);
+    recur_pool_run(40, 4, probe_chunk, p);
+    assert_int_equal(atomic_load(&p->chunks), 40);
+}
+
+/* The pool runs every chunk once, on at most the cap's threads (and the job's width), slots below it. */
+static void test_pool_honours_cap(void **state)
+{
+    (void)state;
+    probe p;
+    long jobs0 = recur_pool_jobs();
+    run_probe(1, &p); /* cap 1: the caller alone, no job handed to the pool */
+    assert_int_equal(recur_pool_jobs(), jobs0);
+    assert_int_equal(atomic_load(&p.most), 1);
+    assert_int_equal(atomic_load(&p.off_caller), 0);
+    assert_int_equal(atomic_load(&p.slots_seen), 1);
+
+    long worker0 = recur_pool_worker_chunks();
+    run_probe(2, &p);
+    assert_int_equal(recur_pool_jobs(), jobs0 + 1);
+    assert_true(atomic_load(&p.most) <= 2);
+    assert_true((atomic_load(&p.slots_seen) & ~3) == 0);
+    assert_true(atomic_load(&p.off_caller) > 0); /* a worker joined within 40 ms */
+    assert_int_equal(recur_pool_worker_chunks() - worker0, atomic_load(&p.off_caller));
+
+    run_probe(8, &p); /* the job's width (4) bounds it too */
+    assert_true(atomic_load(&p.most) <= 4);
+    assert_true((atomic_load(&p.slots_seen) & ~15) == 0);
+    recur_set_threads(0);
+}
+
+/* A job offered from inside a chunk (the pool is busy) runs whole on that thread: no deadlock. */
+static void nested_chunk(void *ctx, int64_t c, int slot)
+{
+    (void)c, (void)slot;
+    probe inner;
+    memset(&inner, 0, sizeof inner);
+    inner.caller = pthread_self();
+    recur_pool_run(5, 4, probe_chunk, &inner);
+    assert_int_equal(atomic_load(&inner.chunks), 5);
+    assert_int_equal(atomic_load(&inner.off_caller), 0);
+    atomic_fetch_add((atomic_long *)ctx, 1);
+}
+
+static void test_nested_jobs(void **state)
+{
+    (void)state;
+    recur_set_threads(2);
+    atomic_long done = 0;
+    recur_pool_run(6, 2, nested_chunk, &done);
+    assert_int_equal(atomic_load(&done), 6);
+    recur_set_threads(0);
+}
+
+/* One-hot V -> LSTM H -> dense V over T steps of B: a char model's graph, its loss and outputs. */
+typedef struct charnet {
+    recur_graph *g;
+    recur_value x, y, logits, loss, grads[16];
+    int n;
+    int64_t T, B, V;
+} charnet;
+
+static charnet charnet_new(int64_t T, int64_t B, int64_t V, int64_t H, int with_grads)
+{
+    charnet m = {.T = T, .B = B, .V = V};
+    m.g = recur_graph_new(5);
+    m.x = recur_input(m.g, "x", recur_shape3(T, B, V));
+    m.y = recur_input(m.g, "y", recur_shape2(T, B));
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = V, .hidden = H};
+    recur_rnn r;
+    TU_ST(m.g, recur_rnn_new(m.g, "lstm", &o, m.x, RECUR_NONE, RECUR_NONE, &r));
+    m.logits = recur_dense(m.g, "out", r.outputs, V, 1);
+    m.loss = recur_softmax_xent(m.g, m.logits, m.y, RECUR_NONE);
+    TU_OK(m.g, m.loss);
+    TU_ST(m.g, recur_unroll(m.g));
+    if (with_grads) {
+        recur_value params[15];
+        m.n = recur_params(m.g, params, 15);
+        TU_ST(m.g, recur_grad(m.g, m.loss, m.n, params, m.grads));
+    }
+    return m;
+}
+
+/* Compiles m's loss (and gradients) on `backend`, feeds fixed data, runs twice, returns the outputs concatenated. */
+static float *charnet_run(charnet *m, const char *backend, int inference, int64_t *n_out)
+{
+    recur_value outs[17] = {m->loss};
+    int n = 1;
+    if (inference) outs[0] = m->logits;
+    for (int i = 0; !inference && i < m->n; i++) outs[n++] = m->grads[i];
+    recur_compile_opts o = {.backend = backend, .inference = inference};
+    recur_plan *p = recur_compile(m->g, n, outs, &o);
+    if (!p) fail_msg("compile: %s", recur_errmsg(m->g));
+    int64_t nx = m->T * m->B * m->V, ny = m->T * m->B;
+    float *x = calloc((size_t)nx, sizeof *x), *y = malloc(sizeof(float) * (size_t)ny);
+    for (int64_t i = 0; i < ny; i++) {
+        x[i * m->V + (i * 7) % m->V] = 1; /* one-hot */
+        y[i] = (float)((i * 11 + 3) % m->V);
+    }
+    assert_int_equal(recur_plan_feed(p, m->x, x, nx), RECUR_OK);
+    if (!inference) assert_int_equal(recur_plan_feed(p, m->y, y, ny), RECUR_OK);
+    for (int r = 0; r < 2; r++)
+        if (recur_plan_run(p) != RECUR_OK) fail_msg("run: %s", recur_plan_errmsg(p));
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) total += recur_shape_numel(recur_value_shape(m->g, outs[i]));
+    float *all = malloc(sizeof(float) * (size_t)total), *at = all;
+    for (int i = 0; i < n; i++) {
+        int64_t k = recur_shape_numel(recur_value_shape(m->g, outs[i]));
+        assert_int_equal(recur_plan_fetch(p, outs[i], at, k), RECUR_OK);
+        at += k;
+    }
+    recur_plan_free(p);
+    free(x), free(y);
+    *n_out = total;
+    return all;
+}
+
+/*
+ * A generation step (B = 1) and one step of a batch of 16 (per-step
+ * products [16, 128] x [128, 512]) run on the calling thread without
+ * handing a job to the pool, on both backends, while a large plan does
+ * hand jobs to it (so the count can tell).
+ */
+static void test_small_kernels_stay_on_caller(void **state)
+{
+    (void)state;
+    recur_set_threads(2);
+    const char *backends[] = {"onednn", "reference"};
+    for (int b = 0; b < 2; b++) {
+        charnet gen = charnet_new(1, 1, 84, 128, 0);   /* one generation step */
+        charnet small = charnet_new(1, 16, 84, 128, 0); /* one step of 16 sequences */
+        int64_t n;
+        long jobs0 = recur_pool_jobs();
+        free(charnet_run(&gen, backends[b], 1, &n));
+        free(charnet_run(&small, backends[b], 1, &n));
+        assert_int_equal(recur_pool_jobs(), jobs0);
+        recur_graph_free(gen.g), recur_graph_free(small.g);
+    }
+    charnet big = charnet_new(8, 64, 84, 256, 1);
+    long jobs0 = recur_pool_jobs();
+    int64_t n;
+    free(charnet_run(&big, "onednn", 0, &n));
+    assert_true(recur_pool_jobs() > jobs0);
+    recur_graph_free(big.g);
+    recur_set_threads(0);
+}
+
+/*
+ * A training step's loss and gradients, and an inference plan's outputs,
+ * are the same bits under 1, 2 and 3 threads on each backend; the threaded
+ * runs do use the pool.
+ */
+static void test_results_independent_of_threads(void **state)
+{
+    (void)state;
+    const char *backends[] = {"onednn", "reference"};
+    for (int b = 0; b < 2; b++)
+        for (int inference = 0; inference < 2; inference++) {
+            charnet m = charnet_new(6, 64, 84, 256, !inference);
+            float *first = NULL;
+            int64_t n0 = 0;
+            for (int threads = 1; threads <= 3; threads++) {
+                recur_set_threads(threads);
+                long jobs0 = recur_pool_jobs();
+                int64_t n;
+                float *out = charnet_run(&m, backends[b], inference, &n);
+                if (threads == 1) assert_int_equal(recur_pool_jobs(), jobs0);
+                else assert_true(recur_pool_jobs() > jobs0);
+                if (!first) {
+                    first = out, n0 = n;
+                    continue;
+                }
+                assert_int_equal(n, n0);
+                if (memcmp(out, first, sizeof(float) * (size_t)n) != 0)
+                    fail_msg("%s, %s: %d threads give other bits than 1", backends[b],
+                             inference ? "inference" : "training", threads);
+                free(out);
+            }
+            free(first);
+            recur_graph_free(m.g);
+        }
+    recur_set_threads(0);
+}
+
+/* Plans run from several threads at once: each its own plan, the results those of one thread. */
+typedef struct runner {
+    charnet m;
+    float *want, *got;
+    int64_t n;
+} runner;
+
+static void *runner_main(void *arg)
+{
+    runner *r = arg;
+    for (int i = 0; i < 3; i++) {
+        free(r->got);
+        r->got = charnet_run(&r->m, "onednn", 0, &r->n);
+    }
+    return NULL;
+}
+
+/* n runners, each with its model and the results of a run on this thread alone. */
+static void runners_new(runner *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].m = charnet_new(4, 64, 84, 256, 1);
+        r[i].want = charnet_run(&r[i].m, "onednn", 0, &r[i].n);
+    }
+}
+
+/* Each runner's last results are the bits it had alone; frees them. */
+static void runners_check(runner *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        assert_memory_equal(r[i].got, r[i].want, sizeof(float) * (size_t)r[i].n);
+        free(r[i].want), free(r[i].got);
+        recur_graph_free(r[i].m.g);
+    }
+}
+
+static void test_concurrent_callers(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    recur_set_threads(2);
+    runner r[N];
+    runners_new(r, N);
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) assert_int_equal(pthread_create(&t[i], NULL, runner_main, &r[i]), 0);
+    for (int i = 0; i < N; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+    runners_check(r, N);
+    recur_set_threads(0);
+}
+
+/* Plans run inside the program's own OpenMP parallel region, one per OpenMP thread. */
+static void test_inside_openmp_region(void **state)
+{
+    (void)state;
+#ifdef _OPENMP
+    enum { N = 2 };
+    recur_set_threads(2);
+    runner r[N];
+    runners_new(r, N);
+#pragma omp parallel for num_threads(N)
+    for (int i = 0; i < N; i++) runner_main(&r[i]);
+    runners_check(r, N);
+    recur_set_threads(0);
+#else
+    skip();
+#endif
+}
+
+/* The elementwise loops' ranges (ops/parallel.h): every item once, parts below recur_parallel_parts. */
+typedef struct marks {
+    unsigned char *seen;
+    int parts;
+    atomic_int bad;
+} marks;
+
+static void mark_range(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    marks *m = ctx;
+    if (part < 0 || part >= m->parts) atomic_store(&m->bad, 1);
+    for (int64_t i = lo; i < hi; i++) m->seen[i]++;
+}
+
+static void test_parallel_range_covers_once(void **state)
+{
+    (void)state;
+    recur_set_threads(2);
+    int64_t n = 1 << 20;
+    marks m = {.seen = calloc((size_t)n, 1)};
+    m.parts = recur_parallel_parts(n, n);
+    assert_int_equal(m.parts, 2);
+    recur_parallel_range(n, n, mark_range, &m);
+    for (int64_t i = 0; i < n; i++)
+        if (m.seen[i] != 1) fail_msg("item %lld ran %d times", (long long)i, m.seen[i]);
+    assert_int_equal(atomic_load(&m.bad), 0);
+    assert_int_equal(recur_parallel_parts(n, 100), 1); /* a loop moving few floats stays on the caller */
+    free(m.seen);
+    recur_set_threads(0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cap_and_default),
+        cmocka_unit_test(test_pool_honours_cap),
+        cmocka_unit_test(test_nested_jobs),
+        cmocka_unit_test(test_parallel_range_covers_once),
+        cmocka_unit_test(test_small_kernels_stay_on_caller),
+        cmocka_unit_test(test_results_independent_of_threads),
+        cmocka_unit_test(test_concurrent_callers),
+        cmocka_unit_test(test_inside_openmp_region),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
