@@ -28,10 +28,11 @@
  *   a  LSTM  T=40 B=32 I=89  H=128
  *   b  LSTM  T=50 B=64 I=512 H=512
  *   c  GRU   T=50 B=64 I=512 H=512  (linear-before-reset, PyTorch's GRU)
+ *   g  LSTM  T=40 B=64 I=84  H=128  (the LSTM layer alone of run.sh's character model)
  *
- * Usage: onednn_rnn [--quick] [--config a|b|c] [--reps N]
+ * Usage: onednn_rnn [--quick] [--config a|b|c|g] [--reps N]
  * Output, per configuration, a readable line and a machine-readable line:
- *   anchor onednn <a|b|c> ms=<median> ws_mb=<workspace MiB> gflops=<GFLOP/s>
+ *   anchor onednn <a|b|c|g> ms=<median> ws_mb=<workspace MiB> gflops=<GFLOP/s>
  * Threads: oneDNN is built on OpenMP here; set OMP_NUM_THREADS.
  */
 #ifndef _POSIX_C_SOURCE
@@ -69,6 +70,7 @@ static const rnn_config CONFIGS[] = {
     {'a', CELL_LSTM, 40, 32, 89, 128},
     {'b', CELL_LSTM, 50, 64, 512, 512},
     {'c', CELL_GRU, 50, 64, 512, 512},
+    {'g', CELL_LSTM, 40, 64, 84, 128}, /* the LSTM layer of run.sh's character model (bench/recur_infer.c g) */
 };
 #define N_CONFIGS (sizeof CONFIGS / sizeof CONFIGS[0])
 
@@ -467,10 +469,11 @@ static rnn_result bench_config(const rnn_config *c, const run_options *opt,
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: onednn_rnn [--quick] [--config a|b|c] [--reps N]\n"
+            "usage: onednn_rnn [--quick] [--config a|b|c|g] [--reps N]\n"
             "  a  LSTM T=40 B=32 I=89  H=128\n"
             "  b  LSTM T=50 B=64 I=512 H=512\n"
             "  c  GRU (linear-before-reset) T=50 B=64 I=512 H=512\n"
+            "  g  LSTM T=40 B=64 I=84  H=128 (the character model's layer)\n"
             "Times forward_training + backward (with weight gradients); threads\n"
             "follow OMP_NUM_THREADS.\n");
 }
@@ -484,7 +487,7 @@ int main(int argc, char **argv)
             opt.quick = 1;
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
-            if (strlen(v) != 1 || v[0] < 'a' || v[0] > 'c') {
+            if (strlen(v) != 1 || ((v[0] < 'a' || v[0] > 'c') && v[0] != 'g')) {
                 fprintf(stderr, "onednn_rnn: unknown config '%s'\n", v);
                 usage(stderr);
                 return 2;
