@@ -13,9 +13,13 @@
  * sources were never seen in training); train a GRU encoder-decoder with
  * additive attention by teacher forcing, Adam (the learning rate decaying
  * by 0.999 a step) and gradient clipping, on batches padded to fixed
- * lengths S and T with masks; report the masked cross-entropy over the
- * held-out pairs (the training graph, compiled for the loss alone) and
- * translate held-out sentences greedily and with beam search.
+ * lengths S and T: the encoder reads each source for its own length (the
+ * batch's src_lengths, recur_seq2seq_opts.lengths: its final state is the
+ * state after the sentence's last word, and attention leaves the padding
+ * out), the decoder's loss is masked past each target's [END]; report the
+ * masked cross-entropy over the held-out pairs (the training graph,
+ * compiled for the loss alone) and translate held-out sentences greedily
+ * and with beam search.
  *
  * Usage: translate [--steps N] [--hidden N] [--seed N] [--backend reference|onednn]
  *                  [--max-len N] [--min-count N]
@@ -110,7 +114,7 @@ static void split_pairs(const recur_pairs *p, uint64_t seed, int64_t *train, int
 static recur_status feed_batch(recur_plan *plan, const recur_seq2seq *m, const recur_pair_batch *b)
 {
     recur_status st = recur_plan_feed(plan, m->src, b->src, b->S * b->B);
-    if (st == RECUR_OK) st = recur_plan_feed(plan, m->src_mask, b->src_mask, b->S * b->B);
+    if (st == RECUR_OK) st = recur_plan_feed(plan, m->src_lengths, b->src_lengths, b->B); /* each source's length */
     if (st == RECUR_OK) st = recur_plan_feed(plan, m->dec_in, b->dec_in, b->T * b->B);
     if (st == RECUR_OK) st = recur_plan_feed(plan, m->dec_tgt, b->dec_tgt, b->T * b->B);
     if (st == RECUR_OK) st = recur_plan_feed(plan, m->tgt_mask, b->tgt_mask, b->T * b->B);
@@ -241,7 +245,8 @@ int main(int argc, char **argv)
     }
     printf("%s: %lld pairs of at most %d tokens (%lld left out); vocabularies: %lld English, %lld French words\n"
            "(words seen at least %d times, plus [PAD] [START] [END] [UNK]); %lld pairs for training, %lld held out;\n"
-           "batches of %d padded to S = %lld source and T = %lld target steps\n",
+           "batches of %d padded to S = %lld source steps (each source read for its own length) and T = %lld "
+           "target steps\n",
            path, (long long)N, o.max_len, (long long)recur_pairs_skipped(p),
            (long long)recur_pairs_vocab_size(p, RECUR_SOURCE), (long long)recur_pairs_vocab_size(p, RECUR_TARGET),
            o.min_count, (long long)n_train, (long long)n_held, BATCH, (long long)S, (long long)T);
@@ -256,7 +261,8 @@ int main(int argc, char **argv)
                              .hidden = o.hidden,
                              .attention = RECUR_ATTN_ADDITIVE,
                              .start_id = RECUR_START_ID,
-                             .end_id = RECUR_END_ID};
+                             .end_id = RECUR_END_ID,
+                             .lengths = 1}; /* the sources come with their lengths, not a mask */
     if (recur_seq2seq_new(g, "fr", &so, &m) != RECUR_OK || recur_seq2seq_train_graph(g, &m, S, T, BATCH) != RECUR_OK ||
         recur_unroll(g) != RECUR_OK)
         return fprintf(stderr, "translate: building the model: %s\n", recur_errmsg(g)), 1;
