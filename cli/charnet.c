@@ -25,13 +25,19 @@ int cli_cell_parse(const char *name, recur_cell_kind *cell)
     return 0;
 }
 
+recur_status cli_net_over(recur_graph *g, const cli_model *m, recur_value ids, recur_value h0, recur_value c0,
+                          cli_net *out)
+{
+    return cli_net_over_lengths(g, m, ids, RECUR_NONE, h0, c0, out);
+}
+
 /*
  * logits = dense_out(dropout(rnn(x))), x = one_hot(ids, V) [T, B, V] or
  * emb.weight[ids] [T, B, E]; the recurrent layer starts from h0 (and c0)
- * when they are given.
+ * when they are given, and stops each sequence at its length when lengths are.
  */
-recur_status cli_net_over(recur_graph *g, const cli_model *m, recur_value ids, recur_value h0, recur_value c0,
-                          cli_net *out)
+recur_status cli_net_over_lengths(recur_graph *g, const cli_model *m, recur_value ids, recur_value lengths,
+                                  recur_value h0, recur_value c0, cli_net *out)
 {
     recur_shape s = recur_value_shape(g, ids);
     memset(out, 0, sizeof *out);
@@ -48,7 +54,8 @@ recur_status cli_net_over(recur_graph *g, const cli_model *m, recur_value ids, r
                         .hidden = m->hidden,
                         .layers = (int)m->layers,
                         .dropout = (float)m->dropout,
-                        .seed = m->seed};
+                        .seed = m->seed,
+                        .lengths = recur_ok(lengths) ? &lengths : NULL};
     recur_status st = recur_rnn_new(g, cli_cell_layer(m->cell), &o, x, h0, c0, &rnn);
     if (st != RECUR_OK) return st;
     out->h_n = rnn.h_n;
@@ -144,6 +151,7 @@ recur_status cli_model_save_meta(const cli_model *m, const char *vocab, recur_ck
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "model.hidden", m->hidden);
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "model.layers", m->layers);
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "model.embed", m->embed);
+    if (st == RECUR_OK && m->lines) st = recur_ckpt_set_int(ck, "model.lines", 1);
     return st;
 }
 
@@ -214,6 +222,10 @@ recur_status cli_model_load_meta(recur_ckpt *ck, cli_model *m, recur_corpus **vo
     if (st == RECUR_OK) st = meta_int(ck, "model.hidden", 1, 1 << 16, &m->hidden, why, len);
     if (st == RECUR_OK) st = meta_int(ck, "model.layers", 1, 8, &m->layers, why, len);
     if (st == RECUR_OK) st = meta_int(ck, "model.embed", 0, 1 << 16, &m->embed, why, len);
+    int64_t lines = 0; /* absent: a model of windows (or older than the key) */
+    if (st == RECUR_OK && recur_ckpt_get_int(ck, "model.lines", &lines) != RECUR_ERR_ARG)
+        st = meta_int(ck, "model.lines", 0, 1, &lines, why, len);
+    m->lines = (int)lines;
     if (st == RECUR_OK) st = check_tensors(ck, m, why, len);
     if (st != RECUR_OK) return st;
     if (recur_ckpt_get_str(ck, "model.vocab", &v) != RECUR_OK) {

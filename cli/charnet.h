@@ -17,6 +17,8 @@
  *   model.hidden      int
  *   model.layers      int
  *   model.embed       int (0: one-hot inputs)
+ *   model.lines       int 1: trained on lines (recur train --lines), each a sequence that starts
+ *                     after a newline and ends with one; absent: on windows of a text
  */
 #ifndef RECUR_CLI_CHARNET_H
 #define RECUR_CLI_CHARNET_H
@@ -34,6 +36,7 @@ typedef struct cli_model {
     int64_t embed;  /* E; 0: the cell reads one-hot vectors of V */
     double dropout; /* training only: the probability of dropping a unit between layers and before the output */
     uint64_t seed;  /* the dropout masks' seed */
+    int lines;      /* 1: a model of lines (model.lines) */
 } cli_model;
 
 /* One instance of the model over T steps of B sequences. */
@@ -66,6 +69,10 @@ recur_status cli_net_build(recur_graph *g, const cli_model *m, const char *prefi
 /* The model over given inputs ids [T, B] and initial states h0, c0 (RECUR_NONE: zeros); RECUR_OK or the graph's error. */
 recur_status cli_net_over(recur_graph *g, const cli_model *m, recur_value ids, recur_value h0, recur_value c0,
                           cli_net *out);
+
+/* cli_net_over with lengths [B] (RECUR_NONE: none): each sequence stops at its own (recur_rnn_opts.lengths). */
+recur_status cli_net_over_lengths(recur_graph *g, const cli_model *m, recur_value ids, recur_value lengths,
+                                  recur_value h0, recur_value c0, cli_net *out);
 
 /*
  * An instance of the model that carries its states, through

@@ -12,7 +12,7 @@
 #include "threads.h"
 
 typedef struct gen_args {
-    int64_t length, seed, top_k, threads;
+    int64_t length, seed, top_k, threads, lines;
     double temperature, top_p;
     const char *prompt, *backend;
 } gen_args;
@@ -37,7 +37,51 @@ static int encode_prompt(const recur_corpus *vocab, const char *prompt, int64_t 
     return CLI_EXIT_OK;
 }
 
-/* Builds the model of the checkpoint, restores it and writes a.length generated symbols. */
+/* Writes a->length symbols generated after the prompt, the prompt first. */
+static int write_text(cli_sampler *s, const recur_corpus *vocab, const int64_t *prompt, int64_t n_prompt,
+                      const gen_args *a)
+{
+    size_t cap = 4 * (size_t)a->length + 1;
+    int64_t *out = malloc(sizeof *out * (size_t)(a->length ? a->length : 1));
+    char *text = malloc(cap);
+    int rc = CLI_EXIT_OK;
+    if (!out || !text) {
+        cli_error("generate", "out of memory for %lld symbols", (long long)a->length);
+        rc = CLI_EXIT_FAIL;
+    }
+    uint64_t rng = (uint64_t)a->seed;
+    cli_sampling how = {.temperature = a->temperature, .top_k = a->top_k, .top_p = a->top_p};
+    if (rc == CLI_EXIT_OK && cli_sampler_run(s, prompt, n_prompt, a->length, &how, &rng, out) != RECUR_OK) {
+        cli_error("generate", "generating: %s", s->why);
+        rc = CLI_EXIT_FAIL;
+    }
+    if (rc == CLI_EXIT_OK && recur_corpus_decode(vocab, out, a->length, text, cap) != RECUR_OK) {
+        cli_error("generate", "decoding: %s", recur_data_errmsg());
+        rc = CLI_EXIT_FAIL;
+    }
+    if (rc == CLI_EXIT_OK) printf("%s%s\n", a->prompt ? a->prompt : "", text);
+    free(text);
+    free(out);
+    return rc;
+}
+
+/*
+ * A model of lines (recur train --lines) writes a->lines lines (1 when not
+ * given), each from a line's start to the newline it writes or a->length
+ * symbols, the prompt starting the first.
+ */
+static int write_lines(cli_sampler *s, const recur_corpus *vocab, const int64_t *prompt, int64_t n_prompt,
+                       const gen_args *a)
+{
+    uint64_t rng = (uint64_t)a->seed;
+    cli_sampling how = {.temperature = a->temperature, .top_k = a->top_k, .top_p = a->top_p};
+    if (cli_sampler_lines(s, vocab, prompt, a->prompt ? n_prompt : 0, a->lines > 0 ? a->lines : 1, a->length, &how,
+                          &rng, stdout) != RECUR_OK)
+        return cli_error("generate", "generating: %s", s->why), CLI_EXIT_FAIL;
+    return CLI_EXIT_OK;
+}
+
+/* Builds the model of the checkpoint, restores it and writes what it generates. */
 static int generate(recur_ckpt *ck, const char *path, const gen_args *a)
 {
     char why[512];
@@ -45,9 +89,11 @@ static int generate(recur_ckpt *ck, const char *path, const gen_args *a)
     recur_corpus *vocab = NULL;
     if (cli_model_load_meta(ck, &m, &vocab, why, sizeof why) != RECUR_OK)
         return cli_error("generate", "checkpoint %s: %s", path, why), CLI_EXIT_FAIL;
-    int64_t *prompt = NULL, n_prompt = 0, *out = NULL;
-    char *text = NULL;
+    int64_t *prompt = NULL, n_prompt = 0;
     int rc = encode_prompt(vocab, a->prompt, &prompt, &n_prompt);
+    if (rc == CLI_EXIT_OK && a->lines > 0 && !m.lines)
+        rc = cli_usage_error("generate", "--lines: %s is a model of windows of a text, not of lines (recur train "
+                                         "--lines); leave --lines out", path);
     recur_graph *g = rc == CLI_EXIT_OK ? recur_graph_new(1) : NULL;
     cli_sampler s = {0};
     if (rc == CLI_EXIT_OK) {
@@ -62,28 +108,8 @@ static int generate(recur_ckpt *ck, const char *path, const gen_args *a)
         else
             rc = CLI_EXIT_OK;
     }
-    size_t cap = 4 * (size_t)a->length + 1;
-    if (rc == CLI_EXIT_OK) {
-        out = malloc(sizeof *out * (size_t)(a->length ? a->length : 1));
-        text = malloc(cap);
-    }
-    if (rc == CLI_EXIT_OK && (!out || !text)) {
-        cli_error("generate", "out of memory for %lld symbols", (long long)a->length);
-        rc = CLI_EXIT_FAIL;
-    }
-    uint64_t rng = (uint64_t)a->seed;
-    cli_sampling how = {.temperature = a->temperature, .top_k = a->top_k, .top_p = a->top_p};
-    if (rc == CLI_EXIT_OK && cli_sampler_run(&s, prompt, n_prompt, a->length, &how, &rng, out) != RECUR_OK) {
-        cli_error("generate", "generating: %s", s.why);
-        rc = CLI_EXIT_FAIL;
-    }
-    if (rc == CLI_EXIT_OK && recur_corpus_decode(vocab, out, a->length, text, cap) != RECUR_OK) {
-        cli_error("generate", "decoding: %s", recur_data_errmsg());
-        rc = CLI_EXIT_FAIL;
-    }
-    if (rc == CLI_EXIT_OK) printf("%s%s\n", a->prompt ? a->prompt : "", text);
-    free(text);
-    free(out);
+    if (rc == CLI_EXIT_OK)
+        rc = m.lines ? write_lines(&s, vocab, prompt, n_prompt, a) : write_text(&s, vocab, prompt, n_prompt, a);
     free(prompt);
     cli_sampler_free(&s);
     recur_graph_free(g);
@@ -95,7 +121,10 @@ int cli_generate(int argc, char **argv)
 {
     gen_args a = {.length = 200, .seed = 1, .top_p = 1};
     cli_opt opts[] = {
-        {"length", 'n', CLI_INT, &a.length, 0, 10000000, "N", "symbols to generate (default 200)", 0},
+        {"length", 'n', CLI_INT, &a.length, 0, 10000000, "N",
+         "symbols to generate (default 200); with a model of lines, the most symbols of a line", 0},
+        {"lines", 0, CLI_INT, &a.lines, 1, 1000000, "N",
+         "lines to generate with a model trained on lines (recur train --lines; default 1)", 0},
         {"prompt", 'p', CLI_STR, &a.prompt, 0, 0, "TEXT",
          "text to start from, printed first (default: start after a newline, not printed)", 0},
         {"temperature", 't', CLI_FLOAT, &a.temperature, 0, 100, "X",
@@ -115,7 +144,9 @@ int cli_generate(int argc, char **argv)
         .summary = "Rebuilds the character model saved by 'recur train' from the checkpoint's metadata, feeds it\n"
                    "the prompt one symbol at a time and writes the prompt and the generated text to stdout: the\n"
                    "likeliest symbol at each step, or with --temperature a draw from the model's distribution,\n"
-                   "restricted to the --top-k likeliest symbols and then to the nucleus of probability --top-p.",
+                   "restricted to the --top-k likeliest symbols and then to the nucleus of probability --top-p.\n"
+                   "A model trained on lines (recur train --lines) writes lines: each starts as a line does, after\n"
+                   "a newline (the prompt, if any, begins the first), and ends where the model writes a newline.",
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof opts[0]),
         .min_pos = 1,

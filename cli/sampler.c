@@ -5,6 +5,7 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,14 @@ static recur_status step(cli_sampler *s, int64_t id)
 recur_status cli_sampler_run(cli_sampler *s, const int64_t *prompt, int64_t n_prompt, int64_t n,
                              const cli_sampling *how, uint64_t *rng, int64_t *out)
 {
+    int64_t n_out;
+    return cli_sampler_run_until(s, prompt, n_prompt, n, -1, how, rng, out, &n_out);
+}
+
+recur_status cli_sampler_run_until(cli_sampler *s, const int64_t *prompt, int64_t n_prompt, int64_t n, int64_t stop,
+                                   const cli_sampling *how, uint64_t *rng, int64_t *out, int64_t *n_out)
+{
+    *n_out = 0;
     if (!s->carry || n_prompt < 1) {
         s->why = "the sampler needs a compiled plan and a prompt of at least one symbol";
         return RECUR_ERR_ARG;
@@ -134,9 +143,42 @@ recur_status cli_sampler_run(cli_sampler *s, const int64_t *prompt, int64_t n_pr
             return recur_plan_errcode(s->plan);
         }
         out[i] = cli_sample(logits, V, how, s->order, rng);
+        *n_out = i + 1;
+        if (out[i] == stop) break;
         if (i + 1 < n) st = step(s, out[i]);
     }
     if (st != RECUR_OK && !*s->why) s->why = recur_plan_errmsg(s->plan);
+    return st;
+}
+
+recur_status cli_sampler_lines(cli_sampler *s, const recur_corpus *vocab, const int64_t *prompt, int64_t n_prompt,
+                               int64_t n_lines, int64_t max, const cli_sampling *how, uint64_t *rng, FILE *f)
+{
+    int64_t eol = recur_corpus_find(vocab, '\n'), n = 0, *ids = malloc(sizeof *ids * (size_t)(n_prompt + max + 1));
+    size_t cap = 4 * (size_t)(n_prompt + max) + 1;
+    char *text = malloc(cap);
+    recur_status st = ids && text ? RECUR_OK : RECUR_ERR_NOMEM;
+    if (st != RECUR_OK) s->why = "out of memory for a line";
+    if (st == RECUR_OK && eol < 0) {
+        s->why = "the vocabulary has no newline, the end-of-line symbol";
+        st = RECUR_ERR_ARG;
+    }
+    for (int64_t k = 0; st == RECUR_OK && k < n_lines; k++) {
+        int64_t m = k == 0 ? n_prompt : 0; /* the first line goes on from the prompt */
+        ids[0] = eol;                      /* a line starts after the end of the one before */
+        if (m) memcpy(ids + 1, prompt, sizeof *ids * (size_t)m);
+        st = cli_sampler_run_until(s, ids, 1 + m, max, eol, how, rng, ids + 1 + m, &n);
+        if (st != RECUR_OK) break;
+        if (n > 0 && ids[m + n] == eol) n--; /* the end of the line is the newline written below */
+        if (recur_corpus_decode(vocab, ids + 1, m + n, text, cap) != RECUR_OK) {
+            s->why = recur_data_errmsg();
+            st = recur_data_errcode();
+            break;
+        }
+        fprintf(f, "%s\n", text);
+    }
+    free(ids);
+    free(text);
     return st;
 }
 

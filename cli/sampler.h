@@ -16,6 +16,8 @@
 #ifndef RECUR_CLI_SAMPLER_H
 #define RECUR_CLI_SAMPLER_H
 
+#include <stdio.h>
+
 #include "charnet.h"
 
 /* A symbol and its logit, to rank symbols by probability. */
@@ -76,6 +78,25 @@ recur_status cli_sampler_compile(cli_sampler *s, const char *backend);
  */
 recur_status cli_sampler_run(cli_sampler *s, const int64_t *prompt, int64_t n_prompt, int64_t n,
                              const cli_sampling *how, uint64_t *rng, int64_t *out);
+
+/*
+ * cli_sampler_run that stops after writing the symbol `stop` (-1: never):
+ * at most n symbols, *n_out of them written to out, `stop` the last when
+ * it came.
+ */
+recur_status cli_sampler_run_until(cli_sampler *s, const int64_t *prompt, int64_t n_prompt, int64_t n, int64_t stop,
+                                   const cli_sampling *how, uint64_t *rng, int64_t *out, int64_t *n_out);
+
+/*
+ * Lines from a model trained on lines (recur train --lines): each from
+ * zero states after the end-of-line symbol (the newline of vocab), the
+ * first one going on from prompt[0..n_prompt) (n_prompt may be 0), ends
+ * where the model writes the newline or after max symbols of its own; each
+ * is written to f, its prompt included, with a newline. RECUR_OK, or the
+ * failure's status with the reason in s->why.
+ */
+recur_status cli_sampler_lines(cli_sampler *s, const recur_corpus *vocab, const int64_t *prompt, int64_t n_prompt,
+                               int64_t n_lines, int64_t max, const cli_sampling *how, uint64_t *rng, FILE *f);
 
 /* Frees the plan, the carrier and the scratch (not the graph). */
 void cli_sampler_free(cli_sampler *s);

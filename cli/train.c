@@ -9,6 +9,7 @@
  * entropy, and a checkpoint; the best checkpoint by test loss is kept
  * beside it; samples follow the first epoch and the end. This file holds
  * the options, a resumed run's settings and the building of the model.
+ * With --lines the sequences are the text's lines instead (cli/lines.h).
  *
  * Under mpirun (`mpirun -np N recur train TEXT ...`, found from the
  * launcher's environment) the run is data-parallel (recur/mpi.h): --batch
@@ -24,6 +25,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "lines.h"
 #include "threads.h"
 #include "train.h"
 
@@ -152,6 +154,8 @@ static void training_state_from_checkpoint(train_run *r, const cli_cmd *cmd, rec
 static int settings_from_checkpoint(train_run *r, const cli_cmd *cmd, recur_ckpt *ck, recur_optim_kind *optim)
 {
     const train_args *a = r->a;
+    int lines_rc = lines_resume(r, cmd, ck); /* a model of lines resumes with --lines only */
+    if (lines_rc != CLI_EXIT_OK) return lines_rc;
     char why[512];
     recur_corpus *vocab = NULL;
     if (cli_model_load_meta(ck, &r->m, &vocab, why, sizeof why) != RECUR_OK)
@@ -228,8 +232,8 @@ static int build(train_run *r, recur_optim_kind optim)
     const train_args *a = r->a;
     recur_graph *g = r->g = recur_graph_new(r->seed);
     if (!g) return cli_error("train", "out of memory"), CLI_EXIT_FAIL;
-    recur_status st = cli_net_build(g, &r->m, "", r->L, r->B, 0, &r->net);
-    if (st == RECUR_OK) {
+    recur_status st = r->lines ? lines_build(r) : cli_net_build(g, &r->m, "", r->L, r->B, 0, &r->net);
+    if (st == RECUR_OK && !r->lines) {
         r->next = recur_input(g, "next", recur_shape2(r->L, r->B));
         r->mask = recur_input(g, "mask", recur_shape2(r->L, r->B));
         r->loss = recur_name(g, recur_softmax_xent(g, r->net.logits, r->next, r->mask), "loss");
@@ -254,14 +258,14 @@ static int build(train_run *r, recur_optim_kind optim)
     o.on_save = train_on_save;
     o.user = r;
     o.steps_per_epoch = r->steps_per_epoch;
-    o.tokens_per_step = (double)(r->L * r->B);
+    o.tokens_per_step = r->lines ? r->lines->symbols_per_step : (double)(r->L * r->B);
     o.progress_every = a->progress_every;
     r->t = recur_trainer_new(g, r->loss, n, params, &o);
     free(params);
     if (!r->t) return cli_error("train", "%s", recur_errmsg(g)), CLI_EXIT_FAIL;
     if (r->n_test_windows > 0) {
         recur_compile_opts eo = {.backend = a->backend, .inference = 1, .check_finite = a->check_finite};
-        r->eval = recur_compile(g, 1, &r->loss, &eo);
+        r->eval = recur_compile(g, 1, r->lines ? &r->lines->test_loss : &r->loss, &eo);
         if (!r->eval) return cli_error("train", "compiling the test plan: %s", recur_errmsg(g)), CLI_EXIT_FAIL;
     }
     if (cli_sampler_compile(&r->sampler, a->backend) != RECUR_OK)
@@ -280,9 +284,10 @@ static void print_header(train_run *r, const char *optim)
     printf("text: %s", r->text_path);
     if (r->n_files) printf(" (%d .txt file%s)", r->n_files, r->n_files == 1 ? "" : "s");
     printf(", %lld symbols, %lld distinct\n", (long long)recur_corpus_len(r->text), (long long)r->m.vocab);
-    printf("training part: %lld symbols, %lld windows of %lld; test part: %lld symbols, %lld windows\n",
-           (long long)recur_corpus_len(r->train), (long long)r->n_train_windows, (long long)r->L,
-           (long long)(r->test ? recur_corpus_len(r->test) : 0), (long long)r->n_test_windows);
+    if (r->lines) lines_print(r);
+    else printf("training part: %lld symbols, %lld windows of %lld; test part: %lld symbols, %lld windows\n",
+                (long long)recur_corpus_len(r->train), (long long)r->n_train_windows, (long long)r->L,
+                (long long)(r->test ? recur_corpus_len(r->test) : 0), (long long)r->n_test_windows);
     printf("model: %s, %lld layer%s of %lld, ", recur_cell_kind_name(r->m.cell), (long long)r->m.layers,
            r->m.layers == 1 ? "" : "s", (long long)r->m.hidden);
     if (r->m.embed) printf("embedding of %lld, ", (long long)r->m.embed);
@@ -320,6 +325,7 @@ static void free_run(train_run *r)
     if (r->train != r->text) recur_corpus_free(r->train);
     recur_corpus_free(r->test);
     recur_corpus_free(r->text);
+    lines_free(r);
     free(r->vocab);
     free(r->perm);
     free(r->windows);
@@ -366,6 +372,7 @@ static int train(train_run *r, const cli_cmd *cmd)
     r->best_loss = INFINITY;
     int rc = train_check_outputs(r);
     if (!rc) rc = train_load_text(r, a->text);
+    if (!rc && a->lines) rc = lines_load(r);
     if (rc) return rc;
     if (!(r->vocab = cli_vocab_string(r->text, why, sizeof why)))
         return cli_error("train", "%s: %s", r->text_path, why), CLI_EXIT_FAIL;
@@ -398,7 +405,7 @@ static int train(train_run *r, const cli_cmd *cmd)
         r->m.seed = r->seed;
         r->test_fraction = a->test_fraction;
     }
-    if (!rc) rc = split_text(r);
+    if (!rc) rc = r->lines ? lines_split(r) : split_text(r);
     if (!rc && r->lr.decay.kind == RECUR_SCHEDULE_STEP && r->lr.decay.step_size == 0)
         r->lr.decay.step_size = r->steps_per_epoch; /* by default the step schedule decays once an epoch */
     if (!rc) rc = build(r, optim);
@@ -463,6 +470,7 @@ int cli_train(int argc, char **argv)
         .hidden = 128, .layers = 1, .window = 40, .batch = 64, .epochs = 1, .seed = 1,
         .sample_length = 200, .progress_every = 50,
         .lr = 2e-3, .clip = 5, .test_fraction = 0.1, .temperature = 0.5, .lr_decay = 0.97, .top_p = 1,
+        .long_lines = "split",
     };
     cli_opt opts[] = {
         {"checkpoint", 'o', CLI_STR, &a.checkpoint, 0, 0, "PATH", "where to save the model (default model.ckpt)", 0},
@@ -479,8 +487,15 @@ int cli_train(int argc, char **argv)
         {"embed", 0, CLI_INT, &a.embed, 0, 4096, "N", "embedding size; 0: one-hot inputs (default 0)", 0},
         {"dropout", 0, CLI_FLOAT, &a.dropout, 0, 0.95, "P",
          "drop units with probability P between layers and before the output, in training (default 0)", 0},
-        {"window", 0, CLI_INT, &a.window, 1, 4096, "N", "symbols per window: BPTT length (default 40)", 0},
-        {"batch", 0, CLI_INT, &a.batch, 1, 4096, "N", "windows per step (default 64)", 0},
+        {"window", 0, CLI_INT, &a.window, 1, 4096, "N",
+         "symbols per window: BPTT length (default 40; with --lines the longest sequence, default 200)", 0},
+        {"lines", 0, CLI_FLAG, &a.lines, 0, 0, "",
+         "one sequence per line: a line and its newline, batches padded with their lengths (see above)", 0},
+        {"column", 0, CLI_INT, &a.column, 0, 1000, "N",
+         "with --lines: read the N-th tab-separated field of each line (default 0: the whole line)", 0},
+        {"long-lines", 0, CLI_STR, &a.long_lines, 0, 0, "HOW",
+         "with --lines, a line longer than --window steps: split (into pieces, the default), cut or error", 0},
+        {"batch", 0, CLI_INT, &a.batch, 1, 4096, "N", "windows (with --lines, lines) per step (default 64)", 0},
         {"epochs", 'e', CLI_INT, &a.epochs, 1, 1000000, "N", "passes over the training part (default 1)", 0},
         {"steps", 0, CLI_INT, &a.steps, 0, 1e12, "N", "train this many steps in all instead (default 0: --epochs)", 0},
         {"lr", 0, CLI_FLOAT, &a.lr, 0, 10, "X", "learning rate (default 0.002)", 0},
@@ -530,7 +545,13 @@ int cli_train(int argc, char **argv)
             "(--test-fraction) is held out. After each epoch it prints the epoch's time, the training and\n"
             "test losses next to the unigram entropy, and saves a checkpoint (parameters, optimizer state,\n"
             "and the vocabulary and model sizes as metadata for 'recur generate'), and the best one by test\n"
-            "loss beside it; samples follow the first epoch and the last step.",
+            "loss beside it; samples follow the first epoch and the last step.\n\n"
+            "With --lines each line of TEXT (blank lines left out) is one sequence: it reads a newline and\n"
+            "the line and predicts the line and its newline. Batches of --batch lines are padded to the\n"
+            "longest line and its newline, or to --window when that is smaller, and fed with their lengths;\n"
+            "the loss is the mean over the real positions. A line longer than --window is split into pieces\n"
+            "of --window steps, each a sequence of its own (--long-lines). The last --test-fraction of the\n"
+            "lines is held out, and 'recur generate' on the checkpoint writes lines.",
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof opts[0]),
         .min_pos = 1,
@@ -553,6 +574,8 @@ int cli_train(int argc, char **argv)
         return cli_usage_error("train", "--backend: no backend called '%s' (reference, onednn)", a.backend);
     if (a.new_text && !a.resume) return cli_usage_error("train", "--new-text goes with --resume");
     if (a.best && a.no_best) return cli_usage_error("train", "--best and --no-best contradict each other");
+    int lines_rc = lines_check_args(&a, &cmd);
+    if (lines_rc != CLI_EXIT_OK) return lines_rc;
     if (!a.backend) a.backend = cli_default_backend();
     if (a.threads) cli_set_threads(a.threads);
     a.text = pos[0];

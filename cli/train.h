@@ -7,6 +7,7 @@
  *                  the output paths checked before training, the loss history
  *   train_loop.c   the trainer's callbacks: batches, the learning rate, reports,
  *                  evaluations, checkpoints (the latest and the best), the plot
+ *   lines.c        --lines: one sequence per line, batches padded with their lengths
  */
 #ifndef RECUR_CLI_TRAIN_H
 #define RECUR_CLI_TRAIN_H
@@ -21,6 +22,9 @@ typedef struct train_args {
         eval_every, lr_decay_every, warmup, top_k, threads;
     double lr, clip, test_fraction, temperature, dropout, lr_decay, top_p;
     int resume, check_finite, no_best, new_text;
+    int lines;                  /* --lines (cli/lines.c) and its options: */
+    int64_t column;             /* --column: the TSV field read, 0 the whole line */
+    const char *long_lines;     /* --long-lines: split, cut or error */
 } train_args;
 
 typedef struct train_run {
@@ -30,6 +34,7 @@ typedef struct train_run {
     cli_model m;
     char *vocab;                /* the vocabulary as UTF-8 (checkpoint metadata) */
     recur_corpus *text, *train, *test; /* test is NULL without a test part */
+    struct cli_lines *lines;    /* --lines: the text's lines as sequences (cli/lines.c), else NULL */
     uint32_t text_crc;          /* CRC-32 of the text's code points (train_text_crc) */
     int64_t L, B;               /* window and batch (of this rank: --batch / ranks) */
     int rank, ranks;            /* under mpirun: this process's rank and the ranks (0 and 1 otherwise) */

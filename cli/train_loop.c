@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "lines.h"
 #include "recur/plot.h"
 #include "train.h"
 
@@ -43,6 +44,7 @@ recur_status train_feed(void *user, int64_t step, recur_plan *plan)
         if (st != RECUR_OK) return recur_trainer_set_error(r->t, st, "shuffling: %s", recur_data_errmsg());
         r->perm_epoch = epoch;
     }
+    if (r->lines) return lines_feed(r, plan, r->perm + recur_shard_offset(k, r->B, r->rank, r->ranks));
     st = recur_corpus_batch(r->train, r->L, r->L, r->perm + recur_shard_offset(k, r->B, r->rank, r->ranks), r->B, r->x,
                             r->y, NULL);
     if (st != RECUR_OK) return recur_trainer_set_error(r->t, st, "batch %lld: %s", (long long)k, recur_data_errmsg());
@@ -62,6 +64,7 @@ recur_status train_feed(void *user, int64_t step, recur_plan *plan)
  */
 recur_status train_test_loss(train_run *r, double *loss)
 {
+    if (r->lines) return lines_test_loss(r, loss);
     const int64_t L = r->L, B = r->B;
     int64_t at, N;
     recur_shard_range(r->n_test_windows, r->rank, r->ranks, &at, &N);
@@ -147,6 +150,7 @@ static int64_t prompt_start(const recur_corpus *c, const int64_t *ids, int64_t n
  */
 recur_status train_samples(train_run *r, const char *what)
 {
+    if (r->lines) return lines_samples(r, what);
     const recur_corpus *src = r->test ? r->test : r->train;
     int64_t len = recur_corpus_len(src);
     const int64_t *prompt = recur_corpus_ids(src) + prompt_start(r->text, recur_corpus_ids(src), len, r->L);
@@ -325,6 +329,7 @@ recur_status train_on_save(void *user, recur_ckpt *ck)
     if (st == RECUR_OK) st = recur_ckpt_set_float(ck, "train.epoch_loss", r->epoch_loss);
     if (st == RECUR_OK) st = recur_ckpt_set_int(ck, "train.epoch_steps", r->epoch_steps);
     if (st == RECUR_OK && !isinf(r->best_loss)) st = recur_ckpt_set_float(ck, "train.best_test_loss", r->best_loss);
+    if (st == RECUR_OK && r->lines) st = lines_save_meta(r, ck);
     if (st == RECUR_OK && recur_ckpt_set_str(ck, "train.text", r->text_path) != RECUR_OK) {
         /* a path that is not UTF-8 is left out: it is only informative */
     }

@@ -12,7 +12,9 @@
  * a directory of texts, texts and output paths refused before training,
  * a resume on another text refused, the whole run reported and plotted
  * after a resume, checksums equal to a bitwise CRC, clean failures on
- * missing and truncated files, and diagrams.
+ * missing and truncated files, and diagrams; --lines: one sequence per
+ * line, its loss over lengths against the same lines fed one at a time,
+ * padding that changes nothing, long lines, bad files, generated lines.
  */
 #include "test_util.h"
 
@@ -1208,6 +1210,331 @@ static void test_top_k_and_nucleus(void **state)
     }
 }
 
+/* ----------------------------------------------- recur train --lines (issue 13) */
+
+/*
+ * Lines of mixed length: a blank line, one of spaces, a CRLF end and a
+ * two-byte é; the last two of the seven kept lines are the test part of
+ * --test-fraction 0.3.
+ */
+static const char *const kept_lines[] = {"the cat sat.", "a dog ran far away, caf\xc3\xa9!", "hi", "tom is here.",
+                                         "yes", "we went home today", "no"};
+enum { N_KEPT = 7, N_TRAIN_LINES = 5 };
+
+static const char *lines_path(void)
+{
+    const char *path = tmp("lines.txt");
+    write_file(path, "the cat sat.\n\na dog ran far away, caf\xc3\xa9!\r\nhi\n   \ntom is here.\nyes\n"
+                     "we went home today\nno\n");
+    return path;
+}
+
+/* `recur train --lines` on lines_path(), hidden 16, one step at learning rate 0, with extra arguments (NULL-ended). */
+static result train_lines(const char *ckpt, const char *const *extra)
+{
+    const char *args[40] = {"train", lines_path(), "--lines", "--hidden", "16", "--steps", "1", "--lr", "0",
+                            "--test-fraction", "0.3", "--sample-length", "8", "-o", ckpt};
+    int n = 15;
+    for (; extra && *extra; extra++) args[n++] = *extra;
+    args[n] = NULL;
+    assert_true(n < 39);
+    return run(args);
+}
+
+/* The vocabulary of a checkpoint of the tool: its code points in id order, V of them. */
+static int ckpt_vocab(const char *path, uint32_t *cps, int cap)
+{
+    recur_ckpt *ck = load(path);
+    const char *v;
+    assert_int_equal(recur_ckpt_get_str(ck, "model.vocab", &v), RECUR_OK);
+    const unsigned char *p = (const unsigned char *)v;
+    int n = 0;
+    while (*p) {
+        assert_true(n < cap);
+        cps[n++] = next_cp(&p);
+    }
+    recur_ckpt_free(ck);
+    return n;
+}
+
+/* The id of code point cp in vocab[0..V). */
+static int vocab_id(const uint32_t *vocab, int V, uint32_t cp)
+{
+    for (int i = 0; i < V; i++)
+        if (vocab[i] == cp) return i;
+    fail_msg("U+%04X is not in the vocabulary", (unsigned)cp);
+    return -1;
+}
+
+/*
+ * The mean cross-entropy of the tool's model (one-hot, an LSTM of HIDDEN,
+ * dense "out"), with the parameters of checkpoint ckpt, over ids x and
+ * targets y [T, B]: over the real positions of lengths [B] when lengths is
+ * given, else over all T B; built here from the public API alone.
+ */
+static double model_loss(const char *ckpt, int V, const float *x, const float *y, int64_t T, int64_t B,
+                         const float *lengths)
+{
+    recur_graph *g = recur_graph_new(1);
+    recur_value ids = recur_input(g, "ids", recur_shape2(T, B)), next = recur_input(g, "next", recur_shape2(T, B));
+    recur_value lens = lengths ? recur_input(g, "lengths", recur_shape1(B)) : RECUR_NONE;
+    recur_rnn rnn;
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = V, .hidden = HIDDEN, .lengths = lengths ? &lens : NULL};
+    assert_int_equal(recur_rnn_new(g, "lstm", &o, recur_one_hot(g, ids, V), RECUR_NONE, RECUR_NONE, &rnn), RECUR_OK);
+    recur_value mask = lengths ? recur_length_mask(g, lens, T) : RECUR_NONE;
+    recur_value loss = recur_softmax_xent(g, recur_dense(g, "out", rnn.outputs, V, 1), next, mask);
+    assert_int_equal(recur_unroll(g), RECUR_OK);
+    recur_ckpt *ck = load(ckpt);
+    if (recur_ckpt_restore_params(g, ck, RECUR_CKPT_STRICT) != RECUR_OK) fail_msg("%s", recur_errmsg(g));
+    recur_ckpt_free(ck);
+    recur_plan *p = recur_compile(g, 1, &loss, NULL);
+    assert_non_null(p);
+    float l = NAN;
+    assert_int_equal(recur_plan_feed(p, ids, x, T * B), RECUR_OK);
+    assert_int_equal(recur_plan_feed(p, next, y, T * B), RECUR_OK);
+    if (lengths) assert_int_equal(recur_plan_feed(p, lens, lengths, B), RECUR_OK);
+    if (recur_plan_run(p) != RECUR_OK || recur_plan_fetch(p, loss, &l, 1) != RECUR_OK)
+        fail_msg("%s", recur_plan_errmsg(p));
+    recur_plan_free(p);
+    recur_graph_free(g);
+    return l;
+}
+
+/*
+ * The mean loss per symbol over kept_lines[first .. first + n), each fed
+ * alone through a plan of its exact length, without padding or lengths:
+ * inputs newline, c_1 .. c_m, targets c_1 .. c_m, newline.
+ */
+static double loss_line_by_line(const char *ckpt, int first, int n)
+{
+    uint32_t vocab[128];
+    int V = ckpt_vocab(ckpt, vocab, 128), eol = vocab_id(vocab, V, '\n');
+    double sum = 0, positions = 0;
+    for (int k = first; k < first + n; k++) {
+        float x[64], y[64];
+        int m = 0;
+        const unsigned char *p = (const unsigned char *)kept_lines[k];
+        x[0] = (float)eol;
+        while (*p) {
+            assert_true(m < 62);
+            float id = (float)vocab_id(vocab, V, next_cp(&p));
+            y[m++] = id;
+            x[m] = id;
+        }
+        y[m] = (float)eol;
+        sum += model_loss(ckpt, V, x, y, m + 1, 1, NULL) * (m + 1);
+        positions += m + 1;
+    }
+    return sum / positions;
+}
+
+/*
+ * The loss of a step of --lines (a batch of all five training lines,
+ * padded, with their lengths) and its test loss (two lines in a batch
+ * padded with a column of padding) equal the losses of the same lines fed
+ * one at a time through plans of their exact lengths; the checkpoint
+ * records the mode. The same lines padded as recur_lines_batch pads them
+ * give that loss too, and the same with random ids at every padded
+ * position.
+ */
+static void test_lines_loss_over_lengths(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("lines.ckpt"), *csv = tmp("lines.csv");
+    result r = train_lines(ckpt, (const char *[]){"--batch", "5", "--loss-csv", csv, NULL});
+    expect_code(&r, 0);
+    expect_in(r.out, "lines: 7, 2 blank left out; training part: 5 lines");
+    expect_in(r.out, "the longest 26 steps; batches padded to T = 26 steps");
+    result_free(&r);
+    csv_row row[4];
+    assert_int_equal(read_csv(csv, row, 4), 1);
+    double train_ref = loss_line_by_line(ckpt, 0, N_TRAIN_LINES), test_ref = loss_line_by_line(ckpt, N_TRAIN_LINES, 2);
+    print_message("--lines: step loss %.6f (line by line %.6f), test loss %.6f (line by line %.6f)\n", row[0].loss,
+                  train_ref, row[0].test, test_ref);
+    assert_true(train_ref > 1.0 && test_ref > 1.0);
+    assert_true(fabs(row[0].loss - train_ref) < 1e-5 * train_ref);
+    assert_true(fabs(row[0].test - test_ref) < 1e-5 * test_ref);
+    assert_int_equal(meta_int(ckpt, "model.lines"), 1);
+    assert_int_equal(meta_int(ckpt, "train.window"), 200);
+
+    /* the training lines padded to 26 steps by the library, padding 0, then random ids */
+    uint32_t vocab[128];
+    int V = ckpt_vocab(ckpt, vocab, 128);
+    char text[256] = "";
+    for (int k = 0; k < N_TRAIN_LINES; k++) strcat(strcat(text, kept_lines[k]), "\n");
+    recur_corpus *c = recur_corpus_from_text(text, strlen(text));
+    assert_int_equal(recur_corpus_vocab_size(c) <= V, 1);
+    recur_line_seq seqs[N_TRAIN_LINES];
+    recur_lines_count n;
+    assert_int_equal(recur_lines_find(c, NULL, seqs, N_TRAIN_LINES, &n), RECUR_OK);
+    enum { T = 26, B = N_TRAIN_LINES };
+    float x[T * B], y[T * B], len[B];
+    assert_int_equal(recur_lines_batch(c, seqs, B, (int64_t[]){3, 0, 4, 1, 2}, B, T, x, y, len), RECUR_OK);
+    for (int i = 0; i < T * B; i++) { /* the corpus's ids are the checkpoint's vocabulary's */
+        x[i] = (float)vocab_id(vocab, V, (uint32_t)recur_corpus_symbol(c, (int64_t)x[i]));
+        y[i] = (float)vocab_id(vocab, V, (uint32_t)recur_corpus_symbol(c, (int64_t)y[i]));
+    }
+    double padded = model_loss(ckpt, V, x, y, T, B, len);
+    uint64_t rng = 5;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++)
+            if (t >= len[b]) { /* another id in [0, V) at every padded position, from an LCG */
+                rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+                x[t * B + b] = (float)((rng >> 33) % (uint64_t)V);
+                y[t * B + b] = (float)((rng >> 40) % (uint64_t)V);
+            }
+    double repadded = model_loss(ckpt, V, x, y, T, B, len);
+    assert_true(fabs(padded - train_ref) < 1e-5 * train_ref);
+    assert_true(padded == repadded);
+    recur_corpus_free(c);
+}
+
+/* The test loss does not depend on the batch size, so neither on the columns of padding of its last batch. */
+static void test_lines_test_loss_ignores_padding(void **state)
+{
+    (void)state;
+    double loss[3];
+    const char *B[3] = {"1", "3", "5"};
+    for (int i = 0; i < 3; i++) {
+        const char *csv = tmp("lines_b.csv");
+        result r = train_lines(tmp("lines_b.ckpt"), (const char *[]){"--batch", B[i], "--loss-csv", csv, NULL});
+        expect_code(&r, 0);
+        result_free(&r);
+        csv_row row[2];
+        assert_int_equal(read_csv(csv, row, 2), 1);
+        loss[i] = row[0].test;
+    }
+    assert_true(loss[0] > 1.0);
+    assert_true(fabs(loss[1] - loss[0]) < 1e-5 * loss[0]);
+    assert_true(fabs(loss[2] - loss[0]) < 1e-5 * loss[0]);
+}
+
+/*
+ * Lines longer than the window: split into pieces (each a sequence of its
+ * own, from zero states), cut, or refused naming the file, the line and
+ * its byte offset; a TSV column; files without a line; options that need
+ * --lines.
+ */
+static void test_lines_long_and_bad(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("lines_long.ckpt");
+    result r = train_lines(ckpt, (const char *[]){"--batch", "6", "--window", "20", NULL});
+    expect_code(&r, 0);
+    expect_in(r.out, "batches padded to T = 20 steps");
+    expect_in(r.out, "1 line longer than the window of 20 split into pieces (6 training and 2 test sequences)");
+    result_free(&r);
+    r = train_lines(ckpt, (const char *[]){"--batch", "5", "--window", "20", "--long-lines", "cut", NULL});
+    expect_code(&r, 0);
+    expect_in(r.out, "1 line longer than the window of 20 cut (5 training and 2 test sequences)");
+    result_free(&r);
+    r = train_lines(ckpt, (const char *[]){"--batch", "5", "--window", "20", "--long-lines", "error", NULL});
+    expect_code(&r, 1);
+    expect_in(r.err, "lines.txt: lines: line 3 (byte 14) has 25 symbols, 26 steps with its end of line, more than "
+                     "the 20 steps a sequence may have (--window; give a larger one, or --long-lines split or cut)");
+    result_free(&r);
+
+    /* a TSV's second column, and a line without one */
+    const char *tsv = tmp("pairs.tsv");
+    write_file(tsv, "Go.\tVa !\tcc\nHi.\tSalut !\tcc\n\nRun!\tCours !\tcc\nWho?\tQui ?\tcc\n");
+    r = run((const char *[]){"train", tsv, "--lines", "--column", "2", "--hidden", "8", "--batch", "2", "--steps",
+                             "1", "--test-fraction", "0", "--sample-length", "4", "-o", tmp("tsv.ckpt"), NULL});
+    expect_code(&r, 0);
+    expect_in(r.out, "lines: 4 (column 2), 1 blank left out");
+    expect_in(r.out, "the longest 8 steps"); /* "Salut !" and its newline */
+    result_free(&r);
+    uint32_t vocab[64];
+    int V = ckpt_vocab(tmp("tsv.ckpt"), vocab, 64);
+    for (int i = 0; i < V; i++) /* the vocabulary is the column's: no tab, no English */
+        if (vocab[i] == '\t' || vocab[i] == 'G' || vocab[i] == 'H') fail_msg("U+%04X in the vocabulary", vocab[i]);
+    r = run((const char *[]){"train", tsv, "--lines", "--column", "4", "-o", tmp("tsv.ckpt"), NULL});
+    expect_code(&r, 1);
+    expect_in(r.err, "pairs.tsv: lines: line 1 (byte 0) has 3 tab-separated fields, fewer than column 4");
+    result_free(&r);
+
+    /* no line with a symbol; fewer lines than a batch */
+    const char *blank = tmp("blank.txt");
+    write_file(blank, "\n  \n\t\n\n");
+    r = run((const char *[]){"train", blank, "--lines", "-o", tmp("blank.ckpt"), NULL});
+    expect_code(&r, 1);
+    expect_in(r.err, "blank.txt: lines: no line holds a symbol: the text's 4 lines are empty or white space only");
+    result_free(&r);
+    r = train_lines(ckpt, (const char *[]){"--batch", "6", NULL});
+    expect_code(&r, 1);
+    expect_in(r.err, "holds 5 lines (5 sequences), fewer than a batch of 6");
+    result_free(&r);
+
+    /* usage */
+    r = run((const char *[]){"train", lines_path(), "--column", "1", NULL});
+    expect_code(&r, 2);
+    expect_in(r.err, "--column goes with --lines");
+    result_free(&r);
+    r = run((const char *[]){"train", lines_path(), "--lines", "--long-lines", "wrap", NULL});
+    expect_code(&r, 2);
+    expect_in(r.err, "--long-lines: 'wrap' is not split, cut or error");
+    result_free(&r);
+    assert_int_equal(access(tmp("blank.ckpt"), F_OK), -1);
+}
+
+/*
+ * `recur generate` on a model of lines writes lines: as many as --lines
+ * asks, each ending at its newline or after --length symbols; a model of
+ * windows refuses --lines. A resumed run of lines ends where an
+ * uninterrupted one does, and needs --lines.
+ */
+static void test_lines_generate_and_resume(void **state)
+{
+    (void)state;
+    const char *ckpt = tmp("gen_lines.ckpt");
+    result r = train_lines(ckpt, (const char *[]){"--batch", "2", "--lr", "0.01", "--steps", "6", NULL});
+    expect_code(&r, 0);
+    expect_in(r.out, "[greedy]");
+    result_free(&r);
+    r = run((const char *[]){"generate", ckpt, "--lines", "5", "-t", "1", "-n", "30", NULL});
+    expect_code(&r, 0);
+    int lines = 0;
+    for (const char *p = r.out; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 5);
+    for (const char *p = r.out, *q; *p; p = q + 1) {
+        q = strchr(p, '\n');
+        const unsigned char *u = (const unsigned char *)p;
+        int symbols = 0;
+        while ((const char *)u < q) next_cp(&u), symbols++;
+        assert_true(symbols <= 30);
+    }
+    result_free(&r);
+    r = run((const char *[]){"generate", ckpt, "-p", "tom", "-n", "20", NULL});
+    expect_code(&r, 0);
+    assert_memory_equal(r.out, "tom", 3);
+    assert_int_equal(count(r.out, "\n"), 1); /* one line, the prompt its beginning */
+    result_free(&r);
+    train_ok(tmp("windows.ckpt"), "1", NULL);
+    r = run((const char *[]){"generate", tmp("windows.ckpt"), "--lines", "2", NULL});
+    expect_code(&r, 2);
+    expect_in(r.err, "is a model of windows of a text, not of lines");
+    result_free(&r);
+
+    /* resume: 3 steps then 6 equals 6 at once */
+    const char *straight = tmp("lines_straight.ckpt"), *resumed = tmp("lines_resumed.ckpt");
+    const char *const opts[] = {"--batch", "2", "--lr", "0.01", "--steps", "6", "--window", "9", NULL};
+    r = train_lines(straight, opts);
+    expect_code(&r, 0);
+    result_free(&r);
+    r = train_lines(resumed, (const char *[]){"--batch", "2", "--lr", "0.01", "--steps", "3", "--window", "9", NULL});
+    expect_code(&r, 0);
+    result_free(&r);
+    r = train_lines(resumed, (const char *[]){"--batch", "2", "--lr", "0.01", "--steps", "6", "--resume", NULL});
+    expect_code(&r, 0);
+    expect_in(r.out, "at step 3");
+    expect_in(r.out, "split into pieces"); /* the window of 9 came from the checkpoint */
+    result_free(&r);
+    assert_same_tensors(straight, resumed);
+    r = run((const char *[]){"train", lines_path(), "--steps", "8", "-o", resumed, "--resume", NULL});
+    expect_code(&r, 2);
+    expect_in(r.err, "is a model of lines (trained with --lines): give --lines to resume it");
+    result_free(&r);
+}
+
 /* ---------------------------------------------------------------- setup */
 
 static void remove_tree(const char *path)
@@ -1269,6 +1596,10 @@ int main(void)
         cmocka_unit_test(test_resume_on_another_text),
         cmocka_unit_test(test_resume_reports_the_whole_run),
         cmocka_unit_test(test_top_k_and_nucleus),
+        cmocka_unit_test(test_lines_loss_over_lengths),
+        cmocka_unit_test(test_lines_test_loss_ignores_padding),
+        cmocka_unit_test(test_lines_long_and_bad),
+        cmocka_unit_test(test_lines_generate_and_resume),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

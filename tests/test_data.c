@@ -831,6 +831,157 @@ static void test_pair_batches_cover_and_bucket(void **state)
 
 /* ------------------------------------------------------------- data path */
 
+/* ----------------------------------------------------------------- lines */
+
+/* A corpus of text, failing the test when it cannot be made. */
+static recur_corpus *corpus_of(const char *text)
+{
+    recur_corpus *c = recur_corpus_from_text(text, strlen(text));
+    if (!c) fail_msg("%s", recur_data_errmsg());
+    return c;
+}
+
+/* Asserts sequence s is (start, len, first, steps, line). */
+static void assert_seq(recur_line_seq s, int64_t start, int64_t len, int64_t first, int64_t steps, int64_t line)
+{
+    if (s.start != start || s.len != len || s.first != first || s.steps != steps || s.line != line)
+        fail_msg("sequence (start %lld, len %lld, first %lld, steps %lld, line %lld), "
+                 "want (%lld, %lld, %lld, %lld, %lld)",
+                 (long long)s.start, (long long)s.len, (long long)s.first, (long long)s.steps, (long long)s.line,
+                 (long long)start, (long long)len, (long long)first, (long long)steps, (long long)line);
+}
+
+/*
+ * Lines: a CRLF end, an empty line, a line of white space, a line without
+ * a final newline; each long line split, cut or refused (naming its line
+ * and byte offset: the two-byte é before it counts two), a TSV column.
+ */
+static void test_lines_find(void **state)
+{
+    (void)state;
+    /* symbols: a 0, é 1, CR 2, LF 3 | LF 4 | 5-8 | c 9 .. LF 13 | f 14 .. LF 19 | x 20 .. z 22 */
+    recur_corpus *c = corpus_of("a\xc3\xa9\r\n\n  \t\ncd e\nfghij\nxyz");
+    recur_line_seq s[8];
+    recur_lines_count n;
+    assert_int_equal(recur_lines_find(c, NULL, NULL, 0, &n), RECUR_OK); /* count only */
+    assert_int_equal(n.seqs, 4);
+    assert_int_equal(recur_lines_find(c, NULL, s, 8, &n), RECUR_OK);
+    assert_int_equal(n.lines, 4);
+    assert_int_equal(n.blank, 2);
+    assert_int_equal(n.long_lines, 0);
+    assert_int_equal(n.longest, 6);
+    assert_seq(s[0], 0, 2, 0, 3, 1);
+    assert_seq(s[1], 9, 4, 0, 5, 4);
+    assert_seq(s[2], 14, 5, 0, 6, 5);
+    assert_seq(s[3], 20, 3, 0, 4, 6);
+
+    recur_lines_opts o = {.max_steps = 4}; /* split */
+    assert_int_equal(recur_lines_find(c, &o, s, 8, &n), RECUR_OK);
+    assert_int_equal(n.seqs, 6);
+    assert_int_equal(n.long_lines, 2);
+    assert_int_equal(n.longest, 6);
+    assert_seq(s[1], 9, 4, 0, 4, 4);
+    assert_seq(s[2], 9, 4, 4, 1, 4);
+    assert_seq(s[3], 14, 5, 0, 4, 5);
+    assert_seq(s[4], 14, 5, 4, 2, 5);
+    assert_seq(s[5], 20, 3, 0, 4, 6);
+    o.long_lines = RECUR_LINES_CUT;
+    assert_int_equal(recur_lines_find(c, &o, s, 8, &n), RECUR_OK);
+    assert_int_equal(n.seqs, 4);
+    assert_seq(s[1], 9, 4, 0, 4, 4);
+    assert_seq(s[2], 14, 5, 0, 4, 5);
+    o.long_lines = RECUR_LINES_REFUSE;
+    assert_int_equal(recur_lines_find(c, &o, s, 8, &n), RECUR_ERR_FORMAT);
+    assert_msg_has("line 4 (byte 10) has 4 symbols, 5 steps with its end of line, more than the 4 steps");
+    o = (recur_lines_opts){.max_steps = 6, .long_lines = RECUR_LINES_REFUSE}; /* the longest fits exactly */
+    assert_int_equal(recur_lines_find(c, &o, s, 8, &n), RECUR_OK);
+    assert_int_equal(n.seqs, 4);
+
+    /* too small a cap, bad options */
+    assert_int_equal(recur_lines_find(c, NULL, s, 3, &n), RECUR_ERR_ARG);
+    assert_msg_has("4 sequences do not fit in cap 3");
+    assert_int_equal(recur_lines_find(c, &(recur_lines_opts){.max_steps = -1}, s, 8, &n), RECUR_ERR_ARG);
+    recur_lines_opts bad = {.long_lines = (recur_long_lines)7};
+    assert_int_equal(recur_lines_find(c, &bad, s, 8, &n), RECUR_ERR_ARG);
+    assert_int_equal(recur_lines_find(NULL, NULL, s, 8, &n), RECUR_ERR_ARG);
+    recur_corpus_free(c);
+
+    /* blank lines only */
+    c = corpus_of("\n  \n\t\r\n");
+    assert_int_equal(recur_lines_find(c, NULL, s, 8, &n), RECUR_ERR_FORMAT);
+    assert_msg_has("no line holds a symbol: the text's 3 lines are empty or white space only");
+    recur_corpus_free(c);
+
+    /* a column of a TSV; a blank line has no fields to count, a short line is an error */
+    c = corpus_of("en1\tfr1\tx\n\ngo\t\tz\nhi\tsalut\nonly\n");
+    assert_int_equal(recur_lines_find(c, &(recur_lines_opts){.column = 1}, s, 8, &n), RECUR_OK);
+    assert_int_equal(n.seqs, 4);
+    assert_seq(s[0], 0, 3, 0, 4, 1);
+    assert_seq(s[1], 11, 2, 0, 3, 3);
+    assert_seq(s[3], 26, 4, 0, 5, 5);
+    assert_int_equal(recur_lines_find(c, &(recur_lines_opts){.column = 2}, s, 8, &n), RECUR_ERR_FORMAT);
+    assert_msg_has("line 5 (byte 26) has 1 tab-separated field, fewer than column 2");
+    assert_int_equal(recur_lines_find(c, &(recur_lines_opts){.column = 3}, s, 8, &n), RECUR_ERR_FORMAT);
+    assert_msg_has("line 4 (byte 17) has 2 tab-separated fields, fewer than column 3");
+    recur_corpus_free(c);
+    c = corpus_of("en1\tfr1\tx\n\ngo\t\tz\nhi\tsalut\n");
+    assert_int_equal(recur_lines_find(c, &(recur_lines_opts){.column = 2}, s, 8, &n), RECUR_OK);
+    assert_int_equal(n.seqs, 2); /* "go"'s second field is empty: left out */
+    assert_int_equal(n.blank, 2);
+    assert_seq(s[0], 4, 3, 0, 4, 1);
+    assert_seq(s[1], 20, 5, 0, 6, 4);
+    recur_corpus_free(c);
+}
+
+/*
+ * A batch of lines: the end-of-line symbol first and last, the pieces of a
+ * split line, a column of padding, the lengths; bad indices and sequences
+ * longer than the batch refused naming the column.
+ */
+static void test_lines_batch(void **state)
+{
+    (void)state;
+    /* ids: TAB 0, LF 1 (the end of line), a 2, b 3, c 4, d 5, e 6; the third line is blank */
+    recur_corpus *c = corpus_of("ab\ncde\n\t\n");
+    recur_line_seq s[4];
+    recur_lines_count n;
+    assert_int_equal(recur_lines_find(c, &(recur_lines_opts){.max_steps = 3}, s, 4, &n), RECUR_OK);
+    assert_int_equal(n.seqs, 3);
+    enum { T = 3, B = 4 };
+    float x[T * B], y[T * B], len[B];
+    assert_int_equal(recur_lines_batch(c, s, 3, (int64_t[]){1, 2, -1, 0}, B, T, x, y, len), RECUR_OK);
+    const float want_x[T * B] = {1, 6, 0, 1, /**/ 4, 0, 0, 2, /**/ 5, 0, 0, 3};
+    const float want_y[T * B] = {4, 1, 0, 2, /**/ 5, 0, 0, 3, /**/ 6, 0, 0, 1};
+    const float want_len[B] = {3, 1, 1, 3};
+    assert_floats(x, want_x, T * B);
+    assert_floats(y, want_y, T * B);
+    assert_floats(len, want_len, B);
+    /* padded to more steps: the same values, then padding */
+    float x5[5 * B], y5[5 * B];
+    assert_int_equal(recur_lines_batch(c, s, 3, (int64_t[]){1, 2, -1, 0}, B, 5, x5, y5, len), RECUR_OK);
+    assert_floats(x5, want_x, T * B);
+    assert_floats(y5, want_y, T * B);
+    for (int i = T * B; i < 5 * B; i++) assert_true(x5[i] == 0 && y5[i] == 0);
+
+    assert_int_equal(recur_lines_batch(c, s, 3, (int64_t[]){0, 3, 0, 0}, B, T, x, y, len), RECUR_ERR_ARG);
+    assert_msg_has("column 1: sequence 3 is outside [-1, 3)");
+    assert_int_equal(recur_lines_batch(c, s, 3, (int64_t[]){0, 1, 2, -2}, B, T, x, y, len), RECUR_ERR_ARG);
+    assert_msg_has("column 3: sequence -2");
+    assert_int_equal(recur_lines_batch(c, s, 3, (int64_t[]){2, 1, 2, 2}, B, 2, x, y, len), RECUR_ERR_ARG);
+    assert_msg_has("column 1: sequence 1 (line 2: steps 3");
+    recur_line_seq bad = {.start = 7, .len = 3, .steps = 4, .line = 9}; /* past the corpus's end */
+    assert_int_equal(recur_lines_batch(c, &bad, 1, (int64_t[]){0}, 1, 4, x, y, len), RECUR_ERR_ARG);
+    assert_msg_has("does not fit 4 steps of a corpus of 9 symbols");
+    assert_int_equal(recur_lines_batch(c, s, 3, (int64_t[]){0}, 0, T, x, y, len), RECUR_ERR_ARG);
+    recur_corpus_free(c);
+    c = corpus_of("abc"); /* one line, no newline: nothing to end it with */
+    assert_int_equal(recur_lines_find(c, NULL, s, 4, &n), RECUR_OK);
+    assert_seq(s[0], 0, 3, 0, 4, 1);
+    assert_int_equal(recur_lines_batch(c, s, 1, (int64_t[]){0}, 1, 4, x, y, len), RECUR_ERR_ARG);
+    assert_msg_has("no newline");
+    recur_corpus_free(c);
+}
+
 static void test_data_path(void **state)
 {
     (void)state;
@@ -998,6 +1149,8 @@ int main(void)
         cmocka_unit_test(test_pairs_nul_byte),
         cmocka_unit_test(test_pair_batches_padding),
         cmocka_unit_test(test_pair_batches_cover_and_bucket),
+        cmocka_unit_test(test_lines_find),
+        cmocka_unit_test(test_lines_batch),
         cmocka_unit_test(test_data_path),
         cmocka_unit_test(test_real_sunspots),
         cmocka_unit_test(test_real_co2),

@@ -451,6 +451,94 @@ RECUR_API int64_t recur_pair_batches_count(const recur_pair_batches *bb);
 /** Fills batch k (0 <= k < count) into the batcher's buffers and describes it in *out. Allocates nothing. */
 RECUR_API recur_status recur_pair_batches_get(recur_pair_batches *bb, int64_t k, recur_pair_batch *out);
 
+/* ------------------------------------------------------ lines as sequences */
+
+/*
+ * A text of one sentence per line, for a language model over lines: line
+ * c_1 .. c_m (its m symbols, the end of line not counted) is a sequence
+ * of m + 1 steps that reads the end-of-line symbol (the newline, as if
+ * the line before had just ended) and then the line, and predicts the line
+ * and then its end:
+ *   inputs   eol, c_1, .., c_m
+ *   targets  c_1, .., c_m, eol
+ * so a model learns where lines begin and end. A batch pads its sequences
+ * to T steps and gives their lengths [B], for recur_rnn_opts.lengths and
+ * recur_length_mask:
+ *
+ *   recur_lines_count n;
+ *   recur_lines_find(text, &(recur_lines_opts){.max_steps = T}, NULL, 0, &n);   // count
+ *   recur_line_seq *seqs = malloc(sizeof *seqs * n.seqs);
+ *   recur_lines_find(text, &(recur_lines_opts){.max_steps = T}, seqs, n.seqs, &n);
+ *   recur_lines_batch(text, seqs, n.seqs, which, B, T, x, y, lengths);
+ */
+
+/** What happens to a line of more steps (its symbols and its end) than a sequence may have. */
+typedef enum recur_long_lines {
+    RECUR_LINES_SPLIT = 0, /**< cut into pieces of max_steps steps (the last one shorter), each a sequence of its own */
+    RECUR_LINES_CUT,       /**< its first max_steps steps are its sequence; the rest is left out */
+    RECUR_LINES_REFUSE     /**< recur_lines_find fails with RECUR_ERR_FORMAT naming the line */
+} recur_long_lines;
+
+/** Options of recur_lines_find; NULL or zeros select the defaults. */
+typedef struct recur_lines_opts {
+    int64_t max_steps;           /**< the most steps of a sequence (0: no limit) */
+    recur_long_lines long_lines; /**< what a longer line becomes (default RECUR_LINES_SPLIT) */
+    int64_t column;              /**< 0: the whole line; k >= 1: its k-th field, fields separated by tabs (TSV) */
+} recur_lines_opts;
+
+/** One sequence: a line, or a piece of a long one. */
+typedef struct recur_line_seq {
+    int64_t start; /**< where the line's c_1 is in the corpus's ids */
+    int64_t len;   /**< m, the line's symbols (all of them, also when it is cut or split) */
+    int64_t first; /**< the sequence's first step among the line's m + 1 (0, or where a piece of a split line starts) */
+    int64_t steps; /**< its steps, 1 .. m + 1 */
+    int64_t line;  /**< the line's number in the text, from 1 */
+} recur_line_seq;
+
+/** What recur_lines_find found. */
+typedef struct recur_lines_count {
+    int64_t seqs;    /**< sequences (a split line counts one per piece) */
+    int64_t lines;   /**< lines kept */
+    int64_t blank;   /**< lines left out: empty or white space (spaces and tabs) only */
+    int64_t long_lines; /**< lines longer than max_steps steps (split or cut) */
+    int64_t longest; /**< the most steps of a line kept (m + 1), before any split or cut */
+} recur_lines_count;
+
+/**
+ * Finds the lines of corpus c: its ids split at newlines (a carriage
+ * return before a newline, of a CRLF end, is not part of the line; the
+ * last line needs no newline), of each line the opts->column'th field,
+ * lines (or fields) empty or of white space only left out; each line kept
+ * becomes one sequence, or pieces or a cut one when it has more than
+ * opts->max_steps steps. Writes the sequences in text order to
+ * seqs[0..cap) (seqs NULL: only counts them) and the counts to *count.
+ * Nothing is read but the corpus. RECUR_ERR_FORMAT naming the line and
+ * its byte offset in the text for a line with fewer fields than the
+ * column or, under RECUR_LINES_REFUSE, a line too long, and for a text
+ * without a line holding a symbol; RECUR_ERR_ARG for bad options or when
+ * cap is smaller than the sequences.
+ */
+RECUR_API recur_status recur_lines_find(const recur_corpus *c, const recur_lines_opts *opts, recur_line_seq *seqs,
+                                        int64_t cap, recur_lines_count *count);
+
+/**
+ * Fills a batch of B sequences of corpus c (found by recur_lines_find in
+ * it), time-major and padded to T steps, ids as floats. Column b holds
+ * seqs[which[b]]: with its line's symbols c_1 .. c_m, its first step f and
+ * its s steps, and eol the id of the newline,
+ *   x [T, B]: x[t][b] = eol when f + t = 0, else c_(f+t)      for t < s
+ *   y [T, B]: y[t][b] = c_(f+t+1) when f + t < m, else eol    for t < s
+ *   lengths [B]: s
+ * and 0 at the padding, t >= s. which[b] = -1 makes column b all padding,
+ * of length 1 (a short last batch: leave such columns out of a loss with
+ * a mask of your own). RECUR_ERR_ARG naming the column of an index
+ * outside [-1, n_seqs) or of a sequence longer than T or outside the
+ * corpus, and when c has no newline symbol.
+ */
+RECUR_API recur_status recur_lines_batch(const recur_corpus *c, const recur_line_seq *seqs, int64_t n_seqs,
+                                         const int64_t *which, int64_t B, int64_t T, float *x, float *y,
+                                         float *lengths);
+
 #ifdef __cplusplus
 }
 #endif
