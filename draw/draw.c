@@ -290,8 +290,9 @@ static recur_status draw(recur_graph *g, int n_out, const recur_value *out, cons
     if (st == RECUR_OK && o.view == RECUR_VIEW_BOTH) st = both(g, n_out, out, &o, &c, &s);
     if (st == RECUR_OK) st = recur_draw_extras(&c, &s);
     if (st == RECUR_OK && s.pinned) recur_draw_edge_labels(&s);
-    int boxes = 0, edges = 0;
-    if (st == RECUR_OK && formats[fi].renderer && scene_size(&s, &boxes, &edges) > RECUR_DRAW_MAX_ITEMS)
+    int boxes = 0, edges = 0, large = st == RECUR_OK && scene_size(&s, &boxes, &edges) > RECUR_DRAW_MAX_ITEMS;
+    if (large && !formats[fi].renderer) s.pinned = 0; /* DOT of a figure too large to lay out: dot's source, unplaced */
+    if (large && formats[fi].renderer)
         st = recur_set_error(g, RECUR_ERR_ARG,
                              "draw: the figure has %d boxes and %d edges, %d in all; Graphviz lays out at most %d "
                              "(RECUR_DRAW_MAX_ITEMS) in reasonable time and memory: draw fewer steps (max_steps), "

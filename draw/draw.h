@@ -1,16 +1,23 @@
 /*
  * draw/draw.h — internals of the Graphviz export (private to draw/).
  *
- * A drawing is made in three steps:
+ * A drawing is made in four steps:
  *   1. analysis: which values are time-distributed, which drawn values
  *      ("keys": a node at a time step) the outputs need and what each key
- *      reads (recur_draw_time.c, draw_layout.c), where each loop goes (rows and
+ *      reads (draw_time.c, draw_layout.c), where each loop goes (rows and
  *      columns, draw_layout.c) and, for the backward view, at which step
- *      each gradient node sits (from autodiff's stamps);
- *   2. a scene: the boxes, edges, rank groups and clusters of one view
- *      (recur_draw_rolled.c, recur_draw_unrolled.c), keys joined into boxes by
- *      draw_edges.c, on the containers of draw_scene.c;
- *   3. the scene as a cgraph graph (draw_scene.c, with the deterministic
+ *      each gradient node sits (from autodiff's stamps); for the internals
+ *      level, which values fold away and what each gate is (draw_gates.c);
+ *   2. a scene: the boxes, edges and clusters of one view (draw_rolled.c,
+ *      draw_unrolled.c), keys joined into boxes by draw_edges.c, attention
+ *      boxes (draw_attention.c), the legend, highlight and equations
+ *      (draw_extras.c, draw_equations.c), on the containers of draw_scene.c;
+ *   3. a layout: Graphviz measures the boxes; each op-level cluster is laid
+ *      out by dot on its own (draw_cluster.c); every box is pinned on the
+ *      grid of layers and columns (draw_place.c) and every edge routed
+ *      around the boxes (draw_route.c); a graph without loops at op level
+ *      is left to dot;
+ *   4. the scene as a cgraph graph (draw_scene.c, with the deterministic
  *      object ids of draw_ids.c), rendered by gvc (draw.c).
  */
 #ifndef RECUR_GRAPH_DRAW_H

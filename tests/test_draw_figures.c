@@ -23,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <graphviz/gvc.h>
 
@@ -235,9 +238,9 @@ static recur_value enc_dec(recur_graph *g, int64_t S, int64_t T, recur_seq_resul
 }
 
 /* recur_seq2seq with additive attention, S source and T target steps. */
-static recur_seq2seq attention_model(recur_graph *g, int64_t S, int64_t T)
+static recur_seq2seq attention_model(recur_graph *g, int64_t S, int64_t T, recur_cell_kind kind)
 {
-    recur_seq2seq_opts o = {.kind = RECUR_GRU, .src_vocab = 20, .tgt_vocab = 20, .embed = 4, .hidden = 4,
+    recur_seq2seq_opts o = {.kind = kind, .src_vocab = 10, .tgt_vocab = 10, .embed = 4, .hidden = 4,
                             .attention = RECUR_ATTN_ADDITIVE, .start_id = 1, .end_id = 2};
     recur_seq2seq m;
     TU_ST(g, recur_seq2seq_new(g, "s2s", &o, &m));
@@ -416,7 +419,7 @@ static void test_attention_boxes(void **state)
 {
     (void)state;
     recur_graph *g = recur_graph_new(6);
-    recur_seq2seq m = attention_model(g, 3, 4);
+    recur_seq2seq m = attention_model(g, 3, 4, RECUR_GRU);
     recur_value outs[2] = {m.logits, m.attn};
     const char *words[] = {"how", "are", "you", "[START]", "comment", "allez", "vous"};
     recur_draw_opts o = {.view = RECUR_VIEW_UNROLLED, .input_labels = words, .n_input_labels = 7};
@@ -450,8 +453,11 @@ static void test_loss_keeps_columns(void **state)
 {
     (void)state;
     recur_graph *g = recur_graph_new(7);
-    recur_seq2seq m = attention_model(g, 3, 4);
-    recur_draw_opts o = {.view = RECUR_VIEW_UNROLLED};
+    recur_seq2seq m = attention_model(g, 3, 4, RECUR_LSTM);
+    const char *words[] = {"how", "are", "you", "[START]", "comment", "allez", "vous"};
+    const char *next[] = {"", "", "", "comment", "allez", "vous", "[END]"};
+    recur_draw_opts o = {.view = RECUR_VIEW_UNROLLED, .input_labels = words, .n_input_labels = 7,
+                         .output_labels = next, .n_output_labels = 7, .feedback = 1};
     Agraph_t *G = laid_out(g, 1, &m.loss, &o);
     assert_clean(G, "loss");
     char a[64], b[64];
@@ -516,7 +522,7 @@ static void test_backward_seq2seq(void **state)
 {
     (void)state;
     recur_graph *g = recur_graph_new(9);
-    recur_seq2seq m = attention_model(g, 3, 4);
+    recur_seq2seq m = attention_model(g, 3, 4, RECUR_GRU);
     TU_ST(g, recur_unroll(g));
     recur_value params[32], grads[32];
     int n = recur_params(g, params, 32);
@@ -820,6 +826,61 @@ static void test_equations(void **state)
     recur_graph_free(g);
 }
 
+/* ----------------------------------------------------------- recur draw */
+
+/* Runs `recur draw ARGS` (the tool of this build, $RECUR_CLI); its exit status, its stderr in err. */
+static int recur_draw_cli(const char *args, char *err, size_t len)
+{
+    const char *cli = getenv("RECUR_CLI");
+    if (!cli) return -1;
+    char cmd[4096], path[] = "/tmp/recur_draw_cli_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "%s draw %s > /dev/null 2> %s", cli, args, path);
+    int st = system(cmd);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(err, 1, len - 1, f) : 0;
+    err[n] = '\0';
+    if (f) fclose(f);
+    unlink(path);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * The tool: a figure too large to lay out is refused at once (it grew to
+ * 24 GB), a large model is drawn without its weights (2.9 GB before), and
+ * the options reach the library.
+ */
+static void test_cli(void **state)
+{
+    (void)state;
+    if (!getenv("RECUR_CLI")) skip();
+    char err[4096], args[2048], text[320];
+    for (int i = 0; i < 300; i++) text[i] = "the quick brown fox "[i % 20];
+    text[300] = '\0';
+    snprintf(args, sizeof args, "--view backward --level op --layers 8 --hidden 4 --text '%s' -o /tmp/recur_draw_big.svg", text);
+    time_t t0 = time(NULL);
+    assert_int_equal(recur_draw_cli(args, err, sizeof err), 2);
+    assert_true(time(NULL) - t0 < 30);
+    assert_non_null(strstr(err, "RECUR_DRAW_MAX_ITEMS"));
+    assert_non_null(strstr(err, "--max-steps"));
+    struct rusage before, after;
+    getrusage(RUSAGE_CHILDREN, &before);
+    assert_int_equal(recur_draw_cli("--hidden 4096 --layers 8 -o /tmp/recur_draw_wide.svg", err, sizeof err), 0);
+    getrusage(RUSAGE_CHILDREN, &after);
+    assert_true(after.ru_maxrss < 400 * 1024); /* kilobytes: no 4096-unit weights */
+    unlink("/tmp/recur_draw_wide.svg");
+    assert_int_equal(recur_draw_cli("--view both --level cell --state-labels --one-based --highlight time --equations "
+                                    "--dpi 100 --font-size 12 -o /tmp/recur_draw_opts.png", err, sizeof err), 0);
+    unlink("/tmp/recur_draw_opts.png");
+    assert_int_equal(recur_draw_cli("--level internals --legend -o /tmp/recur_draw_int.dot", err, sizeof err), 0);
+    unlink("/tmp/recur_draw_int.dot");
+    assert_int_equal(recur_draw_cli("--highlight everything -o /tmp/x.svg", err, sizeof err), 2);
+    assert_non_null(strstr(err, "--highlight"));
+    assert_int_equal(recur_draw_cli("--level gates -o /tmp/x.svg", err, sizeof err), 2);
+}
+
 /* --------------------------------------------------------- the gallery */
 
 static recur_status check_figure(recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o,
@@ -965,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_side_by_side),
         cmocka_unit_test(test_internals),
         cmocka_unit_test(test_equations),
+        cmocka_unit_test(test_cli),
         cmocka_unit_test(test_gallery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,44 +2,66 @@
  * recur/draw.h — diagrams of a graph through Graphviz, in the style of the
  * textbook figures of recurrent networks.
  *
- * Two views:
+ * Views:
  *   - rolled: each loop drawn once as its cell, the state fed back through
- *     a small black "delay" box; a final state used outside the loop (an
- *     encoder's context, h_n) leaves the cell on a dashed edge;
+ *     a small black "delay" box beside it; a final state used outside the
+ *     loop (an encoder's context, h_n) leaves on a dashed edge;
  *   - unrolled: one column per time step, time left to right; the cells of
  *     one loop form a row joined by state edges (right to left for a
  *     reverse loop), the initial state is an empty circle at the row's
- *     start, sequence inputs are at the bottom and outputs at the top.
- * and two levels:
+ *     start, sequence inputs are at the bottom (one box per step for all
+ *     of a loop's tokens: ids and their mask) and outputs at the top;
+ *   - both: rolled and unrolled side by side, "=" between them;
+ *   - backward: unrolled, with the gradient graph (below).
+ * Levels:
  *   - cell: one box per cell (per step when unrolled), labelled with the
  *     loop's name or a layer label; the glue between layers is drawn only
  *     where streams join (a bidirectional layer's concatenation or sum, a
- *     residual addition) as a small join node per step;
+ *     residual addition) and named layers of a head (recur_name(dense,
+ *     "dense")) as a box per step;
+ *   - internals: inside each cell its gates, nonlinearities, products and
+ *     sums, its affine maps folded into the boxes they feed (the LSTM and
+ *     GRU blocks of the textbooks);
  *   - op: every op, grouped in a cluster per loop (and per step when
- *     unrolled).
+ *     unrolled); each cluster is laid out on its own, so every step looks
+ *     alike.
  *
- * Layout: stacked layers are rows from bottom to top; the reverse loop of a
- * bidirectional layer is the row above its forward loop; a loop whose
- * initial state is another loop's final state (a decoder) takes the columns
- * right of that loop, and the context passes across on a dashed edge;
- * residual additions get skip edges that pass a row. Values computed step
- * by step along the time axis outside loops (a dense head over all outputs,
- * an embedding of the tokens) are split into steps as well.
+ * Layout: the cell-level views are placed on a grid of layers (rows from
+ * bottom to top) and columns (time), and their edges routed around the
+ * boxes, so that no edge crosses a box and no label covers a box or an
+ * arrowhead (labels such as "h, c" or "context" are placed in the gap the
+ * edge crosses). Stacked layers are rows from bottom to top; the reverse
+ * loop of a bidirectional layer is the row above its forward loop, each
+ * row a little offset so that inputs and outputs pass beside the other
+ * row's cells; a loop whose initial state is another loop's final state (a
+ * decoder) takes the columns right of that loop, the context passing
+ * across on a dashed edge; residual additions get skip edges that pass a
+ * row. A loop that reads all of another loop's states at every step
+ * (attention) gets a memory box over those states and an attention box per
+ * step. Values computed step by step along the time axis outside loops (a
+ * dense head over all outputs, an embedding of the tokens) are split into
+ * steps as well.
  *
  * The backward view draws an unrolled graph with the gradient graph that
  * recur_grad added for opts->loss: forward rows as in the unrolled view, the
  * loss above them, and above that one row of gradient cells per loop (the
- * top layer's first), gradients flowing against time (right to left). Each
+ * top layer's first), gradients flowing against time (right to left) and
+ * from each layer's step to the layer below at the same step. Each
  * gradient node sits in the cell of the forward node autodiff stamped it
  * with (the node it differentiates, at its time step); a node that sums
- * over all steps (a weight's gradient, a batched matmul through a hoisted
- * input projection) sits outside the cells, and gradient edges through it
- * are dotted. At cell level the edges that read
- * forward activations are left out, and the gradient seed dL/dL = 1 is
- * drawn as the loss.
+ * over all steps (a weight's gradient) sits outside the cells: the weight
+ * gradients read from the same cells share one box beside their row, each
+ * named by its weight (dL/dW). At cell level the edges that read forward
+ * activations are left out, and the gradient seed dL/dL = 1 is drawn as
+ * the loss.
  *
- * Output is deterministic: the same graph and options give the same bytes.
- * Graphviz keeps global state: do not draw from two threads at once.
+ * A figure can carry a legend of its edge styles, a highlighted path
+ * through time, labels on its state edges and its cells' equations; its
+ * font (pinned to DejaVu Sans), size and PNG resolution are options.
+ *
+ * Output is deterministic: the same graph and options give the same bytes
+ * wherever the font is installed. Graphviz keeps global state: do not draw
+ * from two threads at once.
  */
 #ifndef RECUR_DRAW_H
 #define RECUR_DRAW_H
@@ -163,10 +185,14 @@ typedef struct recur_draw_opts {
  * format: .dot or .gv (the Graphviz source, not laid out), .svg, .png,
  * .pdf. The file is written under a temporary name and renamed, so a failed
  * call leaves nothing at `path`.
- * Errors (the message through recur_errmsg): RECUR_ERR_ARG for a bad option
- * or an unknown extension, RECUR_ERR_VALUE for a bad output, RECUR_ERR_STATE
- * while a loop is open, RECUR_ERR_IO when the file cannot be written,
- * RECUR_ERR_UNSUPPORTED when Graphviz lacks the format's plugin.
+ * Errors (the message through recur_errmsg): RECUR_ERR_ARG for a bad option,
+ * an unknown extension, a backward view whose loss is not a scalar or has
+ * no gradients among the outputs, or a figure of more than
+ * RECUR_DRAW_MAX_ITEMS boxes and edges in a laid-out format (refused before
+ * Graphviz sees it, naming its size: draw fewer steps with max_steps);
+ * RECUR_ERR_VALUE for a bad output, RECUR_ERR_STATE while a loop is open,
+ * RECUR_ERR_IO when the file cannot be written, RECUR_ERR_UNSUPPORTED when
+ * Graphviz lacks the format's plugin.
  */
 RECUR_API recur_status recur_draw(recur_graph *g, int n_outputs, const recur_value *outputs, const recur_draw_opts *opts,
                         const char *path);
