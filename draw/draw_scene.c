@@ -200,6 +200,45 @@ typedef struct type {
     double size;
 } type;
 
+/* Each kind's look: "name=value" attributes (";" between) and its font size relative to the cells' (0: theirs). */
+static const struct {
+    const char *attrs;
+    double font;
+} look[DRAW_KIND_COUNT] = {
+    [DRAW_INPUT] = {"style=rounded", 0},
+    [DRAW_CELL] = {"style=rounded,filled;fillcolor=#dbe9f6;height=0.5;width=0.9", 0},
+    [DRAW_GRAD] = {"style=rounded,filled;fillcolor=#f8d7d7;color=#b00000;height=0.5;width=0.9", 0},
+    [DRAW_JOIN] = {"", 0},
+    [DRAW_OP] = {"style=rounded,filled;fillcolor=white", 0.8},
+    [DRAW_PARAM] = {"style=filled;fillcolor=#eeeeee;color=#888888;height=0.25", 0.7},
+    [DRAW_OUTPUT] = {"style=rounded,filled;fillcolor=#e2f0d9", 0},
+    [DRAW_LOSS] = {"style=filled;fillcolor=#fff2cc", 0},
+    [DRAW_INIT] = {"shape=circle;width=0.26;fixedsize=true", 0},
+    [DRAW_DELAY] = {"shape=square;style=filled;fillcolor=black;width=0.18;height=0.18;fixedsize=true", 0},
+    [DRAW_ELLIPSIS] = {"shape=plaintext", 1.3},
+    [DRAW_LABEL] = {"shape=plaintext;margin=0.02,0.01;height=0.1;width=0.1", 0.8},
+    [DRAW_MEMORY] = {"style=filled;fillcolor=#f3e8fb;color=#7b4fa0", 0.8},
+    [DRAW_ATTN] = {"shape=ellipse;style=filled;fillcolor=#f3e8fb;color=#7b4fa0", 0.8},
+    [DRAW_GLYPH] = {"shape=circle;width=0.34;fixedsize=true;style=filled;fillcolor=white", 0},
+    [DRAW_NOTE] = {"shape=plaintext", 0.8},
+    [DRAW_BLOCK] = {"", 0},
+};
+
+/* Sets the "name=value;..." attributes of `attrs` on obj. */
+static void set_all(void *obj, const char *attrs)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", attrs);
+    for (char *part = buf, *next; part && *part; part = next) {
+        next = strchr(part, ';');
+        if (next) *next++ = '\0';
+        char *eq = strchr(part, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        set(obj, part, eq + 1);
+    }
+}
+
 static void style_item(Agraph_t *G, Agnode_t *n, const draw_item *it, int op_level, int internals, const type *ty)
 {
     char label[512];
@@ -212,111 +251,16 @@ static void style_item(Agraph_t *G, Agnode_t *n, const draw_item *it, int op_lev
         escape_label(it->label, label, sizeof label);
         set(n, "label", label);
     }
-    double small = 0.8 * ty->size;
-    switch (it->kind) {
-    case DRAW_INPUT:
-        set(n, "style", "rounded");
-        if (op_level) setf(n, "fontsize", small);
-        break;
-    case DRAW_CELL:
-        set(n, "style", "rounded,filled");
-        set(n, "fillcolor", it->reverse ? "#fbe3cf" : "#dbe9f6");
-        set(n, "height", "0.5");
-        set(n, "width", "0.9");
-        break;
-    case DRAW_GRAD:
-        set(n, "style", "rounded,filled");
-        set(n, "fillcolor", "#f8d7d7");
-        set(n, "color", "#b00000");
-        set(n, "height", "0.5");
-        set(n, "width", "0.9");
-        break;
-    case DRAW_JOIN:
-        if (strlen(it->label) <= 2) {
-            set(n, "shape", "circle");
-            set(n, "width", "0.34");
-            set(n, "fixedsize", "true");
-        } else {
-            setf(n, "fontsize", small);
-        }
-        break;
-    case DRAW_OP:
-        set(n, "style", "rounded,filled");
-        set(n, "fillcolor", it->grad ? "#fdf0f0" : internals ? "#fdf3c4" : "white");
-        setf(n, "fontsize", small);
-        break;
-    case DRAW_PARAM:
-        set(n, "style", "filled");
-        set(n, "fillcolor", "#eeeeee");
-        set(n, "color", "#888888");
-        setf(n, "fontsize", 0.7 * ty->size);
-        set(n, "height", "0.25");
-        break;
-    case DRAW_OUTPUT:
-        set(n, "style", "rounded,filled");
-        set(n, "fillcolor", it->grad ? "#f8d7d7" : "#e2f0d9");
-        if (it->grad) set(n, "color", "#b00000");
-        break;
-    case DRAW_LOSS:
-        set(n, "style", "filled");
-        set(n, "fillcolor", "#fff2cc");
-        break;
-    case DRAW_INIT:
-        set(n, "shape", "circle");
-        set(n, "width", "0.26");
-        set(n, "fixedsize", "true");
-        break;
-    case DRAW_DELAY:
-        set(n, "shape", "square");
-        set(n, "style", "filled");
-        set(n, "fillcolor", "black");
-        set(n, "width", "0.18");
-        set(n, "height", "0.18");
-        set(n, "fixedsize", "true");
-        break;
-    case DRAW_ELLIPSIS:
-        set(n, "shape", "plaintext");
-        setf(n, "fontsize", 1.3 * ty->size);
-        break;
-    case DRAW_LABEL:
-        set(n, "shape", "plaintext");
-        setf(n, "fontsize", small);
-        set(n, "margin", "0.02,0.01");
-        set(n, "height", "0.1");
-        set(n, "width", "0.1");
-        break;
-    case DRAW_MEMORY:
-        set(n, "style", "filled");
-        set(n, "fillcolor", "#f3e8fb");
-        set(n, "color", "#7b4fa0");
-        setf(n, "fontsize", small);
-        break;
-    case DRAW_ATTN:
-        set(n, "shape", "ellipse");
-        set(n, "style", "filled");
-        set(n, "fillcolor", "#f3e8fb");
-        set(n, "color", "#7b4fa0");
-        setf(n, "fontsize", small);
-        break;
-    case DRAW_GLYPH:
-        set(n, "shape", "circle");
-        set(n, "width", "0.34");
-        set(n, "fixedsize", "true");
-        set(n, "style", "filled");
-        set(n, "fillcolor", "white");
-        break;
-    case DRAW_NOTE:
-        set(n, "shape", "plaintext");
-        setf(n, "fontsize", small);
-        break;
-    case DRAW_BLOCK:
-    case DRAW_KIND_COUNT:
-        break;
-    }
-    if (it->highlight) {
-        set(n, "color", "#e06000");
-        set(n, "penwidth", "2.5");
-    }
+    set_all(n, look[it->kind].attrs);
+    if (look[it->kind].font > 0) setf(n, "fontsize", look[it->kind].font * ty->size);
+    /* What depends on the item: a reverse loop's colour, a gradient's, a join's circle. */
+    if (it->kind == DRAW_INPUT && op_level) setf(n, "fontsize", 0.8 * ty->size);
+    if (it->kind == DRAW_CELL && it->reverse) set(n, "fillcolor", "#fbe3cf");
+    if (it->kind == DRAW_JOIN && strlen(it->label) <= 2) set_all(n, "shape=circle;width=0.34;fixedsize=true");
+    if (it->kind == DRAW_JOIN && strlen(it->label) > 2) setf(n, "fontsize", 0.8 * ty->size);
+    if (it->kind == DRAW_OP && (it->grad || internals)) set(n, "fillcolor", it->grad ? "#fdf0f0" : "#fdf3c4");
+    if (it->kind == DRAW_OUTPUT && it->grad) set_all(n, "fillcolor=#f8d7d7;color=#b00000");
+    if (it->highlight) set_all(n, "color=#e06000;penwidth=2.5");
 }
 
 static void style_edge(Agedge_t *e, const draw_edge *d, int op_level)

@@ -339,43 +339,47 @@ static recur_status fig_two_mlps(void)
 
 /* figure custom_gates */
 /*
- * A cell of one's own naming its gate: the minimal gated unit (Zhou et al.
- * 2016), f = sigmoid(W_f x + U_f h + b_f), n = tanh(W_n x + U_n (f h) + b_n),
- * h' = (1 - f) h + f n; unrolled at the cell internals level, its steps
- * numbered from 1, its equations beside it.
+ * A cell of one's own naming its gate: a gated RNN whose one gate keeps the
+ * old state or lets the new one in,
+ *   f = sigmoid(W_0 x + U_0 h + b_0),  h' = f h + (1 - f) tanh(W_1 x + U_1 h + b_1),
+ * unrolled at the cell internals level, its steps numbered from 1, its
+ * equations beside it.
  */
-typedef struct mgu {
-    recur_value Wf, Uf, bf, Wn, Un, bn;
-} mgu;
+typedef struct gated {
+    recur_value W[2], U[2], b[2]; /* 0: the gate, 1: the candidate state */
+} gated;
 
-static recur_status mgu_step(recur_graph *g, const recur_cell *cell, recur_value x, const recur_value *state,
-                             recur_value *next, recur_value *out)
+/* W_k x + U_k h + b_k */
+static recur_value gated_map(recur_graph *g, const gated *p, int k, recur_value x, recur_value h)
 {
-    const mgu *p = cell->user;
-    recur_value h = state[0];
-    recur_value f = recur_name(g, recur_sigmoid(g, recur_bias_add(g, recur_add(g, recur_matmul(g, x, p->Wf, 0, 1),
-                                                                                  recur_matmul(g, h, p->Uf, 0, 1)), p->bf)),
-                               "forget gate");
-    recur_value n = recur_tanh(g, recur_bias_add(g, recur_add(g, recur_matmul(g, x, p->Wn, 0, 1),
-                                                              recur_matmul(g, recur_mul(g, f, h), p->Un, 0, 1)), p->bn));
-    next[0] = *out = recur_add(g, recur_mul(g, recur_one_minus(g, f), h), recur_mul(g, f, n));
+    return recur_bias_add(g, recur_add(g, recur_matmul(g, x, p->W[k], 0, 1), recur_matmul(g, h, p->U[k], 0, 1)), p->b[k]);
+}
+
+static recur_status gated_step(recur_graph *g, const recur_cell *cell, recur_value x, const recur_value *state,
+                               recur_value *next, recur_value *out)
+{
+    const gated *p = cell->user;
+    recur_value f = recur_name(g, recur_sigmoid(g, gated_map(g, p, 0, x, state[0])), "forget gate");
+    recur_value keep = recur_mul(g, f, state[0]), new_part = recur_tanh(g, gated_map(g, p, 1, x, state[0]));
+    next[0] = *out = recur_add(g, keep, recur_mul(g, recur_one_minus(g, f), new_part));
     return recur_ok(next[0]) ? RECUR_OK : recur_errcode(g);
 }
 
 static recur_status fig_custom_gates(void)
 {
     recur_graph *g = recur_graph_new(12);
-    mgu p = {recur_param(g, "W_f", recur_shape2(4, 4), recur_init_xavier()),
-             recur_param(g, "U_f", recur_shape2(4, 4), recur_init_orthogonal(1)),
-             recur_param(g, "b_f", recur_shape1(4), recur_init_zeros()),
-             recur_param(g, "W_n", recur_shape2(4, 4), recur_init_xavier()),
-             recur_param(g, "U_n", recur_shape2(4, 4), recur_init_orthogonal(1)),
-             recur_param(g, "b_n", recur_shape1(4), recur_init_zeros())};
-    recur_cell cell = {.name = "mgu", .n_state = 1, .state_size = {4}, .input_size = 4, .output_size = 4,
-                       .step = mgu_step, .user = &p};
+    gated p;
+    const char *names[3][2] = {{"W_0", "W_1"}, {"U_0", "U_1"}, {"b_0", "b_1"}};
+    for (int k = 0; k < 2; k++) {
+        p.W[k] = recur_param(g, names[0][k], recur_shape2(4, 4), recur_init_xavier());
+        p.U[k] = recur_param(g, names[1][k], recur_shape2(4, 4), recur_init_orthogonal(1));
+        p.b[k] = recur_param(g, names[2][k], recur_shape1(4), recur_init_zeros());
+    }
+    recur_cell cell = {.name = "gated", .n_state = 1, .state_size = {4}, .input_size = 4, .output_size = 4,
+                       .step = gated_step, .user = &p};
     recur_value x = recur_input(g, "x", recur_shape3(3, 1, 4));
     recur_seq_result r;
-    TRY(recur_cell_over(g, &cell, "MGU", x, NULL, 0, &r));
+    TRY(recur_cell_over(g, &cell, "gated RNN", x, NULL, 0, &r));
     recur_value h = recur_name(g, r.outputs, "h");
 
     recur_draw_opts o = {.view = RECUR_VIEW_UNROLLED, .level = RECUR_LEVEL_INTERNALS, .equations = 1,
@@ -515,8 +519,8 @@ static const figure figures[] = {
      "squashed; the new state returns through the delay.",
      {"two_mlps", NULL}, fig_two_mlps},
     {"custom_gates", "A custom cell with its gate named",
-     "The minimal gated unit written by hand, its gate named with recur_name: unrolled at the cell internals level, "
-     "its steps numbered from 1, its equations beside it.",
+     "A gated RNN written by hand, its one gate named with recur_name (\"forget gate\"): unrolled at the cell "
+     "internals level, its steps numbered from 1, its equations beside it.",
      {"custom_gates", NULL}, fig_custom_gates},
     {"residual", "Stacked LSTMs with residual connections",
      "Layers 2 and 3 add their input to their output: the green skip edges pass a row.", {"residual", NULL},

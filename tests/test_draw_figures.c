@@ -963,7 +963,8 @@ static void expect(Agraph_t *G, const char *stem)
     } else if (strcmp(stem, "custom_gates") == 0) {
         assert_int_equal(count_labelled(G, "op_", "forget gate"), 3);
         assert_non_null(agsubg(G, "cluster_cell0_2", 0));
-        assert_non_null(strstr(get(find_node(G, "note_1"), "label"), "f = \xcf\x83(W_f x + U_f h + b_f)"));
+        assert_non_null(strstr(get(find_node(G, "note_1"), "label"), "f = \xcf\x83(W_0 x + U_0 h + b_0)"));
+        assert_non_null(strstr(get(find_node(G, "note_1"), "label"), "h' = f \xe2\x8a\x99 h + (1 \xe2\x88\x92 f) \xe2\x8a\x99 tanh(W_1 x + U_1 h + b_1)"));
     } else if (strcmp(stem, "residual") == 0) {
         assert_int_equal(count(G, "cell_"), 12);
         assert_int_equal(count_edges(G, "#2e7d32"), 8);
