@@ -134,7 +134,7 @@ int cli_generate(int argc, char **argv)
         {"top-p", 0, CLI_FLOAT, &a.top_p, 1e-9, 1, "P",
          "with a temperature: draw among the fewest likeliest symbols of probability P (nucleus; default 1: all)", 0},
         {"seed", 's', CLI_INT, &a.seed, 0, 9e15, "N", "seed of the sampling (default 1)", 0},
-        {"threads", 'j', CLI_INT, &a.threads, 1, 4096, "N", "threads of the kernels (default: OpenMP's, the cores)", 0},
+        {"threads", 'j', CLI_INT, &a.threads, 1, 4096, "N", "threads recur may use (default: OMP_NUM_THREADS if set, else the cores)", 0},
         {"backend", 0, CLI_STR, &a.backend, 0, 0, "NAME",
          "reference or onednn (default: $RECUR_BACKEND, else onednn)", 0},
     };

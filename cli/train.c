@@ -532,7 +532,7 @@ int cli_train(int argc, char **argv)
          "steps between progress lines when stderr is not a terminal (default 50)", 0},
         {"backend", 0, CLI_STR, &a.backend, 0, 0, "NAME",
          "reference or onednn (default: $RECUR_BACKEND, else onednn)", 0},
-        {"threads", 'j', CLI_INT, &a.threads, 1, 4096, "N", "threads of the kernels (default: OpenMP's, the cores)", 0},
+        {"threads", 'j', CLI_INT, &a.threads, 1, 4096, "N", "threads recur may use (default: OMP_NUM_THREADS if set, else the cores)", 0},
     };
     cli_cmd cmd = {
         .name = "train",

@@ -24,22 +24,23 @@
 #include "ops/threads.h"
 
 /*
- * Points each argument of p at its buffer and executes p: input 0 and the
- * output `a_off` and `y_off` floats in (a row block's rows; 0 for a whole
- * product), the scratchpad at `scratch`, packed weights from `owner` (the
- * node's own primitive, which a row block belongs to). Inputs are only
- * read: the const is cast away because the handle is untyped. On failure
- * *call names the oneDNN call.
+ * Points each argument of p at its buffer and executes p: block `blk` of
+ * owner's blocks (input i and the output owner->in_step[i] and y_step
+ * floats per block in), or the whole product (blk = 0 with no blocks), the
+ * scratchpad at `scratch`, packed weights from `owner` (the node's own
+ * primitive, which a block belongs to). Inputs are only read: the const is
+ * cast away because the handle is untyped. On failure *call names the
+ * oneDNN call.
  */
 static dnnl_status_t run_prim(const onednn_prim *p, const onednn_prim *owner, const recur_kernel_args *a, char *work,
-                              char *scratch, int64_t a_off, int64_t y_off, const char **call)
+                              char *scratch, int64_t blk, const char **call)
 {
     for (int i = 0; i < p->n_args; i++) {
         int b = p->bind[i];
-        void *data = b == ONEDNN_BIND_OUTPUT ? (void *)(a->y + y_off)
+        void *data = b == ONEDNN_BIND_OUTPUT ? (void *)(a->y + blk * owner->y_step)
                      : b == ONEDNN_BIND_WORK ? (void *)scratch
                      : b == ONEDNN_BIND_PACKED ? (owner->owns_packed ? (void *)(work + owner->pack_at) : owner->packed->data)
-                     : b == 0                  ? (void *)(a->x[0] + a_off)
+                     : b < 3                   ? (void *)(a->x[b] + blk * owner->in_step[b])
                                                : (void *)a->x[b];
         dnnl_status_t s = dnnl_memory_set_data_handle(p->args[i].memory, data);
         if (s != dnnl_success) return *call = "dnnl_memory_set_data_handle", s;
@@ -66,14 +67,13 @@ static void run_block(void *ctx, int64_t b, int slot)
     block_job *j = ctx;
     const onednn_prim *p = j->p;
     const char *call = NULL;
-    dnnl_status_t s = run_prim(p->blocks[b], p, j->a, j->work, j->work + (size_t)slot * p->slot_bytes, b * p->a_step,
-                               b * p->y_step, &call);
+    dnnl_status_t s = run_prim(p->blocks[b], p, j->a, j->work, j->work + (size_t)slot * p->slot_bytes, b, &call);
     if (s != dnnl_success && atomic_exchange(&j->failed, 1) == 0) j->status = s, j->call = call;
 }
 
 /*
  * Runs a prepared node: packs its weights if it reads them packed, then
- * runs its primitive, or its row blocks on recur's pool (each a
+ * runs its primitive, or its blocks on recur's pool (each a
  * single-threaded oneDNN call). OpenMP's count is 1 meanwhile (onednn.h).
  */
 static recur_status onednn_kernel(const recur_kernel_args *a)
@@ -94,7 +94,7 @@ static recur_status onednn_kernel(const recur_kernel_args *a)
         s = atomic_load(&j.failed) ? j.status : dnnl_success;
         call = j.call;
     } else {
-        s = run_prim(p, p, a, work, work, 0, 0, &call);
+        s = run_prim(p, p, a, work, work, 0, &call);
     }
     recur_onednn_serial_end(saved);
     if (s != dnnl_success) return recur_kernel_fail(a, "oneDNN %s: %s failed: %s", p->what, call, dnnl_status2str(s));

@@ -73,11 +73,12 @@ struct onednn_prim {
     size_t scratch;                        /* bytes of scratchpad, at the start of the workspace */
     size_t pack_at;                        /* where in the workspace an in_work packed copy goes */
     size_t work;                           /* bytes of workspace the kernel needs */
-    /* A large product cut into row blocks (matmul.c): each block its own primitive with its own memory
-     * objects and stream, run as one chunk of a job on recur's pool (ops/threads.h), single-threaded. */
+    /* A large product cut into blocks of rows, or of columns where it has few rows (matmul.c): each
+     * block its own primitive with its own memory objects and stream, run as one chunk of a job on
+     * recur's pool (ops/threads.h), single-threaded. */
     int n_blocks;                          /* 0: the product is one call of prim */
-    onednn_prim **blocks;                  /* block b computes rows [b * block_rows, ...) of the output */
-    int64_t a_step, y_step;                /* floats from block b's first row of op(a), of y, to block b + 1's */
+    onednn_prim **blocks;                  /* block b: rows (or columns) [b * size, ...) of the output */
+    int64_t in_step[3], y_step;            /* floats from block b's part of input i (a, b, bias), of y, to block b + 1's */
     int slots;                             /* threads that may run blocks at once: a scratchpad each */
     size_t slot_bytes;                     /* bytes of each scratchpad, one after the other in the workspace */
 };
