@@ -127,6 +127,13 @@ void recur_draw_ctx_free(draw_ctx *c);
 recur_status recur_draw_time(draw_ctx *c);
 
 /*
+ * 1 if node id is a loop's mask of the real steps (recur_loop_lengths: the
+ * length_mask op, reshaped or read a step at a time): bookkeeping of a loop
+ * over lengths, which the cell level does not draw (the op level does).
+ */
+int recur_draw_is_length_mask(const draw_ctx *c, int32_t id);
+
+/*
  * Sets in `loops` (one bit per loop) the loops whose values node `id`
  * depends on through outer nodes. `seen` (cleared), `stack` and `list`
  * have room for every node; the visited nodes are listed in `list` (so the

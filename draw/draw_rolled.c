@@ -49,6 +49,7 @@ static int32_t key_item(draw_ctx *c, draw_scene *s, int *clusters, int k)
             }
             return I;
         }
+        if (recur_draw_is_length_mask(c, key.id)) return DRAW_DROPPED; /* the lengths' mask: not a value drawn */
         if (c->token[key.id] == 1) { /* one box for all the tokens of the loop (ids and their mask) */
             recur_draw_step_label(c, c->axis[key.id], DRAW_NOSTEP, label, sizeof label);
             I = recur_draw_item_add(s, DRAW_INPUT, c->first_token[c->axis[key.id]], -1, label);

@@ -147,7 +147,8 @@ static void mark_row_wise(draw_ctx *c, int32_t v)
     if (!T || n->shape.d[0] != T) return;
     for (int k = 0; k < n->n_in; k++) {
         const recur_node *in = &g->nodes[n->in[k]];
-        if (!time_operand(g, n, k) || c->td[n->in[k]] == T || in->shape.d[0] == 1) continue;
+        if (!time_operand(g, n, k) || c->td[n->in[k]] == T || in->shape.d[0] == 1 || recur_draw_is_length_mask(c, n->in[k]))
+            continue; /* (a loop's mask of its lengths zeroes the steps past each end: the steps stay per step) */
         if (in->shape.d[0] != T || in->op == RECUR_OP_PARAM || !is_leaf(in)) return;
     }
     /* Leaves along time ([T, B] targets beside [T, B, C] logits) are per-step values too. */
@@ -233,6 +234,17 @@ static recur_status mark_joins(draw_ctx *c)
     return st;
 }
 
+int recur_draw_is_length_mask(const draw_ctx *c, int32_t id)
+{
+    const recur_graph *g = c->g;
+    for (;;) {
+        const recur_node *n = &g->nodes[id];
+        if (n->op == RECUR_OP_LENGTH_MASK) return 1;
+        if (n->op != RECUR_OP_RESHAPE && n->op != RECUR_OP_TAKE && n->op != RECUR_OP_BROADCAST_TO) return 0;
+        id = n->in[0];
+    }
+}
+
 recur_status recur_draw_time(draw_ctx *c)
 {
     recur_graph *g = c->g;
@@ -245,7 +257,8 @@ recur_status recur_draw_time(draw_ctx *c)
     }
     for (int li = 0; li < g->n_loops; li++) {
         const recur_loop_rec *L = &g->loops[li];
-        for (int k = 0; k < L->n_seq; k++) mark_sequence(c, L->seq[k], li, L->T, stack);
+        for (int k = 0; k < L->n_seq; k++) /* the mask of a loop over lengths: a token of the op level only */
+            if (L->seq[k] != L->mask_seq || c->o.level != RECUR_LEVEL_CELL) mark_sequence(c, L->seq[k], li, L->T, stack);
     }
     /* Then forwards over every live node in a topological order. */
     int n_all = 0;

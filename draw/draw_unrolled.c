@@ -68,6 +68,7 @@ static int32_t cell_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
         return I;
     }
     if (key.id == c->o.loss.id && c->o.view == RECUR_VIEW_BACKWARD) return loss_item;
+    if (!n->loop && recur_draw_is_length_mask(c, key.id)) return DRAW_DROPPED; /* the lengths' mask: not a value drawn */
     int li = recur_draw_body_loop(c, key.id) - 1;
     if (n->loop && li >= 0 && key.t == DRAW_NOSTEP) return DRAW_HIDDEN; /* a body value read whole (by a gradient) */
     if (n->loop && li >= 0) {

@@ -500,6 +500,54 @@ static void test_same_figure_after_unrolling(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * A loop over per-sequence lengths draws as the same loop over padded
+ * sequences at cell level: its mask of the real steps is bookkeeping, not
+ * an input a reader feeds (no box, no edge, no label naming it), and the
+ * outputs stay one per step. The op level shows the mask, a token per step.
+ */
+static void test_lengths_drawn_as_padded(void **state)
+{
+    (void)state;
+    const int shapes[][2] = {{1, 0}, {2, 1}}; /* layers, bidirectional */
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (int view = 0; view < 2; view++) {
+            int nodes[2], edges[2];
+            for (int with = 0; with < 2; with++) {
+                recur_graph *g = recur_graph_new(3);
+                recur_value xs = recur_input(g, "x", recur_shape3(4, 2, 3)), lens = recur_input(g, "len", recur_shape1(2));
+                recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = 3, .hidden = 4, .layers = shapes[k][0],
+                                    .bidirectional = shapes[k][1], .lengths = with ? &lens : NULL};
+                recur_rnn rnn;
+                TU_ST(g, recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &rnn));
+                if (view) TU_ST(g, recur_unroll(g));
+                recur_draw_opts d = {.view = view ? RECUR_VIEW_UNROLLED : RECUR_VIEW_ROLLED};
+                Agraph_t *G = draw_dot(g, 1, &rnn.outputs, &d);
+                nodes[with] = agnnodes(G);
+                edges[with] = count_visible_edges(G);
+                for (Agnode_t *v = agfstnode(G); v; v = agnxtnode(G, v))
+                    if (strstr(attr(v, "label"), "len")) fail_msg("a box names the lengths: %s", attr(v, "label"));
+                if (view) /* one output per step */
+                    assert_non_null(node(G, "out_0_3"));
+                if (with && view) { /* the op level draws the mask: one token per step */
+                    d.level = RECUR_LEVEL_OP;
+                    Agraph_t *O = draw_dot(g, 1, &rnn.outputs, &d);
+                    int masks = 0;
+                    for (Agnode_t *v = agfstnode(O); v; v = agnxtnode(O, v)) masks += strstr(attr(v, "label"), ".lengths[") != NULL;
+                    assert_int_equal(masks, 4 * shapes[k][0] * (1 + shapes[k][1])); /* per loop and step */
+                    agclose(O);
+                }
+                agclose(G);
+                recur_graph_free(g);
+            }
+            print_message("%d layers%s, %s: %d boxes, %d edges padded; %d, %d over lengths\n", shapes[k][0],
+                          shapes[k][1] ? " bidirectional" : "", view ? "unrolled" : "rolled", nodes[0], edges[0],
+                          nodes[1], edges[1]);
+            assert_int_equal(nodes[1], nodes[0]);
+            assert_int_equal(edges[1], edges[0]);
+        }
+}
+
 /* ------------------------------------------------------------ backward */
 
 static void test_backward_view(void **state)
@@ -758,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_encoder_decoder_columns_and_context),
         cmocka_unit_test(test_op_level),
         cmocka_unit_test(test_same_figure_after_unrolling),
+        cmocka_unit_test(test_lengths_drawn_as_padded),
         cmocka_unit_test(test_backward_view),
         cmocka_unit_test(test_deterministic_and_formats),
         cmocka_unit_test(test_files),
