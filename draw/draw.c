@@ -180,6 +180,15 @@ static recur_status render(recur_graph *g, GVC_t *gvc, Agraph_t *G, const char *
                            renderer, gv_msg[0] ? gv_msg : "no message");
 }
 
+/* Analyses g for a view (recur_draw_analyse), then folds the cells' affine maps when their insides are drawn. */
+static recur_status analyse(draw_ctx *c, recur_graph *g, int n_out, const recur_value *out, const recur_draw_opts *o)
+{
+    recur_status st = recur_draw_analyse(c, g, n_out, out, o);
+    if (st == RECUR_OK && (o->level == RECUR_LEVEL_INTERNALS || o->equations) && recur_draw_fold(c) != RECUR_OK)
+        st = recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
+    return st;
+}
+
 /* The scene of a view (not RECUR_VIEW_BOTH). */
 static recur_status scene_of(draw_ctx *c, draw_scene *s)
 {
@@ -197,7 +206,7 @@ static recur_status both(recur_graph *g, int n_out, const recur_value *out, cons
     draw_scene s2;
     memset(&s2, 0, sizeof s2);
     s2.o = &unrolled;
-    recur_status st = recur_draw_analyse(&c2, g, n_out, out, &unrolled);
+    recur_status st = analyse(&c2, g, n_out, out, &unrolled);
     if (st == RECUR_OK) st = recur_draw_unrolled(&c2, &s2);
     if (st == RECUR_OK && (s->op_level || s2.op_level))
         st = recur_set_error(g, RECUR_ERR_ARG, "draw: RECUR_VIEW_BOTH draws cells side by side; use RECUR_LEVEL_CELL "
@@ -285,7 +294,7 @@ static recur_status draw(recur_graph *g, int n_out, const recur_value *out, cons
     s.o = &o;
     recur_draw_opts first = o;
     if (o.view == RECUR_VIEW_BOTH) first.view = RECUR_VIEW_ROLLED;
-    st = recur_draw_analyse(&c, g, n_out, out, &first);
+    st = analyse(&c, g, n_out, out, &first);
     if (st == RECUR_OK) st = scene_of(&c, &s);
     if (st == RECUR_OK && o.view == RECUR_VIEW_BOTH) st = both(g, n_out, out, &o, &c, &s);
     if (st == RECUR_OK) st = recur_draw_extras(&c, &s);

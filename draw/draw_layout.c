@@ -511,8 +511,6 @@ recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const re
     for (int li = 0; li < c->n_loops; li++) c->first_token[li] = -1;
     for (int32_t v = c->n - 1; v >= 0; v--)
         if (c->token[v] == 1 && c->axis[v] >= 0) c->first_token[c->axis[v]] = v;
-    if ((o->level == RECUR_LEVEL_INTERNALS || o->equations) && recur_draw_fold(c) != RECUR_OK)
-        return recur_set_error(g, RECUR_ERR_NOMEM, "draw: out of memory");
     if (o->view == RECUR_VIEW_BACKWARD && (st = forward_part(c)) != RECUR_OK)
         return st == RECUR_ERR_NOMEM ? recur_set_error(g, st, "draw: out of memory") : st;
     int64_t total = 0;
