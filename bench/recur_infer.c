@@ -165,7 +165,7 @@ static int bench_charmodel(const char *cfg, int rounds, const char *backend)
     recur_value params[8], outs[9] = {loss}, *grads = outs + 1;
     int n = recur_params(g, params, 8);
     if (recur_grad(g, loss, n, params, grads) != RECUR_OK) return fail(g, cfg);
-    recur_compile_opts co = {.backend = backend};
+    recur_compile_opts co = {.backend = backend, .profile = getenv("RECUR_PROFILE") != NULL};
     recur_plan *p = recur_compile(g, 1 + n, outs, &co);
     if (!p) return fail(g, cfg);
     recur_optim_opts ao = recur_optim_defaults(RECUR_OPTIM_ADAM);

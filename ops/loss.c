@@ -14,6 +14,10 @@
 #include <math.h>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
+
+/* Floats moved per element by the measure of ops/parallel.h: two double-precision exps cost about 16. */
+#define XENT_COST 16
 
 static recur_value operand(const recur_graph *g, recur_value y, int i)
 {
@@ -185,10 +189,43 @@ RECUR_OP_DEF(softmax_xent, .min_in = 2, .max_in = 3, .shape = xent_shape,
 
 /* ---------------------------------------------------- softmax_xent_grad */
 
+/* Rows of softmax_xent_grad, computed on recur's pool (ops/parallel.h). */
+typedef struct xent_rows {
+    const recur_kernel_args *k;
+    const float *mask;
+    int64_t C;
+    double scale;
+    int none; /* every mask 0: z = 0 */
+} xent_rows;
+
+/* Rows [lo, hi) of z (see xent_grad_forward); their targets and masks are already checked. */
+static void xent_grad_rows(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    const xent_rows *j = ctx;
+    int64_t C = j->C;
+    (void)part;
+    for (int64_t i = lo; i < hi; i++) {
+        const float *x = j->k->x[0] + i * C;
+        float *z = j->k->y + i * C;
+        float m = j->mask ? j->mask[i] : 1.0f;
+        if (m == 0 || j->none) {
+            for (int64_t q = 0; q < C; q++) z[q] = 0.0f;
+            continue;
+        }
+        int64_t c = class_of(j->k->x[1][i], C);
+        double lse = row_lse(x, C), s = j->scale * m;
+        for (int64_t q = 0; q < C; q++) z[q] = (float)(s * (exp((double)x[q] - lse) - (q == c)));
+    }
+}
+
 /*
  * z_i = dloss m_i (softmax(x_i) - onehot(t_i)) / sum_j m_j per row i; rows
  * with m_i = 0 (or every row, if sum_j m_j = 0) are 0 and their targets
- * unchecked.
+ * unchecked. The masks and targets are checked first, on the calling
+ * thread; the rows, independent of each other (each computed as on one
+ * thread, so the bits do not depend on the threads), then run on the pool:
+ * two double-precision exps per element make this the costliest kernel of a
+ * character model's loss.
  */
 static recur_status xent_grad_forward(const recur_kernel_args *k)
 {
@@ -200,20 +237,12 @@ static recur_status xent_grad_forward(const recur_kernel_args *k)
         if (!mask_ok(m)) return bad_mask(k, i, m);
         msum += m;
     }
-    double scale = msum != 0 ? (double)k->x[2][0] / msum : 0.0;
-    for (int64_t i = 0; i < rows; i++) {
-        const float *x = k->x[0] + i * C;
-        float *z = k->y + i * C;
-        float m = mask ? mask[i] : 1.0f;
-        if (m == 0 || msum == 0) {
-            for (int64_t j = 0; j < C; j++) z[j] = 0.0f;
-            continue;
-        }
-        int64_t c = class_of(k->x[1][i], C);
-        if (c < 0) return bad_target(k, i, k->x[1][i], C);
-        double lse = row_lse(x, C), s = scale * m;
-        for (int64_t j = 0; j < C; j++) z[j] = (float)(s * (exp((double)x[j] - lse) - (j == c)));
+    for (int64_t i = 0; i < rows && msum != 0; i++) {
+        if (mask && mask[i] == 0) continue;
+        if (class_of(k->x[1][i], C) < 0) return bad_target(k, i, k->x[1][i], C);
     }
+    xent_rows j = {.k = k, .mask = mask, .C = C, .scale = msum != 0 ? (double)k->x[2][0] / msum : 0.0, .none = msum == 0};
+    recur_parallel_range(rows, rows * C * XENT_COST, xent_grad_rows, &j);
     return RECUR_OK;
 }
 
