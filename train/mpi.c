@@ -1,7 +1,8 @@
 /*
  * train/mpi.c — data parallelism over MPI (recur/mpi.h): starting and
  * ending MPI, sums and broadcasts over the ranks, a checkpoint read by
- * rank 0 for all, and a trainer's gradient averaging.
+ * rank 0 for all, and the averaging of a training plan's gradients
+ * (train/trainer_mpi.c hooks it on a trainer).
  *
  * The averaging. Rank r computes the loss l_r and gradients g_r of its
  * batch; every rank then takes
@@ -35,7 +36,6 @@
 #include "graph/error.h"
 #include "mpi_impl.h"
 #include "plan/plan.h"
-#include "trainer_impl.h"
 
 /* Bcasts and reductions go in parts of at most this many elements (MPI counts are ints). */
 #define PART ((int64_t)1 << 30)
@@ -282,7 +282,6 @@ typedef struct mpi_bucket {
 } mpi_bucket;
 
 struct recur_mpi_trainer {
-    recur_trainer *t;
     recur_mpi_opts o;
     int n;              /* buffers averaged: the loss, then each gradient */
     mpi_buf *buf;
@@ -505,79 +504,53 @@ recur_status recur_mpi_trainer_agree(recur_mpi_trainer *m, recur_status st, cons
     return (recur_status)code;
 }
 
-/* Copies rank 0's trainer (parameters, optimizer state, counts) to every rank. */
-static recur_status broadcast_trainer(recur_trainer *t)
+recur_status recur_mpi_counts_broadcast(double *x, int n)
 {
-    recur_status st = recur_mpi_broadcast_params(t->g);
-    int ns = recur_optim_state_count(t->opt);
-    for (int i = 0; i < ns && st == RECUR_OK; i++) {
-        recur_optim_tensor s;
-        recur_optim_state(t->opt, i, &s);
-        st = recur_mpi_broadcast(s.data, s.numel, s.name);
-    }
-    if (st != RECUR_OK) return st;
-    double counts[4] = {(double)t->step, (double)recur_optim_steps(t->opt), recur_optim_lr(t->opt),
-                        (double)recur_plan_runs(t->plan)};
-    int rc = MPI_Bcast(counts, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) return mpi_fail(rc, "broadcasting the trainer's step counts");
-    t->step = (int64_t)counts[0];
-    recur_optim_set_steps(t->opt, (int64_t)counts[1]);
-    recur_optim_set_lr(t->opt, counts[2]);
-    recur_plan_set_runs(t->plan, (uint64_t)counts[3]);
-    return RECUR_OK;
+    int rc = MPI_Bcast(x, n, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? RECUR_OK : mpi_fail(rc, "broadcasting the trainer's step counts");
 }
 
-recur_status recur_trainer_distribute(recur_trainer *t, const recur_mpi_opts *o)
+recur_status recur_mpi_trainer_new(recur_plan *plan, recur_graph *g, recur_value loss, int n_grads,
+                                   const recur_value *grads, const recur_mpi_opts *opts, recur_mpi_trainer **out)
 {
-    if (!t) return RECUR_ERR_ARG;
-    if (!world.active || world.size == 1) return RECUR_OK;
-    if (t->mpi) return recur_trainer_set_error(t, RECUR_ERR_STATE, "trainer_distribute: rank %d: already distributed", world.rank);
-    recur_mpi_opts opts = o ? *o : (recur_mpi_opts){0};
-    if (opts.bucket_bytes < 0)
-        return recur_trainer_set_error(t, RECUR_ERR_ARG, "trainer_distribute: bucket_bytes = %lld must be >= 0",
-                                       (long long)opts.bucket_bytes);
-    if (!opts.bucket_bytes) opts.bucket_bytes = (int64_t)4 << 20;
+    *out = NULL;
     recur_mpi_trainer *m = calloc(1, sizeof *m);
     if (m) {
-        m->n = 1 + t->n;
+        m->n = 1 + n_grads;
         m->buf = calloc((size_t)m->n, sizeof *m->buf);
         m->order = malloc(sizeof *m->order * (size_t)m->n);
     }
     if (!m || !m->buf || !m->order) {
         recur_mpi_trainer_free(m);
-        return recur_trainer_set_error(t, RECUR_ERR_NOMEM, "trainer_distribute: rank %d: out of memory", world.rank);
+        return fail(RECUR_ERR_NOMEM, "rank %d: out of memory", world.rank);
     }
-    m->t = t;
-    m->o = opts;
+    m->o = *opts;
     m->stats.ranks = world.size;
-    recur_status st = broadcast_trainer(t);
+    recur_status st = RECUR_OK;
     for (int i = 0; i < m->n && st == RECUR_OK; i++) {
         mpi_buf *b = &m->buf[i];
         b->m = m;
-        b->v = i == 0 ? t->loss : t->grad[i - 1];
-        b->data = recur_plan_value_buffer(t->plan, b->v);
-        b->n = recur_shape_numel(recur_plan_value_shape(t->plan, b->v));
+        b->v = i == 0 ? loss : grads[i - 1];
+        b->data = recur_plan_value_buffer(plan, b->v);
+        b->n = recur_shape_numel(recur_plan_value_shape(plan, b->v));
         if (!b->data)
             st = fail(RECUR_ERR_STATE, "rank %d: the training plan has no buffer for \"%s\"", world.rank,
-                      recur_value_name(t->g, b->v));
-        else if (!opts.no_overlap && recur_plan_on_ready(t->plan, b->v, on_ready, b) != RECUR_OK)
-            st = fail(recur_plan_errcode(t->plan), "rank %d: %s", world.rank, recur_plan_errmsg(t->plan));
+                      recur_value_name(g, b->v));
+        else if (!opts->no_overlap && recur_plan_on_ready(plan, b->v, on_ready, b) != RECUR_OK)
+            st = fail(recur_plan_errcode(plan), "rank %d: %s", world.rank, recur_plan_errmsg(plan));
         m->order[i] = i; /* without overlap, the order of the gradients */
     }
     if (st != RECUR_OK) {
-        for (int i = 0; i < m->n && !opts.no_overlap; i++) recur_plan_on_ready(t->plan, m->buf[i].v, NULL, NULL);
+        for (int i = 0; i < m->n && !opts->no_overlap; i++) recur_plan_on_ready(plan, m->buf[i].v, NULL, NULL);
         recur_mpi_trainer_free(m);
-        return recur_trainer_set_error(t, st, "trainer_distribute: %s", recur_mpi_errmsg());
+        return st;
     }
-    if (opts.no_overlap) m->n_order = m->n;
-    t->mpi = m;
-    if (world.rank != 0) t->mode = RECUR_PROGRESS_OFF;
-    t->o.tokens_per_step *= world.size;
+    if (opts->no_overlap) m->n_order = m->n;
+    *out = m;
     return RECUR_OK;
 }
 
-recur_mpi_stats recur_trainer_mpi_stats(const recur_trainer *t)
+recur_mpi_stats recur_mpi_trainer_stats(const recur_mpi_trainer *m)
 {
-    if (!t || !t->mpi) return (recur_mpi_stats){.ranks = 1};
-    return t->mpi->stats;
+    return m ? m->stats : (recur_mpi_stats){.ranks = 1};
 }

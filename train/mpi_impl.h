@@ -1,6 +1,6 @@
 /*
- * train/mpi_impl.h — what the trainer (train/trainer.c, trainer_ckpt.c)
- * asks of its MPI averaging (train/mpi.c); private to train/.
+ * train/mpi_impl.h — what the trainer (train/trainer.c, trainer_ckpt.c,
+ * trainer_mpi.c) asks of its MPI averaging (train/mpi.c); private to train/.
  */
 #ifndef RECUR_TRAIN_MPI_IMPL_H
 #define RECUR_TRAIN_MPI_IMPL_H
@@ -10,8 +10,23 @@
 /* A distributed trainer's averaging: its buffers, buckets and requests (train/mpi.c). */
 typedef struct recur_mpi_trainer recur_mpi_trainer;
 
+/*
+ * The averaging of a training plan's loss and gradients over the ranks
+ * (their buffers in the plan; with overlap, a ready hook on each:
+ * recur_plan_on_ready). RECUR_OK with *out set, or the error, its reason
+ * in recur_mpi_errmsg, and the plan's hooks taken back.
+ */
+recur_status recur_mpi_trainer_new(recur_plan *plan, recur_graph *g, recur_value loss, int n_grads,
+                                   const recur_value *grads, const recur_mpi_opts *opts, recur_mpi_trainer **out);
+
 /* Frees it. NULL is allowed. */
 void recur_mpi_trainer_free(recur_mpi_trainer *m);
+
+/* What its averaging has cost so far (ranks 1 and nothing else for NULL). */
+recur_mpi_stats recur_mpi_trainer_stats(const recur_mpi_trainer *m);
+
+/* Copies n doubles of rank 0 to every rank (a collective call); the reason of a failure in recur_mpi_errmsg. */
+recur_status recur_mpi_counts_broadcast(double *x, int n);
 
 /*
  * After a successful run of the training plan: waits for the reductions
