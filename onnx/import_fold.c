@@ -323,12 +323,12 @@ static int fold_gather(recur_onnx_ctx *c, const onnx_node *n, const onnx_tensor 
     if (recur_onnx_tensor_alloc(c, &t, nd, d, x->is_int) != RECUR_OK) return -1;
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < idx->numel; j++) {
-            int64_t k = (int64_t)idx->v[j];
+            int64_t k = recur_onnx_int(idx->v[j]);
             if (k < 0) k += x->d[axis];
             if (k < 0 || k >= x->d[axis]) {
                 recur_onnx_tensor_free(&t);
                 recur_onnx_fail(c, RECUR_ERR_FORMAT, "index %lld is out of range for a dimension of %lld",
-                                (long long)idx->v[j], (long long)x->d[axis]);
+                                (long long)recur_onnx_int(idx->v[j]), (long long)x->d[axis]);
                 return -1;
             }
             memcpy(t.v + (o * idx->numel + j) * inner, x->v + (o * x->d[axis] + k) * inner, sizeof *t.v * (size_t)inner);

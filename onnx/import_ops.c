@@ -220,12 +220,12 @@ static recur_status op_gather(recur_onnx_ctx *c, const onnx_node *n)
         recur_value *parts = malloc(sizeof *parts * (size_t)(ci->numel ? ci->numel : 1));
         if (!parts) return recur_onnx_fail(c, RECUR_ERR_NOMEM, "out of memory");
         for (int64_t j = 0; j < ci->numel; j++) {
-            int64_t k = (int64_t)ci->v[j];
+            int64_t k = recur_onnx_int(ci->v[j]);
             if (k < 0) k += d[axis];
             if (k < 0 || k >= d[axis]) {
                 free(parts);
                 return recur_onnx_fail(c, RECUR_ERR_FORMAT, "index %lld is out of range for a dimension of %lld",
-                                       (long long)ci->v[j], (long long)d[axis]);
+                                       (long long)recur_onnx_int(ci->v[j]), (long long)d[axis]);
             }
             if (j == 0) k0 = k;
             contiguous &= k == k0 + j;
@@ -449,7 +449,7 @@ static recur_status op_one_hot(recur_onnx_ctx *c, const onnx_node *n)
     const onnx_tensor *dt = recur_onnx_in_const(c, n, 1), *vt = recur_onnx_in_const(c, n, 2);
     if (!dt || dt->numel != 1 || !vt || vt->numel != 2)
         return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "depth and values must be constants (one and two elements)");
-    depth[0] = (int64_t)dt->v[0];
+    depth[0] = recur_onnx_int(dt->v[0]);
     nd = recur_value_shape(c->g, idx).ndim;
     if (axis != -1 && axis != nd) return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "axis=%lld is not supported (only -1)", (long long)axis);
     if (vt->v[0] != 0 || vt->v[1] != 1)

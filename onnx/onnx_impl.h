@@ -47,6 +47,19 @@ typedef struct onnx_tensor {
     int is_int;
 } onnx_tensor;
 
+/*
+ * A host tensor's value as an integer, clamped to [-2^62, 2^62] (NaN gives
+ * -2^62): converting a double outside int64's range is undefined in C, and
+ * a clamped value still fails every range check an index or a dimension meets.
+ */
+static inline int64_t recur_onnx_int(double v)
+{
+    const double lim = 4611686018427387904.0; /* 2^62 */
+    if (!(v > -lim)) return -((int64_t)1 << 62);
+    if (v > lim) return (int64_t)1 << 62;
+    return (int64_t)v;
+}
+
 /* What a name of the ONNX graph stands for during import. */
 typedef enum onnx_sym_kind {
     ONNX_SYM_VALUE,  /* a recur value */

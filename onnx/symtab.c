@@ -259,7 +259,7 @@ recur_status recur_onnx_in_ints(recur_onnx_ctx *c, const onnx_node *n, int i, in
     if (!t->is_int || t->ndim > 1 || t->numel > cap)
         return recur_onnx_fail(c, RECUR_ERR_FORMAT, "input %d \"%s\" must be a list of at most %d integers", i,
                                recur_onnx_in_name(n, i), cap);
-    for (int64_t k = 0; k < t->numel; k++) vals[k] = (int64_t)t->v[k];
+    for (int64_t k = 0; k < t->numel; k++) vals[k] = recur_onnx_int(t->v[k]);
     *count = (int)t->numel;
     return RECUR_OK;
 }

@@ -393,6 +393,19 @@ def bad_cases(out):
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])], initializer=[t])
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), os.path.join(out, "bad_huge.onnx"))
+    # an index past int64's 2^53 (read as a double, it must not be converted out of range): of a constant
+    # folded at import, and of an input
+    big = numpy_helper.from_array(np.array([2**63 - 1], np.int64), "big")
+    table = numpy_helper.from_array(f32(np.arange(6.0).reshape(3, 2)), "table")
+    g = helper.make_graph([helper.make_node("Gather", ["table", "big"], ["row"], name="fold", axis=0),
+                           helper.make_node("Add", ["x", "row"], ["y"], name="add")], "bad_gather_fold",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], initializer=[big, table])
+    save_model(out, "bad_gather_fold", g)
+    g = helper.make_graph([helper.make_node("Gather", ["x", "big"], ["y"], name="pick", axis=0)], "bad_gather_index",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], initializer=[big])
+    save_model(out, "bad_gather_index", g)
 
 
 def main():

@@ -305,7 +305,9 @@ static void test_lstm_forward_backward(void **state)
 /*
  * Feeds both plans, runs them; the oneDNN run must allocate nothing, also
  * when it packs weights (checked from the second run on: the first may
- * warm up oneDNN's own caches).
+ * warm up oneDNN's own caches). meson runs it with glibc's per-thread
+ * caches off (tests/meson.build): a block a pool thread frees into its
+ * cache counts as in use.
  */
 static void feed_and_run_both(recur_plan *ref, recur_plan *dnn, int n_feeds, const recur_feed *feeds, int run)
 {

@@ -371,6 +371,9 @@ static void test_import_refuses_what_recur_cannot_express(void **state)
     REFUSED("bad_activations", RECUR_ERR_UNSUPPORTED, "node \"/lstm/LSTM\" (LSTM)", "activations=[Relu, Tanh, Tanh]");
     REFUSED("bad_op", RECUR_ERR_UNSUPPORTED, "node \"cosine\" (Cos)", "op type Cos is not supported");
     REFUSED("bad_loop_cond", RECUR_ERR_UNSUPPORTED, "node \"/Loop\" (Loop)", "not a constant true");
+    /* an index of 2^63 - 1 (past a double's exact integers), of a constant and of an input */
+    REFUSED("bad_gather_fold", RECUR_ERR_FORMAT, "node \"fold\" (Gather)", "out of range for a dimension of 3");
+    REFUSED("bad_gather_index", RECUR_ERR_FORMAT, "node \"pick\" (Gather)", "out of range for a dimension of 3");
 }
 
 /*
