@@ -107,7 +107,7 @@ recur_status recur_onednn_prim_create(onednn_prim *p, const_dnnl_op_desc_t desc,
  * creates and runs every primitive with OpenMP's count at 1 in the calling
  * thread, so oneDNN never enters a parallel region of its own: no OpenMP
  * thread is ever started to spin at a barrier, and a product's threads are
- * recur's (row blocks on its pool, matmul.c). recur_onednn_serial_begin
+ * recur's (row blocks on its pool, matmul.c). recur_onednn_serial_begin (serial.c)
  * sets the count to 1 and returns the caller's, which
  * recur_onednn_serial_end restores.
  */

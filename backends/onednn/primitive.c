@@ -9,33 +9,7 @@
 #include <stdlib.h>
 #include <threads.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "onednn.h"
-
-/* ------------------------------------------------------ OpenMP's count */
-
-int recur_onednn_serial_begin(void)
-{
-#ifdef _OPENMP
-    int saved = omp_get_max_threads();
-    if (saved != 1) omp_set_num_threads(1);
-    return saved;
-#else
-    return 1;
-#endif
-}
-
-void recur_onednn_serial_end(int saved)
-{
-#ifdef _OPENMP
-    if (saved != 1) omp_set_num_threads(saved);
-#else
-    (void)saved;
-#endif
-}
 
 /* ------------------------------------------------------------ the engine */
 
