@@ -1,8 +1,10 @@
 /*
  * onnx/import.c — recur_onnx_import: reads a ModelProto, declares the
  * graph's inputs and initializers, imports its nodes in order (each by
- * its op's importer, import_ops.c) and names its outputs. A failure rolls
- * the graph back to what it was, so no half-imported model remains.
+ * its op's importer, import_ops.c; a Scan's or Loop's body comes back
+ * here through the context's import_body, see onnx_impl.h) and names its
+ * outputs. A failure rolls the graph back to what it was, so no
+ * half-imported model remains.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,7 +73,8 @@ static recur_status declare_input(recur_onnx_ctx *c, const RecurOnnx__ValueInfoP
     return RECUR_OK;
 }
 
-recur_status recur_onnx_import_nodes(recur_onnx_ctx *c, const onnx_graph *gp)
+/* Imports the nodes of a graph (the main graph, or a body through c->import_body) in order. */
+static recur_status import_nodes(recur_onnx_ctx *c, const onnx_graph *gp)
 {
     for (size_t i = 0; i < gp->n_node; i++) {
         const onnx_node *n = gp->node[i];
@@ -118,7 +121,7 @@ static recur_status import_graph(recur_onnx_ctx *c, const onnx_graph *gp, recur_
         if (s && s->kind == ONNX_SYM_CONST) continue; /* an initializer listed as an input (older exporters) */
         if ((st = declare_input(c, vi, m)) != RECUR_OK) return st;
     }
-    if ((st = recur_onnx_import_nodes(c, gp)) != RECUR_OK) return st;
+    if ((st = import_nodes(c, gp)) != RECUR_OK) return st;
     if (gp->n_output == 0) return recur_onnx_fail(c, RECUR_ERR_FORMAT, "the graph has no output");
     if (gp->n_output > RECUR_ONNX_MAX_IO)
         return recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "more than %d graph outputs", RECUR_ONNX_MAX_IO);
@@ -202,7 +205,7 @@ static int nesting_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
 static recur_status import_model(recur_graph *g, const char *src, const void *buf, size_t len,
                                  const recur_onnx_import_opts *opts, recur_onnx_model *m)
 {
-    recur_onnx_ctx c = {.g = g, .src = src, .opts = opts};
+    recur_onnx_ctx c = {.g = g, .src = src, .opts = opts, .import_body = import_nodes};
     if (!nesting_ok(&recur_onnx__model_proto__descriptor, buf, len, 0))
         return recur_onnx_fail(&c, RECUR_ERR_FORMAT, "messages nest more than %d levels deep", ONNX_MAX_NESTING);
     RecurOnnx__ModelProto *mp = recur_onnx__model_proto__unpack(NULL, len, buf);

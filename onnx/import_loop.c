@@ -15,6 +15,9 @@
  *   SequenceEmpty -> (carried through the loop) SequenceInsert(seq, h_t)
  *   -> ConcatFromSequence(new_axis=1)
  * which becomes the stacked output of h_t.
+ *
+ * A body's nodes are imported by the context's import_body (import.c's
+ * node importer, reached through the pointer: see onnx_impl.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +145,7 @@ recur_status recur_onnx_import_scan(recur_onnx_ctx *c, const onnx_node *n)
     for (int64_t i = 0; i < M && st == RECUR_OK; i++)
         st = recur_onnx_def_value(c, body_in(b, (size_t)(N + i)), recur_loop_input(c->g, ls.L, seqs[i]), 0);
     if (st == RECUR_OK) st = body_initializers(c, b);
-    if (st == RECUR_OK) st = recur_onnx_import_nodes(c, b);
+    if (st == RECUR_OK) st = c->import_body(c, b);
     for (int64_t i = 0; i < N + K && st == RECUR_OK; i++) {
         st = body_value(c, b, (size_t)i, &outs[i]);
         if (st == RECUR_OK && i < N && recur_loop_next(c->g, ls.L, states[i], outs[i]) != RECUR_OK)
@@ -280,7 +283,7 @@ recur_status recur_onnx_import_loop(recur_onnx_ctx *c, const onnx_node *n)
         st = recur_onnx_def_value(c, body_in(b, (size_t)(2 + i)), states[i], 0);
     }
     if (st == RECUR_OK) st = body_initializers(c, b);
-    if (st == RECUR_OK) st = recur_onnx_import_nodes(c, b);
+    if (st == RECUR_OK) st = c->import_body(c, b);
     if (st == RECUR_OK && ls.n_inputs == 0)
         st = recur_onnx_fail(c, RECUR_ERR_UNSUPPORTED, "the body reads no sequence by the iteration number (Gather(x, i)); "
                              "recur's loops run over sequences");

@@ -96,9 +96,19 @@ typedef struct recur_onnx_ctx {
     int scope;                           /* the current body nesting depth */
     const onnx_node *node;               /* the node being imported, for messages */
     struct recur_onnx_loop_scope *loop;  /* the Loop or Scan body being imported, or NULL */
+    /*
+     * Imports the nodes of a Scan's or Loop's body graph, in order, in the
+     * current scope; import.c sets it to its node importer. A body's nodes
+     * are imported like the main graph's, so the import is truly recursive:
+     * import.c's node importer finds an op's importer in import_ops.c's
+     * table, whose Scan and Loop importers (import_loop.c) import their
+     * body with it. Calling back through this pointer keeps the files'
+     * dependencies one way: import.c -> import_ops.c -> import_loop.c.
+     */
+    recur_status (*import_body)(struct recur_onnx_ctx *c, const onnx_graph *body);
 } recur_onnx_ctx;
 
-/* ---------------------------------------------------------------- messages */
+/* ---------------------------------------------------------------- messages (errors.c) */
 
 /* Records on the graph "onnx <src>: node "<name>" (<op>): <message>" (without the node part outside a node). */
 recur_status recur_onnx_fail(recur_onnx_ctx *c, recur_status code, const char *fmt, ...)
@@ -204,15 +214,12 @@ recur_status recur_onnx_slice_spec(recur_onnx_ctx *c, const onnx_node *n, int nd
 /* The module path of a node named by PyTorch ("/out/MatMul" -> "out") into buf; 0 if it has none. */
 int recur_onnx_module_path(const char *node_name, char *buf, size_t len);
 
-/* Imports the nodes of a graph (or a body) in order. */
-recur_status recur_onnx_import_nodes(recur_onnx_ctx *c, const onnx_graph *gp);
-
 /* LSTM, GRU, RNN (import_rnn.c). */
 recur_status recur_onnx_import_lstm(recur_onnx_ctx *c, const onnx_node *n);
 recur_status recur_onnx_import_gru(recur_onnx_ctx *c, const onnx_node *n);
 recur_status recur_onnx_import_rnn(recur_onnx_ctx *c, const onnx_node *n);
 
-/* Scan, Loop and the sequence ops of a scripted loop (import_loop.c). */
+/* Scan, Loop and the sequence ops of a scripted loop (import_loop.c); a body is imported by c->import_body. */
 recur_status recur_onnx_import_scan(recur_onnx_ctx *c, const onnx_node *n);
 recur_status recur_onnx_import_loop(recur_onnx_ctx *c, const onnx_node *n);
 recur_status recur_onnx_import_seq_empty(recur_onnx_ctx *c, const onnx_node *n);
@@ -242,7 +249,7 @@ recur_status recur_onnx_rnn_peepholes(recur_onnx_ctx *c, const onnx_node *n, int
 
 /* ---------------------------------------------------------------- export */
 
-/* The exporter's model under construction (export.c). */
+/* The exporter's model under construction (export.c makes it; export_builder.c's helpers fill it). */
 typedef struct recur_onnx_out {
     recur_graph *g;
     onnx_graph *gp;          /* the graph being filled (the main graph or a Scan body) */
@@ -257,10 +264,15 @@ typedef struct recur_onnx_out {
     int counter;             /* for fresh names */
 } recur_onnx_out;
 
-/* Allocation in the model (zeroed); NULL after recording an error on g. */
+/* The protobuf messages under construction (export_builder.c). Allocation in the model (zeroed); NULL after
+ * recording an error on g. */
 void *recur_onnx_alloc(recur_onnx_out *o, size_t bytes);
 char *recur_onnx_strdup(recur_onnx_out *o, const char *s);
-/* A fresh tensor name "<base>_<k>". */
+/* 1 if some tensor or node of the model is already called `name`. */
+int recur_onnx_name_used(const recur_onnx_out *o, const char *name);
+/* Gives `name` itself (the caller checked recur_onnx_name_used): its copy in the model, NULL on error. */
+char *recur_onnx_claim(recur_onnx_out *o, const char *name);
+/* A fresh tensor name: base itself if free, else "<base>_<k>". */
 char *recur_onnx_fresh(recur_onnx_out *o, const char *base);
 /* Appends a node of op_type with inputs/outputs to the graph being filled; NULL on error. */
 onnx_node *recur_onnx_emit(recur_onnx_out *o, const char *op_type, const char *name, int n_in, const char *const *in,
@@ -283,11 +295,15 @@ RecurOnnx__ValueInfoProto *recur_onnx_value_info(recur_onnx_out *o, const char *
 /* Appends to a repeated field of the graph. */
 recur_status recur_onnx_graph_add_input(recur_onnx_out *o, onnx_graph *gp, RecurOnnx__ValueInfoProto *vi);
 recur_status recur_onnx_graph_add_output(recur_onnx_out *o, onnx_graph *gp, RecurOnnx__ValueInfoProto *vi);
+/* Appends a metadata entry key = value (NULL: empty) to the model. */
+recur_status recur_onnx_add_meta(recur_onnx_out *o, RecurOnnx__ModelProto *m, const char *key, const char *value);
 
-/* A new name for node id's value: an input's or parameter's own name, else its node name made unique. */
+/* A new name for node id's value: an input's or parameter's own name, else its node name made unique
+ * (export_builder.c). */
 char *recur_onnx_name_for(recur_onnx_out *o, int32_t id);
-/* 1 for a node written only when something reads it (recur_onnx_name_of): parameters and constants (the weights
- * an LSTM node holds converted are not written twice) and a loop's lengths mask (an LSTM node reads its lengths). */
+/* The names of recur nodes' values and their writing (export_ops.c). 1 for a node written only when something
+ * reads it (recur_onnx_name_of): parameters and constants (the weights an LSTM node holds converted are not
+ * written twice) and a loop's lengths mask (an LSTM node reads its lengths). */
 int recur_onnx_lazy(const recur_graph *g, int32_t id);
 /* The ONNX name of node id's value, emitting a lazy node when first read. NULL after recording an error. */
 const char *recur_onnx_name_of(recur_onnx_out *o, int32_t id);
