@@ -852,33 +852,51 @@ static int recur_draw_cli(const char *args, char *err, size_t len)
  * 24 GB), a large model is drawn without its weights (2.9 GB before), and
  * the options reach the library.
  */
+/* Runs `recur draw ARGS` with every %s of args replaced by dir (one per process: the variants run side by side). */
+static void expect_cli(int want, const char *dir, const char *args, char *err, size_t len)
+{
+    char full[2048];
+    size_t k = 0;
+    for (const char *p = args; *p && k + 256 < sizeof full; p++) {
+        if (p[0] == '%' && p[1] == 's') k += (size_t)snprintf(full + k, sizeof full - k, "%s", dir), p++;
+        else full[k++] = *p;
+    }
+    full[k] = '\0';
+    int got = recur_draw_cli(full, err, len);
+    if (got != want) fail_msg("recur draw %s: exit %d, want %d; stderr: %s", full, got, want, err);
+}
+
 static void test_cli(void **state)
 {
     (void)state;
     if (!getenv("RECUR_CLI")) skip();
-    char err[4096], args[2048], text[320];
+    char err[4096], args[2048], text[320], dir[] = "/tmp/recur_draw_XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
     for (int i = 0; i < 300; i++) text[i] = "the quick brown fox "[i % 20];
     text[300] = '\0';
-    snprintf(args, sizeof args, "--view backward --level op --layers 8 --hidden 4 --text '%s' -o /tmp/recur_draw_big.svg", text);
+    snprintf(args, sizeof args, "--view backward --level op --layers 8 --hidden 4 --text '%s' -o %%s/big.svg", text);
     time_t t0 = time(NULL);
-    assert_int_equal(recur_draw_cli(args, err, sizeof err), 2);
+    expect_cli(2, dir, args, err, sizeof err);
     assert_true(time(NULL) - t0 < 30);
     assert_non_null(strstr(err, "RECUR_DRAW_MAX_ITEMS"));
     assert_non_null(strstr(err, "--max-steps"));
     struct rusage before, after;
     getrusage(RUSAGE_CHILDREN, &before);
-    assert_int_equal(recur_draw_cli("--hidden 4096 --layers 8 -o /tmp/recur_draw_wide.svg", err, sizeof err), 0);
+    expect_cli(0, dir, "--hidden 4096 --layers 8 -o %s/wide.svg", err, sizeof err);
     getrusage(RUSAGE_CHILDREN, &after);
     assert_true(after.ru_maxrss < 400 * 1024); /* kilobytes: no 4096-unit weights */
-    unlink("/tmp/recur_draw_wide.svg");
-    assert_int_equal(recur_draw_cli("--view both --level cell --state-labels --one-based --highlight time --equations "
-                                    "--dpi 100 --font-size 12 -o /tmp/recur_draw_opts.png", err, sizeof err), 0);
-    unlink("/tmp/recur_draw_opts.png");
-    assert_int_equal(recur_draw_cli("--level internals --legend -o /tmp/recur_draw_int.dot", err, sizeof err), 0);
-    unlink("/tmp/recur_draw_int.dot");
-    assert_int_equal(recur_draw_cli("--highlight everything -o /tmp/x.svg", err, sizeof err), 2);
+    expect_cli(0, dir, "--view both --level cell --state-labels --one-based --highlight time --equations "
+                       "--dpi 100 --font-size 12 -o %s/opts.png", err, sizeof err);
+    expect_cli(0, dir, "--level internals --legend -o %s/int.dot", err, sizeof err);
+    expect_cli(2, dir, "--highlight everything -o %s/x.svg", err, sizeof err);
     assert_non_null(strstr(err, "--highlight"));
-    assert_int_equal(recur_draw_cli("--level gates -o /tmp/x.svg", err, sizeof err), 2);
+    expect_cli(2, dir, "--level gates -o %s/x.svg", err, sizeof err);
+    const char *names[] = {"big.svg", "wide.svg", "opts.png", "int.dot", "x.svg"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    assert_int_equal(rmdir(dir), 0);
 }
 
 /* --------------------------------------------------------- the gallery */
