@@ -119,6 +119,57 @@ static void test_plain_2d(void **state)
     }
 }
 
+/*
+ * How products are cut into blocks for recur's pool (backends/onednn/cut.c):
+ * small products stay whole; a product over packed weights is cut by rows,
+ * at least 4 blocks (a per-step product of 64 rows); an unpacked one is cut
+ * across its larger operand, in blocks of 256 when the operand read again
+ * is larger than L2; every cut covers the whole in 2 to 64 blocks. Then
+ * products cut each way, in every transposition, agree with the reference.
+ */
+static void test_cut_rule(void **state)
+{
+    (void)state;
+    onednn_cut c = recur_onednn_cut(16, 128, 512, 1); /* a small layer's per-step product: 2 MFLOP */
+    assert_int_equal(c.size, 16);
+    c = recur_onednn_cut(64, 512, 2048, 1); /* bench (b)'s per-step product on packed weights */
+    assert_int_equal(c.by_cols, 0);
+    assert_int_equal(c.size, 16);
+    c = recur_onednn_cut(64, 512, 2048, 0); /* the same on plain weights: b streamed, a small */
+    assert_int_equal(c.by_cols, 1);
+    assert_int_equal(c.size % 16, 0);
+    assert_true(c.size >= 128 && c.size < 2048);
+    c = recur_onednn_cut(1, 512, 2048, 0); /* a generation step of a large layer */
+    assert_int_equal(c.by_cols, 1);
+    assert_int_equal(c.size, 512);
+    c = recur_onednn_cut(2048, 3200, 512, 1); /* a weight gradient: b read again, larger than L2 */
+    assert_int_equal(c.by_cols, 0);
+    assert_int_equal(c.size, 256);
+    c = recur_onednn_cut(512, 3200, 2048, 0); /* the other: a is the smaller operand, still larger than L2 */
+    assert_int_equal(c.by_cols, 1);
+    assert_int_equal(c.size, 256);
+    for (int64_t m = 1; m <= 4096; m *= 4)
+        for (int64_t k = 8; k <= 4096; k *= 8)
+            for (int64_t n = 1; n <= 4096; n *= 4)
+                for (int packed = 0; packed < 2; packed++) {
+                    c = recur_onednn_cut(m, k, n, packed);
+                    int64_t whole = c.by_cols ? n : m;
+                    assert_true(c.size >= 1 && c.size <= whole);
+                    assert_true(!c.by_cols || !packed);
+                    int64_t blocks = (whole + c.size - 1) / c.size;
+                    assert_true(blocks == 1 || (blocks >= 2 && blocks <= 64));
+                    if (2.0 * (double)m * (double)k * (double)n < 2e6) assert_int_equal(blocks, 1);
+                }
+    /* cut by columns with a larger than L2 (4 blocks of 304 columns, the last of 288), and by rows (4 of 280) */
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            check_matmul(ta ? recur_shape2(600, 300) : recur_shape2(300, 600),
+                         tb ? recur_shape2(1200, 600) : recur_shape2(600, 1200), ta, tb);
+            check_matmul(ta ? recur_shape2(600, 1100) : recur_shape2(1100, 600),
+                         tb ? recur_shape2(300, 600) : recur_shape2(600, 300), ta, tb);
+        }
+}
+
 /* a [..., k] . b [k, n] (or [n, k]): a's leading dims (3-D and 4-D) are rows. */
 static void test_rows(void **state)
 {
@@ -951,6 +1002,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_2d),
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_cut_rule),
         cmocka_unit_test(test_batched),
         cmocka_unit_test(test_mlp_forward_backward),
         cmocka_unit_test(test_lstm_forward_backward),

@@ -7,58 +7,21 @@
  * Transposed operands are described by their strides, never copied.
  *
  * Threads. Every primitive runs single-threaded (onednn.h). A 2-D product
- * of enough FLOPs is cut into row blocks, op(a) rows [r0, r0 + R) . b =
- * y rows [r0, r0 + R), each block a primitive of its own reading the same
- * (packed) b; a product of too few rows for that whose b is read as it is
- * (not packed) is cut into column blocks instead, a . op(b) columns
- * [c0, c0 + C) = y columns [c0, c0 + C) (with the bias's columns): the
- * matrix-vector products of a generation step of a large layer, which
- * stream b from memory, so two cores read it twice as fast. The blocks run
- * as chunks of one job on recur's pool (ops/threads.h): the calling thread
- * and whichever workers are awake take them one at a time. A small product
- * (a step of generation of a small layer, the per-step products of a small
- * batch) is one call on the calling thread. How a product is cut depends
- * on its shape only, never on the thread count, and each element of y is a
- * whole K-long sum inside one call, so results do not depend on the
- * threads.
+ * of enough FLOPs is cut (cut.c: by its shape alone) into row blocks,
+ * op(a) rows [r0, r0 + R) . b = y rows [r0, r0 + R), each block a
+ * primitive of its own reading the same (maybe packed) b, or into column
+ * blocks, a . op(b) columns [c0, c0 + C) = y columns [c0, c0 + C) (with
+ * the bias's columns), reading b as it is. The blocks run as chunks of one
+ * job on recur's pool (ops/threads.h): the calling thread and whichever
+ * workers are awake take them one at a time. A small product (a step of
+ * generation of a small layer, the per-step products of a small batch) is
+ * one call on the calling thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "onednn.h"
 #include "ops/threads.h"
-
-/*
- * A product below this many FLOPs (2 M K N) is one call on the calling
- * thread: at oneDNN's single-core rate (60-120 GFLOP/s here) it takes under
- * about 20 us, and handing blocks to a second thread saves less than a
- * woken thread may cost.
- */
-#define SPLIT_MIN_FLOPS 2e6
-
-/* FLOPs per block aimed at: the more blocks, the better a thread that lost its core is made up for. */
-#define BLOCK_FLOPS 1e6
-
-/* The most blocks a product is cut into. */
-#define MAX_BLOCKS 64
-
-/*
- * The fewest rows of a row block: a call streams all of b once, so a block
- * must do enough with it (2 R FLOPs per float of b). Measured on the
- * per-step product of bench config (b), [64, 512] x [512, 2048] on packed
- * weights: one call 0.72 ms on one thread; 2 blocks of 32 rows 0.47 ms on
- * two threads, 4 blocks of 16 rows 0.44 ms (0.77 on one); dnnl_sgemm on
- * two OpenMP threads 0.375 ms.
- */
-#define MIN_ROWS 16
-
-/* b of up to this many floats (512 KiB) stays in a core's L2 cache from one call to the next. */
-#define SMALL_B_FLOATS (128 * 1024)
-
-/* Column blocks: at least this many columns, and FLOPs per block aimed at (memory-bound: smaller blocks). */
-#define MIN_COLS 128
-#define COL_BLOCK_FLOPS 5e5
-#define MAX_COL_ROWS 4
 
 /*
  * The geometry oneDNN sees: `batch` products op(a) [m, k] . op(b) [k, n]
@@ -84,49 +47,6 @@ static mm_dims dims_of(recur_shape a, recur_shape b, int ta, int tb)
         q.m = ta ? a.d[ra - 1] : a.d[ra - 2];
     }
     return q;
-}
-
-/*
- * The size of each block when `whole` rows or columns of a product of
- * `flops` FLOPs are cut into blocks of about `per_block` FLOPs, at least
- * `min_size` and a multiple of `align` each, at most MAX_BLOCKS of them;
- * `whole` when that makes fewer than two.
- */
-static int64_t block_size(int64_t whole, double flops, double per_block, int64_t min_size, int64_t align)
-{
-    double want = flops / per_block;
-    int64_t nb = want < (double)MAX_BLOCKS ? (int64_t)want : MAX_BLOCKS;
-    if (nb > whole / min_size) nb = whole / min_size;
-    if (nb < 2) return whole;
-    int64_t size = (whole + nb - 1) / nb;
-    size = (size + align - 1) / align * align;
-    return size < whole ? size : whole;
-}
-
-/* The rows of each row block of an m x k x n product, or m when it is not cut (see the constants above). */
-static int64_t block_rows_for(int64_t m, int64_t k, int64_t n)
-{
-    double flops = 2.0 * (double)m * (double)k * (double)n;
-    if (flops < SPLIT_MIN_FLOPS) return m;
-    (void)k, (void)n;
-    return block_size(m, flops, BLOCK_FLOPS, MIN_ROWS, 8);
-}
-
-/*
- * The columns of each column block of an m x k x n product whose rows are
- * too few to cut, or n when it is not cut. Only a product of a few rows
- * (MAX_COL_ROWS) over a b larger than a core's L2 cache is cut so: it
- * streams b from memory at a few FLOPs per float, and column blocks of b
- * run 3 times as fast as one call even on one thread (measured: [1, 512] x
- * [512, 2048], 0.22 -> 0.07 ms, 0.05 on two threads); the per-step
- * products of a batch of 16 or 64 read a b their core keeps in cache and
- * stay whole on the calling thread.
- */
-static int64_t block_cols_for(int64_t m, int64_t k, int64_t n)
-{
-    double flops = 2.0 * (double)m * (double)k * (double)n;
-    if (flops < SPLIT_MIN_FLOPS || m > MAX_COL_ROWS || k * n <= SMALL_B_FLOATS) return n;
-    return block_size(n, flops, COL_BLOCK_FLOPS, MIN_COLS, 16);
 }
 
 /* A 2-D descriptor of rows x cols floats whose elements (i, j) lie i * rs + j * cs apart. */
@@ -254,10 +174,9 @@ recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim
     }
     mm_dims q = dims_of(as, bs, ta, tb);
     if (q.batch == 0) {
-        int64_t rows = block_rows_for(q.m, q.k, q.n), cols = block_cols_for(q.m, q.k, q.n);
-        if (rows < q.m) return prepare_blocks(a, p, mm, q, rows, 0, ta, tb, err, errlen);
-        if (cols < q.n && !recur_onednn_plan_packs(a->plan_state, mm->in[1], tb, q.k, q.n))
-            return prepare_blocks(a, p, mm, q, cols, 1, ta, tb, err, errlen);
+        onednn_cut cut = recur_onednn_cut(q.m, q.k, q.n, recur_onednn_plan_packs(a->plan_state, mm->in[1], tb, q.k, q.n));
+        if (cut.size < (cut.by_cols ? q.n : q.m))
+            return prepare_blocks(a, p, mm, q, cut.size, cut.by_cols, ta, tb, err, errlen);
     }
     onednn_arg args[4] = {{.arg = DNNL_ARG_SRC, .bind = 0},
                           {.arg = DNNL_ARG_WEIGHTS, .bind = 1},

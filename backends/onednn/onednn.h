@@ -151,6 +151,15 @@ void recur_onednn_plan_close(void *plan_state);
 int recur_onednn_plan_buffers(const void *plan_state, recur_backend_buffer *list, int cap);
 void recur_onednn_plan_buffers_placed(void *plan_state, const recur_backend_buffer *list, int n);
 
+/* How a 2-D product is cut into blocks (cut.c): by rows or by columns, of `size` each (the whole: not cut). */
+typedef struct onednn_cut {
+    int by_cols;
+    int64_t size;
+} onednn_cut;
+
+/* The cut of op(a) [m, k] . op(b) [k, n], from its shape and whether b is read packed (cut.c says why). */
+onednn_cut recur_onednn_cut(int64_t m, int64_t k, int64_t n, int packed);
+
 /* 1 if the products reading value id as b (trans, [k, n]) in the plan are worth packing it for. */
 int recur_onednn_plan_packs(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n);
 
