@@ -124,42 +124,55 @@ static void test_plain_2d(void **state)
  * small products stay whole; a product over packed weights is cut by rows,
  * at least 4 blocks (a per-step product of 64 rows); an unpacked one is cut
  * across its larger operand, in blocks of 256 when the operand read again
- * is larger than L2; every cut covers the whole in 2 to 64 blocks. Then
- * products cut each way, in every transposition, agree with the reference.
+ * is larger than L2; every cut covers the whole in 2 to 64 blocks. A
+ * weight gradient a^T b (a, b stored as they are) with y larger than L2 is
+ * cut in depth, into 2 blocks of at least 512. Then products cut each way,
+ * in every transposition, agree with the reference.
  */
 static void test_cut_rule(void **state)
 {
     (void)state;
-    onednn_cut c = recur_onednn_cut(16, 128, 512, 1); /* a small layer's per-step product: 2 MFLOP */
+    onednn_cut c = recur_onednn_cut(16, 128, 512, 0, 0, 1); /* a small layer's per-step product: 2 MFLOP */
     assert_int_equal(c.size, 16);
-    c = recur_onednn_cut(64, 512, 2048, 1); /* bench (b)'s per-step product on packed weights */
+    c = recur_onednn_cut(64, 512, 2048, 0, 0, 1); /* bench (b)'s per-step product on packed weights */
     assert_int_equal(c.by_cols, 0);
     assert_int_equal(c.size, 16);
-    c = recur_onednn_cut(64, 512, 2048, 0); /* the same on plain weights: b streamed, a small */
+    c = recur_onednn_cut(64, 512, 2048, 0, 0, 0); /* the same on plain weights: b streamed, a small */
     assert_int_equal(c.by_cols, 1);
     assert_int_equal(c.size % 16, 0);
     assert_true(c.size >= 128 && c.size < 2048);
-    c = recur_onednn_cut(1, 512, 2048, 0); /* a generation step of a large layer */
+    c = recur_onednn_cut(1, 512, 2048, 0, 0, 0); /* a generation step of a large layer */
     assert_int_equal(c.by_cols, 1);
     assert_int_equal(c.size, 512);
-    c = recur_onednn_cut(2048, 3200, 512, 1); /* a weight gradient: b read again, larger than L2 */
+    c = recur_onednn_cut(2048, 3200, 512, 0, 0, 1); /* a product of that shape: b read again, larger than L2 */
     assert_int_equal(c.by_cols, 0);
     assert_int_equal(c.size, 256);
-    c = recur_onednn_cut(512, 3200, 2048, 0); /* the other: a is the smaller operand, still larger than L2 */
+    c = recur_onednn_cut(2048, 3200, 512, 1, 0, 1); /* bench (b)'s weight gradient dG^T H: in depth */
+    assert_true(c.by_depth && !c.by_cols);
+    assert_int_equal(c.size, 1600);
+    assert_false(recur_onednn_cut(2048, 3200, 512, 1, 1, 0).by_depth); /* b^T's rows are strided */
+    assert_false(recur_onednn_cut(512, 1280, 128, 1, 0, 0).by_depth); /* bench (a)'s: y fits in L2 */
+    assert_false(recur_onednn_cut(2048, 1000, 512, 1, 0, 0).by_depth); /* too shallow for two blocks of 512 */
+    c = recur_onednn_cut(512, 3200, 2048, 0, 0, 0); /* the other: a is the smaller operand, still larger than L2 */
     assert_int_equal(c.by_cols, 1);
     assert_int_equal(c.size, 256);
     for (int64_t m = 1; m <= 4096; m *= 4)
         for (int64_t k = 8; k <= 4096; k *= 8)
             for (int64_t n = 1; n <= 4096; n *= 4)
-                for (int packed = 0; packed < 2; packed++) {
-                    c = recur_onednn_cut(m, k, n, packed);
-                    int64_t whole = c.by_cols ? n : m;
+                for (int form = 0; form < 8; form++) {
+                    int packed = form & 1, ta = form >> 1 & 1, tb = form >> 2;
+                    c = recur_onednn_cut(m, k, n, ta, tb, packed);
+                    assert_false(c.by_cols && c.by_depth);
+                    assert_true(!c.by_depth || (ta && !tb && c.size >= 512));
+                    int64_t whole = c.by_depth ? k : c.by_cols ? n : m;
                     assert_true(c.size >= 1 && c.size <= whole);
                     assert_true(!c.by_cols || !packed);
                     int64_t blocks = (whole + c.size - 1) / c.size;
                     assert_true(blocks == 1 || (blocks >= 2 && blocks <= 64));
                     if (2.0 * (double)m * (double)k * (double)n < 2e6) assert_int_equal(blocks, 1);
                 }
+    /* in depth (2 blocks of 551 and 550 rows of a and b) */
+    check_matmul(recur_shape2(1101, 400), recur_shape2(1101, 400), 1, 0);
     /* cut by columns with a larger than L2 (4 blocks of 304 columns, the last of 288), and by rows (4 of 280) */
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) {
@@ -433,6 +446,44 @@ static long packed_products(int64_t rows, int tb)
  * preferred layout once per run (not once per product), in both
  * transpositions; weights of few rows are read as they are.
  */
+/*
+ * A weight gradient cut in depth with a bias added (the pass folds it into
+ * the product, so block 0 adds it): y = a^T b + c agrees with the reference
+ * on 1 and on 2 threads, and is bitwise the same on both (the partial sums
+ * are added in block order whichever thread made them).
+ */
+static void test_depth_blocks_bias_and_threads(void **state)
+{
+    (void)state;
+    enum { K = 1203, M = 400, N = 336 };
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", recur_shape2(K, M)), b = recur_input(g, "b", recur_shape2(K, N));
+    recur_value c = recur_input(g, "c", recur_shape1(N));
+    recur_value y = recur_add(g, recur_matmul(g, a, b, 1, 0), c);
+    TU_OK(g, y);
+    float *da = malloc(sizeof(float) * K * M), *db = malloc(sizeof(float) * K * N), dc[N];
+    assert_true(da && db);
+    tu_fill_uniform(da, K * M, -1, 1, 3);
+    tu_fill_uniform(db, K * N, -1, 1, 4);
+    tu_fill_uniform(dc, N, -1, 1, 5);
+    recur_feed feeds[3] = {{a, da, K * M}, {b, db, K * N}, {c, dc, N}};
+    float *want = tu_eval_on(g, y, 3, feeds, "reference"), *got[2];
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(recur_set_threads(t + 1), RECUR_OK);
+        got[t] = tu_eval_on(g, y, 3, feeds, "onednn");
+        for (int64_t i = 0; i < M * N; i++) {
+            double tol = 1e-6 * (double)K + 1e-6 * fabs((double)dc[i % N]); /* |a| and |b| are at most 1 */
+            if (!(fabs((double)got[t][i] - (double)want[i]) <= tol))
+                fail_msg("%d threads: element %lld: oneDNN %.9g, reference %.9g", t + 1, (long long)i, (double)got[t][i],
+                         (double)want[i]);
+        }
+    }
+    assert_int_equal(recur_set_threads(0), RECUR_OK);
+    assert_memory_equal(got[0], got[1], sizeof(float) * M * N);
+    free(got[0]), free(got[1]), free(want), free(da), free(db);
+    recur_graph_free(g);
+}
+
 static void test_packed_weights(void **state)
 {
     (void)state;
@@ -1004,6 +1055,7 @@ int main(void)
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_cut_rule),
         cmocka_unit_test(test_batched),
+        cmocka_unit_test(test_depth_blocks_bias_and_threads),
         cmocka_unit_test(test_mlp_forward_backward),
         cmocka_unit_test(test_lstm_forward_backward),
         cmocka_unit_test(test_packed_weights),

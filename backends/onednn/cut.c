@@ -25,6 +25,22 @@
  *     rows of 16: 106 + 119 ms; columns of 128 on the plain weights: 129 + 153; OpenMP: 109 + 104
  * and alone, [64, 512] x [512, 2048] on plain (not packed) weights: rows of
  * 16 0.85 ms, columns of 128 0.39, one call on OpenMP 0.48-0.51.
+ *
+ * A product that sums over the rows of both operands stored as they are,
+ * a^T b with a [k, m] and b [k, n] (a weight gradient: the sum over time
+ * steps and batch of dY^T X), is cut in depth instead when y is larger than
+ * L2: block i takes rows [i s, i s + s) of a and b, each a dense matrix, so
+ * oneDNN runs it with its fastest kernel (brgemm; a block of a^T's rows is
+ * strided, and with it oneDNN falls back to a slower kernel, or to its
+ * reference one when b is packed), and y is the sum of the blocks' partial
+ * products, added in block order whatever thread made them. Measured,
+ * [2048, 3200] x [3200, 512] with a transposed, one thread: 37.5 ms as one
+ * call on packed b, 40-43 as 8 row blocks, 2 x 19.4 as 2 depth blocks;
+ * in bench (b)'s training step, on two threads, its two weight gradients
+ * went from 27.5 + 23.6 to 22.7 + 22.5 ms (RECUR_PROFILE), the step from
+ * 135.6 to 133.3 ms (median of 5 interleaved runs). Two blocks, not more:
+ * each adds y's size (4 MiB there) to the step's workspace, and 4 measured
+ * no faster.
  */
 #include "onednn.h"
 
@@ -55,6 +71,10 @@
 /* The fewest rows or columns of a block whose operand read again does not. */
 #define BIG_MIN 256
 
+/* Depth blocks: the fewest rows of a and b each, and the most blocks (each but the first adds a partial sum of y to memory). */
+#define DEPTH_MIN 512
+#define DEPTH_MAX_BLOCKS 2
+
 /*
  * The size of each block when `whole` rows or columns of a product of
  * `flops` FLOPs are cut into blocks of about `per_block` FLOPs, at least
@@ -84,11 +104,15 @@ static int64_t min_size(int64_t whole, int big, int64_t small_min)
     return quarter < BIG_MIN ? quarter : BIG_MIN;
 }
 
-onednn_cut recur_onednn_cut(int64_t m, int64_t k, int64_t n, int packed)
+onednn_cut recur_onednn_cut(int64_t m, int64_t k, int64_t n, int ta, int tb, int packed)
 {
-    onednn_cut c = {0, m};
+    onednn_cut c = {.size = m};
     double flops = 2.0 * (double)m * (double)k * (double)n;
     if (flops < SPLIT_MIN_FLOPS) return c;
+    if (ta && !tb && m * n > SMALL_FLOATS && k >= 2 * DEPTH_MIN) {
+        int64_t nb = k / DEPTH_MIN < DEPTH_MAX_BLOCKS ? k / DEPTH_MIN : DEPTH_MAX_BLOCKS;
+        return (onednn_cut){.by_depth = 1, .size = (k + nb - 1) / nb};
+    }
     /*
      * Columns when a is the smaller operand, b is streamed from memory (a b
      * kept in L2, as the per-step products of a small layer read, is cheap
@@ -96,7 +120,7 @@ onednn_cut recur_onednn_cut(int64_t m, int64_t k, int64_t n, int packed)
      */
     if (!packed && m < n && k * n > SMALL_FLOATS) {
         int64_t size = block_size(n, flops, COL_BLOCK_FLOPS, min_size(n, m * k > SMALL_FLOATS, MIN_COLS), 16);
-        if (size < n) return (onednn_cut){1, size};
+        if (size < n) return (onednn_cut){.by_cols = 1, .size = size};
     }
     c.size = block_size(m, flops, ROW_BLOCK_FLOPS, min_size(m, k * n > SMALL_FLOATS, MIN_ROWS), 8);
     return c;

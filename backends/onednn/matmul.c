@@ -11,7 +11,10 @@
  * op(a) rows [r0, r0 + R) . b = y rows [r0, r0 + R), each block a
  * primitive of its own reading the same (maybe packed) b, or into column
  * blocks, a . op(b) columns [c0, c0 + C) = y columns [c0, c0 + C) (with
- * the bias's columns), reading b as it is. The blocks run as chunks of one
+ * the bias's columns), reading b as it is, or, for a weight gradient a^T b
+ * with y larger than L2, into blocks in depth, op(a) columns [k0, k0 + S)
+ * . b rows [k0, k0 + S), partial sums that are then added to y in block
+ * order (deterministic whatever the threads). The blocks run as chunks of one
  * job on recur's pool (ops/threads.h): the calling thread and whichever
  * workers are awake take them one at a time. A small product (a step of
  * generation of a small layer, the per-step products of a small batch) is
@@ -159,6 +162,58 @@ static recur_status prepare_blocks(const recur_kernel_args *a, onednn_prim *p, c
     return RECUR_OK;
 }
 
+/*
+ * Prepares product mm, a^T b with a [k, m] and b [k, n] stored as they are
+ * (2-D, m x k x n in q), as blocks in depth of `size` rows of a and b each,
+ * the last maybe fewer: block 0 (with the bias) writes y, block i > 0 its
+ * partial sum in the workspace, after the scratchpads (onednn.c adds them
+ * to y). Every block reads b as it is.
+ */
+static recur_status prepare_depth_blocks(const recur_kernel_args *a, onednn_prim *p, mm_dims q, int64_t size, char *err,
+                                         size_t errlen)
+{
+    int nb = (int)((q.k + size - 1) / size);
+    p->blocks = calloc((size_t)nb, sizeof *p->blocks);
+    if (!p->blocks) {
+        snprintf(err, errlen, "oneDNN %s: out of memory for its blocks", p->what);
+        return RECUR_ERR_NOMEM;
+    }
+    p->in_step[0] = size * q.m, p->in_step[1] = size * q.n, p->y_step = 0;
+    for (int b = 0; b < nb; b++) {
+        int64_t depth = b < nb - 1 ? size : q.k - size * (nb - 1);
+        onednn_prim *blk = p->blocks[b] = calloc(1, sizeof *blk);
+        if (!blk) {
+            snprintf(err, errlen, "oneDNN %s: out of memory for its blocks", p->what);
+            return RECUR_ERR_NOMEM;
+        }
+        p->n_blocks = b + 1;
+        snprintf(blk->what, sizeof blk->what, "%.150s, depth %lld..%lld", p->what, (long long)(b * size),
+                 (long long)(b * size + depth - 1));
+        int bias = a->inner && b == 0;
+        onednn_arg args[4] = {{.arg = DNNL_ARG_SRC, .bind = 0},
+                              {.arg = DNNL_ARG_WEIGHTS, .bind = 1},
+                              {.arg = DNNL_ARG_DST, .bind = b == 0 ? ONEDNN_BIND_OUTPUT : ONEDNN_BIND_PARTIAL},
+                              {.arg = DNNL_ARG_BIAS, .bind = 2}};
+        dnnl_status_t s = strided_md(&args[0].md, q.m, depth, 1, q.m);
+        if (s == dnnl_success) s = strided_md(&args[1].md, depth, q.n, q.n, 1);
+        if (s == dnnl_success) s = strided_md(&args[2].md, q.m, q.n, q.n, 1);
+        if (s == dnnl_success && bias) s = strided_md(&args[3].md, 1, q.n, q.n, 1);
+        if (s != dnnl_success) return md_fail(p, "dnnl_memory_desc_init_by_strides", s, err, errlen);
+        dnnl_matmul_desc_t desc;
+        s = dnnl_matmul_desc_init(&desc, &args[0].md, &args[1].md, bias ? &args[3].md : NULL, &args[2].md);
+        if (s != dnnl_success) return md_fail(p, "dnnl_matmul_desc_init", s, err, errlen);
+        recur_status st = recur_onednn_prim_create(blk, &desc, bias ? 4 : 3, args, err, errlen);
+        if (st != RECUR_OK) return st;
+        if (blk->scratch > p->slot_bytes) p->slot_bytes = (blk->scratch + 63) / 64 * 64;
+    }
+    int cap = recur_threads_cap();
+    p->slots = cap < nb ? cap : nb;
+    p->partial_at = (size_t)p->slots * p->slot_bytes;
+    p->partial_floats = q.m * q.n;
+    p->work = p->partial_at + sizeof(float) * (size_t)(nb - 1) * (size_t)p->partial_floats;
+    return RECUR_OK;
+}
+
 recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim *p, char *err, size_t errlen)
 {
     const recur_node *mm = a->inner ? a->inner : a->node; /* inner: the product whose bias add a->node is */
@@ -174,7 +229,9 @@ recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim
     }
     mm_dims q = dims_of(as, bs, ta, tb);
     if (q.batch == 0) {
-        onednn_cut cut = recur_onednn_cut(q.m, q.k, q.n, recur_onednn_plan_packs(a->plan_state, mm->in[1], tb, q.k, q.n));
+        int packs = recur_onednn_plan_packs(a->plan_state, mm->in[1], tb, q.k, q.n);
+        onednn_cut cut = recur_onednn_cut(q.m, q.k, q.n, ta && as.ndim == 2, tb, packs); /* (a 2-D a: a^T's rows are a's columns) */
+        if (cut.by_depth) return prepare_depth_blocks(a, p, q, cut.size, err, errlen);
         if (cut.size < (cut.by_cols ? q.n : q.m))
             return prepare_blocks(a, p, mm, q, cut.size, cut.by_cols, ta, tb, err, errlen);
     }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "onednn.h"
+#include "ops/parallel.h"
 #include "ops/threads.h"
 
 /*
@@ -39,6 +40,8 @@ static dnnl_status_t run_prim(const onednn_prim *p, const onednn_prim *owner, co
         int b = p->bind[i];
         void *data = b == ONEDNN_BIND_OUTPUT ? (void *)(a->y + blk * owner->y_step)
                      : b == ONEDNN_BIND_WORK ? (void *)scratch
+                     : b == ONEDNN_BIND_PARTIAL
+                         ? (void *)(work + owner->partial_at + sizeof(float) * (size_t)((blk - 1) * owner->partial_floats))
                      : b == ONEDNN_BIND_PACKED ? (owner->owns_packed ? (void *)(work + owner->pack_at) : owner->packed->data)
                      : b < 3                   ? (void *)(a->x[b] + blk * owner->in_step[b])
                                                : (void *)a->x[b];
@@ -71,6 +74,28 @@ static void run_block(void *ctx, int64_t b, int slot)
     if (s != dnnl_success && atomic_exchange(&j->failed, 1) == 0) j->status = s, j->call = call;
 }
 
+/* Depth blocks' partial sums added to y (a product of `floats` floats, `parts` partial sums). */
+typedef struct partial_job {
+    float *y;
+    const float *partial;
+    int64_t floats;
+    int parts;
+} partial_job;
+
+/* Elements of y in chunks [lo, hi) of PARTIAL_CHUNK: y += partial 1, then partial 2, ..., in that order. */
+#define PARTIAL_CHUNK 4096
+
+static void add_partials(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    (void)part;
+    const partial_job *j = ctx;
+    int64_t from = lo * PARTIAL_CHUNK, to = hi * PARTIAL_CHUNK < j->floats ? hi * PARTIAL_CHUNK : j->floats;
+    for (int b = 0; b < j->parts; b++) {
+        const float *s = j->partial + (size_t)b * (size_t)j->floats;
+        for (int64_t i = from; i < to; i++) j->y[i] += s[i];
+    }
+}
+
 /*
  * Runs a prepared node: packs its weights if it reads them packed, then
  * runs its primitive, or its blocks on recur's pool (each a
@@ -93,6 +118,11 @@ static recur_status onednn_kernel(const recur_kernel_args *a)
         recur_pool_run(p->n_blocks, p->slots, run_block, &j);
         s = atomic_load(&j.failed) ? j.status : dnnl_success;
         call = j.call;
+        if (s == dnnl_success && p->partial_floats) { /* blocks in depth: y = block 0's + the others' partial sums */
+            partial_job pj = {a->y, (const float *)(work + p->partial_at), p->partial_floats, p->n_blocks - 1};
+            int64_t chunks = (p->partial_floats + PARTIAL_CHUNK - 1) / PARTIAL_CHUNK;
+            recur_parallel_range(chunks, p->partial_floats * (p->n_blocks + 1), add_partials, &pj);
+        }
     } else {
         s = run_prim(p, p, a, work, work, 0, &call);
     }

@@ -33,7 +33,8 @@ extern const recur_backend recur_backend_onednn_impl;
 enum {
     ONEDNN_BIND_OUTPUT = -1,
     ONEDNN_BIND_PACKED = -2, /* the node's packed weights (p->packed), in the plan's arena or its workspace */
-    ONEDNN_BIND_WORK = -3    /* the step's workspace (a->work): the scratchpad */
+    ONEDNN_BIND_WORK = -3,   /* the step's workspace (a->work): the scratchpad */
+    ONEDNN_BIND_PARTIAL = -4 /* a depth block's partial sum, in the step's workspace */
 };
 
 /*
@@ -81,6 +82,10 @@ struct onednn_prim {
     int64_t in_step[3], y_step;            /* floats from block b's part of input i (a, b, bias), of y, to block b + 1's */
     int slots;                             /* threads that may run blocks at once: a scratchpad each */
     size_t slot_bytes;                     /* bytes of each scratchpad, one after the other in the workspace */
+    /* Blocks in depth: block 0 writes y, block b > 0 its partial sum, y's size, partial_at + (b - 1) *
+     * partial_floats * 4 bytes into the workspace; y then adds the partial sums in order (onednn.c). */
+    size_t partial_at;
+    int64_t partial_floats;                /* 0: the blocks are not in depth */
 };
 
 /* One argument of a primitive to create: its id (DNNL_ARG_*), layout and binding.
@@ -151,14 +156,20 @@ void recur_onednn_plan_close(void *plan_state);
 int recur_onednn_plan_buffers(const void *plan_state, recur_backend_buffer *list, int cap);
 void recur_onednn_plan_buffers_placed(void *plan_state, const recur_backend_buffer *list, int n);
 
-/* How a 2-D product is cut into blocks (cut.c): by rows or by columns, of `size` each (the whole: not cut). */
+/*
+ * How a 2-D product is cut into blocks (cut.c): by rows, by columns or in
+ * depth (along k, each block a partial sum), of `size` each (the whole: not cut).
+ */
 typedef struct onednn_cut {
-    int by_cols;
+    int by_cols, by_depth;
     int64_t size;
 } onednn_cut;
 
-/* The cut of op(a) [m, k] . op(b) [k, n], from its shape and whether b is read packed (cut.c says why). */
-onednn_cut recur_onednn_cut(int64_t m, int64_t k, int64_t n, int packed);
+/*
+ * The cut of op(a) [m, k] . op(b) [k, n] (ta, tb: a, b stored transposed),
+ * from its shape and whether the plan packs b (cut.c says why).
+ */
+onednn_cut recur_onednn_cut(int64_t m, int64_t k, int64_t n, int ta, int tb, int packed);
 
 /* 1 if the products reading value id as b (trans, [k, n]) in the plan are worth packing it for. */
 int recur_onednn_plan_packs(const void *plan_state, int32_t id, int trans, int64_t k, int64_t n);
