@@ -146,6 +146,7 @@ static recur_status prepare_blocks(const recur_kernel_args *a, onednn_prim *p, c
         recur_status st = recur_onednn_prim_create(blk, &desc, a->inner ? 4 : 3, args, err, errlen);
         if (st != RECUR_OK) return st;
         if (b == 0) chosen_b = args[1].md;
+        if (b == 0 && pack && dnnl_memory_desc_equal(&chosen_b, &plain_b)) pack = 0; /* b is read as it is */
         if (pack) blk->bind[1] = ONEDNN_BIND_PACKED; /* args[1] is the weights: the node's packed copy */
         if (blk->scratch > p->slot_bytes) p->slot_bytes = (blk->scratch + 63) / 64 * 64;
     }
@@ -267,7 +268,7 @@ recur_status recur_onednn_matmul_prepare(const recur_kernel_args *a, onednn_prim
         return RECUR_ERR_RUNTIME;
     }
     recur_status st = recur_onednn_prim_create(p, &desc, n_args, args, err, errlen);
-    if (st != RECUR_OK || !pack) return st;
+    if (st != RECUR_OK || !pack || dnnl_memory_desc_equal(&args[1].md, &plain_b)) return st; /* (chosen: b as it is) */
     int once = recur_onednn_plan_packs_once(a->plan_state, mm->in[1], tb, q.k, q.n); /* into the workspace */
     st = recur_onednn_packed_get(a->plan_state, mm->in[1], tb, q.k, q.n, &plain_b, &args[1].md, recur_onednn_engine(), once,
                                  &p->packed, p->what, err, errlen);
