@@ -12,6 +12,7 @@
 #   csv         the CSV series reader
 #   pairs       the sentence-pair (TSV) reader and its batches
 #   tokenize    the sentence tokenizer
+#   lines       the reader of a text's lines (recur train --lines) and their batches
 # The data targets are seeded with the hand-made cases of fuzz/seeds/TARGET/
 # and with slices of the real data sets of $RECUR_DATA (else ../shared/data)
 # cut at run time into build-fuzz/seeds-TARGET/ (nothing of them is
@@ -42,8 +43,8 @@ seed_dirs=(tests/data/corrupt)
 corpus=$out/corpus
 log=$out/fuzz.log
 fuzz_opts=(-dict=fuzz/checkpoint.dict)
-data_sources=(data/data_util.c data/series.c data/corpus.c data/pairs.c data/pair_batches.c graph/error.c graph/random.c
-              graph/shape.c)
+data_sources=(data/data_util.c data/series.c data/corpus.c data/pairs.c data/pair_batches.c data/line_batches.c
+              graph/error.c graph/random.c graph/shape.c)
 real=${RECUR_DATA:-../shared/data}
 
 # Cuts seeds for data target $1 from the real data set files $3... into $out/seeds-$1/, each
@@ -81,7 +82,7 @@ onnx)
     log=$out/fuzz-onnx.log
     fuzz_opts=(-max_len=16384)
     ;;
-corpus | csv | pairs | tokenize)
+corpus | csv | pairs | tokenize | lines)
     sources=(fuzz/fuzz_$target.c "${data_sources[@]}")
     libs=(-lm)
     seed_dirs=(fuzz/seeds/$target)
@@ -104,10 +105,13 @@ corpus | csv | pairs | tokenize)
                 awk -v d="$out/seeds-tokenize" '{ f = sprintf("%s/s%03d", d, NR); printf "%s", $0 > f; close(f) }'
             seed_dirs+=("$out/seeds-tokenize")
         fi ;;
+    # option bytes 0x00 0x03: no step limit, split, column 1 (the English side); 0x14 0x02: 8 steps, refuse
+    lines) real_seeds lines '\000\003' eng_fra_tatoeba.tsv
+           real_seeds lines-refuse '\024\002' tinyshakespeare.txt ;;
     esac
     ;;
 *)
-    echo "run_fuzz: unknown target '$target' (checkpoint, onnx, corpus, csv, pairs or tokenize)"
+    echo "run_fuzz: unknown target '$target' (checkpoint, onnx, corpus, csv, pairs, tokenize or lines)"
     exit 2
     ;;
 esac
