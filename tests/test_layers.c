@@ -203,6 +203,39 @@ static void test_stack_bidirectional_residual(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * Initial states are checked when the layer is built: h0 and c0 must be
+ * [layers x directions, B, H], and a GRU or Elman layer takes no c0; the
+ * error names the layer, the caller's value and both shapes, and the
+ * failed layer leaves nothing behind.
+ */
+static void test_rnn_initial_state_errors(void **state)
+{
+    (void)state;
+    enum { T = 3, B = 2, I = 4, H = 5 };
+    recur_graph *g = recur_graph_new(2);
+    recur_value xs = recur_input(g, "xs", recur_shape3(T, B, I));
+    recur_value h_ok = recur_input(g, "h_ok", recur_shape3(4, B, H)), c_ok = recur_input(g, "c_ok", recur_shape3(4, B, H));
+    recur_value h_many = recur_input(g, "h_many", recur_shape3(5, B, H)), h_wide = recur_input(g, "h_wide", recur_shape3(4, B, H + 1));
+    recur_rnn r;
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = I, .hidden = H, .layers = 2, .bidirectional = 1};
+    int size = recur_graph_size(g);
+    assert_int_equal(recur_rnn_new(g, "enc", &o, xs, h_many, c_ok, &r), RECUR_ERR_SHAPE);
+    const char *msg = recur_errmsg(g);
+    assert_non_null(strstr(msg, "\"enc\""));
+    assert_non_null(strstr(msg, "h0 \"h_many\" is [5, 2, 5]"));
+    assert_non_null(strstr(msg, "[4, 2, 5]"));
+    assert_int_equal(recur_rnn_new(g, "enc", &o, xs, h_ok, h_wide, &r), RECUR_ERR_SHAPE);
+    assert_non_null(strstr(recur_errmsg(g), "c0 \"h_wide\" is [4, 2, 6]"));
+    o.kind = RECUR_GRU;
+    assert_int_equal(recur_rnn_new(g, "gru", &o, xs, h_ok, c_ok, &r), RECUR_ERR_ARG);
+    assert_non_null(strstr(recur_errmsg(g), "c0 \"c_ok\""));
+    assert_non_null(strstr(recur_errmsg(g), "gru cell has no such state"));
+    assert_int_equal(recur_graph_size(g), size); /* nothing left behind */
+    assert_int_equal(recur_rnn_new(g, "gru", &o, xs, h_ok, RECUR_NONE, &r), RECUR_OK); /* the right ones build */
+    recur_graph_free(g);
+}
+
 /* Many-to-one (classification from the last step) and many-to-many (tagging) heads train. */
 static void test_heads_learn(void **state)
 {
@@ -302,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_cho_gru_against_reference),
         cmocka_unit_test(test_cell_gradients),
         cmocka_unit_test(test_stack_bidirectional_residual),
+        cmocka_unit_test(test_rnn_initial_state_errors),
         cmocka_unit_test(test_heads_learn),
         cmocka_unit_test(test_custom_cell),
     };
