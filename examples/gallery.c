@@ -6,7 +6,7 @@
  *
  * Each figure is one function below between "figure <name>" markers; the
  * copy is cut from this file, so the gallery always shows the code that
- * made it. tests/test_draw_gallery.c builds the same figures (it defines
+ * made it. tests/test_draw_figures.c (test_gallery) builds the same figures (it defines
  * GALLERY_CHECK, its function that checks a drawing instead of saving it)
  * and checks the structure of each.
  *
@@ -599,7 +599,7 @@ static int write_readme(void)
                "Every figure links the code that drew it. Regenerate them all with one command,\n"
                "`ninja -C build gallery` (this page included: it is written by `examples/gallery.c`); the\n"
                "text is set in DejaVu Sans (Debian's fonts-dejavu-core, which `scripts/setup.sh` installs),\n"
-               "so the same code gives the same files on any machine. `tests/test_draw_gallery.c` checks\n"
+               "so the same code gives the same files on any machine. `tests/test_draw_figures.c` checks\n"
                "the structure of every figure.\n\n");
     for (int i = 0; i < N_FIGURES; i++) {
         const figure *fig = &figures[i];
