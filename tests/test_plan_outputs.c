@@ -47,6 +47,7 @@ typedef struct model_spec {
     const char *name;
     void (*build)(model *m, const struct model_spec *spec);
     int kind, attention, layers, bidirectional, merge, residual, carry;
+    int lengths; /* 1: the layer runs over per-sequence lengths (T and 2) */
     float dropout;
 } model_spec;
 
@@ -87,6 +88,8 @@ static float ids_next(int64_t i) { return (float)((i * 3 + 2) % V); }
 static float src_mask(int64_t i) { return i / B == S - 1 && i % B == 1 ? 0.0f : 1.0f; }
 /* [T, B] target mask: the first sentence's last token is padding. */
 static float tgt_mask(int64_t i) { return i / B == T - 1 && i % B == 0 ? 0.0f : 1.0f; }
+/* [B] lengths: the whole sequence, and 2 of its T steps. */
+static float seq_lengths(int64_t i) { return i == 0 ? (float)T : 2.0f; }
 
 /* Unrolls, differentiates the loss with respect to every parameter. */
 static void finish(model *m)
@@ -128,9 +131,11 @@ static void build_seq2seq(model *m, const model_spec *spec)
 static void build_rnn(model *m, const model_spec *spec)
 {
     recur_value xs = add_feed(m, "xs", recur_shape3(T, B, I), NULL, 11);
+    recur_value lengths = spec->lengths ? add_feed(m, "lengths", recur_shape1(B), seq_lengths, 0) : RECUR_NONE;
     recur_rnn_opts o = {.kind = (recur_cell_kind)spec->kind, .input_size = I, .hidden = H, .layers = spec->layers,
                         .bidirectional = spec->bidirectional, .merge = (recur_merge)spec->merge,
-                        .residual = spec->residual, .dropout = spec->dropout, .seed = 5};
+                        .residual = spec->residual, .dropout = spec->dropout, .seed = 5,
+                        .lengths = spec->lengths ? &lengths : NULL};
     recur_rnn r;
     TU_ST(m->g, recur_rnn_new(m->g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &r));
     add_handle(m, r.outputs);
@@ -259,6 +264,9 @@ static const model_spec models[] = {
     {.name = "deep bidirectional gru, summed", .build = build_rnn, .kind = RECUR_GRU, .layers = 2, .bidirectional = 1, .merge = RECUR_MERGE_SUM},
     {.name = "deep bidirectional rnn relu, concatenated", .build = build_rnn, .kind = RECUR_RNN_RELU, .layers = 2, .bidirectional = 1, .merge = RECUR_MERGE_CONCAT},
     {.name = "gru (Cho)", .build = build_rnn, .kind = RECUR_GRU_CHO, .layers = 1},
+    {.name = "stacked lstm over lengths", .build = build_rnn, .kind = RECUR_LSTM, .layers = 2, .lengths = 1},
+    {.name = "bidirectional gru over lengths, concatenated", .build = build_rnn, .kind = RECUR_GRU, .layers = 1, .bidirectional = 1, .merge = RECUR_MERGE_CONCAT, .lengths = 1},
+    {.name = "residual lstm over lengths, dropout", .build = build_rnn, .kind = RECUR_LSTM, .layers = 3, .residual = 1, .dropout = 0.2f, .lengths = 1},
     {.name = "custom cell: mgu", .build = build_custom, .kind = MGU},
     {.name = "custom cell: hand-written lstm", .build = build_custom, .kind = HAND_LSTM},
     {.name = "custom cell: hand-written gru", .build = build_custom, .kind = HAND_GRU},
