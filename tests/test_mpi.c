@@ -419,6 +419,69 @@ static void test_killed_rank_ends_the_job(void **state)
     recur_ckpt_free(c);
 }
 
+/* Occurrences of `what` in `text`. */
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *at = strstr(text, what); at; at = strstr(at + 1, what)) n++;
+    return n;
+}
+
+/*
+ * The recur tool under mpirun, as a user runs it: `mpirun -np 2 recur train
+ * TEXT ...` is data-parallel without any option (rank 0 alone prints and
+ * writes the checkpoint), and its checkpoint (parameters and the
+ * optimizer's state) is that of the same command run as one process, to
+ * 1e-5: --batch is the step's batch over all ranks, each reading its half.
+ */
+static void test_recur_train_under_mpirun(void **state)
+{
+    (void)state;
+    const char *cli = getenv("RECUR_CLI");
+    if (!cli || !*cli || !have_mpirun()) skip();
+    char text[256], ck1[256], ck2[256], common[1024], cmd[3072], log[256];
+    snprintf(text, sizeof text, "%s/fox.txt", dir);
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 120; i++) fprintf(f, "line %d: the quick brown fox jumps over the lazy dog\n", i * 7 % 13);
+    fclose(f);
+    snprintf(ck1, sizeof ck1, "%s/cli_one.ckpt", dir);
+    snprintf(ck2, sizeof ck2, "%s/cli_two.ckpt", dir);
+    snprintf(common, sizeof common,
+             "train %s --hidden 16 --window 8 --batch 8 --steps 6 --sample-length 4 --no-best --seed 3", text);
+    snprintf(cmd, sizeof cmd, "%s %s -o %s", cli, common, ck1);
+    snprintf(log, sizeof log, "%s/cli_one.log", dir);
+    if (run(cmd, log, NULL) != 0) fail_msg("%s failed:\n%s", cmd, slurp(log));
+    snprintf(cmd, sizeof cmd, MPIRUN " -np 2 %s %s -o %s", asan_ranks, cli, common, ck2);
+    snprintf(log, sizeof log, "%s/cli_two.log", dir);
+    if (run(cmd, log, NULL) != 0) fail_msg("%s failed:\n%s", cmd, slurp(log));
+    const char *out = slurp(log);
+    if (count_of(out, "data-parallel over 2 MPI ranks") != 1) fail_msg("not one data-parallel line (rank 0 alone prints):\n%s", out);
+    recur_ckpt *a = NULL, *b = NULL;
+    assert_int_equal(recur_ckpt_load(ck1, &a), RECUR_OK);
+    assert_int_equal(recur_ckpt_load(ck2, &b), RECUR_OK);
+    assert_true(recur_ckpt_count(a) >= 4);
+    assert_int_equal(recur_ckpt_count(a), recur_ckpt_count(b));
+    for (int i = 0; i < recur_ckpt_count(a); i++) {
+        recur_ckpt_tensor x = recur_ckpt_at(a, i);
+        int j = recur_ckpt_find(b, x.name);
+        if (j < 0) fail_msg("%s has no tensor %s", ck2, x.name);
+        recur_ckpt_tensor y = recur_ckpt_at(b, j);
+        assert_true(recur_shape_equal(x.shape, y.shape));
+        for (int64_t e = 0; e < recur_shape_numel(x.shape); e++)
+            if (!(fabs((double)x.data[e] - (double)y.data[e]) <= 1e-5 * (1 + fabs((double)x.data[e]))))
+                fail_msg("%s[%lld]: one process %.9g, 2 ranks %.9g", x.name, (long long)e, (double)x.data[e],
+                         (double)y.data[e]);
+    }
+    int64_t s1 = -1, s2 = -1;
+    assert_int_equal(recur_ckpt_get_int(a, "trainer.step", &s1), RECUR_OK);
+    assert_int_equal(recur_ckpt_get_int(b, "trainer.step", &s2), RECUR_OK);
+    assert_int_equal(s1, 6);
+    assert_int_equal(s2, 6);
+    recur_ckpt_free(a);
+    recur_ckpt_free(b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return fprintf(stderr, "usage: test_mpi PATH_OF_MPI_TRAIN\n"), 2;
@@ -436,6 +499,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_gru_two_ranks_same_as_one),
         cmocka_unit_test(test_resume_under_any_ranks),
         cmocka_unit_test(test_killed_rank_ends_the_job),
+        cmocka_unit_test(test_recur_train_under_mpirun),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!failed) { /* keep the files of a failure for a look */
