@@ -48,6 +48,16 @@ static void push(expect *e, recur_line_seq s)
     e->seqs[e->n_seqs++] = s;
 }
 
+/* 1 when the symbols ids[begin, end) are all spaces and tabs (or none). */
+static int blank_span(const recur_corpus *c, const int64_t *ids, int64_t begin, int64_t end)
+{
+    for (int64_t i = begin; i < end; i++) {
+        int32_t cp = recur_corpus_symbol(c, ids[i]);
+        if (cp != ' ' && cp != '\t') return 0;
+    }
+    return 1;
+}
+
 /* The oracle: the corpus's code points walked line by line. */
 static expect oracle(const recur_corpus *c, int64_t max_steps, int long_lines, int64_t column)
 {
@@ -60,11 +70,7 @@ static expect oracle(const recur_corpus *c, int64_t max_steps, int long_lines, i
         int64_t next = end + 1; /* past the newline (or the text) */
         number++;
         if (end > begin && recur_corpus_symbol(c, ids[end - 1]) == '\r') end--;
-        int is_blank = 1;
-        for (int64_t i = begin; i < end; i++) {
-            int32_t cp = recur_corpus_symbol(c, ids[i]);
-            if (cp != ' ' && cp != '\t') is_blank = 0;
-        }
+        int is_blank = blank_span(c, ids, begin, end);
         if (!is_blank && column > 0) {
             int64_t field = 1, at = begin;
             for (int64_t i = begin; i < end && field < column; i++)
@@ -76,11 +82,7 @@ static expect oracle(const recur_corpus *c, int64_t max_steps, int long_lines, i
             int64_t stop = at;
             while (stop < end && recur_corpus_symbol(c, ids[stop]) != '\t') stop++;
             begin = at, end = stop;
-            is_blank = 1;
-            for (int64_t i = begin; i < end; i++) {
-                int32_t cp = recur_corpus_symbol(c, ids[i]);
-                if (cp != ' ' && cp != '\t') is_blank = 0;
-            }
+            is_blank = blank_span(c, ids, begin, end);
         }
         if (is_blank) {
             e.blank++;

@@ -87,6 +87,47 @@ static recur_status md_fail(const onednn_prim *p, const char *call, dnnl_status_
     return RECUR_ERR_RUNTIME;
 }
 
+/* Room for nb blocks in p, or RECUR_ERR_NOMEM naming p. */
+static recur_status alloc_blocks(onednn_prim *p, int nb, char *err, size_t errlen)
+{
+    p->blocks = calloc((size_t)nb, sizeof *p->blocks);
+    if (p->blocks) return RECUR_OK;
+    snprintf(err, errlen, "oneDNN %s: out of memory for its blocks", p->what);
+    return RECUR_ERR_NOMEM;
+}
+
+/*
+ * Block b of p, named after p and its `part` [from, from + count), counted
+ * in p->n_blocks (so freeing p frees it); NULL, with err written, when out of memory.
+ */
+static onednn_prim *new_block(onednn_prim *p, int b, const char *part, int64_t from, int64_t count, char *err,
+                              size_t errlen)
+{
+    onednn_prim *blk = p->blocks[b] = calloc(1, sizeof *blk);
+    if (!blk) {
+        snprintf(err, errlen, "oneDNN %s: out of memory for its blocks", p->what);
+        return NULL;
+    }
+    p->n_blocks = b + 1;
+    snprintf(blk->what, sizeof blk->what, "%.150s, %s %lld..%lld", p->what, part, (long long)from,
+             (long long)(from + count - 1));
+    return blk;
+}
+
+/* Block blk's scratchpad counted in the size of p's scratchpad slots (each holds any block's). */
+static void count_scratch(onednn_prim *p, const onednn_prim *blk)
+{
+    if (blk->scratch > p->slot_bytes) p->slot_bytes = (blk->scratch + 63) / 64 * 64;
+}
+
+/* p->slots, the threads that may run p's nb blocks at once (a scratchpad slot each); returns the slots' bytes. */
+static size_t slots_bytes(onednn_prim *p, int nb)
+{
+    int cap = recur_threads_cap();
+    p->slots = cap < nb ? cap : nb;
+    return (size_t)p->slots * p->slot_bytes;
+}
+
 /*
  * Prepares product mm (2-D, m x k x n in q) as blocks of `size` rows
  * (by_cols 0) or columns (by_cols 1), the last maybe smaller. Row block b
@@ -100,11 +141,7 @@ static recur_status prepare_blocks(const recur_kernel_args *a, onednn_prim *p, c
 {
     int64_t whole = by_cols ? q.n : q.m;
     int nb = (int)((whole + size - 1) / size);
-    p->blocks = calloc((size_t)nb, sizeof *p->blocks);
-    if (!p->blocks) {
-        snprintf(err, errlen, "oneDNN %s: out of memory for its blocks", p->what);
-        return RECUR_ERR_NOMEM;
-    }
+    if (alloc_blocks(p, nb, err, errlen) != RECUR_OK) return RECUR_ERR_NOMEM;
     /* Element (i, j) of op(a) lies at i * a_rs + j * a_cs, of op(b) at i * b_rs + j * b_cs. */
     int64_t a_rs = ta ? 1 : q.k, a_cs = ta ? q.m : 1, b_rs = tb ? 1 : q.n, b_cs = tb ? q.k : 1;
     if (by_cols) p->in_step[1] = size * b_cs, p->in_step[2] = size, p->y_step = size;
@@ -116,14 +153,8 @@ static recur_status prepare_blocks(const recur_kernel_args *a, onednn_prim *p, c
     for (int b = 0; b < nb; b++) {
         int64_t r = b < nb - 1 ? size : whole - size * (nb - 1);
         int64_t rows = by_cols ? q.m : r, cols = by_cols ? r : q.n;
-        onednn_prim *blk = p->blocks[b] = calloc(1, sizeof *blk);
-        if (!blk) {
-            snprintf(err, errlen, "oneDNN %s: out of memory for its blocks", p->what);
-            return RECUR_ERR_NOMEM;
-        }
-        p->n_blocks = b + 1;
-        snprintf(blk->what, sizeof blk->what, "%.150s, %s %lld..%lld", p->what, by_cols ? "columns" : "rows",
-                 (long long)(b * size), (long long)(b * size + r - 1));
+        onednn_prim *blk = new_block(p, b, by_cols ? "columns" : "rows", b * size, r, err, errlen);
+        if (!blk) return RECUR_ERR_NOMEM;
         onednn_arg args[4] = {{.arg = DNNL_ARG_SRC, .bind = 0},
                               {.arg = DNNL_ARG_WEIGHTS, .bind = 1},
                               {.arg = DNNL_ARG_DST, .bind = ONEDNN_BIND_OUTPUT},
@@ -148,11 +179,9 @@ static recur_status prepare_blocks(const recur_kernel_args *a, onednn_prim *p, c
         if (b == 0) chosen_b = args[1].md;
         if (b == 0 && pack && dnnl_memory_desc_equal(&chosen_b, &plain_b)) pack = 0; /* b is read as it is */
         if (pack) blk->bind[1] = ONEDNN_BIND_PACKED; /* args[1] is the weights: the node's packed copy */
-        if (blk->scratch > p->slot_bytes) p->slot_bytes = (blk->scratch + 63) / 64 * 64;
+        count_scratch(p, blk);
     }
-    int cap = recur_threads_cap();
-    p->slots = cap < nb ? cap : nb;
-    p->pack_at = p->work = (size_t)p->slots * p->slot_bytes;
+    p->pack_at = p->work = slots_bytes(p, nb);
     if (!pack) return RECUR_OK;
     int once = recur_onednn_plan_packs_once(a->plan_state, mm->in[1], tb, q.k, q.n); /* into the workspace */
     recur_status st = recur_onednn_packed_get(a->plan_state, mm->in[1], tb, q.k, q.n, &plain_b, &chosen_b,
@@ -174,22 +203,12 @@ static recur_status prepare_depth_blocks(const recur_kernel_args *a, onednn_prim
                                          size_t errlen)
 {
     int nb = (int)((q.k + size - 1) / size);
-    p->blocks = calloc((size_t)nb, sizeof *p->blocks);
-    if (!p->blocks) {
-        snprintf(err, errlen, "oneDNN %s: out of memory for its blocks", p->what);
-        return RECUR_ERR_NOMEM;
-    }
+    if (alloc_blocks(p, nb, err, errlen) != RECUR_OK) return RECUR_ERR_NOMEM;
     p->in_step[0] = size * q.m, p->in_step[1] = size * q.n, p->y_step = 0;
     for (int b = 0; b < nb; b++) {
         int64_t depth = b < nb - 1 ? size : q.k - size * (nb - 1);
-        onednn_prim *blk = p->blocks[b] = calloc(1, sizeof *blk);
-        if (!blk) {
-            snprintf(err, errlen, "oneDNN %s: out of memory for its blocks", p->what);
-            return RECUR_ERR_NOMEM;
-        }
-        p->n_blocks = b + 1;
-        snprintf(blk->what, sizeof blk->what, "%.150s, depth %lld..%lld", p->what, (long long)(b * size),
-                 (long long)(b * size + depth - 1));
+        onednn_prim *blk = new_block(p, b, "depth", b * size, depth, err, errlen);
+        if (!blk) return RECUR_ERR_NOMEM;
         int bias = a->inner && b == 0;
         onednn_arg args[4] = {{.arg = DNNL_ARG_SRC, .bind = 0},
                               {.arg = DNNL_ARG_WEIGHTS, .bind = 1},
@@ -205,11 +224,9 @@ static recur_status prepare_depth_blocks(const recur_kernel_args *a, onednn_prim
         if (s != dnnl_success) return md_fail(p, "dnnl_matmul_desc_init", s, err, errlen);
         recur_status st = recur_onednn_prim_create(blk, &desc, bias ? 4 : 3, args, err, errlen);
         if (st != RECUR_OK) return st;
-        if (blk->scratch > p->slot_bytes) p->slot_bytes = (blk->scratch + 63) / 64 * 64;
+        count_scratch(p, blk);
     }
-    int cap = recur_threads_cap();
-    p->slots = cap < nb ? cap : nb;
-    p->partial_at = (size_t)p->slots * p->slot_bytes;
+    p->partial_at = slots_bytes(p, nb);
     p->partial_floats = q.m * q.n;
     p->work = p->partial_at + sizeof(float) * (size_t)(nb - 1) * (size_t)p->partial_floats;
     return RECUR_OK;
