@@ -339,12 +339,25 @@ recur_status recur_draw_measure(GVC_t *gvc, Agraph_t *G, Agnode_t *const *node, 
  */
 void recur_draw_pin(Agraph_t *G, Agnode_t *const *node, int n_nodes, Agedge_t *const *edge, const draw_scene *s);
 
+/* A block's band along its bottom for its cluster's label, in points. */
+enum { DRAW_LABEL_BAND = 18 };
+
 /*
  * draw_cluster.c, pinned op level: lays out each cluster's items with dot
  * as a graph of its own and makes a DRAW_BLOCK item standing for it on the
  * grid (after recur_draw_measure).
  */
 recur_status recur_draw_clusters(GVC_t *gvc, draw_scene *s);
+
+/*
+ * draw_lanes.c, rolled internals level: draws the state loops of cluster
+ * k, laid out by dot without its delays (members' rx, ry and the inner
+ * edges' routes relative to one centre), round its boxes in lanes of their
+ * own: places the delays and routes the edges into and out of them. 1 if
+ * every loop was drawn so; 0 (and nothing changed) if one could not be,
+ * or out of memory (s->st set).
+ */
+int recur_draw_lanes(draw_scene *s, int k);
 
 /* ----------------------------------------------------------------- views */
 

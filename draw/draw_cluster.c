@@ -8,13 +8,14 @@
  * and no step trades places with another as dot did with clusters side by
  * side; the edges between clusters are routed by draw_route.c.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "draw.h"
 
-enum { PAD = 10, LABEL_BAND = 18 };
+enum { PAD = 10, LABEL_BAND = DRAW_LABEL_BAND };
 
 /* Members of a cluster sorted by the node they draw (then by item). */
 typedef struct member {
@@ -36,12 +37,31 @@ static int ranks(const draw_edge *d)
     return !d->loose && d->kind != DRAW_E_STATE && d->kind != DRAW_E_EXPORT && d->kind != DRAW_E_CAPTURE;
 }
 
-/* Lays out cluster k; adds its block. */
-static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int *local)
+/* 1 if item i is left out of the dot layout: a rolled cell's delay at the internals level (draw_lanes.c). */
+static int own_delay(const draw_scene *s, int i, int lanes) { return lanes && s->items[i].kind == DRAW_DELAY; }
+
+/* Drops the routes dot made for cluster k's inner edges (before laying it out again). */
+static void drop_routes(draw_scene *s, int k)
+{
+    for (int e = 0; e < s->n_edges; e++) {
+        draw_edge *d = &s->edges[e];
+        if (d->pts && !d->inner && s->items[d->from].cluster == k && s->items[d->to].cluster == k) {
+            free(d->pts);
+            d->pts = NULL, d->n_pts = 0;
+        }
+    }
+}
+
+/*
+ * Lays out cluster k; adds its block. With lanes, its delays are left out
+ * of dot's layout and its state loops drawn round it (draw_lanes.c); when
+ * they cannot be, it is laid out again with them.
+ */
+static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int *local, int lanes)
 {
     int n = 0;
     for (int i = 0; i < s->n_items; i++)
-        if (s->items[i].cluster == k && !s->items[i].dropped) m[n++] = (member){s->items[i].a, i};
+        if (s->items[i].cluster == k && !s->items[i].dropped && !own_delay(s, i, lanes)) m[n++] = (member){s->items[i].a, i};
     if (n == 0) return RECUR_OK;
     qsort(m, (size_t)n, sizeof *m, by_node);
     Agraph_t *H = agopen("cluster", Agdirected, recur_draw_disc());
@@ -94,7 +114,8 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
     for (int j = 0; j < n && st == RECUR_OK; j++)
         for (int e = 0; e < s->n_edges; e++) {
             const draw_edge *d = &s->edges[e];
-            if (d->from != m[j].idx || d->kind == DRAW_E_INVIS || s->items[d->to].cluster != k || s->items[d->to].dropped)
+            if (d->from != m[j].idx || d->kind == DRAW_E_INVIS || s->items[d->to].cluster != k || s->items[d->to].dropped ||
+                own_delay(s, d->to, lanes))
                 continue;
             inner[n_inner++] = e;
         }
@@ -114,56 +135,98 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
             break;
         }
         made[q] = e;
-        if (!ranks(d)) set(e, "constraint", "false");
+        /* A state on its line reaches the gates below it: the line is drawn above what feeds it (a GRU's
+         * h line on top; the LSTM's tanh(c') and h' stay above its cell-state line). */
+        const draw_item *from = &s->items[d->from];
+        int down = s->internals && from->line && from->kind == DRAW_INPUT && s->items[d->to].line != from->line;
+        if (!ranks(d) || down) set(e, "constraint", "false");
     }
     if (st == RECUR_OK && gvLayout(gvc, H, "dot") != 0) st = RECUR_ERR_RUNTIME;
+    int again = 0;
     if (st == RECUR_OK) {
+        /* Places relative to the centre of dot's bounding box; dot's curves for the inner edges. */
         boxf bb = GD_bb(H);
         double cx = (bb.LL.x + bb.UR.x) / 2, cy = (bb.LL.y + bb.UR.y) / 2;
-        int B = recur_draw_item_add(s, DRAW_BLOCK, k, -1, "");
-        if (B >= 0) {
-            draw_item *b = &s->items[B];
-            const draw_item *first = &s->items[m[0].idx];
-            b->col = first->col;
-            b->loop = first->loop;
-            b->layer = s->clusters[k].base >= 0 ? s->clusters[k].base : first->layer;
-            b->w = bb.UR.x - bb.LL.x + 2 * PAD;
-            b->h = bb.UR.y - bb.LL.y + 2 * PAD + LABEL_BAND;
-            b->cluster = k;
-            for (int j = 0; j < n; j++) {
-                draw_item *it = &s->items[m[j].idx];
-                it->member = B + 1;
-                it->rx = ND_coord(nodes[j]).x - cx;
-                it->ry = ND_coord(nodes[j]).y - cy + LABEL_BAND / 2.0; /* the label's band below */
+        double x0 = bb.LL.x - cx, x1 = bb.UR.x - cx, y0 = bb.LL.y - cy, y1 = bb.UR.y - cy;
+        for (int j = 0; j < n; j++) {
+            draw_item *it = &s->items[m[j].idx];
+            it->rx = ND_coord(nodes[j]).x - cx;
+            it->ry = ND_coord(nodes[j]).y - cy;
+        }
+        for (int q = 0; q < n_inner && st == RECUR_OK; q++) {
+            draw_edge *d = &s->edges[inner[q]];
+            if (!made[q] || !ED_spl(made[q]) || ED_spl(made[q])->size < 1) continue;
+            const bezier *bz = &ED_spl(made[q])->list[0];
+            if (bz->size < 4) continue;
+            free(d->pts);
+            d->pts = malloc(sizeof *d->pts * 2 * ((size_t)bz->size + 1));
+            if (!d->pts) {
+                st = RECUR_ERR_NOMEM;
+                break;
             }
-            /* dot's curves for the inner edges, relative to the block's centre. */
-            for (int q = 0; q < n_inner && st == RECUR_OK; q++) {
-                draw_edge *d = &s->edges[inner[q]];
-                if (!made[q] || !ED_spl(made[q]) || ED_spl(made[q])->size < 1) continue;
-                const bezier *bz = &ED_spl(made[q])->list[0];
-                if (bz->size < 4) continue;
-                d->pts = malloc(sizeof *d->pts * 2 * ((size_t)bz->size + 1));
-                if (!d->pts) {
-                    st = RECUR_ERR_NOMEM;
-                    break;
-                }
-                for (int p = 0; p < bz->size; p++) {
-                    d->pts[2 * p] = bz->list[p].x - cx;
-                    d->pts[2 * p + 1] = bz->list[p].y - cy + LABEL_BAND / 2.0;
-                }
-                pointf tip = bz->eflag ? bz->ep : bz->list[bz->size - 1];
-                d->pts[2 * bz->size] = tip.x - cx;
-                d->pts[2 * bz->size + 1] = tip.y - cy + LABEL_BAND / 2.0;
-                d->n_pts = bz->size;
-                d->inner = B + 1;
+            for (int p = 0; p < bz->size; p++) {
+                d->pts[2 * p] = bz->list[p].x - cx;
+                d->pts[2 * p + 1] = bz->list[p].y - cy;
             }
-        } else {
-            st = RECUR_ERR_NOMEM;
+            pointf tip = bz->eflag ? bz->ep : bz->list[bz->size - 1];
+            d->pts[2 * bz->size] = tip.x - cx;
+            d->pts[2 * bz->size + 1] = tip.y - cy;
+            d->n_pts = bz->size;
+        }
+        /* The state loops round the boxes, or dot's layout again with the delays. */
+        if (st == RECUR_OK && lanes && !recur_draw_lanes(s, k)) {
+            st = s->st;
+            again = st == RECUR_OK;
+            drop_routes(s, k);
+        }
+        if (st == RECUR_OK && !again) {
+            /* The block holds every member and route (the loops' lanes too), and the label's band below. */
+            for (int i = 0; i < s->n_items; i++) {
+                const draw_item *it = &s->items[i];
+                if (it->cluster != k || it->dropped || it->kind == DRAW_BLOCK) continue;
+                x0 = fmin(x0, it->rx - it->w / 2), x1 = fmax(x1, it->rx + it->w / 2);
+                y0 = fmin(y0, it->ry - it->h / 2), y1 = fmax(y1, it->ry + it->h / 2);
+            }
+            for (int e = 0; e < s->n_edges; e++) {
+                const draw_edge *d = &s->edges[e];
+                if (!d->pts || d->inner || s->items[d->from].cluster != k || s->items[d->to].cluster != k) continue;
+                for (int p = 0; p <= d->n_pts; p++) {
+                    x0 = fmin(x0, d->pts[2 * p]), x1 = fmax(x1, d->pts[2 * p]);
+                    y0 = fmin(y0, d->pts[2 * p + 1]), y1 = fmax(y1, d->pts[2 * p + 1]);
+                }
+            }
+            double mx = (x0 + x1) / 2, my = (y0 + y1) / 2 - LABEL_BAND / 2.0;
+            int B = recur_draw_item_add(s, DRAW_BLOCK, k, -1, "");
+            if (B >= 0) {
+                draw_item *b = &s->items[B];
+                const draw_item *first = &s->items[m[0].idx];
+                b->col = first->col;
+                b->loop = first->loop;
+                b->layer = s->clusters[k].base >= 0 ? s->clusters[k].base : first->layer;
+                b->w = x1 - x0 + 2 * PAD;
+                b->h = y1 - y0 + 2 * PAD + LABEL_BAND;
+                b->cluster = k;
+                for (int i = 0; i < s->n_items; i++) {
+                    draw_item *it = &s->items[i];
+                    if (it->cluster != k || it->dropped || it->kind == DRAW_BLOCK) continue;
+                    it->member = B + 1;
+                    it->rx -= mx, it->ry -= my;
+                }
+                for (int e = 0; e < s->n_edges; e++) {
+                    draw_edge *d = &s->edges[e];
+                    if (!d->pts || d->inner || s->items[d->from].cluster != k || s->items[d->to].cluster != k) continue;
+                    for (int p = 0; p <= d->n_pts; p++) d->pts[2 * p] -= mx, d->pts[2 * p + 1] -= my;
+                    d->inner = B + 1;
+                }
+            } else {
+                st = RECUR_ERR_NOMEM;
+            }
         }
         gvFreeLayout(gvc, H);
     }
     free(nodes), free(inner), free(made);
     agclose(H);
+    if (again) return one_cluster(gvc, s, k, m, local, s->internals);
     return st;
 }
 
@@ -173,7 +236,7 @@ recur_status recur_draw_clusters(GVC_t *gvc, draw_scene *s)
     int *local = malloc(sizeof *local * ((size_t)s->n_items + 1));
     recur_status st = m && local ? RECUR_OK : RECUR_ERR_NOMEM;
     int n_clusters = s->n_clusters;
-    for (int k = 0; k < n_clusters && st == RECUR_OK; k++) st = one_cluster(gvc, s, k, m, local);
+    for (int k = 0; k < n_clusters && st == RECUR_OK; k++) st = one_cluster(gvc, s, k, m, local, s->internals);
     free(m), free(local);
     if (st == RECUR_OK && s->st != RECUR_OK) st = s->st;
     return st;

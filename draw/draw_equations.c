@@ -214,6 +214,14 @@ static int split(const eqs *e, int32_t v, int32_t *parts, int *n_parts)
     return *n_parts >= 2;
 }
 
+/* 1 if a line already has the name. */
+static int taken(const eqs *e, const char *name)
+{
+    for (int i = 0; i < e->n_names; i++)
+        if (strcmp(e->names[i], name) == 0) return 1;
+    return 0;
+}
+
 /* Gives v a name of its own (a line), preferring its user name or gate letter. */
 static void name_node(eqs *e, int32_t v, const char *fallback)
 {
@@ -224,6 +232,20 @@ static void name_node(eqs *e, int32_t v, const char *fallback)
     else if (user && strchr(user, ' ')) snprintf(e->names[e->n_names], sizeof e->names[0], "%c", user[0]); /* "forget gate": f */
     else if (user) snprintf(e->names[e->n_names], sizeof e->names[0], "%s", user);
     else snprintf(e->names[e->n_names], sizeof e->names[0], "%s", fallback);
+    /* Two names of one initial ("MLP of x", "MLP of h"): the initial and the last word (M_x, M_h), else a number. */
+    char *mine = e->names[e->n_names];
+    if (taken(e, mine) && user && strchr(user, ' ')) {
+        for (int32_t u = e->L->first; u < e->L->last; u++) { /* the first of the two by its last word too */
+            const char *theirs = e->name[u - e->L->first] ? recur_draw_user_name(e->c->g, u) : NULL;
+            char *line = e->name[u - e->L->first] ? e->names[e->name[u - e->L->first] - 1] : NULL;
+            if (theirs && strchr(theirs, ' ') && strcmp(line, mine) == 0)
+                snprintf(line, sizeof e->names[0], "%c_%s", theirs[0], strrchr(theirs, ' ') + 1);
+        }
+        snprintf(mine, sizeof e->names[0], "%c_%s", user[0], strrchr(user, ' ') + 1);
+    }
+    char stem[sizeof e->names[0]];
+    snprintf(stem, sizeof stem, "%s", mine);
+    for (int k = 2; taken(e, mine) && k < 100; k++) snprintf(mine, sizeof e->names[0], "%.12s%d", stem, k);
     e->name[v - e->L->first] = (char)(++e->n_names);
 }
 

@@ -391,6 +391,42 @@ recur_status recur_draw_measure(GVC_t *gvc, Agraph_t *G, Agnode_t *const *nodes,
     return RECUR_OK;
 }
 
+/* 1 if a route of s passes through the rectangle [x0, x1] x [y0, y1] (its Bezier curves sampled). */
+static int route_through(const draw_scene *s, double x0, double x1, double y0, double y1)
+{
+    for (int e = 0; e < s->n_edges; e++) {
+        const draw_edge *d = &s->edges[e];
+        for (int k = 0; d->pts && k + 3 < d->n_pts; k += 3) {
+            const double *p = &d->pts[2 * k];
+            for (int q = 0; q <= 16; q++) {
+                double t = q / 16.0, u = 1 - t;
+                double b0 = u * u * u, b1 = 3 * u * u * t, b2 = 3 * u * t * t, b3 = t * t * t;
+                double x = b0 * p[0] + b1 * p[2] + b2 * p[4] + b3 * p[6];
+                double y = b0 * p[1] + b1 * p[3] + b2 * p[5] + b3 * p[7];
+                if (x >= x0 && x <= x1 && y >= y0 && y <= y1) return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * The x of a block's label in the band along its bottom: its centre, or the
+ * nearest place right or left of it that no edge passes (an input rising
+ * into the cell through the middle of the label).
+ */
+static double label_x(const draw_scene *s, const draw_item *b, double text_w)
+{
+    double y0 = b->y - b->h / 2, y1 = y0 + DRAW_LABEL_BAND;
+    double room = (b->w - text_w) / 2 - 6;
+    for (double step = 0; step <= room; step += 6)
+        for (int side = 0; side < (step > 0 ? 2 : 1); side++) {
+            double x = b->x + (side ? -step : step);
+            if (!route_through(s, x - text_w / 2 - 3, x + text_w / 2 + 3, y0, y1)) return x;
+        }
+    return b->x;
+}
+
 void recur_draw_pin(Agraph_t *G, Agnode_t *const *nodes, int n_nodes, Agedge_t *const *edges, const draw_scene *s)
 {
     agsafeset(G, "splines", "true", "");
@@ -403,6 +439,11 @@ void recur_draw_pin(Agraph_t *G, Agnode_t *const *nodes, int n_nodes, Agedge_t *
         snprintf(bb, sizeof bb, "%.1f,%.1f,%.1f,%.1f", b->x - b->w / 2, b->y - b->h / 2, b->x + b->w / 2, b->y + b->h / 2);
         agsafeset(sub, "bb", bb, "");
         agsafeset(sub, "labelloc", "b", "");
+        const char *label = agget(sub, "label"), *size = agget(sub, "fontsize");
+        double font = size && size[0] ? atof(size) : 11, text_w = label ? 0.6 * font * (double)strlen(label) : 0;
+        char lp[64];
+        snprintf(lp, sizeof lp, "%.1f,%.1f", label_x(s, b, text_w), b->y - b->h / 2 + DRAW_LABEL_BAND / 2.0);
+        agsafeset(sub, "lp", lp, "");
     }
     for (int i = 0; i < n_nodes && i < s->n_items; i++) {
         if (!nodes[i]) continue;

@@ -470,6 +470,7 @@ typedef struct figure {
     const char *title;
     const char *caption;
     const char *images[2]; /* the images it writes (one or two, side by side) */
+    const char *heads[2];  /* the headings of two images side by side */
     recur_status (*build)(void);
 } figure;
 
@@ -478,64 +479,64 @@ static const figure figures[] = {
      "An Elman cell reading \"it was the best of\": rolled, its state fed back through the black delay box and "
      "its final state h_n passed out on a dashed edge; unrolled, one column per word, the next word predicted "
      "above each step, each state edge labelled with its step.",
-     {"cell_rolled", "cell_unrolled"}, fig_cell},
+     {"cell_rolled", "cell_unrolled"}, {"rolled", "unrolled"}, fig_cell},
     {"icons", "The cell icon and the layer icon (figure 19-12)",
      "The same cell as one icon (its state h through the delay), and as the layer of ops it stands for: two "
      "products with weights, the biases, their sum and tanh.",
-     {"cell_icon", "layer_icon"}, fig_icons},
+     {"cell_icon", "layer_icon"}, {"cell icon", "layer icon"}, fig_icons},
     {"lstm_block", "The LSTM and GRU blocks (figure 19-14)",
      "The cell internals level: the LSTM's cell-state line running through (c[t-1], x, +), its forget, input and "
      "output gates named, sigmoid and tanh boxes, h and c each through its own delay; the GRU in the same style "
      "(update and reset gates, 1-z); each with its equations, written from the graph.",
-     {"lstm_block", "gru_block"}, fig_lstm_block},
+     {"lstm_block", "gru_block"}, {"LSTM", "GRU"}, fig_lstm_block},
     {"lstm_head", "An LSTM with its dense and softmax head (figures 19-15, 19-17)",
      "At each step the LSTM's output goes through the dense layer and the softmax to the probabilities of the next "
      "word (the head's layers are drawn because they are named).",
-     {"lstm_head", NULL}, fig_lstm_head},
+     {"lstm_head", NULL}, {NULL, NULL}, fig_lstm_head},
     {"deep", "A deep RNN, rolled and unrolled (figure 19-19)",
      "Three stacked layers, rolled (left) and unrolled (right) side by side in one figure: each layer reads the "
      "outputs of the one below.",
-     {"deep", NULL}, fig_deep},
+     {"deep", NULL}, {NULL, NULL}, fig_deep},
     {"bidirectional", "A bidirectional RNN, joined by concatenation and by sum (figure 19-20)",
      "Forward cells below, backward cells above (their state flows right to left); each input reaches the backward "
      "cell beside the forward one, and the two outputs of a step are concatenated (left) or summed (right).",
-     {"bidirectional_concat", "bidirectional_sum"}, fig_bidirectional},
+     {"bidirectional_concat", "bidirectional_sum"}, {"concatenated", "summed"}, fig_bidirectional},
     {"deep_bidirectional", "A deep bidirectional RNN (figure 19-21)",
      "Three bidirectional layers: a pair of rows per layer, each layer reading the concatenation of both directions "
      "of the one below.",
-     {"deep_bidirectional", NULL}, fig_deep_bidirectional},
+     {"deep_bidirectional", NULL}, {NULL, NULL}, fig_deep_bidirectional},
     {"seq2seq", "seq2seq, short and long (figures 19-22, 19-23)",
      "The encoder (left) reads the source; its final state, the context vector (dashed), starts the decoder "
      "(right), whose outputs are fed back as its next inputs (dashed) when generating. The long pair (30 and 40 "
      "steps) shows the first and last two steps of each loop around an ellipsis.",
-     {"seq2seq", "seq2seq_long"}, fig_seq2seq},
+     {"seq2seq", "seq2seq_long"}, {"short", "long"}, fig_seq2seq},
     {"attention", "Attention (GNMT)",
      "recur_seq2seq with additive attention: the memory box gathers the encoder's states; at each decoder step an "
      "attention box reads it (dotted), weighs its positions (the weights leave from it) and makes the step's "
      "output from the decoder's state and the weighted memory.",
-     {"attention", NULL}, fig_attention},
+     {"attention", NULL}, {NULL, NULL}, fig_attention},
     {"two_mlps", "An RNN as two MLPs",
      "A cell written as two named maps, one of the input and one of the state, whose outputs are summed and "
      "squashed; the new state returns through the delay.",
-     {"two_mlps", NULL}, fig_two_mlps},
+     {"two_mlps", NULL}, {NULL, NULL}, fig_two_mlps},
     {"custom_gates", "A custom cell with its gate named",
      "A gated RNN written by hand, its one gate named with recur_name (\"forget gate\"): unrolled at the cell "
      "internals level, its steps numbered from 1, its equations beside it.",
-     {"custom_gates", NULL}, fig_custom_gates},
+     {"custom_gates", NULL}, {NULL, NULL}, fig_custom_gates},
     {"residual", "Stacked LSTMs with residual connections",
      "Layers 2 and 3 add their input to their output: the green skip edges pass a row.", {"residual", NULL},
-     fig_residual},
+     {NULL, NULL}, fig_residual},
     {"gnmt_encoder", "The GNMT encoder",
      "A bidirectional first layer (its two directions concatenated), then three LSTMs with residual connections "
      "between the upper ones.",
-     {"gnmt_encoder", NULL}, fig_gnmt_encoder},
+     {"gnmt_encoder", NULL}, {NULL, NULL}, fig_gnmt_encoder},
     {"bptt", "Backpropagation through time, one and two layers",
      "The unrolled network and its loss, and above them one row of gradient cells per layer (the top layer's "
      "first): the gradient flows from the loss back against time (red, right to left), from each layer's step to "
      "the layer below at the same step, and sums into each layer's weight gradients (the boxes at the right). The "
      "two-layer figure highlights the path from the loss at the last step back to step 1, along which gradients "
      "vanish or explode.",
-     {"bptt", "bptt_deep"}, fig_bptt},
+     {"bptt", "bptt_deep"}, {"one layer", "two layers"}, fig_bptt},
 };
 
 enum { N_FIGURES = sizeof figures / sizeof figures[0] };
@@ -605,8 +606,8 @@ static int write_readme(void)
         const figure *fig = &figures[i];
         fprintf(f, "## %s\n\n", fig->title);
         if (fig->images[1])
-            fprintf(f, "| rolled | unrolled |\n|:---:|:---:|\n| ![](%s.png) | ![](%s.png) |\n\n", fig->images[0],
-                    fig->images[1]);
+            fprintf(f, "| %s | %s |\n|:---:|:---:|\n| ![](%s.png) | ![](%s.png) |\n\n", fig->heads[0], fig->heads[1],
+                    fig->images[0], fig->images[1]);
         else
             fprintf(f, "![%s](%s.png)\n\n", fig->title, fig->images[0]);
         fprintf(f, "%s Code: [%s.c](%s.c); vector: ", fig->caption, fig->name, fig->name);

@@ -206,6 +206,40 @@ static void assert_clean(Agraph_t *G, const char *what)
         }
 }
 
+/*
+ * A rolled cell drawn with its internals: its state loops (the edges into
+ * and out of its delays) run round its boxes, crossing no edge of a state's
+ * line (boxes in one row) and no edge into a gate, and at most one other
+ * edge between two boxes of the cell; they may cross each other and the
+ * cell's input and output edges.
+ */
+static void assert_loops_outside(Agraph_t *G, const char *what)
+{
+    Agraph_t *cell = NULL;
+    for (Agraph_t *sub = agfstsubg(G); sub; sub = agnxtsubg(sub))
+        if (strncmp(agnameof(sub), "cluster", 7) == 0) cell = sub;
+    assert_non_null(cell);
+    rect b = {GD_bb(cell).LL.x, GD_bb(cell).LL.y, GD_bb(cell).UR.x, GD_bb(cell).UR.y};
+    int loops = 0, others = 0;
+    for (Agnode_t *v = agfstnode(G); v; v = agnxtnode(G, v))
+        for (Agedge_t *e = agfstout(G, v); e; e = agnxtout(G, e)) {
+            if (!shown(e) || (!named(agtail(e), "delay_") && !named(aghead(e), "delay_"))) continue;
+            loops++;
+            for (Agnode_t *w = agfstnode(G); w; w = agnxtnode(G, w))
+                for (Agedge_t *f = agfstout(G, w); f; f = agnxtout(G, f)) {
+                    Agnode_t *t = agtail(f), *h = aghead(f);
+                    if (!shown(f) || named(t, "delay_") || named(h, "delay_") || !in_rect(b, ND_coord(t), 0) ||
+                        !in_rect(b, ND_coord(h), 0))
+                        continue;
+                    if (!curves_cross(e, f)) continue;
+                    if (fabs(cy(t) - cy(h)) < 1 || strstr(get(h, "label"), "gate") || ++others > 1)
+                        fail_msg("%s: the loop %s -> %s crosses %s -> %s inside the cell", what, agnameof(agtail(e)),
+                                 agnameof(aghead(e)), agnameof(t), agnameof(h));
+                }
+        }
+    assert_true(loops >= 2);
+}
+
 static const char *nm(char *buf, const char *fmt, int a, int b)
 {
     snprintf(buf, 64, fmt, a, b);
@@ -934,9 +968,16 @@ static void expect(Agraph_t *G, const char *stem)
         assert_int_equal(count_labelled(G, "op_", "gate"), 3);
         assert_int_equal(count(G, "delay_"), 2);
         assert_int_equal(count(G, "note_"), 1);
+        assert_loops_outside(G, stem);
     } else if (strcmp(stem, "gru_block") == 0) {
         assert_int_equal(count_labelled(G, "op_", "gate"), 2);
         assert_int_equal(count(G, "delay_"), 1);
+        assert_loops_outside(G, stem);
+        /* Its state's line above the gates that feed it, as the textbooks draw a GRU. */
+        Agnode_t *h = labelled(G, "in_", "h[t-1]");
+        assert_non_null(h);
+        for (Agnode_t *v = agfstnode(G); v; v = agnxtnode(G, v))
+            if (named(v, "op_") && strstr(get(v, "label"), "gate")) assert_true(cy(v) < cy(h));
     } else if (strcmp(stem, "lstm_head") == 0) {
         for (int t = 0; t < 4; t++) {
             Agnode_t *cell = find_node(G, nm(a, "cell_0_%d", t, 0)), *out = find_node(G, nm(b, "out_0_%d", t, 0));
@@ -978,6 +1019,10 @@ static void expect(Agraph_t *G, const char *stem)
         assert_int_equal(count_labelled(G, "op_", "MLP of x"), 1);
         assert_int_equal(count_labelled(G, "op_", "MLP of h"), 1);
         assert_int_equal(count_labelled(G, "glyph_", "+"), 1);
+        assert_loops_outside(G, stem);
+        /* Two names of one initial told apart in the equations: M_x and M_h, not M and M. */
+        assert_int_equal(count_labelled(G, "note_", "M_x = "), 1);
+        assert_int_equal(count_labelled(G, "note_", "tanh(M_x + M_h)"), 1);
     } else if (strcmp(stem, "custom_gates") == 0) {
         assert_int_equal(count_labelled(G, "op_", "forget gate"), 3);
         assert_non_null(agsubg(G, "cluster_cell0_2", 0));

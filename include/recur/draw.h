@@ -86,8 +86,9 @@ typedef enum recur_draw_level {
     RECUR_LEVEL_OP,       /**< every op, grouped per cell (and step) */
     RECUR_LEVEL_INTERNALS /**< inside each cell: its gates (sigmoid boxes named "forget gate", ...), its
                                nonlinearities, its products and sums as x and + circles, each state through
-                               its own delay; the affine maps (W x + U h + b) are folded into the boxes they
-                               feed and the parameters left out. A value a cell names with recur_name keeps its
+                               its own delay (rolled, its loop drawn round the cell); the affine maps
+                               (W x + U h + b) are folded into the boxes they feed and the parameters left
+                               out. A value a cell names with recur_name keeps its
                                name (so a custom cell names its gates); an unnamed sigmoid is named by what it
                                gates: the state (forget), the cell's squashed new state (output), a squashed
                                input (input), a projection of the state (reset), or both z and 1 - z (update). */
