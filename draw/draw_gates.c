@@ -173,7 +173,10 @@ void recur_draw_internals_label(const draw_ctx *c, int32_t id, char *buf, size_t
     char letter;
     const char *gate = recur_draw_gate(c, id, &letter);
     const char *symbol = glyph ? glyph : recur_op(n->op)->name;
-    if (n->op == RECUR_OP_LOOP_STATE || n->op == RECUR_OP_LOOP_STEP || recur_op_has(n->op, RECUR_OPP_LEAF)) {
+    if (n->op == RECUR_OP_LOOP_STEP) { /* the step of its sequence, "x[t]" unless named (as the equations say) */
+        const char *seq = recur_draw_user_name(c->g, c->g->loops[n->loop - 1].seq[n->attr.i[1]]);
+        snprintf(buf, len, "%s[t]", seq ? seq : "x");
+    } else if (n->op == RECUR_OP_LOOP_STATE || recur_op_has(n->op, RECUR_OPP_LEAF)) {
         recur_draw_op_label(c, id, buf, len);
     } else if (name && recur_op_has(n->op, RECUR_OPP_AFFINE)) { /* a named affine map: its name says it all */
         snprintf(buf, len, "%s", name);

@@ -841,6 +841,15 @@ static void test_internals(void **state)
     assert_int_equal(count_labelled(G, "glyph_", "1\xe2\x88\x92"), 1);
     laid_out_free(G);
     recur_graph_free(g);
+    /* A second layer reads the first's outputs, an unnamed sequence: its step is x[t], as its equations say. */
+    g = recur_graph_new(20);
+    recur_rnn two = layer_over(g, 3, RECUR_GRU, 2, 0);
+    G = laid_out(g, 1, &two.outputs, &o);
+    assert_clean(G, "two GRU layers' internals");
+    assert_int_equal(count_labelled(G, "in_", "x[t]"), 2);
+    assert_int_equal(count_labelled(G, "in_", "loop_output"), 0);
+    laid_out_free(G);
+    recur_graph_free(g);
 }
 
 /* An Elman cell's equation, written from its graph. */
