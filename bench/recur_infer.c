@@ -74,7 +74,7 @@ static int bench_generate(const char *cfg, int layers, int64_t H, int rounds, in
     recur_value logits = recur_dense(g, "out", r.outputs, V, 1);
     if (!recur_ok(logits) || recur_unroll(g) != RECUR_OK) return fail(g, cfg);
     recur_value outs[3] = {logits, r.h_n, r.c_n};
-    recur_compile_opts co = {.backend = backend, .inference = 1};
+    recur_compile_opts co = {.backend = backend, .inference = 1, .profile = getenv("RECUR_PROFILE") != NULL};
     recur_plan *p = recur_compile(g, 3, outs, &co);
     if (!p) return fail(g, cfg);
     int64_t ns = layers * H;
@@ -106,6 +106,7 @@ static int bench_generate(const char *cfg, int layers, int64_t H, int rounds, in
     char what[96];
     snprintf(what, sizeof what, "generation, LSTM %dx%lld over %d symbols, B=1, per symbol", layers, (long long)H, V);
     report(cfg, what, wall, cpu, rounds, symbols);
+    if (getenv("RECUR_PROFILE")) recur_plan_profile(p, stdout);
     free(state), free(wall), free(cpu);
     recur_plan_free(p);
     recur_graph_free(g);

@@ -15,9 +15,14 @@
 
 #include "ops/op.h"
 #include "ops/parallel.h"
+#include "ops/pointwise.h"
+#include "ops/vmath.h"
 
-/* Floats moved per element by the measure of ops/parallel.h: two double-precision exps cost about 16. */
-#define XENT_COST 16
+/* Floats moved per element by the measure of ops/parallel.h: a vectorized exp costs about 4. */
+#define XENT_COST 4
+
+/* Classes whose exps are taken at once (a block on the stack) before they are summed in double. */
+#define XENT_BLOCK 64
 
 static recur_value operand(const recur_graph *g, recur_value y, int i)
 {
@@ -132,19 +137,59 @@ static recur_status bad_mask(const recur_kernel_args *k, int64_t i, float m)
                                 "position, 0 masks it out)", (double)m, (long long)i);
 }
 
-/* log sum_j exp(x_j) of a row, as m + log sum_j exp(x_j - m) with m = max_j x_j */
+/* e[q] = e^(x[q] - m) for q < n, vectorized (ops/vmath.h's exp, to about 1 ulp). */
+RECUR_VECTOR_CLONES static void shifted_exps(const float *x, float m, float *e, int64_t n)
+{
+    for (int64_t q = 0; q < n; q++) e[q] = recur_vexpf(x[q] - m);
+}
+
+/*
+ * log sum_j exp(x_j) of a row, as m + log sum_j exp(x_j - m) with m =
+ * max_j x_j: the exps in float, XENT_BLOCK at a time, summed in double in
+ * the order of j (a row's result does not depend on how rows are shared).
+ */
 static double row_lse(const float *x, int64_t C)
 {
-    float m = x[0];
+    float m = x[0], e[XENT_BLOCK];
     for (int64_t j = 1; j < C; j++) m = x[j] > m ? x[j] : m;
     double sum = 0;
-    for (int64_t j = 0; j < C; j++) sum += exp((double)x[j] - m);
+    for (int64_t j = 0; j < C; j += XENT_BLOCK) {
+        int64_t n = C - j < XENT_BLOCK ? C - j : XENT_BLOCK;
+        shifted_exps(x + j, m, e, n);
+        for (int64_t q = 0; q < n; q++) sum += e[q];
+    }
     return (double)m + log(sum);
+}
+
+/* The rows of softmax_xent, on recur's pool: each row's weighted nll into the workspace. */
+typedef struct xent_nll {
+    const recur_kernel_args *k;
+    const float *mask;
+    int64_t C;
+    double *nll;
+} xent_nll;
+
+static void xent_nll_rows(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    const xent_nll *j = ctx;
+    (void)part;
+    for (int64_t i = lo; i < hi; i++) {
+        float m = j->mask ? j->mask[i] : 1.0f;
+        if (m == 0) {
+            j->nll[i] = 0;
+            continue;
+        }
+        const float *x = j->k->x[0] + i * j->C;
+        j->nll[i] = m * (row_lse(x, j->C) - x[class_of(j->k->x[1][i], j->C)]);
+    }
 }
 
 /*
  * y = sum_i m_i nll_i / sum_i m_i, nll_i = lse(x_i) - x_i[t_i]; rows with
  * m_i = 0 are skipped (their targets unchecked); y = 0 if sum_i m_i = 0.
+ * Masks and targets are checked first, on the calling thread; the rows'
+ * nll then run on the pool and are summed in row order, so the bits do not
+ * depend on the threads.
  */
 static recur_status xent_forward(const recur_kernel_args *k)
 {
@@ -155,14 +200,21 @@ static recur_status xent_forward(const recur_kernel_args *k)
         float m = mask ? mask[i] : 1.0f;
         if (!mask_ok(m)) return bad_mask(k, i, m);
         if (m == 0) continue;
-        int64_t c = class_of(k->x[1][i], C);
-        if (c < 0) return bad_target(k, i, k->x[1][i], C);
-        const float *x = k->x[0] + i * C;
-        loss += m * (row_lse(x, C) - x[c]);
+        if (class_of(k->x[1][i], C) < 0) return bad_target(k, i, k->x[1][i], C);
         msum += m;
     }
+    xent_nll j = {.k = k, .mask = mask, .C = C, .nll = (double *)k->work};
+    recur_parallel_range(rows, rows * C * XENT_COST, xent_nll_rows, &j);
+    for (int64_t i = 0; i < rows; i++) loss += j.nll[i];
     k->y[0] = msum != 0 ? (float)(loss / msum) : 0.0f;
     return RECUR_OK;
+}
+
+/* A double per row for its nll. */
+static size_t xent_workspace(const recur_graph *g, const recur_node *n)
+{
+    recur_shape t = g->nodes[n->in[1]].shape;
+    return sizeof(double) * (size_t)recur_shape_numel(t);
 }
 
 /*
@@ -185,7 +237,7 @@ recur_value recur_softmax_xent(recur_graph *g, recur_value logits, recur_value t
 }
 
 RECUR_OP_DEF(softmax_xent, .min_in = 2, .max_in = 3, .shape = xent_shape,
-                                             .forward = xent_forward, .grad = xent_grad);
+                                             .forward = xent_forward, .grad = xent_grad, .workspace = xent_workspace);
 
 /* ---------------------------------------------------- softmax_xent_grad */
 
@@ -197,6 +249,12 @@ typedef struct xent_rows {
     double scale;
     int none; /* every mask 0: z = 0 */
 } xent_rows;
+
+/* z[q] = s e^(x[q] - lse) for q < C, vectorized: a row's softmax, scaled. */
+RECUR_VECTOR_CLONES static void scaled_softmax(const float *x, float lse, float s, float *z, int64_t C)
+{
+    for (int64_t q = 0; q < C; q++) z[q] = s * recur_vexpf(x[q] - lse);
+}
 
 /* Rows [lo, hi) of z (see xent_grad_forward); their targets and masks are already checked. */
 static void xent_grad_rows(void *ctx, int64_t lo, int64_t hi, int part)
@@ -213,8 +271,9 @@ static void xent_grad_rows(void *ctx, int64_t lo, int64_t hi, int part)
             continue;
         }
         int64_t c = class_of(j->k->x[1][i], C);
-        double lse = row_lse(x, C), s = j->scale * m;
-        for (int64_t q = 0; q < C; q++) z[q] = (float)(s * (exp((double)x[q] - lse) - (q == c)));
+        float lse = (float)row_lse(x, C), s = (float)(j->scale * m);
+        scaled_softmax(x, lse, s, z, C);
+        z[c] -= s;
     }
 }
 
@@ -223,9 +282,9 @@ static void xent_grad_rows(void *ctx, int64_t lo, int64_t hi, int part)
  * with m_i = 0 (or every row, if sum_j m_j = 0) are 0 and their targets
  * unchecked. The masks and targets are checked first, on the calling
  * thread; the rows, independent of each other (each computed as on one
- * thread, so the bits do not depend on the threads), then run on the pool:
- * two double-precision exps per element make this the costliest kernel of a
- * character model's loss.
+ * thread, so the bits do not depend on the threads), then run on the pool,
+ * their exps vectorized in float (two per element: the log-sum-exp and the
+ * softmax).
  */
 static recur_status xent_grad_forward(const recur_kernel_args *k)
 {
