@@ -20,6 +20,7 @@ static unsigned default_passes(char *why, size_t len)
     static const struct { const char *name; unsigned bit; } names[] = {
         {"hoist", RECUR_PASS_HOIST}, {"grad_batch", RECUR_PASS_GRAD_BATCH},
         {"fuse", RECUR_PASS_FUSE}, {"matmul_fuse", RECUR_PASS_MATMUL_FUSE},
+        {"one_hot", RECUR_PASS_ONE_HOT},
         {"all", RECUR_PASS_ALL}, {"none", 0},
     };
     why[0] = 0;

@@ -260,6 +260,11 @@ recur_status recur_onnx_export_node(recur_onnx_out *o, int32_t id)
         onnx_node *c = ids ? recur_onnx_emit(o, "Cast", "Cast", 1, &cast_in, 1, (const char *const *)&ids) : NULL;
         if (!c || recur_onnx_set_int(o, c, "to", ONNX_INT64) != RECUR_OK) return RECUR_ERR_NOMEM;
         const char *in[2] = {o->names[n->in[0]], ids};
+        if (n->attr.i[0]) { /* of the table's columns (passes/one_hot.c): the rows of its transpose */
+            char *rows = recur_onnx_fresh(o, "rows");
+            if (!rows || !recur_onnx_emit(o, "Transpose", "Transpose", 1, in, 1, (const char *const *)&rows)) return RECUR_ERR_NOMEM;
+            in[0] = rows;
+        }
         e = emit_as(o, id, "Gather", 2, in);
         break;
     }

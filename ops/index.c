@@ -9,13 +9,17 @@
  *
  * Inputs and attributes:
  *   gather:      table [V, D], indices S            -> S + [D]
+ *                i[0] = 1: the table's columns, table [D, V] -> S + [D]
+ *                (what passes/one_hot.c makes of x W^T with x one-hot)
  *   scatter_add: indices S, dy S + [D]; i[0] = rows -> [rows, D]
  *   one_hot:     indices S; i[0] = depth            -> S + [depth]
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 static recur_value operand(const recur_graph *g, recur_value y, int i)
 {
@@ -50,33 +54,86 @@ static recur_status append_dim(recur_graph *g, recur_node *n, recur_shape s, int
 static recur_status gather_shape(recur_graph *g, recur_node *n)
 {
     recur_shape t = recur_in_shape(g, n, 0);
-    if (t.ndim != 2) return recur_shape_fail(g, n, "the table must be a matrix [rows, D]");
-    return append_dim(g, n, recur_in_shape(g, n, 1), t.d[1], "the table's row");
+    int cols = n->attr.i[0] != 0;
+    if (t.ndim != 2)
+        return recur_shape_fail(g, n, cols ? "the table must be a matrix [D, columns]" : "the table must be a matrix [rows, D]");
+    const char *what = cols ? "the table's column" : "the table's row";
+    return append_dim(g, n, recur_in_shape(g, n, 1), t.d[cols ? 0 : 1], what);
 }
 
-/* y[s, :] = table[idx[s], :] for every position s of the indices */
+/* Rows [lo, hi) of a gather from a table of rows (indices checked), on recur's pool. */
+typedef struct gather_job {
+    const float *table, *idx;
+    float *y;
+    int64_t V, D;
+} gather_job;
+
+static void gather_rows(void *ctx, int64_t lo, int64_t hi, int part)
+{
+    const gather_job *j = ctx;
+    (void)part;
+    for (int64_t s = lo; s < hi; s++)
+        memcpy(j->y + s * j->D, j->table + index_of(j->idx[s], j->V) * j->D, sizeof(float) * (size_t)j->D);
+}
+
+/* Positions past which a column gather transposes its table first (each row then one copy). */
+#define GATHER_TRANSPOSE_ROWS 8
+
+/*
+ * y[s, :] = table[idx[s], :] for every position s of the indices; of the
+ * columns (i[0] = 1): y[s, d] = table[d, idx[s]], read down the column for
+ * a few positions (one-hot generation at B = 1), else from a transposed
+ * copy of the table in the workspace. Every index is checked first.
+ */
 static recur_status gather_forward(const recur_kernel_args *a)
 {
-    int64_t V = a->xs[0].d[0], D = a->xs[0].d[1], n = recur_shape_numel(a->xs[1]);
-    const float *idx = a->x[1];
-    for (int64_t s = 0; s < n; s++) {
-        int64_t r = index_of(idx[s], V);
-        if (r < 0) return bad_index(a, idx[s], s, V, "a row of the table");
-        memcpy(a->y + s * D, a->x[0] + r * D, sizeof(float) * (size_t)D);
+    int cols = a->node->attr.i[0] != 0;
+    int64_t V = a->xs[0].d[cols ? 1 : 0], D = a->xs[0].d[cols ? 0 : 1], n = recur_shape_numel(a->xs[1]);
+    const float *idx = a->x[1], *table = a->x[0];
+    for (int64_t s = 0; s < n; s++)
+        if (index_of(idx[s], V) < 0) return bad_index(a, idx[s], s, V, cols ? "a column of the table" : "a row of the table");
+    if (cols && n <= GATHER_TRANSPOSE_ROWS) {
+        for (int64_t s = 0; s < n; s++) {
+            int64_t c = index_of(idx[s], V);
+            for (int64_t d = 0; d < D; d++) a->y[s * D + d] = table[d * V + c];
+        }
+        return RECUR_OK;
     }
+    if (cols) { /* the table [D, V] as rows [V, D] */
+        float *rows = a->work;
+        for (int64_t d = 0; d < D; d++)
+            for (int64_t v = 0; v < V; v++) rows[v * D + d] = table[d * V + v];
+        table = rows;
+    }
+    gather_job j = {table, idx, a->y, V, D};
+    recur_parallel_range(n, n * D, gather_rows, &j);
     return RECUR_OK;
+}
+
+/* A column gather's transposed table. */
+static size_t gather_workspace(const recur_graph *g, const recur_node *n)
+{
+    return n->attr.i[0] ? sizeof(float) * (size_t)recur_shape_numel(g->nodes[n->in[0]].shape) : 0;
 }
 
 /*
  * d gather(W, idx) / dW = scatter_add(idx, dy, V): row r of dW is the sum
- * of the dy rows of the positions that read row r. The indices get none.
+ * of the dy rows of the positions that read row r; of the columns, its
+ * transpose. The indices get none.
  */
 static recur_status gather_grad(recur_graph *g, recur_value y, recur_value dy, const int *needs, recur_value *dx)
 {
     if (!needs[0]) return RECUR_OK;
     recur_value table = operand(g, y, 0), idx = operand(g, y, 1);
-    dx[0] = recur_scatter_add(g, idx, dy, g->nodes[table.id].shape.d[0]);
+    int cols = g->nodes[y.id].attr.i[0] != 0;
+    dx[0] = recur_scatter_add(g, idx, dy, g->nodes[table.id].shape.d[cols ? 1 : 0]);
+    if (cols) dx[0] = recur_transpose2(g, dx[0]);
     return recur_built(g, dx[0]);
+}
+
+static void gather_attrs(const recur_node *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", n->attr.i[0] ? "columns" : "");
 }
 
 recur_value recur_gather(recur_graph *g, recur_value table, recur_value indices)
@@ -85,7 +142,8 @@ recur_value recur_gather(recur_graph *g, recur_value table, recur_value indices)
 }
 
 RECUR_OP_DEF(gather, .min_in = 2, .max_in = 2, .shape = gather_shape,
-                                       .forward = gather_forward, .grad = gather_grad);
+                                       .forward = gather_forward, .grad = gather_grad,
+                                       .workspace = gather_workspace, .attrs = gather_attrs);
 
 /* ------------------------------------------------------------ scatter_add */
 

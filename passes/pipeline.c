@@ -8,11 +8,12 @@
  *     2. hoist     RECUR_PASS_HOIST: the state-free part of the body, once over [T, ...]
  *     3. unroll    T copies of the rest; the loop's outputs become aliases
  *   4. matmul_fuse RECUR_PASS_MATMUL_FUSE: products sharing an operand, once every loop is unrolled
+ *   5. one_hot     RECUR_PASS_ONE_HOT: products of a one-hot encoding as lookups
  * recur_grad (autodiff/grad.c):
- *   5. matmul_fuse again, for products built after unrolling (or in a graph without loops)
- *   6. grad_batch  RECUR_PASS_GRAD_BATCH: each value's gradient terms summed with one op where they allow it
+ *   6. matmul_fuse and one_hot again, for products built after unrolling (or in a graph without loops)
+ *   7. grad_batch  RECUR_PASS_GRAD_BATCH: each value's gradient terms summed with one op where they allow it
  * recur_compile (plan/executor.c):
- *   7. matmul_bias and pointwise fusion, RECUR_PASS_FUSE: passes over the plan, not the graph
+ *   8. matmul_bias and pointwise fusion, RECUR_PASS_FUSE: passes over the plan, not the graph
  *
  * Passes add nodes; the two that rewrite nodes in place (unrolling turns a
  * loop's output nodes into aliases, matmul fusion turns products into
@@ -22,6 +23,14 @@
 #include "passes/passes.h"
 #include "recur/ops.h"
 #include "recur/passes.h"
+
+/* Every step's copy is an outer node now: fuse the products that share an operand, then look up one-hot products. */
+static recur_status outer_passes(recur_graph *g)
+{
+    recur_status st = recur_pass_on(g, RECUR_PASS_MATMUL_FUSE) ? recur_pass_matmul_fuse(g) : RECUR_OK;
+    if (st == RECUR_OK && recur_pass_on(g, RECUR_PASS_ONE_HOT)) st = recur_pass_one_hot(g);
+    return st;
+}
 
 recur_status recur_unroll(recur_graph *g)
 {
@@ -37,14 +46,13 @@ recur_status recur_unroll(recur_graph *g)
         if (st == RECUR_OK) st = recur_pass_unroll_loop(g, li);
         if (st != RECUR_OK) return st;
     }
-    /* Every step's copy is an outer node now: fuse the products that share an operand. */
-    return recur_pass_on(g, RECUR_PASS_MATMUL_FUSE) ? recur_pass_matmul_fuse(g) : RECUR_OK;
+    return outer_passes(g);
 }
 
 recur_status recur_pipeline_before_grad(recur_graph *g)
 {
     if (recur_passes_check(g, "grad") != RECUR_OK) return g->error.code;
-    return recur_pass_on(g, RECUR_PASS_MATMUL_FUSE) ? recur_pass_matmul_fuse(g) : RECUR_OK;
+    return outer_passes(g);
 }
 
 recur_value recur_pipeline_grad_sum(recur_graph *g, int n, const int32_t *terms)

@@ -789,6 +789,30 @@ static void test_export_char_models(void **state)
     }
 }
 
+/*
+ * Products of a one-hot after recur_unroll are lookups (passes/one_hot.c):
+ * of W's columns for one_hot W^T (exported as a Transpose and a Gather),
+ * and of W + b's rows for one_hot W + b over as many positions as rows.
+ */
+static void test_export_one_hot_lookups(void **state)
+{
+    (void)state;
+    const int64_t T = 3, B = 2, V = 5;
+    model md = {.g = recur_graph_new(4)};
+    recur_value ids = recur_input(md.g, "ids", recur_shape2(T, B));
+    md.in[md.n_in] = ids;
+    md.vocab[md.n_in++] = V;
+    recur_value W = tu_param(md.g, "W", recur_shape2(4, V)), W2 = tu_param(md.g, "W2", recur_shape2(V, 3));
+    recur_value b2 = tu_param(md.g, "b2", recur_shape1(3));
+    md.out[md.n_out++] = recur_matmul(md.g, recur_one_hot(md.g, ids, V), W, 0, 1);
+    md.out[md.n_out++] = recur_add(md.g, recur_matmul(md.g, recur_one_hot(md.g, ids, V), W2, 0, 0), b2);
+    recur_set_passes(md.g, RECUR_PASS_ALL);
+    TU_ST(md.g, recur_unroll(md.g));
+    assert_string_equal(recur_value_op(md.g, md.out[0]), "gather");
+    assert_string_equal(recur_value_op(md.g, md.out[1]), "gather");
+    round_trip("one_hot_lookups", &md, "Gather", "MatMul");
+}
+
 /* Export refuses what has no ONNX form, naming the node and op. */
 static void test_export_refusals(void **state)
 {
@@ -929,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_export_cell_options),
         cmocka_unit_test(test_export_custom_cell_as_scan),
         cmocka_unit_test(test_export_char_models),
+        cmocka_unit_test(test_export_one_hot_lookups),
         cmocka_unit_test(test_export_refusals),
         cmocka_unit_test(test_cli_import_export_draw),
     };

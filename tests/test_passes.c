@@ -942,6 +942,90 @@ static void test_plans_survive_passes(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * One-hot products as lookups, built over ids [n] (a one-hot of V = 7):
+ * y1 = one_hot W1 (rows), y2 = one_hot W2^T (columns), y3 = one_hot W3 + b3
+ * (the bias folded into the table for as many positions as rows), and an LSTM reading
+ * the one-hot sequence (its hoisted input product); loss, and the
+ * gradients of W1, W2 and the LSTM's weights.
+ */
+typedef struct one_hot_model {
+    recur_graph *g;
+    recur_value ids, y1, y2, y3, loss, grads[10];
+    int n_params;
+} one_hot_model;
+
+static one_hot_model one_hot_build(unsigned passes, int64_t steps, int64_t batch)
+{
+    enum { V = 7 };
+    one_hot_model m = {.g = recur_graph_new(31)};
+    recur_graph *g = m.g;
+    recur_set_passes(g, passes);
+    m.ids = recur_input(g, "ids", recur_shape2(steps, batch));
+    recur_value x = recur_one_hot(g, m.ids, V);
+    recur_value W1 = tu_param(g, "W1", recur_shape2(V, 5)), W2 = tu_param(g, "W2", recur_shape2(4, V));
+    m.y1 = recur_matmul(g, x, W1, 0, 0);
+    m.y2 = recur_matmul(g, x, W2, 0, 1);
+    recur_value W3 = tu_param(g, "W3", recur_shape2(V, 6)), b3 = tu_param(g, "b3", recur_shape1(6));
+    m.y3 = recur_add(g, recur_matmul(g, recur_one_hot(g, m.ids, V), W3, 0, 0), b3); /* (its own one-hot: not fused with y1) */
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = V, .hidden = 3};
+    recur_rnn r;
+    TU_ST(g, recur_rnn_new(g, "lstm", &o, x, RECUR_NONE, RECUR_NONE, &r));
+    TU_ST(g, recur_unroll(g));
+    recur_value c1 = tu_param(g, "c1", recur_shape3(steps, batch, 5));
+    m.loss = recur_add(g, recur_add(g, recur_sum(g, recur_mul(g, m.y1, c1)), recur_sum(g, recur_square(g, m.y2))),
+                       recur_add(g, recur_sum(g, recur_tanh(g, r.outputs)), recur_sum(g, recur_square(g, m.y3))));
+    recur_value params[10];
+    m.n_params = recur_params(g, params, 10);
+    assert_int_equal(m.n_params, 9); /* W1, W2, W3, b3, c1 and the LSTM's four */
+    TU_ST(g, recur_grad(g, m.loss, m.n_params, params, m.grads));
+    return m;
+}
+
+static void test_one_hot_products_as_lookups(void **state)
+{
+    (void)state;
+    /* 12 positions (a column gather through a transposed copy) and 1 (read down the columns). */
+    const int64_t shapes[2][2] = {{3, 4}, {1, 1}};
+    for (int c = 0; c < 2; c++) {
+        int64_t steps = shapes[c][0], batch = shapes[c][1], n = steps * batch;
+        one_hot_model on = one_hot_build(RECUR_PASS_ALL, steps, batch), off = one_hot_build(0, steps, batch);
+        /* y1 a lookup of W1's rows; y2 a slice of the lookup of [W2; the LSTM's W_ih]'s columns (matmul
+         * fusion joined the two products of the one-hot first); no product reads the one-hot. */
+        assert_string_equal(recur_value_op(on.g, on.y1), "gather");
+        assert_string_equal(recur_value_op(on.g, on.y2), "slice");
+        assert_int_equal(count_ops(on.g, 1, &on.y2, "gather"), 1);
+        assert_int_equal(count_ops(on.g, 1, &on.loss, "one_hot"), 0);
+        assert_string_equal(recur_value_op(off.g, off.y1), "matmul");
+        assert_int_equal(count_ops(off.g, 1, &off.loss, "one_hot"), 2);
+        assert_string_equal(recur_value_op(on.g, on.y3), n >= 7 ? "gather" : "add");
+        float ids[12];
+        for (int64_t i = 0; i < n; i++) ids[i] = (float)((i * 5 + 3) % 7);
+        recur_feed fon = {on.ids, ids, n}, foff = {off.ids, ids, n};
+        recur_value a[4] = {on.y1, on.y2, on.y3, on.loss}, b[4] = {off.y1, off.y2, off.y3, off.loss};
+        for (int k = 0; k < 4 + on.n_params; k++) { /* the lookups exactly; the loss and gradients to rounding */
+            recur_value va = k < 4 ? a[k] : on.grads[k - 4], vb = k < 4 ? b[k] : off.grads[k - 4];
+            int64_t count = recur_shape_numel(recur_value_shape(on.g, va));
+            float *x = tu_eval(on.g, va, 1, &fon), *y = tu_eval(off.g, vb, 1, &foff);
+            if (k < 3) assert_memory_equal(x, y, sizeof(float) * (size_t)count);
+            else tu_assert_close(x, y, count, 1e-5, 1e-6);
+            free(x), free(y);
+        }
+        /* An id outside [0, V) fails the run naming it and its position, as the one-hot did. */
+        ids[n - 1] = 7;
+        recur_plan *p = recur_compile(on.g, 1, &on.y2, NULL);
+        assert_non_null(p);
+        assert_int_equal(recur_plan_feed(p, on.ids, ids, n), RECUR_OK);
+        assert_int_equal(recur_plan_run(p), RECUR_ERR_RUNTIME);
+        char want[64];
+        snprintf(want, sizeof want, "index 7 at position %lld", (long long)(n - 1));
+        assert_non_null(strstr(recur_plan_errmsg(p), want));
+        recur_plan_free(p);
+        recur_graph_free(on.g);
+        recur_graph_free(off.g);
+    }
+}
+
 /* The pass switches and their environment variable. */
 static void test_pass_switches(void **state)
 {
@@ -960,6 +1044,7 @@ static void test_pass_switches(void **state)
         {"all", RECUR_PASS_ALL},
         {"hoist,grad_batch,fuse", RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE},
         {"matmul_fuse", RECUR_PASS_MATMUL_FUSE},
+        {"one_hot,hoist", RECUR_PASS_ONE_HOT | RECUR_PASS_HOIST},
         {"none,hoist", RECUR_PASS_HOIST},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -1020,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_matmul_fusion_groups),
         cmocka_unit_test(test_plans_survive_passes),
         cmocka_unit_test(test_pass_switches),
+        cmocka_unit_test(test_one_hot_products_as_lookups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
  * each pass off (for testing, every test passes with all of them on and
  * with all of them off).
  *
- * The pipeline (passes/pipeline.c runs stages 1-6, the compiler stage 7):
+ * The pipeline (passes/pipeline.c runs stages 1-7, the compiler stage 8):
  *
  *   recur_unroll, for each loop not unrolled yet:
  *     1. prepare      the loop's sequences are read step by step
@@ -19,17 +19,21 @@
  *                     (the gate products of a cell written one per gate)
  *                     become one matmul on the concatenated weights, each
  *                     old product a slice of it
+ *   5. one_hot        RECUR_PASS_ONE_HOT: a product of a one-hot encoding,
+ *                     one_hot(ids) W (or W^T), becomes the lookup of W's
+ *                     rows (columns) it amounts to, its weight gradient a
+ *                     scatter-add (a character model's input projection)
  *   recur_grad:
- *     5. matmul_fuse  again, for products built after recur_unroll (or in
- *                     a graph without loops)
- *     6. grad_batch   RECUR_PASS_GRAD_BATCH, as autodiff sums a value's
+ *     6. matmul_fuse  again, with one_hot, for products built after
+ *                     recur_unroll (or in a graph without loops)
+ *     7. grad_batch   RECUR_PASS_GRAD_BATCH, as autodiff sums a value's
  *                     gradient contributions: per-step weight gradients
  *                     sum_t A_t^T B_t become one matmul over the
  *                     concatenated rows, per-step slices of a sequence's
  *                     gradient one concatenation, per-step bias gradients
  *                     one reduction
  *   recur_compile:
- *     7. fuse         RECUR_PASS_FUSE, over the plan rather than the graph:
+ *     8. fuse         RECUR_PASS_FUSE, over the plan rather than the graph:
  *                     a matmul and the bias row added to it run as one
  *                     kernel; each group of elementwise ops of one shape (a
  *                     cell's gate arithmetic forward, its gradients
@@ -42,14 +46,15 @@
  *                     kept anyway is computed again rather than kept
  *
  * Passes add nodes. Those that rewrite a node in place (unrolling turns a
- * loop's outputs into aliases, matmul fusion turns products into slices)
+ * loop's outputs into aliases, matmul fusion turns products into slices,
+ * one_hot products into lookups)
  * leave alone every node a compiled plan reads, so a plan compiled at any
  * point stays valid: a plan compiled before recur_grad computes what it
  * computed before, and plans compiled later see the fused products.
  *
  * A graph starts with every pass on, unless the RECUR_PASSES environment
  * variable says otherwise ("none", "all", or a comma list of "hoist",
- * "grad_batch", "fuse", "matmul_fuse").
+ * "grad_batch", "fuse", "matmul_fuse", "one_hot").
  */
 #ifndef RECUR_PASSES_H
 #define RECUR_PASSES_H
@@ -65,7 +70,8 @@ enum {
     RECUR_PASS_GRAD_BATCH = 1u << 1,
     RECUR_PASS_FUSE = 1u << 2,
     RECUR_PASS_MATMUL_FUSE = 1u << 3,
-    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE | RECUR_PASS_MATMUL_FUSE
+    RECUR_PASS_ONE_HOT = 1u << 4,
+    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE | RECUR_PASS_MATMUL_FUSE | RECUR_PASS_ONE_HOT
 };
 
 /**

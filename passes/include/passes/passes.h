@@ -40,6 +40,13 @@ recur_status recur_pass_unroll_loop(recur_graph *g, int li);
 recur_status recur_pass_matmul_fuse(recur_graph *g);
 
 /*
+ * One-hot products as lookups (one_hot.c): every outer x W or x W^T with
+ * x = one_hot(ids, V) becomes, in place, gather(W, ids) (of W's columns
+ * for W^T); products a compiled plan reads are left alone. Idempotent.
+ */
+recur_status recur_pass_one_hot(recur_graph *g);
+
+/*
  * Gradient batching (grad_batch.c): the sum of the n gradient terms (node
  * ids), with one op for the terms that allow it: pad_axis terms filling
  * disjoint ranges of one axis become one concatenation, 2-D matmul terms
