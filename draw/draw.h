@@ -224,6 +224,8 @@ typedef struct draw_item {
     int dropped;      /* merged into another item: not drawn (nor its edges) */
     int member;       /* pinned op level: 1 + the DRAW_BLOCK item of its cluster, 0: none */
     int line;         /* internals level: 1 + the state whose line it is on (drawn in one row), 0: none */
+    int beside;       /* internals level: 1 + the item drawn in its row (a state entering a step's cell off any
+                       * line, beside the value it becomes), 0: none */
     double rx, ry;    /* a member's place relative to its block's centre */
 } draw_item;
 

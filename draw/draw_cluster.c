@@ -106,6 +106,27 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
             if (row) agsubnode(row, nodes[j], 1);
         }
     }
+    /*
+     * Internals level: a state off any line entering a step's cell runs across the cells: in the row of
+     * the value it becomes when it feeds that value (an RNN's h into tanh), else in the top row (an
+     * LSTM's h, whose h' is the cell's top; rank max, as rankdir is BT).
+     */
+    for (int j = 0; j < n && st == RECUR_OK; j++) {
+        int b = s->items[m[j].idx].beside - 1;
+        if (b < 0 || s->items[b].cluster != k || s->items[b].dropped) continue;
+        int feeds = 0;
+        for (int e = 0; e < s->n_edges && !feeds; e++) feeds = s->edges[e].from == m[j].idx && s->edges[e].to == b;
+        char name[24];
+        snprintf(name, sizeof name, "beside%d", j);
+        Agraph_t *row = agsubg(H, name, 1);
+        if (!row) {
+            st = RECUR_ERR_NOMEM;
+            break;
+        }
+        set(row, "rank", feeds ? "same" : "max");
+        agsubnode(row, nodes[j], 1);
+        if (feeds) agsubnode(row, nodes[local[b]], 1);
+    }
     /* Inner edges in the order of the nodes they join, so that isomorphic clusters give one layout. */
     int n_inner = 0;
     int *inner = malloc(sizeof *inner * ((size_t)s->n_edges + 1));
@@ -138,7 +159,7 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
         /* A state on its line reaches the gates below it: the line is drawn above what feeds it (a GRU's
          * h line on top; the LSTM's tanh(c') and h' stay above its cell-state line). */
         const draw_item *from = &s->items[d->from];
-        int down = s->internals && from->line && from->kind == DRAW_INPUT && s->items[d->to].line != from->line;
+        int down = s->internals && (from->line || from->beside) && from->kind == DRAW_INPUT && s->items[d->to].line != from->line;
         if (!ranks(d) || down) set(e, "constraint", "false");
     }
     if (st == RECUR_OK && gvLayout(gvc, H, "dot") != 0) st = RECUR_ERR_RUNTIME;

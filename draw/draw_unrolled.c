@@ -149,6 +149,56 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
     return I;
 }
 
+/*
+ * Internals level: the state enters each step's cell once, as the rolled
+ * cell draws it. The state edges from the previous step (or the initial
+ * state) into a step's boxes become one state edge into a box "h[t-1]" in
+ * that step's cell, and plain edges from it to the boxes (laid out inside
+ * the cell by dot, on its state's line), instead of one state edge per box
+ * crossing into the next cell; the values another loop's cell gives it
+ * (the layer below) enter likewise, through a box "x[t]".
+ */
+static void state_entries(draw_ctx *c, draw_scene *s)
+{
+    int n_edges = s->n_edges;
+    for (int e = 0; e < n_edges; e++) {
+        draw_edge d = s->edges[e];
+        const draw_item *to = &s->items[d.to], *from = &s->items[d.from];
+        if (to->cluster < 0 || from->cluster == to->cluster || to->grad || to->loop < 0 || to->b < 0) continue;
+        int64_t t = to->b;
+        int state = d.kind == DRAW_E_STATE && d.tag < c->g->loops[to->loop].n_state;
+        int input = d.kind == DRAW_E_DATA && from->cluster >= 0 && from->loop != to->loop && !from->grad;
+        if (!state && !input) continue;
+        /* The carried state, h[t-1]; or the step of a sequence another loop makes (the layer below), x[t]. */
+        int32_t a = state ? c->g->loops[to->loop].state[d.tag] : from->a;
+        const char *name = state ? recur_draw_user_name(c->g, a) : NULL;
+        char label[96];
+        snprintf(label, sizeof label, "%s[%lld]", state ? (name ? name : "state") : "x",
+                 recur_draw_step_number(c, t) - state);
+        int found = recur_draw_item_find(s, DRAW_INPUT, a, (int)t);
+        int P = recur_draw_item_add(s, DRAW_INPUT, a, (int)t, label);
+        if (P < 0) return;
+        to = &s->items[d.to]; /* (items may have moved) */
+        if (found < 0) {
+            draw_item *it = &s->items[P];
+            it->cluster = to->cluster, it->col = to->col, it->loop = to->loop, it->level = to->level;
+            it->line = state ? c->line[a] : 0;
+            if (state && !it->line) { /* beside the value it becomes (an LSTM's h', an RNN's tanh), across the cells */
+                int32_t next = c->g->loops[to->loop].next[d.tag];
+                int N = recur_draw_item_find(s, DRAW_OP, next, (int)t);
+                if (N < 0) N = recur_draw_item_find(s, DRAW_GLYPH, next, (int)t);
+                if (N >= 0 && s->items[N].cluster == it->cluster) it->beside = N + 1;
+            }
+            recur_draw_edge_add(s, d.from, P, d.kind, d.tag, d.label);
+        }
+        draw_edge *inner = &s->edges[e];
+        inner->from = P;
+        inner->kind = DRAW_E_DATA;
+        inner->tag = 0;
+        inner->label[0] = 0;
+    }
+}
+
 /* Ellipses of the rows beside the cells (inputs, joins, outputs, gradients) of loops with hidden steps. */
 static void row_ellipses(draw_ctx *c, draw_scene *s)
 {
@@ -284,6 +334,7 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
     if (st == RECUR_OK) recur_draw_outputs(c, s, item, &vis);
     if (st == RECUR_OK) recur_draw_attention(c, s);
     if (st == RECUR_OK) recur_draw_state_labels(c, s);
+    if (st == RECUR_OK && c->o.level == RECUR_LEVEL_INTERNALS && c->o.view != RECUR_VIEW_BACKWARD) state_entries(c, s);
 
     /* Layers of what recur_draw_connect and recur_draw_outputs made, then of the outputs and gradients. */
     int top = 0;

@@ -240,6 +240,34 @@ static void assert_loops_outside(Agraph_t *G, const char *what)
     assert_true(loops >= 2);
 }
 
+/* The cluster subgraph holding node v, NULL if none. */
+static Agraph_t *cluster_of(Agraph_t *G, Agnode_t *v)
+{
+    for (Agraph_t *sub = agfstsubg(G); sub; sub = agnxtsubg(sub))
+        if (strncmp(agnameof(sub), "cluster", 7) == 0 && agsubnode(sub, v, 0)) return sub;
+    return NULL;
+}
+
+/*
+ * Unrolled internals: a state enters each step's cell once, into its box
+ * (h[t-1], c[t-1]), the one edge from one cell into another; returns how
+ * many such edges there are.
+ */
+static int assert_states_enter_once(Agraph_t *G, const char *what)
+{
+    int n = 0;
+    for (Agnode_t *v = agfstnode(G); v; v = agnxtnode(G, v))
+        for (Agedge_t *e = agfstout(G, v); e; e = agnxtout(G, e)) {
+            Agraph_t *a = cluster_of(G, agtail(e)), *b = cluster_of(G, aghead(e));
+            if (!shown(e) || !a || !b || a == b) continue;
+            n++;
+            if (!named(aghead(e), "in_") || !strchr(get(aghead(e), "label"), '['))
+                fail_msg("%s: edge %s -> %s enters %s other than through a state's or input's box", what,
+                         agnameof(agtail(e)), agnameof(aghead(e)), agnameof(b));
+        }
+    return n;
+}
+
 static const char *nm(char *buf, const char *fmt, int a, int b)
 {
     snprintf(buf, 64, fmt, a, b);
@@ -841,6 +869,26 @@ static void test_internals(void **state)
     assert_int_equal(count_labelled(G, "glyph_", "1\xe2\x88\x92"), 1);
     laid_out_free(G);
     recur_graph_free(g);
+    /* Unrolled, two LSTM layers: h, c and the layer below enter each step's cell once, h and c in rows across. */
+    g = recur_graph_new(21);
+    recur_rnn deep = layer_over(g, 3, RECUR_LSTM, 2, 0);
+    TU_ST(g, recur_unroll(g));
+    recur_draw_opts u = {.view = RECUR_VIEW_UNROLLED, .level = RECUR_LEVEL_INTERNALS};
+    G = laid_out(g, 1, &deep.outputs, &u);
+    assert_clean(G, "unrolled LSTM internals");
+    assert_int_equal(assert_states_enter_once(G, "unrolled LSTM internals"), 2 * 2 * 2 + 3); /* h, c: 2 per layer; x: 3 */
+    for (int t = 0; t < 3; t++) {
+        char name[16];
+        snprintf(name, sizeof name, "c[%d]", t - 1);
+        assert_int_equal(count_labelled(G, "in_", name), 2);
+        Agnode_t *cs = labelled(G, "in_", name), *hs;
+        snprintf(name, sizeof name, "h[%d]", t - 1);
+        hs = labelled(G, "in_", name);
+        assert_non_null(cs), assert_non_null(hs);
+        assert_true(cy(hs) > cy(cs)); /* h's row above c's */
+    }
+    laid_out_free(G);
+    recur_graph_free(g);
     /* A second layer reads the first's outputs, an unnamed sequence: its step is x[t], as its equations say. */
     g = recur_graph_new(20);
     recur_rnn two = layer_over(g, 3, RECUR_GRU, 2, 0);
@@ -1035,6 +1083,8 @@ static void expect(Agraph_t *G, const char *stem)
     } else if (strcmp(stem, "custom_gates") == 0) {
         assert_int_equal(count_labelled(G, "op_", "forget gate"), 3);
         assert_non_null(agsubg(G, "cluster_cell0_2", 0));
+        assert_int_equal(assert_states_enter_once(G, stem), 2); /* h from step 1 to 2 and from 2 to 3 */
+        for (int t = 0; t < 3; t++) assert_non_null(labelled(G, "in_", nm(a, "h[%d]", t, 0)));
         assert_non_null(strstr(get(find_node(G, "note_1"), "label"), "f = \xcf\x83(W_0 x + U_0 h + b_0)"));
         assert_non_null(strstr(get(find_node(G, "note_1"), "label"), "h' = f \xe2\x8a\x99 h + (1 \xe2\x88\x92 f) \xe2\x8a\x99 tanh(W_1 x + U_1 h + b_1)"));
     } else if (strcmp(stem, "residual") == 0) {
