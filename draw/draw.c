@@ -251,6 +251,7 @@ static recur_status output(recur_graph *g, draw_scene *s, const recur_draw_opts 
         int n_nodes = s->n_items;
         quiet();
         st = recur_draw_measure(gvc, G, nodes, s);
+        s->label_pt = 0.8 * (o->font_size > 0 ? o->font_size : 14); /* (as draw_scene.c sets the clusters' fontsize) */
         if (st == RECUR_OK && s->n_clusters > 0) st = recur_draw_clusters(gvc, s);
         loud();
         if (st != RECUR_OK)

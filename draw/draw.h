@@ -281,6 +281,7 @@ typedef struct draw_scene {
     int op_level;
     int pinned;       /* cell level: every item placed on the grid of layers and columns (draw_place.c) */
     int internals;    /* the "cell internals" level: gates and nonlinearities as filled boxes */
+    double label_pt;  /* the clusters' labels' font size in points (0: 11.2, the default's) */
     const recur_draw_opts *o;
     int space;        /* the space of the items being made (recur_draw_scene_append) */
     recur_status st;  /* RECUR_ERR_NOMEM once an allocation failed */

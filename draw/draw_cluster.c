@@ -224,7 +224,10 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
                 b->col = first->col;
                 b->loop = first->loop;
                 b->layer = s->clusters[k].base >= 0 ? s->clusters[k].base : first->layer;
+                /* at least as wide as its label (DejaVu Sans averages about 0.6 em a character) */
+                double label_w = 0.6 * (s->label_pt > 0 ? s->label_pt : 11.2) * (double)strlen(s->clusters[k].label);
                 b->w = x1 - x0 + 2 * PAD;
+                if (b->w < label_w + 2 * PAD) b->w = label_w + 2 * PAD;
                 b->h = y1 - y0 + 2 * PAD + LABEL_BAND;
                 b->cluster = k;
                 for (int i = 0; i < s->n_items; i++) {

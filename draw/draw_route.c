@@ -419,6 +419,14 @@ static void route(draw_scene *s, int i, grid *gr)
         if (!e->tailport[0]) k0 = P(b->x - a->x, b->y - a->y), q0 = clip(a, P(b->x, b->y));
         if (!e->headport[0]) k1 = P(b->x - a->x, b->y - a->y), q1 = clip(b, P(a->x, a->y));
         m = grid_route(s, e, gr, q0, k0, q1, k1, out, (int)(sizeof out / sizeof out[0]));
+        /* The side of the head facing the tail may be shut by a box beside it: into another side. */
+        static const char *const sides[4] = {"s", "n", "w", "e"};
+        for (int k = 0; !m && !e->headport[0] && k < 4; k++) {
+            pt normal;
+            q1 = port_point(b, sides[k], &normal);
+            k1 = P(-normal.x, -normal.y);
+            m = grid_route(s, e, gr, q0, k0, q1, k1, out, (int)(sizeof out / sizeof out[0]));
+        }
         if (m) p1 = q1;
     }
     if (!m) { /* nothing free: the straight line, crossing what it must */

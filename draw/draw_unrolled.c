@@ -199,6 +199,29 @@ static void state_entries(draw_ctx *c, draw_scene *s)
     }
 }
 
+/*
+ * Op level: an outer op of one step whose every edge joins it to one cell
+ * (the one-hot of the step's token, read by the cell's product) is drawn
+ * inside that cell, not above it with its edges leaving the cell and
+ * coming back.
+ */
+static void adopt_step_ops(draw_scene *s)
+{
+    for (int i = 0; i < s->n_items; i++) {
+        draw_item *it = &s->items[i];
+        if (it->kind != DRAW_OP || it->cluster >= 0 || it->b < 0 || it->grad) continue;
+        int cl = -1, ok = 1, n = 0;
+        for (int e = 0; e < s->n_edges && ok; e++) {
+            const draw_edge *d = &s->edges[e];
+            if (d->kind == DRAW_E_INVIS || (d->from != i && d->to != i)) continue;
+            const draw_item *other = &s->items[d->from == i ? d->to : d->from];
+            ok = other->cluster >= 0 && (cl < 0 || other->cluster == cl) && !other->grad;
+            cl = other->cluster, n++;
+        }
+        if (ok && n > 0) it->cluster = cl;
+    }
+}
+
 /* Ellipses of the rows beside the cells (inputs, joins, outputs, gradients) of loops with hidden steps. */
 static void row_ellipses(draw_ctx *c, draw_scene *s)
 {
@@ -335,6 +358,7 @@ recur_status recur_draw_unrolled(draw_ctx *c, draw_scene *s)
     if (st == RECUR_OK) recur_draw_attention(c, s);
     if (st == RECUR_OK) recur_draw_state_labels(c, s);
     if (st == RECUR_OK && c->o.level == RECUR_LEVEL_INTERNALS && c->o.view != RECUR_VIEW_BACKWARD) state_entries(c, s);
+    if (st == RECUR_OK && s->op_level) adopt_step_ops(s);
 
     /* Layers of what recur_draw_connect and recur_draw_outputs made, then of the outputs and gradients. */
     int top = 0;

@@ -667,6 +667,30 @@ static void test_op_level_steps_alike(void **state)
     assert_true(cy(init) > GD_bb(cl[0]).LL.y && cy(init) < GD_bb(cl[0]).UR.y);
     laid_out_free(G);
     recur_graph_free(g);
+    /*
+     * `recur draw`'s model at op level: each step's one-hot (an outer op joined to that step's cell
+     * alone) inside the cell, between its token and the product; the initial state's edge around the
+     * product of the input into the state's product (it passed straight through it once).
+     */
+    g = recur_graph_new(12);
+    recur_value ids = recur_input(g, "ids", recur_shape2(3, 1));
+    recur_rnn_opts ro = {.kind = RECUR_RNN_TANH, .input_size = 5, .hidden = 8};
+    recur_rnn rnn;
+    TU_ST(g, recur_rnn_new(g, "rnn", &ro, recur_one_hot(g, ids, 5), RECUR_NONE, RECUR_NONE, &rnn));
+    recur_value probs = recur_softmax(g, recur_dense(g, "out", rnn.outputs, 5, 1));
+    TU_ST(g, recur_unroll(g));
+    G = laid_out(g, 1, &probs, &o);
+    assert_clean(G, "op level, one-hot input");
+    int inside = 0;
+    for (Agnode_t *v = agfstnode(G); v; v = agnxtnode(G, v))
+        if (named(v, "op_") && strcmp(get(v, "label"), "one_hot") == 0) {
+            Agraph_t *c = cluster_of(G, v);
+            assert_non_null(c);
+            inside++;
+        }
+    assert_int_equal(inside, 3);
+    laid_out_free(G);
+    recur_graph_free(g);
 }
 
 /* Too large a figure is refused before Graphviz lays it out (it grew to 24 GB), naming its size and the limit. */
