@@ -230,16 +230,18 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
                 if (b->w < label_w + 2 * PAD) b->w = label_w + 2 * PAD;
                 b->h = y1 - y0 + 2 * PAD + LABEL_BAND;
                 b->cluster = k;
+                /* A reverse loop's cell mirrored: its state comes from the right and leaves to the left. */
+                double flip = s->clusters[k].reverse ? -1 : 1;
                 for (int i = 0; i < s->n_items; i++) {
                     draw_item *it = &s->items[i];
                     if (it->cluster != k || it->dropped || it->kind == DRAW_BLOCK) continue;
                     it->member = B + 1;
-                    it->rx -= mx, it->ry -= my;
+                    it->rx = flip * (it->rx - mx), it->ry -= my;
                 }
                 for (int e = 0; e < s->n_edges; e++) {
                     draw_edge *d = &s->edges[e];
                     if (!d->pts || d->inner || s->items[d->from].cluster != k || s->items[d->to].cluster != k) continue;
-                    for (int p = 0; p <= d->n_pts; p++) d->pts[2 * p] -= mx, d->pts[2 * p + 1] -= my;
+                    for (int p = 0; p <= d->n_pts; p++) d->pts[2 * p] = flip * (d->pts[2 * p] - mx), d->pts[2 * p + 1] -= my;
                     d->inner = B + 1;
                 }
             } else {
@@ -250,7 +252,7 @@ static recur_status one_cluster(GVC_t *gvc, draw_scene *s, int k, member *m, int
     }
     free(nodes), free(inner), free(made);
     agclose(H);
-    if (again) return one_cluster(gvc, s, k, m, local, s->internals);
+    if (again) return one_cluster(gvc, s, k, m, local, 0);
     return st;
 }
 

@@ -100,16 +100,25 @@ static pt bez_point(const pt *b, double t)
 }
 
 /* The box the curve b[0..n) passes through other than a and z (or -1), sampled SAMPLES times a piece. */
+/*
+ * 1 if item j is in the way of an edge from item a to item z: every box but
+ * theirs, and the block of a cluster neither end is in (an edge between two
+ * other places goes round a cell, not through it between its boxes).
+ */
+static int obstacle(const draw_scene *s, int j, int a, int z)
+{
+    const draw_item *it = &s->items[j];
+    if (j == a || j == z || it->dropped || it->kind == DRAW_NOTE) return 0;
+    return it->kind != DRAW_BLOCK || (s->items[a].member != j + 1 && s->items[z].member != j + 1);
+}
+
 static int blocked(const draw_scene *s, const pt *b, int n, int a, int z)
 {
     for (int i = 0; i + 3 < n; i += 3)
         for (int k = 0; k <= SAMPLES; k++) {
             pt q = bez_point(b + i, (double)k / SAMPLES);
-            for (int j = 0; j < s->n_items; j++) {
-                const draw_item *it = &s->items[j];
-                if (j == a || j == z || it->dropped || it->kind == DRAW_NOTE || it->kind == DRAW_BLOCK) continue;
-                if (inside(it, q, MARGIN)) return j;
-            }
+            for (int j = 0; j < s->n_items; j++)
+                if (obstacle(s, j, a, z) && inside(&s->items[j], q, MARGIN)) return j;
         }
     return -1;
 }
@@ -378,7 +387,7 @@ static void route(draw_scene *s, int i, grid *gr)
                       P(p0.x + 2 * (p1.x - p0.x) / 3, p0.y + 2 * (p1.y - p0.y) / 3), p1};
         for (int j = 0; j < s->n_items; j++) {
             const draw_item *it = &s->items[j];
-            if (j == e->from || j == e->to || it->dropped || it->kind == DRAW_NOTE || it->kind == DRAW_BLOCK) continue;
+            if (!obstacle(s, j, e->from, e->to)) continue;
             int hit = 0;
             for (int k = 0; k <= 4 * SAMPLES && !hit; k++)
                 hit = inside(it, bez_point(line, (double)k / (4 * SAMPLES)), MARGIN + 6 * attempt);

@@ -175,8 +175,11 @@ static void state_entries(draw_ctx *c, draw_scene *s)
         char label[96];
         snprintf(label, sizeof label, "%s[%lld]", state ? (name ? name : "state") : "x",
                  recur_draw_step_number(c, t) - state);
-        int found = recur_draw_item_find(s, DRAW_INPUT, a, (int)t);
-        int P = recur_draw_item_add(s, DRAW_INPUT, a, (int)t, label);
+        /* Its identity: the state and step (a state is one loop's); the cell and source item for an input
+         * (both directions of the layer above read the same value: a box in each). */
+        int ka = state ? a : -(2 + to->cluster), kb = state ? (int)t : d.from;
+        int found = recur_draw_item_find(s, DRAW_INPUT, ka, kb);
+        int P = recur_draw_item_add(s, DRAW_INPUT, ka, kb, label);
         if (P < 0) return;
         to = &s->items[d.to]; /* (items may have moved) */
         if (found < 0) {

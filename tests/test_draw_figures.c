@@ -925,6 +925,35 @@ static void test_internals(void **state)
 }
 
 /* An Elman cell's equation, written from its graph. */
+/* Every built-in layer, stacked or not, one way or both, at every level, rolled and unrolled: clean. */
+static void test_sweep(void **state)
+{
+    (void)state;
+    const recur_cell_kind kinds[3] = {RECUR_RNN_TANH, RECUR_LSTM, RECUR_GRU};
+    const recur_draw_level levels[3] = {RECUR_LEVEL_CELL, RECUR_LEVEL_INTERNALS, RECUR_LEVEL_OP};
+    int drawn = 0;
+    for (int k = 0; k < 3; k++)
+        for (int layers = 1; layers <= 2; layers++)
+            for (int bi = 0; bi < 2; bi++)
+                for (int lv = 0; lv < 3; lv++)
+                    for (int unrolled = 0; unrolled < 2; unrolled++) {
+                        recur_graph *g = recur_graph_new(40);
+                        recur_rnn r = layer_over(g, 2, kinds[k], layers, bi);
+                        if (unrolled) TU_ST(g, recur_unroll(g));
+                        recur_draw_opts o = {.view = unrolled ? RECUR_VIEW_UNROLLED : RECUR_VIEW_ROLLED,
+                                             .level = levels[lv], .hide_params = 1};
+                        char what[96];
+                        snprintf(what, sizeof what, "kind %d, %d layer(s), %s, level %d, %s", (int)kinds[k], layers,
+                                 bi ? "bidirectional" : "forward", lv, unrolled ? "unrolled" : "rolled");
+                        Agraph_t *G = laid_out(g, 1, &r.outputs, &o);
+                        assert_clean(G, what);
+                        laid_out_free(G);
+                        recur_graph_free(g);
+                        drawn++;
+                    }
+    assert_int_equal(drawn, 72);
+}
+
 static void test_equations(void **state)
 {
     (void)state;
@@ -1173,6 +1202,7 @@ int main(void)
         cmocka_unit_test(test_side_by_side),
         cmocka_unit_test(test_internals),
         cmocka_unit_test(test_equations),
+        cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_gallery),
     };
