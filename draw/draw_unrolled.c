@@ -173,8 +173,10 @@ static void state_entries(draw_ctx *c, draw_scene *s)
         int32_t a = state ? c->g->loops[to->loop].state[d.tag] : from->a;
         const char *name = state ? recur_draw_user_name(c->g, a) : NULL;
         char label[96];
+        /* (a reverse loop's state comes from step t + 1) */
+        int from_step = state ? (c->loops[to->loop].reverse ? 1 : -1) : 0;
         snprintf(label, sizeof label, "%s[%lld]", state ? (name ? name : "state") : "x",
-                 recur_draw_step_number(c, t) - state);
+                 recur_draw_step_number(c, t) + from_step);
         /* Its identity: the state and step (a state is one loop's); the cell and source item for an input
          * (both directions of the layer above read the same value: a box in each). */
         int ka = state ? a : -(2 + to->cluster), kb = state ? (int)t : d.from;

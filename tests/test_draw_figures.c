@@ -913,6 +913,17 @@ static void test_internals(void **state)
     }
     laid_out_free(G);
     recur_graph_free(g);
+    /* Bidirectional: the reverse direction's state comes from step t + 1 (h[3] at the last step), its cells mirrored. */
+    g = recur_graph_new(22);
+    recur_rnn bi = layer_over(g, 3, RECUR_GRU, 1, 1);
+    TU_ST(g, recur_unroll(g));
+    G = laid_out(g, 1, &bi.outputs, &u);
+    assert_clean(G, "unrolled bidirectional GRU internals");
+    assert_int_equal(count_labelled(G, "in_", "h[-1]"), 1);
+    assert_int_equal(count_labelled(G, "in_", "h[3]"), 1);
+    assert_int_equal(count_labelled(G, "in_", "h[1]"), 2); /* forward at step 2, reverse at step 0 */
+    laid_out_free(G);
+    recur_graph_free(g);
     /* A second layer reads the first's outputs, an unnamed sequence: its step is x[t], as its equations say. */
     g = recur_graph_new(20);
     recur_rnn two = layer_over(g, 3, RECUR_GRU, 2, 0);
