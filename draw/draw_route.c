@@ -173,7 +173,8 @@ enum { GRID = 4 };
 typedef struct grid {
     int w, h;
     double x0, y0;
-    char *wall;       /* 1: inside a box (grown by MARGIN - 2) */
+    int32_t *wall;    /* 1: inside a box (grown by MARGIN - 2); 2 + j: inside block j between its boxes */
+    int32_t open_a, open_z; /* the route being made may cross these walls (its ends' blocks' 2 + j), else 0 */
 } grid;
 
 static int grid_make(const draw_scene *s, grid *gr)
@@ -190,8 +191,16 @@ static int grid_make(const draw_scene *s, grid *gr)
     gr->x0 = x0 - 60, gr->y0 = y0 - 60;
     gr->w = (int)((x1 - x0 + 120) / GRID) + 1, gr->h = (int)((y1 - y0 + 120) / GRID) + 1;
     if (gr->w < 1 || gr->h < 1 || (double)gr->w * gr->h > 4e6) return 0;
-    gr->wall = calloc((size_t)gr->w * (size_t)gr->h, 1);
+    gr->wall = calloc((size_t)gr->w * (size_t)gr->h, sizeof *gr->wall);
     if (!gr->wall) return 0;
+    for (int i = 0; i < s->n_items; i++) { /* the blocks first: their boxes go over them */
+        const draw_item *it = &s->items[i];
+        if (it->dropped || it->kind != DRAW_BLOCK) continue;
+        int cx0 = (int)floor((it->x - it->w / 2 - gr->x0) / GRID), cx1 = (int)floor((it->x + it->w / 2 - gr->x0) / GRID);
+        int cy0 = (int)floor((it->y - it->h / 2 - gr->y0) / GRID), cy1 = (int)floor((it->y + it->h / 2 - gr->y0) / GRID);
+        for (int y = cy0 < 0 ? 0 : cy0; y <= cy1 && y < gr->h; y++)
+            for (int x = cx0 < 0 ? 0 : cx0; x <= cx1 && x < gr->w; x++) gr->wall[(size_t)y * (size_t)gr->w + (size_t)x] = 2 + i;
+    }
     for (int i = 0; i < s->n_items; i++) {
         const draw_item *it = &s->items[i];
         if (it->dropped || it->kind == DRAW_NOTE || it->kind == DRAW_BLOCK) continue;
@@ -212,6 +221,9 @@ static int cell_of(const grid *gr, pt p, int *x, int *y)
 
 static pt centre_of(const grid *gr, int c) { return P(gr->x0 + (c % gr->w + 0.5) * GRID, gr->y0 + (c / gr->w + 0.5) * GRID); }
 
+/* 1 if a route may not pass a cell of this wall value: a box, or a block its ends are not in. */
+static int shut(const grid *gr, int32_t w) { return w == 1 || (w >= 2 && w != gr->open_a && w != gr->open_z); }
+
 /* 1 if the straight segment a-b crosses no wall cell. */
 static int sees(const grid *gr, pt a, pt b)
 {
@@ -220,7 +232,7 @@ static int sees(const grid *gr, pt a, pt b)
     for (int k = 0; k <= steps; k++) {
         int x, y;
         pt q = P(a.x + (b.x - a.x) * k / steps, a.y + (b.y - a.y) * k / steps);
-        if (!cell_of(gr, q, &x, &y) || gr->wall[(size_t)y * (size_t)gr->w + (size_t)x]) return 0;
+        if (!cell_of(gr, q, &x, &y) || shut(gr, gr->wall[(size_t)y * (size_t)gr->w + (size_t)x])) return 0;
     }
     return 1;
 }
@@ -261,7 +273,7 @@ static int astar(const grid *gr, int from, int to, int *path, int cap)
                 int nx = x + dx, ny = y + dy;
                 if ((!dx && !dy) || nx < 0 || ny < 0 || nx >= gr->w || ny >= gr->h) continue;
                 int nc = ny * gr->w + nx;
-                if (done[nc] || (gr->wall[nc] && nc != to)) continue;
+                if (done[nc] || (shut(gr, gr->wall[nc]) && nc != to)) continue;
                 float step = dx && dy ? 1.4142f : 1.0f, cnew = cost[c] + step;
                 if (cnew >= cost[nc] || hn >= (int)n) continue;
                 cost[nc] = cnew, prev[nc] = c;
@@ -293,7 +305,10 @@ static int grid_route(const draw_scene *s, const draw_edge *e, grid *gr, pt p0, 
     int ax, ay, zx, zy;
     if (!cell_of(gr, a, &ax, &ay) || !cell_of(gr, z, &zx, &zy)) return 0;
     int from = ay * gr->w + ax, to = zy * gr->w + zx, cap_path = gr->w * 4 + gr->h * 4;
-    char wall_from = gr->wall[from], wall_to = gr->wall[to];
+    int32_t wall_from = gr->wall[from], wall_to = gr->wall[to];
+    /* It may cross the blocks its ends are in (between their boxes), not another cell. */
+    gr->open_a = s->items[e->from].member ? 1 + s->items[e->from].member : 0;
+    gr->open_z = s->items[e->to].member ? 1 + s->items[e->to].member : 0;
     gr->wall[from] = gr->wall[to] = 0; /* the ends lie just outside their boxes */
     int *path = malloc(sizeof *path * (size_t)cap_path);
     int k = path ? astar(gr, from, to, path, cap_path) : 0;

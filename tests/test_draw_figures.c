@@ -936,7 +936,30 @@ static void test_internals(void **state)
 }
 
 /* An Elman cell's equation, written from its graph. */
-/* Every built-in layer, stacked or not, one way or both, at every level, rolled and unrolled: clean. */
+/* No edge passes through a cell (a cluster's box) that neither of its ends is in. */
+static void assert_round_cells(Agraph_t *G, const char *what)
+{
+    pointf p[2048];
+    for (Agnode_t *v = agfstnode(G); v; v = agnxtnode(G, v))
+        for (Agedge_t *e = agfstout(G, v); e; e = agnxtout(G, e)) {
+            if (!shown(e)) continue;
+            int n = samples(e, p, 2048);
+            for (Agraph_t *c = agfstsubg(G); c; c = agnxtsubg(c)) {
+                if (strncmp(agnameof(c), "cluster", 7) != 0 || agsubnode(c, agtail(e), 0) || agsubnode(c, aghead(e), 0))
+                    continue;
+                rect b = {GD_bb(c).LL.x + 2, GD_bb(c).LL.y + 2, GD_bb(c).UR.x - 2, GD_bb(c).UR.y - 2};
+                for (int i = 0; i < n; i++)
+                    if (in_rect(b, p[i], 0))
+                        fail_msg("%s: edge %s -> %s passes through %s", what, agnameof(agtail(e)), agnameof(aghead(e)),
+                                 agnameof(c));
+            }
+        }
+}
+
+/*
+ * Every built-in layer, stacked or not, one way or both, at every level, rolled and unrolled: clean,
+ * and no edge through a cell it does not join.
+ */
 static void test_sweep(void **state)
 {
     (void)state;
@@ -958,6 +981,7 @@ static void test_sweep(void **state)
                                  bi ? "bidirectional" : "forward", lv, unrolled ? "unrolled" : "rolled");
                         Agraph_t *G = laid_out(g, 1, &r.outputs, &o);
                         assert_clean(G, what);
+                        assert_round_cells(G, what);
                         laid_out_free(G);
                         recur_graph_free(g);
                         drawn++;
