@@ -160,6 +160,17 @@ static int32_t op_item(draw_ctx *c, draw_scene *s, int k, int loss_item)
  */
 static void state_entries(draw_ctx *c, draw_scene *s)
 {
+    /* A step's token read by the cells of two loops (a bidirectional layer) stays below them, outside both. */
+    for (int i = 0; i < s->n_items; i++) {
+        draw_item *it = &s->items[i];
+        if (it->kind != DRAW_INPUT || it->cluster < 0 || it->b < 0 || it->a < 0 || it->a >= c->n || !c->token[it->a])
+            continue;
+        int other = 0;
+        for (int e = 0; e < s->n_edges && !other; e++)
+            other = s->edges[e].from == i && s->items[s->edges[e].to].cluster >= 0 &&
+                    s->items[s->edges[e].to].cluster != it->cluster;
+        if (other) it->cluster = -1;
+    }
     int n_edges = s->n_edges;
     for (int e = 0; e < n_edges; e++) {
         draw_edge d = s->edges[e];
@@ -167,7 +178,9 @@ static void state_entries(draw_ctx *c, draw_scene *s)
         if (to->cluster < 0 || from->cluster == to->cluster || to->grad || to->loop < 0 || to->b < 0) continue;
         int64_t t = to->b;
         int state = d.kind == DRAW_E_STATE && d.tag < c->g->loops[to->loop].n_state;
-        int input = d.kind == DRAW_E_DATA && from->cluster >= 0 && from->loop != to->loop && !from->grad;
+        /* (a token outside the cells: each cell reading it gets a box of it) */
+        int token = from->kind == DRAW_INPUT && from->cluster < 0 && from->b >= 0;
+        int input = d.kind == DRAW_E_DATA && !from->grad && (token || (from->cluster >= 0 && from->loop != to->loop));
         if (!state && !input) continue;
         /* The carried state, h[t-1]; or the step of a sequence another loop makes (the layer below), x[t]. */
         int32_t a = state ? c->g->loops[to->loop].state[d.tag] : from->a;
@@ -175,8 +188,11 @@ static void state_entries(draw_ctx *c, draw_scene *s)
         char label[96];
         /* (a reverse loop's state comes from step t + 1) */
         int from_step = state ? (c->loops[to->loop].reverse ? 1 : -1) : 0;
-        snprintf(label, sizeof label, "%s[%lld]", state ? (name ? name : "state") : "x",
-                 recur_draw_step_number(c, t) + from_step);
+        if (token && !state)
+            snprintf(label, sizeof label, "%s", from->label);
+        else
+            snprintf(label, sizeof label, "%s[%lld]", state ? (name ? name : "state") : "x",
+                     recur_draw_step_number(c, t) + from_step);
         /* Its identity: the state and step (a state is one loop's); the cell and source item for an input
          * (both directions of the layer above read the same value: a box in each). */
         int ka = state ? a : -(2 + to->cluster), kb = state ? (int)t : d.from;

@@ -922,6 +922,13 @@ static void test_internals(void **state)
     assert_int_equal(count_labelled(G, "in_", "h[-1]"), 1);
     assert_int_equal(count_labelled(G, "in_", "h[3]"), 1);
     assert_int_equal(count_labelled(G, "in_", "h[1]"), 2); /* forward at step 2, reverse at step 0 */
+    for (int t = 0; t < 3; t++) { /* each step's input below both cells, outside them, a box of it in each */
+        char a[32];
+        snprintf(a, sizeof a, "in_0_%d", t);
+        Agnode_t *x = find_node(G, a);
+        assert_non_null(x);
+        assert_null(cluster_of(G, x));
+    }
     laid_out_free(G);
     recur_graph_free(g);
     /* A second layer reads the first's outputs, an unnamed sequence: its step is x[t], as its equations say. */
