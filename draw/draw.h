@@ -332,6 +332,12 @@ recur_status recur_draw_route(draw_scene *s);
 /* Writes edge e's route as Graphviz's "pos" into buf; 0 if it has none (or buf is too small). */
 int recur_draw_edge_pos(const draw_edge *e, char *buf, size_t n);
 
+/*
+ * The point at t in [0, 1] of the cubic Bezier piece p (4 points as x, y
+ * pairs: a route's pts from 6 k on, k < (n_pts - 1) / 3).
+ */
+void recur_draw_bezier_point(const double *p, double t, double *x, double *y);
+
 /* Sizes of the items of G, as Graphviz draws them (into items' w and h). */
 recur_status recur_draw_measure(GVC_t *gvc, Agraph_t *G, Agnode_t *const *node, draw_scene *s);
 

@@ -93,9 +93,8 @@ static int crossings(const plan *f, const draw_scene *s, int k)
             const double *c = &d->pts[2 * b];
             pt prev = P(c[0], c[1]);
             for (int q = 1; q <= 8 && !hit; q++) {
-                double t = q / 8.0, u = 1 - t;
-                pt at = P(u * u * u * c[0] + 3 * u * u * t * c[2] + 3 * u * t * t * c[4] + t * t * t * c[6],
-                          u * u * u * c[1] + 3 * u * u * t * c[3] + 3 * u * t * t * c[5] + t * t * t * c[7]);
+                pt at;
+                recur_draw_bezier_point(c, q / 8.0, &at.x, &at.y);
                 for (int j = 0; j + 1 < f->n && !hit; j++) hit = segments_cross(f->p[j], f->p[j + 1], prev, at);
                 prev = at;
             }

@@ -399,10 +399,8 @@ static int route_through(const draw_scene *s, double x0, double x1, double y0, d
         for (int k = 0; d->pts && k + 3 < d->n_pts; k += 3) {
             const double *p = &d->pts[2 * k];
             for (int q = 0; q <= 16; q++) {
-                double t = q / 16.0, u = 1 - t;
-                double b0 = u * u * u, b1 = 3 * u * u * t, b2 = 3 * u * t * t, b3 = t * t * t;
-                double x = b0 * p[0] + b1 * p[2] + b2 * p[4] + b3 * p[6];
-                double y = b0 * p[1] + b1 * p[3] + b2 * p[5] + b3 * p[7];
+                double x, y;
+                recur_draw_bezier_point(p, q / 16.0, &x, &y);
                 if (x >= x0 && x <= x1 && y >= y0 && y <= y1) return 1;
             }
         }

@@ -92,11 +92,19 @@ static int spline(const pt *w, int n, pt t0, pt t1, pt *out)
     return k;
 }
 
+void recur_draw_bezier_point(const double *p, double t, double *x, double *y)
+{
+    double u = 1 - t, b0 = u * u * u, b1 = 3 * u * u * t, b2 = 3 * u * t * t, b3 = t * t * t;
+    *x = b0 * p[0] + b1 * p[2] + b2 * p[4] + b3 * p[6];
+    *y = b0 * p[1] + b1 * p[3] + b2 * p[5] + b3 * p[7];
+}
+
 static pt bez_point(const pt *b, double t)
 {
-    double u = 1 - t;
-    return P(u * u * u * b[0].x + 3 * u * u * t * b[1].x + 3 * u * t * t * b[2].x + t * t * t * b[3].x,
-             u * u * u * b[0].y + 3 * u * u * t * b[1].y + 3 * u * t * t * b[2].y + t * t * t * b[3].y);
+    const double p[8] = {b[0].x, b[0].y, b[1].x, b[1].y, b[2].x, b[2].y, b[3].x, b[3].y};
+    pt q;
+    recur_draw_bezier_point(p, t, &q.x, &q.y);
+    return q;
 }
 
 /* The box the curve b[0..n) passes through other than a and z (or -1), sampled SAMPLES times a piece. */

@@ -286,6 +286,22 @@ static recur_rnn layer_over(recur_graph *g, int64_t T, recur_cell_kind kind, int
     return rnn;
 }
 
+/* layer_over's outputs drawn with o (unrolled first for a view that is not rolled); *g gets the graph. */
+static Agraph_t *draw_layer(recur_graph **g, uint64_t seed, int64_t T, recur_cell_kind kind, int layers, int bi,
+                            const recur_draw_opts *o)
+{
+    *g = recur_graph_new(seed);
+    recur_rnn r = layer_over(*g, T, kind, layers, bi);
+    if (o->view != RECUR_VIEW_ROLLED) TU_ST(*g, recur_unroll(*g));
+    return laid_out(*g, 1, &r.outputs, o);
+}
+
+static void drawing_free(Agraph_t *G, recur_graph *g)
+{
+    laid_out_free(G);
+    recur_graph_free(g);
+}
+
 /* An LSTM encoder over S steps whose final states start an LSTM decoder over T steps; d gets the decoder. */
 static recur_value enc_dec(recur_graph *g, int64_t S, int64_t T, recur_seq_result *d)
 {
@@ -894,11 +910,8 @@ static void test_internals(void **state)
     laid_out_free(G);
     recur_graph_free(g);
     /* Unrolled, two LSTM layers: h, c and the layer below enter each step's cell once, h and c in rows across. */
-    g = recur_graph_new(21);
-    recur_rnn deep = layer_over(g, 3, RECUR_LSTM, 2, 0);
-    TU_ST(g, recur_unroll(g));
     recur_draw_opts u = {.view = RECUR_VIEW_UNROLLED, .level = RECUR_LEVEL_INTERNALS};
-    G = laid_out(g, 1, &deep.outputs, &u);
+    G = draw_layer(&g, 21, 3, RECUR_LSTM, 2, 0, &u);
     assert_clean(G, "unrolled LSTM internals");
     assert_int_equal(assert_states_enter_once(G, "unrolled LSTM internals"), 2 * 2 * 2 + 3); /* h, c: 2 per layer; x: 3 */
     for (int t = 0; t < 3; t++) {
@@ -911,13 +924,9 @@ static void test_internals(void **state)
         assert_non_null(cs), assert_non_null(hs);
         assert_true(cy(hs) > cy(cs)); /* h's row above c's */
     }
-    laid_out_free(G);
-    recur_graph_free(g);
+    drawing_free(G, g);
     /* Bidirectional: the reverse direction's state comes from step t + 1 (h[3] at the last step), its cells mirrored. */
-    g = recur_graph_new(22);
-    recur_rnn bi = layer_over(g, 3, RECUR_GRU, 1, 1);
-    TU_ST(g, recur_unroll(g));
-    G = laid_out(g, 1, &bi.outputs, &u);
+    G = draw_layer(&g, 22, 3, RECUR_GRU, 1, 1, &u);
     assert_clean(G, "unrolled bidirectional GRU internals");
     assert_int_equal(count_labelled(G, "in_", "h[-1]"), 1);
     assert_int_equal(count_labelled(G, "in_", "h[3]"), 1);
@@ -929,17 +938,13 @@ static void test_internals(void **state)
         assert_non_null(x);
         assert_null(cluster_of(G, x));
     }
-    laid_out_free(G);
-    recur_graph_free(g);
+    drawing_free(G, g);
     /* A second layer reads the first's outputs, an unnamed sequence: its step is x[t], as its equations say. */
-    g = recur_graph_new(20);
-    recur_rnn two = layer_over(g, 3, RECUR_GRU, 2, 0);
-    G = laid_out(g, 1, &two.outputs, &o);
+    G = draw_layer(&g, 20, 3, RECUR_GRU, 2, 0, &o);
     assert_clean(G, "two GRU layers' internals");
     assert_int_equal(count_labelled(G, "in_", "x[t]"), 2);
     assert_int_equal(count_labelled(G, "in_", "loop_output"), 0);
-    laid_out_free(G);
-    recur_graph_free(g);
+    drawing_free(G, g);
 }
 
 /* An Elman cell's equation, written from its graph. */
@@ -978,19 +983,16 @@ static void test_sweep(void **state)
             for (int bi = 0; bi < 2; bi++)
                 for (int lv = 0; lv < 3; lv++)
                     for (int unrolled = 0; unrolled < 2; unrolled++) {
-                        recur_graph *g = recur_graph_new(40);
-                        recur_rnn r = layer_over(g, 2, kinds[k], layers, bi);
-                        if (unrolled) TU_ST(g, recur_unroll(g));
                         recur_draw_opts o = {.view = unrolled ? RECUR_VIEW_UNROLLED : RECUR_VIEW_ROLLED,
                                              .level = levels[lv], .hide_params = 1};
                         char what[96];
                         snprintf(what, sizeof what, "kind %d, %d layer(s), %s, level %d, %s", (int)kinds[k], layers,
                                  bi ? "bidirectional" : "forward", lv, unrolled ? "unrolled" : "rolled");
-                        Agraph_t *G = laid_out(g, 1, &r.outputs, &o);
+                        recur_graph *g;
+                        Agraph_t *G = draw_layer(&g, 40, 2, kinds[k], layers, bi, &o);
                         assert_clean(G, what);
                         assert_round_cells(G, what);
-                        laid_out_free(G);
-                        recur_graph_free(g);
+                        drawing_free(G, g);
                         drawn++;
                     }
     assert_int_equal(drawn, 72);
