@@ -21,9 +21,15 @@
  * so that the graph passes (matmul fusion above all) must find what the
  * built-in cells' concatenated weights give by construction.
  *
- * usage: recur_rnn [--quick] [--config a|b|c|d] [--reps N] [--backend NAME] [--handwritten]
- * prints a readable line and "recur <cfg> ms=<median> gflops=<rate> plan_mb=<MiB> nodes=<n>"
- * ("recur <cfg>-hand ..." with --handwritten).
+ * --bidirectional builds every layer with both directions; --passes nolanes
+ * runs the graph passes without RECUR_PASS_LANES (side by side in
+ * bench/run: what two threads through the small steps give). d1 and d2, by
+ * name only, are (d)'s layers alone.
+ *
+ * usage: recur_rnn [--quick] [--config a|b|c|d|d1|d2] [--reps N] [--backend NAME] [--handwritten]
+ *                  [--bidirectional] [--passes nolanes]
+ * prints a readable line and "recur <cfg><tags> ms=<median> gflops=<rate> plan_mb=<MiB> nodes=<n>",
+ * the tags -hand (--handwritten), -bidi, -nolanes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -46,7 +52,14 @@ static const config configs[] = {
     {"b", RECUR_LSTM, 1, 50, 64, 512, 512},
     {"c", RECUR_GRU, 1, 50, 64, 512, 512},
     {"d", RECUR_LSTM, 2, 50, 50, 65, 128},
+    /* only by name: (d)'s two layers alone, for "faster than two single layers in sequence" */
+    {"d1", RECUR_LSTM, 1, 50, 50, 65, 128},
+    {"d2", RECUR_LSTM, 1, 50, 50, 128, 128},
 };
+
+/* Variants (flags): both directions per layer; the passes without lanes. */
+static int bidirectional;
+static const char *passes_variant; /* NULL or "nolanes" */
 
 /*
  * The configuration's layers from the hand-written cell over xs (weights
@@ -100,9 +113,10 @@ static double step_flops(const config *c)
 {
     double f = 0;
     int G = c->kind == RECUR_LSTM ? 4 : 3;
+    int dirs = bidirectional ? 2 : 1;
     for (int l = 0; l < c->layers; l++) {
-        double in = l == 0 ? (double)c->I : (double)c->H;
-        f += 2.0 * (double)c->T * (double)c->B * (in + (double)c->H) * G * (double)c->H;
+        double in = l == 0 ? (double)c->I : (double)(dirs * c->H);
+        f += 2.0 * dirs * (double)c->T * (double)c->B * (in + (double)c->H) * G * (double)c->H;
     }
     return 3 * f;
 }
@@ -110,12 +124,14 @@ static double step_flops(const config *c)
 static int run(const config *c, int reps, const char *backend, int handwritten)
 {
     recur_graph *g = recur_graph_new(1);
+    if (passes_variant) recur_set_passes(g, RECUR_PASS_ALL & ~RECUR_PASS_LANES);
     recur_value xs = recur_input(g, "xs", recur_shape3(c->T, c->B, c->I)), loss;
     hand_weights w[2];
     if (handwritten) {
         loss = hand_layers(g, c, xs, w);
     } else {
-        recur_rnn_opts o = {.kind = c->kind, .input_size = c->I, .hidden = c->H, .layers = c->layers};
+        recur_rnn_opts o = {.kind = c->kind, .input_size = c->I, .hidden = c->H, .layers = c->layers,
+                            .bidirectional = bidirectional};
         recur_rnn rnn;
         if (recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &rnn) != RECUR_OK) goto fail;
         /* The anchors' loss: every output and final state counts once. */
@@ -151,8 +167,9 @@ static int run(const config *c, int reps, const char *backend, int handwritten)
     printf("recur (%s) %s%s T=%lld B=%lld I=%lld H=%lld layers=%d backend=%s: %.3f ms/step, %.1f GFLOP/s, plan %.2f MiB, %d nodes\n",
            c->name, handwritten ? "hand-written " : "", recur_cell_kind_name(c->kind), (long long)c->T, (long long)c->B, (long long)c->I, (long long)c->H,
            c->layers, recur_plan_backend(p), med, gflops, mb, recur_plan_size(p));
-    printf("recur %s%s ms=%.3f gflops=%.2f plan_mb=%.2f nodes=%d\n", c->name, handwritten ? "-hand" : "", med, gflops,
-           mb, recur_plan_size(p));
+    printf("recur %s%s%s%s%s ms=%.3f gflops=%.2f plan_mb=%.2f nodes=%d\n", c->name, handwritten ? "-hand" : "",
+           bidirectional ? "-bidi" : "", passes_variant ? "-" : "", passes_variant ? passes_variant : "", med, gflops, mb,
+           recur_plan_size(p));
     fflush(stdout);
     free(ms);
     if (copts.profile) recur_plan_profile(p, stdout);
@@ -179,14 +196,18 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) backend = argv[++i];
         else if (strcmp(argv[i], "--handwritten") == 0) handwritten = 1;
+        else if (strcmp(argv[i], "--bidirectional") == 0) bidirectional = 1;
+        else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc && strcmp(argv[i + 1], "nolanes") == 0)
+            passes_variant = argv[++i];
         else {
-            fprintf(stderr, "usage: recur_rnn [--quick] [--config a|b|c|d] [--reps N] [--backend NAME] [--handwritten]\n");
+            fprintf(stderr, "usage: recur_rnn [--quick] [--config a|b|c|d|d1|d2] [--reps N] [--backend NAME] [--handwritten] "
+                            "[--bidirectional] [--passes nolanes]\n");
             return 2;
         }
     }
     int status = 0;
     for (size_t k = 0; k < sizeof configs / sizeof configs[0]; k++) {
-        if (only && strcmp(only, configs[k].name) != 0) continue;
+        if (only ? strcmp(only, configs[k].name) != 0 : configs[k].name[1] != 0) continue;
         int big = configs[k].H >= 512;
         int r = reps > 0 ? reps : quick ? (big ? 3 : 7) : (big ? 11 : 31);
         status |= run(&configs[k], r, backend, handwritten);

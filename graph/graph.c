@@ -21,6 +21,7 @@ static unsigned default_passes(char *why, size_t len)
         {"hoist", RECUR_PASS_HOIST}, {"grad_batch", RECUR_PASS_GRAD_BATCH},
         {"fuse", RECUR_PASS_FUSE}, {"matmul_fuse", RECUR_PASS_MATMUL_FUSE},
         {"one_hot", RECUR_PASS_ONE_HOT},
+        {"lanes", RECUR_PASS_LANES},
         {"all", RECUR_PASS_ALL}, {"none", 0},
     };
     why[0] = 0;
@@ -32,7 +33,8 @@ static unsigned default_passes(char *why, size_t len)
         while (k < sizeof names / sizeof names[0] && !(strlen(names[k].name) == n && strncmp(s, names[k].name, n) == 0)) k++;
         if (k == sizeof names / sizeof names[0]) {
             snprintf(why, len,
-                     "RECUR_PASSES=\"%s\": \"%.*s\" is no pass (a comma list of hoist, grad_batch, fuse, matmul_fuse; "
+                     "RECUR_PASSES=\"%s\": \"%.*s\" is no pass (a comma list of hoist, grad_batch, fuse, matmul_fuse, one_hot, "
+                     "lanes; "
                      "or all, or none)",
                      env, (int)(n < 64 ? n : 64), s);
             return RECUR_PASS_ALL;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "arena.h"
+#include "ops/threads.h"
 #include "plan_impl.h"
 #include "recur/passes.h"
 
@@ -110,6 +111,10 @@ recur_plan *recur_plan_compile(recur_graph *g, int n_outputs, const recur_value 
         return NULL; /* recur_topo recorded why */
     }
 
+    if (recur_pass_on(g, RECUR_PASS_LANES) && recur_lanes_order(g, order, count, is_fed) != RECUR_OK) {
+        recur_error_set(&p->error, RECUR_ERR_NOMEM, "compile: out of memory");
+        goto fail;
+    }
     g->work += (uint64_t)count * 8; /* roles, steps, shapes, pointers: loops over the plan's nodes */
     /* Roles and steps. */
     int n_x = 0;
@@ -214,8 +219,6 @@ recur_plan *recur_plan_compile(recur_graph *g, int n_outputs, const recur_value 
     if (n_shared) be->plan_buffers(p->be_state, shared, n_shared);
     if (recur_plan_arena(p, &lay, shared, n_shared) != RECUR_OK) goto fail;
     if (n_shared) be->plan_buffers_placed(p->be_state, shared, n_shared);
-    free(shared);
-    shared = NULL;
     recur_plan_layout_free(&lay);
     if (o.profile && !(p->step_ms = calloc((size_t)p->n_steps + 1, sizeof *p->step_ms))) {
         recur_error_set(&p->error, RECUR_ERR_NOMEM, "compile: out of memory");
@@ -225,6 +228,8 @@ recur_plan *recur_plan_compile(recur_graph *g, int n_outputs, const recur_value 
     for (int s = 0; s < p->n_steps; s++)
         for (int k = 0; !p->steps[s].dead && k < p->steps[s].n_in; k++)
             p->xptr[p->steps[s].x_off + k] = p->val[p->steps[s].in[k]];
+    if (recur_pass_on(g, RECUR_PASS_LANES) && recur_lanes_prepare(p, shared, n_shared) != RECUR_OK) goto fail;
+    free(shared);
     return p;
 fail:
     recur_plan_layout_free(&lay);
@@ -256,6 +261,7 @@ void recur_plan_free(recur_plan *p)
     free(p->arena_block);
     free(p->buffers);
     free(p->hooks);
+    recur_lanes_free(&p->lanes);
     free(p);
 }
 
@@ -434,6 +440,25 @@ static recur_status fire_hooks(recur_plan *p, int s, int *next)
     return RECUR_OK;
 }
 
+recur_status recur_plan_step_run(recur_plan *p, int s, uint64_t execution, float *work, char *err, size_t errlen)
+{
+    const plan_step *step = &p->steps[s];
+    recur_kernel_args a = {.node = &p->g->nodes[step->id], .y = p->val[step->id], .x = p->xptr + step->x_off,
+                           .xs = p->xshape + step->x_off, .n_in = step->n_in, .work = work && step->work ? work : step->work_at,
+                           .state = step->state, .run = p->run, .execution = execution, .inference = p->opts.inference,
+                           .inner = step->inner >= 0 ? &p->g->nodes[step->inner] : NULL,
+                           .err = err, .errlen = errlen};
+    return step->fn(&a);
+}
+
+/* Records that step s's kernel failed with st (err: its message) and returns st. */
+static recur_status step_failed(recur_plan *p, int s, recur_status st, const char *err)
+{
+    const recur_node *node = &p->g->nodes[p->steps[s].id];
+    return recur_error_set(&p->error, st, "run: node %s (op %s): %s", recur_node_name(p->g, p->steps[s].id),
+                           recur_op(node->op)->name, err[0] ? err : recur_status_str(st));
+}
+
 recur_status recur_plan_run(recur_plan *p)
 {
     if (!p) return RECUR_ERR_ARG;
@@ -454,19 +479,26 @@ recur_status recur_plan_run(recur_plan *p)
     int hook = 0;
     recur_status hst = fire_hooks(p, -1, &hook);
     if (hst != RECUR_OK) return hst;
+    /* Stretches of small steps go to two threads unless each step must be watched on its own. */
+    int lanes = p->lanes.dep && !p->opts.profile && !p->opts.check_finite && p->n_hooks == 0 && recur_threads_cap() >= 2;
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
+        if (lanes) {
+            int failed = -1;
+            recur_status st;
+            int next = recur_lanes_run(p, s, execution, &st, err, sizeof err, &failed);
+            if (next >= 0 && st != RECUR_OK) return step_failed(p, failed, st, err);
+            if (next >= 0) {
+                s = next - 1;
+                continue;
+            }
+        }
         if (!step->fn) continue; /* a view of its input's buffer: nothing to compute */
         const recur_node *node = &g->nodes[step->id];
-        recur_kernel_args a = {.node = node, .y = p->val[step->id], .x = p->xptr + step->x_off,
-                               .xs = p->xshape + step->x_off, .n_in = step->n_in, .work = step->work_at,
-                               .state = step->state, .run = p->run, .execution = execution, .inference = p->opts.inference,
-                               .inner = step->inner >= 0 ? &g->nodes[step->inner] : NULL,
-                               .err = err, .errlen = sizeof err};
         err[0] = 0;
         struct timespec t0, t1;
         if (p->opts.profile) clock_gettime(CLOCK_MONOTONIC, &t0);
-        recur_status st = step->fn(&a);
+        recur_status st = recur_plan_step_run(p, s, execution, NULL, err, sizeof err);
         if (p->opts.profile) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
@@ -475,17 +507,16 @@ recur_status recur_plan_run(recur_plan *p)
             else if (step->inner >= 0) p->op_ms[RECUR_OP_MATMUL] += ms, p->op_calls[RECUR_OP_MATMUL]++;
             else p->op_ms[node->op] += ms, p->op_calls[node->op]++;
         }
-        if (st != RECUR_OK)
-            return recur_error_set(&p->error, st, "run: node %s (op %s): %s", recur_node_name(g, step->id),
-                             recur_op(node->op)->name, err[0] ? err : recur_status_str(st));
+        if (st != RECUR_OK) return step_failed(p, s, st, err);
         if (p->opts.check_finite) {
-            int64_t bad = first_nonfinite(a.y, recur_shape_numel(node->shape));
+            const float *y = p->val[step->id];
+            int64_t bad = first_nonfinite(y, recur_shape_numel(node->shape));
             if (bad >= 0) {
                 char shp[64];
                 return recur_error_set(&p->error, RECUR_ERR_RUNTIME,
                                  "run: node %s (op %s) %s produced %g at element %lld: the first non-finite value",
                                  recur_node_name(g, step->id), recur_op(node->op)->name,
-                                 recur_shape_str(node->shape, shp, sizeof shp), (double)a.y[bad], (long long)bad);
+                                 recur_shape_str(node->shape, shp, sizeof shp), (double)y[bad], (long long)bad);
             }
         }
         if (hook < p->n_hooks && (hst = fire_hooks(p, s, &hook)) != RECUR_OK) return hst;

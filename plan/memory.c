@@ -30,6 +30,7 @@
 
 #include "arena.h"
 #include "plan_impl.h"
+#include "recur/passes.h"
 
 static size_t value_bytes(const recur_node *n)
 {
@@ -612,6 +613,17 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay, recur_backe
     for (int i = 0; i < n; i++) {
         arena_buf *b = buf_of[i] >= first_computed ? &bufs[buf_of[i]] : NULL;
         if (b) b->last = pinned[i] || p->opts.no_reuse ? p->n_steps : last_use[i] > b->first ? last_use[i] : b->first;
+    }
+    /* With lanes (plan/lanes.c), a buffer's bytes stay untouched a few running steps past its last reader,
+     * so that a kernel running ahead on the other thread cannot overwrite what a late one still reads. */
+    int *reach = NULL;
+    if (recur_pass_on(g, RECUR_PASS_LANES) && !p->opts.no_reuse && recur_lanes_reach(p, &reach) != RECUR_OK) goto nomem;
+    if (reach) {
+        for (int b = first_computed; b < n_bufs; b++)
+            if (bufs[b].last < p->n_steps) bufs[b].last = reach[bufs[b].last < 0 ? 0 : bufs[b].last];
+        for (int i = 0; i < n_shared; i++)
+            if (shared[i].last >= 0 && shared[i].last < p->n_steps) shared[i].last = reach[shared[i].last];
+        free(reach);
     }
     /* Workspaces: live during their step. */
     int first_work = n_bufs;

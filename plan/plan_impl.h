@@ -5,6 +5,8 @@
 #ifndef RECUR_PLAN_IMPL_H
 #define RECUR_PLAN_IMPL_H
 
+#include <stdatomic.h>
+
 #include "plan/plan.h"
 #include "recur/exec.h"
 
@@ -51,6 +53,17 @@ typedef struct plan_hook {
     void *user;
 } plan_hook;
 
+/* Two threads through the plan's small steps (plan/lanes.c); dep NULL: none, the steps run in order. */
+typedef struct plan_lanes {
+    int *dep;                /* step s waits until every step up to dep[s] has finished */
+    _Atomic uint64_t *done;  /* done[s] == execution + 1: step s finished in that run */
+    int *stretch_end;        /* >= 0 at the first step of a stretch two threads run: the step after its last */
+    int n_stretches;
+    float *work[2];          /* each thread's workspace for the steps of a stretch */
+    void *work_block;        /* (what holds them) */
+    size_t work_bytes;
+} plan_lanes;
+
 struct recur_plan {
     recur_graph *g;
     const recur_backend *be;
@@ -79,6 +92,7 @@ struct recur_plan {
     double *step_ms;               /* ... and in each step (NULL unless opts.profile) */
     int64_t fused_calls;
     recur_compile_opts opts;
+    plan_lanes lanes;
     plan_hook *hooks;      /* recur_plan_on_ready's, sorted by `after` */
     int n_hooks;
     recur_error error;
@@ -161,5 +175,47 @@ size_t recur_fused_plan_bytes(const recur_plan *p);
 
 /* Frees a fused program (a plan step's owned state). */
 void recur_fused_free(void *program);
+
+/*
+ * Runs step s's kernel (run `execution` of the plan) with workspace `work`
+ * (NULL: the step's own in the arena), writing what failed into err; no
+ * error is recorded.
+ */
+recur_status recur_plan_step_run(recur_plan *p, int s, uint64_t execution, float *work, char *err, size_t errlen);
+
+/*
+ * RECUR_PASS_LANES (plan/lanes.c): sorts the `count` nodes of a
+ * topological order (leaf[id]: a fed value, whose inputs do not count) by
+ * their height over the outputs, into a topological order in which chains
+ * of equal length interleave. RECUR_OK, or RECUR_ERR_NOMEM (order as it was).
+ */
+recur_status recur_lanes_order(recur_graph *g, int32_t *order, int count, const char *leaf);
+
+/*
+ * For the arena, before it is laid out: if stretches of the plan could go
+ * to two threads by data flow alone, *reach is reach[s], the step up to
+ * which bytes last read at step s must stay untouched (a few running steps
+ * later, n_steps at the end; the caller frees it); else NULL, and the
+ * arena reuses bytes as soon as they are dead. RECUR_OK or RECUR_ERR_NOMEM.
+ */
+recur_status recur_lanes_reach(recur_plan *p, int **reach);
+
+/*
+ * Once the arena is laid out and every pointer resolved: each step's
+ * dependencies by the memory it touches (shared: the backend's buffers,
+ * placed), and the stretches of small steps worth two threads. Without
+ * memory (or past its budget of work) the plan simply has no lanes.
+ */
+recur_status recur_lanes_prepare(recur_plan *p, const recur_backend_buffer *shared, int n_shared);
+
+/*
+ * If step s begins a stretch for two threads: runs it on the pool and
+ * returns the step after it, with *status RECUR_OK, or the first failure's
+ * status, step and message. Else -1, nothing run.
+ */
+int recur_lanes_run(recur_plan *p, int s, uint64_t execution, recur_status *status, char *err, size_t errlen, int *failed_step);
+
+/* Frees a plan's lanes. */
+void recur_lanes_free(plan_lanes *l);
 
 #endif

@@ -20,6 +20,7 @@
 #include "test_util.h"
 #include "ops/parallel.h"
 #include "ops/threads.h"
+#include "plan/plan.h"
 
 /* The default cap: OMP_NUM_THREADS if set, else this process's processors. */
 static int expected_default(void)
@@ -262,6 +263,96 @@ static void test_results_independent_of_threads(void **state)
 }
 
 /*
+ * A bidirectional LSTM's training step (loss and every gradient) with
+ * passes `passes` on `backend` under `threads` threads: the outputs
+ * concatenated, and in *stretches the stretches handed to two threads.
+ */
+static float *bidi_step(const char *backend, unsigned passes, int threads, int profile, long *stretches, int64_t *n_out)
+{
+    enum { T = 10, B = 32, I = 32, H = 64 };
+    recur_graph *g = recur_graph_new(9);
+    recur_set_passes(g, passes);
+    recur_value x = recur_input(g, "x", recur_shape3(T, B, I));
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = I, .hidden = H, .bidirectional = 1};
+    recur_rnn r;
+    TU_ST(g, recur_rnn_new(g, "bi", &o, x, RECUR_NONE, RECUR_NONE, &r));
+    recur_value loss = recur_add(g, recur_sum(g, recur_square(g, r.outputs)), recur_sum(g, r.h_n));
+    TU_OK(g, loss);
+    TU_ST(g, recur_unroll(g));
+    recur_value outs[20] = {loss}, params[19];
+    int n = recur_params(g, params, 19);
+    TU_ST(g, recur_grad(g, loss, n, params, outs + 1));
+    recur_compile_opts co = {.backend = backend, .profile = profile};
+    recur_plan *p = recur_compile(g, n + 1, outs, &co);
+    if (!p) fail_msg("compile: %s", recur_errmsg(g));
+    float xs[T * B * I];
+    tu_fill_uniform(xs, T * B * I, -1, 1, 3);
+    assert_int_equal(recur_plan_feed(p, x, xs, T * B * I), RECUR_OK);
+    recur_set_threads(threads);
+    long before = recur_lanes_stretches_run();
+    for (int k = 0; k < 3; k++)
+        if (recur_plan_run(p) != RECUR_OK) fail_msg("run: %s", recur_plan_errmsg(p));
+    *stretches = recur_lanes_stretches_run() - before;
+    recur_set_threads(0);
+    int64_t total = 0;
+    for (int i = 0; i <= n; i++) total += recur_shape_numel(recur_value_shape(g, outs[i]));
+    float *all = malloc(sizeof(float) * (size_t)total), *at = all;
+    for (int i = 0; i <= n; i++) {
+        int64_t k = recur_shape_numel(recur_value_shape(g, outs[i]));
+        assert_int_equal(recur_plan_fetch(p, outs[i], at, k), RECUR_OK);
+        at += k;
+    }
+    recur_plan_free(p);
+    recur_graph_free(g);
+    *n_out = total;
+    return all;
+}
+
+/*
+ * Lanes (RECUR_PASS_LANES, plan/lanes.c): a bidirectional layer's two
+ * directions are independent chains of small steps, which two threads run
+ * side by side. Under 2 threads the plan hands stretches to them; under 1,
+ * or profiling, it does not; and the loss and gradients are the same bits
+ * as on one thread and as without the pass (the same kernels cut the same
+ * way: any step running before what it reads, or over bytes another still
+ * reads, shows), on both backends; oneDNN's agree with the reference's.
+ */
+static void test_lanes_bidirectional(void **state)
+{
+    (void)state;
+    const char *backends[] = {"onednn", "reference"};
+    float *by_backend[2];
+    int64_t n = 0;
+    for (int b = 0; b < 2; b++) {
+        long stretches;
+        int64_t m;
+        float *one = bidi_step(backends[b], RECUR_PASS_ALL, 1, 0, &stretches, &n);
+        assert_int_equal(stretches, 0);
+        float *none = bidi_step(backends[b], RECUR_PASS_ALL & ~RECUR_PASS_LANES, 2, 0, &stretches, &m);
+        assert_int_equal(stretches, 0);
+        assert_int_equal(m, n);
+        if (memcmp(one, none, sizeof(float) * (size_t)n) != 0) fail_msg("%s: the lanes' order gives other bits", backends[b]);
+        free(none);
+        float *prof = bidi_step(backends[b], RECUR_PASS_ALL, 2, 1, &stretches, &m);
+        assert_int_equal(stretches, 0); /* profiling times each step alone */
+        free(prof);
+        for (int rep = 0; rep < 20; rep++) { /* races would show in some runs, not in every one */
+            float *two = bidi_step(backends[b], RECUR_PASS_ALL, 2, 0, &stretches, &m);
+            assert_true(stretches > 0);
+            assert_int_equal(m, n);
+            for (int64_t i = 0; i < n; i++)
+                if (memcmp(&one[i], &two[i], sizeof(float)) != 0)
+                    fail_msg("%s, run %d: element %lld is %g with lanes, %g on one thread", backends[b], rep, (long long)i,
+                             (double)two[i], (double)one[i]);
+            free(two);
+        }
+        by_backend[b] = one;
+    }
+    tu_assert_close(by_backend[0], by_backend[1], n, 1e-4, 1e-5);
+    free(by_backend[0]), free(by_backend[1]);
+}
+
+/*
  * A generation step of a large layer (B = 1, H = 512): its [1, 512] x
  * [512, 2048] product streams its weights and is cut into column blocks
  * on the pool; the results are the same bits under 1, 2 and 3 threads and
@@ -398,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_small_kernels_stay_on_caller),
         cmocka_unit_test(test_results_independent_of_threads),
         cmocka_unit_test(test_generation_step_in_column_blocks),
+        cmocka_unit_test(test_lanes_bidirectional),
         cmocka_unit_test(test_concurrent_callers),
         cmocka_unit_test(test_inside_openmp_region),
     };

@@ -44,6 +44,12 @@
  *                     value that only repeats a smaller one is read as the
  *                     smaller one; a tanh, sigmoid or exp whose input is
  *                     kept anyway is computed again rather than kept
+ *     9. lanes        RECUR_PASS_LANES: the plan's steps ordered by
+ *                     their distance from the outputs, so that independent
+ *                     chains (the two directions of a bidirectional layer)
+ *                     interleave, and two threads run the small steps of
+ *                     such stretches side by side, each waiting only for
+ *                     the steps whose memory it shares (plan/lanes.c)
  *
  * Passes add nodes. Those that rewrite a node in place (unrolling turns a
  * loop's outputs into aliases, matmul fusion turns products into slices,
@@ -54,7 +60,7 @@
  *
  * A graph starts with every pass on, unless the RECUR_PASSES environment
  * variable says otherwise ("none", "all", or a comma list of "hoist",
- * "grad_batch", "fuse", "matmul_fuse", "one_hot").
+ * "grad_batch", "fuse", "matmul_fuse", "one_hot", "lanes").
  */
 #ifndef RECUR_PASSES_H
 #define RECUR_PASSES_H
@@ -71,7 +77,9 @@ enum {
     RECUR_PASS_FUSE = 1u << 2,
     RECUR_PASS_MATMUL_FUSE = 1u << 3,
     RECUR_PASS_ONE_HOT = 1u << 4,
-    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE | RECUR_PASS_MATMUL_FUSE | RECUR_PASS_ONE_HOT
+    RECUR_PASS_LANES = 1u << 5,
+    RECUR_PASS_ALL = RECUR_PASS_HOIST | RECUR_PASS_GRAD_BATCH | RECUR_PASS_FUSE | RECUR_PASS_MATMUL_FUSE | RECUR_PASS_ONE_HOT |
+                     RECUR_PASS_LANES
 };
 
 /**

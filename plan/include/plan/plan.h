@@ -104,4 +104,7 @@ recur_error *recur_plan_error(recur_plan *p);
 /* Marks fed value v as fed, for callers that wrote its buffer directly. */
 void recur_plan_mark_fed(recur_plan *p, recur_value v);
 
+/* Test hook: stretches of small steps handed to two threads so far (plan/lanes.c, RECUR_PASS_LANES). */
+long recur_lanes_stretches_run(void);
+
 #endif
