@@ -242,6 +242,24 @@ static int valid_shape(recur_shape s)
     return recur_shape_numel(s) <= ((int64_t)1 << 40);
 }
 
+/*
+ * A testing aid in SQLite's manner: with RECUR_TEST_MOVE_NODES=1 in the
+ * environment (read once), every node added moves the node array to a new
+ * block and frees the old one, so code holding a recur_node pointer, or
+ * an argument read from one, across a call that adds nodes reads freed
+ * memory at once (AddressSanitizer names it; MALLOC_PERTURB_ makes it
+ * garbage) instead of only when the array happens to grow there.
+ */
+static int move_nodes_always(void)
+{
+    static int flag = -1;
+    if (flag < 0) {
+        const char *env = getenv("RECUR_TEST_MOVE_NODES");
+        flag = env && env[0] == '1';
+    }
+    return flag;
+}
+
 recur_value recur_node_add(recur_graph *g, int op, int n_in, const recur_value *in, const recur_attr *attr)
 {
     if (!g) return RECUR_NONE;
@@ -277,9 +295,15 @@ recur_value recur_node_add(recur_graph *g, int op, int n_in, const recur_value *
         n.shape = n.attr.target;
     }
     if (st == RECUR_OK) st = recur_loop_tag(g, &n);
-    if (st == RECUR_OK && g->n == g->cap) {
-        int cap = g->cap ? 2 * g->cap : 64;
-        recur_node *nodes = realloc(g->nodes, sizeof *nodes * (size_t)cap);
+    if (st == RECUR_OK && (g->n == g->cap || move_nodes_always())) {
+        int cap = g->n == g->cap ? (g->cap ? 2 * g->cap : 64) : g->cap;
+        recur_node *nodes = NULL;
+        if (g->n == g->cap || !(nodes = malloc(sizeof *nodes * (size_t)cap))) {
+            nodes = realloc(g->nodes, sizeof *nodes * (size_t)cap);
+        } else { /* (the testing aid: a new block every time) */
+            memcpy(nodes, g->nodes, sizeof *nodes * (size_t)g->n);
+            free(g->nodes);
+        }
         if (!nodes) {
             st = recur_set_error(g, RECUR_ERR_NOMEM, "op %s: out of memory growing the graph", def->name);
         } else {

@@ -18,7 +18,8 @@ recur_value recur_mean(recur_graph *g, recur_value x)
 {
     recur_node *n = recur_operand(g, x, "mean");
     if (!n) return RECUR_NONE;
-    return recur_scale(g, recur_sum_to(g, x, recur_shape0()), 1.0f / (float)recur_shape_numel(n->shape));
+    float inv = 1.0f / (float)recur_shape_numel(n->shape); /* (before adding nodes: the node array may move) */
+    return recur_scale(g, recur_sum_to(g, x, recur_shape0()), inv);
 }
 
 /* sum along `axis` and the count it summed (0 on error). */

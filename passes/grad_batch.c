@@ -253,7 +253,10 @@ static recur_value batch_sums(recur_graph *g, const int32_t *st, int n)
     recur_value *parts = malloc(sizeof *parts * (size_t)n), out = RECUR_NONE;
     if (parts) {
         for (int i = 0; i < n; i++) parts[i] = (recur_value){g->nodes[st[i]].in[0]};
-        out = recur_sum_to(g, recur_concat(g, n, parts, 0), g->nodes[st[0]].shape);
+        /* The target read before the concatenation is added: adding a node may move the node array, and
+         * the order in which a call's arguments are evaluated is the compiler's. */
+        recur_shape target = g->nodes[st[0]].shape;
+        out = recur_sum_to(g, recur_concat(g, n, parts, 0), target);
     }
     free(parts);
     return out;
