@@ -2,10 +2,10 @@
  * plan/lanes.c — two threads through a plan's small steps side by side
  * (RECUR_PASS_LANES).
  *
- * A training step of stacked recurrent layers is a few hundred small
- * kernels (a time step's product and its gate arithmetic, tens of
- * microseconds each) in chains that do not wait for each other: layer 2 at
- * step t needs layer 1 at step t, not at t + 1. Cut over the pool, such a
+ * A training step of a bidirectional recurrent layer is a few hundred
+ * small kernels (a time step's product and its gate arithmetic, tens of
+ * microseconds each) in two chains that do not wait for each other: the
+ * forward direction and the reverse one. Cut over the pool, such a
  * kernel gains little (a [50, 128] x [128, 512] product 1.3x on two threads,
  * its gate arithmetic nothing); two threads each running whole kernels of
  * different chains gain up to 2x. This file decides where that pays and
@@ -14,8 +14,8 @@
  * Order (recur_lanes_order): the nodes sorted by height, the longest path
  * from a node to an output, ties kept in the depth-first order. An input
  * is higher than every node reading it, so this is a topological order,
- * and chains of the same length interleave in it: layer 1 at step t + 1
- * next to layer 2 at step t.
+ * and chains of the same length interleave in it: the forward direction of
+ * a bidirectional layer at step t next to the reverse one at step T-1-t.
  *
  * Dependencies (recur_lanes_prepare, once the arena is laid out): step s
  * may start when every step up to dep[s] has finished, dep[s] the last
@@ -148,7 +148,6 @@ static double cost_ns(const recur_plan *p, const plan_step *step)
 typedef struct touch {
     uintptr_t lo, hi;
     int write;
-    int32_t id; /* the value touched (for messages), or -1 */
 } touch;
 
 typedef struct touches {
@@ -157,7 +156,7 @@ typedef struct touches {
     int *first; /* step s's touches: t[first[s] .. first[s + 1]) */
 } touches;
 
-static int add(touches *T, const void *at, size_t bytes, int write, int32_t id)
+static int add(touches *T, const void *at, size_t bytes, int write)
 {
     if (!at || bytes == 0) return 1;
     if (T->n == T->cap) {
@@ -166,7 +165,7 @@ static int add(touches *T, const void *at, size_t bytes, int write, int32_t id)
         if (!t) return 0;
         T->t = t, T->cap = cap;
     }
-    T->t[T->n++] = (touch){(uintptr_t)at, (uintptr_t)at + bytes, write, id};
+    T->t[T->n++] = (touch){(uintptr_t)at, (uintptr_t)at + bytes, write};
     return 1;
 }
 
@@ -213,10 +212,10 @@ static int collect(const recur_plan *p, const recur_backend_buffer *shared, int 
         if (!runs(step)) continue;
         size_t bytes;
         const float *y = span(p, column_root, step->id, &bytes);
-        ok &= add(T, y, bytes, 1, step->id);
+        ok &= add(T, y, bytes, 1);
         for (int m = made_first[s]; ok && m < made_first[s + 1]; m++) {
             y = span(p, column_root, p->steps[made[m]].id, &bytes);
-            ok &= add(T, y, bytes, 1, p->steps[made[m]].id);
+            ok &= add(T, y, bytes, 1);
         }
         /* (not its workspace: in a stretch it uses its thread's own, and elsewhere it runs alone) */
         for (int k = 0; ok && k < step->n_in; k++) {
@@ -225,15 +224,15 @@ static int collect(const recur_plan *p, const recur_backend_buffer *shared, int 
             const float *x = p->xptr[step->x_off + k];
             if (column_root[step->in[k]] >= 0) {
                 x = span(p, column_root, step->in[k], &bytes);
-                ok &= add(T, x, bytes, 0, step->in[k]);
+                ok &= add(T, x, bytes, 0);
             } else if (x) {
-                ok &= add(T, x + first, sizeof(float) * (size_t)floats, 0, step->in[k]);
+                ok &= add(T, x + first, sizeof(float) * (size_t)floats, 0);
             }
         }
         /* A shared buffer (weights packed once per run, by whichever of its readers runs first) is written by each. */
         for (int b = 0; ok && b < n_shared; b++)
             if (s >= shared[b].first && s <= shared[b].last && (shared[b].id < 0 || reads(step, shared[b].id)))
-                ok &= add(T, shared[b].at, shared[b].bytes, 1, shared[b].id);
+                ok &= add(T, shared[b].at, shared[b].bytes, 1);
     }
     if (ok) T->first[n] = T->n;
     free(column_root), free(made_first), free(made);
