@@ -440,17 +440,6 @@ static recur_status fire_hooks(recur_plan *p, int s, int *next)
     return RECUR_OK;
 }
 
-recur_status recur_plan_step_run(recur_plan *p, int s, uint64_t execution, float *work, char *err, size_t errlen)
-{
-    const plan_step *step = &p->steps[s];
-    recur_kernel_args a = {.node = &p->g->nodes[step->id], .y = p->val[step->id], .x = p->xptr + step->x_off,
-                           .xs = p->xshape + step->x_off, .n_in = step->n_in, .work = work && step->work ? work : step->work_at,
-                           .state = step->state, .run = p->run, .execution = execution, .inference = p->opts.inference,
-                           .inner = step->inner >= 0 ? &p->g->nodes[step->inner] : NULL,
-                           .err = err, .errlen = errlen};
-    return step->fn(&a);
-}
-
 /* Records that step s's kernel failed with st (err: its message) and returns st. */
 static recur_status step_failed(recur_plan *p, int s, recur_status st, const char *err)
 {
