@@ -614,8 +614,9 @@ recur_status recur_plan_arena(recur_plan *p, const plan_layout *lay, recur_backe
         arena_buf *b = buf_of[i] >= first_computed ? &bufs[buf_of[i]] : NULL;
         if (b) b->last = pinned[i] || p->opts.no_reuse ? p->n_steps : last_use[i] > b->first ? last_use[i] : b->first;
     }
-    /* With lanes (plan/lanes.c), a buffer's bytes stay untouched a few running steps past its last reader,
-     * so that a kernel running ahead on the other thread cannot overwrite what a late one still reads. */
+    /* With lanes (plan/lanes.c), a buffer's bytes stay untouched a few running steps past its last reader:
+     * the lanes order a step that writes bytes after every step still reading them, and reusing bytes at
+     * once would so tie each new value to the last reader of the old one, holding two threads in step. */
     int *reach = NULL;
     if (recur_pass_on(g, RECUR_PASS_LANES) && !p->opts.no_reuse && recur_lanes_reach(p, &reach) != RECUR_OK) goto nomem;
     if (reach) {
