@@ -355,14 +355,6 @@ static int overlaps(const float *a, int64_t na, const float *b, int64_t nb)
     return a && b && na > 0 && nb > 0 && a < b + nb && b < a + na;
 }
 
-/* The memory value id may touch: its buffer, or its concatenation's whole buffer when it lies in columns of one. */
-static const float *value_span(const recur_plan *p, const int32_t *column_root, int32_t id, int64_t *n)
-{
-    int32_t root = column_root[id] >= 0 ? column_root[id] : id;
-    *n = recur_shape_numel(p->g->nodes[root].shape);
-    return p->val[root];
-}
-
 /*
  * The last step after which output v is final and done with: the last
  * step whose kernel writes memory overlapping v's, or reads it (a fused
@@ -371,25 +363,21 @@ static const float *value_span(const recur_plan *p, const int32_t *column_root, 
  */
 static int ready_after(const recur_plan *p, recur_value v, int32_t *column_root)
 {
-    for (int32_t id = 0; id < p->n_vals; id++) column_root[id] = -1;
-    for (int s = 0; s < p->n_steps; s++)
-        if (p->steps[s].columns_of >= 0) column_root[p->steps[s].id] = p->steps[s].columns_of;
+    recur_plan_column_roots(p, column_root);
     int64_t n;
-    const float *b = value_span(p, column_root, v.id, &n);
+    const float *b = recur_plan_value_span(p, column_root, v.id, &n);
     int after = -1;
     for (int s = 0; s < p->n_steps; s++) {
         const plan_step *step = &p->steps[s];
         int64_t m;
-        const float *y = value_span(p, column_root, step->id, &m);
+        const float *y = recur_plan_value_span(p, column_root, step->id, &m);
         if (step->made_by > after && overlaps(b, n, y, m)) after = step->made_by; /* written inside a fused kernel */
         if (!step->fn || step->dead) continue;
         if (s > after && overlaps(b, n, y, m)) after = s;
         for (int k = 0; k < step->n_in && s > after; k++) {
-            int64_t first = 0, floats = recur_shape_numel(p->xshape[step->x_off + k]);
-            if (step->owns_state) recur_fused_read_extent(p, s, k, &first, &floats);
-            const float *x = p->xptr[step->x_off + k];
-            if (column_root[step->in[k]] >= 0) x = value_span(p, column_root, step->in[k], &floats), first = 0;
-            if (x && overlaps(b, n, x + first, floats)) after = s;
+            int64_t floats;
+            const float *x = recur_plan_step_reads(p, column_root, s, k, &floats);
+            if (x && overlaps(b, n, x, floats)) after = s;
         }
     }
     return after;

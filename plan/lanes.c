@@ -169,14 +169,6 @@ static int add(touches *T, const void *at, size_t bytes, int write)
     return 1;
 }
 
-/* The bytes value id may touch: its buffer, or its concatenation's whole buffer when it lies in columns of one. */
-static const float *span(const recur_plan *p, const int32_t *column_root, int32_t id, size_t *bytes)
-{
-    int32_t root = column_root[id] >= 0 ? column_root[id] : id;
-    *bytes = sizeof(float) * (size_t)recur_shape_numel(p->g->nodes[root].shape);
-    return p->val[root];
-}
-
 /* 1 if step s reads value id. */
 static int reads(const plan_step *step, int32_t id)
 {
@@ -193,11 +185,9 @@ static int collect(const recur_plan *p, const recur_backend_buffer *shared, int 
     int *made_first = calloc((size_t)n + 2, sizeof *made_first), *made = malloc(sizeof *made * ((size_t)n + 1));
     T->first = malloc(sizeof *T->first * ((size_t)n + 1));
     if (!column_root || !made_first || !made || !T->first) ok = 0;
-    for (int32_t id = 0; ok && id < p->n_vals; id++) column_root[id] = -1;
-    for (int s = 0; ok && s < n; s++) {
-        if (p->steps[s].columns_of >= 0) column_root[p->steps[s].id] = p->steps[s].columns_of;
+    if (ok) recur_plan_column_roots(p, column_root);
+    for (int s = 0; ok && s < n; s++)
         if (p->steps[s].made_by >= 0) made_first[p->steps[s].made_by + 1]++;
-    }
     /* The steps whose values step s's fused kernel writes: made[made_first[s] .. made_first[s + 1]). */
     for (int s = 0; ok && s < n; s++) made_first[s + 1] += made_first[s];
     int *cursor = ok ? malloc(sizeof *cursor * ((size_t)n + 1)) : NULL;
@@ -210,24 +200,17 @@ static int collect(const recur_plan *p, const recur_backend_buffer *shared, int 
         const plan_step *step = &p->steps[s];
         T->first[s] = T->n;
         if (!runs(step)) continue;
-        size_t bytes;
-        const float *y = span(p, column_root, step->id, &bytes);
-        ok &= add(T, y, bytes, 1);
+        int64_t floats;
+        const float *y = recur_plan_value_span(p, column_root, step->id, &floats);
+        ok &= add(T, y, sizeof(float) * (size_t)floats, 1);
         for (int m = made_first[s]; ok && m < made_first[s + 1]; m++) {
-            y = span(p, column_root, p->steps[made[m]].id, &bytes);
-            ok &= add(T, y, bytes, 1);
+            y = recur_plan_value_span(p, column_root, p->steps[made[m]].id, &floats);
+            ok &= add(T, y, sizeof(float) * (size_t)floats, 1);
         }
         /* (not its workspace: in a stretch it uses its thread's own, and elsewhere it runs alone) */
         for (int k = 0; ok && k < step->n_in; k++) {
-            int64_t first = 0, floats = recur_shape_numel(p->xshape[step->x_off + k]);
-            if (step->owns_state) recur_fused_read_extent(p, s, k, &first, &floats);
-            const float *x = p->xptr[step->x_off + k];
-            if (column_root[step->in[k]] >= 0) {
-                x = span(p, column_root, step->in[k], &bytes);
-                ok &= add(T, x, bytes, 0);
-            } else if (x) {
-                ok &= add(T, x + first, sizeof(float) * (size_t)floats, 0);
-            }
+            const float *x = recur_plan_step_reads(p, column_root, s, k, &floats);
+            ok &= add(T, x, sizeof(float) * (size_t)floats, 0);
         }
         /* A shared buffer (weights packed once per run, by whichever of its readers runs first) is written by each. */
         for (int b = 0; ok && b < n_shared; b++)

@@ -183,6 +183,19 @@ void recur_fused_free(void *program);
  */
 recur_status recur_plan_step_run(recur_plan *p, int s, uint64_t execution, float *work, char *err, size_t errlen);
 
+/* column_root[v]: the concatenation value v lies in columns of, or -1 (n_vals entries; plan/step.c). */
+void recur_plan_column_roots(const recur_plan *p, int32_t *column_root);
+
+/* The memory value id may touch: its buffer, or its concatenation's whole buffer when it lies in columns of one. */
+const float *recur_plan_value_span(const recur_plan *p, const int32_t *column_root, int32_t id, int64_t *floats);
+
+/*
+ * The memory step s reads as its input k: *floats floats from the result
+ * (a fused kernel's leaf by the extent it reads; a value in columns of a
+ * concatenation as the concatenation's whole buffer); NULL if it has none.
+ */
+const float *recur_plan_step_reads(const recur_plan *p, const int32_t *column_root, int s, int k, int64_t *floats);
+
 /*
  * RECUR_PASS_LANES (plan/lanes.c): sorts the `count` nodes of a
  * topological order (leaf[id]: a fed value, whose inputs do not count) by
