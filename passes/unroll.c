@@ -23,6 +23,7 @@
 #include "graph/ir.h"
 #include "ops/op.h"
 #include "passes/passes.h"
+#include "recur/passes.h"
 
 
 /*
@@ -57,6 +58,34 @@ recur_status recur_pass_unroll_prepare(recur_graph *g, int li)
     return RECUR_OK;
 }
 
+/*
+ * Step t of sequence seq. With RECUR_PASS_LANES, read where the step lies
+ * rather than as a slice of the whole: through an alias, part t of a stack
+ * along time (another loop's output: its value at t itself), the part of
+ * a concatenation along time holding t (hoisting in chunks, hoist.c). The
+ * step then waits only for what computes it, not for every step of the
+ * sequence, and the plan's lanes can run it early. The same values either way.
+ */
+static recur_value step_of(recur_graph *g, int32_t seq, int64_t t)
+{
+    for (int32_t id = seq; recur_pass_on(g, RECUR_PASS_LANES);) {
+        const recur_node *n = &g->nodes[id];
+        if (n->op == RECUR_OP_ALIAS && n->n_in == 1) {
+            id = n->in[0];
+        } else if (n->op == RECUR_OP_STACK && n->attr.i[0] == 0 && t >= 0 && t < n->n_in) {
+            return (recur_value){n->in[t]};
+        } else if (n->op == RECUR_OP_CONCAT && n->attr.i[0] == 0) {
+            int k = 0;
+            while (k < n->n_in && t >= g->nodes[n->in[k]].shape.d[0]) t -= g->nodes[n->in[k++]].shape.d[0];
+            if (k == n->n_in) break;
+            seq = id = n->in[k];
+        } else {
+            break;
+        }
+    }
+    return recur_select_step(g, (recur_value){seq}, t);
+}
+
 recur_status recur_pass_unroll_loop(recur_graph *g, int li)
 {
     recur_status st = RECUR_OK;
@@ -85,7 +114,7 @@ recur_status recur_pass_unroll_loop(recur_graph *g, int li)
             if (hoisted >= 0) {
                 /* Computed for every step at once: step t reads its slice, if anything reads it. */
                 if (!per_step[id - L->first]) continue;
-                copy = recur_select_step(g, (recur_value){hoisted}, t);
+                copy = step_of(g, hoisted, t);
             } else if (n->op == RECUR_OP_LOOP_STATE) {
                 int k = (int)n->attr.i[1];
                 copy = s == 0 ? (recur_value){L->init[k]} : (recur_value){recur_loop_copy_at(g, L, L->next[k], recur_loop_time_of(L, s - 1))};

@@ -36,16 +36,20 @@
  * keeps its kernels' own threading).
  *
  * Running (recur_lanes_run): a stretch is a pool job of two chunks. A
- * chunk takes the stretch's steps in order from a shared counter, waits
- * until the steps finished in order reach its dep (spinning briefly, then
- * yielding its core, so a thread that lost its core to another process is
- * not starved), runs the step and marks it finished. A thread alone (the
- * worker asleep or without a core) runs every step in order itself, and a
- * step waits only for steps taken before it, so no order of events
- * deadlocks. Kernels called in a lane find the pool busy and run on their
- * own thread, cut into the same blocks: results are the same bits as a
- * serial run's.
+ * chunk takes a step that is ready (every step up to its dep finished):
+ * the first not taken among the LOOKAHEAD from the lowest step not taken,
+ * so a thread whose next step in order waits (a second layer's steps on
+ * the chunk product that is still running) runs later independent ones
+ * meanwhile; when none is ready it spins briefly, then yields its core, so
+ * a thread that lost its core to another process is not starved. It runs
+ * the step and marks it finished. Steps are only taken when ready, and
+ * the lowest step not taken waits only for steps taken before it, so a
+ * thread alone (the worker asleep or without a core) runs every step and
+ * no order of events deadlocks. Kernels called in a lane find the pool
+ * busy and run on their own thread, cut into the same blocks: results are
+ * the same bits as a serial run's.
  */
+#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -63,15 +67,17 @@
 /* A stretch goes to two threads when their simulated time is at most this share of one thread's. */
 #define MAX_SHARE 0.8
 
+/* How many steps past the lowest one not taken a taker looks for one it can run. */
+#define LOOKAHEAD 32
+
 /* Estimated cost of handing a step from one thread to the other (ns). */
 #define HANDOFF_NS 2000.0
 
 /*
- * Kernels two threads may run apart in the plan's order: step s starts
- * only once every running step WINDOW or more places before it has
- * finished, and the arena keeps a value's bytes for WINDOW running steps
- * after its last reader (recur_lanes_reach), so reusing them needs no
- * other ordering.
+ * The arena keeps a value's bytes for WINDOW running steps after its last
+ * reader (recur_lanes_reach), so steps close in the plan's order, which
+ * two threads run side by side, seldom wait for each other over reused
+ * bytes; further apart, reuse orders them by address like any dependency.
  */
 #define WINDOW 4
 
@@ -259,7 +265,6 @@ static int dependencies(recur_plan *p, const touches *T, int *dep)
     int *writer = malloc(sizeof *writer * ((size_t)n_ends + 1)), *reader = malloc(sizeof *reader * ((size_t)n_ends + 1));
     int ok = writer && reader;
     for (int i = 0; ok && i < n_ends; i++) writer[i] = reader[i] = -1;
-    int back[WINDOW], at = 0, n_back = 0; /* the last WINDOW running steps, oldest at `at` */
     uint64_t budget = (uint64_t)WORK_PER_STEP * (uint64_t)(p->n_steps + 1) + 65536, visited = 0;
     for (int s = 0; ok && s < p->n_steps; s++) {
         int d = -1;
@@ -279,11 +284,6 @@ static int dependencies(recur_plan *p, const touches *T, int *dep)
             }
         }
         dep[s] = d < s ? d : s - 1; /* (a step touching its own bytes twice depends on nothing new) */
-        if (runs(&p->steps[s])) { /* ... and on the running step WINDOW places back (see recur_lanes_reach) */
-            if (n_back == WINDOW && back[at] > dep[s]) dep[s] = back[at];
-            back[at] = s, at = (at + 1) % WINDOW;
-            if (n_back < WINDOW) n_back++;
-        }
         if (visited > budget) ok = 0;
     }
     PLAN_WORK(p, visited);
@@ -293,25 +293,46 @@ static int dependencies(recur_plan *p, const touches *T, int *dep)
 
 /* ------------------------------------------------------------ stretches */
 
-/* Simulated time of two in-order takers over steps [a, b) against one thread's sum; 1 if it pays. */
-static int pays(const int *dep, const double *cost, int a, int b)
+/*
+ * Simulated time of two takers over steps [a, b) (ns), as recur_lanes_run
+ * takes them: a taker that is free takes the first step not yet taken, of
+ * the LOOKAHEAD from the lowest one not taken, whose dependencies have
+ * finished; when none has, the first to become ready.
+ */
+static double two_takers(const int *dep, const double *cost, int a, int b)
 {
-    double free_at[2] = {0, 0}, one = 0, last = 0;
-    double *done_by = malloc(sizeof *done_by * (size_t)(b - a)); /* max finish of steps a..i */
-    if (!done_by) return 0;
-    for (int s = a; s < b; s++) {
-        one += cost[s];
-        int who = free_at[1] < free_at[0];
-        double start = free_at[who];
-        int d = dep[s];
-        if (d >= a && done_by[d - a] + HANDOFF_NS > start) start = done_by[d - a] + HANDOFF_NS;
-        double end = start + cost[s];
-        free_at[who] = end;
-        if (end > last) last = end;
-        done_by[s - a] = last;
+    int n = b - a;
+    double *fin = malloc(sizeof *fin * (size_t)(n + 1)), *upto = malloc(sizeof *upto * (size_t)(n + 1));
+    if (!fin || !upto) {
+        free(fin), free(upto);
+        return INFINITY;
     }
-    free(done_by);
-    return b - a >= 4 && last <= MAX_SHARE * one;
+    for (int i = 0; i < n; i++) fin[i] = -1; /* not taken */
+    double free_at[2] = {0, 0}, last = 0;
+    int lo = a; /* the lowest step not taken; upto[i]: the latest finish of steps a .. a + i, for those below lo */
+    for (int left = n; left > 0; left--) {
+        int who = free_at[1] < free_at[0], best = -1;
+        double t = free_at[who], best_start = INFINITY;
+        for (int s = lo; s < b && s < lo + LOOKAHEAD; s++) {
+            if (fin[s - a] >= 0) continue;
+            int d = dep[s];
+            double ready = d < a ? 0 : d < lo ? upto[d - a] : lo > a ? upto[lo - 1 - a] : 0;
+            for (int k = lo; k <= d && ready < INFINITY; k++) ready = fin[k - a] < 0 ? INFINITY : fin[k - a] > ready ? fin[k - a] : ready;
+            if (d >= a) ready += HANDOFF_NS;
+            double start = ready > t ? ready : t;
+            if (start < best_start) best = s, best_start = start;
+            if (start <= t) break;
+        }
+        fin[best - a] = best_start + cost[best];
+        free_at[who] = fin[best - a];
+        if (fin[best - a] > last) last = fin[best - a];
+        while (lo < b && fin[lo - a] >= 0) {
+            upto[lo - a] = lo > a && upto[lo - 1 - a] > fin[lo - a] ? upto[lo - 1 - a] : fin[lo - a];
+            lo++;
+        }
+    }
+    free(fin), free(upto);
+    return last;
 }
 
 /* Each step's estimated cost, into cost[]. */
@@ -336,8 +357,9 @@ static int mark_stretches(recur_plan *p, const int *dep, double *cost, int *end)
             continue;
         }
         int e = s;
-        while (e < n && (!runs(&p->steps[e]) || cost[e] < WIDE_NS)) e++;
-        if (pays(dep, cost, s, e)) end[s] = e, count++;
+        double one = 0;
+        while (e < n && (!runs(&p->steps[e]) || cost[e] < WIDE_NS)) one += cost[e++];
+        if (e - s >= 4 && two_takers(dep, cost, s, e) <= MAX_SHARE * one) end[s] = e, count++;
         for (int k = s + 1; k < e; k++) end[k] = -1;
         s = e;
     }
@@ -388,6 +410,7 @@ void recur_lanes_free(plan_lanes *l)
 {
     free(l->dep);
     free(l->done);
+    free(l->taken);
     free(l->stretch_end);
     free(l->work_block);
     memset(l, 0, sizeof *l);
@@ -401,8 +424,9 @@ recur_status recur_lanes_prepare(recur_plan *p, const recur_backend_buffer *shar
     double *cost = malloc(sizeof *cost * ((size_t)n + 1));
     l->dep = malloc(sizeof *l->dep * ((size_t)n + 1));
     l->done = calloc((size_t)n + 1, sizeof *l->done);
+    l->taken = calloc((size_t)n + 1, sizeof *l->taken);
     l->stretch_end = malloc(sizeof *l->stretch_end * ((size_t)n + 1));
-    if (!cost || !l->dep || !l->done || !l->stretch_end || !collect(p, shared, n_shared, &T) || !dependencies(p, &T, l->dep)) {
+    if (!cost || !l->dep || !l->done || !l->taken || !l->stretch_end || !collect(p, shared, n_shared, &T) || !dependencies(p, &T, l->dep)) {
         free(cost), free(T.t), free(T.first);
         recur_lanes_free(l); /* no lanes: the plan runs its steps in order */
         return RECUR_OK;
@@ -437,9 +461,9 @@ long recur_lanes_stretches_run(void) { return atomic_load(&n_stretch_runs); }
 typedef struct lane_job {
     recur_plan *p;
     int first, end;       /* the stretch: steps [first, end) */
-    uint64_t mark;        /* done[s] == mark: step s finished in this run */
+    uint64_t mark;        /* done[s], taken[s] == mark: step s finished, taken in this run */
     uint64_t execution;
-    atomic_int next;      /* the next step to take */
+    atomic_int low;       /* every step before it has been taken */
     atomic_int finished;  /* every step before it has finished */
     atomic_int failed;    /* 1 once a step failed: the others stop */
     int failed_step;      /* the step that failed, its status and message (written by the one that set failed) */
@@ -457,21 +481,49 @@ static void advance(lane_job *j)
     }
 }
 
+/*
+ * Takes a step whose dependencies have finished: the first not taken of
+ * the LOOKAHEAD from the lowest step not taken. Returns it, -1 if none is
+ * ready yet, or j->end once every step is taken.
+ */
+static int take(lane_job *j)
+{
+    const plan_lanes *l = &j->p->lanes;
+    int lo = atomic_load(&j->low), seen = lo;
+    while (lo < j->end && atomic_load(&l->taken[lo]) == j->mark) lo++;
+    while (seen < lo && !atomic_compare_exchange_weak(&j->low, &seen, lo)) continue; /* others may move it too */
+    if (lo >= j->end) return j->end;
+    advance(j);
+    int finished = atomic_load(&j->finished);
+    for (int s = lo; s < j->end && s < lo + LOOKAHEAD; s++) {
+        uint64_t was = atomic_load(&l->taken[s]);
+        if (was == j->mark || (l->dep[s] >= j->first && finished <= l->dep[s])) continue;
+        if (atomic_compare_exchange_strong(&l->taken[s], &was, j->mark)) return s;
+    }
+    return -1;
+}
+
+/*
+ * A lane: takes ready steps (take) and runs them until every step is
+ * taken. The lowest step not taken waits only for steps taken before it,
+ * each ready when taken, so it becomes ready: no order of events deadlocks,
+ * and a thread alone runs every step.
+ */
 static void lane(void *ctx, int64_t chunk, int slot)
 {
     (void)slot;
     lane_job *j = ctx;
     recur_plan *p = j->p;
     char err[512];
-    for (;;) {
-        int s = atomic_fetch_add(&j->next, 1);
-        if (s >= j->end || atomic_load(&j->failed)) return;
-        int d = p->lanes.dep[s];
-        for (int i = 0; d >= j->first && atomic_load(&j->finished) <= d; i++) {
-            if (atomic_load(&j->failed)) return;
-            advance(j);
-            if (i > 2000) sched_yield(); /* the thread holding that step may be waiting for this core */
+    for (int idle = 0;;) {
+        if (atomic_load(&j->failed)) return;
+        int s = take(j);
+        if (s == j->end) return;
+        if (s < 0) {
+            if (++idle > 2000) sched_yield(); /* the thread holding that step may be waiting for this core */
+            continue;
         }
+        idle = 0;
         if (runs(&p->steps[s])) {
             err[0] = 0;
             recur_status st = recur_plan_step_run(p, s, j->execution, p->lanes.work[chunk], err, sizeof err);
@@ -485,7 +537,6 @@ static void lane(void *ctx, int64_t chunk, int slot)
             }
         }
         atomic_store_explicit(&p->lanes.done[s], j->mark, memory_order_release);
-        advance(j);
     }
 }
 
@@ -494,7 +545,7 @@ int recur_lanes_run(recur_plan *p, int s, uint64_t execution, recur_status *stat
     const plan_lanes *l = &p->lanes;
     if (!l->dep || l->stretch_end[s] < 0) return -1;
     lane_job j = {.p = p, .first = s, .end = l->stretch_end[s], .mark = execution + 1, .execution = execution};
-    atomic_init(&j.next, s);
+    atomic_init(&j.low, s);
     atomic_init(&j.finished, s);
     atomic_init(&j.failed, 0);
     atomic_fetch_add(&n_stretch_runs, 1);

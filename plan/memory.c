@@ -51,10 +51,14 @@ static int64_t view_offset(const recur_graph *g, const recur_node *n)
     return def->view_offset ? def->view_offset(g, n) : -1;
 }
 
-/* 1 if concat node n lays its inputs one after another in memory (every dimension before its axis is 1). */
+/*
+ * 1 if node n, a concatenation or a stack, lays its inputs one after
+ * another in memory (every dimension before its axis is 1: a stack of T
+ * values [B, H] along axis 0 is their concatenation [T * B, H] reshaped).
+ */
 static int concat_is_contiguous(const recur_node *n)
 {
-    if (n->op != RECUR_OP_CONCAT) return 0;
+    if (n->op != RECUR_OP_CONCAT && n->op != RECUR_OP_STACK) return 0;
     for (int d = 0; d < n->attr.i[0]; d++)
         if (n->shape.d[d] != 1) return 0;
     return 1;
@@ -104,7 +108,7 @@ static int same_as_placed(recur_plan *p, plan_step *step, int32_t *parent, size_
         size_t x_off;
         int32_t x = resolve(parent, off, step->in[k], &x_off);
         if (k == 0) host = x, start = at = x_off;
-        if (x != host || x_off != at || g->nodes[host].op != RECUR_OP_CONCAT || host == step->in[k]) return 0;
+        if (x != host || x_off != at || !concat_is_contiguous(&g->nodes[host]) || host == step->in[k]) return 0;
         at += sizeof(float) * (size_t)recur_shape_numel(g->nodes[step->in[k]].shape);
     }
     parent[step->id] = host;
@@ -130,14 +134,23 @@ static void place_columns(recur_plan *p, int32_t *parent, size_t *off)
     }
 }
 
+/* 1 if step s is a concatenation whose inputs were all computed straight into it (so it runs nothing itself). */
+static int joined_in_place(const recur_plan *p, int s)
+{
+    const plan_step *step = &p->steps[s];
+    return !step->dead && !step->fn && step->made_by < 0 && concat_is_contiguous(&p->g->nodes[step->id]);
+}
+
 /*
  * In-place concatenation: an input x_k of a contiguous concat y that the
  * plan computes (not fed, stored or an output), reads as no view and
  * concatenates nowhere else, is computed straight into its part of y's
  * buffer, y + sum_{j<k} numel(x_j): parent[x_k] = y, off[x_k] = that
  * offset in bytes. The concat then copies only its other inputs (or runs
- * nothing). Gradient batching concatenates T per-step values into one
- * [T*B, ...] operand; this saves that copy and its memory.
+ * nothing). Such a concatenation may itself be an input placed so (chunks
+ * of steps joined, then the chunks joined: hoisting in chunks). Gradient
+ * batching concatenates T per-step values into one [T*B, ...] operand;
+ * this saves that copy and its memory.
  */
 static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, size_t *off)
 {
@@ -158,7 +171,7 @@ static void place_concats(recur_plan *p, const int *step_of, int32_t *parent, si
             int ps = step_of[x];
             if (x_off == 0 && bytes == sizeof(float) * (size_t)recur_shape_numel(g->nodes[x].shape) &&
                 (p->role[x] & 7) == ROLE_COMPUTED && !(p->role[x] & ROLE_OUTPUT) && !(p->role[in] & ROLE_OUTPUT) &&
-                ps >= 0 && computes(&p->steps[ps]) && view_offset(g, &g->nodes[x]) < 0) {
+                ps >= 0 && (computes(&p->steps[ps]) || joined_in_place(p, ps)) && view_offset(g, &g->nodes[x]) < 0) {
                 parent[x] = step->id; /* (a repeated input is placed once: its next copy no longer resolves to itself) */
                 off[x] = at;
                 placed++;

@@ -57,6 +57,7 @@ typedef struct plan_hook {
 typedef struct plan_lanes {
     int *dep;                /* step s waits until every step up to dep[s] has finished */
     _Atomic uint64_t *done;  /* done[s] == execution + 1: step s finished in that run */
+    _Atomic uint64_t *taken; /* taken[s] == execution + 1: a thread took step s in that run */
     int *stretch_end;        /* >= 0 at the first step of a stretch two threads run: the step after its last */
     int n_stretches;
     float *work[2];          /* each thread's workspace for the steps of a stretch */

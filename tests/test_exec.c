@@ -333,6 +333,49 @@ static void test_concat_in_place(void **state)
 }
 
 /*
+ * A stack along the outer axis is laid out as a concatenation: its parts
+ * are computed straight into it. A join whose parts all lie in it may
+ * itself be a part of a later join (hoisting in chunks joins chunks of
+ * steps, then the chunks): every value lies in the outer buffer, nothing
+ * is copied, and the results are those of copying.
+ */
+static void test_stack_and_nested_joins_in_place(void **state)
+{
+    (void)state;
+    enum { R = 3, C = 4, N = R * C };
+    recur_graph *g = recur_graph_new(1);
+    recur_value a = recur_input(g, "a", recur_shape2(R, C)), b = recur_input(g, "b", recur_shape2(R, C));
+    recur_value ta = recur_tanh(g, a), sb = recur_sigmoid(g, b), ea = recur_exp(g, a), nb = recur_neg(g, b);
+    recur_value first = recur_stack(g, 2, (recur_value[]){ta, sb}, 0), second = recur_stack(g, 2, (recur_value[]){ea, nb}, 0);
+    recur_value both = recur_concat(g, 2, (recur_value[]){first, second}, 0);
+    recur_value y = recur_scale(g, recur_add(g, both, both), 0.5f);
+    TU_OK(g, y);
+    recur_set_passes(g, RECUR_PASS_ALL & ~RECUR_PASS_FUSE); /* fusion would hide the elementwise values */
+    float ad[N], bd[N];
+    tu_fill_uniform(ad, N, -2, 2, 3);
+    tu_fill_uniform(bd, N, -2, 2, 4);
+    recur_feed feeds[2] = {{a, ad, N}, {b, bd, N}};
+    recur_plan *p;
+    float *got = run_one(g, y, &p, 2, feeds);
+    for (int i = 0; i < N; i++) {
+        assert_float_equal(got[i], tanhf(ad[i]), 1e-6);
+        assert_float_equal(got[N + i], 1 / (1 + expf(-bd[i])), 1e-6);
+        assert_float_equal(got[2 * N + i], expf(ad[i]), 1e-5 * expf(ad[i]));
+        assert_float_equal(got[3 * N + i], -bd[i], 1e-6);
+    }
+    float *at = recur_plan_value_buffer(p, both);
+    assert_ptr_equal(recur_plan_value_buffer(p, first), at);
+    assert_ptr_equal(recur_plan_value_buffer(p, second), at + 2 * N);
+    assert_ptr_equal(recur_plan_value_buffer(p, ta), at);
+    assert_ptr_equal(recur_plan_value_buffer(p, sb), at + N);
+    assert_ptr_equal(recur_plan_value_buffer(p, ea), at + 2 * N);
+    assert_ptr_equal(recur_plan_value_buffer(p, nb), at + 3 * N);
+    assert_int_equal(recur_plan_size(p), 6); /* four elementwise ops, the add and the scale: no join copies */
+    free(got), recur_plan_free(p);
+    recur_graph_free(g);
+}
+
+/*
  * Shared computations: a step computing what an earlier step computes
  * (the same op and attributes on the same values) runs nothing and reads
  * the earlier result; two reductions of one buffer over its leading axes
@@ -447,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_arena_placement),
         cmocka_unit_test(test_memory_report),
         cmocka_unit_test(test_concat_in_place),
+        cmocka_unit_test(test_stack_and_nested_joins_in_place),
         cmocka_unit_test(test_shared_computations),
         cmocka_unit_test(test_run_allocates_nothing),
         cmocka_unit_test(test_check_finite_names_the_node),

@@ -1029,6 +1029,71 @@ static void test_one_hot_products_as_lookups(void **state)
     }
 }
 
+/* A 2-layer `kind` layer over [TT, BB, 4] with passes `passes`: loss = sum(outputs^2) and its gradients, evaluated. */
+static float *two_layers(int kind, unsigned passes, int64_t TT, int64_t BB, int *n_stacks, int64_t *n_out)
+{
+    recur_graph *g = recur_graph_new(31);
+    recur_set_passes(g, passes);
+    recur_value xs = recur_input(g, "xs", recur_shape3(TT, BB, 4));
+    recur_rnn_opts o = {.kind = (recur_cell_kind)kind, .input_size = 4, .hidden = 5, .layers = 2};
+    recur_rnn r;
+    TU_ST(g, recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &r));
+    recur_value outs[24] = {recur_sum(g, recur_square(g, r.outputs))};
+    TU_OK(g, outs[0]);
+    TU_ST(g, recur_unroll(g));
+    recur_value params[23];
+    int n = recur_params(g, params, 23);
+    TU_ST(g, recur_grad(g, outs[0], n, params, outs + 1));
+    *n_stacks = count_ops(g, 1, outs, "stack");
+    float *x = malloc(sizeof(float) * (size_t)(TT * BB * 4));
+    tu_fill_uniform(x, TT * BB * 4, -1, 1, 8);
+    recur_feed f = {xs, x, TT * BB * 4};
+    int64_t total = 0;
+    for (int i = 0; i <= n; i++) total += recur_shape_numel(recur_value_shape(g, outs[i]));
+    float *all = malloc(sizeof(float) * (size_t)total), *at = all;
+    for (int i = 0; i <= n; i++) {
+        int64_t k = recur_shape_numel(recur_value_shape(g, outs[i]));
+        float *v = tu_eval(g, outs[i], 1, &f);
+        memcpy(at, v, sizeof(float) * (size_t)k);
+        free(v);
+        at += k;
+    }
+    free(x);
+    recur_graph_free(g);
+    *n_out = total;
+    return all;
+}
+
+/*
+ * Hoisting in chunks (with RECUR_PASS_LANES): a second layer's input
+ * products over chunks of steps of the first layer's outputs (12 steps of
+ * 64 rows: 3 chunks of 4 steps, so 3 stacks of 4 of layer 1's values where
+ * the whole plan had one of 12), its steps reading their chunk; loss and
+ * gradients agree with the passes off and with hoisting whole, for LSTM
+ * and GRU. A batch of 3 (under 256 rows a chunk at any length) is not cut.
+ */
+static void test_hoisting_in_chunks(void **state)
+{
+    (void)state;
+    const int kinds[2] = {RECUR_LSTM, RECUR_GRU};
+    for (int k = 0; k < 2; k++) {
+        int s_chunks, s_whole, s_none;
+        int64_t n1, n2, n3;
+        float *chunked = two_layers(kinds[k], RECUR_PASS_ALL, 12, 64, &s_chunks, &n1);
+        float *whole = two_layers(kinds[k], RECUR_PASS_ALL & ~RECUR_PASS_LANES, 12, 64, &s_whole, &n2);
+        float *none = two_layers(kinds[k], 0, 12, 64, &s_none, &n3);
+        assert_int_equal(n1, n2), assert_int_equal(n1, n3);
+        if (s_chunks != s_whole + 2) fail_msg("kind %d: %d stacks in chunks, %d whole", kinds[k], s_chunks, s_whole);
+        tu_assert_close(chunked, whole, n1, 1e-5, 1e-6);
+        tu_assert_close(chunked, none, n1, 1e-5, 1e-6);
+        free(chunked), free(whole), free(none);
+        float *small = two_layers(kinds[k], RECUR_PASS_ALL, 12, 3, &s_chunks, &n1);
+        free(two_layers(kinds[k], RECUR_PASS_ALL & ~RECUR_PASS_LANES, 12, 3, &s_whole, &n2));
+        assert_int_equal(s_chunks, s_whole);
+        free(small);
+    }
+}
+
 /* The pass switches and their environment variable. */
 static void test_pass_switches(void **state)
 {
@@ -1109,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_matmul_fusion_groups),
         cmocka_unit_test(test_plans_survive_passes),
         cmocka_unit_test(test_pass_switches),
+        cmocka_unit_test(test_hoisting_in_chunks),
         cmocka_unit_test(test_one_hot_products_as_lookups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

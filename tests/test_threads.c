@@ -267,13 +267,15 @@ static void test_results_independent_of_threads(void **state)
  * passes `passes` on `backend` under `threads` threads: the outputs
  * concatenated, and in *stretches the stretches handed to two threads.
  */
-static float *bidi_step(const char *backend, unsigned passes, int threads, int profile, long *stretches, int64_t *n_out)
+static float *lanes_step(const char *backend, int stacked, unsigned passes, int threads, int profile, long *stretches,
+                         int64_t *n_out)
 {
-    enum { T = 10, B = 32, I = 32, H = 64 };
+    enum { B = 32, I = 32, H = 64 };
+    const int64_t T = stacked ? 24 : 10; /* stacked: 3 chunks of 8 steps */
     recur_graph *g = recur_graph_new(9);
     recur_set_passes(g, passes);
     recur_value x = recur_input(g, "x", recur_shape3(T, B, I));
-    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = I, .hidden = H, .bidirectional = 1};
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = I, .hidden = H, .bidirectional = !stacked, .layers = stacked ? 2 : 1};
     recur_rnn r;
     TU_ST(g, recur_rnn_new(g, "bi", &o, x, RECUR_NONE, RECUR_NONE, &r));
     recur_value loss = recur_add(g, recur_sum(g, recur_square(g, r.outputs)), recur_sum(g, r.h_n));
@@ -285,9 +287,10 @@ static float *bidi_step(const char *backend, unsigned passes, int threads, int p
     recur_compile_opts co = {.backend = backend, .profile = profile};
     recur_plan *p = recur_compile(g, n + 1, outs, &co);
     if (!p) fail_msg("compile: %s", recur_errmsg(g));
-    float xs[T * B * I];
+    float *xs = malloc(sizeof(float) * (size_t)(T * B * I));
     tu_fill_uniform(xs, T * B * I, -1, 1, 3);
     assert_int_equal(recur_plan_feed(p, x, xs, T * B * I), RECUR_OK);
+    free(xs);
     recur_set_threads(threads);
     long before = recur_lanes_stretches_run();
     for (int k = 0; k < 3; k++)
@@ -311,38 +314,40 @@ static float *bidi_step(const char *backend, unsigned passes, int threads, int p
 /*
  * Lanes (RECUR_PASS_LANES, plan/lanes.c): a bidirectional layer's two
  * directions are independent chains of small steps, which two threads run
- * side by side. Under 2 threads the plan hands stretches to them; under 1,
- * or profiling, it does not; and the loss and gradients are the same bits
- * as on one thread and as without the pass (the same kernels cut the same
- * way: any step running before what it reads, or over bytes another still
- * reads, shows), on both backends; oneDNN's agree with the reference's.
+ * side by side; so are two stacked layers hoisted in chunks (passes/
+ * hoist.c: layer 2 a chunk behind layer 1, both ways). Under 2 threads the
+ * plan hands stretches to them; under 1, or profiling, it does not; and the
+ * loss and gradients are the same bits as on one thread and as without the
+ * pass (the same kernels cut the same way: any step running before what it
+ * reads, or over bytes another still reads, shows), on both backends;
+ * oneDNN's agree with the reference's.
  */
-static void test_lanes_bidirectional(void **state)
+static void lanes_agree(int stacked)
 {
-    (void)state;
     const char *backends[] = {"onednn", "reference"};
     float *by_backend[2];
     int64_t n = 0;
     for (int b = 0; b < 2; b++) {
         long stretches;
         int64_t m;
-        float *one = bidi_step(backends[b], RECUR_PASS_ALL, 1, 0, &stretches, &n);
+        float *one = lanes_step(backends[b], stacked, RECUR_PASS_ALL, 1, 0, &stretches, &n);
         assert_int_equal(stretches, 0);
-        float *none = bidi_step(backends[b], RECUR_PASS_ALL & ~RECUR_PASS_LANES, 2, 0, &stretches, &m);
+        float *none = lanes_step(backends[b], stacked, RECUR_PASS_ALL & ~RECUR_PASS_LANES, 2, 0, &stretches, &m);
         assert_int_equal(stretches, 0);
         assert_int_equal(m, n);
-        if (memcmp(one, none, sizeof(float) * (size_t)n) != 0) fail_msg("%s: the lanes' order gives other bits", backends[b]);
+        if (memcmp(one, none, sizeof(float) * (size_t)n) != 0) fail_msg("%s, stacked %d: the lanes' order gives other bits", backends[b], stacked);
         free(none);
-        float *prof = bidi_step(backends[b], RECUR_PASS_ALL, 2, 1, &stretches, &m);
+        float *prof = lanes_step(backends[b], stacked, RECUR_PASS_ALL, 2, 1, &stretches, &m);
         assert_int_equal(stretches, 0); /* profiling times each step alone */
         free(prof);
         for (int rep = 0; rep < 20; rep++) { /* races would show in some runs, not in every one */
-            float *two = bidi_step(backends[b], RECUR_PASS_ALL, 2, 0, &stretches, &m);
+            float *two = lanes_step(backends[b], stacked, RECUR_PASS_ALL, 2, 0, &stretches, &m);
             assert_true(stretches > 0);
             assert_int_equal(m, n);
             for (int64_t i = 0; i < n; i++)
                 if (memcmp(&one[i], &two[i], sizeof(float)) != 0)
-                    fail_msg("%s, run %d: element %lld is %g with lanes, %g on one thread", backends[b], rep, (long long)i,
+                    fail_msg("%s, stacked %d, run %d: element %lld is %g with lanes, %g on one thread", backends[b], stacked, rep,
+                             (long long)i,
                              (double)two[i], (double)one[i]);
             free(two);
         }
@@ -350,6 +355,18 @@ static void test_lanes_bidirectional(void **state)
     }
     tu_assert_close(by_backend[0], by_backend[1], n, 1e-4, 1e-5);
     free(by_backend[0]), free(by_backend[1]);
+}
+
+static void test_lanes_bidirectional(void **state)
+{
+    (void)state;
+    lanes_agree(0);
+}
+
+static void test_lanes_two_layers_in_chunks(void **state)
+{
+    (void)state;
+    lanes_agree(1);
 }
 
 /*
@@ -490,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_results_independent_of_threads),
         cmocka_unit_test(test_generation_step_in_column_blocks),
         cmocka_unit_test(test_lanes_bidirectional),
+        cmocka_unit_test(test_lanes_two_layers_in_chunks),
         cmocka_unit_test(test_concurrent_callers),
         cmocka_unit_test(test_inside_openmp_region),
     };
