@@ -107,6 +107,7 @@ static int bench_generate(const char *cfg, int layers, int64_t H, int rounds, in
     snprintf(what, sizeof what, "generation, LSTM %dx%lld over %d symbols, B=1, per symbol", layers, (long long)H, V);
     report(cfg, what, wall, cpu, rounds, symbols);
     if (getenv("RECUR_PROFILE")) recur_plan_profile(p, stdout);
+    if (getenv("RECUR_DUMP")) recur_plan_dump(p, stdout);
     free(state), free(wall), free(cpu);
     recur_plan_free(p);
     recur_graph_free(g);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/builtin.h"
 #include "backends/onednn/onednn.h"
 
 /*
@@ -116,6 +117,50 @@ static void test_plain_2d(void **state)
             for (int tb = 0; tb < 2; tb++)
                 check_matmul(ta ? recur_shape2(k, m) : recur_shape2(m, k), tb ? recur_shape2(n, k) : recur_shape2(k, n),
                              ta, tb);
+    }
+}
+
+/*
+ * A product of one row by a matrix stored by rows (a [.., 1, K] . W^T: a
+ * generation step at batch 1) is streamed by recur's own kernel
+ * (ops/gemv.c), with or without its bias, on awkward sizes (K not a
+ * multiple of the 8 lanes, N not of the 4 rows read together, rows split
+ * over threads); other products stay with oneDNN; every one agrees with the
+ * reference, and on 1, 2 and 3 threads with the same bits.
+ */
+static void test_one_row_products_streamed(void **state)
+{
+    (void)state;
+    const recur_backend *be = &recur_backend_onednn_impl;
+    const int64_t shapes[][2] = {{77, 203}, {64, 130}, {7, 1}, {600, 2051}}; /* K, N */
+    for (int i = 0; i < 4; i++) {
+        int64_t K = shapes[i][0], N = shapes[i][1];
+        recur_shape as = i == 1 ? recur_shape3(1, 1, K) : recur_shape2(1, K);
+        check_matmul(as, recur_shape2(N, K), 0, 1);
+        recur_graph *g = recur_graph_new(1);
+        recur_value a = recur_input(g, "a", as), w = recur_input(g, "w", recur_shape2(N, K));
+        recur_value bias = recur_input(g, "bias", recur_shape1(N));
+        recur_value y = recur_add(g, recur_matmul(g, a, w, 0, 1), bias);
+        recur_value other = recur_matmul(g, recur_input(g, "a2", recur_shape2(2, K)), w, 0, 1); /* two rows */
+        TU_OK(g, other);
+        const recur_node *prod = &g->nodes[g->nodes[y.id].in[0]];
+        assert_ptr_equal(be->select(g, prod), recur_gemv_forward);
+        assert_ptr_equal(be->select_matmul_bias(g, prod), recur_gemv_forward);
+        assert_ptr_not_equal(be->select(g, &g->nodes[other.id]), recur_gemv_forward);
+        float *da = malloc(sizeof(float) * (size_t)K), *dw = malloc(sizeof(float) * (size_t)(N * K)), *db = malloc(sizeof(float) * (size_t)N);
+        tu_fill_uniform(da, K, -1, 1, 11), tu_fill_uniform(dw, N * K, -1, 1, 12), tu_fill_uniform(db, N, -1, 1, 13);
+        recur_feed feeds[3] = {{a, da, K}, {w, dw, N * K}, {bias, db, N}};
+        float *want = tu_eval_on(g, y, 3, feeds, "reference"), *first = NULL;
+        for (int threads = 1; threads <= 3; threads++) {
+            recur_set_threads(threads);
+            float *got = tu_eval_on(g, y, 3, feeds, "onednn");
+            tu_assert_close(got, want, N, 1e-5, 1e-5);
+            if (!first) first = got;
+            else assert_memory_equal(got, first, sizeof(float) * (size_t)N), free(got);
+        }
+        recur_set_threads(0);
+        free(first), free(want), free(da), free(dw), free(db);
+        recur_graph_free(g);
     }
 }
 
@@ -1053,6 +1098,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_2d),
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_one_row_products_streamed),
         cmocka_unit_test(test_cut_rule),
         cmocka_unit_test(test_batched),
         cmocka_unit_test(test_depth_blocks_bias_and_threads),

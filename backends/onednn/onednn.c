@@ -14,7 +14,14 @@
  * An op runs here only where it was measured faster than its reference
  * kernel (eltwise.c and binary.c list the figures): elementwise loops that
  * the reference kernels already run at memory speed stay there, since a
- * oneDNN call costs about half a microsecond to dispatch.
+ * oneDNN call costs about half a microsecond to dispatch. A product of one
+ * row by a layer's weights (a generation step at batch 1) runs on recur's
+ * own streaming kernel (ops/gemv.c): measured on this machine, two
+ * threads, bench (e2) (RECUR_PROFILE with RECUR_DUMP), a [1, 512] x
+ * [512, 2048] product with its bias took 0.042-0.045 ms as oneDNN matmul
+ * blocks and 0.036 streamed, the [1, 512] x [512, 84] output layer 0.0105
+ * and 0.0025; a symbol of (e2) 0.1305 and 0.1243 ms, of (e1) 0.0091 and
+ * 0.0053 (medians of interleaved runs).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -142,16 +149,26 @@ static int kind_of(const recur_node *n, const recur_shape *xs)
     return ONEDNN_NONE;
 }
 
+/* Node n's input shapes (the first two). */
+static void input_shapes(const recur_graph *g, const recur_node *n, recur_shape *xs)
+{
+    xs[0] = xs[1] = (recur_shape){0};
+    for (int i = 0; i < n->n_in && i < 2; i++) xs[i] = g->nodes[n->in[i]].shape;
+}
+
 static recur_kernel_fn onednn_select(const recur_graph *g, const recur_node *n)
 {
-    recur_shape xs[2] = {{0}};
-    for (int i = 0; i < n->n_in && i < 2; i++) xs[i] = g->nodes[n->in[i]].shape;
+    recur_shape xs[2];
+    input_shapes(g, n, xs);
+    if (recur_gemv_suits(n, xs)) return recur_gemv_forward; /* one row: streamed by recur's own kernel */
     return kind_of(n, xs) != ONEDNN_NONE ? onednn_kernel : NULL;
 }
 
 static recur_kernel_fn onednn_select_matmul_bias(const recur_graph *g, const recur_node *product)
 {
-    (void)g, (void)product;
+    recur_shape xs[2];
+    input_shapes(g, product, xs);
+    if (recur_gemv_suits(product, xs)) return recur_gemv_forward;
     return onednn_kernel; /* a matmul primitive with a bias argument (matmul.c) */
 }
 
@@ -159,7 +176,8 @@ static recur_status onednn_prepare(const recur_kernel_args *a, void **state, cha
 {
     *state = NULL;
     int kind = a->inner ? ONEDNN_MATMUL : kind_of(a->node, a->xs); /* a matmul with its bias add */
-    if (kind == ONEDNN_NONE) return RECUR_OK;
+    if (kind == ONEDNN_NONE || (kind == ONEDNN_MATMUL && recur_gemv_suits(a->inner ? a->inner : a->node, a->xs)))
+        return RECUR_OK; /* a reference kernel, or recur_gemv_forward */
     onednn_prim *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, errlen, "out of memory for a oneDNN primitive");

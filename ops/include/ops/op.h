@@ -101,6 +101,20 @@ RECUR_OP_LIST(RECUR_OP_EXTERN)
 /* The reference kernel of a matmul with its bias add (k->inner: the matmul; x[2]: a row of the output's last dimension). */
 recur_status recur_matmul_bias_forward(const recur_kernel_args *k);
 
+/*
+ * 1 if matmul node `product`, its inputs of shapes xs, is one row by a
+ * matrix stored by rows (a [.., 1, K] . W^T, W [N, K]), which
+ * recur_gemv_forward computes (ops/gemv.c).
+ */
+int recur_gemv_suits(const recur_node *product, const recur_shape *xs);
+
+/*
+ * y = W a, or W a + bias as a matmul+bias step (k->inner: the matmul;
+ * x[2]: the bias row), for a product recur_gemv_suits accepts: W streamed
+ * once, its rows cut over the pool; the same bits on any number of threads.
+ */
+recur_status recur_gemv_forward(const recur_kernel_args *k);
+
 /* ------------------------------------------------- the list's properties */
 
 /* The flags of the op list (ops/op_list.h says what each means). */
