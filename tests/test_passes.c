@@ -1029,13 +1029,13 @@ static void test_one_hot_products_as_lookups(void **state)
     }
 }
 
-/* A 2-layer `kind` layer over [TT, BB, 4] with passes `passes`: loss = sum(outputs^2) and its gradients, evaluated. */
-static float *two_layers(int kind, unsigned passes, int64_t TT, int64_t BB, int *n_stacks, int64_t *n_out)
+/* A `layers`-layer `kind` layer over [TT, BB, 4] with passes `passes`: loss = sum(outputs^2) and its gradients, evaluated. */
+static float *stacked_layers(int kind, int layers, unsigned passes, int64_t TT, int64_t BB, int *n_stacks, int64_t *n_out)
 {
     recur_graph *g = recur_graph_new(31);
     recur_set_passes(g, passes);
     recur_value xs = recur_input(g, "xs", recur_shape3(TT, BB, 4));
-    recur_rnn_opts o = {.kind = (recur_cell_kind)kind, .input_size = 4, .hidden = 5, .layers = 2};
+    recur_rnn_opts o = {.kind = (recur_cell_kind)kind, .input_size = 4, .hidden = 5, .layers = layers};
     recur_rnn r;
     TU_ST(g, recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &r));
     recur_value outs[24] = {recur_sum(g, recur_square(g, r.outputs))};
@@ -1070,7 +1070,8 @@ static float *two_layers(int kind, unsigned passes, int64_t TT, int64_t BB, int 
  * 64 rows: 3 chunks of 4 steps, so 3 stacks of 4 of layer 1's values where
  * the whole plan had one of 12), its steps reading their chunk; loss and
  * gradients agree with the passes off and with hoisting whole, for LSTM
- * and GRU. A batch of 3 (under 256 rows a chunk at any length) is not cut.
+ * and GRU, and for three LSTM layers. A batch of 3 (under 256 rows a chunk
+ * at any length) is not cut.
  */
 static void test_hoisting_in_chunks(void **state)
 {
@@ -1079,19 +1080,28 @@ static void test_hoisting_in_chunks(void **state)
     for (int k = 0; k < 2; k++) {
         int s_chunks, s_whole, s_none;
         int64_t n1, n2, n3;
-        float *chunked = two_layers(kinds[k], RECUR_PASS_ALL, 12, 64, &s_chunks, &n1);
-        float *whole = two_layers(kinds[k], RECUR_PASS_ALL & ~RECUR_PASS_LANES, 12, 64, &s_whole, &n2);
-        float *none = two_layers(kinds[k], 0, 12, 64, &s_none, &n3);
+        float *chunked = stacked_layers(kinds[k], 2, RECUR_PASS_ALL, 12, 64, &s_chunks, &n1);
+        float *whole = stacked_layers(kinds[k], 2, RECUR_PASS_ALL & ~RECUR_PASS_LANES, 12, 64, &s_whole, &n2);
+        float *none = stacked_layers(kinds[k], 2, 0, 12, 64, &s_none, &n3);
         assert_int_equal(n1, n2), assert_int_equal(n1, n3);
         if (s_chunks != s_whole + 2) fail_msg("kind %d: %d stacks in chunks, %d whole", kinds[k], s_chunks, s_whole);
         tu_assert_close(chunked, whole, n1, 1e-5, 1e-6);
         tu_assert_close(chunked, none, n1, 1e-5, 1e-6);
         free(chunked), free(whole), free(none);
-        float *small = two_layers(kinds[k], RECUR_PASS_ALL, 12, 3, &s_chunks, &n1);
-        free(two_layers(kinds[k], RECUR_PASS_ALL & ~RECUR_PASS_LANES, 12, 3, &s_whole, &n2));
+        float *small = stacked_layers(kinds[k], 2, RECUR_PASS_ALL, 12, 3, &s_chunks, &n1);
+        free(stacked_layers(kinds[k], 2, RECUR_PASS_ALL & ~RECUR_PASS_LANES, 12, 3, &s_whole, &n2));
         assert_int_equal(s_chunks, s_whole);
         free(small);
     }
+    /* Three layers: the third hoisted in chunks over the second's, itself hoisted in chunks. */
+    int s_chunks, s_whole;
+    int64_t n1, n2;
+    float *chunked = stacked_layers(RECUR_LSTM, 3, RECUR_PASS_ALL, 12, 64, &s_chunks, &n1);
+    float *none = stacked_layers(RECUR_LSTM, 3, 0, 12, 64, &s_whole, &n2);
+    free(stacked_layers(RECUR_LSTM, 3, RECUR_PASS_ALL & ~RECUR_PASS_LANES, 12, 64, &s_whole, &n2));
+    if (s_chunks != s_whole + 4) fail_msg("3 layers: %d stacks in chunks, %d whole", s_chunks, s_whole);
+    tu_assert_close(chunked, none, n1, 1e-5, 1e-6);
+    free(chunked), free(none);
 }
 
 /* The pass switches and their environment variable. */
