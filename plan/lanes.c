@@ -30,10 +30,10 @@
  *
  * Stretches: runs of consecutive small steps (estimated under WIDE_NS on
  * one thread); a larger step runs alone on the whole pool, as without
- * lanes. A stretch is run by two threads when a simulation of two in-order
- * takers over the estimated costs finishes it in at most MAX_SHARE of its
- * time on one (a single chain, as in a one-layer LSTM, stays serial and
- * keeps its kernels' own threading).
+ * lanes. A stretch is run by two threads when a simulation of two takers
+ * (taking steps as they do when running, below) over the estimated costs
+ * finishes it in at most MAX_SHARE of its time on one (a single chain, as
+ * in a one-layer LSTM, stays serial and keeps its kernels' own threading).
  *
  * Running (recur_lanes_run): a stretch is a pool job of two chunks. A
  * chunk takes a step that is ready (every step up to its dep finished):
