@@ -90,6 +90,7 @@ typedef struct draw_ctx {
     recur_value *out;       /* the values drawn as outputs */
     /* time-distributed outer values (recur_draw_time.c) */
     int64_t *td;            /* td[id]: T when node id is computed step by step along axis 0, else 0 */
+    int64_t *t0;            /* t0[id]: the step of a time-distributed node's row 0 (a chunk of a sequence: its first step; else 0) */
     int32_t *axis;          /* the loop whose columns a time-distributed node uses */
     char *token;            /* 1: a sequence input a loop reads (drawn as tokens), 2: another per-step leaf */
     char *join;             /* 1: a time-distributed node joining the outputs of different loops */

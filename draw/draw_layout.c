@@ -494,6 +494,7 @@ recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const re
     }
     size_t n1 = (size_t)c->n + 1;
     c->td = calloc(n1, sizeof *c->td);
+    c->t0 = calloc(n1, sizeof *c->t0);
     c->axis = malloc(n1 * sizeof *c->axis);
     c->token = calloc(n1, 1);
     c->join = calloc(n1, 1);
@@ -501,7 +502,7 @@ recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const re
     c->loops = calloc((size_t)c->n_loops + 1, sizeof *c->loops);
     c->out_refs = calloc((size_t)c->n_out + 1, sizeof *c->out_refs);
     c->init_refs = calloc((size_t)c->n_loops + 1, sizeof *c->init_refs);
-    if (!c->td || !c->axis || !c->token || !c->join || !c->slot0 || !c->loops || !c->out_refs || !c->init_refs)
+    if (!c->td || !c->t0 || !c->axis || !c->token || !c->join || !c->slot0 || !c->loops || !c->out_refs || !c->init_refs)
         st = RECUR_ERR_NOMEM;
     if (st != RECUR_OK) return recur_set_error(g, st, "draw: out of memory");
     for (int32_t v = 0; v < c->n; v++) c->axis[v] = -1;
@@ -539,7 +540,7 @@ recur_status recur_draw_analyse(draw_ctx *c, recur_graph *g, int n_out, const re
 void recur_draw_ctx_free(draw_ctx *c)
 {
     free(c->out);
-    free(c->td), free(c->axis), free(c->token), free(c->join);
+    free(c->td), free(c->t0), free(c->axis), free(c->token), free(c->join);
     free(c->loops);
     free(c->slot0), free(c->index), free(c->keys), free(c->op_start), free(c->refs.v), free(c->post);
     for (int k = 0; c->out_refs && k < c->n_out; k++) free(c->out_refs[k].v);

@@ -59,10 +59,14 @@ static int is_leaf(const recur_node *n) { return recur_op_has(n->op, RECUR_OPP_L
 /*
  * If node n is a loop's stacked output — a loop-output node, or what
  * unrolling makes of one: a stack over axis 0 of the copies of one body
- * value at steps 0..T-1 — returns 1 + the loop and sets *body to the value.
+ * value at steps 0..T-1 — returns 1 + the loop and sets *body to the value
+ * and *first to 0. A stack of the copies at steps s .. s + n - 1 only (a
+ * chunk of them: passes/hoist.c hoists a second layer over chunks of the
+ * first's steps) is one too, its row 0 step s: *first = s.
  */
-static int stacked_output(const recur_graph *g, const recur_node *n, int32_t *body)
+static int stacked_output(const recur_graph *g, const recur_node *n, int32_t *body, int64_t *first_step)
 {
+    *first_step = 0;
     if (n->op == RECUR_OP_LOOP_OUTPUT && n->attr.i[1] == 0) {
         *body = (int32_t)n->attr.i[2];
         return (int)n->attr.i[0] + 1;
@@ -70,12 +74,13 @@ static int stacked_output(const recur_graph *g, const recur_node *n, int32_t *bo
     if (n->op != RECUR_OP_STACK || n->attr.i[0] != 0 || n->n_in < 1) return 0;
     const recur_node *first = &g->nodes[n->in[0]];
     int li = first->unrolled;
-    if (!li || g->loops[li - 1].T != n->n_in) return 0;
+    if (!li || first->step < 0 || first->step + n->n_in > g->loops[li - 1].T) return 0;
     for (int k = 0; k < n->n_in; k++) {
         const recur_node *x = &g->nodes[n->in[k]];
-        if (x->unrolled != li || x->origin != first->origin || x->step != k) return 0;
+        if (x->unrolled != li || x->origin != first->origin || x->step != first->step + k) return 0;
     }
     *body = first->origin;
+    *first_step = first->step;
     return li;
 }
 
@@ -85,8 +90,9 @@ static void mark_sequence(draw_ctx *c, int32_t id, int li, int64_t T, int32_t *s
     recur_graph *g = c->g;
     int top = 0;
     int32_t body;
+    int64_t from;
     const recur_node *s = &g->nodes[id];
-    if (c->td[id] || recur_draw_body_loop(c, id) || s->op == RECUR_OP_ALIAS || stacked_output(g, s, &body)) return;
+    if (c->td[id] || recur_draw_body_loop(c, id) || s->op == RECUR_OP_ALIAS || stacked_output(g, s, &body, &from)) return;
     c->td[id] = T;
     c->axis[id] = li;
     stack[top++] = id;
@@ -104,7 +110,7 @@ static void mark_sequence(draw_ctx *c, int32_t id, int li, int64_t T, int32_t *s
             const recur_node *x = &g->nodes[in];
             if (!time_operand(g, n, k) || x->shape.ndim < 1 || x->shape.d[0] != T || x->op == RECUR_OP_PARAM) continue;
             any = 1;
-            if (c->td[in] || recur_draw_body_loop(c, in) || x->op == RECUR_OP_ALIAS || stacked_output(g, x, &body)) continue;
+            if (c->td[in] || recur_draw_body_loop(c, in) || x->op == RECUR_OP_ALIAS || stacked_output(g, x, &body, &from)) continue;
             c->td[in] = T;
             c->axis[in] = li;
             stack[top++] = in;
@@ -117,22 +123,28 @@ static void mark_sequence(draw_ctx *c, int32_t id, int li, int64_t T, int32_t *s
  * A concatenation along axis 0 of the gradients of one loop's steps 0 ..
  * T - 1, part t at step t (how gradient batching joins the per-step
  * gradients of a sequence): 1 + the loop, else 0. Its row t belongs to
- * step t, so the gradients drawn from it stay per step.
+ * step t, so the gradients drawn from it stay per step. The gradients of
+ * steps s .. s + n - 1 only (a chunk of the sequence) are one too, row 0
+ * at step s: *first = s.
  */
-static int per_step_concat(const recur_graph *g, const recur_node *n)
+static int per_step_concat(const recur_graph *g, const recur_node *n, int64_t *first_step)
 {
     if (n->op != RECUR_OP_CONCAT || n->attr.i[0] != 0 || n->n_in < 2) return 0;
     int L = 0;
+    int64_t s0 = 0;
     for (int k = 0; k < n->n_in; k++) {
         int li;
         int64_t t;
         const recur_node *part = &g->nodes[n->in[k]];
-        if (!recur_grad_step(g, n->in[k], &li, &t) || !li || t != k || (L && li != L) ||
-            part->shape.d[0] != g->nodes[n->in[0]].shape.d[0])
+        if (!recur_grad_step(g, n->in[k], &li, &t) || !li || (k == 0 && t < 0) || (k > 0 && t != s0 + k) ||
+            (L && li != L) || part->shape.d[0] != g->nodes[n->in[0]].shape.d[0])
             return 0;
+        if (k == 0) s0 = t;
         L = li;
     }
-    return g->loops[L - 1].T == n->n_in && n->shape.d[0] == n->n_in ? L : 0;
+    if (s0 + n->n_in > g->loops[L - 1].T || n->shape.d[0] != n->n_in) return 0;
+    *first_step = s0;
+    return L;
 }
 
 /* Node v (outer, row-wise) in topological order: time-distributed if its aligned operands are. */
@@ -140,27 +152,31 @@ static void mark_row_wise(draw_ctx *c, int32_t v)
 {
     recur_graph *g = c->g;
     const recur_node *n = &g->nodes[v];
-    int64_t T = 0;
+    int64_t T = 0, rows = 0, from = 0;
     int ax = -1;
     for (int k = 0; k < n->n_in && !T; k++)
-        if (time_operand(g, n, k) && c->td[n->in[k]]) T = c->td[n->in[k]], ax = c->axis[n->in[k]];
-    if (!T || n->shape.d[0] != T) return;
+        if (time_operand(g, n, k) && c->td[n->in[k]])
+            T = c->td[n->in[k]], ax = c->axis[n->in[k]], from = c->t0[n->in[k]], rows = g->nodes[n->in[k]].shape.d[0];
+    if (!T || n->shape.d[0] != rows) return;
     for (int k = 0; k < n->n_in; k++) {
         const recur_node *in = &g->nodes[n->in[k]];
-        if (!time_operand(g, n, k) || c->td[n->in[k]] == T || in->shape.d[0] == 1 || recur_draw_is_length_mask(c, n->in[k]))
+        if (!time_operand(g, n, k) || (c->td[n->in[k]] == T && c->t0[n->in[k]] == from) || in->shape.d[0] == 1 ||
+            recur_draw_is_length_mask(c, n->in[k]))
             continue; /* (a loop's mask of its lengths zeroes the steps past each end: the steps stay per step) */
-        if (in->shape.d[0] != T || in->op == RECUR_OP_PARAM || !is_leaf(in)) return;
+        if (in->shape.d[0] != rows || in->op == RECUR_OP_PARAM || !is_leaf(in)) return;
     }
     /* Leaves along time ([T, B] targets beside [T, B, C] logits) are per-step values too. */
     for (int k = 0; k < n->n_in; k++) {
         int32_t in = n->in[k];
-        if (time_operand(g, n, k) && !c->td[in] && g->nodes[in].shape.d[0] == T && is_leaf(&g->nodes[in])) {
+        if (time_operand(g, n, k) && !c->td[in] && g->nodes[in].shape.d[0] == rows && is_leaf(&g->nodes[in])) {
             c->td[in] = T;
+            c->t0[in] = from;
             c->axis[in] = ax;
             c->token[in] = 2;
         }
     }
     c->td[v] = T;
+    c->t0[v] = from;
     c->axis[v] = ax;
 }
 
@@ -272,17 +288,21 @@ recur_status recur_draw_time(draw_ctx *c)
     }
     for (int j = 0; j < count; j++) {
         int32_t v = order[j], body;
+        int64_t from;
         const recur_node *n = &g->nodes[v];
         if (c->td[v] || recur_draw_body_loop(c, v)) continue;
-        int li = stacked_output(g, n, &body);
+        int li = stacked_output(g, n, &body, &from);
         if (li) {
             c->td[v] = g->loops[li - 1].T;
+            c->t0[v] = from;
             c->axis[v] = li - 1;
         } else if (n->op == RECUR_OP_ALIAS) {
             c->td[v] = c->td[n->in[0]];
+            c->t0[v] = c->t0[n->in[0]];
             c->axis[v] = c->axis[n->in[0]];
-        } else if ((li = per_step_concat(g, n))) {
-            c->td[v] = n->n_in;
+        } else if ((li = per_step_concat(g, n, &from))) {
+            c->td[v] = g->loops[li - 1].T;
+            c->t0[v] = from;
             c->axis[v] = li - 1;
         } else if (row_wise(c->g, n)) {
             mark_row_wise(c, v);
@@ -374,6 +394,7 @@ void recur_draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, 
     for (;;) {
         const recur_node *n = &g->nodes[id];
         int32_t body;
+        int64_t from;
         if (n->loop) {
             resolve_body(c, n->loop - 1, id, t, flags, tag, out);
             return;
@@ -382,13 +403,13 @@ void recur_draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, 
             resolve_body(c, n->unrolled - 1, n->origin, (int32_t)n->step, flags, tag, out);
             return;
         }
-        int li = stacked_output(g, n, &body);
+        int li = stacked_output(g, n, &body, &from);
         if (li) {
             if (t != DRAW_NOSTEP || !c->unrolled) {
                 resolve_body(c, li - 1, body, t, flags, tag, out);
             } else {
-                for (int32_t s = 0; s < g->loops[li - 1].T; s++)
-                    resolve_body(c, li - 1, body, s, flags | DRAW_VIA_ALL, tag, out);
+                for (int64_t s = from; s < from + n->shape.d[0] && s < g->loops[li - 1].T; s++)
+                    resolve_body(c, li - 1, body, (int32_t)s, flags | DRAW_VIA_ALL, tag, out);
             }
             return;
         }
@@ -407,8 +428,8 @@ void recur_draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, 
             continue;
         }
         if (n->op == RECUR_OP_TAKE && n->attr.i[0] == 0 && c->td[n->in[0]]) {
-            /* One step of a time-distributed value (a many-to-one head's last step). */
-            t = c->unrolled ? (int32_t)n->attr.i[1] : DRAW_NOSTEP;
+            /* One step of a time-distributed value (a many-to-one head's last step; a step of a chunk). */
+            t = c->unrolled ? (int32_t)(c->t0[n->in[0]] + n->attr.i[1]) : DRAW_NOSTEP;
             id = n->in[0];
             continue;
         }
@@ -417,8 +438,8 @@ void recur_draw_resolve(draw_ctx *c, int32_t id, int32_t t, int flags, int tag, 
             if (t != DRAW_NOSTEP) {
                 recur_draw_refs_push(c, out, (draw_key){id, t}, flags, tag);
             } else {
-                for (int32_t s = 0; s < c->td[id]; s++)
-                    recur_draw_refs_push(c, out, (draw_key){id, s}, flags | DRAW_VIA_ALL, tag);
+                for (int64_t s = c->t0[id]; s < c->t0[id] + n->shape.d[0] && s < c->td[id]; s++)
+                    recur_draw_refs_push(c, out, (draw_key){id, (int32_t)s}, flags | DRAW_VIA_ALL, tag);
             }
             return;
         }
@@ -451,13 +472,14 @@ void recur_draw_operands(draw_ctx *c, draw_key k, draw_refs *out)
         return;
     }
     if (c->token[k.id] == 1) return; /* a sequence token: where the drawing starts */
-    if (k.t != DRAW_NOSTEP && per_step_concat(g, n)) { /* row t is step t's part */
-        recur_draw_resolve(c, n->in[k.t], DRAW_NOSTEP, 0, 0, out);
+    int64_t from;
+    if (k.t != DRAW_NOSTEP && per_step_concat(g, n, &from)) { /* row t - from is step t's part */
+        if (k.t >= from && k.t - from < n->n_in) recur_draw_resolve(c, n->in[k.t - from], DRAW_NOSTEP, 0, 0, out);
         return;
     }
     for (int i = 0; i < n->n_in; i++) {
         int32_t in = n->in[i];
-        int timed = k.t != DRAW_NOSTEP && time_operand(g, n, i) && c->td[in] == c->td[k.id];
+        int timed = k.t != DRAW_NOSTEP && time_operand(g, n, i) && c->td[in] == c->td[k.id] && c->t0[in] == c->t0[k.id];
         recur_draw_resolve(c, in, timed ? k.t : DRAW_NOSTEP, 0, 0, out);
     }
 }

@@ -602,6 +602,80 @@ static void test_backward_view(void **state)
     recur_graph_free(g);
 }
 
+/*
+ * The backward view of a stacked model hoisted in chunks (passes/hoist.c:
+ * with a batch of 64, layer 2's input products run over chunks of layer
+ * 1's steps) is the view of the same model hoisted whole: each step's
+ * gradient reaches the layer below at its own step (the chunks' stacks,
+ * products and joins are per step too), for an LSTM of 2 and 3 layers
+ * and a GRU of 2, at cell level: the same boxes and edges, laid out alike.
+ */
+static char *stacked_backward_dot(int kind, int layers, unsigned passes, recur_draw_level level)
+{
+    recur_graph *g = recur_graph_new(1);
+    recur_set_passes(g, passes);
+    recur_value xs = recur_input(g, "xs", recur_shape3(24, 64, 8));
+    recur_rnn_opts o = {.kind = (recur_cell_kind)kind, .input_size = 8, .hidden = 16, .layers = layers};
+    recur_rnn r;
+    TU_ST(g, recur_rnn_new(g, "rnn", &o, xs, RECUR_NONE, RECUR_NONE, &r));
+    recur_value loss = recur_sum(g, recur_square(g, r.outputs));
+    TU_OK(g, loss);
+    TU_ST(g, recur_unroll(g));
+    recur_value ps[40], gs[40];
+    int n = recur_params(g, ps, 40);
+    TU_ST(g, recur_grad(g, loss, n, ps, gs));
+    recur_draw_opts b = {.view = RECUR_VIEW_BACKWARD, .max_steps = 4, .loss = loss, .level = level};
+    char *dot = NULL;
+    size_t len = 0;
+    TU_ST(g, recur_draw_mem(g, n, gs, &b, "dot", &dot, &len));
+    recur_graph_free(g);
+    return dot;
+}
+
+/* How many times `what` occurs in text. */
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *at = strstr(text, what); at; at = strstr(at + 1, what)) n++;
+    return n;
+}
+
+static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* 1 if texts a and b hold the same lines in some order (the edges of a view are written in the order its keys were made). */
+static int same_lines(char *a, char *b)
+{
+    char *lines[2][4096];
+    int n[2] = {0, 0};
+    char *text[2] = {a, b};
+    for (int k = 0; k < 2; k++)
+        for (char *save = NULL, *line = strtok_r(text[k], "\n", &save); line && n[k] < 4096; line = strtok_r(NULL, "\n", &save))
+            lines[k][n[k]++] = line;
+    if (n[0] != n[1] || n[0] == 4096) return 0;
+    qsort(lines[0], (size_t)n[0], sizeof(char *), by_string);
+    qsort(lines[1], (size_t)n[1], sizeof(char *), by_string);
+    for (int i = 0; i < n[0]; i++)
+        if (strcmp(lines[0][i], lines[1][i]) != 0) return 0;
+    return 1;
+}
+
+static void test_backward_view_of_chunks(void **state)
+{
+    (void)state;
+    const int cases[3][2] = {{RECUR_LSTM, 2}, {RECUR_LSTM, 3}, {RECUR_GRU, 2}};
+    for (int k = 0; k < 3; k++) {
+        char *chunks = stacked_backward_dot(cases[k][0], cases[k][1], RECUR_PASS_ALL, RECUR_LEVEL_CELL);
+        char *whole = stacked_backward_dot(cases[k][0], cases[k][1], RECUR_PASS_ALL & ~RECUR_PASS_LANES, RECUR_LEVEL_CELL);
+        if (!same_lines(chunks, whole)) fail_msg("kind %d, %d layers: the backward view of chunks differs", cases[k][0], cases[k][1]);
+        recur_draw_free(chunks), recur_draw_free(whole);
+    }
+    /* At op level the chunks' own ops show, but no value is read at every step that was not before. */
+    char *chunks = stacked_backward_dot(RECUR_LSTM, 2, RECUR_PASS_ALL, RECUR_LEVEL_OP);
+    char *whole = stacked_backward_dot(RECUR_LSTM, 2, RECUR_PASS_ALL & ~RECUR_PASS_LANES, RECUR_LEVEL_OP);
+    assert_int_equal(count_of(chunks, "dotted"), count_of(whole, "dotted"));
+    recur_draw_free(chunks), recur_draw_free(whole);
+}
+
 /* ------------------------------------------------------ formats, files */
 
 static void test_deterministic_and_formats(void **state)
@@ -808,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_same_figure_after_unrolling),
         cmocka_unit_test(test_lengths_drawn_as_padded),
         cmocka_unit_test(test_backward_view),
+        cmocka_unit_test(test_backward_view_of_chunks),
         cmocka_unit_test(test_deterministic_and_formats),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_errors),
