@@ -9,6 +9,9 @@
  * [T, B, K] by [K, N], a concatenation or softmax along a later axis, an
  * embedding of [T, B] ids...) over such operands. A diagram splits these
  * into steps, so a dense head over all outputs is drawn above each cell.
+ * Such a value may cover a chunk of the steps only (hoisting in chunks,
+ * passes/hoist.c: a stack of steps s .. s + n - 1, their joined gradients):
+ * its row i is step s + i (t0[id] = s).
  *
  * Resolving a value at step t follows the loop structure without unrolling
  * it: a step placeholder is its sequence at t, a state placeholder is the
