@@ -35,7 +35,8 @@ enum { LANES = 8 };
  */
 #if defined(__GNUC__)
 typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
-typedef float lanes_unaligned __attribute__((vector_size(LANES * sizeof(float)), aligned(sizeof(float))));
+/* (loads of floats stored as floats: unaligned, and allowed to alias them) */
+typedef float lanes_unaligned __attribute__((vector_size(LANES * sizeof(float)), aligned(sizeof(float)), __may_alias__));
 #define LOAD(p) (*(const lanes_unaligned *)(const void *)(p))
 #define MUL_ADD(s, x, w) ((s) += (x) * (w))
 #else

@@ -68,7 +68,8 @@ recur_status recur_pass_unroll_prepare(recur_graph *g, int li)
  */
 static recur_value step_of(recur_graph *g, int32_t seq, int64_t t)
 {
-    for (int32_t id = seq; recur_pass_on(g, RECUR_PASS_LANES);) {
+    if (!recur_pass_on(g, RECUR_PASS_LANES)) return recur_select_step(g, (recur_value){seq}, t);
+    for (int32_t id = seq;;) {
         const recur_node *n = &g->nodes[id];
         if (n->op == RECUR_OP_ALIAS && n->n_in == 1) {
             id = n->in[0];
