@@ -7,6 +7,8 @@
  *       back as the next step's initial states and the argmax as its input;
  *       e1: one LSTM layer of 128 (run.sh's character model), e2: two
  *       layers of 512. ms per symbol, the median over rounds of 200 symbols.
+ *       The plan is compiled with keep_packed_params, as `recur generate`
+ *       compiles its own (`--unkept`: without, to measure what it gains).
  *   (f) whole-sequence inference, forward only (a plan compiled with
  *       inference = 1): f1 LSTM, f2 GRU, T=50 B=64 I=512 H=512; outputs
  *       every step's h and the final state. ms per sequence.
@@ -19,7 +21,7 @@
  * recur's default, oneDNN) with the library's own threading (no OpenMP
  * settings needed). `--threads N` calls recur_set_threads(N) first.
  *
- * usage: recur_infer [--quick] [--config e1|e2|f1|f2|g] [--threads N] [--backend NAME]
+ * usage: recur_infer [--quick] [--config e1|e2|f1|f2|g] [--threads N] [--backend NAME] [--unkept]
  * prints a readable line and "recur <cfg> ms=<median> cpu_ms=<CPU time per step>" per configuration.
  */
 #include <math.h>
@@ -61,8 +63,8 @@ static int fail(recur_graph *g, const char *cfg)
     return 1;
 }
 
-/* (e) Generation: `symbols` symbols a round, one plan run each. */
-static int bench_generate(const char *cfg, int layers, int64_t H, int rounds, int symbols, const char *backend)
+/* (e) Generation: `symbols` symbols a round, one plan run each; kept: keep_packed_params. */
+static int bench_generate(const char *cfg, int layers, int64_t H, int rounds, int symbols, const char *backend, int kept)
 {
     enum { V = 84 };
     recur_graph *g = recur_graph_new(3);
@@ -74,7 +76,8 @@ static int bench_generate(const char *cfg, int layers, int64_t H, int rounds, in
     recur_value logits = recur_dense(g, "out", r.outputs, V, 1);
     if (!recur_ok(logits) || recur_unroll(g) != RECUR_OK) return fail(g, cfg);
     recur_value outs[3] = {logits, r.h_n, r.c_n};
-    recur_compile_opts co = {.backend = backend, .inference = 1, .profile = getenv("RECUR_PROFILE") != NULL};
+    recur_compile_opts co = {
+        .backend = backend, .inference = 1, .profile = getenv("RECUR_PROFILE") != NULL, .keep_packed_params = kept};
     recur_plan *p = recur_compile(g, 3, outs, &co);
     if (!p) return fail(g, cfg);
     int64_t ns = layers * H;
@@ -208,23 +211,24 @@ static int bench_charmodel(const char *cfg, int rounds, const char *backend)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, threads = -1;
+    int quick = 0, threads = -1, kept = 1;
     const char *only = NULL, *backend = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) only = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) backend = argv[++i];
+        else if (strcmp(argv[i], "--unkept") == 0) kept = 0;
         else {
-            fprintf(stderr, "usage: recur_infer [--quick] [--config e1|e2|f1|f2|g] [--threads N] [--backend NAME]\n");
+            fprintf(stderr, "usage: recur_infer [--quick] [--config e1|e2|f1|f2|g] [--threads N] [--backend NAME] [--unkept]\n");
             return 2;
         }
     }
     if (threads >= 0 && recur_set_threads(threads) != RECUR_OK) return fprintf(stderr, "recur_infer: bad --threads\n"), 2;
     int status = 0;
 #define WANT(c) (!only || strcmp(only, c) == 0)
-    if (WANT("e1")) status |= bench_generate("e1", 1, 128, quick ? 5 : 15, 200, backend);
-    if (WANT("e2")) status |= bench_generate("e2", 2, 512, quick ? 3 : 9, 200, backend);
+    if (WANT("e1")) status |= bench_generate("e1", 1, 128, quick ? 5 : 15, 200, backend, kept);
+    if (WANT("e2")) status |= bench_generate("e2", 2, 512, quick ? 3 : 9, 200, backend, kept);
     if (WANT("f1")) status |= bench_sequence("f1", RECUR_LSTM, quick ? 5 : 21, backend);
     if (WANT("f2")) status |= bench_sequence("f2", RECUR_GRU, quick ? 5 : 21, backend);
     if (WANT("g")) status |= bench_charmodel("g", quick ? 11 : 41, backend);

@@ -86,7 +86,7 @@ recur_status cli_sampler_build(recur_graph *g, const cli_model *m, cli_sampler *
 recur_status cli_sampler_compile(cli_sampler *s, const char *backend)
 {
     cli_net *n = &s->net;
-    recur_compile_opts o = {.backend = backend, .inference = 1};
+    recur_compile_opts o = {.backend = backend, .inference = 1, .keep_packed_params = 1}; /* (optimizer steps repack) */
     int lstm = recur_ok(n->c0);
     recur_value outs[3] = {n->logits, n->h_n, n->c_n};
     s->plan = recur_compile(s->g, lstm ? 3 : 2, outs, &o);

@@ -395,6 +395,7 @@ float *recur_param_data(recur_graph *g, recur_value v)
         recur_set_error(g, RECUR_ERR_VALUE, "param_data: value %d is not a parameter or constant of this graph", v.id);
         return NULL;
     }
+    recur_graph_params_written(g); /* (the caller may write through the pointer) */
     return n->data;
 }
 
@@ -410,6 +411,7 @@ recur_status recur_param_set(recur_graph *g, recur_value v, const float *data, i
         return recur_set_error(g, RECUR_ERR_FEED, "param_set: parameter \"%s\" %s holds %lld floats, got %lld%s",
                                node->name, recur_shape_str(node->shape, shp, sizeof shp), (long long)want,
                                (long long)n, data ? "" : " (NULL data)");
+    recur_graph_params_written(g);
     memcpy(node->data, data, sizeof(float) * (size_t)n);
     return RECUR_OK;
 }

@@ -289,6 +289,15 @@ recur_status recur_plan_feed(recur_plan *p, recur_value v, const float *data, in
 
 float *recur_plan_value_buffer(recur_plan *p, recur_value v) { return in_plan(p, v) ? p->val[v.id] : NULL; }
 
+const float *recur_plan_storage(const recur_plan *p, int32_t id)
+{
+    return id >= 0 && id < p->n_vals && (p->role[id] & 7) == ROLE_STORAGE ? p->val[id] : NULL;
+}
+
+uint64_t recur_plan_param_writes(const recur_plan *p) { return p->g->param_writes; }
+
+int recur_plan_keeps_packed_params(const recur_plan *p) { return p->opts.keep_packed_params; }
+
 recur_shape recur_plan_value_shape(const recur_plan *p, recur_value v)
 {
     return in_plan(p, v) ? p->g->nodes[v.id].shape : recur_shape0();
@@ -452,6 +461,7 @@ recur_status recur_plan_run(recur_plan *p)
         if (st != RECUR_OK) return st;
     }
     uint64_t execution = p->executions++;
+    if (p->be_state && p->be->plan_run_begin) p->be->plan_run_begin(p->be_state);
     char err[512];
     int hook = 0;
     recur_status hst = fire_hooks(p, -1, &hook);

@@ -144,9 +144,9 @@ static void test_one_row_products_streamed(void **state)
         recur_value other = recur_matmul(g, recur_input(g, "a2", recur_shape2(2, K)), w, 0, 1); /* two rows */
         TU_OK(g, other);
         const recur_node *prod = &g->nodes[g->nodes[y.id].in[0]];
-        assert_ptr_equal(be->select(g, prod), recur_gemv_forward);
-        assert_ptr_equal(be->select_matmul_bias(g, prod), recur_gemv_forward);
-        assert_ptr_not_equal(be->select(g, &g->nodes[other.id]), recur_gemv_forward);
+        assert_ptr_equal(be->select(g, prod), recur_onednn_gemv);
+        assert_ptr_equal(be->select_matmul_bias(g, prod), recur_onednn_gemv);
+        assert_ptr_not_equal(be->select(g, &g->nodes[other.id]), recur_onednn_gemv);
         float *da = malloc(sizeof(float) * (size_t)K), *dw = malloc(sizeof(float) * (size_t)(N * K)), *db = malloc(sizeof(float) * (size_t)N);
         tu_fill_uniform(da, K, -1, 1, 11), tu_fill_uniform(dw, N * K, -1, 1, 12), tu_fill_uniform(db, N, -1, 1, 13);
         recur_feed feeds[3] = {{a, da, K}, {w, dw, N * K}, {bias, db, N}};
@@ -162,6 +162,120 @@ static void test_one_row_products_streamed(void **state)
         free(first), free(want), free(da), free(dw), free(db);
         recur_graph_free(g);
     }
+}
+
+/* Runs p and copies its output y (n floats) into a new buffer. */
+static float *run_and_fetch(recur_plan *p, recur_value y, int64_t n)
+{
+    float *out = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(out);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p, y, out, n), RECUR_OK);
+    return out;
+}
+
+/* Asserts that plan `kept` gives the same bits as plan `plain` for y (n floats), and frees both results. */
+static void assert_same_run(recur_plan *kept, recur_plan *plain, recur_value y, int64_t n)
+{
+    float *a = run_and_fetch(kept, y, n), *b = run_and_fetch(plain, y, n);
+    assert_memory_equal(a, b, sizeof(float) * (size_t)n);
+    free(a), free(b);
+}
+
+/*
+ * In a plan compiled with keep_packed_params, a one-row product by a
+ * parameter reads a copy of it packed for the streaming kernel
+ * (backends/onednn/kept.c): the same bits as the plan without, on awkward
+ * sizes (N mod 4 from 0 to 3, K a multiple of 8 or not), on 1 to 3
+ * threads; the copy follows the parameter when recur_param_set, a write
+ * after recur_param_data or an optimizer step changed it; it is held once
+ * per parameter however many products read it (plan memory: T products at
+ * batch 1 by an LSTM's recurrent weights), and a fed weight matrix is not
+ * kept.
+ */
+static void test_one_row_products_kept(void **state)
+{
+    (void)state;
+    const int64_t shapes[][2] = {{77, 203}, {64, 130}, {7, 1}, {16, 8}, {600, 2051}, {9, 5}}; /* K, N */
+    for (int i = 0; i < 6; i++) {
+        int64_t K = shapes[i][0], N = shapes[i][1];
+        recur_graph *g = recur_graph_new(1);
+        recur_value a = recur_input(g, "a", recur_shape2(1, K));
+        recur_value w = recur_param(g, "w", recur_shape2(N, K), recur_init_uniform(-1, 1));
+        recur_value bias = recur_param(g, "bias", recur_shape1(N), recur_init_uniform(-1, 1));
+        recur_value y = recur_add(g, recur_matmul(g, a, w, 0, 1), bias);
+        TU_OK(g, y);
+        recur_compile_opts ko = {.backend = "onednn", .keep_packed_params = 1}, po = {.backend = "onednn"};
+        recur_plan *kept = recur_compile(g, 1, &y, &ko), *plain = recur_compile(g, 1, &y, &po);
+        assert_non_null(kept);
+        assert_non_null(plain);
+        assert_int_equal(recur_plan_memory(kept) - recur_plan_memory(plain), sizeof(float) * (size_t)(N * K));
+        float *da = malloc(sizeof(float) * (size_t)K), *dw = malloc(sizeof(float) * (size_t)(N * K));
+        tu_fill_uniform(da, K, -1, 1, 31);
+        assert_int_equal(recur_plan_feed(kept, a, da, K), RECUR_OK);
+        assert_int_equal(recur_plan_feed(plain, a, da, K), RECUR_OK);
+        for (int threads = 1; threads <= 3; threads++) {
+            recur_set_threads(threads);
+            assert_same_run(kept, plain, y, N);
+        }
+        recur_set_threads(0);
+        /* the weights changed three ways: each run after the change reads the new ones */
+        tu_fill_uniform(dw, N * K, -1, 1, 32);
+        assert_int_equal(recur_param_set(g, w, dw, N * K), RECUR_OK);
+        assert_same_run(kept, plain, y, N);
+        float *wd = recur_param_data(g, w);
+        for (int64_t j = 0; j < N * K; j += 3) wd[j] = -wd[j];
+        assert_same_run(kept, plain, y, N);
+        recur_optim_opts oo = recur_optim_defaults(RECUR_OPTIM_SGD);
+        oo.lr = 0.5;
+        recur_optim *opt = recur_optim_new(g, &oo, 1, &w);
+        assert_non_null(opt);
+        assert_same_run(kept, plain, y, N); /* (recur_optim_new took the parameter's pointer) */
+        tu_fill_uniform(dw, N * K, -1, 1, 33);
+        const float *grads[1] = {dw};
+        assert_int_equal(recur_optim_step(opt, grads), RECUR_OK);
+        assert_same_run(kept, plain, y, N);
+        float *want = tu_eval_on(g, y, 1, (recur_feed[]){{a, da, K}}, "reference"), *got = run_and_fetch(kept, y, N);
+        tu_assert_close(got, want, N, 1e-5, 1e-5);
+        free(want), free(got);
+        recur_optim_free(opt);
+        recur_plan_free(kept), recur_plan_free(plain);
+        free(da), free(dw);
+        recur_graph_free(g);
+    }
+    /* an LSTM layer unrolled at batch 1: its T per-step products share one copy of the recurrent weights */
+    enum { T = 3, I = 5, H = 12 };
+    recur_graph *g = recur_graph_new(2);
+    recur_value x = recur_input(g, "x", recur_shape3(T, 1, I));
+    recur_rnn_opts o = {.kind = RECUR_LSTM, .input_size = I, .hidden = H};
+    recur_rnn rnn;
+    TU_ST(g, recur_rnn_new(g, "lstm", &o, x, RECUR_NONE, RECUR_NONE, &rnn));
+    TU_ST(g, recur_unroll(g));
+    recur_compile_opts ko = {.backend = "onednn", .inference = 1, .keep_packed_params = 1};
+    recur_compile_opts po = {.backend = "onednn", .inference = 1};
+    recur_plan *kept = recur_compile(g, 1, &rnn.outputs, &ko), *plain = recur_compile(g, 1, &rnn.outputs, &po);
+    assert_non_null(kept);
+    assert_non_null(plain);
+    size_t extra = recur_plan_memory(kept) - recur_plan_memory(plain), recurrent = sizeof(float) * 4 * H * H;
+    assert_true(extra == recurrent || extra == recurrent + sizeof(float) * 4 * H * I); /* (the input weights too when
+                                                                                        * their products are not hoisted) */
+    float dx[T * I];
+    tu_fill_uniform(dx, T * I, -1, 1, 34);
+    assert_int_equal(recur_plan_feed(kept, x, dx, T * I), RECUR_OK);
+    assert_int_equal(recur_plan_feed(plain, x, dx, T * I), RECUR_OK);
+    assert_same_run(kept, plain, rnn.outputs, T * H);
+    recur_plan_free(kept), recur_plan_free(plain);
+    recur_graph_free(g);
+    /* weights fed as an input are not the graph's to keep */
+    g = recur_graph_new(3);
+    recur_value a = recur_input(g, "a", recur_shape2(1, 16)), w = recur_input(g, "w", recur_shape2(24, 16));
+    recur_value y = recur_matmul(g, a, w, 0, 1);
+    TU_OK(g, y);
+    kept = recur_compile(g, 1, &y, &(recur_compile_opts){.backend = "onednn", .keep_packed_params = 1});
+    plain = recur_compile(g, 1, &y, &(recur_compile_opts){.backend = "onednn"});
+    assert_int_equal(recur_plan_memory(kept), recur_plan_memory(plain));
+    recur_plan_free(kept), recur_plan_free(plain);
+    recur_graph_free(g);
 }
 
 /*
@@ -1099,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_plain_2d),
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_one_row_products_streamed),
+        cmocka_unit_test(test_one_row_products_kept),
         cmocka_unit_test(test_cut_rule),
         cmocka_unit_test(test_batched),
         cmocka_unit_test(test_depth_blocks_bias_and_threads),

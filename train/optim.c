@@ -384,6 +384,7 @@ recur_status recur_optim_step(recur_optim *o, const float *const *grads)
     if (opts->max_grad_norm > 0 && o->grad_norm > opts->max_grad_norm)
         c.gscale = (float)(opts->max_grad_norm / o->grad_norm);
     if (opts->clip_value > 0) c.gclip = opts->clip_value > FLT_MAX ? FLT_MAX : (float)opts->clip_value;
+    recur_graph_params_written(o->g);
     recur_status st = update_all(o, &c, grads);
     if (st != RECUR_OK) return st;
     o->t++;

@@ -160,7 +160,7 @@ static recur_kernel_fn onednn_select(const recur_graph *g, const recur_node *n)
 {
     recur_shape xs[2];
     input_shapes(g, n, xs);
-    if (recur_gemv_suits(n, xs)) return recur_gemv_forward; /* one row: streamed by recur's own kernel */
+    if (recur_gemv_suits(n, xs)) return recur_onednn_gemv; /* one row: streamed by recur's own kernel */
     return kind_of(n, xs) != ONEDNN_NONE ? onednn_kernel : NULL;
 }
 
@@ -168,7 +168,7 @@ static recur_kernel_fn onednn_select_matmul_bias(const recur_graph *g, const rec
 {
     recur_shape xs[2];
     input_shapes(g, product, xs);
-    if (recur_gemv_suits(product, xs)) return recur_gemv_forward;
+    if (recur_gemv_suits(product, xs)) return recur_onednn_gemv;
     return onednn_kernel; /* a matmul primitive with a bias argument (matmul.c) */
 }
 
@@ -176,8 +176,9 @@ static recur_status onednn_prepare(const recur_kernel_args *a, void **state, cha
 {
     *state = NULL;
     int kind = a->inner ? ONEDNN_MATMUL : kind_of(a->node, a->xs); /* a matmul with its bias add */
-    if (kind == ONEDNN_NONE || (kind == ONEDNN_MATMUL && recur_gemv_suits(a->inner ? a->inner : a->node, a->xs)))
-        return RECUR_OK; /* a reference kernel, or recur_gemv_forward */
+    if (kind == ONEDNN_MATMUL && recur_gemv_suits(a->inner ? a->inner : a->node, a->xs))
+        return recur_onednn_kept_prepare(a, state, err, errlen); /* recur_onednn_gemv */
+    if (kind == ONEDNN_NONE) return RECUR_OK; /* a reference kernel */
     onednn_prim *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, errlen, "out of memory for a oneDNN primitive");
@@ -208,4 +209,6 @@ const recur_backend recur_backend_onednn_impl = {
     .plan_open = recur_onednn_plan_open,
     .plan_close = recur_onednn_plan_close,
     .plan_buffers = recur_onednn_plan_buffers,
-    .plan_buffers_placed = recur_onednn_plan_buffers_placed};
+    .plan_buffers_placed = recur_onednn_plan_buffers_placed,
+    .plan_bytes = recur_onednn_plan_bytes,
+    .plan_run_begin = recur_onednn_plan_run_begin};

@@ -57,8 +57,38 @@ typedef struct onednn_packed {
     struct onednn_packed *next;
 } onednn_packed;
 
-/* A plan's oneDNN state: which weights are worth packing, and the packed copies. */
-typedef struct onednn_plan onednn_plan;
+/*
+ * A weights parameter W [n, k] kept packed for the streaming kernel of
+ * one-row products (ops/gemv.c) from one run to the next, in plans compiled
+ * with keep_packed_params (kept.c): packed again at the start of a run when
+ * the graph's parameters may have changed since.
+ */
+typedef struct onednn_kept {
+    int32_t id;           /* the parameter */
+    int64_t n, k;
+    float *data;          /* n * k floats in recur_gemv_pack's layout */
+    int fresh;            /* 1: packed at least once, ... */
+    uint64_t writes;      /* ... when the graph's param_writes was this */
+    struct onednn_kept *next;
+} onednn_kept;
+
+/* The products reading one b operand, and the rows they have together. */
+typedef struct pack_use {
+    int32_t id;
+    int trans;
+    int64_t k, n, rows;
+    int users;
+    int first, last; /* the first and last step reading it */
+} pack_use;
+
+/* A plan's oneDNN state: which weights are worth packing, the packed copies, and the weights kept packed. */
+typedef struct onednn_plan {
+    const struct recur_plan *plan;
+    pack_use *uses;
+    int n_uses;
+    onednn_packed *packed; /* a list */
+    onednn_kept *kept;     /* a list */
+} onednn_plan;
 
 /* A node's prepared primitive. */
 typedef struct onednn_prim onednn_prim;
@@ -70,6 +100,7 @@ struct onednn_prim {
     int bind[ONEDNN_MAX_ARGS];             /* ONEDNN_BIND_* or an input index */
     char what[192];                        /* the operation and its shapes, for messages */
     onednn_packed *packed;                 /* weights read packed (input 1 is packed before running), or NULL */
+    const onednn_kept *kept;               /* a one-row product's weights kept packed (prim is NULL), or NULL */
     int owns_packed;                       /* 1: packed is this node's own (in_work), freed with it */
     size_t scratch;                        /* bytes of scratchpad, at the start of the workspace */
     size_t pack_at;                        /* where in the workspace an in_work packed copy goes */
@@ -155,6 +186,27 @@ recur_status recur_onednn_plan_open(const struct recur_plan *p, void **plan_stat
 void recur_onednn_plan_close(void *plan_state);
 int recur_onednn_plan_buffers(const void *plan_state, recur_backend_buffer *list, int cap);
 void recur_onednn_plan_buffers_placed(void *plan_state, const recur_backend_buffer *list, int n);
+
+/*
+ * Prepares a one-row product (recur_gemv_suits) of a plan compiled with
+ * keep_packed_params whose weights are a parameter or constant: *state
+ * becomes a primitive-less onednn_prim pointing at the weights' kept copy
+ * (made here, shared by every product reading them). Any other: *state
+ * NULL, and the product streams W as it is (kept.c).
+ */
+recur_status recur_onednn_kept_prepare(const recur_kernel_args *a, void **state, char *err, size_t errlen);
+
+/* The one-row product's kernel: from the kept copy if the node has one, else from W as it is. */
+recur_status recur_onednn_gemv(const recur_kernel_args *a);
+
+/* Packs again the kept copies of a plan whose graph's parameters may have changed since the last run. */
+void recur_onednn_plan_run_begin(void *plan_state);
+
+/* Bytes the kept copies hold. */
+size_t recur_onednn_plan_bytes(const void *plan_state);
+
+/* Frees the kept copies (with the plan state). */
+void recur_onednn_kept_free(onednn_plan *s);
 
 /*
  * How a 2-D product is cut into blocks (cut.c): by rows, by columns or in

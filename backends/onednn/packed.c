@@ -43,21 +43,6 @@ static atomic_long n_packs;
 
 long recur_onednn_packs_done(void) { return atomic_load(&n_packs); }
 
-/* The products reading one b operand, and the rows they have together. */
-typedef struct pack_use {
-    int32_t id;
-    int trans;
-    int64_t k, n, rows;
-    int users;
-    int first, last; /* the first and last step reading it */
-} pack_use;
-
-struct onednn_plan {
-    pack_use *uses;
-    int n_uses;
-    onednn_packed *packed; /* a list */
-};
-
 static int same_use(const pack_use *u, int32_t id, int trans, int64_t k, int64_t n)
 {
     return u->id == id && u->trans == trans && u->k == k && u->n == n;
@@ -89,6 +74,7 @@ recur_status recur_onednn_plan_open(const recur_plan *p, void **plan_state, char
         s->uses[j].rows += rows;
         s->uses[j].users++;
     }
+    s->plan = p;
     *plan_state = s;
     return RECUR_OK;
 }
@@ -198,6 +184,7 @@ void recur_onednn_plan_close(void *plan_state)
         recur_onednn_packed_free(s->packed);
         s->packed = next;
     }
+    recur_onednn_kept_free(s);
     free(s->uses);
     free(s);
 }

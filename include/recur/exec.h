@@ -44,6 +44,12 @@ typedef struct recur_compile_opts {
                               (pointwise fusion is off in such a plan, so every node is checked); a NaN or Inf fed in,
                               or held by a parameter or constant, is found before any node runs and its input named */
     int profile;         /**< 1: time every kernel; recur_plan_profile reports the time per op */
+    int keep_packed_params; /**< 1: the plan may keep copies of parameters in layouts of its own from one run to the
+                              next (the oneDNN backend: the weights of one-row products, a generation step at batch
+                              1, about 10% faster). A run first repacks them if they may have changed: after
+                              recur_param_set, an optimizer step, a checkpoint load or a call of recur_param_data.
+                              Writes through a pointer recur_param_data gave before the plan's last run are not
+                              seen: get the pointer again to write again */
 } recur_compile_opts;
 
 /**

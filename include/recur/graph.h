@@ -118,7 +118,10 @@ RECUR_API recur_value recur_fill(recur_graph *g, recur_shape shape, float x);
 /**
  * The storage of a parameter or constant: numel floats that the caller may
  * read and (for parameters) write, e.g. to load weights. NULL (with an error)
- * for any other kind of value. Valid until the graph is freed.
+ * for any other kind of value. Valid until the graph is freed. A plan
+ * compiled with keep_packed_params (recur/exec.h) sees what is written
+ * through the pointer before its next run, but not what is written through
+ * it after that run: call this again before writing again.
  */
 RECUR_API float *recur_param_data(recur_graph *g, recur_value v);
 

@@ -81,7 +81,13 @@ struct recur_graph {
     char passes_env_error[256]; /* why RECUR_PASSES could not be read ("" if it could): recur_passes_check */
     uint64_t work;          /* basic steps the passes and the compiler have taken on this graph: a deterministic
                              * measure that their cost stays linear in T (tests/test_scaling.c) */
+    uint64_t param_writes;  /* changes each time parameters or constants may have been written (recur_param_data,
+                             * recur_param_set, optimizer steps): plans that keep packed copies of them between
+                             * runs (recur_compile_opts.keep_packed_params) repack when it has changed */
 };
+
+/* Records that the data of parameters or constants may be about to change (see param_writes). */
+static inline void recur_graph_params_written(recur_graph *g) { g->param_writes++; }
 
 /* The node of a valid, live value, or NULL. */
 static inline recur_node *recur_node_of(const recur_graph *g, recur_value v)

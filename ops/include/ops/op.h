@@ -115,6 +115,20 @@ int recur_gemv_suits(const recur_node *product, const recur_shape *xs);
  */
 recur_status recur_gemv_forward(const recur_kernel_args *k);
 
+/*
+ * Copies W [N, K] (stored by rows) into `packed` (N * K floats) in the
+ * layout recur_gemv_packed_forward reads: four rows' columns interleaved
+ * by eights, so each thread streams one run (ops/gemv.c). Rows are cut
+ * over the pool.
+ */
+void recur_gemv_pack(const float *W, int64_t N, int64_t K, float *packed);
+
+/*
+ * recur_gemv_forward reading W (x[1]'s shape) from `packed`, a copy
+ * recur_gemv_pack made: the same bits.
+ */
+recur_status recur_gemv_packed_forward(const recur_kernel_args *k, const float *packed);
+
 /* ------------------------------------------------- the list's properties */
 
 /* The flags of the op list (ops/op_list.h says what each means). */

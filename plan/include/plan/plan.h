@@ -58,6 +58,9 @@ typedef struct recur_backend {
     void (*plan_buffers_placed)(void *plan_state, const recur_backend_buffer *list, int n);
     /* Bytes of memory the backend holds for the plan outside those buffers (counted by recur_plan_memory). */
     size_t (*plan_bytes)(const void *plan_state);
+    /* Called at the start of every run, before any step (NULL hook: nothing): where copies the plan state
+     * keeps from run to run (recur_compile_opts.keep_packed_params) are brought up to date. */
+    void (*plan_run_begin)(void *plan_state);
 } recur_backend;
 
 /*
@@ -88,6 +91,18 @@ int recur_plan_kernel_count(const recur_plan *p);
 
 /* Kernel i of the plan. */
 recur_plan_kernel recur_plan_kernel_at(const recur_plan *p, int i);
+
+/* 1 if the plan was compiled with keep_packed_params (recur/exec.h). */
+int recur_plan_keeps_packed_params(const recur_plan *p);
+
+/*
+ * The data of parameter or constant `id` when the plan reads it where the
+ * graph holds it (not fed), else NULL.
+ */
+const float *recur_plan_storage(const recur_plan *p, int32_t id);
+
+/* The graph's count of parameter writes (graph/ir.h param_writes): it changes when parameters may have. */
+uint64_t recur_plan_param_writes(const recur_plan *p);
 
 /* The buffer a plan holds for value v (any value it reads or computes), or NULL. */
 float *recur_plan_value_buffer(recur_plan *p, recur_value v);
