@@ -57,6 +57,25 @@
 /* Pause iterations the caller spins waiting for chunks that workers run, before it yields the core. */
 #define WAIT_SPINS 4000
 
+/*
+ * Solo spells. A worker whose core another process shares loses it for
+ * milliseconds at a time, sometimes while it holds a chunk; the caller
+ * then waits that long for a job of microseconds (a generation step's
+ * product: a busy loop on one core of two made (e2) 2x slower, nearly all
+ * of it in such waits, while one thread alone was 1.02x). When the caller
+ * has waited for a worker's chunk LONG_WAIT_CHUNKS times as long as its
+ * own chunks took on average, plus LONG_WAIT_NS, it runs the jobs of the
+ * next spell alone (the workers sleep); the spell doubles, from SOLO_MIN_NS
+ * to SOLO_MAX_NS, while such waits keep coming, and starts again from the
+ * shortest once CALM_NS have passed without one. recur_set_threads ends a
+ * spell and starts afresh.
+ */
+#define LONG_WAIT_CHUNKS 4
+#define LONG_WAIT_NS 250000
+#define SOLO_MIN_NS 4000000
+#define SOLO_MAX_NS 512000000
+#define CALM_NS 2000000000
+
 static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -77,6 +96,8 @@ static int64_t now_ns(void)
 }
 
 /* ------------------------------------------------------------ the cap */
+
+static void end_solo_spell(void);
 
 static atomic_int cap_set;     /* recur_set_threads' n; 0: the default */
 static atomic_int cap_default; /* computed once; 0: not yet */
@@ -115,6 +136,7 @@ recur_status recur_set_threads(int n)
 {
     if (n < 0) return RECUR_ERR_ARG;
     atomic_store(&cap_set, n > MAX_WORKERS + 1 ? MAX_WORKERS + 1 : n);
+    end_solo_spell();
     return RECUR_OK;
 }
 
@@ -136,11 +158,21 @@ static struct {
     int width;
     atomic_llong next, done;
     atomic_int joined; /* workers that joined the job */
+    /* solo spells (see the top): written by the caller holding busy, and cleared by recur_set_threads */
+    atomic_llong solo_until, solo_spell, last_long_wait;
 } pool = {.grow = PTHREAD_MUTEX_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
 
-static atomic_long n_jobs, n_worker_chunks;
+static atomic_long n_jobs, n_worker_chunks, n_solo_spells;
+
+/* Ends a solo spell; the next long wait begins the shortest. */
+static void end_solo_spell(void)
+{
+    atomic_store(&pool.solo_until, 0);
+    atomic_store(&pool.solo_spell, 0);
+}
 
 long recur_pool_jobs(void) { return atomic_load(&n_jobs); }
+long recur_pool_solo_spells(void) { return atomic_load(&n_solo_spells); }
 long recur_pool_worker_chunks(void) { return atomic_load(&n_worker_chunks); }
 
 /* Takes and runs chunks of the open job until none is left. */
@@ -218,7 +250,9 @@ void recur_pool_run(int64_t n_chunks, int width, recur_chunk_fn fn, void *ctx)
         for (int64_t c = 0; c < n_chunks; c++) fn(ctx, c, 0);
         return;
     }
-    if (atomic_load(&pool.inside) != 0) { /* a straggler of the last job: do not wait for it */
+    /* a straggler of the last job still inside (do not wait for it), or a solo spell: the caller alone */
+    int64_t start = now_ns();
+    if (atomic_load(&pool.inside) != 0 || start < atomic_load(&pool.solo_until)) {
         atomic_flag_clear(&pool.busy);
         for (int64_t c = 0; c < n_chunks; c++) fn(ctx, c, 0);
         return;
@@ -235,11 +269,27 @@ void recur_pool_run(int64_t n_chunks, int width, recur_chunk_fn fn, void *ctx)
     atomic_store(&pool.gen, g);
     atomic_fetch_add(&n_jobs, 1);
     if (atomic_load(&pool.sleepers) > 0) futex(&pool.gen, FUTEX_WAKE_PRIVATE, INT_MAX);
-    run_chunks(0);
+    int64_t own = run_chunks(0);
     atomic_store(&pool.gen, g + 1); /* closed: no worker joins any more */
+    int64_t waiting = 0, waited = 0; /* (read from the clock once the wait is not short) */
     for (int i = 0; atomic_load(&pool.done) < n_chunks; i++) {
         if (i < WAIT_SPINS) cpu_relax();
         else sched_yield(); /* the worker holding the last chunk may be waiting for this core */
+        if ((i & 63) == 63) {
+            int64_t t = now_ns();
+            if (!waiting) waiting = t;
+            waited = t - waiting;
+        }
+    }
+    if (waiting && own > 0 && waited > LONG_WAIT_NS + LONG_WAIT_CHUNKS * (waiting - start) / own) {
+        int64_t t = now_ns(), spell = atomic_load(&pool.solo_spell);
+        spell = !spell || t - atomic_load(&pool.last_long_wait) > CALM_NS ? SOLO_MIN_NS
+                : spell < SOLO_MAX_NS                                   ? 2 * spell
+                                                                        : SOLO_MAX_NS;
+        atomic_store(&pool.solo_spell, spell);
+        atomic_store(&pool.solo_until, t + spell);
+        atomic_store(&pool.last_long_wait, t);
+        atomic_fetch_add(&n_solo_spells, 1);
     }
     atomic_flag_clear(&pool.busy);
 }

@@ -1,6 +1,7 @@
 /*
  * tests/test_threads.c — recur's threads (recur_set_threads, ops/threads.h):
- * the cap and its default, the pool honouring it, small kernels never
+ * the cap and its default, the pool honouring it, solo spells after a
+ * worker stalled, small kernels never
  * entering the pool, results bitwise independent of the thread count on
  * both backends, and no deadlock when plans run from several threads at
  * once or inside the program's own OpenMP region.
@@ -129,6 +130,105 @@ static void test_nested_jobs(void **state)
     atomic_long done = 0;
     recur_pool_run(6, 2, nested_chunk, &done);
     assert_int_equal(atomic_load(&done), 6);
+    recur_set_threads(0);
+}
+
+/* A chunk the caller runs in about 50 us, and a worker in 20 ms: a worker that lost its core holding it. */
+static void stalling_chunk(void *ctx, int64_t c, int slot)
+{
+    (void)c, (void)slot;
+    probe *p = ctx;
+    int worker = !pthread_equal(pthread_self(), p->caller);
+    if (worker) atomic_fetch_add(&p->off_caller, 1);
+    struct timespec ts = {0, worker ? 20000000 : 50000};
+    nanosleep(&ts, NULL);
+    atomic_fetch_add(&p->chunks, 1);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A chunk that only counts who ran it. */
+static void counting_chunk(void *ctx, int64_t c, int slot)
+{
+    (void)c, (void)slot;
+    probe *p = ctx;
+    if (!pthread_equal(pthread_self(), p->caller)) atomic_fetch_add(&p->off_caller, 1);
+    atomic_fetch_add(&p->chunks, 1);
+}
+
+/* Runs a job of n chunks at width 2 with fn, the caller recorded; returns the chunks workers ran. */
+static int run_job(int64_t n, recur_chunk_fn fn, probe *p)
+{
+    memset(p, 0, sizeof *p);
+    p->caller = pthread_self();
+    recur_pool_run(n, 2, fn, p);
+    assert_int_equal(atomic_load(&p->chunks), n);
+    return atomic_load(&p->off_caller);
+}
+
+/*
+ * Solo spells (ops/threads.c): after the caller waited 20 ms for a chunk a
+ * worker held, against 50 us for its own, the jobs of the next 4 ms run on
+ * the caller alone (none handed to the pool), and a second such wait within
+ * the spell's reach makes the next spell longer; recur_set_threads ends a
+ * spell; jobs whose waits are short begin none. A job begun after the
+ * spell's shortest length (as may happen on a loaded machine) is not
+ * checked, but at least one of 20 tries must be.
+ */
+static void test_solo_spell_after_a_stalled_worker(void **state)
+{
+    (void)state;
+    probe p, q;
+    int checked = 0;
+    for (int attempt = 0; attempt < 20 && checked < 2; attempt++) {
+        recur_set_threads(2);
+        run_job(64, counting_chunk, &q); /* workers awake and spinning */
+        long spells = recur_pool_solo_spells();
+        if (run_job(64, stalling_chunk, &p) == 0) continue; /* no worker joined: try again */
+        assert_int_equal(recur_pool_solo_spells(), spells + 1);
+        int64_t t = now_ns();
+        long jobs = recur_pool_jobs();
+        assert_int_equal(run_job(64, counting_chunk, &q), 0);
+        if (now_ns() - t < 4000000) { /* within the shortest spell: run by the caller alone */
+            assert_int_equal(recur_pool_jobs(), jobs);
+            checked++;
+        }
+        recur_set_threads(2); /* ends the spell: the next job goes to the pool */
+        jobs = recur_pool_jobs();
+        run_job(64, counting_chunk, &q);
+        assert_int_equal(recur_pool_jobs(), jobs + 1);
+    }
+    assert_true(checked >= 1);
+    /* a second stall right after the first spell: the spell doubles (8 ms) */
+    for (int attempt = 0; attempt < 20; attempt++) {
+        recur_set_threads(2);
+        run_job(64, counting_chunk, &q);
+        if (run_job(64, stalling_chunk, &p) == 0) continue;
+        struct timespec ts = {0, 4500000}; /* past the first spell */
+        nanosleep(&ts, NULL);
+        run_job(64, counting_chunk, &q); /* workers awake again */
+        if (run_job(64, stalling_chunk, &p) == 0) continue;
+        int64_t t = now_ns();
+        nanosleep(&ts, NULL); /* past 4 ms, within 8 */
+        long jobs = recur_pool_jobs();
+        run_job(64, counting_chunk, &q);
+        if (now_ns() - t < 8000000) {
+            assert_int_equal(recur_pool_jobs(), jobs);
+            checked++;
+            break;
+        }
+    }
+    assert_true(checked >= 2);
+    /* jobs whose waits are short begin no spell: they keep going to the pool */
+    recur_set_threads(2);
+    long jobs = recur_pool_jobs();
+    for (int i = 0; i < 200; i++) run_job(64, counting_chunk, &q);
+    assert_true(recur_pool_jobs() - jobs >= 100); /* (a spell begun by a real preemption would end them) */
     recur_set_threads(0);
 }
 
@@ -502,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_cap_and_default),
         cmocka_unit_test(test_pool_honours_cap),
         cmocka_unit_test(test_nested_jobs),
+        cmocka_unit_test(test_solo_spell_after_a_stalled_worker),
         cmocka_unit_test(test_parallel_range_covers_once),
         cmocka_unit_test(test_small_kernels_stay_on_caller),
         cmocka_unit_test(test_results_independent_of_threads),

@@ -11,7 +11,11 @@
  * waits only for chunks a worker has already taken, never for a worker to
  * start. Workers spin for a short while after a job (the next one usually
  * follows within microseconds) and then sleep on a futex, so an idle
- * recur costs no CPU and a busy machine is not fought for.
+ * recur costs no CPU and a busy machine is not fought for. When the caller
+ * had to wait far longer for a worker's chunk than its own chunks took (the
+ * worker lost its core to another process), the jobs of the next few
+ * milliseconds run on the caller alone: a solo spell, longer while it keeps
+ * happening (ops/threads.c).
  *
  * One job runs at a time: a job offered while another runs (from another
  * thread of the program, or from inside a chunk) runs whole on the thread
@@ -43,5 +47,8 @@ void recur_pool_run(int64_t n_chunks, int width, recur_chunk_fn fn, void *ctx);
 /* Test hooks: jobs handed to the pool (run with width >= 2), and chunks that workers ran. */
 long recur_pool_jobs(void);
 long recur_pool_worker_chunks(void);
+
+/* Test hook: solo spells begun (ops/threads.c: jobs run on the caller alone after a long wait for a worker). */
+long recur_pool_solo_spells(void);
 
 #endif
