@@ -37,6 +37,14 @@
 enum { LANES = 8 };
 
 /*
+ * Floats of W a chunk of a product streams, at least: a 4 MiB product of
+ * (e2) in 4 chunks rather than 8 or 16, each thread's reading restarted
+ * less often. Measured, interleaved medians: 0.1126 ms a symbol of (e2)
+ * against 0.1177 with 131072 floats a chunk and 0.1225 with 16 chunks.
+ */
+#define STREAM_CHUNK_FLOATS 262144
+
+/*
  * Eight floats as one value: the lanes of a sum, added with one vector
  * instruction per step where the CPU has them (GNU C's vector types; the
  * same arithmetic lane by lane as the plain arrays elsewhere).
@@ -190,7 +198,7 @@ recur_status recur_gemv_forward(const recur_kernel_args *k)
 {
     const recur_shape *b = &k->xs[1];
     gemv_job j = {.a = k->x[0], .W = k->x[1], .bias = k->inner ? k->x[2] : NULL, .y = k->y, .K = b->d[1], .N = b->d[0]};
-    recur_parallel_range(j.N, j.N * j.K, gemv_range, &j);
+    recur_parallel_range_chunked(j.N, j.N * j.K, STREAM_CHUNK_FLOATS, gemv_range, &j);
     return RECUR_OK;
 }
 
@@ -205,6 +213,6 @@ recur_status recur_gemv_packed_forward(const recur_kernel_args *k, const float *
 {
     const recur_shape *b = &k->xs[1];
     gemv_job j = {.a = k->x[0], .W = packed, .bias = k->inner ? k->x[2] : NULL, .y = k->y, .K = b->d[1], .N = b->d[0]};
-    recur_parallel_range(j.N / 4 + j.N % 4, j.N * j.K, packed_range, &j);
+    recur_parallel_range_chunked(j.N / 4 + j.N % 4, j.N * j.K, STREAM_CHUNK_FLOATS, packed_range, &j);
     return RECUR_OK;
 }

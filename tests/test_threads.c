@@ -569,16 +569,34 @@ static void test_inside_openmp_region(void **state)
 typedef struct marks {
     unsigned char *seen;
     int parts;
-    atomic_int bad;
+    atomic_int bad, ranges;
 } marks;
 
 static void mark_range(void *ctx, int64_t lo, int64_t hi, int part)
 {
     marks *m = ctx;
     if (part < 0 || part >= m->parts) atomic_store(&m->bad, 1);
+    atomic_fetch_add(&m->ranges, 1);
     for (int64_t i = lo; i < hi; i++) m->seen[i]++;
 }
 
+/* Runs recur_parallel_range_chunked over n items moving `floats` with chunks of chunk_floats; returns the ranges. */
+static int cover(marks *m, int64_t n, int64_t floats, int64_t chunk_floats)
+{
+    memset(m->seen, 0, (size_t)n);
+    atomic_store(&m->ranges, 0);
+    recur_parallel_range_chunked(n, floats, chunk_floats, mark_range, m);
+    for (int64_t i = 0; i < n; i++)
+        if (m->seen[i] != 1) fail_msg("item %lld ran %d times", (long long)i, m->seen[i]);
+    assert_int_equal(atomic_load(&m->bad), 0);
+    return atomic_load(&m->ranges);
+}
+
+/*
+ * Every item runs once, in parts below the thread count; a loop is cut
+ * into ranges moving at least the chunk's floats, between one range a
+ * thread and eight.
+ */
 static void test_parallel_range_covers_once(void **state)
 {
     (void)state;
@@ -587,10 +605,15 @@ static void test_parallel_range_covers_once(void **state)
     marks m = {.seen = calloc((size_t)n, 1)};
     m.parts = recur_parallel_parts(n, n);
     assert_int_equal(m.parts, 2);
+    memset(m.seen, 0, (size_t)n);
     recur_parallel_range(n, n, mark_range, &m);
     for (int64_t i = 0; i < n; i++)
         if (m.seen[i] != 1) fail_msg("item %lld ran %d times", (long long)i, m.seen[i]);
-    assert_int_equal(atomic_load(&m.bad), 0);
+    assert_int_equal(atomic_load(&m.ranges), 8); /* 2^20 floats in chunks of 131072 */
+    assert_int_equal(cover(&m, n, n, 262144), 4);
+    assert_int_equal(cover(&m, n, n, 1), 16);       /* at most 8 a thread */
+    assert_int_equal(cover(&m, n, n, 1 << 30), 2);  /* at least one a thread */
+    assert_int_equal(cover(&m, 3, n, 1), 3);        /* no more ranges than items */
     assert_int_equal(recur_parallel_parts(n, 100), 1); /* a loop moving few floats stays on the caller */
     free(m.seen);
     recur_set_threads(0);

@@ -36,9 +36,19 @@ int recur_parallel_parts(int64_t n, int64_t floats);
 /*
  * Runs fn over items [0, n): with recur_parallel_parts(n, floats) = 1,
  * calls fn(ctx, 0, n, 0) directly; otherwise cuts [0, n) into contiguous
- * ranges (a few per thread) that the pool's threads take one at a time,
+ * ranges (a few per thread, each moving at least 131072 floats) that the
+ * pool's threads take one at a time,
  * `part` naming the thread (< recur_parallel_parts).
  */
 void recur_parallel_range(int64_t n, int64_t floats, recur_range_fn fn, void *ctx);
+
+/*
+ * recur_parallel_range with the least a chunk moves given: `chunk_floats`
+ * floats (the cut is still at least a range per thread and at most a few).
+ * recur_parallel_range takes 131072; a kernel that only streams its
+ * operand, where each chunk restarts the hardware's prefetching, wants
+ * more (ops/gemv.c).
+ */
+void recur_parallel_range_chunked(int64_t n, int64_t floats, int64_t chunk_floats, recur_range_fn fn, void *ctx);
 
 #endif
