@@ -85,13 +85,19 @@ static void gather_rows(void *ctx, int64_t lo, int64_t hi, int part)
  * a few positions (one-hot generation at B = 1), else from a transposed
  * copy of the table in the workspace. Every index is checked first.
  */
-static recur_status gather_forward(const recur_kernel_args *a)
+static recur_status gather_forward(const recur_kernel_args *a) { return recur_gather_forward_from(a, NULL); }
+
+recur_status recur_gather_forward_from(const recur_kernel_args *a, const float *rows)
 {
     int cols = a->node->attr.i[0] != 0;
     int64_t V = a->xs[0].d[cols ? 1 : 0], D = a->xs[0].d[cols ? 0 : 1], n = recur_shape_numel(a->xs[1]);
     const float *idx = a->x[1], *table = a->x[0];
     for (int64_t s = 0; s < n; s++)
         if (index_of(idx[s], V) < 0) return bad_index(a, idx[s], s, V, cols ? "a column of the table" : "a row of the table");
+    if (cols && rows) { /* the table's transposed copy, given */
+        table = rows;
+        cols = 0;
+    }
     if (cols && n <= GATHER_TRANSPOSE_ROWS) {
         for (int64_t s = 0; s < n; s++) {
             int64_t c = index_of(idx[s], V);
@@ -100,10 +106,10 @@ static recur_status gather_forward(const recur_kernel_args *a)
         return RECUR_OK;
     }
     if (cols) { /* the table [D, V] as rows [V, D] */
-        float *rows = a->work;
+        float *work = a->work;
         for (int64_t d = 0; d < D; d++)
-            for (int64_t v = 0; v < V; v++) rows[v * D + d] = table[d * V + v];
-        table = rows;
+            for (int64_t v = 0; v < V; v++) work[v * D + d] = table[d * V + v];
+        table = work;
     }
     gather_job j = {table, idx, a->y, V, D};
     recur_parallel_range(n, n * D, gather_rows, &j);

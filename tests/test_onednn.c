@@ -190,8 +190,8 @@ static void assert_same_run(recur_plan *kept, recur_plan *plain, recur_value y, 
  * threads; the copy follows the parameter when recur_param_set, a write
  * after recur_param_data or an optimizer step changed it; it is held once
  * per parameter however many products read it (plan memory: T products at
- * batch 1 by an LSTM's recurrent weights), and a fed weight matrix is not
- * kept.
+ * batch 1 by an LSTM's recurrent weights), a one-hot symbol's lookup reads
+ * its weights kept transposed, and a fed weight matrix is not kept.
  */
 static void test_one_row_products_kept(void **state)
 {
@@ -264,6 +264,33 @@ static void test_one_row_products_kept(void **state)
     assert_int_equal(recur_plan_feed(kept, x, dx, T * I), RECUR_OK);
     assert_int_equal(recur_plan_feed(plain, x, dx, T * I), RECUR_OK);
     assert_same_run(kept, plain, rnn.outputs, T * H);
+    recur_plan_free(kept), recur_plan_free(plain);
+    recur_graph_free(g);
+    /* a one-hot symbol's lookup (a gather of the weights' columns after the one-hot pass) reads them
+     * kept transposed: the same bits, and the new weights after a change */
+    enum { V = 37, D = 50 };
+    g = recur_graph_new(4);
+    recur_value ids = recur_input(g, "ids", recur_shape2(1, 1));
+    recur_value wv = recur_param(g, "w", recur_shape2(D, V), recur_init_uniform(-1, 1));
+    recur_value looked = recur_matmul(g, recur_one_hot(g, ids, V), wv, 0, 1);
+    TU_OK(g, looked);
+    TU_ST(g, recur_unroll(g)); /* (the passes: the product becomes a lookup) */
+    kept = recur_compile(g, 1, &looked, &ko), plain = recur_compile(g, 1, &looked, &po);
+    assert_non_null(kept);
+    assert_non_null(plain);
+    assert_int_equal(recur_plan_memory(kept) - recur_plan_memory(plain), sizeof(float) * V * D);
+    for (int i = 0; i < 3; i++) {
+        float id = (float)(i * 17 % V);
+        assert_int_equal(recur_plan_feed(kept, ids, &id, 1), RECUR_OK);
+        assert_int_equal(recur_plan_feed(plain, ids, &id, 1), RECUR_OK);
+        float *got = run_and_fetch(kept, looked, D), *want = run_and_fetch(plain, looked, D);
+        assert_memory_equal(got, want, sizeof(float) * D);
+        const float *w = recur_param_data(g, wv); /* (a column of w: the lookup itself) */
+        for (int d = 0; d < D; d++) assert_true(got[d] == w[d * V + (int)id]);
+        free(got), free(want);
+        float *wd = recur_param_data(g, wv);
+        for (int64_t j = 0; j < V * D; j++) wd[j] = wd[j] * 0.5f + (float)i;
+    }
     recur_plan_free(kept), recur_plan_free(plain);
     recur_graph_free(g);
     /* weights fed as an input are not the graph's to keep */

@@ -161,6 +161,7 @@ static recur_kernel_fn onednn_select(const recur_graph *g, const recur_node *n)
     recur_shape xs[2];
     input_shapes(g, n, xs);
     if (recur_gemv_suits(n, xs)) return recur_onednn_gemv; /* one row: streamed by recur's own kernel */
+    if (n->op == RECUR_OP_GATHER && n->attr.i[0]) return recur_onednn_gather; /* (columns, maybe kept transposed) */
     return kind_of(n, xs) != ONEDNN_NONE ? onednn_kernel : NULL;
 }
 
@@ -176,8 +177,9 @@ static recur_status onednn_prepare(const recur_kernel_args *a, void **state, cha
 {
     *state = NULL;
     int kind = a->inner ? ONEDNN_MATMUL : kind_of(a->node, a->xs); /* a matmul with its bias add */
-    if (kind == ONEDNN_MATMUL && recur_gemv_suits(a->inner ? a->inner : a->node, a->xs))
-        return recur_onednn_kept_prepare(a, state, err, errlen); /* recur_onednn_gemv */
+    if ((kind == ONEDNN_MATMUL && recur_gemv_suits(a->inner ? a->inner : a->node, a->xs)) ||
+        (!a->inner && a->node->op == RECUR_OP_GATHER && a->node->attr.i[0]))
+        return recur_onednn_kept_prepare(a, state, err, errlen); /* recur_onednn_gemv, recur_onednn_gather */
     if (kind == ONEDNN_NONE) return RECUR_OK; /* a reference kernel */
     onednn_prim *p = calloc(1, sizeof *p);
     if (!p) {

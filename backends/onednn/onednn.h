@@ -58,15 +58,20 @@ typedef struct onednn_packed {
 } onednn_packed;
 
 /*
- * A weights parameter W [n, k] kept packed for the streaming kernel of
- * one-row products (ops/gemv.c) from one run to the next, in plans compiled
- * with keep_packed_params (kept.c): packed again at the start of a run when
- * the graph's parameters may have changed since.
+ * A weights parameter W [n, k] kept from one run to the next in plans
+ * compiled with keep_packed_params (kept.c), in the layout its reader wants:
+ * packed for the streaming kernel of one-row products (ops/gemv.c), or
+ * transposed for a gather of its columns (a one-hot input's lookup); made
+ * again at the start of a run when the graph's parameters may have changed
+ * since.
  */
+enum { ONEDNN_KEPT_GEMV, ONEDNN_KEPT_TRANSPOSED };
+
 typedef struct onednn_kept {
     int32_t id;           /* the parameter */
+    int layout;           /* ONEDNN_KEPT_* */
     int64_t n, k;
-    float *data;          /* n * k floats in recur_gemv_pack's layout */
+    float *data;          /* n * k floats in that layout */
     int fresh;            /* 1: packed at least once, ... */
     uint64_t writes;      /* ... when the graph's param_writes was this */
     struct onednn_kept *next;
@@ -188,16 +193,20 @@ int recur_onednn_plan_buffers(const void *plan_state, recur_backend_buffer *list
 void recur_onednn_plan_buffers_placed(void *plan_state, const recur_backend_buffer *list, int n);
 
 /*
- * Prepares a one-row product (recur_gemv_suits) of a plan compiled with
- * keep_packed_params whose weights are a parameter or constant: *state
- * becomes a primitive-less onednn_prim pointing at the weights' kept copy
- * (made here, shared by every product reading them). Any other: *state
- * NULL, and the product streams W as it is (kept.c).
+ * Prepares a one-row product (recur_gemv_suits) or a gather of columns of
+ * a plan compiled with keep_packed_params whose weights (table) are a
+ * parameter or constant: *state becomes a primitive-less onednn_prim
+ * pointing at the kept copy (made here, shared by every reader wanting the
+ * same layout). Any other: *state NULL, and the kernel reads W as it is
+ * (kept.c).
  */
 recur_status recur_onednn_kept_prepare(const recur_kernel_args *a, void **state, char *err, size_t errlen);
 
 /* The one-row product's kernel: from the kept copy if the node has one, else from W as it is. */
 recur_status recur_onednn_gemv(const recur_kernel_args *a);
+
+/* The gather's kernel: a gather of columns from the kept transposed table if the node has one, else the op's own. */
+recur_status recur_onednn_gather(const recur_kernel_args *a);
 
 /* Packs again the kept copies of a plan whose graph's parameters may have changed since the last run. */
 void recur_onednn_plan_run_begin(void *plan_state);

@@ -129,6 +129,14 @@ void recur_gemv_pack(const float *W, int64_t N, int64_t K, float *packed);
  */
 recur_status recur_gemv_packed_forward(const recur_kernel_args *k, const float *packed);
 
+/*
+ * The gather kernel, of the table's columns (attr.i[0] = 1) reading
+ * `rows`, a copy of the table [D, V] transposed to [V, D] (one-hot
+ * generation from weights kept transposed: each index one contiguous
+ * row); rows NULL: the op's own kernel (ops/index.c).
+ */
+recur_status recur_gather_forward_from(const recur_kernel_args *a, const float *rows);
+
 /* ------------------------------------------------- the list's properties */
 
 /* The flags of the op list (ops/op_list.h says what each means). */
