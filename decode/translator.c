@@ -105,7 +105,9 @@ recur_translator *recur_translator_new(recur_graph *g, recur_seq2seq *m, int64_t
     if (st == RECUR_OK) st = recur_unroll(g);
     if (st == RECUR_OK) {
         recur_value outs[2] = {t->logits, t->w};
-        t->decoder = recur_stepper_new(g, dec_loop, recur_ok(t->w) ? 2 : 1, outs, &(recur_compile_opts){.inference = 1});
+        /* one symbol of one sentence a step: its products read weights kept in the streaming kernel's layout */
+        recur_compile_opts dec_opts = {.inference = 1, .keep_packed_params = 1};
+        t->decoder = recur_stepper_new(g, dec_loop, recur_ok(t->w) ? 2 : 1, outs, &dec_opts);
         st = t->decoder ? RECUR_OK : recur_errcode(g);
     }
     if (st == RECUR_OK) {

@@ -69,7 +69,9 @@ int main(void)
         return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
     recur_value probs = recur_softmax(g, recur_scale(g, recur_dense(g, "out", gen.outputs, V, 1), 1 / 0.5f)); /* temperature 0.5 */
     if (!recur_ok(probs) || recur_unroll(g) != RECUR_OK) return fprintf(stderr, "%s\n", recur_errmsg(g)), 1;
-    recur_plan *step = recur_compile(g, 3, (recur_value[]){probs, gen.h_n, gen.c_n}, &(recur_compile_opts){.inference = 1});
+    /* keep_packed_params: the step reads its weights from copies laid out for one row at a time */
+    recur_compile_opts gen_opts = {.inference = 1, .keep_packed_params = 1};
+    recur_plan *step = recur_compile(g, 3, (recur_value[]){probs, gen.h_n, gen.c_n}, &gen_opts);
     recur_tbptt *carry = step ? recur_tbptt_new(step, 2, (recur_value[]){h0, c0}, (recur_value[]){gen.h_n, gen.c_n}) : NULL;
     if (!carry) return fprintf(stderr, "%s\n", step ? recur_plan_errmsg(step) : recur_errmsg(g)), 1;
     uint64_t seed = 42;
