@@ -1,12 +1,14 @@
 /*
- * backends/onednn/kept.c — weights kept packed from one run to the next
- * for the streaming kernel of one-row products (ops/gemv.c).
+ * backends/onednn/kept.c — weights kept from one run to the next in the
+ * layout their reader wants: packed for the streaming kernel of one-row
+ * products (ops/gemv.c), transposed for one-hot lookups.
  *
  * A generation step at batch 1 reads each weight matrix once to make one
  * row: its time is the time to stream the weights. Read from a copy laid
  * out for the kernel (recur_gemv_pack: each thread one stream instead of
- * four), a step of bench (e2), a 2-layer LSTM 512, took 0.128 ms against
- * 0.143 (medians of nine interleaved runs, two threads). Packing reads and
+ * four), a symbol of bench (e2), a 2-layer LSTM 512, took 0.1310 ms
+ * against 0.1435 (`recur_infer --unkept`; medians of nine interleaved
+ * runs, two threads). Packing reads and
  * writes the weights once, as much as a step reads, so the copy pays only
  * if it outlives the run: it does in a plan compiled with
  * keep_packed_params, which promises that parameters change only in ways
