@@ -169,13 +169,20 @@ static void packed_range(void *ctx, int64_t lo, int64_t hi, int part)
                                4 * groups + (hi - groups));
 }
 
+/* What recur_gemv_pack copies: W [.., K] into `packed`. */
+typedef struct pack_job {
+    const float *W;
+    float *packed;
+    int64_t K;
+} pack_job;
+
 /* Rows' groups [lo, hi) of W [N, K] copied into the packed layout (see the top). */
 static void pack_range(void *ctx, int64_t lo, int64_t hi, int part)
 {
     (void)part;
-    const gemv_job *j = ctx;
+    const pack_job *j = ctx;
     int64_t K = j->K, full = K / LANES * LANES, tail = K - full;
-    float *P = j->y;
+    float *P = j->packed;
     for (int64_t g = lo; g < hi; g++) {
         const float *w = j->W + g * 4 * K;
         float *p = P + g * 4 * K;
@@ -204,7 +211,7 @@ recur_status recur_gemv_forward(const recur_kernel_args *k)
 
 void recur_gemv_pack(const float *W, int64_t N, int64_t K, float *packed)
 {
-    gemv_job j = {.W = W, .y = packed, .K = K, .N = N};
+    pack_job j = {.W = W, .packed = packed, .K = K};
     recur_parallel_range(N / 4, N / 4 * 4 * K, pack_range, &j);
     memcpy(packed + N / 4 * 4 * K, W + N / 4 * 4 * K, sizeof(float) * (size_t)(N % 4 * K));
 }

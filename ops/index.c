@@ -87,6 +87,12 @@ static void gather_rows(void *ctx, int64_t lo, int64_t hi, int part)
  */
 static recur_status gather_forward(const recur_kernel_args *a) { return recur_gather_forward_from(a, NULL); }
 
+void recur_gather_table_rows(const float *table, int64_t D, int64_t V, float *rows)
+{
+    for (int64_t d = 0; d < D; d++)
+        for (int64_t v = 0; v < V; v++) rows[v * D + d] = table[d * V + v];
+}
+
 recur_status recur_gather_forward_from(const recur_kernel_args *a, const float *rows)
 {
     int cols = a->node->attr.i[0] != 0;
@@ -106,10 +112,8 @@ recur_status recur_gather_forward_from(const recur_kernel_args *a, const float *
         return RECUR_OK;
     }
     if (cols) { /* the table [D, V] as rows [V, D] */
-        float *work = a->work;
-        for (int64_t d = 0; d < D; d++)
-            for (int64_t v = 0; v < V; v++) work[v * D + d] = table[d * V + v];
-        table = work;
+        recur_gather_table_rows(table, D, V, a->work);
+        table = a->work;
     }
     gather_job j = {table, idx, a->y, V, D};
     recur_parallel_range(n, n * D, gather_rows, &j);

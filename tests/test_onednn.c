@@ -164,21 +164,28 @@ static void test_one_row_products_streamed(void **state)
     }
 }
 
-/* Runs p and copies its output y (n floats) into a new buffer. */
-static float *run_and_fetch(recur_plan *p, recur_value y, int64_t n)
+/* Returns a malloc'd copy of output v of plan p (of graph g), after a run. */
+static float *run_fetch(recur_plan *p, recur_graph *g, recur_value v)
 {
+    int64_t n = recur_shape_numel(recur_value_shape(g, v));
     float *out = malloc(sizeof(float) * (size_t)n);
     assert_non_null(out);
-    assert_int_equal(recur_plan_run(p), RECUR_OK);
-    assert_int_equal(recur_plan_fetch(p, y, out, n), RECUR_OK);
+    assert_int_equal(recur_plan_fetch(p, v, out, n), RECUR_OK);
     return out;
 }
 
-/* Asserts that plan `kept` gives the same bits as plan `plain` for y (n floats), and frees both results. */
-static void assert_same_run(recur_plan *kept, recur_plan *plain, recur_value y, int64_t n)
+/* Runs p and returns a malloc'd copy of its output y. */
+static float *run_and_fetch(recur_plan *p, recur_graph *g, recur_value y)
 {
-    float *a = run_and_fetch(kept, y, n), *b = run_and_fetch(plain, y, n);
-    assert_memory_equal(a, b, sizeof(float) * (size_t)n);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    return run_fetch(p, g, y);
+}
+
+/* Asserts that plan `kept` gives the same bits as plan `plain` for y, and frees both results. */
+static void assert_same_run(recur_graph *g, recur_plan *kept, recur_plan *plain, recur_value y)
+{
+    float *a = run_and_fetch(kept, g, y), *b = run_and_fetch(plain, g, y);
+    assert_memory_equal(a, b, sizeof(float) * (size_t)recur_shape_numel(recur_value_shape(g, y)));
     free(a), free(b);
 }
 
@@ -216,26 +223,26 @@ static void test_one_row_products_kept(void **state)
         assert_int_equal(recur_plan_feed(plain, a, da, K), RECUR_OK);
         for (int threads = 1; threads <= 3; threads++) {
             recur_set_threads(threads);
-            assert_same_run(kept, plain, y, N);
+            assert_same_run(g, kept, plain, y);
         }
         recur_set_threads(0);
         /* the weights changed three ways: each run after the change reads the new ones */
         tu_fill_uniform(dw, N * K, -1, 1, 32);
         assert_int_equal(recur_param_set(g, w, dw, N * K), RECUR_OK);
-        assert_same_run(kept, plain, y, N);
+        assert_same_run(g, kept, plain, y);
         float *wd = recur_param_data(g, w);
         for (int64_t j = 0; j < N * K; j += 3) wd[j] = -wd[j];
-        assert_same_run(kept, plain, y, N);
+        assert_same_run(g, kept, plain, y);
         recur_optim_opts oo = recur_optim_defaults(RECUR_OPTIM_SGD);
         oo.lr = 0.5;
         recur_optim *opt = recur_optim_new(g, &oo, 1, &w);
         assert_non_null(opt);
-        assert_same_run(kept, plain, y, N); /* (recur_optim_new took the parameter's pointer) */
+        assert_same_run(g, kept, plain, y); /* (recur_optim_new took the parameter's pointer) */
         tu_fill_uniform(dw, N * K, -1, 1, 33);
         const float *grads[1] = {dw};
         assert_int_equal(recur_optim_step(opt, grads), RECUR_OK);
-        assert_same_run(kept, plain, y, N);
-        float *want = tu_eval_on(g, y, 1, (recur_feed[]){{a, da, K}}, "reference"), *got = run_and_fetch(kept, y, N);
+        assert_same_run(g, kept, plain, y);
+        float *want = tu_eval_on(g, y, 1, (recur_feed[]){{a, da, K}}, "reference"), *got = run_and_fetch(kept, g, y);
         tu_assert_close(got, want, N, 1e-5, 1e-5);
         free(want), free(got);
         recur_optim_free(opt);
@@ -263,7 +270,7 @@ static void test_one_row_products_kept(void **state)
     tu_fill_uniform(dx, T * I, -1, 1, 34);
     assert_int_equal(recur_plan_feed(kept, x, dx, T * I), RECUR_OK);
     assert_int_equal(recur_plan_feed(plain, x, dx, T * I), RECUR_OK);
-    assert_same_run(kept, plain, rnn.outputs, T * H);
+    assert_same_run(g, kept, plain, rnn.outputs);
     recur_plan_free(kept), recur_plan_free(plain);
     recur_graph_free(g);
     /* a one-hot symbol's lookup (a gather of the weights' columns after the one-hot pass) reads them
@@ -283,7 +290,7 @@ static void test_one_row_products_kept(void **state)
         float id = (float)(i * 17 % V);
         assert_int_equal(recur_plan_feed(kept, ids, &id, 1), RECUR_OK);
         assert_int_equal(recur_plan_feed(plain, ids, &id, 1), RECUR_OK);
-        float *got = run_and_fetch(kept, looked, D), *want = run_and_fetch(plain, looked, D);
+        float *got = run_and_fetch(kept, g, looked), *want = run_and_fetch(plain, g, looked);
         assert_memory_equal(got, want, sizeof(float) * D);
         const float *w = recur_param_data(g, wv); /* (a column of w: the lookup itself) */
         for (int d = 0; d < D; d++) assert_true(got[d] == w[d * V + (int)id]);
@@ -401,15 +408,6 @@ static void test_batched(void **state)
     }
 }
 
-/* Runs plan p (already fed) and returns a malloc'd copy of output v. */
-static float *run_fetch(recur_plan *p, recur_graph *g, recur_value v)
-{
-    int64_t n = recur_shape_numel(recur_value_shape(g, v));
-    float *out = malloc(sizeof(float) * (size_t)n);
-    assert_non_null(out);
-    assert_int_equal(recur_plan_fetch(p, v, out, n), RECUR_OK);
-    return out;
-}
 
 /*
  * Compiles `outs` of g on both backends, feeds them the same inputs, runs,

@@ -89,12 +89,6 @@ recur_status recur_onednn_gather(const recur_kernel_args *a)
     return recur_gather_forward_from(a, p && p->kept ? p->kept->data : NULL);
 }
 
-/* W [n, k] as rows [k, n]: dst[j * n + i] = W[i * k + j]. */
-static void transpose(const float *W, int64_t n, int64_t k, float *dst)
-{
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < k; j++) dst[j * n + i] = W[i * k + j];
-}
 
 void recur_onednn_plan_run_begin(void *plan_state)
 {
@@ -104,7 +98,7 @@ void recur_onednn_plan_run_begin(void *plan_state)
         if (c->fresh && c->writes == writes) continue;
         const float *w = recur_plan_storage(s->plan, c->id);
         if (c->layout == ONEDNN_KEPT_GEMV) recur_gemv_pack(w, c->n, c->k, c->data);
-        else transpose(w, c->n, c->k, c->data);
+        else recur_gather_table_rows(w, c->n, c->k, c->data);
         c->fresh = 1;
         c->writes = writes;
     }

@@ -156,12 +156,15 @@ static void input_shapes(const recur_graph *g, const recur_node *n, recur_shape 
     for (int i = 0; i < n->n_in && i < 2; i++) xs[i] = g->nodes[n->in[i]].shape;
 }
 
+/* 1 if node n gathers columns of its table (a one-hot lookup), which recur_onednn_gather runs. */
+static int gathers_columns(const recur_node *n) { return n->op == RECUR_OP_GATHER && n->attr.i[0]; }
+
 static recur_kernel_fn onednn_select(const recur_graph *g, const recur_node *n)
 {
     recur_shape xs[2];
     input_shapes(g, n, xs);
     if (recur_gemv_suits(n, xs)) return recur_onednn_gemv; /* one row: streamed by recur's own kernel */
-    if (n->op == RECUR_OP_GATHER && n->attr.i[0]) return recur_onednn_gather; /* (columns, maybe kept transposed) */
+    if (gathers_columns(n)) return recur_onednn_gather; /* (maybe from weights kept transposed) */
     return kind_of(n, xs) != ONEDNN_NONE ? onednn_kernel : NULL;
 }
 
@@ -178,7 +181,7 @@ static recur_status onednn_prepare(const recur_kernel_args *a, void **state, cha
     *state = NULL;
     int kind = a->inner ? ONEDNN_MATMUL : kind_of(a->node, a->xs); /* a matmul with its bias add */
     if ((kind == ONEDNN_MATMUL && recur_gemv_suits(a->inner ? a->inner : a->node, a->xs)) ||
-        (!a->inner && a->node->op == RECUR_OP_GATHER && a->node->attr.i[0]))
+        (!a->inner && gathers_columns(a->node)))
         return recur_onednn_kept_prepare(a, state, err, errlen); /* recur_onednn_gemv, recur_onednn_gather */
     if (kind == ONEDNN_NONE) return RECUR_OK; /* a reference kernel */
     onednn_prim *p = calloc(1, sizeof *p);

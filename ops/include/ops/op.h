@@ -137,6 +137,9 @@ recur_status recur_gemv_packed_forward(const recur_kernel_args *k, const float *
  */
 recur_status recur_gather_forward_from(const recur_kernel_args *a, const float *rows);
 
+/* The table [D, V] of a gather of columns as the rows [V, D] recur_gather_forward_from reads. */
+void recur_gather_table_rows(const float *table, int64_t D, int64_t V, float *rows);
+
 /* ------------------------------------------------- the list's properties */
 
 /* The flags of the op list (ops/op_list.h says what each means). */
