@@ -545,6 +545,16 @@ recur_status recur_plan_fetch(recur_plan *p, recur_value v, float *out, int64_t 
     return RECUR_OK;
 }
 
+recur_status recur_plan_profile_reset(recur_plan *p)
+{
+    if (!p) return RECUR_ERR_ARG;
+    memset(p->op_ms, 0, sizeof p->op_ms);
+    memset(p->op_calls, 0, sizeof p->op_calls);
+    p->fused_ms = 0, p->fused_calls = 0;
+    if (p->step_ms) memset(p->step_ms, 0, sizeof *p->step_ms * ((size_t)p->n_steps + 1));
+    return RECUR_OK;
+}
+
 recur_status recur_plan_profile(const recur_plan *p, FILE *f)
 {
     if (!p || !f) return RECUR_ERR_ARG;

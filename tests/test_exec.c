@@ -208,6 +208,85 @@ static void test_memory_report(void **state)
     recur_graph_free(g);
 }
 
+/* Text a profiled plan's report writes (recur_plan_profile or, dump = 1, recur_plan_dump); free it. */
+static char *profile_text(const recur_plan *p, int dump)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(dump ? recur_plan_dump(p, f) : recur_plan_profile(p, f), RECUR_OK);
+    fclose(f);
+    return text;
+}
+
+/* The calls of `op` a profile reports, or 0 when it lists no such line. */
+static long long profile_calls(const char *text, const char *op)
+{
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        char name[32];
+        double ms, share;
+        long long calls;
+        if (sscanf(line, "%31s %lf %lf%% %lld", name, &ms, &share, &calls) == 4 && strcmp(name, op) == 0) return calls;
+    }
+    return 0;
+}
+
+/* How often `what` occurs in text. */
+static int occurrences(const char *text, const char *what)
+{
+    int n = 0;
+    size_t len = strlen(what);
+    for (size_t i = 0; text[i]; i++) n += strncmp(text + i, what, len) == 0;
+    return n;
+}
+
+/* The times a dump shows, and those of them that are zero. */
+static int times(const char *dump) { return occurrences(dump, " ms ("); }
+static int zero_times(const char *dump) { return occurrences(dump, " 0.000 ms (0.0%)"); }
+
+/*
+ * A profiled plan counts every kernel call of its runs, per op;
+ * recur_plan_profile_reset forgets them (and the dump's times), so a
+ * profile after warm-up runs counts only what follows.
+ */
+static void test_profile_reset(void **state)
+{
+    (void)state;
+    recur_graph *g = recur_graph_new(1);
+    recur_value x = recur_input(g, "x", recur_shape2(4, 8));
+    recur_value w = recur_param(g, "w", recur_shape2(8, 8), recur_init_uniform(-1, 1));
+    recur_value h = recur_matmul(g, x, w, 0, 0);
+    recur_value y = recur_sum(g, recur_matmul(g, recur_mul(g, recur_tanh(g, h), recur_sigmoid(g, h)), w, 0, 0));
+    TU_OK(g, y);
+    recur_compile_opts o = {.profile = 1, .backend = "reference"};
+    recur_plan *p = recur_compile(g, 1, &y, &o);
+    assert_non_null(p);
+    assert_int_equal(recur_plan_feed_name(p, "x", (const float[32]){1}, 32), RECUR_OK);
+    for (int r = 0; r < 3; r++) assert_int_equal(recur_plan_run(p), RECUR_OK);
+    char *text = profile_text(p, 0);
+    assert_int_equal(profile_calls(text, "matmul"), 6);
+    assert_non_null(strstr(text, "(fused pointwise)")); /* tanh(h) sigmoid(h): one kernel */
+    free(text);
+    text = profile_text(p, 1);
+    assert_true(zero_times(text) < times(text)); /* the dump shows each kernel's time */
+    free(text);
+    assert_int_equal(recur_plan_profile_reset(p), RECUR_OK);
+    text = profile_text(p, 0);
+    assert_int_equal(profile_calls(text, "matmul"), 0);
+    assert_null(strstr(text, "(fused pointwise)"));
+    free(text);
+    text = profile_text(p, 1);
+    assert_true(times(text) > 0 && zero_times(text) == times(text)); /* ... and the dump's times are zero */
+    free(text);
+    assert_int_equal(recur_plan_run(p), RECUR_OK);
+    text = profile_text(p, 0);
+    assert_int_equal(profile_calls(text, "matmul"), 2);
+    free(text);
+    assert_int_equal(recur_plan_profile_reset(NULL), RECUR_ERR_ARG);
+    recur_plan_free(p);
+    recur_graph_free(g);
+}
+
 /*
  * Arena placement: buffers live at the same step never overlap in memory;
  * the arena is at least the largest total live at one step, and for a
@@ -489,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_arena_placement),
         cmocka_unit_test(test_memory_report),
+        cmocka_unit_test(test_profile_reset),
         cmocka_unit_test(test_concat_in_place),
         cmocka_unit_test(test_stack_and_nested_joins_in_place),
         cmocka_unit_test(test_shared_computations),

@@ -157,6 +157,14 @@ RECUR_API size_t recur_plan_memory(const recur_plan *p);
 RECUR_API recur_status recur_plan_profile(const recur_plan *p, FILE *f);
 
 /**
+ * Forgets the times a profiled plan has gathered (recur_plan_profile,
+ * recur_plan_dump), so what follows counts only later runs: call it after
+ * warm-up runs, whose first run pays one-time costs (oneDNN generates some
+ * kernels' code on their first call). RECUR_ERR_ARG for a NULL plan.
+ */
+RECUR_API recur_status recur_plan_profile_reset(recur_plan *p);
+
+/**
  * Writes the plan's kernels in the order they run, one per line: the
  * node, its op (a fused kernel: its ops and the values it writes), shape
  * and inputs; for a plan compiled with opts.profile also the time spent
