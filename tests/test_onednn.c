@@ -317,7 +317,9 @@ static void test_one_row_products_kept(void **state)
  * small products stay whole; a product over packed weights is cut by rows,
  * at least 4 blocks (a per-step product of 64 rows); an unpacked one is cut
  * across its larger operand, in blocks of 256 when the operand read again
- * is larger than L2; every cut covers the whole in 2 to 64 blocks. A
+ * is larger than L2, in about 4 row blocks when that is all the FLOPs ask
+ * for, and blocks of at most 3e7 FLOPs otherwise; every cut covers the
+ * whole in 2 to 64 blocks. A
  * weight gradient a^T b (a, b stored as they are) with y larger than L2 is
  * cut in depth, into 2 blocks of at least 512. Then products cut each way,
  * in every transposition, agree with the reference.
@@ -346,6 +348,15 @@ static void test_cut_rule(void **state)
     assert_false(recur_onednn_cut(2048, 3200, 512, 1, 1, 0).by_depth); /* b^T's rows are strided */
     assert_false(recur_onednn_cut(512, 1280, 128, 1, 0, 0).by_depth); /* bench (a)'s: y fits in L2 */
     assert_false(recur_onednn_cut(2048, 1000, 512, 1, 0, 0).by_depth); /* too shallow for two blocks of 512 */
+    /* mid-sized products make about 4 row blocks (a quarter each), large ones blocks of at most 3e7 FLOPs */
+    c = recur_onednn_cut(1280, 89, 512, 0, 1, 1); /* bench (a)'s input product over all steps: 117 MFLOP */
+    assert_false(c.by_cols || c.by_depth);
+    assert_int_equal(c.size, 320);
+    c = recur_onednn_cut(512, 1280, 89, 1, 0, 0); /* its input weight gradient: a^T's rows, y fits in L2 */
+    assert_false(c.by_cols || c.by_depth);
+    assert_int_equal(c.size, 128);
+    c = recur_onednn_cut(8192, 128, 256, 0, 0, 0); /* 537 MFLOP: 17 blocks of 488 rows (the last 384) */
+    assert_int_equal(c.size, 488);
     c = recur_onednn_cut(512, 3200, 2048, 0, 0, 0); /* the other: a is the smaller operand, still larger than L2 */
     assert_int_equal(c.by_cols, 1);
     assert_int_equal(c.size, 256);

@@ -52,8 +52,22 @@
  */
 #define SPLIT_MIN_FLOPS 2e6
 
-/* FLOPs per row block aimed at: the more blocks, the better a thread that lost its core is made up for. */
-#define ROW_BLOCK_FLOPS 1e6
+/*
+ * FLOPs per row block aimed at: a quarter of the product, but at least
+ * ROW_BLOCK_MIN_FLOPS and at most ROW_BLOCK_MAX_FLOPS. More blocks make up
+ * better for a thread that lost its core (a block of the most FLOPs takes
+ * about 0.15 ms on one core here); fewer cost fewer oneDNN calls, each
+ * with its own setup and its own pass over b, and leave each thread
+ * longer runs of rows. Measured, bench (a)'s training step (its
+ * sequence-wide products of 117-168 MFLOP then run as 4-5 blocks instead
+ * of 32-54), interleaved medians against oneDNN's primitive in the same
+ * rounds: 3.863 against 4.184 ms (nine rounds; the primitive 4.261), 3.666
+ * against 3.849 (five); (b), (c), (f1) and (g) within their noise (their
+ * large products hit the cap, and still make 64 blocks).
+ */
+#define ROW_BLOCK_MIN_FLOPS 1e6
+#define ROW_BLOCK_MAX_FLOPS 3e7
+#define ROW_BLOCKS_AIMED 4
 
 /* ... and per column block (those stream b from memory at a few FLOPs per float: smaller blocks). */
 #define COL_BLOCK_FLOPS 5e5
@@ -122,6 +136,10 @@ onednn_cut recur_onednn_cut(int64_t m, int64_t k, int64_t n, int ta, int tb, int
         int64_t size = block_size(n, flops, COL_BLOCK_FLOPS, min_size(n, m * k > SMALL_FLOATS, MIN_COLS), 16);
         if (size < n) return (onednn_cut){.by_cols = 1, .size = size};
     }
-    c.size = block_size(m, flops, ROW_BLOCK_FLOPS, min_size(m, k * n > SMALL_FLOATS, MIN_ROWS), 8);
+    double per_block = flops / ROW_BLOCKS_AIMED;
+    per_block = per_block < ROW_BLOCK_MIN_FLOPS ? ROW_BLOCK_MIN_FLOPS
+                : per_block > ROW_BLOCK_MAX_FLOPS ? ROW_BLOCK_MAX_FLOPS
+                                                  : per_block;
+    c.size = block_size(m, flops, per_block, min_size(m, k * n > SMALL_FLOATS, MIN_ROWS), 8);
     return c;
 }
