@@ -15,7 +15,9 @@
  * had to wait far longer for a worker's chunk than its own chunks took (the
  * worker lost its core to another process), the jobs of the next few
  * milliseconds run on the caller alone: a solo spell, longer while it keeps
- * happening (ops/threads.c).
+ * happening (ops/threads.c); so do they when the caller itself waited long
+ * for a core (another process shares it, and the worker spinning on the
+ * other core keeps the scheduler from moving the caller there).
  *
  * One job runs at a time: a job offered while another runs (from another
  * thread of the program, or from inside a chunk) runs whole on the thread
@@ -48,7 +50,12 @@ void recur_pool_run(int64_t n_chunks, int width, recur_chunk_fn fn, void *ctx);
 long recur_pool_jobs(void);
 long recur_pool_worker_chunks(void);
 
-/* Test hook: solo spells begun (ops/threads.c: jobs run on the caller alone after a long wait for a worker). */
+/*
+ * Test hooks: solo spells begun (ops/threads.c: jobs run on the caller
+ * alone after a long wait for a worker, or after the caller waited long for
+ * its own core), and those of them begun by the latter.
+ */
 long recur_pool_solo_spells(void);
+long recur_pool_preempted_spells(void);
 
 #endif
