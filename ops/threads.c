@@ -181,6 +181,7 @@ static struct {
     atomic_int joined; /* workers that joined the job */
     /* solo spells (see the top): written by the caller holding busy, and cleared by recur_set_threads */
     atomic_llong solo_until, solo_spell, last_long_wait;
+    atomic_long looks; /* counts fresh starts (recur_set_threads): a caller's next look only notes its waits */
 } pool = {.grow = PTHREAD_MUTEX_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
 
 static atomic_long n_jobs, n_worker_chunks, n_solo_spells, n_preempted_spells;
@@ -190,6 +191,7 @@ static void end_solo_spell(void)
 {
     atomic_store(&pool.solo_until, 0);
     atomic_store(&pool.solo_spell, 0);
+    atomic_fetch_add(&pool.looks, 1);
 }
 
 long recur_pool_jobs(void) { return atomic_load(&n_jobs); }
@@ -227,12 +229,16 @@ static int64_t run_queue_wait_ns(void)
 /*
  * Whether the calling thread waited for a core more than 1/PREEMPTED_SHARE
  * of the time since it last looked (at `now`); it looks at most every
- * PREEMPT_CHECK_NS, and its first look only notes the count.
+ * PREEMPT_CHECK_NS, and its first look, and its first after
+ * recur_set_threads, only notes the count.
  */
 static int caller_preempted(int64_t now)
 {
     static _Thread_local int64_t looked, waited = -1;
-    if (now - looked < PREEMPT_CHECK_NS) return 0;
+    static _Thread_local long fresh = -1;
+    long start = atomic_load(&pool.looks);
+    if (start != fresh) fresh = start, waited = -1;
+    else if (now - looked < PREEMPT_CHECK_NS) return 0;
     int64_t w = run_queue_wait_ns(), since = now - looked;
     int preempted = waited >= 0 && w >= 0 && (w - waited) * PREEMPTED_SHARE > since;
     looked = now, waited = w;
