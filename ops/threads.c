@@ -180,18 +180,18 @@ static struct {
     atomic_llong next, done;
     atomic_int joined; /* workers that joined the job */
     /* solo spells (see the top): written by the caller holding busy, and cleared by recur_set_threads */
-    atomic_llong solo_until, solo_spell, last_long_wait;
-    atomic_long looks; /* counts fresh starts (recur_set_threads): a caller's next look only notes its waits */
+    atomic_llong solo_until, solo_spell, last_spell; /* when the spell ends, its length, when it began */
+    atomic_long fresh_starts; /* recur_set_threads' calls: a caller's next look at its waits only notes them */
 } pool = {.grow = PTHREAD_MUTEX_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
 
 static atomic_long n_jobs, n_worker_chunks, n_solo_spells, n_preempted_spells;
 
-/* Ends a solo spell; the next long wait begins the shortest. */
+/* Ends a solo spell (the next begins with the shortest), and starts the caller's looks at its waits afresh. */
 static void end_solo_spell(void)
 {
     atomic_store(&pool.solo_until, 0);
     atomic_store(&pool.solo_spell, 0);
-    atomic_fetch_add(&pool.looks, 1);
+    atomic_fetch_add(&pool.fresh_starts, 1);
 }
 
 long recur_pool_jobs(void) { return atomic_load(&n_jobs); }
@@ -203,12 +203,12 @@ long recur_pool_preempted_spells(void) { return atomic_load(&n_preempted_spells)
 static void begin_solo_spell(int64_t t)
 {
     int64_t spell = atomic_load(&pool.solo_spell);
-    spell = !spell || t - atomic_load(&pool.last_long_wait) > CALM_NS ? SOLO_MIN_NS
-            : spell < SOLO_MAX_NS                                   ? 2 * spell
-                                                                    : SOLO_MAX_NS;
+    spell = !spell || t - atomic_load(&pool.last_spell) > CALM_NS ? SOLO_MIN_NS
+            : spell < SOLO_MAX_NS                               ? 2 * spell
+                                                                : SOLO_MAX_NS;
     atomic_store(&pool.solo_spell, spell);
     atomic_store(&pool.solo_until, t + spell);
-    atomic_store(&pool.last_long_wait, t);
+    atomic_store(&pool.last_spell, t);
     atomic_fetch_add(&n_solo_spells, 1);
 }
 
@@ -236,7 +236,7 @@ static int caller_preempted(int64_t now)
 {
     static _Thread_local int64_t looked, waited = -1;
     static _Thread_local long fresh = -1;
-    long start = atomic_load(&pool.looks);
+    long start = atomic_load(&pool.fresh_starts);
     if (start != fresh) fresh = start, waited = -1;
     else if (now - looked < PREEMPT_CHECK_NS) return 0;
     int64_t w = run_queue_wait_ns(), since = now - looked;

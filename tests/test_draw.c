@@ -632,14 +632,6 @@ static char *stacked_backward_dot(int kind, int layers, unsigned passes, recur_d
     return dot;
 }
 
-/* How many times `what` occurs in text. */
-static int count_of(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *at = strstr(text, what); at; at = strstr(at + 1, what)) n++;
-    return n;
-}
-
 static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* 1 if texts a and b hold the same lines in some order (the edges of a view are written in the order its keys were made). */
@@ -672,7 +664,7 @@ static void test_backward_view_of_chunks(void **state)
     /* At op level the chunks' own ops show, but no value is read at every step that was not before. */
     char *chunks = stacked_backward_dot(RECUR_LSTM, 2, RECUR_PASS_ALL, RECUR_LEVEL_OP);
     char *whole = stacked_backward_dot(RECUR_LSTM, 2, RECUR_PASS_ALL & ~RECUR_PASS_LANES, RECUR_LEVEL_OP);
-    assert_int_equal(count_of(chunks, "dotted"), count_of(whole, "dotted"));
+    assert_int_equal(tu_count_of(chunks, "dotted"), tu_count_of(whole, "dotted"));
     recur_draw_free(chunks), recur_draw_free(whole);
 }
 

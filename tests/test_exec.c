@@ -231,18 +231,9 @@ static long long profile_calls(const char *text, const char *op)
     return 0;
 }
 
-/* How often `what` occurs in text. */
-static int occurrences(const char *text, const char *what)
-{
-    int n = 0;
-    size_t len = strlen(what);
-    for (size_t i = 0; text[i]; i++) n += strncmp(text + i, what, len) == 0;
-    return n;
-}
-
 /* The times a dump shows, and those of them that are zero. */
-static int times(const char *dump) { return occurrences(dump, " ms ("); }
-static int zero_times(const char *dump) { return occurrences(dump, " 0.000 ms (0.0%)"); }
+static int times(const char *dump) { return tu_count_of(dump, " ms ("); }
+static int zero_times(const char *dump) { return tu_count_of(dump, " 0.000 ms (0.0%)"); }
 
 /*
  * A profiled plan counts every kernel call of its runs, per op;

@@ -419,14 +419,6 @@ static void test_killed_rank_ends_the_job(void **state)
     recur_ckpt_free(c);
 }
 
-/* Occurrences of `what` in `text`. */
-static int count_of(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *at = strstr(text, what); at; at = strstr(at + 1, what)) n++;
-    return n;
-}
-
 /*
  * The recur tool under mpirun, as a user runs it: `mpirun -np 2 recur train
  * TEXT ...` is data-parallel without any option (rank 0 alone prints and
@@ -456,7 +448,7 @@ static void test_recur_train_under_mpirun(void **state)
     snprintf(log, sizeof log, "%s/cli_two.log", dir);
     if (run(cmd, log, NULL) != 0) fail_msg("%s failed:\n%s", cmd, slurp(log));
     const char *out = slurp(log);
-    if (count_of(out, "data-parallel over 2 MPI ranks") != 1) fail_msg("not one data-parallel line (rank 0 alone prints):\n%s", out);
+    if (tu_count_of(out, "data-parallel over 2 MPI ranks") != 1) fail_msg("not one data-parallel line (rank 0 alone prints):\n%s", out);
     recur_ckpt *a = NULL, *b = NULL;
     assert_int_equal(recur_ckpt_load(ck1, &a), RECUR_OK);
     assert_int_equal(recur_ckpt_load(ck2, &b), RECUR_OK);

@@ -14,6 +14,13 @@ void tu_check_ok(recur_graph *g, int ok, const char *file, int line)
     fail_msg("%s:%d: %s", file, line, g ? recur_errmsg(g) : "(no graph)");
 }
 
+int tu_count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *at = strstr(text, what); at; at = strstr(at + 1, what)) n++;
+    return n;
+}
+
 void tu_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed)
 {
     uint64_t s = seed * 2862933555777941757ULL + 3037000493ULL;

@@ -23,6 +23,9 @@ void tu_check_ok(recur_graph *g, int ok, const char *file, int line);
 /* Deterministic pseudo-random floats in [lo, hi). */
 void tu_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed);
 
+/* How many times `what` occurs in text (overlapping occurrences counted). */
+int tu_count_of(const char *text, const char *what);
+
 /* A parameter with uniform values in [-1, 1) drawn from the graph's generator. */
 recur_value tu_param(recur_graph *g, const char *name, recur_shape shape);
 
